@@ -1,0 +1,56 @@
+/**
+ * Every error the protocol package raises, with a stable string code.
+ *
+ * One table per package (CONVENTIONS.md habit 3). Messages say what happened and, where a
+ * user can act, what to do; they never contain key material, frames or passcodes.
+ * docs/protocol.md lists the same codes; a test checks the two agree.
+ */
+export const PROTOCOL_ERRORS = {
+  // Argument checks
+  INVALID_ARGUMENT: "An argument has the wrong type, size or range.",
+
+  // SFrame header (RFC 9605 §4.3)
+  SFRAME_HEADER_TRUNCATED: "The SFrame header is shorter than its config byte says.",
+  SFRAME_HEADER_NON_MINIMAL: "The SFrame header encodes KID or CTR in more bytes than needed.",
+  SFRAME_VALUE_TOO_LARGE: "A KID or CTR does not fit in 64 bits.",
+
+  // SFrame encryption / decryption (RFC 9605 §4.4)
+  SFRAME_UNKNOWN_SUITE: "The SFrame cipher suite is not one of 0x0001-0x0005.",
+  SFRAME_CIPHERTEXT_TOO_SHORT: "The SFrame ciphertext is shorter than its authentication tag.",
+  SFRAME_BAD_TAG: "The SFrame frame failed authentication (wrong key, or header, metadata or ciphertext altered).",
+  SFRAME_UNKNOWN_KID: "No key is known for this SFrame KID.",
+  SFRAME_REPLAY: "This SFrame counter was already accepted or is too old for the replay window.",
+  SFRAME_COUNTER_EXHAUSTED: "The sender's SFrame counter is exhausted; a new key is required.",
+  SFRAME_KEY_EXPIRED: "The key for this KID belongs to an epoch that is no longer accepted.",
+
+  // MLS session (RFC 9420)
+  MLS_BAD_MESSAGE: "The MLS message could not be decoded.",
+  MLS_WRONG_EPOCH: "The MLS message is for a different epoch than the group's current one.",
+  MLS_COMMIT_REJECTED: "The MLS commit was rejected by the group.",
+  MLS_WELCOME_REJECTED: "The MLS Welcome could not be processed.",
+  MLS_BAD_CREDENTIAL: "The MLS credential is missing, malformed or not allowed in this meeting.",
+  MLS_UNKNOWN_MEMBER: "No such member in the MLS group.",
+  MLS_UNSUPPORTED_SUITE: "The MLS cipher suite is not supported.",
+
+  // Signaling messages
+  MESSAGE_MALFORMED: "The message is not valid JSON or does not match any known message type.",
+  MESSAGE_TOO_LARGE: "The message is larger than the allowed maximum.",
+
+  // Codec framing
+  FRAME_TOO_SHORT: "The media frame is too short for its codec's header.",
+} as const;
+
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
+
+export class ProtocolError extends Error {
+  readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, detail?: string) {
+    super(detail ? `${PROTOCOL_ERRORS[code]} (${detail})` : PROTOCOL_ERRORS[code]);
+    this.name = "ProtocolError";
+    this.code = code;
+  }
+}
+
+export function isProtocolError(e: unknown, code?: ProtocolErrorCode): e is ProtocolError {
+  return e instanceof ProtocolError && (code === undefined || e.code === code);
+}
