@@ -1,0 +1,181 @@
+/**
+ * Signaling messages between a participant and the server, carried as JSON text frames over WSS.
+ *
+ * Every message is a discriminated union on `type`, validated with zod at the boundary on both
+ * sides (CONVENTIONS habit 6): nothing unvalidated crosses. Binary MLS messages travel as base64.
+ * The server is the MLS delivery service: it sees MLS framing (epoch, content type, sender) but
+ * never any group secret. docs/protocol.md documents every message.
+ */
+import { z } from "zod";
+import { ProtocolError } from "../errors.js";
+
+export const SIGNALING_PROTOCOL_VERSION = 1;
+/** Largest signaling message accepted, in bytes of JSON text. Welcomes for large groups dominate. */
+export const MAX_SIGNALING_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+const b64 = z.string().max(MAX_SIGNALING_MESSAGE_BYTES).regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
+const memberId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+const meetingId = z.string().min(1).max(32).regex(/^[0-9]+$/);
+const epoch = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, "decimal epoch");
+const sdp = z.string().min(1).max(64 * 1024);
+const pcName = z.enum(["publish", "subscribe"]);
+const connectorKind = z.enum(["recording", "sip", "pstn", "streaming", "transcription"]);
+export const memberKindSchema = z.union([
+  z.strictObject({ kind: z.literal("person") }),
+  z.strictObject({ kind: z.literal("connector"), connector: connectorKind }),
+]);
+export const encryptionSchema = z.enum(["e2ee", "enhanced"]);
+
+export const memberInfoSchema = z.strictObject({
+  memberId,
+  displayName: z.string().min(1).max(64),
+  kind: memberKindSchema,
+  /** True once the member has joined the MLS group (has keys). */
+  inGroup: z.boolean(),
+});
+export type MemberInfo = z.infer<typeof memberInfoSchema>;
+
+export const trackInfoSchema = z.strictObject({
+  mid: z.string().min(1).max(16),
+  publicationId: z.string().min(1).max(64),
+  ownerId: memberId,
+  kind: z.enum(["audio", "video"]),
+  source: z.enum(["microphone", "camera", "screen"]),
+});
+export type TrackInfo = z.infer<typeof trackInfoSchema>;
+
+const iceCandidate = z.strictObject({
+  pc: pcName,
+  candidate: z.string().max(1024),
+  mid: z.string().max(16),
+});
+
+// ---- participant -> server ----------------------------------------------------------------
+
+export const clientMessageSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("join"),
+    version: z.literal(SIGNALING_PROTOCOL_VERSION),
+    meetingId,
+    passcode: z.string().max(64).optional(),
+    displayName: z.string().min(1).max(64),
+    /** An MLS KeyPackage (MLSMessage), base64. Its credential must name this member. */
+    keyPackage: b64,
+  }),
+  /** The founder created the MLS group at epoch 0. */
+  z.strictObject({ type: z.literal("groupCreated"), groupId: b64 }),
+  /** An MLS commit for `epoch`; `welcome` when it adds members. */
+  z.strictObject({
+    type: z.literal("commit"),
+    epoch,
+    commit: b64,
+    welcome: b64.optional(),
+    ratchetTree: b64.optional(),
+    /** memberIds whose key packages the commit adds (the Welcome goes to them). */
+    added: z.array(memberId).max(1000),
+    /** memberIds whose leaves the commit removes. */
+    removed: z.array(memberId).max(1000),
+  }),
+  /** The joiner processed its Welcome and is now at `epoch`. */
+  z.strictObject({ type: z.literal("welcomeProcessed"), epoch }),
+  /** A member could not process a commit or Welcome and must rejoin with a new key package. */
+  z.strictObject({ type: z.literal("groupFailure"), reason: z.string().max(200), keyPackage: b64 }),
+  z.strictObject({ type: z.literal("publishOffer"), sdp }),
+  z.strictObject({ type: z.literal("subscribeAnswer"), sdp }),
+  z.strictObject({ type: z.literal("ice"), ...iceCandidate.shape }),
+  z.strictObject({ type: z.literal("leave") }),
+  z.strictObject({ type: z.literal("ping"), nonce: z.number().int().nonnegative() }),
+]);
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+// ---- server -> participant ----------------------------------------------------------------
+
+export const serverMessageSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("joined"),
+    memberId,
+    meetingId,
+    encryption: encryptionSchema,
+    /** "create": start the MLS group now; "wait": a member will add you (a Welcome follows). */
+    group: z.enum(["create", "wait"]),
+    groupId: b64,
+    members: z.array(memberInfoSchema),
+  }),
+  z.strictObject({ type: z.literal("memberJoined"), member: memberInfoSchema }),
+  z.strictObject({ type: z.literal("memberUpdated"), member: memberInfoSchema }),
+  z.strictObject({ type: z.literal("memberLeft"), memberId, reason: z.enum(["left", "disconnected", "removed"]) }),
+  /** Asks a member to commit these changes to the group (the delivery service's request). */
+  z.strictObject({
+    type: z.literal("commitRequest"),
+    epoch,
+    add: z.array(z.strictObject({ memberId, keyPackage: b64 })).max(1000),
+    remove: z.array(memberId).max(1000),
+  }),
+  /** A commit accepted for `epoch` (the group moves to epoch + 1). */
+  z.strictObject({ type: z.literal("commit"), epoch, commit: b64, from: memberId }),
+  z.strictObject({ type: z.literal("commitAccepted"), epoch }),
+  /** Another commit won this epoch (or it was wrong): discard the pending commit and rebase. */
+  z.strictObject({ type: z.literal("commitRejected"), epoch, reason: z.string().max(200) }),
+  z.strictObject({ type: z.literal("welcome"), epoch, welcome: b64, ratchetTree: b64.optional() }),
+  z.strictObject({ type: z.literal("publishAnswer"), sdp }),
+  z.strictObject({ type: z.literal("subscribeOffer"), sdp, tracks: z.array(trackInfoSchema) }),
+  z.strictObject({ type: z.literal("ice"), ...iceCandidate.shape }),
+  z.strictObject({ type: z.literal("pong"), nonce: z.number().int().nonnegative() }),
+  z.strictObject({ type: z.literal("meetingEnded") }),
+  z.strictObject({ type: z.literal("error"), code: z.string().max(64), message: z.string().max(500), fatal: z.boolean() }),
+]);
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+function parseWith<T>(schema: z.ZodType<T>, text: unknown): T {
+  if (typeof text !== "string") throw new ProtocolError("MESSAGE_MALFORMED", "expected a text frame");
+  if (text.length > MAX_SIGNALING_MESSAGE_BYTES) throw new ProtocolError("MESSAGE_TOO_LARGE");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ProtocolError("MESSAGE_MALFORMED", "not JSON");
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    // The path and issue code say what is wrong without echoing values (which may be secrets).
+    const where = issue ? `${issue.path.join(".") || "(root)"}: ${issue.code}` : "invalid";
+    throw new ProtocolError("MESSAGE_MALFORMED", where);
+  }
+  return result.data;
+}
+
+export function parseClientMessage(text: unknown): ClientMessage {
+  return parseWith(clientMessageSchema, text);
+}
+
+export function parseServerMessage(text: unknown): ServerMessage {
+  return parseWith(serverMessageSchema, text);
+}
+
+export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Base64 for binary fields (works in browsers and Node without Buffer). */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  // Strict: canonical padding only (Node's atob accepts unpadded input).
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    throw new ProtocolError("MESSAGE_MALFORMED", "invalid base64");
+  }
+  let s: string;
+  try {
+    s = atob(text);
+  } catch {
+    throw new ProtocolError("MESSAGE_MALFORMED", "invalid base64");
+  }
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
