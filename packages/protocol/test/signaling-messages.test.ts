@@ -7,7 +7,7 @@ import {
 import { isProtocolError } from "../src/errors.js";
 
 const join: ClientMessage = {
-  type: "join", version: 1, meetingId: "12345678901", displayName: "Ada", keyPackage: toBase64(new Uint8Array([1, 2, 3])),
+  type: "join", version: 1, meetingId: "12345678901", memberId: "m_1", displayName: "Ada", keyPackage: toBase64(new Uint8Array([1, 2, 3])),
 };
 
 test("a valid join round-trips through encode and parse", () => {

@@ -58,6 +58,8 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     version: z.literal(SIGNALING_PROTOCOL_VERSION),
     meetingId,
     passcode: z.string().max(64).optional(),
+    /** Chosen by the participant (random); must equal the memberId in the key package credential. */
+    memberId,
     displayName: z.string().min(1).max(64),
     /** An MLS KeyPackage (MLSMessage), base64. Its credential must name this member. */
     keyPackage: b64,
@@ -96,11 +98,10 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
     memberId,
     meetingId,
     encryption: encryptionSchema,
-    /** "create": start the MLS group now; "wait": a member will add you (a Welcome follows). */
-    group: z.enum(["create", "wait"]),
-    groupId: b64,
     members: z.array(memberInfoSchema),
   }),
+  /** You are the first member: create the MLS group with this id, then send groupCreated. */
+  z.strictObject({ type: z.literal("createGroup"), groupId: b64 }),
   z.strictObject({ type: z.literal("memberJoined"), member: memberInfoSchema }),
   z.strictObject({ type: z.literal("memberUpdated"), member: memberInfoSchema }),
   z.strictObject({ type: z.literal("memberLeft"), memberId, reason: z.enum(["left", "disconnected", "removed"]) }),

@@ -1,0 +1,224 @@
+/**
+ * Per-sender media keys from MLS (RFC 9605 §5.2) and the rules for when they may be used.
+ *
+ *     sframe_epoch_secret = MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nh)
+ *     base_key[index]     = HKDF-Expand(sframe_epoch_secret, encode_big_endian(index, 4), AEAD.Nh)
+ *     KID                 = (index << E) + (epoch % 2^E)            (see kid.ts)
+ *
+ * So every sender has its own key in every epoch (never one key for the whole meeting, the first
+ * finding of the Citizen Lab report), and every join or leave (a new MLS epoch) replaces all keys.
+ *
+ * Timing rules:
+ * - A sender switches to the new epoch's key as soon as the commit is applied (`advance`).
+ * - A receiver keeps accepting the previous epoch's keys for a bounded grace period (default
+ *   1,000 ms, at most MAX_GRACE_MS) so frames already in flight still play; after that those keys
+ *   are refused with SFRAME_KEY_EXPIRED, and epochs older than the previous one are forgotten.
+ *   A member removed by a commit never learns the new epoch secret, so nothing sent under the new
+ *   epoch is readable to it; the grace period bounds how long the others accept the old keys.
+ *
+ * The epoch secrets stay inside this object; base keys exist only long enough to derive SFrame
+ * keys (RFC 9605 §4.4.2).
+ */
+import { ProtocolError } from "../errors.js";
+import { encodeBigEndian } from "../bytes.js";
+import { clearPrefixLength, type MediaCodec } from "../codec-framing.js";
+import type { SFrameCrypto } from "../sframe/crypto.js";
+import { decodeSFrameHeader } from "../sframe/header.js";
+import { SFrameEncryptor } from "../sframe/encryptor.js";
+import { SFrameDecryptor } from "../sframe/decryptor.js";
+import { getSFrameCipherSuite, SFrameCipherSuiteId, type SFrameCipherSuite } from "../sframe/suites.js";
+import { decodeMediaKid, encodeMediaKid, KID_EPOCH_BITS } from "./kid.js";
+
+export const SFRAME_MLS_EXPORTER_LABEL = "SFrame 1.0 Base Key";
+export const DEFAULT_GRACE_MS = 1000;
+export const MAX_GRACE_MS = 1000;
+
+/** What the key ring needs from an MLS group session. */
+export interface MlsEpochSource {
+  readonly epoch: bigint;
+  readonly ownLeafIndex: number;
+  exportSecret(label: string, context: Uint8Array, length: number): Promise<Uint8Array>;
+}
+
+export interface MediaKeyRingOptions {
+  crypto: SFrameCrypto;
+  /** SFrame cipher suite; default AES_128_GCM_SHA256_128 (0x0004). */
+  suite?: number;
+  /** How long the previous epoch's keys stay valid after a new epoch starts (ms, <= 1000). */
+  graceMs?: number;
+  /** Clock, injectable for tests. */
+  now?: () => number;
+}
+
+interface EpochEntry {
+  epoch: bigint;
+  /** The HMAC key for HKDF-Expand over sframe_epoch_secret. */
+  prk: CryptoKey;
+  /** Keys of this epoch are refused after this instant (set when the next epoch starts). */
+  notAfter: number | null;
+  kids: Set<bigint>;
+}
+
+export interface UnprotectedFrame {
+  frame: Uint8Array;
+  senderIndex: number;
+  epoch: bigint;
+}
+
+export class MediaKeyRing {
+  readonly suite: SFrameCipherSuite;
+  readonly #crypto: SFrameCrypto;
+  readonly #graceMs: number;
+  readonly #now: () => number;
+  readonly #decryptor: SFrameDecryptor;
+  /** Current and (during its grace period) previous epoch, by the low KID_EPOCH_BITS bits. */
+  readonly #epochs = new Map<number, EpochEntry>();
+  readonly #deriving = new Map<bigint, Promise<void>>();
+  #current: EpochEntry | null = null;
+  #encryptor: SFrameEncryptor | null = null;
+  #ownIndex = -1;
+
+  private constructor(opts: MediaKeyRingOptions) {
+    this.suite = getSFrameCipherSuite(opts.suite ?? SFrameCipherSuiteId.AES_128_GCM_SHA256_128);
+    this.#crypto = opts.crypto;
+    const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+    if (!(grace >= 0 && grace <= MAX_GRACE_MS)) throw new ProtocolError("INVALID_ARGUMENT", `graceMs: must be in [0, ${MAX_GRACE_MS}]`);
+    this.#graceMs = grace;
+    this.#now = opts.now ?? Date.now;
+    this.#decryptor = new SFrameDecryptor({ crypto: opts.crypto, suite: this.suite.id, now: this.#now });
+  }
+
+  static create(opts: MediaKeyRingOptions): MediaKeyRing {
+    return new MediaKeyRing(opts);
+  }
+
+  /** The epoch whose key this member sends with, or null before the first epoch. */
+  get epoch(): bigint | null {
+    return this.#current?.epoch ?? null;
+  }
+
+  /**
+   * Moves to the session's current epoch: derives the new epoch secret, switches the sender key
+   * now, and starts the previous epoch's grace period.
+   */
+  async advance(session: MlsEpochSource): Promise<void> {
+    const epoch = session.epoch;
+    if (this.#current && epoch <= this.#current.epoch) {
+      throw new ProtocolError("MLS_WRONG_EPOCH", `key ring is at epoch ${this.#current.epoch}`);
+    }
+    // RFC 9605 §5.2
+    const secret = await session.exportSecret(SFRAME_MLS_EXPORTER_LABEL, new Uint8Array(0), this.suite.Nh);
+    const prk = await importHmacKey(this.suite, secret);
+    secret.fill(0);
+    const ownIndex = session.ownLeafIndex;
+    const kid = encodeMediaKid(epoch, ownIndex);
+    const baseKey = await expandBaseKey(this.suite, prk, ownIndex);
+    const encryptor = await SFrameEncryptor.create({ suite: this.suite.id, kid, baseKey, crypto: this.#crypto });
+    baseKey.fill(0);
+
+    const now = this.#now();
+    const previous = this.#current;
+    // Forget everything older than the previous epoch; give the previous one its grace period.
+    for (const [bits, entry] of this.#epochs) {
+      if (entry !== previous) this.#forget(bits, entry);
+    }
+    if (previous) {
+      previous.notAfter = now + this.#graceMs;
+      for (const k of previous.kids) this.#decryptor.setKeyNotAfter(k, previous.notAfter);
+    }
+    const bits = epochBits(epoch);
+    const clash = this.#epochs.get(bits);
+    if (clash) this.#forget(bits, clash);
+    const entry: EpochEntry = { epoch, prk, notAfter: null, kids: new Set() };
+    this.#epochs.set(bits, entry);
+    this.#current = entry;
+    this.#encryptor = encryptor;
+    this.#ownIndex = ownIndex;
+  }
+
+  /** Encrypts one encoded frame for sending: clear codec prefix || SFrame ciphertext. */
+  async protect(codec: MediaCodec, frame: Uint8Array): Promise<Uint8Array> {
+    const encryptor = this.#encryptor;
+    if (!encryptor) throw new ProtocolError("SFRAME_UNKNOWN_KID", "no epoch yet: cannot send");
+    const n = clearPrefixLength(codec, frame);
+    const clear = frame.subarray(0, n);
+    // The clear prefix is SFrame metadata: authenticated, not encrypted (RFC 9605 §4.4.3).
+    const sframe = await encryptor.encrypt(frame.subarray(n), clear);
+    const out = new Uint8Array(n + sframe.length);
+    out.set(clear, 0);
+    out.set(sframe, n);
+    return out;
+  }
+
+  /** Decrypts a received protected frame; throws ProtocolError (bad tag, replay, expired, unknown KID). */
+  async unprotect(codec: MediaCodec, data: Uint8Array): Promise<UnprotectedFrame> {
+    const n = clearPrefixLength(codec, data);
+    const clear = data.subarray(0, n);
+    const sframe = data.subarray(n);
+    const { kid } = decodeSFrameHeader(sframe);
+    const entry = await this.#ensureKey(kid);
+    const { plaintext } = await this.#decryptor.decrypt(sframe, clear);
+    const out = new Uint8Array(n + plaintext.length);
+    out.set(clear, 0);
+    out.set(plaintext, n);
+    return { frame: out, senderIndex: decodeMediaKid(kid).senderIndex, epoch: entry.epoch };
+  }
+
+  /** Forgets every key (on leaving a meeting). */
+  clear(): void {
+    for (const [bits, entry] of this.#epochs) this.#forget(bits, entry);
+    this.#current = null;
+    this.#encryptor = null;
+  }
+
+  async #ensureKey(kid: bigint): Promise<EpochEntry> {
+    const { epochBits: bits, senderIndex, context } = decodeMediaKid(kid);
+    const entry = this.#epochs.get(bits);
+    if (!entry || context !== 0n) throw new ProtocolError("SFRAME_UNKNOWN_KID");
+    if (entry.notAfter !== null && this.#now() > entry.notAfter) throw new ProtocolError("SFRAME_KEY_EXPIRED");
+    if (entry.kids.has(kid)) return entry;
+    let pending = this.#deriving.get(kid);
+    if (!pending) {
+      pending = (async () => {
+        const baseKey = await expandBaseKey(this.suite, entry.prk, senderIndex);
+        await this.#decryptor.setKey(kid, baseKey, entry.notAfter === null ? {} : { notAfter: entry.notAfter });
+        baseKey.fill(0);
+        // The epoch may have been forgotten while deriving: then the key must not stay.
+        if (this.#epochs.get(bits) === entry) entry.kids.add(kid);
+        else this.#decryptor.deleteKey(kid);
+      })().finally(() => this.#deriving.delete(kid));
+      this.#deriving.set(kid, pending);
+    }
+    await pending;
+    if (!entry.kids.has(kid)) throw new ProtocolError("SFRAME_UNKNOWN_KID");
+    return entry;
+  }
+
+  #forget(bits: number, entry: EpochEntry): void {
+    for (const k of entry.kids) this.#decryptor.deleteKey(k);
+    entry.kids.clear();
+    if (this.#epochs.get(bits) === entry) this.#epochs.delete(bits);
+  }
+
+  /** The sender index this member encrypts with (its MLS leaf index). */
+  get ownIndex(): number {
+    return this.#ownIndex;
+  }
+}
+
+function epochBits(epoch: bigint): number {
+  return Number(epoch & ((1n << BigInt(KID_EPOCH_BITS)) - 1n));
+}
+
+async function importHmacKey(suite: SFrameCipherSuite, secret: Uint8Array): Promise<CryptoKey> {
+  return globalThis.crypto.subtle.importKey("raw", secret as BufferSource, { name: "HMAC", hash: suite.hash }, false, ["sign"]);
+}
+
+/** HKDF-Expand (RFC 5869 §2.3) for one block: Nh <= hash length, so T(1) = HMAC(PRK, info || 0x01). */
+async function expandBaseKey(suite: SFrameCipherSuite, prk: CryptoKey, senderIndex: number): Promise<Uint8Array> {
+  const info = new Uint8Array(5);
+  info.set(encodeBigEndian(senderIndex, 4), 0);
+  info[4] = 1;
+  const t1 = new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", prk, info));
+  return t1.subarray(0, suite.Nh);
+}
