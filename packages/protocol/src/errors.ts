@@ -31,6 +31,11 @@ export const PROTOCOL_ERRORS = {
   MLS_BAD_CREDENTIAL: "The MLS credential is missing, malformed or not allowed in this meeting.",
   MLS_UNKNOWN_MEMBER: "No such member in the MLS group.",
   MLS_UNSUPPORTED_SUITE: "The MLS cipher suite is not supported.",
+  MLS_MESSAGE_REJECTED: "The MLS proposal or application message failed authentication or validation.",
+  MLS_COMMIT_PENDING: "This member already has a pending commit; apply or discard it before creating another.",
+  MLS_NO_PENDING_COMMIT: "There is no pending MLS commit to apply.",
+  MLS_REMOVED: "This member has been removed from the MLS group; it must join again with a new key package.",
+  MLS_SESSION_CLOSED: "The MLS session was closed and its keys erased; join the group again to continue.",
 
   // Signaling messages
   MESSAGE_MALFORMED: "The message is not valid JSON or does not match any known message type.",

@@ -1,0 +1,38 @@
+/** MLS (RFC 9420) group sessions for Conclave: the public surface of packages/protocol/src/mls. */
+export {
+  CONNECTOR_KINDS,
+  MEMBER_IDENTITY_VERSION,
+  MAX_MEMBER_ID_BYTES,
+  MAX_DISPLAY_NAME_BYTES,
+  encodeMemberIdentity,
+  decodeMemberIdentity,
+  type ConnectorKind,
+  type MemberIdentity,
+} from "./identity.js";
+export { MLS_SUITES, DEFAULT_MLS_SUITE, isMlsSuiteName, type MlsSuiteName } from "./suites.js";
+export {
+  createKeyPackage,
+  MlsKeyPackageSecret,
+  type CreateKeyPackageOptions,
+  type CreatedKeyPackage,
+} from "./keyPackage.js";
+export {
+  peekMessage,
+  peekKeyPackage,
+  type PeekedMessage,
+  type PeekedCommit,
+  type PeekedKeyPackage,
+  type MlsSender,
+  type MlsContentType,
+} from "./peek.js";
+export {
+  MlsSession,
+  type MemberPolicy,
+  type MlsSessionOptions,
+  type MlsJoinOptions,
+  type MlsCommitRequest,
+  type MlsCommitOutput,
+  type MlsMember,
+  type MlsProcessResult,
+} from "./session.js";
+export { MAX_MLS_MESSAGE_BYTES } from "./wire.js";

@@ -1,0 +1,51 @@
+/**
+ * The one module that imports ts-mls (pinned to exactly 1.6.4).
+ *
+ * It imports from the package's per-module subpaths (`ts-mls/<module>.js`, allowed by its
+ * `exports` map) and never from the root entry: in 1.6.4 the root `index.js` statically imports
+ * the noble crypto provider, which needs `@noble/hashes`, a package ts-mls lists only as a dev
+ * dependency. Importing the root therefore fails with ERR_MODULE_NOT_FOUND unless the app
+ * installs `@noble/hashes` itself. The modules below use only the default (WebCrypto +
+ * `@hpke/core`) provider, which ts-mls does depend on.
+ *
+ * Keeping the library behind this file also makes an upgrade (2.x renames much of this) a
+ * one-file change.
+ */
+export {
+  createGroup,
+  joinGroup,
+  type ClientState,
+} from "ts-mls/clientState.js";
+export { createCommit } from "ts-mls/createCommit.js";
+export { processMessage } from "ts-mls/processMessages.js";
+export { createApplicationMessage } from "ts-mls/createMessage.js";
+export {
+  generateKeyPackage,
+  type KeyPackage,
+  type PrivateKeyPackage,
+} from "ts-mls/keyPackage.js";
+export {
+  decodeMlsMessage,
+  encodeMlsMessage,
+  type MLSMessage,
+} from "ts-mls/message.js";
+export { encodeRatchetTree, decodeRatchetTree, type RatchetTree } from "ts-mls/ratchetTree.js";
+export { decodeGroupContext } from "ts-mls/groupContext.js";
+export { initializeEpoch } from "ts-mls/keySchedule.js";
+export { defaultCapabilities } from "ts-mls/defaultCapabilities.js";
+export { defaultClientConfig } from "ts-mls/clientConfig.js";
+export { emptyPskIndex } from "ts-mls/pskIndex.js";
+export { MlsError, DependencyError } from "ts-mls/mlsError.js";
+export {
+  getCiphersuiteFromName,
+  getCiphersuiteNameFromId,
+  type CiphersuiteImpl,
+  type CiphersuiteName,
+} from "ts-mls/crypto/ciphersuite.js";
+export { getCiphersuiteImpl } from "ts-mls/crypto/getCiphersuiteImpl.js";
+export type { Credential } from "ts-mls/credential.js";
+export type { ClientConfig } from "ts-mls/clientConfig.js";
+export type { IncomingMessageCallback } from "ts-mls/incomingMessageAction.js";
+export type { Proposal } from "ts-mls/proposal.js";
+export type { LeafNode } from "ts-mls/leafNode.js";
+export type { Sender } from "ts-mls/sender.js";

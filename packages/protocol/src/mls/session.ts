@@ -1,0 +1,554 @@
+/**
+ * One member's view of one MLS group (RFC 9420), over ts-mls 1.6.4.
+ *
+ * State model: an `MlsSession` is ONE OWNED, MUTABLE OBJECT. ts-mls itself is functional (every
+ * operation returns a new ClientState); the session keeps the current ClientState privately and
+ * replaces it only when an operation succeeds, so a failed operation (wrong epoch, bad message,
+ * rejected commit) leaves the session exactly where it was. Mutating operations run one at a time
+ * through an internal queue, so a commit and an incoming message can never both build on the same
+ * old state. Nothing outside this object holds the ClientState.
+ *
+ * Commits follow the delivery-service protocol of RFC 9420 §14 ("first commit for an epoch
+ * wins"): `commit()` builds a PENDING commit without changing the epoch. The caller sends it to
+ * the DS; when the DS accepts it the caller calls `applyPendingCommit()` (or feeds the DS's
+ * broadcast of that same commit to `processMessage()`, which recognises it: use one or the
+ * other). When another member's commit wins the epoch, the caller processes that commit: the
+ * session moves to the new epoch and drops its now-stale pending commit (or the caller calls
+ * `discardPendingCommit()`).
+ *
+ * Framing (what goes on the wire; every output is an encoded MLSMessage):
+ * - Commits and proposals are PublicMessages (RFC 9420 §6.2). Tradeoff: the DS (and anyone who
+ *   sees its traffic) can read who commits and which members are added or removed, plus the
+ *   UpdatePath's public keys and encrypted path secrets. In exchange the DS can order and check
+ *   handshakes without secrets: sender leaf, epoch, whether a removal carries an UpdatePath, the
+ *   new members' credentials (to show the member list). The DS of a meeting knows who is in it
+ *   anyway; a PrivateMessage would hide the sender and content from it, but then the DS could
+ *   only forward blindly. Group secrets are never in either framing.
+ * - Application data is a PrivateMessage (mandatory, RFC 9420 §6.2).
+ * - Welcomes carry the ratchet tree in a ratchet_tree GroupInfo extension (RFC 9420
+ *   §12.4.3.3), so a joiner needs nothing but the Welcome.
+ */
+import {
+  createGroup,
+  joinGroup,
+  createCommit,
+  processMessage,
+  createApplicationMessage,
+  encodeRatchetTree,
+  emptyPskIndex,
+  defaultClientConfig,
+  type ClientState,
+  type ClientConfig,
+  type CiphersuiteImpl,
+  type Credential,
+  type Proposal,
+  type RatchetTree,
+  type MLSMessage,
+} from "./library.js";
+import { decodeMemberIdentity, type MemberIdentity } from "./identity.js";
+import { DEFAULT_MLS_SUITE, checkSuiteName, suiteImpl, type MlsSuiteName } from "./suites.js";
+import { generate, openKeyPackageSecret, consumeKeyPackageSecret, type MlsKeyPackageSecret } from "./keyPackage.js";
+import { identityOfLeaf, toSender, type MlsSender } from "./peek.js";
+import { mlsExporterBytes } from "./exporter.js";
+import {
+  asProtocolError,
+  checkBytes,
+  decodeMlsMessageStrict,
+  decodeRatchetTreeStrict,
+  encodeMlsMessageBytes,
+} from "./wire.js";
+import { ProtocolError } from "../errors.js";
+import { bytesToHex, constantTimeEqual, utf8 } from "../bytes.js";
+
+/** Decides who may be in the group (e.g. no connectors in an E2EE meeting). */
+export type MemberPolicy = (identity: MemberIdentity) => boolean;
+
+export interface MlsSessionOptions {
+  suite?: MlsSuiteName;
+  /**
+   * Membership policy, checked for every credential this member validates: KeyPackages it adds,
+   * members in a tree it joins, leaves in commits it processes. A refusal fails that operation
+   * (MLS_BAD_CREDENTIAL when adding, MLS_COMMIT_REJECTED / MLS_WELCOME_REJECTED otherwise).
+   */
+  acceptMember?: MemberPolicy;
+}
+
+export interface MlsJoinOptions {
+  /** Encoded ratchet tree, only needed if the Welcome lacks the ratchet_tree extension. */
+  ratchetTree?: Uint8Array;
+  acceptMember?: MemberPolicy;
+}
+
+export interface MlsCommitRequest {
+  /** Encoded MLSMessage(KeyPackage)s of members to add. */
+  add?: Uint8Array[];
+  /** Leaf indices of members to remove (not this member's own). */
+  remove?: number[];
+}
+
+export interface MlsCommitOutput {
+  /** Encoded MLSMessage(PublicMessage) carrying the Commit: send it to the delivery service. */
+  commit: Uint8Array;
+  /** Encoded MLSMessage(Welcome) for the added members, with the ratchet tree inside. */
+  welcome?: Uint8Array;
+  /** The epoch this commit is for (the session's current epoch); it creates epoch + 1. */
+  epoch: bigint;
+  /** Whether the commit carries an UpdatePath (always true when it removes, or adds nothing). */
+  hasUpdatePath: boolean;
+}
+
+export interface MlsMember {
+  leafIndex: number;
+  identity: MemberIdentity;
+}
+
+export type MlsProcessResult =
+  | {
+      /** A commit was applied: the session is now at `epoch`. */
+      kind: "commit";
+      epoch: bigint;
+      sender: MlsSender | undefined;
+      added: number[];
+      removed: number[];
+      /** True when the commit was this member's own pending commit, echoed by the DS. */
+      ownCommit: boolean;
+      /** True when this member had a pending commit for the same epoch, now dropped. */
+      discardedPendingCommit: boolean;
+    }
+  | {
+      /** The commit removed this member; the session can no longer be used. */
+      kind: "removed";
+      epoch: bigint;
+      sender: MlsSender | undefined;
+    }
+  | { kind: "proposal"; sender: MlsSender | undefined }
+  | { kind: "application"; epoch: bigint; data: Uint8Array };
+
+interface PendingCommit {
+  bytes: Uint8Array;
+  newState: ClientState;
+  consumed: Uint8Array[];
+}
+
+const CONSTRUCT = Symbol("MlsSession");
+const MAX_GROUP_ID_BYTES = 255;
+
+export class MlsSession {
+  readonly suite: MlsSuiteName;
+  #state: ClientState;
+  #cs: CiphersuiteImpl;
+  #pending: PendingCommit | undefined;
+  #status: "member" | "removed" | "closed" = "member";
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** @internal Use MlsSession.create or MlsSession.joinFromWelcome. */
+  constructor(token: symbol, state: ClientState, cs: CiphersuiteImpl, suite: MlsSuiteName) {
+    if (token !== CONSTRUCT) throw new ProtocolError("INVALID_ARGUMENT", "MlsSession: use create() or joinFromWelcome()");
+    this.#state = state;
+    this.#cs = cs;
+    this.suite = suite;
+  }
+
+  /** Founds a new group whose only member (leaf 0) has `identity`, at epoch 0. */
+  static async create(groupId: Uint8Array, identity: MemberIdentity, options: MlsSessionOptions = {}): Promise<MlsSession> {
+    checkBytes("groupId", groupId);
+    if (groupId.length === 0 || groupId.length > MAX_GROUP_ID_BYTES) {
+      throw new ProtocolError("INVALID_ARGUMENT", `groupId: expected 1..${MAX_GROUP_ID_BYTES} bytes`);
+    }
+    const suite = checkSuiteName(options.suite ?? DEFAULT_MLS_SUITE);
+    const policy = options.acceptMember;
+    if (policy !== undefined && !policy({ ...identity })) {
+      throw new ProtocolError("MLS_BAD_CREDENTIAL", "the founder's identity is refused by the membership policy");
+    }
+    const cs = await suiteImpl(suite);
+    const { publicPackage, secret } = await generate(identity, { suite });
+    const { privatePackage } = openKeyPackageSecret(secret);
+    let state: ClientState;
+    try {
+      state = await createGroup(groupId.slice(), publicPackage, privatePackage, [], cs, clientConfig(policy));
+    } catch (e) {
+      throw asProtocolError(e, "INVALID_ARGUMENT", "create");
+    }
+    consumeKeyPackageSecret(secret); // the founder never decrypts a Welcome: drop the init key
+    return new MlsSession(CONSTRUCT, state, cs, suite);
+  }
+
+  /**
+   * Joins a group from an encoded MLSMessage(Welcome) addressed to the KeyPackage behind
+   * `secret`. The secret is single-use; it is consumed only when the join succeeds.
+   */
+  static async joinFromWelcome(welcome: Uint8Array, secret: MlsKeyPackageSecret, options: MlsJoinOptions = {}): Promise<MlsSession> {
+    const ks = openKeyPackageSecret(secret);
+    if (ks.used) throw new ProtocolError("MLS_WELCOME_REJECTED", "this key package secret was already used to join a group");
+    const msg = decodeMlsMessageStrict(welcome, "welcome");
+    if (msg.wireformat !== "mls_welcome") throw new ProtocolError("MLS_BAD_MESSAGE", `welcome: got a ${msg.wireformat}`);
+    if (msg.welcome.cipherSuite !== ks.suite) {
+      throw new ProtocolError("MLS_WELCOME_REJECTED", "the Welcome's cipher suite differs from the key package's");
+    }
+    const tree: RatchetTree | undefined =
+      options.ratchetTree === undefined ? undefined : decodeRatchetTreeStrict(options.ratchetTree);
+    const cs = await suiteImpl(ks.suite);
+    let state: ClientState;
+    try {
+      state = await joinGroup(msg.welcome, ks.publicPackage, ks.privatePackage, emptyPskIndex, cs, tree, undefined, clientConfig(options.acceptMember));
+    } catch (e) {
+      throw asProtocolError(e, "MLS_WELCOME_REJECTED", "welcome");
+    }
+    consumeKeyPackageSecret(secret);
+    return new MlsSession(CONSTRUCT, state, cs, ks.suite);
+  }
+
+  // ---- reading the current epoch ----------------------------------------------------------
+
+  get groupId(): Uint8Array {
+    return this.#state.groupContext.groupId.slice();
+  }
+
+  get epoch(): bigint {
+    return this.#state.groupContext.epoch;
+  }
+
+  get ownLeafIndex(): number {
+    return this.#state.privatePath.leafIndex;
+  }
+
+  /** "member" normally; "removed" after processing the commit that removed it; "closed" after close(). */
+  get status(): "member" | "removed" | "closed" {
+    return this.#status;
+  }
+
+  get hasPendingCommit(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  /**
+   * RFC 9420 §8.7 epoch_authenticator: equal for all members of an epoch only if they share its
+   * key schedule; the security code shown to users is derived from it.
+   */
+  get epochAuthenticator(): Uint8Array {
+    this.#checkUsable();
+    return this.#state.keySchedule.epochAuthenticator.slice();
+  }
+
+  /** Members in leaf order, with the identity each one's credential carries. */
+  members(): MlsMember[] {
+    this.#checkOpen();
+    return leaves(this.#state.ratchetTree).map(([leafIndex, credential]) => ({
+      leafIndex,
+      identity: identityOfCredential(credential),
+    }));
+  }
+
+  /** RFC 9420 §8.5 MLS-Exporter(label, context, length) for the current epoch. */
+  async exportSecret(label: string, context: Uint8Array, length: number): Promise<Uint8Array> {
+    this.#checkUsable();
+    if (typeof label !== "string") throw new ProtocolError("INVALID_ARGUMENT", "label: expected a string");
+    checkBytes("context", context);
+    return mlsExporterBytes(this.#cs, this.#state.keySchedule.exporterSecret, utf8.encode(label), context, length);
+  }
+
+  /** The current ratchet tree (RFC 9420 §12.4.3.3 encoding), for joiners whose Welcome lacks it. */
+  exportRatchetTree(): Uint8Array {
+    this.#checkUsable();
+    return encodeRatchetTree(this.#state.ratchetTree);
+  }
+
+  // ---- changing the group -----------------------------------------------------------------
+
+  /**
+   * Builds a pending commit for the current epoch that adds and/or removes members. With neither,
+   * it is an empty commit: a pure key update of this member's path (post-compromise security).
+   * RFC 9420 §12.4.2: a commit that removes (or adds nothing) carries an UpdatePath; an add-only
+   * commit does not (ts-mls 1.6.4 omits it, which the RFC allows).
+   */
+  commit(request: MlsCommitRequest = {}): Promise<MlsCommitOutput> {
+    return this.#serial(async () => {
+      this.#checkUsable();
+      if (this.#pending !== undefined) throw new ProtocolError("MLS_COMMIT_PENDING");
+      const state = this.#state;
+      const proposals: Proposal[] = [];
+
+      const removes = request.remove ?? [];
+      if (!Array.isArray(removes)) throw new ProtocolError("INVALID_ARGUMENT", "remove: expected an array of leaf indices");
+      const present = new Set(leaves(state.ratchetTree).map(([i]) => i));
+      const seen = new Set<number>();
+      for (const leaf of removes) {
+        if (!Number.isInteger(leaf) || leaf < 0) throw new ProtocolError("INVALID_ARGUMENT", "remove: leaf indices are non-negative integers");
+        if (!present.has(leaf)) throw new ProtocolError("MLS_UNKNOWN_MEMBER", `remove: no member at leaf ${leaf}`);
+        if (leaf === state.privatePath.leafIndex) {
+          throw new ProtocolError("INVALID_ARGUMENT", "remove: a member cannot commit its own removal (RFC 9420 §12.2)");
+        }
+        if (seen.has(leaf)) throw new ProtocolError("INVALID_ARGUMENT", `remove: leaf ${leaf} listed twice`);
+        seen.add(leaf);
+        proposals.push({ proposalType: "remove", remove: { removed: leaf } });
+      }
+
+      const adds = request.add ?? [];
+      if (!Array.isArray(adds)) throw new ProtocolError("INVALID_ARGUMENT", "add: expected an array of key packages");
+      const policy = state.clientConfig.authService;
+      for (const [i, kpBytes] of adds.entries()) {
+        const msg = decodeMlsMessageStrict(kpBytes, `add[${i}]`);
+        if (msg.wireformat !== "mls_key_package") throw new ProtocolError("MLS_BAD_MESSAGE", `add[${i}]: got a ${msg.wireformat}`);
+        const kp = msg.keyPackage;
+        if (kp.cipherSuite !== this.suite) {
+          throw new ProtocolError("MLS_UNSUPPORTED_SUITE", `add[${i}]: key package is for ${kp.cipherSuite}, the group uses ${this.suite}`);
+        }
+        identityOfLeaf(kp.leafNode); // MLS_BAD_CREDENTIAL with the precise reason
+        if (!(await policy.validateCredential(kp.leafNode.credential, kp.leafNode.signaturePublicKey))) {
+          throw new ProtocolError("MLS_BAD_CREDENTIAL", `add[${i}]: refused by the membership policy`);
+        }
+        proposals.push({ proposalType: "add", add: { keyPackage: kp } });
+      }
+
+      let result;
+      try {
+        result = await createCommit(
+          { state, cipherSuite: this.#cs },
+          { wireAsPublicMessage: true, extraProposals: proposals, ratchetTreeExtension: true },
+        );
+      } catch (e) {
+        // Key package signature, lifetime or key-uniqueness failures land here.
+        throw asProtocolError(e, "INVALID_ARGUMENT", "commit");
+      }
+      const hasUpdatePath = commitHasPath(result.commit);
+      // RFC 9420 §12.4.2: Remove (and an empty commit) require a path. ts-mls 1.6.4 does this; this
+      // check keeps a library change (2.0.0-rc.10 skipped it for a single Remove) from silently
+      // weakening removals.
+      if ((removes.length > 0 || proposals.length === 0) && !hasUpdatePath) {
+        throw new ProtocolError("MLS_COMMIT_REJECTED", "the MLS library built a removal commit without an UpdatePath; refusing to send it");
+      }
+      const bytes = encodeMlsMessageBytes(result.commit);
+      this.#pending = { bytes, newState: result.newState, consumed: result.consumed };
+      const out: MlsCommitOutput = { commit: bytes, epoch: state.groupContext.epoch, hasUpdatePath };
+      if (result.welcome !== undefined) {
+        out.welcome = encodeMlsMessageBytes({ version: "mls10", wireformat: "mls_welcome", welcome: result.welcome });
+      }
+      return out;
+    });
+  }
+
+  /** The DS accepted this member's pending commit: move to the next epoch. Returns the new epoch. */
+  applyPendingCommit(): Promise<bigint> {
+    return this.#serial(async () => {
+      this.#checkUsable();
+      if (this.#pending === undefined) throw new ProtocolError("MLS_NO_PENDING_COMMIT");
+      this.#adoptPending();
+      return this.epoch;
+    });
+  }
+
+  /** The DS rejected this member's pending commit: forget it. Does nothing if there is none. */
+  discardPendingCommit(): Promise<void> {
+    return this.#serial(async () => {
+      this.#pending = undefined;
+    });
+  }
+
+  /**
+   * Processes an encoded MLSMessage from the group: another member's commit or proposal, this
+   * member's own pending commit echoed by the DS, or application data.
+   *
+   * Errors (the session stays at its current epoch, usable): MLS_BAD_MESSAGE (undecodable, not a
+   * group message, or for another group), MLS_WRONG_EPOCH (a handshake message for any epoch but
+   * the current one, or application data for an epoch no longer kept), MLS_COMMIT_REJECTED (the
+   * commit does not verify or is invalid), MLS_MESSAGE_REJECTED (a proposal or application message
+   * that does not verify).
+   */
+  processMessage(bytes: Uint8Array): Promise<MlsProcessResult> {
+    return this.#serial(async () => {
+      const msg = decodeMlsMessageStrict(bytes, "message");
+      this.#checkUsable();
+      const state = this.#state;
+      let groupId: Uint8Array, epoch: bigint, contentType: "application" | "proposal" | "commit";
+      let sender: MlsSender | undefined;
+      if (msg.wireformat === "mls_public_message") {
+        const c = msg.publicMessage.content;
+        ({ groupId, epoch, contentType } = c);
+        sender = toSender(c.sender);
+        if (contentType === "application") throw new ProtocolError("MLS_BAD_MESSAGE", "application data must not be sent as a PublicMessage");
+      } else if (msg.wireformat === "mls_private_message") {
+        ({ groupId, epoch, contentType } = msg.privateMessage);
+      } else {
+        throw new ProtocolError("MLS_BAD_MESSAGE", `message: a ${msg.wireformat} is not a group message`);
+      }
+      if (!constantTimeEqual(groupId, state.groupContext.groupId)) {
+        throw new ProtocolError("MLS_BAD_MESSAGE", "message: addressed to another group");
+      }
+      const current = state.groupContext.epoch;
+
+      // The DS broadcasting this member's own commit means it won the epoch.
+      if (contentType === "commit" && this.#pending !== undefined && constantTimeEqual(bytes, this.#pending.bytes)) {
+        const before = state.ratchetTree;
+        this.#adoptPending();
+        return { kind: "commit", epoch: this.epoch, sender, ...leafDiff(before, this.#state.ratchetTree), ownCommit: true, discardedPendingCommit: false };
+      }
+
+      if (contentType !== "application") {
+        if (epoch !== current) {
+          throw new ProtocolError("MLS_WRONG_EPOCH", `${contentType} for epoch ${epoch}, the group is at epoch ${current}`);
+        }
+      } else if (epoch > current || (epoch < current && !state.historicalReceiverData.has(epoch))) {
+        throw new ProtocolError("MLS_WRONG_EPOCH", `application data for epoch ${epoch}, the group is at epoch ${current}`);
+      }
+
+      let result;
+      try {
+        result = await processMessage(asGroupMessage(msg), state, emptyPskIndex, () => "accept", this.#cs);
+      } catch (e) {
+        throw asProtocolError(e, contentType === "commit" ? "MLS_COMMIT_REJECTED" : "MLS_MESSAGE_REJECTED", contentType);
+      }
+
+      if (result.kind === "applicationMessage") {
+        this.#state = result.newState;
+        wipe(result.consumed);
+        return { kind: "application", epoch, data: result.message };
+      }
+      const next = result.newState;
+      if (contentType === "proposal") {
+        this.#state = next;
+        wipe(result.consumed);
+        return { kind: "proposal", sender };
+      }
+      // A commit from another member won this epoch: any pending commit of ours is now stale.
+      const discardedPendingCommit = this.#pending !== undefined;
+      this.#pending = undefined;
+      if (next.groupActiveState.kind === "removedFromGroup") {
+        this.#state = next;
+        this.#status = "removed";
+        wipe(result.consumed);
+        return { kind: "removed", epoch: current + 1n, sender };
+      }
+      if (next.groupContext.epoch !== current + 1n) {
+        throw new ProtocolError("MLS_COMMIT_REJECTED", "the commit did not advance the epoch by one");
+      }
+      const diff = leafDiff(state.ratchetTree, next.ratchetTree);
+      this.#state = next;
+      wipe(result.consumed);
+      return { kind: "commit", epoch: next.groupContext.epoch, sender, ...diff, ownCommit: false, discardedPendingCommit };
+    });
+  }
+
+  /** Encrypts application data for the current epoch as an encoded MLSMessage(PrivateMessage). */
+  encryptApplicationMessage(data: Uint8Array): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      checkBytes("data", data);
+      this.#checkUsable();
+      let result;
+      try {
+        result = await createApplicationMessage(this.#state, data, this.#cs);
+      } catch (e) {
+        throw asProtocolError(e, "MLS_MESSAGE_REJECTED", "application message");
+      }
+      this.#state = result.newState;
+      wipe(result.consumed);
+      return encodeMlsMessageBytes({ version: "mls10", wireformat: "mls_private_message", privateMessage: result.privateMessage });
+    });
+  }
+
+  /**
+   * Erases this member's keys (epoch secrets, path and leaf private keys, signature key) and ends
+   * the session; later calls fail with MLS_SESSION_CLOSED. Idempotent. Call it on leaving a
+   * meeting, so a later compromise of the device does not expose the meeting's keys.
+   */
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#status === "closed") return;
+      this.#status = "closed";
+      this.#pending = undefined;
+      const s = this.#state;
+      for (const v of Object.values(s.keySchedule)) v.fill(0);
+      for (const k of Object.values(s.privatePath.privateKeys)) k.fill(0);
+      s.signaturePrivateKey.fill(0);
+    });
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(op, op);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkOpen(): void {
+    if (this.#status === "closed") throw new ProtocolError("MLS_SESSION_CLOSED");
+  }
+
+  #checkUsable(): void {
+    this.#checkOpen();
+    if (this.#status === "removed") throw new ProtocolError("MLS_REMOVED");
+  }
+
+  #adoptPending(): void {
+    const pending = this.#pending!;
+    this.#pending = undefined;
+    this.#state = pending.newState;
+    wipe(pending.consumed);
+  }
+}
+
+function clientConfig(policy: MemberPolicy | undefined): ClientConfig {
+  return {
+    ...defaultClientConfig,
+    authService: {
+      // Called by ts-mls for every leaf it validates. A basic credential is accepted when its
+      // identity decodes strictly and the policy (if any) admits it.
+      async validateCredential(credential: Credential): Promise<boolean> {
+        try {
+          const identity = identityOfCredential(credential);
+          return policy === undefined || policy(identity) === true;
+        } catch {
+          return false;
+        }
+      },
+    },
+  };
+}
+
+function identityOfCredential(credential: Credential): MemberIdentity {
+  if (credential.credentialType !== "basic") throw new ProtocolError("MLS_BAD_CREDENTIAL", "expected a basic credential");
+  return decodeMemberIdentity(credential.identity);
+}
+
+/** Non-blank leaves of a ratchet tree as [leafIndex, credential] (leaf i is node 2i, RFC 9420 §4.2). */
+function leaves(tree: RatchetTree): [number, Credential][] {
+  const out: [number, Credential][] = [];
+  for (let node = 0; node < tree.length; node += 2) {
+    const n = tree[node];
+    if (n?.nodeType === "leaf") out.push([node / 2, n.leaf.credential]);
+  }
+  return out;
+}
+
+/** Leaves whose occupant changed between two trees, keyed by signature key (stable across updates). */
+function leafDiff(before: RatchetTree, after: RatchetTree): { added: number[]; removed: number[] } {
+  const keyAt = (tree: RatchetTree): Map<number, string> => {
+    const m = new Map<number, string>();
+    for (let node = 0; node < tree.length; node += 2) {
+      const n = tree[node];
+      if (n?.nodeType === "leaf") m.set(node / 2, bytesToHex(n.leaf.signaturePublicKey));
+    }
+    return m;
+  };
+  const b = keyAt(before);
+  const a = keyAt(after);
+  const removed = [...b].filter(([i, k]) => a.get(i) !== k).map(([i]) => i);
+  const added = [...a].filter(([i, k]) => b.get(i) !== k).map(([i]) => i);
+  return { added, removed };
+}
+
+function commitHasPath(message: MLSMessage): boolean {
+  if (message.wireformat !== "mls_public_message") return false;
+  const c = message.publicMessage.content;
+  return c.contentType === "commit" && c.commit.path !== undefined;
+}
+
+function asGroupMessage(msg: MLSMessage): Parameters<typeof processMessage>[0] {
+  if (msg.wireformat === "mls_public_message" || msg.wireformat === "mls_private_message") return msg;
+  throw new ProtocolError("MLS_BAD_MESSAGE", "not a group message");
+}
+
+/** Zeroes secrets the library reports as no longer needed (forward secrecy, RFC 9420 §9.2). */
+function wipe(consumed: Uint8Array[]): void {
+  for (const c of consumed) c.fill(0);
+}

@@ -1,0 +1,86 @@
+/**
+ * The MLS cipher suites Conclave offers (RFC 9420 §17.1), and loading their implementations.
+ *
+ * - `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519` (suite 1) is the default: the suite every
+ *   MLS implementation must support, small messages, WebCrypto-backed in Node and browsers.
+ * - `MLS_256_XWING_AES256GCM_SHA512_Ed25519` (ts-mls suite 83, X-Wing hybrid KEM: ML-KEM-768 +
+ *   X25519) is the opt-in post-quantum choice: group secrets stay confidential against a future
+ *   quantum attacker who records today's handshakes. Authentication is still Ed25519 (not
+ *   post-quantum), and handshake messages are 8-10 times larger. It needs the optional peer
+ *   dependency `@hpke/hybridkem-x-wing@0.7.0`; without it, choosing the suite fails with
+ *   MLS_UNSUPPORTED_SUITE instead of crashing later.
+ */
+import { getCiphersuiteFromName, getCiphersuiteImpl, type CiphersuiteImpl } from "./library.js";
+import { ProtocolError } from "../errors.js";
+
+export const MLS_SUITES = {
+  /** Suite 1, the default. */
+  default: "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519",
+  /** X-Wing hybrid post-quantum KEM (opt-in). */
+  postQuantum: "MLS_256_XWING_AES256GCM_SHA512_Ed25519",
+} as const;
+
+export type MlsSuiteName = (typeof MLS_SUITES)[keyof typeof MLS_SUITES];
+
+export const DEFAULT_MLS_SUITE: MlsSuiteName = MLS_SUITES.default;
+
+const SUITE_NAMES: readonly string[] = Object.values(MLS_SUITES);
+
+/** Which optional packages each suite needs beyond ts-mls's own dependencies. */
+const OPTIONAL_PACKAGES: Record<MlsSuiteName, string | undefined> = {
+  MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519: undefined,
+  MLS_256_XWING_AES256GCM_SHA512_Ed25519: "@hpke/hybridkem-x-wing@0.7.0",
+};
+
+export function isMlsSuiteName(name: unknown): name is MlsSuiteName {
+  return typeof name === "string" && SUITE_NAMES.includes(name);
+}
+
+export function checkSuiteName(name: unknown): MlsSuiteName {
+  if (!isMlsSuiteName(name)) {
+    throw new ProtocolError("MLS_UNSUPPORTED_SUITE", `suite: expected one of ${SUITE_NAMES.join(", ")}`);
+  }
+  return name;
+}
+
+// One implementation per suite per process: building one imports modules and checks WebCrypto.
+const impls = new Map<MlsSuiteName, Promise<CiphersuiteImpl>>();
+
+/**
+ * The ts-mls implementation of a suite. Rejects with MLS_UNSUPPORTED_SUITE when the suite is not
+ * one of ours or its optional package is missing (the error names the package to install).
+ */
+export function suiteImpl(name: MlsSuiteName): Promise<CiphersuiteImpl> {
+  const suite = checkSuiteName(name);
+  let p = impls.get(suite);
+  if (p === undefined) {
+    p = load(suite);
+    impls.set(suite, p);
+    // A failed load (missing package) is not cached, so installing the package and retrying works
+    // without a restart.
+    p.catch(() => impls.delete(suite));
+  }
+  return p;
+}
+
+async function load(suite: MlsSuiteName): Promise<CiphersuiteImpl> {
+  try {
+    const cs = await getCiphersuiteImpl(getCiphersuiteFromName(suite));
+    // ts-mls loads KEMs lazily inside HPKE; force a key generation so a missing optional package
+    // shows up here, at suite selection, rather than in the middle of a commit.
+    await cs.hpke.generateKeyPair();
+    return cs;
+  } catch (e) {
+    const pkg = OPTIONAL_PACKAGES[suite];
+    throw new ProtocolError(
+      "MLS_UNSUPPORTED_SUITE",
+      pkg === undefined
+        ? `${suite} could not be loaded in this runtime (${describe(e)})`
+        : `${suite} needs the optional package ${pkg}; install it to use this suite`,
+    );
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.name : "unknown error";
+}
