@@ -19,6 +19,11 @@ for (const pkg of readdirSync(join(root, "packages"))) {
   const dir = join(root, "packages", pkg, "dist", "test");
   if (existsSync(dir)) walk(dir);
 }
+// End-to-end suites (tests/<suite>/dist/*.test.js).
+for (const suite of existsSync(join(root, "tests")) ? readdirSync(join(root, "tests")) : []) {
+  const dir = join(root, "tests", suite, "dist");
+  if (existsSync(dir)) walk(dir);
+}
 const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const flags = process.argv.slice(2).filter((a) => a.startsWith("--"));
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
