@@ -1,0 +1,315 @@
+/**
+ * Server configuration: command-line flags, environment variables and a JSON file, merged with
+ * precedence flags > env > file > defaults and validated with zod.
+ *
+ * Every source is validated on its own so an error names where the bad value came from
+ * ("port from CONCLAVE_PORT: ..."). Relative paths resolve against the working directory for
+ * flags and environment variables, and against the file's own directory for the config file.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { ServerError } from "./errors.js";
+
+export const DEFAULT_HOST = "0.0.0.0";
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_DATA_DIR = "conclave-data";
+/** Name of the config file looked up in the data directory when none is given explicitly. */
+export const DATA_DIR_CONFIG_FILE = "conclave.json";
+
+/** The validated, fully resolved configuration `startServer` takes. Paths are absolute. */
+export interface ServerConfig {
+  /** Address to listen on. */
+  readonly host: string;
+  /** TCP port for HTTPS and WSS; 0 picks a free port. */
+  readonly port: number;
+  /** Directory holding the database, the admin token and the self-signed certificate. */
+  readonly dataDir: string;
+  /** PEM certificate (chain) file; with `keyFile`. Absent: a self-signed localhost certificate. */
+  readonly certFile?: string;
+  /** PEM private key file for `certFile`. */
+  readonly keyFile?: string;
+  /** Base URL users reach the server at (join links); default https://localhost:<port>. No trailing slash. */
+  readonly publicUrl?: string;
+  /** Directory of the web app's static files; absent: no static files are served. */
+  readonly webRoot?: string;
+  /** The config file that was read, if any (for diagnostics). */
+  readonly configFile?: string;
+}
+
+/** Values as they come from command-line flags (strings from parseArgs, or numbers from code). */
+export interface ConfigFlags {
+  host?: string;
+  port?: string | number;
+  data?: string;
+  cert?: string;
+  key?: string;
+  publicUrl?: string;
+  webRoot?: string;
+  config?: string;
+}
+
+export interface LoadConfigOptions {
+  flags?: ConfigFlags;
+  /** Environment to read CONCLAVE_* from; pass `process.env` explicitly (tests pass their own). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Directory relative flag and env paths resolve against; default `process.cwd()`. */
+  cwd?: string;
+}
+
+/** The files the server keeps in its data directory. */
+export function dataPaths(dataDir: string): {
+  database: string;
+  adminToken: string;
+  tlsDir: string;
+  certFile: string;
+  keyFile: string;
+  configFile: string;
+} {
+  return {
+    database: join(dataDir, "conclave.db"),
+    adminToken: join(dataDir, "admin-token"),
+    tlsDir: join(dataDir, "tls"),
+    certFile: join(dataDir, "tls", "cert.pem"),
+    keyFile: join(dataDir, "tls", "key.pem"),
+    configFile: join(dataDir, DATA_DIR_CONFIG_FILE),
+  };
+}
+
+// ---- validation ----
+
+const hostSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(253, "is too long")
+  .regex(/^[A-Za-z0-9.:%-]+$/, "must be a hostname or an IP address");
+
+const portStringSchema = z
+  .string()
+  .regex(/^\d{1,5}$/, "must be a whole number between 0 and 65535")
+  .transform(Number)
+  .pipe(z.number().int().max(65535, "must be a whole number between 0 and 65535"));
+
+const portNumberSchema = z
+  .number({ error: "must be a number" })
+  .int("must be a whole number between 0 and 65535")
+  .min(0, "must be a whole number between 0 and 65535")
+  .max(65535, "must be a whole number between 0 and 65535");
+
+const pathSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .refine((p) => !p.includes("\0"), "must not contain NUL characters");
+
+const publicUrlSchema = z
+  .string()
+  .refine((s) => URL.canParse(s), "must be an absolute URL such as https://meet.example.org")
+  .transform((s) => new URL(s))
+  .refine((u) => u.protocol === "https:", "must start with https://")
+  .refine((u) => u.username === "" && u.password === "", "must not contain a user name or password")
+  .refine((u) => u.search === "" && u.hash === "", "must not contain a query or fragment")
+  // Join links are `${publicUrl}/m/<id>`: keep any path prefix, drop the trailing slash.
+  .transform((u) => `${u.origin}${u.pathname}`.replace(/\/+$/, ""));
+
+/** One source's values after validation, before paths are resolved and sources are merged. */
+interface PartialConfig {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  certFile?: string;
+  keyFile?: string;
+  publicUrl?: string;
+  webRoot?: string;
+}
+
+const stringSourceSchema = z.object({
+  host: hostSchema.optional(),
+  port: portStringSchema.optional(),
+  dataDir: pathSchema.optional(),
+  certFile: pathSchema.optional(),
+  keyFile: pathSchema.optional(),
+  publicUrl: publicUrlSchema.optional(),
+  webRoot: pathSchema.optional(),
+});
+
+/** The JSON config file's keys. Unknown keys are refused so a typo is not silently ignored. */
+const fileSchema = z
+  .object({
+    host: hostSchema.optional(),
+    port: portNumberSchema.optional(),
+    dataDir: pathSchema.optional(),
+    cert: pathSchema.optional(),
+    key: pathSchema.optional(),
+    publicUrl: publicUrlSchema.optional(),
+    webRoot: pathSchema.optional(),
+  })
+  .strict();
+
+/** Where each option comes from, for error messages and the docs table. */
+const FLAG_NAMES: Record<keyof PartialConfig, string> = {
+  host: "--host",
+  port: "--port",
+  dataDir: "--data",
+  certFile: "--cert",
+  keyFile: "--key",
+  publicUrl: "--public-url",
+  webRoot: "--web-root",
+};
+
+export const ENV_NAMES = {
+  host: "CONCLAVE_HOST",
+  port: "CONCLAVE_PORT",
+  dataDir: "CONCLAVE_DATA",
+  certFile: "CONCLAVE_CERT",
+  keyFile: "CONCLAVE_KEY",
+  publicUrl: "CONCLAVE_PUBLIC_URL",
+  webRoot: "CONCLAVE_WEB_ROOT",
+  config: "CONCLAVE_CONFIG",
+} as const;
+
+function fail(issues: readonly z.core.$ZodIssue[], describe: (key: string) => string): never {
+  const parts = issues.map((issue) => {
+    const key = issue.path.length > 0 ? String(issue.path[0]) : "";
+    return key ? `${describe(key)} ${issue.message}` : issue.message;
+  });
+  throw new ServerError("CONFIG_INVALID", parts.join("; "));
+}
+
+function dropEmpty(values: Record<string, string | number | undefined>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(values)) {
+    // An empty environment variable means "not set", as in most Unix tools.
+    if (v !== undefined && v !== "") out[k] = v;
+  }
+  return out;
+}
+
+function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
+  const raw = dropEmpty({
+    host: flags.host,
+    port: typeof flags.port === "number" ? String(flags.port) : flags.port,
+    dataDir: flags.data,
+    certFile: flags.cert,
+    keyFile: flags.key,
+    publicUrl: flags.publicUrl,
+    webRoot: flags.webRoot,
+  });
+  const parsed = stringSourceSchema.safeParse(raw);
+  if (!parsed.success) {
+    fail(parsed.error.issues, (k) => `${FLAG_NAMES[k as keyof PartialConfig] ?? k}`);
+  }
+  return resolvePaths(parsed.data, cwd);
+}
+
+function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string): PartialConfig {
+  const raw = dropEmpty({
+    host: env[ENV_NAMES.host],
+    port: env[ENV_NAMES.port],
+    dataDir: env[ENV_NAMES.dataDir],
+    certFile: env[ENV_NAMES.certFile],
+    keyFile: env[ENV_NAMES.keyFile],
+    publicUrl: env[ENV_NAMES.publicUrl],
+    webRoot: env[ENV_NAMES.webRoot],
+  });
+  const parsed = stringSourceSchema.safeParse(raw);
+  if (!parsed.success) {
+    fail(parsed.error.issues, (k) => `${ENV_NAMES[k as keyof PartialConfig] ?? k}`);
+  }
+  return resolvePaths(parsed.data, cwd);
+}
+
+function fromFile(file: string, inDataDir: boolean): PartialConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read";
+    throw new ServerError("CONFIG_INVALID", `config file ${file} ${why}`, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ServerError("CONFIG_INVALID", `config file ${file} is not valid JSON`, { cause: e });
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    fail(parsed.error.issues, (k) => `"${k}" in ${file}`);
+  }
+  const { cert, key, ...rest } = parsed.data;
+  if (inDataDir && rest.dataDir !== undefined) {
+    throw new ServerError(
+      "CONFIG_INVALID",
+      `"dataDir" in ${file} has no effect inside the data directory; use --config to point at a file elsewhere`,
+    );
+  }
+  return resolvePaths({ ...rest, certFile: cert, keyFile: key }, dirname(file));
+}
+
+function resolvePaths(c: PartialConfig, base: string): PartialConfig {
+  const abs = (p: string | undefined): string | undefined =>
+    p === undefined ? undefined : isAbsolute(p) ? p : resolve(base, p);
+  return {
+    ...c,
+    dataDir: abs(c.dataDir),
+    certFile: abs(c.certFile),
+    keyFile: abs(c.keyFile),
+    webRoot: abs(c.webRoot),
+  };
+}
+
+/**
+ * Merge flags, environment and config file (in that order of precedence) over the defaults.
+ * Throws ServerError CONFIG_INVALID naming the offending option and its source.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? {};
+  const flagValues = fromFlags(options.flags ?? {}, cwd);
+  const envValues = fromEnv(env, cwd);
+
+  // The file is --config, else CONCLAVE_CONFIG, else conclave.json in the data directory
+  // (which itself comes from flags or env, since the file cannot name its own directory).
+  const explicitFile = options.flags?.config || env[ENV_NAMES.config] || undefined;
+  let configFile: string | undefined;
+  let fileValues: PartialConfig = {};
+  if (explicitFile !== undefined) {
+    configFile = resolve(cwd, explicitFile);
+    fileValues = fromFile(configFile, false);
+  } else {
+    const dataDir = flagValues.dataDir ?? envValues.dataDir ?? resolve(cwd, DEFAULT_DATA_DIR);
+    const candidate = dataPaths(dataDir).configFile;
+    if (existsSync(candidate)) {
+      configFile = candidate;
+      fileValues = fromFile(candidate, true);
+    }
+  }
+
+  const pick = <K extends keyof PartialConfig>(k: K): PartialConfig[K] =>
+    flagValues[k] ?? envValues[k] ?? fileValues[k];
+
+  const certFile = pick("certFile");
+  const keyFile = pick("keyFile");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ServerError(
+      "CONFIG_INVALID",
+      "a certificate and its key go together: give both --cert and --key (or neither for a self-signed localhost certificate)",
+    );
+  }
+
+  const config: {
+    -readonly [K in keyof ServerConfig]: ServerConfig[K];
+  } = {
+    host: pick("host") ?? DEFAULT_HOST,
+    port: pick("port") ?? DEFAULT_PORT,
+    dataDir: pick("dataDir") ?? resolve(cwd, DEFAULT_DATA_DIR),
+  };
+  if (certFile !== undefined) config.certFile = certFile;
+  if (keyFile !== undefined) config.keyFile = keyFile;
+  const publicUrl = pick("publicUrl");
+  if (publicUrl !== undefined) config.publicUrl = publicUrl;
+  const webRoot = pick("webRoot");
+  if (webRoot !== undefined) config.webRoot = webRoot;
+  if (configFile !== undefined) config.configFile = configFile;
+  return config;
+}

@@ -1,0 +1,97 @@
+/**
+ * The HTTP request pipeline: security headers, routing, JSON responses, the error table, then
+ * static files. Every failure becomes `{ error: { code, message } }`; an unexpected exception
+ * is logged (without the request body) and answered 500 INTERNAL.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ServerError, type ErrorBody } from "../errors.js";
+import { readJsonBody } from "./body.js";
+import { RESPONDED, type JsonResponse, type RouteRequest, type Router } from "./router.js";
+import { SECURITY_HEADERS } from "./security-headers.js";
+import type { StaticFiles } from "./static-files.js";
+
+export interface RequestHandlerOptions {
+  readonly router: Router;
+  readonly staticFiles?: StaticFiles;
+  readonly bodyLimit: number;
+  /** Where unexpected failures are reported; `error` is never a request body. */
+  readonly logError: (message: string, error: unknown) => void;
+}
+
+export function createRequestHandler(options: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(options, req, res).catch((e: unknown) => {
+      options.logError("request handling failed after the response started", e);
+      res.destroy();
+    });
+  };
+}
+
+async function handle(options: RequestHandlerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  const method = req.method ?? "GET";
+  const url = req.url ?? "/";
+  const queryStart = url.indexOf("?");
+  const path = queryStart === -1 ? url : url.slice(0, queryStart);
+  try {
+    if (!path.startsWith("/")) throw new ServerError("BAD_REQUEST", "the request target must be a path");
+    const match = options.router.match(method, path);
+    if (match.kind === "found") {
+      let bodyRead = false;
+      const request: RouteRequest = {
+        method,
+        path,
+        params: match.params,
+        query: new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1)),
+        headers: req.headers,
+        remoteAddress: req.socket.remoteAddress ?? "unknown",
+        json: () => {
+          if (bodyRead) return Promise.reject(new Error("the request body was already read"));
+          bodyRead = true;
+          return readJsonBody(req, options.bodyLimit);
+        },
+        raw: req,
+        response: res,
+      };
+      const result = await match.handler(request);
+      if (result !== RESPONDED) sendJson(req, res, result);
+      return;
+    }
+    if (match.kind === "method-not-allowed") {
+      res.setHeader("Allow", match.allow.join(", "));
+      throw new ServerError("METHOD_NOT_ALLOWED");
+    }
+    if (options.staticFiles !== undefined && (await options.staticFiles.serve(path, req, res))) return;
+    throw new ServerError("NOT_FOUND");
+  } catch (e) {
+    sendError(options.logError, req, res, e);
+  }
+}
+
+export function sendJson(req: IncomingMessage, res: ServerResponse, response: JsonResponse): void {
+  const payload = Buffer.from(JSON.stringify(response.body), "utf8");
+  res.statusCode = response.status ?? 200;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Cache-Control", "no-store");
+  res.setHeader("Content-Length", payload.length);
+  for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
+  res.end(req.method === "HEAD" ? undefined : payload);
+}
+
+function sendError(logError: RequestHandlerOptions["logError"], req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  const error = e instanceof ServerError ? e : new ServerError("INTERNAL", undefined, { cause: e });
+  if (error.code === "INTERNAL") logError(`${req.method ?? "?"} ${pathOnly(req.url)} failed`, e);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // After a refused body the rest of it is still on the wire; close rather than read it.
+  if (error.code === "BODY_TOO_LARGE") res.setHeader("Connection", "close");
+  const body: ErrorBody = error.toBody();
+  sendJson(req, res, { status: error.status, body });
+}
+
+/** Paths may carry meeting IDs but never secrets; the query string is dropped to be safe. */
+function pathOnly(url: string | undefined): string {
+  return (url ?? "").split("?")[0]!.slice(0, 200);
+}

@@ -1,0 +1,110 @@
+/**
+ * The embedded SQLite database in the data directory: opened in WAL mode, migrated to the
+ * latest schema on open, and the owner of the stores built on it.
+ */
+import { chmodSync } from "node:fs";
+import { ServerError } from "../errors.js";
+import { MeetingStore, generateMeetingId } from "./meetings.js";
+import { MIGRATIONS, type Migration } from "./migrations.js";
+import { openSqlite, type SqliteConnection } from "./sqlite.js";
+
+/** Test seams; the server uses the defaults. */
+export interface DatabaseOptions {
+  /** Default: MIGRATIONS. */
+  readonly migrations?: readonly Migration[];
+  /** Default: generateMeetingId (CSPRNG). */
+  readonly meetingIds?: () => string;
+}
+
+export class Database {
+  readonly #connection: SqliteConnection;
+  readonly #meetings: MeetingStore;
+  #closed = false;
+
+  private constructor(connection: SqliteConnection, options: DatabaseOptions) {
+    this.#connection = connection;
+    this.#meetings = new MeetingStore(this, options.meetingIds ?? generateMeetingId);
+  }
+
+  /** Open (creating if needed) the database file and apply pending migrations. The directory must exist. */
+  static open(file: string, options: DatabaseOptions = {}): Database {
+    const migrations = options.migrations ?? MIGRATIONS;
+    let connection: SqliteConnection;
+    try {
+      connection = openSqlite(file, { timeout: 5000 });
+    } catch (e) {
+      throw new ServerError("STORAGE_FAILED", `cannot open ${file}`, { cause: e });
+    }
+    try {
+      if (file !== ":memory:") chmodSync(file, 0o600);
+      connection.pragma("journal_mode = WAL");
+      // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose
+      // the last transactions, which is acceptable for meeting metadata.
+      connection.pragma("synchronous = NORMAL");
+      connection.pragma("foreign_keys = ON");
+      migrate(connection, migrations);
+    } catch (e) {
+      connection.close();
+      if (e instanceof ServerError) throw e;
+      throw new ServerError("STORAGE_FAILED", `cannot prepare ${file}`, { cause: e });
+    }
+    return new Database(connection, options);
+  }
+
+  get meetings(): MeetingStore {
+    return this.#meetings;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The highest migration applied. */
+  get schemaVersion(): number {
+    return currentVersion(this.connection);
+  }
+
+  /** The raw connection, for stores inside the server package. Throws once closed. */
+  get connection(): SqliteConnection {
+    if (this.#closed) throw new ServerError("SERVER_CLOSED", "the database is closed");
+    return this.#connection;
+  }
+
+  /** Idempotent. Stores used after close throw SERVER_CLOSED. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#connection.close();
+  }
+}
+
+function currentVersion(db: SqliteConnection): number {
+  const row = db.prepare<{ v: number | null }>("SELECT max(version) AS v FROM schema_migrations").get();
+  return row?.v ?? 0;
+}
+
+function migrate(db: SqliteConnection, migrations: readonly Migration[]): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration #${i} has version ${m.version}, expected ${i + 1}`);
+  });
+  const current = currentVersion(db);
+  const latest = migrations.length;
+  if (current > latest) {
+    throw new ServerError(
+      "STORAGE_FAILED",
+      `the database is at schema version ${current} but this Conclave knows only up to ${latest}; run a newer Conclave or restore a backup`,
+    );
+  }
+  const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+  for (const m of migrations.slice(current)) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    })();
+  }
+}

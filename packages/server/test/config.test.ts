@@ -1,0 +1,127 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_HOST, DEFAULT_PORT, loadConfig } from "../src/config.js";
+import { isServerError } from "../src/errors.js";
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-config-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function assertConfigInvalid(fn: () => unknown, mentions: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(isServerError(e, "CONFIG_INVALID"), `expected CONFIG_INVALID, got ${String(e)}`);
+    assert.match(e.message, mentions);
+    return true;
+  });
+}
+
+test("with nothing configured the defaults apply and the data directory is ./conclave-data", (t) => {
+  const cwd = tempDir(t);
+  const c = loadConfig({ env: {}, cwd });
+  assert.equal(c.host, DEFAULT_HOST);
+  assert.equal(c.port, DEFAULT_PORT);
+  assert.equal(c.dataDir, join(cwd, "conclave-data"));
+  assert.equal(c.certFile, undefined);
+  assert.equal(c.publicUrl, undefined);
+  assert.equal(c.configFile, undefined);
+});
+
+test("flags beat environment variables, which beat the config file, which beats the defaults", (t) => {
+  const cwd = tempDir(t);
+  const file = join(cwd, "conf.json");
+  writeFileSync(
+    file,
+    JSON.stringify({ host: "10.0.0.3", port: 3000, publicUrl: "https://file.example", webRoot: "web" }),
+  );
+  const env = { CONCLAVE_CONFIG: file, CONCLAVE_PORT: "4000", CONCLAVE_PUBLIC_URL: "https://env.example/" };
+  const c = loadConfig({ flags: { port: "5000" }, env, cwd });
+  assert.equal(c.port, 5000, "flag wins over env and file");
+  assert.equal(c.publicUrl, "https://env.example", "env wins over file (trailing slash dropped)");
+  assert.equal(c.host, "10.0.0.3", "file wins over default");
+  assert.equal(c.webRoot, join(cwd, "web"), "file paths resolve against the file's directory");
+  assert.equal(c.configFile, file);
+
+  const withoutFlag = loadConfig({ env, cwd });
+  assert.equal(withoutFlag.port, 4000);
+  const fileOnly = loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd });
+  assert.equal(fileOnly.port, 3000);
+});
+
+test("--config beats CONCLAVE_CONFIG", (t) => {
+  const cwd = tempDir(t);
+  writeFileSync(join(cwd, "a.json"), JSON.stringify({ port: 1111 }));
+  writeFileSync(join(cwd, "b.json"), JSON.stringify({ port: 2222 }));
+  const c = loadConfig({ flags: { config: "a.json" }, env: { CONCLAVE_CONFIG: join(cwd, "b.json") }, cwd });
+  assert.equal(c.port, 1111);
+});
+
+test("conclave.json in the data directory is read when no config file is named", (t) => {
+  const cwd = tempDir(t);
+  const data = join(cwd, "d");
+  mkdirSync(data);
+  writeFileSync(join(data, "conclave.json"), JSON.stringify({ port: 9999, cert: "c.pem", key: "k.pem" }));
+  const c = loadConfig({ flags: { data: "d" }, env: {}, cwd });
+  assert.equal(c.port, 9999);
+  assert.equal(c.certFile, join(data, "c.pem"));
+  assert.equal(c.keyFile, join(data, "k.pem"));
+});
+
+test("environment paths resolve against the working directory and empty variables count as unset", (t) => {
+  const cwd = tempDir(t);
+  const c = loadConfig({ env: { CONCLAVE_DATA: "store", CONCLAVE_HOST: "" }, cwd });
+  assert.equal(c.dataDir, join(cwd, "store"));
+  assert.equal(c.host, DEFAULT_HOST);
+});
+
+test("port 0 is accepted (the system picks a free port)", (t) => {
+  assert.equal(loadConfig({ flags: { port: 0 }, env: {}, cwd: tempDir(t) }).port, 0);
+});
+
+test("an invalid port is CONFIG_INVALID naming its source", (t) => {
+  const cwd = tempDir(t);
+  assertConfigInvalid(() => loadConfig({ flags: { port: "70000" }, env: {}, cwd }), /--port/);
+  assertConfigInvalid(() => loadConfig({ flags: { port: "80a" }, env: {}, cwd }), /--port/);
+  assertConfigInvalid(() => loadConfig({ flags: { port: -1 }, env: {}, cwd }), /--port/);
+  assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_PORT: "http" }, cwd }), /CONCLAVE_PORT/);
+  const file = join(cwd, "c.json");
+  writeFileSync(file, JSON.stringify({ port: "8443" }));
+  assertConfigInvalid(() => loadConfig({ flags: { config: file }, env: {}, cwd }), /"port"/);
+});
+
+test("a public URL must be https without credentials, query or fragment", (t) => {
+  const cwd = tempDir(t);
+  for (const bad of ["meet.example.org", "http://meet.example.org", "https://u:p@meet.example.org", "https://x.org/?a=1"]) {
+    assertConfigInvalid(() => loadConfig({ flags: { publicUrl: bad }, env: {}, cwd }), /--public-url/);
+  }
+  assert.equal(
+    loadConfig({ flags: { publicUrl: "https://example.org/conclave/" }, env: {}, cwd }).publicUrl,
+    "https://example.org/conclave",
+  );
+});
+
+test("a certificate without its key (or the reverse) is refused", (t) => {
+  const cwd = tempDir(t);
+  assertConfigInvalid(() => loadConfig({ flags: { cert: "c.pem" }, env: {}, cwd }), /--cert and --key/);
+  assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_KEY: "k.pem" }, cwd }), /--cert and --key/);
+});
+
+test("config file problems are CONFIG_INVALID: missing, not JSON, unknown key, dataDir inside the data dir", (t) => {
+  const cwd = tempDir(t);
+  assertConfigInvalid(() => loadConfig({ flags: { config: "nope.json" }, env: {}, cwd }), /does not exist/);
+  writeFileSync(join(cwd, "bad.json"), "{ port: 1 ");
+  assertConfigInvalid(() => loadConfig({ flags: { config: "bad.json" }, env: {}, cwd }), /not valid JSON/);
+  writeFileSync(join(cwd, "typo.json"), JSON.stringify({ prot: 1 }));
+  assertConfigInvalid(() => loadConfig({ flags: { config: "typo.json" }, env: {}, cwd }), /prot/);
+  mkdirSync(join(cwd, "conclave-data"));
+  writeFileSync(join(cwd, "conclave-data", "conclave.json"), JSON.stringify({ dataDir: "/elsewhere" }));
+  assertConfigInvalid(() => loadConfig({ env: {}, cwd }), /dataDir/);
+});
+
+test("a bad host is CONFIG_INVALID", (t) => {
+  assertConfigInvalid(() => loadConfig({ flags: { host: "a b" }, env: {}, cwd: tempDir(t) }), /--host/);
+});
