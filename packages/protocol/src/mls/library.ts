@@ -18,6 +18,8 @@ export {
 } from "ts-mls/clientState.js";
 export { createCommit } from "ts-mls/createCommit.js";
 export { processMessage } from "ts-mls/processMessages.js";
+export { unprotectPublicMessage } from "ts-mls/messageProtectionPublic.js";
+export { bytesToBase64 } from "ts-mls/util/byteArray.js";
 export { createApplicationMessage } from "ts-mls/createMessage.js";
 export {
   generateKeyPackage,
@@ -31,7 +33,7 @@ export {
 } from "ts-mls/message.js";
 export { encodeRatchetTree, decodeRatchetTree, type RatchetTree } from "ts-mls/ratchetTree.js";
 export { decodeGroupContext } from "ts-mls/groupContext.js";
-export { initializeEpoch } from "ts-mls/keySchedule.js";
+export { initializeEpoch, mlsExporter } from "ts-mls/keySchedule.js";
 export { defaultCapabilities } from "ts-mls/defaultCapabilities.js";
 export { defaultClientConfig } from "ts-mls/clientConfig.js";
 export { emptyPskIndex } from "ts-mls/pskIndex.js";
@@ -47,5 +49,6 @@ export type { Credential } from "ts-mls/credential.js";
 export type { ClientConfig } from "ts-mls/clientConfig.js";
 export type { IncomingMessageCallback } from "ts-mls/incomingMessageAction.js";
 export type { Proposal } from "ts-mls/proposal.js";
+export type { PublicMessage } from "ts-mls/publicMessage.js";
 export type { LeafNode } from "ts-mls/leafNode.js";
 export type { Sender } from "ts-mls/sender.js";

@@ -33,8 +33,11 @@ import {
   joinGroup,
   createCommit,
   processMessage,
+  unprotectPublicMessage,
+  bytesToBase64,
   createApplicationMessage,
   encodeRatchetTree,
+  mlsExporter,
   emptyPskIndex,
   defaultClientConfig,
   type ClientState,
@@ -44,12 +47,12 @@ import {
   type Proposal,
   type RatchetTree,
   type MLSMessage,
+  type PublicMessage,
 } from "./library.js";
 import { decodeMemberIdentity, type MemberIdentity } from "./identity.js";
 import { DEFAULT_MLS_SUITE, checkSuiteName, suiteImpl, type MlsSuiteName } from "./suites.js";
 import { generate, openKeyPackageSecret, consumeKeyPackageSecret, type MlsKeyPackageSecret } from "./keyPackage.js";
 import { identityOfLeaf, toSender, type MlsSender } from "./peek.js";
-import { mlsExporterBytes } from "./exporter.js";
 import {
   asProtocolError,
   checkBytes,
@@ -58,7 +61,7 @@ import {
   encodeMlsMessageBytes,
 } from "./wire.js";
 import { ProtocolError } from "../errors.js";
-import { bytesToHex, constantTimeEqual, utf8 } from "../bytes.js";
+import { bytesToHex, constantTimeEqual } from "../bytes.js";
 
 /** Decides who may be in the group (e.g. no connectors in an E2EE meeting). */
 export type MemberPolicy = (identity: MemberIdentity) => boolean;
@@ -244,7 +247,12 @@ export class MlsSession {
     this.#checkUsable();
     if (typeof label !== "string") throw new ProtocolError("INVALID_ARGUMENT", "label: expected a string");
     checkBytes("context", context);
-    return mlsExporterBytes(this.#cs, this.#state.keySchedule.exporterSecret, utf8.encode(label), context, length);
+    // KDFLabel.length is a uint16 and HKDF-Expand yields at most 255 * Nh bytes (RFC 9420 §8).
+    const max = Math.min(0xffff, 255 * this.#cs.kdf.size);
+    if (!Number.isInteger(length) || length < 1 || length > max) {
+      throw new ProtocolError("INVALID_ARGUMENT", `length: expected an integer in 1..${max}`);
+    }
+    return mlsExporter(this.#state.keySchedule.exporterSecret, label, context, length, this.#cs);
   }
 
   /** The current ratchet tree (RFC 9420 §12.4.3.3 encoding), for joiners whose Welcome lacks it. */
@@ -389,6 +397,21 @@ export class MlsSession {
         }
       } else if (epoch > current || (epoch < current && !state.historicalReceiverData.has(epoch))) {
         throw new ProtocolError("MLS_WRONG_EPOCH", `application data for epoch ${epoch}, the group is at epoch ${current}`);
+      }
+
+      // A commit that removes this member: authenticate it, then stop. ts-mls 1.6.4 recognises
+      // self-removal only when the removed leaf ends up blank, so a commit that also adds a member
+      // into the freed leaf makes it try to decrypt a path it is excluded from and fail; checking
+      // the proposals here gives the removed member the right answer in every case.
+      if (msg.wireformat === "mls_public_message" && removesLeaf(msg.publicMessage, state, state.privatePath.leafIndex)) {
+        try {
+          await unprotectPublicMessage(state.keySchedule.membershipKey, state.groupContext, state.ratchetTree, msg.publicMessage, this.#cs);
+        } catch (e) {
+          throw asProtocolError(e, "MLS_COMMIT_REJECTED", "commit");
+        }
+        this.#pending = undefined;
+        this.#status = "removed";
+        return { kind: "removed", epoch: current + 1n, sender };
       }
 
       let result;
@@ -541,6 +564,16 @@ function commitHasPath(message: MLSMessage): boolean {
   if (message.wireformat !== "mls_public_message") return false;
   const c = message.publicMessage.content;
   return c.contentType === "commit" && c.commit.path !== undefined;
+}
+
+/** Whether a PublicMessage commit removes `leaf`, by value or through a proposal it references. */
+function removesLeaf(pm: PublicMessage, state: ClientState, leaf: number): boolean {
+  const c = pm.content;
+  if (c.contentType !== "commit") return false;
+  return c.commit.proposals.some((p) => {
+    const proposal = p.proposalOrRefType === "proposal" ? p.proposal : state.unappliedProposals[bytesToBase64(p.reference)]?.proposal;
+    return proposal?.proposalType === "remove" && proposal.remove.removed === leaf;
+  });
 }
 
 function asGroupMessage(msg: MLSMessage): Parameters<typeof processMessage>[0] {
