@@ -1,1 +1,2 @@
-export {};
+export { MeetingSession, type MeetingSessionOptions, type MeetingSessionEvents, type EpochEvent, type SignalingChannel } from "./meeting-session.js";
+export { TypedEmitter, type Listener } from "./events.js";

@@ -1,0 +1,388 @@
+/**
+ * A participant's side of a meeting: MLS membership, media keys and signaling.
+ *
+ * Isomorphic: the browser app and Node participants (`conclave bot`) both use it. It speaks the
+ * signaling protocol (packages/protocol/src/signaling) over any text channel, keeps the MLS group
+ * session, and drives the media key ring so `protect`/`unprotect` always use the current epoch's
+ * per-sender keys. Media transport (WebRTC) is separate; it calls `protect`/`unprotect` per frame.
+ *
+ * Incoming signaling is processed strictly in order, one message at a time, because MLS state
+ * transitions are asynchronous and must not interleave.
+ */
+import {
+  MediaKeyRing,
+  MlsSession,
+  ProtocolError,
+  createKeyPackage,
+  encodeMessage,
+  fromBase64,
+  isProtocolError,
+  parseServerMessage,
+  securityCodeFromAuthenticator,
+  toBase64,
+  type ClientMessage,
+  type MediaCodec,
+  type MemberIdentity,
+  type MemberInfo,
+  type MlsKeyPackageSecret,
+  type ServerMessage,
+  type SFrameCrypto,
+  type TrackInfo,
+  type UnprotectedFrame,
+} from "@conclave/protocol";
+import { TypedEmitter } from "./events.js";
+
+/** A connected text channel to the server (a WebSocket in browsers, `ws` in Node). */
+export interface SignalingChannel {
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+  onMessage(handler: (text: string) => void): void;
+  onClose(handler: (code: number, reason: string) => void): void;
+}
+
+export interface MeetingSessionOptions {
+  meetingId: string;
+  passcode?: string;
+  displayName: string;
+  kind?: { kind: "person" } | { kind: "connector"; connector: "recording" | "sip" | "pstn" | "streaming" | "transcription" };
+  sframeCrypto: SFrameCrypto;
+  /** Grace period for the previous epoch's media keys (ms, <= 1000). */
+  graceMs?: number;
+}
+
+export interface EpochEvent {
+  epoch: bigint;
+  securityCode: string;
+  /** Identities of every MLS member, from the group's own credentials. */
+  members: { leafIndex: number; identity: MemberIdentity }[];
+}
+
+export interface MeetingSessionEvents extends Record<string, unknown> {
+  joined: { memberId: string; encryption: "e2ee" | "enhanced"; members: MemberInfo[] };
+  epoch: EpochEvent;
+  presence: MemberInfo[];
+  /** Media signaling for the transport layer. */
+  publishAnswer: { sdp: string };
+  subscribeOffer: { sdp: string; tracks: TrackInfo[] };
+  ice: { pc: "publish" | "subscribe"; candidate: string; mid: string };
+  /** Server-reported or local errors. Fatal ones end the session. */
+  error: { code: string; message: string; fatal: boolean };
+  closed: { code: number; reason: string };
+}
+
+type SessionState = "idle" | "joining" | "waitingForGroup" | "inGroup" | "closed";
+
+export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
+  readonly memberId: string;
+  readonly identity: MemberIdentity;
+  readonly keys: MediaKeyRing;
+  readonly #opts: MeetingSessionOptions;
+  #channel: SignalingChannel | null = null;
+  #state: SessionState = "idle";
+  #mls: MlsSession | null = null;
+  #keyPackageSecret: MlsKeyPackageSecret | null = null;
+  /** The epoch of this member's commit awaiting the delivery service's verdict. */
+  #pendingEpoch: bigint | null = null;
+  #queue: Promise<void> = Promise.resolve();
+  #presence = new Map<string, MemberInfo>();
+  #encryption: "e2ee" | "enhanced" = "e2ee";
+
+  constructor(opts: MeetingSessionOptions) {
+    super();
+    this.#opts = opts;
+    this.memberId = randomMemberId();
+    this.identity = opts.kind?.kind === "connector"
+      ? { kind: "connector", connector: opts.kind.connector, memberId: this.memberId, displayName: opts.displayName }
+      : { kind: "person", memberId: this.memberId, displayName: opts.displayName };
+    this.keys = MediaKeyRing.create({ crypto: opts.sframeCrypto, ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}) });
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get encryption(): "e2ee" | "enhanced" {
+    return this.#encryption;
+  }
+
+  get epoch(): bigint | null {
+    return this.#mls?.epoch ?? null;
+  }
+
+  get securityCode(): string | null {
+    return this.#mls ? securityCodeFromAuthenticator(this.#mls.epochAuthenticator) : null;
+  }
+
+  /** The MLS group's members (the security-relevant list), or [] before joining the group. */
+  get groupMembers(): { leafIndex: number; identity: MemberIdentity }[] {
+    return this.#mls?.members() ?? [];
+  }
+
+  /** Everyone connected to the meeting as the server sees it (including people still joining). */
+  get presence(): MemberInfo[] {
+    return [...this.#presence.values()];
+  }
+
+  /** Sends the join request over a connected channel. */
+  async join(channel: SignalingChannel): Promise<void> {
+    if (this.#state !== "idle") throw new Error(`cannot join in state ${this.#state}`);
+    this.#channel = channel;
+    this.#state = "joining";
+    channel.onMessage((text) => this.#enqueue(text));
+    channel.onClose((code, reason) => this.#onClosed(code, reason));
+    const kp = await createKeyPackage(this.identity);
+    this.#keyPackageSecret = kp.secret;
+    this.#send({
+      type: "join",
+      version: 1,
+      meetingId: this.#opts.meetingId,
+      memberId: this.memberId,
+      displayName: this.#opts.displayName,
+      keyPackage: toBase64(kp.keyPackage),
+      ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
+    });
+  }
+
+  /** Encrypts an encoded frame with this member's current media key. */
+  protect(codec: MediaCodec, frame: Uint8Array): Promise<Uint8Array> {
+    return this.keys.protect(codec, frame);
+  }
+
+  /** Decrypts a received frame; rejects with a ProtocolError when it cannot. */
+  unprotect(codec: MediaCodec, data: Uint8Array): Promise<UnprotectedFrame> {
+    return this.keys.unprotect(codec, data);
+  }
+
+  /** The member identity behind an MLS leaf index (who sent a frame). */
+  memberAtLeaf(leafIndex: number): MemberIdentity | undefined {
+    return this.#mls?.members().find((m) => m.leafIndex === leafIndex)?.identity;
+  }
+
+  /** Sends a media-signaling message (publish offer, subscribe answer, ICE). */
+  sendMedia(msg: Extract<ClientMessage, { type: "publishOffer" | "subscribeAnswer" | "ice" }>): void {
+    this.#send(msg);
+  }
+
+  /** Leaves the meeting: tells the server, forgets every key, closes the channel. */
+  leave(): void {
+    if (this.#state === "closed") return;
+    try {
+      this.#send({ type: "leave" });
+    } catch {
+      // the channel may already be gone; leaving must still succeed locally
+    }
+    this.#close(1000, "left");
+  }
+
+  #send(msg: ClientMessage): void {
+    if (!this.#channel || this.#state === "closed") throw new ProtocolError("INVALID_ARGUMENT", "session is not connected");
+    this.#channel.send(encodeMessage(msg));
+  }
+
+  #enqueue(text: string): void {
+    this.#queue = this.#queue.then(() => this.#handle(text)).catch((e: unknown) => {
+      const code = isProtocolError(e) ? e.code : "CLIENT_INTERNAL";
+      this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal: false });
+    });
+  }
+
+  async #handle(text: string): Promise<void> {
+    if (this.#state === "closed") return;
+    const msg: ServerMessage = parseServerMessage(text);
+    switch (msg.type) {
+      case "joined":
+        this.#encryption = msg.encryption;
+        this.#state = "waitingForGroup";
+        for (const m of msg.members) this.#presence.set(m.memberId, m);
+        this.emit("joined", { memberId: msg.memberId, encryption: msg.encryption, members: msg.members });
+        this.emit("presence", this.presence);
+        return;
+      case "createGroup": {
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy });
+        this.#keyPackageSecret = null;
+        this.#send({ type: "groupCreated", groupId: msg.groupId });
+        await this.#enterEpoch();
+        return;
+      }
+      case "welcome": {
+        if (!this.#keyPackageSecret) throw new ProtocolError("MLS_WELCOME_REJECTED", "no key package is waiting for a Welcome");
+        try {
+          this.#mls = await MlsSession.joinFromWelcome(
+            fromBase64(msg.welcome),
+            this.#keyPackageSecret,
+            { acceptMember: this.#policy, ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}) },
+          );
+        } catch (e) {
+          await this.#recover(e);
+          return;
+        }
+        this.#keyPackageSecret = null;
+        this.#send({ type: "welcomeProcessed", epoch: this.#mls.epoch.toString() });
+        await this.#enterEpoch();
+        return;
+      }
+      case "commitRequest":
+        await this.#commitRequested(msg);
+        return;
+      case "commitAccepted": {
+        if (!this.#mls || this.#pendingEpoch !== BigInt(msg.epoch)) return;
+        this.#pendingEpoch = null;
+        await this.#mls.applyPendingCommit();
+        await this.#enterEpoch();
+        return;
+      }
+      case "commitRejected":
+        if (this.#mls && this.#pendingEpoch === BigInt(msg.epoch)) {
+          this.#pendingEpoch = null;
+          await this.#mls.discardPendingCommit();
+        }
+        return;
+      case "commit": {
+        if (!this.#mls) return;
+        // Someone else's commit won this epoch: processMessage drops ours (if any).
+        if (this.#pendingEpoch === BigInt(msg.epoch)) this.#pendingEpoch = null;
+        let result;
+        try {
+          result = await this.#mls.processMessage(fromBase64(msg.commit));
+        } catch (e) {
+          await this.#recover(e);
+          return;
+        }
+        if (result.kind === "removed") {
+          this.emit("error", { code: "REMOVED", message: "You were removed from the meeting.", fatal: true });
+          this.#close(1000, "removed");
+          return;
+        }
+        await this.#enterEpoch();
+        return;
+      }
+      case "memberJoined":
+      case "memberUpdated":
+        this.#presence.set(msg.member.memberId, msg.member);
+        this.emit("presence", this.presence);
+        return;
+      case "memberLeft":
+        this.#presence.delete(msg.memberId);
+        this.emit("presence", this.presence);
+        return;
+      case "publishAnswer":
+        this.emit("publishAnswer", { sdp: msg.sdp });
+        return;
+      case "subscribeOffer":
+        this.emit("subscribeOffer", { sdp: msg.sdp, tracks: msg.tracks });
+        return;
+      case "ice":
+        this.emit("ice", { pc: msg.pc, candidate: msg.candidate, mid: msg.mid });
+        return;
+      case "pong":
+        return;
+      case "meetingEnded":
+        this.emit("error", { code: "MEETING_ENDED", message: "The host ended the meeting.", fatal: true });
+        this.#close(1000, "meeting ended");
+        return;
+      case "error":
+        this.emit("error", { code: msg.code, message: msg.message, fatal: msg.fatal });
+        if (msg.fatal) this.#close(1000, msg.code);
+        return;
+      default: {
+        const never: never = msg;
+        throw new ProtocolError("MESSAGE_MALFORMED", `unhandled ${(never as { type: string }).type}`);
+      }
+    }
+  }
+
+  async #commitRequested(msg: Extract<ServerMessage, { type: "commitRequest" }>): Promise<void> {
+    const mls = this.#mls;
+    if (!mls || BigInt(msg.epoch) !== mls.epoch) return; // stale request; a fresh one will follow
+    const byMember = new Map(mls.members().map((m) => [m.identity.memberId, m.leafIndex]));
+    const remove: number[] = [];
+    const removed: string[] = [];
+    for (const id of msg.remove) {
+      const leaf = byMember.get(id);
+      if (leaf !== undefined && leaf !== mls.ownLeafIndex) {
+        remove.push(leaf);
+        removed.push(id);
+      }
+    }
+    const add = msg.add.map((a) => fromBase64(a.keyPackage));
+    const added = msg.add.map((a) => a.memberId);
+    if (add.length === 0 && remove.length === 0) return;
+    if (this.#pendingEpoch !== null) return; // a commit of ours is already in flight
+    let result;
+    try {
+      result = await mls.commit({ add, remove });
+    } catch (e) {
+      // A bad key package (or one refused by the membership policy) must not stall the group:
+      // report it; the server drops that joiner after the commit deadline.
+      this.emit("error", { code: isProtocolError(e) ? e.code : "MLS_COMMIT_REJECTED", message: "Could not build the requested commit.", fatal: false });
+      return;
+    }
+    this.#pendingEpoch = result.epoch;
+    this.#send({
+      type: "commit",
+      epoch: result.epoch.toString(),
+      commit: toBase64(result.commit),
+      ...(result.welcome ? { welcome: toBase64(result.welcome) } : {}),
+      added,
+      removed,
+    });
+  }
+
+  /** After an MLS failure the member leaves the group and asks to be added again. */
+  async #recover(e: unknown): Promise<void> {
+    this.emit("error", {
+      code: isProtocolError(e) ? e.code : "MLS_COMMIT_REJECTED",
+      message: "Could not follow the group's keys; rejoining with a fresh key package.",
+      fatal: false,
+    });
+    await this.#mls?.close();
+    this.#mls = null;
+    this.#pendingEpoch = null;
+    this.keys.clear();
+    this.#state = "waitingForGroup";
+    const kp = await createKeyPackage(this.identity);
+    this.#keyPackageSecret = kp.secret;
+    this.#send({ type: "groupFailure", reason: isProtocolError(e) ? e.code : "error", keyPackage: toBase64(kp.keyPackage) });
+  }
+
+  /**
+   * Who this member accepts into its MLS group. In an E2EE meeting no server-side member
+   * (connector) may hold keys; the check runs on every credential this member validates.
+   */
+  readonly #policy = (identity: MemberIdentity): boolean => this.#encryption !== "e2ee" || identity.kind === "person";
+
+  async #enterEpoch(): Promise<void> {
+    const mls = this.#mls!;
+    await this.keys.advance(mls);
+    this.#state = "inGroup";
+    this.emit("epoch", {
+      epoch: mls.epoch,
+      securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
+      members: mls.members(),
+    });
+  }
+
+  #onClosed(code: number, reason: string): void {
+    this.#close(code, reason);
+  }
+
+  #close(code: number, reason: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.keys.clear();
+    void this.#mls?.close();
+    this.#mls = null;
+    this.#pendingEpoch = null;
+    try {
+      this.#channel?.close(code, reason);
+    } catch {
+      // already closed
+    }
+    this.emit("closed", { code, reason });
+  }
+}
+
+function randomMemberId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(12));
+  return "m" + toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

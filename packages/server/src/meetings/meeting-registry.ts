@@ -1,0 +1,130 @@
+/**
+ * The live meetings of this server, by meeting id, and the join checks in front of them:
+ * the meeting exists and has not ended, the passcode is right (with per-address and per-meeting
+ * rate limits on attempts), the key package is well formed and names the participant, and the
+ * meeting's encryption type allows the participant's kind.
+ */
+import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
+import { fromBase64 } from "@conclave/protocol";
+import { LiveMeeting, MAX_PARTICIPANTS, type MediaRoom, type ParticipantConnection } from "./live-meeting.js";
+import type { MeetingStore } from "../storage/meetings.js";
+import { RateLimiter } from "../http/rate-limit.js";
+
+export interface MeetingRegistryOptions {
+  store: MeetingStore;
+  /** Creates the media room of a meeting (the relay); omitted, meetings have signaling only. */
+  createMediaRoom?: (meetingId: string) => MediaRoom;
+  commitTimeoutMs?: number;
+  /** Passcode attempts allowed per client address per minute. */
+  passcodeAttemptsPerAddress?: number;
+  /** Passcode attempts allowed per meeting per minute (against distributed guessing). */
+  passcodeAttemptsPerMeeting?: number;
+  /** Join attempts (any outcome) per client address per minute. */
+  joinsPerAddress?: number;
+}
+
+export type JoinOutcome =
+  | { ok: true; meeting: LiveMeeting; memberId: string }
+  | { ok: false; code: JoinErrorCode; message: string };
+
+export type JoinErrorCode =
+  | "MEETING_NOT_FOUND"
+  | "MEETING_ENDED"
+  | "WRONG_PASSCODE"
+  | "RATE_LIMITED"
+  | "BAD_KEY_PACKAGE"
+  | "MEMBER_ID_TAKEN"
+  | "MEETING_FULL"
+  | "CONNECTOR_NOT_ALLOWED";
+
+export class MeetingRegistry {
+  readonly #opts: MeetingRegistryOptions;
+  readonly #live = new Map<string, LiveMeeting>();
+  readonly #joinLimiter: RateLimiter;
+  readonly #passcodeByAddress: RateLimiter;
+  readonly #passcodeByMeeting: RateLimiter;
+  #closed = false;
+
+  constructor(opts: MeetingRegistryOptions) {
+    this.#opts = opts;
+    this.#joinLimiter = new RateLimiter({ limit: opts.joinsPerAddress ?? 60, windowMs: 60_000 });
+    this.#passcodeByAddress = new RateLimiter({ limit: opts.passcodeAttemptsPerAddress ?? 10, windowMs: 60_000 });
+    this.#passcodeByMeeting = new RateLimiter({ limit: opts.passcodeAttemptsPerMeeting ?? 50, windowMs: 60_000 });
+  }
+
+  /** The live meeting with this id, if anyone is in it. */
+  get(meetingId: string): LiveMeeting | undefined {
+    return this.#live.get(meetingId);
+  }
+
+  async join(msg: Extract<ClientMessage, { type: "join" }>, address: string, connection: ParticipantConnection): Promise<JoinOutcome> {
+    if (this.#closed) return { ok: false, code: "MEETING_ENDED", message: "The server is shutting down." };
+    if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "Too many join attempts from your address; wait a minute.");
+    this.#joinLimiter.record(address);
+
+    const record = this.#opts.store.get(msg.meetingId);
+    if (!record) return fail("MEETING_NOT_FOUND", "No meeting has this ID. Check the ID or the link.");
+    if (record.endedAt !== undefined) return fail("MEETING_ENDED", "This meeting has ended.");
+
+    if (record.passcodeRequired) {
+      if (this.#passcodeByAddress.isLimited(address) || this.#passcodeByMeeting.isLimited(record.id)) {
+        return fail("RATE_LIMITED", "Too many passcode attempts; wait a minute and try again.");
+      }
+      const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
+      if (!ok) {
+        this.#passcodeByAddress.record(address);
+        this.#passcodeByMeeting.record(record.id);
+        return fail("WRONG_PASSCODE", "The meeting passcode is missing or wrong.");
+      }
+    }
+
+    const keyPackage = fromBase64(msg.keyPackage);
+    let identity: MemberIdentity;
+    try {
+      const peeked = peekKeyPackage(keyPackage);
+      if (peeked.suite !== DEFAULT_MLS_SUITE) return fail("BAD_KEY_PACKAGE", "The key package uses an MLS cipher suite this meeting does not.");
+      identity = peeked.identity;
+    } catch (e) {
+      return fail("BAD_KEY_PACKAGE", isProtocolError(e) ? e.message : "The key package could not be read.");
+    }
+    if (identity.memberId !== msg.memberId || identity.displayName !== msg.displayName) {
+      return fail("BAD_KEY_PACKAGE", "The key package's credential does not match the join request.");
+    }
+    if (identity.kind === "connector" && record.encryption === "e2ee") {
+      return fail("CONNECTOR_NOT_ALLOWED", "End-to-end encrypted meetings admit no server-side connectors.");
+    }
+
+    let live = this.#live.get(record.id);
+    if (!live) {
+      const id = record.id;
+      live = new LiveMeeting({
+        meeting: record,
+        ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
+        ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
+        onEmpty: () => {
+          const current = this.#live.get(id);
+          if (current && current.size === 0) {
+            this.#live.delete(id);
+            current.close();
+          }
+        },
+      });
+      this.#live.set(record.id, live);
+    }
+    if (live.has(identity.memberId)) return fail("MEMBER_ID_TAKEN", "Another participant already uses this member id.");
+    if (live.size >= MAX_PARTICIPANTS) return fail("MEETING_FULL", `This meeting already has ${MAX_PARTICIPANTS} participants.`);
+    live.join(identity, keyPackage, connection);
+    return { ok: true, meeting: live, memberId: identity.memberId };
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of this.#live.values()) m.close("server shutting down");
+    this.#live.clear();
+  }
+}
+
+function fail(code: JoinErrorCode, message: string): JoinOutcome {
+  return { ok: false, code, message };
+}

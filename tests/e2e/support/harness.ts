@@ -1,0 +1,96 @@
+/** Shared harness for end-to-end tests: a real Conclave server on a loopback port, real clients. */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startConclave, loadConfig, type ConclaveServer, type ConclaveOptions } from "@conclave/server";
+import { MeetingSession } from "@conclave/client";
+import { connectNodeSignaling } from "@conclave/client/node";
+import { createNodeSFrameCrypto } from "@conclave/protocol/node";
+
+export interface TestServer {
+  server: ConclaveServer;
+  wsUrl: string;
+  ca: string;
+  createMeeting(encryption?: "e2ee" | "enhanced", passcode?: boolean): Promise<{ id: string; passcode: string | null }>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(opts: ConclaveOptions = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), "conclave-e2e-"));
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir }, env: {} });
+  const server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, ...opts });
+  const ca = await readFile(server.certFile, "utf8");
+  return {
+    server,
+    ca,
+    wsUrl: `wss://127.0.0.1:${server.port}/ws`,
+    async createMeeting(encryption = "e2ee", passcode = true) {
+      const created = await server.context.meetings.create({ encryption, passcode });
+      return { id: created.meeting.id, passcode: created.passcode };
+    },
+    async close() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function joinSession(
+  t: TestServer,
+  meeting: { id: string; passcode: string | null },
+  displayName: string,
+  extra: { graceMs?: number } = {},
+): Promise<MeetingSession> {
+  const session = new MeetingSession({
+    meetingId: meeting.id,
+    displayName,
+    sframeCrypto: createNodeSFrameCrypto(),
+    ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
+    ...extra,
+  });
+  const channel = await connectNodeSignaling(t.wsUrl, { ca: t.ca });
+  await session.join(channel);
+  return session;
+}
+
+/** Resolves when `check` returns true, re-checking on each event of `session`; rejects after `ms`. */
+export function waitFor<T>(what: string, ms: number, subscribe: (wake: () => void) => () => void, check: () => T | undefined | false): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let off: () => void = () => {};
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
+    }, ms);
+    const wake = () => {
+      const v = check();
+      if (v !== undefined && v !== false) {
+        clearTimeout(timer);
+        off();
+        resolve(v);
+      }
+    };
+    off = subscribe(wake);
+    wake();
+  });
+}
+
+/** Waits until all sessions are at the same epoch with the same code and `count` MLS members. */
+export function waitForAgreement(sessions: MeetingSession[], count: number, ms = 15_000, minEpoch = 0n): Promise<{ epoch: bigint; code: string }> {
+  return waitFor(
+    `${sessions.length} sessions to agree on a ${count}-member epoch`,
+    ms,
+    (wake) => {
+      const offs = sessions.map((s) => s.on("epoch", wake));
+      return () => offs.forEach((o) => o());
+    },
+    () => {
+      const epochs = sessions.map((s) => s.epoch);
+      const codes = sessions.map((s) => s.securityCode);
+      const first = epochs[0];
+      if (first === null || first === undefined || first < minEpoch) return undefined;
+      if (!epochs.every((e) => e === first) || !codes.every((c) => c === codes[0])) return undefined;
+      if (!sessions.every((s) => s.groupMembers.length === count)) return undefined;
+      return { epoch: first, code: codes[0]! };
+    },
+  );
+}
