@@ -364,8 +364,8 @@ export class MlsSession {
    */
   processMessage(bytes: Uint8Array): Promise<MlsProcessResult> {
     return this.#serial(async () => {
-      const msg = decodeMlsMessageStrict(bytes, "message");
       this.#checkUsable();
+      const msg = decodeMlsMessageStrict(bytes, "message");
       const state = this.#state;
       let groupId: Uint8Array, epoch: bigint, contentType: "application" | "proposal" | "commit";
       let sender: MlsSender | undefined;
