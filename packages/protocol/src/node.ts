@@ -1,2 +1,2 @@
 // Node-only entry: back ends that need node:crypto. Browsers import "@conclave/protocol".
-export {};
+export { createNodeSFrameCrypto } from "./sframe/crypto-node.js";

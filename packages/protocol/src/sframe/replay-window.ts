@@ -1,0 +1,61 @@
+/**
+ * A sliding replay window over SFrame counters. RFC 9605 leaves replay protection to the
+ * application (§7, Security Considerations); this is the usual anti-replay bitmap (RFC 6479).
+ *
+ * Accepts a counter once if it is within `size` of the highest accepted counter. Callers
+ * `check` before decrypting (cheap early reject) and `accept` only after the tag verified,
+ * so forged frames can never move the window.
+ */
+import { ProtocolError } from "../errors.js";
+
+export const DEFAULT_REPLAY_WINDOW_SIZE = 1024;
+export const MAX_REPLAY_WINDOW_SIZE = 1 << 20;
+
+export class ReplayWindow {
+  readonly size: number;
+  /** Ring of bits; the bit for counter c is at c mod (bits.length * 32). */
+  readonly #bits: Uint32Array;
+  readonly #ringSize: bigint;
+  readonly #sizeBig: bigint;
+  /** Highest accepted counter, or -1n before the first. */
+  #highest = -1n;
+
+  constructor(size: number = DEFAULT_REPLAY_WINDOW_SIZE) {
+    if (!Number.isInteger(size) || size < 1 || size > MAX_REPLAY_WINDOW_SIZE) {
+      throw new ProtocolError("INVALID_ARGUMENT", `replayWindowSize: expected an integer in 1…${MAX_REPLAY_WINDOW_SIZE}`);
+    }
+    this.size = size;
+    this.#bits = new Uint32Array(Math.ceil(size / 32));
+    this.#ringSize = BigInt(this.#bits.length * 32);
+    this.#sizeBig = BigInt(size);
+  }
+
+  /** True when `ctr` has not been accepted and is not older than the window. */
+  check(ctr: bigint): boolean {
+    if (ctr > this.#highest) return true;
+    if (this.#highest - ctr >= this.#sizeBig) return false;
+    const pos = Number(ctr % this.#ringSize);
+    return (this.#bits[pos >>> 5]! & (1 << (pos & 31))) === 0;
+  }
+
+  /** Records `ctr` as accepted; throws SFRAME_REPLAY if `check` would now fail. */
+  accept(ctr: bigint): void {
+    if (!this.check(ctr)) throw new ProtocolError("SFRAME_REPLAY");
+    if (ctr > this.#highest) {
+      const advance = ctr - this.#highest;
+      if (advance >= this.#ringSize) {
+        this.#bits.fill(0);
+      } else {
+        // Clear the slots of the counters the window slides over (they held old ones).
+        for (let c = this.#highest + 1n; c <= ctr; c++) this.#clear(Number(c % this.#ringSize));
+      }
+      this.#highest = ctr;
+    }
+    const pos = Number(ctr % this.#ringSize);
+    this.#bits[pos >>> 5]! |= 1 << (pos & 31);
+  }
+
+  #clear(pos: number): void {
+    this.#bits[pos >>> 5]! &= ~(1 << (pos & 31));
+  }
+}
