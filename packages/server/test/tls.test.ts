@@ -9,7 +9,7 @@ import { dataPaths, loadConfig, type ServerConfig } from "../src/config.js";
 import { isServerError } from "../src/errors.js";
 import { startServer, type RunningServer } from "../src/server.js";
 import { loadTlsMaterial } from "../src/tls/certificate.js";
-import { certificateFingerprint, fingerprintsEqual, normalizeFingerprint } from "../src/tls/fingerprint.js";
+import { certificateFingerprint } from "../src/tls/fingerprint.js";
 
 type Cleanup = { after(fn: () => void | Promise<void>): void };
 
@@ -118,15 +118,4 @@ test("a key that does not match the certificate is refused with TLS_SETUP_FAILED
     loadTlsMaterial({ dataDir: dir, certFile: join(dir, "missing.pem"), keyFile: join(dir, "missing.key") }),
     (e: unknown) => isServerError(e, "TLS_SETUP_FAILED") && /cannot read/.test(e.message),
   );
-});
-
-test("fingerprints are accepted with or without colons, in any case, with a sha256: prefix", () => {
-  const canonical = "AB:".repeat(31) + "AB";
-  assert.equal(normalizeFingerprint("ab".repeat(32)), canonical);
-  assert.equal(normalizeFingerprint(`sha256:${canonical.toLowerCase()}`), canonical);
-  assert.equal(normalizeFingerprint("ab".repeat(31)), undefined, "too short");
-  assert.equal(normalizeFingerprint("zz".repeat(32)), undefined, "not hex");
-  assert.ok(fingerprintsEqual(canonical, "ab".repeat(32)));
-  assert.ok(!fingerprintsEqual(canonical, "ac".repeat(32)));
-  assert.ok(!fingerprintsEqual("garbage", "garbage"));
 });
