@@ -27,17 +27,11 @@ export async function readJsonBody(req: IncomingMessage, limit: number = DEFAULT
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) throw new ServerError("BODY_TOO_LARGE", `limit ${limit} bytes`);
 
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new ServerError("BODY_TOO_LARGE", `limit ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
+  const body = await collect(req, limit);
+  if (body.length === 0) return undefined;
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, size));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
   } catch {
     throw new ServerError("MALFORMED_JSON", "the body is not UTF-8");
   }
@@ -47,4 +41,42 @@ export async function readJsonBody(req: IncomingMessage, limit: number = DEFAULT
     // The parser's message quotes the body; say nothing about its content.
     throw new ServerError("MALFORMED_JSON");
   }
+}
+
+/**
+ * Read the whole body, or reject with BODY_TOO_LARGE as soon as it passes `limit`. The rest
+ * of an oversized body is read and dropped rather than the stream destroyed, so the socket
+ * stays usable long enough to deliver the 413 (the response then closes the connection).
+ */
+function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.resume(); // discard what follows
+        reject(new ServerError("BODY_TOO_LARGE", `limit ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (e: Error): void => {
+      cleanup();
+      reject(new ServerError("BAD_REQUEST", "the request body was interrupted", { cause: e }));
+    };
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+  });
 }
