@@ -4,6 +4,7 @@
  * plugs into. The running server owns every socket it accepts and the database; close()
  * releases all of them, once, in order.
  */
+import { MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -26,7 +27,7 @@ import type { MeetingStore } from "./storage/meetings.js";
 /** The only path that accepts WebSocket upgrades. */
 export const SIGNALING_PATH = "/ws";
 /** Larger signaling messages are refused by ws itself (close code 1009). */
-export const SIGNALING_MAX_PAYLOAD = 256 * 1024;
+export const SIGNALING_MAX_PAYLOAD = MAX_SIGNALING_MESSAGE_BYTES;
 /** How long close() lets WebSocket peers answer the close handshake before cutting them off. */
 const WS_CLOSE_GRACE_MS = 1000;
 

@@ -4,7 +4,7 @@
  * the token is shown; it is also in <data>/admin-token, mode 0600).
  */
 import { parseArgs } from "node:util";
-import { loadConfig, startServer, type Logger, type RunningServer } from "@conclave/server";
+import { loadConfig, startConclave, type Logger, type RunningServer } from "@conclave/server";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -75,7 +75,7 @@ export const serveCommand: Command = {
     const stopRequested = onceStopSignal(io);
     let server: RunningServer;
     try {
-      server = await startServer(config, { logger });
+      server = await startConclave(config, { logger });
     } catch (e) {
       stopRequested.cancel();
       throw e;
