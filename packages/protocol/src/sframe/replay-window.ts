@@ -2,7 +2,8 @@
  * A sliding replay window over SFrame counters. RFC 9605 leaves replay protection to the
  * application (§7, Security Considerations); this is the usual anti-replay bitmap (RFC 6479).
  *
- * Accepts a counter once if it is within `size` of the highest accepted counter. Callers
+ * Accepts each counter once, if it is one of the `size` most recent: from highest - size + 1
+ * up to the highest accepted so far (anything newer moves the window forward). Callers
  * `check` before decrypting (cheap early reject) and `accept` only after the tag verified,
  * so forged frames can never move the window.
  */
