@@ -12,6 +12,8 @@ export interface NodeSignalingOptions {
   ca?: string | Buffer;
   /** SHA-256 fingerprint ("AB:CD:…" or hex) the server's certificate must have. */
   fingerprint?: string;
+  /** Accept any certificate (testing only). */
+  insecure?: boolean;
   /** Timeout for the TLS + WebSocket handshake. */
   timeoutMs?: number;
 }
@@ -30,7 +32,7 @@ export function connectNodeSignaling(url: string, opts: NodeSignalingOptions = {
     ...(opts.ca ? { ca: opts.ca } : {}),
     // With a pinned fingerprint the chain is not checked against CAs: the pin is the trust, and it
     // is checked on the upgrade response, before the connection is handed to the caller.
-    ...(pinned ? { rejectUnauthorized: false } : {}),
+    ...(pinned || opts.insecure ? { rejectUnauthorized: false } : {}),
   });
   let pinFailure: Error | null = null;
   if (pinned) {
