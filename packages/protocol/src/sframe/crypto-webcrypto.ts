@@ -39,6 +39,8 @@ class WebCryptoSFrameCrypto implements SFrameCrypto {
   async importAeadKey(suite: SFrameCipherSuite, key: Uint8Array): Promise<SFrameAead> {
     checkAeadKeyLength(suite, key);
     if (suite.aead === "AES-GCM") {
+      // The default 128-bit tag (both GCM suites have Nt = 16); naming it costs time per frame.
+      if (suite.Nt !== 16) throw new ProtocolError("SFRAME_UNKNOWN_SUITE", "GCM with a non-default tag length");
       const k = await this.#subtle.importKey("raw", bytes(key), "AES-GCM", false, ["encrypt", "decrypt"]);
       return new WebCryptoGcm(this.#subtle, suite, k);
     }
@@ -70,7 +72,7 @@ class WebCryptoGcm implements SFrameAead {
   async seal(nonce: Uint8Array, header: Uint8Array, metadata: Uint8Array, plaintext: Uint8Array, output?: Uint8Array): Promise<Uint8Array> {
     // WebCrypto returns ciphertext || tag together; it copies `plaintext` before returning.
     const sealed = new Uint8Array(await this.#subtle.encrypt(
-      { name: "AES-GCM", iv: bytes(nonce), additionalData: bytes(joinAad(header, metadata)), tagLength: this.#suite.Nt * 8 },
+      { name: "AES-GCM", iv: bytes(nonce), additionalData: bytes(joinAad(header, metadata)) },
       this.#key,
       bytes(plaintext),
     ));
@@ -82,7 +84,7 @@ class WebCryptoGcm implements SFrameAead {
     let plain: ArrayBuffer;
     try {
       plain = await this.#subtle.decrypt(
-        { name: "AES-GCM", iv: bytes(nonce), additionalData: bytes(joinAad(header, metadata)), tagLength: this.#suite.Nt * 8 },
+        { name: "AES-GCM", iv: bytes(nonce), additionalData: bytes(joinAad(header, metadata)) },
         this.#key,
         bytes(ciphertextAndTag),
       );

@@ -69,3 +69,12 @@ export function writeSFrame(
   out.set(tag, header.length + ciphertext.length);
   return out;
 }
+
+/** Rejects anything that is not an SFrameCrypto, naming the argument. */
+export function checkSFrameCrypto(crypto: unknown): SFrameCrypto {
+  const c = crypto as Partial<SFrameCrypto> | null | undefined;
+  if (typeof c?.hkdf !== "function" || typeof c.importAeadKey !== "function") {
+    throw new ProtocolError("INVALID_ARGUMENT", "crypto: expected an SFrameCrypto back end");
+  }
+  return c as SFrameCrypto;
+}

@@ -3,6 +3,7 @@
  * expiry, and decryption of frames whose KID is read from their header (RFC 9605 §4.4.4).
  */
 import { ProtocolError } from "../errors.js";
+import { checkSFrameCrypto } from "./crypto.js";
 import type { SFrameCrypto } from "./crypto.js";
 import { checkSFrameValue, decodeSFrameHeader } from "./header.js";
 import { SFrameKey } from "./key.js";
@@ -69,7 +70,6 @@ interface KeyEntry {
 }
 
 const EMPTY = new Uint8Array(0);
-const REDACTED = "[SFrameDecryptor: redacted]";
 
 export class SFrameDecryptor {
   readonly suite: SFrameCipherSuite;
@@ -82,7 +82,10 @@ export class SFrameDecryptor {
 
   constructor(options: SFrameDecryptorOptions) {
     this.suite = getSFrameCipherSuite(options.suite);
-    this.#crypto = options.crypto;
+    this.#crypto = checkSFrameCrypto(options.crypto);
+    if (options.now !== undefined && typeof options.now !== "function") {
+      throw new ProtocolError("INVALID_ARGUMENT", "now: expected a function returning milliseconds");
+    }
     this.#now = options.now ?? Date.now;
     // Validates the size once, here, rather than on the first setKey.
     this.replayWindowSize = new ReplayWindow(options.replayWindowSize).size;
@@ -156,16 +159,17 @@ export class SFrameDecryptor {
     return { kid, ctr, plaintext };
   }
 
-  toJSON(): string {
-    return REDACTED;
+  /** What logs and JSON see: the suite and KID, never key material. */
+  toString(): string {
+    return `SFrameDecryptor(${this.suite.name}, ${this.#keys.size} keys) [keys redacted]`;
   }
 
-  toString(): string {
-    return REDACTED;
+  toJSON(): string {
+    return this.toString();
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return REDACTED;
+    return this.toString();
   }
 }
 

@@ -4,8 +4,9 @@
  * is never used twice (RFC 9605 §4.4.3).
  */
 import { ProtocolError } from "../errors.js";
+import { checkSFrameCrypto } from "./crypto.js";
 import type { SFrameCrypto } from "./crypto.js";
-import { SFRAME_MAX_HEADER_LENGTH, SFRAME_MAX_VALUE, checkSFrameValue, writeSFrameHeader } from "./header.js";
+import { SFRAME_MAX_HEADER_LENGTH, SFRAME_MAX_VALUE, checkSFrameValue, headerLength, writeSFrameHeader } from "./header.js";
 import { SFrameKey } from "./key.js";
 import { ScratchSlab } from "./scratch.js";
 import { getSFrameCipherSuite } from "./suites.js";
@@ -32,7 +33,6 @@ export interface SFrameEncryptorOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-const REDACTED = "[SFrameEncryptor: redacted]";
 
 export class SFrameEncryptor {
   readonly suite: SFrameCipherSuite;
@@ -57,7 +57,7 @@ export class SFrameEncryptor {
     const kid = checkSFrameValue("kid", options.kid);
     const maxCounter = options.maxCounter === undefined ? SFRAME_MAX_VALUE : checkSFrameValue("maxCounter", options.maxCounter);
     const initialCounter = options.initialCounter === undefined ? 0n : checkSFrameValue("initialCounter", options.initialCounter);
-    const key = await SFrameKey.derive(options.crypto, suite, kid, options.baseKey);
+    const key = await SFrameKey.derive(checkSFrameCrypto(options.crypto), suite, kid, options.baseKey);
     return new SFrameEncryptor(key, initialCounter, maxCounter);
   }
 
@@ -118,21 +118,22 @@ export class SFrameEncryptor {
     const ctr = this.#next;
     if (ctr > this.#maxCounter) throw new ProtocolError("SFRAME_COUNTER_EXHAUSTED");
     this.#next = ctr + 1n;
-    const scratch = this.#headers.take(SFRAME_MAX_HEADER_LENGTH);
-    const header = scratch.subarray(0, writeSFrameHeader(scratch, this.kid, ctr));
+    const header = this.#headers.take(headerLength(this.kid, ctr));
+    writeSFrameHeader(header, this.kid, ctr);
     return this.#key.seal(ctr, header, metadata, plaintext, output);
   }
 
-  toJSON(): string {
-    return REDACTED;
+  /** What logs and JSON see: the suite and KID, never key material. */
+  toString(): string {
+    return `SFrameEncryptor(${this.suite.name}, KID ${this.kid}, next CTR ${this.#next}) [key redacted]`;
   }
 
-  toString(): string {
-    return REDACTED;
+  toJSON(): string {
+    return this.toString();
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return REDACTED;
+    return this.toString();
   }
 }
 

@@ -43,9 +43,17 @@ function extendedLength(v: bigint): number {
 
 /** Writes `v` big-endian in exactly `len` (1 … 8) bytes at `out[offset]`. */
 function writeExtended(out: Uint8Array, offset: number, v: bigint, len: number): void {
-  // Two 32-bit halves keep the byte loop in plain numbers (no bigint per byte).
-  let lo = Number(v & 0xffff_ffffn);
-  let hi = len > 4 ? Number(v >> 32n) : 0;
+  // Two 32-bit halves keep the byte loop in plain numbers; values below 2^32 (every CTR for
+  // a long time) need no bigint arithmetic at all.
+  let lo: number;
+  let hi: number;
+  if (len <= 4) {
+    lo = Number(v);
+    hi = 0;
+  } else {
+    lo = Number(v & 0xffff_ffffn);
+    hi = Number(v >> 32n);
+  }
   for (let i = offset + len - 1; i >= offset; i--) {
     out[i] = lo & 0xff;
     lo = (lo >>> 8) | ((hi & 0xff) << 24);
@@ -55,8 +63,11 @@ function writeExtended(out: Uint8Array, offset: number, v: bigint, len: number):
 
 /** Length of the header `encodeSFrameHeader` produces for these values. */
 export function sframeHeaderLength(header: SFrameHeader): number {
-  const kid = checkSFrameValue("kid", header.kid);
-  const ctr = checkSFrameValue("ctr", header.ctr);
+  return headerLength(checkSFrameValue("kid", header.kid), checkSFrameValue("ctr", header.ctr));
+}
+
+/** sframeHeaderLength for already-validated values (the encryptor's per-frame path). */
+export function headerLength(kid: bigint, ctr: bigint): number {
   return 1 + (kid < 8n ? 0 : extendedLength(kid)) + (ctr < 8n ? 0 : extendedLength(ctr));
 }
 

@@ -23,15 +23,15 @@ export function sframeSaltLabel(kid: bigint, suiteId: number): Uint8Array {
   return concatBytes(SALT_LABEL, encodeBigEndian(kid, 8), encodeBigEndian(suiteId, 2));
 }
 
-const REDACTED = "[SFrameKey: redacted]";
 
 export class SFrameKey {
   readonly suite: SFrameCipherSuite;
   readonly kid: bigint;
   readonly #aead: SFrameAead;
-  /** sframe_salt split so the per-frame XOR is one bigint operation (all suites have Nn >= 8). */
+  /** sframe_salt: the bytes before the last 8, then the last 8 as two 32-bit halves (all suites have Nn >= 8). */
   readonly #saltHead: Uint8Array;
-  readonly #saltTail: bigint;
+  readonly #saltHi: number;
+  readonly #saltLo: number;
   readonly #nonces = new ScratchSlab();
 
   private constructor(suite: SFrameCipherSuite, kid: bigint, aead: SFrameAead, salt: Uint8Array) {
@@ -39,9 +39,9 @@ export class SFrameKey {
     this.kid = kid;
     this.#aead = aead;
     this.#saltHead = salt.slice(0, suite.Nn - 8);
-    let tail = 0n;
-    for (let i = suite.Nn - 8; i < suite.Nn; i++) tail = (tail << 8n) | BigInt(salt[i]!);
-    this.#saltTail = tail;
+    const tail = new DataView(salt.buffer, salt.byteOffset + suite.Nn - 8, 8);
+    this.#saltHi = tail.getUint32(0);
+    this.#saltLo = tail.getUint32(4);
   }
 
   /** RFC 9605 §4.4.2 derive_key_salt(KID, base_key), then imports sframe_key. */
@@ -70,9 +70,11 @@ export class SFrameKey {
     const nn = this.suite.Nn;
     const nonce = this.#nonces.take(nn);
     nonce.set(this.#saltHead);
-    const x = this.#saltTail ^ ctr;
-    const hi = Number(x >> 32n);
-    const lo = Number(x & 0xffff_ffffn);
+    // CTR as two 32-bit halves; below 2^32 that needs no bigint arithmetic.
+    const ctrHi = ctr <= 0xffff_ffffn ? 0 : Number(ctr >> 32n);
+    const ctrLo = ctr <= 0xffff_ffffn ? Number(ctr) : Number(ctr & 0xffff_ffffn);
+    const hi = this.#saltHi ^ ctrHi;
+    const lo = this.#saltLo ^ ctrLo;
     nonce[nn - 8] = hi >>> 24;
     nonce[nn - 7] = hi >>> 16;
     nonce[nn - 6] = hi >>> 8;
@@ -94,15 +96,16 @@ export class SFrameKey {
     return this.#aead.open(this.nonce(ctr), header, metadata, ciphertextAndTag);
   }
 
-  toJSON(): string {
-    return REDACTED;
+  /** What logs and JSON see: the suite and KID, never key material. */
+  toString(): string {
+    return `SFrameKey(${this.suite.name}, KID ${this.kid}) [key redacted]`;
   }
 
-  toString(): string {
-    return REDACTED;
+  toJSON(): string {
+    return this.toString();
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): string {
-    return REDACTED;
+    return this.toString();
   }
 }

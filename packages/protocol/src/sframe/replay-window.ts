@@ -14,8 +14,9 @@ export const MAX_REPLAY_WINDOW_SIZE = 1 << 20;
 
 export class ReplayWindow {
   readonly size: number;
-  /** Ring of bits; the bit for counter c is at c mod (bits.length * 32). */
+  /** Ring of bits, a power of two >= size long; counter c lives at bit c & #mask. */
   readonly #bits: Uint32Array;
+  readonly #mask: bigint;
   readonly #ringSize: bigint;
   readonly #sizeBig: bigint;
   /** Highest accepted counter, or -1n before the first. */
@@ -25,9 +26,12 @@ export class ReplayWindow {
     if (!Number.isInteger(size) || size < 1 || size > MAX_REPLAY_WINDOW_SIZE) {
       throw new ProtocolError("INVALID_ARGUMENT", `replayWindowSize: expected an integer in 1…${MAX_REPLAY_WINDOW_SIZE}`);
     }
+    let ring = 32;
+    while (ring < size) ring *= 2;
     this.size = size;
-    this.#bits = new Uint32Array(Math.ceil(size / 32));
-    this.#ringSize = BigInt(this.#bits.length * 32);
+    this.#bits = new Uint32Array(ring / 32);
+    this.#ringSize = BigInt(ring);
+    this.#mask = BigInt(ring - 1);
     this.#sizeBig = BigInt(size);
   }
 
@@ -35,7 +39,7 @@ export class ReplayWindow {
   check(ctr: bigint): boolean {
     if (ctr > this.#highest) return true;
     if (this.#highest - ctr >= this.#sizeBig) return false;
-    const pos = Number(ctr % this.#ringSize);
+    const pos = Number(ctr & this.#mask);
     return (this.#bits[pos >>> 5]! & (1 << (pos & 31))) === 0;
   }
 
@@ -43,16 +47,15 @@ export class ReplayWindow {
   accept(ctr: bigint): void {
     if (!this.check(ctr)) throw new ProtocolError("SFRAME_REPLAY");
     if (ctr > this.#highest) {
-      const advance = ctr - this.#highest;
-      if (advance >= this.#ringSize) {
+      if (ctr - this.#highest >= this.#ringSize) {
         this.#bits.fill(0);
       } else {
-        // Clear the slots of the counters the window slides over (they held old ones).
-        for (let c = this.#highest + 1n; c <= ctr; c++) this.#clear(Number(c % this.#ringSize));
+        // Clear the slots of the counters skipped over (they held old ones); ctr's own slot is set below.
+        for (let c = this.#highest + 1n; c < ctr; c++) this.#clear(Number(c & this.#mask));
       }
       this.#highest = ctr;
     }
-    const pos = Number(ctr % this.#ringSize);
+    const pos = Number(ctr & this.#mask);
     this.#bits[pos >>> 5]! |= 1 << (pos & 31);
   }
 

@@ -6,7 +6,7 @@
  * per-frame bookkeeping together. Slices of one off-heap block avoid that. Slices are never
  * handed out twice, so a slice stays valid for as long as its user holds it.
  */
-const BLOCK_BYTES = 4096;
+const BLOCK_BYTES = 1024;
 
 export class ScratchSlab {
   #block = new Uint8Array(0);
