@@ -4,6 +4,7 @@
  * 2 for usage errors, 1 for everything else.
  */
 import { isServerError } from "@conclave/server";
+import { botCommand } from "./commands/bot.js";
 import { meetingCommand } from "./commands/meeting.js";
 import { serveCommand } from "./commands/serve.js";
 import { CliError } from "./errors.js";
@@ -16,6 +17,7 @@ import { processIo, type CliIo, type Command } from "./io.js";
 export const COMMANDS: Readonly<Record<string, Command>> = {
   serve: serveCommand,
   meeting: meetingCommand,
+  bot: botCommand,
 };
 
 function usage(): string {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startConclave, loadConfig, type ConclaveServer, type ConclaveOptions } from "@conclave/server";
 import { MeetingSession } from "@conclave/client";
-import { connectNodeSignaling } from "@conclave/client/node";
+import { connectNodeSignaling, NodeParticipant } from "@conclave/client/node";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 
 export interface TestServer {
@@ -18,7 +18,11 @@ export interface TestServer {
 export async function startTestServer(opts: ConclaveOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-e2e-"));
   const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir }, env: {} });
-  const server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, ...opts });
+  const server = await startConclave(config, {
+    logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
+    relay: { listenAddress: "127.0.0.1" },
+    ...opts,
+  });
   const ca = await readFile(server.certFile, "utf8");
   return {
     server,
@@ -93,4 +97,36 @@ export function waitForAgreement(sessions: MeetingSession[], count: number, ms =
       return { epoch: first, code: codes[0]! };
     },
   );
+}
+
+export function meetingLink(t: TestServer, meeting: { id: string; passcode: string | null }): string {
+  return `https://127.0.0.1:${t.server.port}/m/${meeting.id}${meeting.passcode ? `#pwd=${meeting.passcode}` : ""}`;
+}
+
+/** A Node participant (as `conclave bot` runs it) that has sent its join request. */
+export async function joinBot(
+  t: TestServer,
+  meeting: { id: string; passcode: string | null },
+  displayName: string,
+  extra: { sendMedia?: boolean; graceMs?: number } = {},
+): Promise<NodeParticipant> {
+  const bot = new NodeParticipant({ link: meetingLink(t, meeting), displayName, ca: t.ca, ...extra });
+  await bot.join();
+  return bot;
+}
+
+/** Waits until every bot has decrypted at least `min` frames from each of the others. */
+export function waitForMediaFromAll(bots: NodeParticipant[], min: number, ms = 30_000): Promise<void> {
+  return waitFor(
+    `every bot to decrypt >= ${min} frames from each other bot`,
+    ms,
+    (wake) => {
+      const offs = bots.map((b) => b.on("frame", wake));
+      return () => offs.forEach((o) => o());
+    },
+    () =>
+      bots.every((b) =>
+        bots.every((other) => other === b || (b.stats().perSender[other.memberId] ?? 0) >= min),
+      ) || undefined,
+  ).then(() => undefined);
 }

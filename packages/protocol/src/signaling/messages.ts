@@ -82,7 +82,12 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("welcomeProcessed"), epoch }),
   /** A member could not process a commit or Welcome and must rejoin with a new key package. */
   z.strictObject({ type: z.literal("groupFailure"), reason: z.string().max(200), keyPackage: b64 }),
-  z.strictObject({ type: z.literal("publishOffer"), sdp }),
+  /** The participant's publish connection offer, with what each m-section carries. */
+  z.strictObject({
+    type: z.literal("publishOffer"),
+    sdp,
+    tracks: z.array(z.strictObject({ mid: z.string().min(1).max(16), kind: z.enum(["audio", "video"]), source: z.enum(["microphone", "camera", "screen"]) })).max(16),
+  }),
   z.strictObject({ type: z.literal("subscribeAnswer"), sdp }),
   z.strictObject({ type: z.literal("ice"), ...iceCandidate.shape }),
   z.strictObject({ type: z.literal("leave") }),

@@ -38,8 +38,14 @@ export interface MediaPeerEvents {
   localCandidate(pc: "publish" | "subscribe", candidate: string, mid: string): void;
 }
 
+export interface PublishedTrack {
+  mid: string;
+  kind: "audio" | "video";
+  source: "microphone" | "camera" | "screen";
+}
+
 export interface MediaPeer {
-  handlePublishOffer(sdp: string): Promise<string>;
+  handlePublishOffer(sdp: string, tracks: PublishedTrack[]): Promise<string>;
   handleSubscribeAnswer(sdp: string): Promise<void>;
   addIceCandidate(pc: "publish" | "subscribe", candidate: string, mid: string): Promise<void>;
   close(): void;
@@ -152,7 +158,7 @@ export class LiveMeeting {
       case "publishOffer": {
         const media = this.#requireMedia(p);
         if (!media) return;
-        const sdp = await media.handlePublishOffer(msg.sdp);
+        const sdp = await media.handlePublishOffer(msg.sdp, msg.tracks);
         if (p.media === media) p.connection.send({ type: "publishAnswer", sdp });
         return;
       }

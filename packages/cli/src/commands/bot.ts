@@ -1,0 +1,167 @@
+/**
+ * `conclave bot`: a Node participant that joins a meeting exactly as a browser does (MLS member,
+ * WebRTC to the relay, SFrame on every frame), sends synthetic Opus audio and VP8 video, and
+ * decrypts what it receives. With --json it prints one JSON object per line:
+ *
+ *   {"event":"joined","memberId":"..."}
+ *   {"event":"epoch","epoch":N,"securityCode":"..."}                  on every epoch change
+ *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..}  about once a second
+ *   {"event":"left"}
+ *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
+ */
+import { parseArgs } from "node:util";
+import { NodeParticipant, parseMeetingLink, type NodeSignalingOptions } from "@conclave/client/node";
+import { localServerFiles } from "../data-dir.js";
+import { CliError } from "../errors.js";
+import type { CliIo, Command } from "../io.js";
+import { resolveTrust } from "../tls-trust.js";
+
+export const BOT_HELP = `Usage: conclave bot --url LINK [options]
+
+Join a meeting as a Node participant: an MLS member that sends synthetic, end-to-end
+encrypted Opus audio and VP8 video and decrypts everyone else's media.
+
+Options:
+  --url LINK            the meeting link, https://host:port/m/<id>#pwd=<passcode>
+  --name NAME           display name (default "Conclave bot")
+  --passcode CODE       the meeting passcode, if the link does not carry it
+  --duration S          leave after S seconds and exit 0 (default: until SIGINT/SIGTERM)
+  --json                print one JSON object per line (joined, epoch, stats, left, error)
+  --no-media            join without sending media (still receives and decrypts)
+  --data DIR            a local server's data directory, to trust its certificate
+
+Trusting the server's certificate (pick at most one):
+  --fingerprint SHA256  pin the SHA-256 fingerprint \`conclave serve\` printed
+  --ca FILE             trust this PEM certificate or CA
+  --insecure            trust any certificate (testing only)`;
+
+const STATS_INTERVAL_MS = 1000;
+
+export const botCommand: Command = {
+  summary: "join a meeting as an end-to-end encrypted Node participant",
+  async run(args: string[], io: CliIo): Promise<number> {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: "string" },
+        name: { type: "string" },
+        passcode: { type: "string" },
+        duration: { type: "string" },
+        json: { type: "boolean" },
+        "no-media": { type: "boolean" },
+        data: { type: "string" },
+        insecure: { type: "boolean" },
+        ca: { type: "string" },
+        fingerprint: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      io.out(BOT_HELP);
+      return 0;
+    }
+    if (!values.url) throw new CliError("USAGE", "--url is required");
+    let duration: number | null = null;
+    if (values.duration !== undefined) {
+      duration = Number(values.duration);
+      if (!Number.isFinite(duration) || duration <= 0) throw new CliError("USAGE", "--duration must be a positive number of seconds");
+    }
+    let link;
+    try {
+      link = parseMeetingLink(values.url);
+    } catch (e) {
+      throw new CliError("USAGE", (e as Error).message);
+    }
+    const httpsUrl = new URL(link.signalingUrl.replace(/^wss:/, "https:"));
+    const trust = resolveTrust(httpsUrl, values, localServerFiles(io.cwd, values.data ?? io.env.CONCLAVE_DATA).certFile);
+    const tls: NodeSignalingOptions =
+      trust.kind === "ca" ? { ca: trust.pem } : trust.kind === "fingerprint" ? { fingerprint: trust.fingerprint } : trust.kind === "insecure" ? { insecure: true } : {};
+    if (trust.kind === "insecure") io.err("conclave bot: warning: --insecure accepts any certificate; use only for testing");
+
+    const json = values.json === true;
+    const print = (event: Record<string, unknown>) => {
+      if (json) io.out(JSON.stringify(event));
+      else io.out(humanLine(event));
+    };
+
+    const bot = new NodeParticipant({
+      link,
+      displayName: values.name ?? "Conclave bot",
+      ...(values.passcode ? { passcode: values.passcode } : {}),
+      sendMedia: values["no-media"] !== true,
+      ...tls,
+    });
+
+    return new Promise<number>((resolve) => {
+      let finished = false;
+      let statsTimer: ReturnType<typeof setInterval> | null = null;
+      let durationTimer: ReturnType<typeof setTimeout> | null = null;
+      const finish = (code: number, error?: { code: string; message: string }) => {
+        if (finished) return;
+        finished = true;
+        if (statsTimer) clearInterval(statsTimer);
+        if (durationTimer) clearTimeout(durationTimer);
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        if (error) print({ event: "error", code: error.code, message: error.message });
+        bot.leave();
+        if (!error) print({ event: "left" });
+        resolve(code);
+      };
+      const onSignal = () => finish(0);
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+
+      bot.on("joined", ({ memberId }) => {
+        print({ event: "joined", memberId });
+        statsTimer = setInterval(() => {
+          const s = bot.stats();
+          print({
+            event: "stats",
+            framesSent: s.framesSent,
+            framesDecrypted: s.framesDecrypted,
+            decryptFailures: s.decryptFailures,
+            framesSkipped: s.framesSkipped,
+            remoteMembers: s.remoteMembers,
+            epoch: s.epoch === null ? null : Number(s.epoch),
+          });
+        }, STATS_INTERVAL_MS);
+        if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
+      });
+      bot.on("epoch", (e) => print({ event: "epoch", epoch: Number(e.epoch), securityCode: e.securityCode }));
+      bot.on("error", (e) => {
+        if (e.fatal) finish(1, e);
+      });
+      bot.on("closed", ({ reason }) => {
+        if (!finished) finish(1, { code: "DISCONNECTED", message: `The server closed the connection (${reason || "no reason given"}).` });
+      });
+      bot.join().catch((e: unknown) => finish(1, { code: connectErrorCode(e), message: e instanceof Error ? e.message : String(e) }));
+    });
+  },
+};
+
+function connectErrorCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? "";
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH") return "SERVER_UNREACHABLE";
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) || /fingerprint/.test(String((e as Error)?.message))) return "TLS_UNTRUSTED";
+  return "CONNECT_FAILED";
+}
+
+function humanLine(e: Record<string, unknown>): string {
+  switch (e.event) {
+    case "joined":
+      return `joined as ${String(e.memberId)}`;
+    case "epoch":
+      return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}`;
+    case "stats":
+      return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
+    case "left":
+      return "left the meeting";
+    case "error":
+      return `error ${String(e.code)}: ${String(e.message)}`;
+    default:
+      return JSON.stringify(e);
+  }
+}

@@ -1,0 +1,261 @@
+/**
+ * A Node participant: joins a meeting exactly as a browser does — MLS member, WebRTC publish and
+ * subscribe connections to the relay, SFrame on every frame — and sends synthetic VP8 video and
+ * Opus audio. `conclave bot` is a thin CLI over this class; tests use it directly.
+ *
+ * Frames are protected with the member's current media key right before they are packetized, and
+ * received frames are unprotected right after they are reassembled. The relay in between only
+ * ever sees the protected form.
+ */
+import { isProtocolError, decodeSFrameHeader, clearPrefixLength, decodeMediaKid, KID_EPOCH_BITS, type MediaCodec, type TrackInfo } from "@conclave/protocol";
+import { createNodeSFrameCrypto } from "@conclave/protocol/node";
+import { MeetingSession, type EpochEvent } from "./meeting-session.js";
+import { TypedEmitter } from "./events.js";
+import { connectNodeSignaling, type NodeSignalingOptions } from "./node-signaling.js";
+import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
+import { SyntheticMedia } from "./synthetic/synthetic-media.js";
+
+export interface MeetingLink {
+  /** wss://host:port/ws */
+  signalingUrl: string;
+  meetingId: string;
+  passcode?: string;
+}
+
+/** Parses a join link: https://host:port/m/<id>[#pwd=<passcode>] (or ?pwd=). */
+export function parseMeetingLink(link: string): MeetingLink {
+  let url: URL;
+  try {
+    url = new URL(link);
+  } catch {
+    throw new Error("the meeting link is not a URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "wss:") throw new Error("the meeting link must use https");
+  const m = /^\/m\/([0-9]{6,32})\/?$/.exec(url.pathname);
+  if (!m) throw new Error("the meeting link must look like https://host/m/<meeting id>");
+  const fragment = new URLSearchParams(url.hash.replace(/^#/, ""));
+  const passcode = fragment.get("pwd") ?? url.searchParams.get("pwd") ?? undefined;
+  return {
+    signalingUrl: `wss://${url.host}/ws`,
+    meetingId: m[1]!,
+    ...(passcode ? { passcode } : {}),
+  };
+}
+
+export interface NodeParticipantOptions extends NodeSignalingOptions {
+  link: string | MeetingLink;
+  displayName: string;
+  /** Overrides the passcode in the link. */
+  passcode?: string;
+  /** Send synthetic audio and video (default true). */
+  sendMedia?: boolean;
+  graceMs?: number;
+  /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
+  iceAddress?: string;
+}
+
+export interface ParticipantStats {
+  framesSent: number;
+  framesDecrypted: number;
+  decryptFailures: number;
+  /** Frames from epochs this participant never belonged to (sent before it joined): not failures. */
+  framesSkipped: number;
+  remoteMembers: number;
+  epoch: string | null;
+  /** Decrypted frames per remote member id. */
+  perSender: Record<string, number>;
+}
+
+export interface NodeParticipantEvents extends Record<string, unknown> {
+  joined: { memberId: string };
+  epoch: EpochEvent;
+  /** A decrypted remote frame. */
+  frame: { ownerId: string; kind: "audio" | "video"; frame: Uint8Array; epoch: bigint };
+  error: { code: string; message: string; fatal: boolean };
+  closed: { code: number; reason: string };
+}
+
+/** How long a frame for the next epoch waits for our commit to be processed. */
+const FUTURE_EPOCH_HOLD_MS = 1000;
+const MAX_HELD_FRAMES = 200;
+
+export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
+  readonly session: MeetingSession;
+  readonly #opts: NodeParticipantOptions;
+  readonly #link: MeetingLink;
+  #transport: NodeMediaTransport | null = null;
+  #media: SyntheticMedia | null = null;
+  #tracks: { audio?: LocalTrack; video?: LocalTrack } = {};
+  #firstEpoch: bigint | null = null;
+  #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[] = [];
+  #closed = false;
+  readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
+  readonly #perSender = new Map<string, number>();
+
+  constructor(opts: NodeParticipantOptions) {
+    super();
+    this.#opts = opts;
+    this.#link = typeof opts.link === "string" ? parseMeetingLink(opts.link) : opts.link;
+    const passcode = opts.passcode ?? this.#link.passcode;
+    this.session = new MeetingSession({
+      meetingId: this.#link.meetingId,
+      displayName: opts.displayName,
+      sframeCrypto: createNodeSFrameCrypto(),
+      ...(passcode ? { passcode } : {}),
+      ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+    });
+    this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
+    this.session.on("epoch", (e) => this.#onEpoch(e));
+    this.session.on("error", (e) => this.emit("error", e));
+    this.session.on("closed", (c) => {
+      this.#teardown();
+      this.emit("closed", c);
+    });
+    this.session.on("publishAnswer", ({ sdp }) => void this.#transport?.applyPublishAnswer(sdp).catch((e: unknown) => this.#fail("MEDIA_FAILED", e)));
+    this.session.on("subscribeOffer", ({ sdp, tracks }) => void this.#answerSubscribe(sdp, tracks));
+    this.session.on("ice", ({ pc, candidate, mid }) => void this.#transport?.addRemoteCandidate(pc, candidate, mid).catch(() => {}));
+  }
+
+  get memberId(): string {
+    return this.session.memberId;
+  }
+
+  stats(): ParticipantStats {
+    return {
+      ...this.#stats,
+      remoteMembers: Math.max(0, this.session.groupMembers.length - 1),
+      epoch: this.session.epoch?.toString() ?? null,
+      perSender: Object.fromEntries(this.#perSender),
+    };
+  }
+
+  /** Connects and sends the join request; resolves once the request is on its way. */
+  async join(): Promise<void> {
+    const channel = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
+    await this.session.join(channel);
+  }
+
+  /** Leaves the meeting and releases every resource. */
+  leave(): void {
+    this.session.leave();
+    this.#teardown();
+  }
+
+  #onEpoch(e: EpochEvent): void {
+    if (this.#firstEpoch === null) {
+      this.#firstEpoch = e.epoch;
+      void this.#startMedia().catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
+    }
+    this.emit("epoch", e);
+    // Frames that arrived for this epoch before we processed its commit can be read now.
+    const held = this.#held;
+    this.#held = [];
+    for (const h of held) void this.#receive(h.codec, h.data, h.ownerId, h.kind, h.at);
+  }
+
+  async #startMedia(): Promise<void> {
+    if (this.#closed || this.#transport) return;
+    const transport = new NodeMediaTransport({ ...(this.#opts.iceAddress ? { iceAddress: this.#opts.iceAddress } : {}) });
+    this.#transport = transport;
+    transport.on("localCandidate", (c) => {
+      if (!this.#closed) this.session.sendMedia({ type: "ice", pc: c.pc, candidate: c.candidate, mid: c.mid });
+    });
+    transport.on("frame", (f) => void this.#receive(f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, Date.now()));
+    transport.on("keyframeRequest", () => this.#media?.requestKeyframe());
+    if (this.#opts.sendMedia !== false) {
+      this.#tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
+    }
+    const offer = await transport.createPublishOffer();
+    if (this.#closed) return;
+    this.session.sendMedia({
+      type: "publishOffer",
+      sdp: offer,
+      tracks: transport.publishTracks.map((t) => ({ mid: t.mid, kind: t.kind, source: t.source })),
+    });
+    if (this.#opts.sendMedia !== false) {
+      this.#media = SyntheticMedia.load();
+      this.#media.start({
+        audio: (f) => void this.#send("opus", this.#tracks.audio, f.data, f.rtpTimestamp, false),
+        video: (f) => void this.#send("vp8", this.#tracks.video, f.data, f.rtpTimestamp, f.keyframe),
+      });
+    }
+  }
+
+  async #send(codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<void> {
+    if (!track || this.#closed || this.session.epoch === null) return;
+    try {
+      const protectedFrame = await this.session.protect(codec, frame);
+      track.sendFrame(protectedFrame, { rtpTimestamp, keyframe });
+      this.#stats.framesSent += 1;
+    } catch (e) {
+      if (!this.#closed) this.#fail("SEND_FAILED", e, false);
+    }
+  }
+
+  async #receive(codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", at: number): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const out = await this.session.unprotect(codec, data);
+      this.#stats.framesDecrypted += 1;
+      const sender = this.session.memberAtLeaf(out.senderIndex)?.memberId ?? ownerId;
+      this.#perSender.set(sender, (this.#perSender.get(sender) ?? 0) + 1);
+      this.emit("frame", { ownerId: sender, kind, frame: out.frame, epoch: out.epoch });
+    } catch (e) {
+      if (!isProtocolError(e, "SFRAME_UNKNOWN_KID")) {
+        this.#stats.decryptFailures += 1;
+        return;
+      }
+      const rel = this.#relativeEpoch(codec, data);
+      if (rel === "next" && Date.now() - at < FUTURE_EPOCH_HOLD_MS && this.#held.length < MAX_HELD_FRAMES) {
+        this.#held.push({ codec, data, ownerId, kind, at });
+      } else if (rel === "beforeJoin") {
+        this.#stats.framesSkipped += 1;
+      } else {
+        this.#stats.decryptFailures += 1;
+      }
+    }
+  }
+
+  /** Where a frame's KID epoch lies relative to ours (KIDs carry the low 8 epoch bits). */
+  #relativeEpoch(codec: MediaCodec, data: Uint8Array): "next" | "beforeJoin" | "other" {
+    const current = this.session.epoch;
+    if (current === null || this.#firstEpoch === null) return "other";
+    let bits: number;
+    try {
+      bits = decodeMediaKid(decodeSFrameHeader(data.subarray(clearPrefixLength(codec, data))).kid).epochBits;
+    } catch {
+      return "other";
+    }
+    const mod = 1 << KID_EPOCH_BITS;
+    const cur = Number(current % BigInt(mod));
+    if (bits === (cur + 1) % mod) return "next";
+    const behind = (cur - bits + mod) % mod;
+    if (behind > 0 && current - BigInt(behind) < this.#firstEpoch) return "beforeJoin";
+    return "other";
+  }
+
+  async #answerSubscribe(sdp: string, tracks: TrackInfo[]): Promise<void> {
+    const transport = this.#transport;
+    if (!transport) return;
+    try {
+      const answer = await transport.handleSubscribeOffer(sdp, tracks);
+      if (!this.#closed) this.session.sendMedia({ type: "subscribeAnswer", sdp: answer });
+    } catch (e) {
+      this.#fail("MEDIA_FAILED", e);
+    }
+  }
+
+  #fail(code: string, e: unknown, fatal = false): void {
+    this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal });
+  }
+
+  #teardown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#media?.stop();
+    this.#media = null;
+    void this.#transport?.close();
+    this.#transport = null;
+    this.#held = [];
+  }
+}
