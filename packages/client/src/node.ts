@@ -2,3 +2,4 @@
 export { connectNodeSignaling, normaliseFingerprint, type NodeSignalingOptions } from "./node-signaling.js";
 export { NodeParticipant, parseMeetingLink, type NodeParticipantOptions, type ParticipantStats, type MeetingLink } from "./node-participant.js";
 export { SyntheticMedia } from "./synthetic/synthetic-media.js";
+export { NodeMediaTransport, type NodeMediaTransportOptions, type ReceivedFrame, type LocalTrack } from "./media/index.js";

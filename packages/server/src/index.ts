@@ -7,3 +7,5 @@ export { RateLimiter } from "./http/rate-limit.js";
 export { SERVER_ERRORS, ServerError, isServerError, type ServerErrorCode } from "./errors.js";
 export { MeetingRegistry } from "./meetings/meeting-registry.js";
 export { LiveMeeting, type MediaRoom, type MediaPeer, type MediaPeerEvents } from "./meetings/live-meeting.js";
+export { relayMediaRoom } from "./conclave.js";
+export { MediaRelay, RelayRoom, RelayPeer, type RelayOptions, type RelayTap, type TapPacket, RelayError, isRelayError, RELAY_ERRORS } from "./relay/index.js";

@@ -1,0 +1,117 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WebSocket } from "ws";
+import { MeetingSession, type SignalingChannel } from "@conclave/client";
+import { connectNodeSignaling } from "@conclave/client/node";
+import { createNodeSFrameCrypto } from "@conclave/protocol/node";
+import { startTestServer, joinSession, waitForAgreement, type TestServer } from "./support/harness.js";
+
+interface RawClient {
+  ws: WebSocket;
+  messages: { type: string; code?: string; fatal?: boolean }[];
+  closed: Promise<{ code: number }>;
+  nextMessage(): Promise<{ type: string; code?: string; fatal?: boolean }>;
+}
+
+async function raw(server: TestServer): Promise<RawClient> {
+  const ws = new WebSocket(server.wsUrl, { ca: server.ca });
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const messages: RawClient["messages"] = [];
+  const waiters: ((m: RawClient["messages"][number]) => void)[] = [];
+  ws.on("message", (data) => {
+    const m = JSON.parse(data.toString()) as RawClient["messages"][number];
+    messages.push(m);
+    waiters.shift()?.(m);
+  });
+  const closed = new Promise<{ code: number }>((resolve) => ws.once("close", (code) => resolve({ code })));
+  ws.on("error", () => {});
+  return { ws, messages, closed, nextMessage: () => new Promise((r) => waiters.push(r)) };
+}
+
+test("garbage, binary, unknown and out-of-order messages get errors, repeated garbage a clean close, and the meeting carries on", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const a = await joinSession(server, meeting, "Ada");
+  const b = await joinSession(server, meeting, "Bob");
+  t.after(() => [a, b].forEach((s) => s.leave()));
+  await waitForAgreement([a, b], 2);
+
+  const attacker = await raw(server);
+  attacker.ws.send(JSON.stringify({ type: "commit", epoch: "0", commit: "AAAA", added: [], removed: [] }));
+  assert.deepEqual(await attacker.nextMessage(), { type: "error", code: "NOT_JOINED", message: "Send a join request first.", fatal: false });
+  attacker.ws.send("{not json");
+  assert.equal((await attacker.nextMessage()).code, "MESSAGE_MALFORMED");
+  attacker.ws.send(Buffer.from([0, 1, 2, 3]));
+  assert.equal((await attacker.nextMessage()).code, "MESSAGE_MALFORMED");
+  attacker.ws.send(JSON.stringify({ type: "explode" }));
+  attacker.ws.send(JSON.stringify({ type: "join", version: 1, meetingId: meeting.id, memberId: "x", displayName: "<script>", keyPackage: "%%%" }));
+  attacker.ws.send("[]");
+  const { code } = await attacker.closed;
+  assert.equal(code, 4400);
+  assert.ok(attacker.messages.some((m) => m.fatal === true && m.code === "MESSAGE_MALFORMED"));
+
+  // Everyone else's meeting continues: a newcomer is added and all agree.
+  const c = await joinSession(server, meeting, "Cy");
+  t.after(() => c.leave());
+  await waitForAgreement([a, b, c], 3);
+});
+
+test("an oversized message closes only that connection (1009)", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const a = await joinSession(server, meeting, "Ada");
+  t.after(() => a.leave());
+  await waitForAgreement([a], 1);
+  const attacker = await raw(server);
+  attacker.ws.send("x".repeat(5 * 1024 * 1024));
+  assert.equal((await attacker.closed).code, 1009);
+  const b = await joinSession(server, meeting, "Bob");
+  t.after(() => b.leave());
+  await waitForAgreement([a, b], 2);
+});
+
+test("a join with a key package that does not match the request is refused with BAD_KEY_PACKAGE", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const attacker = await raw(server);
+  attacker.ws.send(JSON.stringify({ type: "join", version: 1, meetingId: meeting.id, passcode: meeting.passcode, memberId: "mx", displayName: "X", keyPackage: "AAAA" }));
+  const m = await attacker.nextMessage();
+  assert.equal(m.code, "BAD_KEY_PACKAGE");
+  assert.equal((await attacker.closed).code, 4403);
+});
+
+test("a committer that vanishes mid-commit does not stall the meeting: the next member commits", async (t) => {
+  const server = await startTestServer({ commitTimeoutMs: 500 });
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  // Ada founds the group, so she is asked first; once muted, her commits never leave.
+  let muted = false;
+  const inner = await connectNodeSignaling(server.wsUrl, { ca: server.ca });
+  const channel: SignalingChannel = {
+    send: (text) => {
+      if (muted && text.includes('"type":"commit"')) return;
+      inner.send(text);
+    },
+    close: (c, r) => inner.close(c, r),
+    onMessage: (h) => inner.onMessage(h),
+    onClose: (h) => inner.onClose(h),
+  };
+  const a = new MeetingSession({ meetingId: meeting.id, passcode: meeting.passcode!, displayName: "Ada", sframeCrypto: createNodeSFrameCrypto() });
+  await a.join(channel);
+  const b = await joinSession(server, meeting, "Bob");
+  t.after(() => [a, b].forEach((s) => s.leave()));
+  await waitForAgreement([a, b], 2);
+  muted = true;
+  const started = performance.now();
+  const c = await joinSession(server, meeting, "Cy");
+  t.after(() => c.leave());
+  // Bob commits after Ada's deadline; Ada drops her stale commit and follows Bob's.
+  await waitForAgreement([a, b, c], 3, 10_000);
+  assert.ok(performance.now() - started >= 450, "the deadline was not waited for");
+});
