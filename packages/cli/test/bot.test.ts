@@ -1,0 +1,107 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { loadConfig, startConclave } from "@conclave/server";
+
+const BIN = fileURLToPath(new URL("../../bin/conclave.js", import.meta.url));
+
+interface BotRun {
+  events: Record<string, unknown>[];
+  code: Promise<number | null>;
+  /** Resolves when an event matching `pred` has been printed. */
+  until(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+}
+
+function bot(args: string[]): BotRun {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("CONCLAVE_")) env[k] = v;
+  const child = spawn(process.execPath, [BIN, "bot", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const events: Record<string, unknown>[] = [];
+  const waiters: { pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const e = JSON.parse(line) as Record<string, unknown>; // every line must be JSON
+    events.push(e);
+    for (const w of [...waiters]) if (w.pred(e)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(e);
+    }
+  });
+  child.stderr.resume();
+  const code = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  return {
+    events,
+    code,
+    until(pred, ms = 30_000) {
+      const found = events.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching event in ${ms} ms; got ${JSON.stringify(events.slice(-5))}`)), ms);
+        waiters.push({ pred, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+      });
+    },
+  };
+}
+
+test("two `conclave bot --json` processes join, agree on the security code, decrypt each other, leave and exit 0", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-bot-"));
+  const server = await startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dir }, env: {} }), {
+    relay: { listenAddress: "127.0.0.1" },
+    logger: { info() {}, warn() {}, error() {} },
+  });
+  t.after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const created = await server.context.meetings.create({ encryption: "e2ee" });
+  const url = `https://127.0.0.1:${server.port}/m/${created.meeting.id}#pwd=${created.passcode}`;
+  const common = ["--url", url, "--json", "--ca", server.certFile, "--duration", "6"];
+  const a = bot([...common, "--name", "Ada"]);
+  const b = bot([...common, "--name", "Bob"]);
+
+  await a.until((e) => e.event === "joined" && typeof e.memberId === "string");
+  const twoMembers = (e: Record<string, unknown>) => e.event === "stats" && e.remoteMembers === 1 && (e.framesDecrypted as number) > 10;
+  await Promise.all([a.until(twoMembers), b.until(twoMembers)]);
+  assert.deepEqual(await Promise.all([a.code, b.code]), [0, 0]);
+
+  for (const run of [a, b]) {
+    const stats = run.events.filter((e) => e.event === "stats");
+    assert.ok(stats.length >= 2);
+    for (const s of stats) {
+      for (const k of ["framesSent", "framesDecrypted", "decryptFailures", "remoteMembers"]) assert.equal(typeof s[k], "number", k);
+      assert.equal(s.decryptFailures, 0);
+    }
+    assert.deepEqual(run.events.at(-1), { event: "left" });
+  }
+  // Both saw the two-member epoch with the same code.
+  const lastEpoch = (run: BotRun) => run.events.filter((e) => e.event === "epoch").map((e) => [e.epoch, e.securityCode]);
+  const shared = lastEpoch(a).filter(([ep, code]) => lastEpoch(b).some(([ep2, code2]) => ep2 === ep && code2 === code));
+  assert.ok(shared.length >= 1, "no epoch with matching codes");
+  assert.match(String(shared[0]![1]), /^(\d{5} ){6}\d{5}$/);
+});
+
+test("`conclave bot` with a wrong passcode prints an error event and exits non-zero", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-bot-"));
+  const server = await startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dir }, env: {} }), {
+    relay: false,
+    logger: { info() {}, warn() {}, error() {} },
+  });
+  t.after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const created = await server.context.meetings.create({ encryption: "e2ee" });
+  const run = bot(["--url", `https://127.0.0.1:${server.port}/m/${created.meeting.id}`, "--passcode", "nope", "--json", "--ca", server.certFile]);
+  const err = await run.until((e) => e.event === "error");
+  assert.equal(err.code, "WRONG_PASSCODE");
+  assert.equal(await run.code, 1);
+});
+
+test("`conclave bot` without --url is a usage error (exit 2)", async () => {
+  const run = bot(["--json"]);
+  assert.equal(await run.code, 2);
+});
