@@ -284,5 +284,8 @@ for (const crypto of BACKENDS) {
     await rejectsWithCode(SFrameEncryptor.create({ suite: GCM, kid: KID, baseKey: BASE_KEY, crypto: {} as SFrameCrypto }), "INVALID_ARGUMENT");
     throwsWithCode(() => new SFrameDecryptor({ suite: GCM, crypto: undefined as unknown as SFrameCrypto }), "INVALID_ARGUMENT");
     throwsWithCode(() => new SFrameDecryptor({ suite: GCM, crypto, now: 5 as unknown as () => number }), "INVALID_ARGUMENT");
+    for (const suite of SFRAME_CIPHER_SUITES) {
+      await rejectsWithCode(crypto.importAeadKey(suite, new Uint8Array(suite.Nk - 1)), "INVALID_ARGUMENT");
+    }
   });
 }

@@ -27,20 +27,22 @@ export function createNodeSFrameCrypto(): SFrameCrypto {
 class NodeSFrameCrypto implements SFrameCrypto {
   readonly name = "node";
 
-  hkdf(hash: SFrameHash, ikm: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  // async (though synchronous inside) so that failures reject rather than throw.
+  async hkdf(hash: SFrameHash, ikm: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
     // hkdfSync with a zero-length salt is RFC 5869 with salt = HashLen zero bytes, as §4.4.2 wants.
-    return Promise.resolve(new Uint8Array(hkdfSync(DIGEST[hash], ikm, new Uint8Array(0), info, length)));
+    return new Uint8Array(hkdfSync(DIGEST[hash], ikm, new Uint8Array(0), info, length));
   }
 
-  importAeadKey(suite: SFrameCipherSuite, key: Uint8Array): Promise<SFrameAead> {
+  async importAeadKey(suite: SFrameCipherSuite, key: Uint8Array): Promise<SFrameAead> {
     checkAeadKeyLength(suite, key);
     if (suite.aead === "AES-GCM") {
+      // The default 16-byte tag, so no authTagLength option is needed per frame (see NodeGcm).
       if (suite.Nt !== 16) throw new ProtocolError("SFRAME_UNKNOWN_SUITE", "GCM with a non-default tag length");
       const alg: GcmAlgorithm = suite.Nk === 16 ? "aes-128-gcm" : "aes-256-gcm";
-      return Promise.resolve(new NodeGcm(suite, alg, createSecretKey(key)));
+      return new NodeGcm(suite, alg, createSecretKey(key));
     }
     const { encKey, authKey } = splitCtrHmacKey(suite, key);
-    return Promise.resolve(new NodeCtrHmac(suite, createSecretKey(encKey), createSecretKey(authKey)));
+    return new NodeCtrHmac(suite, createSecretKey(encKey), createSecretKey(authKey));
   }
 }
 

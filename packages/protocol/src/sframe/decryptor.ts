@@ -159,7 +159,7 @@ export class SFrameDecryptor {
     return { kid, ctr, plaintext };
   }
 
-  /** What logs and JSON see: the suite and KID, never key material. */
+  /** What logs and JSON see: the suite and how many keys, never key material. */
   toString(): string {
     return `SFrameDecryptor(${this.suite.name}, ${this.#keys.size} keys) [keys redacted]`;
   }

@@ -113,7 +113,7 @@ export function decodeSFrameHeader(bytes: Uint8Array): DecodedSFrameHeader {
     kid = readMinimal(bytes, offset, len, "KID");
     offset += len;
   } else {
-    kid = BigInt((config >> 4) & 0x07);
+    kid = SMALL[(config >> 4) & 0x07]!;
   }
   let ctr: bigint;
   if (config & 0x08) {
@@ -121,7 +121,7 @@ export function decodeSFrameHeader(bytes: Uint8Array): DecodedSFrameHeader {
     ctr = readMinimal(bytes, offset, len, "CTR");
     offset += len;
   } else {
-    ctr = BigInt(config & 0x07);
+    ctr = SMALL[config & 0x07]!;
   }
   return { kid, ctr, headerLength: offset };
 }
@@ -133,8 +133,14 @@ function readMinimal(bytes: Uint8Array, offset: number, len: number, field: stri
   if (len > 1 && bytes[offset] === 0) {
     throw new ProtocolError("SFRAME_HEADER_NON_MINIMAL", `${field} has a leading zero byte`);
   }
-  let v = 0n;
-  for (let i = 0; i < len; i++) v = (v << 8n) | BigInt(bytes[offset + i]!);
-  if (v < 8n) throw new ProtocolError("SFRAME_HEADER_NON_MINIMAL", `${field} below 8 in extended form`);
-  return v;
+  // Accumulate in numbers (exact below 2^53) and convert once: this runs for every frame.
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < len - 4; i++) hi = hi * 256 + bytes[offset + i]!;
+  for (let i = Math.max(0, len - 4); i < len; i++) lo = lo * 256 + bytes[offset + i]!;
+  if (len === 1 && lo < 8) throw new ProtocolError("SFRAME_HEADER_NON_MINIMAL", `${field} below 8 in extended form`);
+  return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
+
+/** The values a config byte can hold directly, so decoding them allocates nothing. */
+const SMALL: readonly bigint[] = [0n, 1n, 2n, 3n, 4n, 5n, 6n, 7n];
