@@ -79,8 +79,8 @@ export function encodeSFrameHeader(header: SFrameHeader): Uint8Array {
 }
 
 /**
- * Writes the header for already-validated values at the start of `out` (room for
- * SFRAME_MAX_HEADER_LENGTH bytes) and returns its length. For the encryptor's per-frame path.
+ * Writes the header for already-validated values at the start of `out` (at least
+ * headerLength(kid, ctr) bytes) and returns its length. For the encryptor's per-frame path.
  */
 export function writeSFrameHeader(out: Uint8Array, kid: bigint, ctr: bigint): number {
   const kidLength = kid < 8n ? 0 : extendedLength(kid);
