@@ -142,12 +142,13 @@ export class MediaKeyRing {
     if (!encryptor) throw new ProtocolError("SFRAME_UNKNOWN_KID", "no epoch yet: cannot send");
     const n = clearPrefixLength(codec, frame);
     const clear = frame.subarray(0, n);
-    // The clear prefix is SFrame metadata: authenticated, not encrypted (RFC 9605 §4.4.3).
-    const sframe = await encryptor.encrypt(frame.subarray(n), clear);
-    const out = new Uint8Array(n + sframe.length);
+    const payload = frame.subarray(n);
+    // One allocation, no copy of the ciphertext: SFrame writes straight after the clear prefix.
+    const out = new Uint8Array(n + encryptor.maxFrameLength(payload.length));
     out.set(clear, 0);
-    out.set(sframe, n);
-    return out;
+    // The clear prefix is SFrame metadata: authenticated, not encrypted (RFC 9605 §4.4.3).
+    const sealed = await encryptor.encryptInto(payload, out.subarray(n), clear);
+    return out.subarray(0, n + sealed.length);
   }
 
   /** Decrypts a received protected frame; throws ProtocolError (bad tag, replay, expired, unknown KID). */
