@@ -12,6 +12,7 @@
 import {
   MediaKeyRing,
   MlsSession,
+  SFRAME_MLS_EXPORTER_LABEL,
   ProtocolError,
   createKeyPackage,
   encodeMessage,
@@ -151,6 +152,19 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   /** Decrypts a received frame; rejects with a ProtocolError when it cannot. */
   unprotect(codec: MediaCodec, data: Uint8Array): Promise<UnprotectedFrame> {
     return this.keys.unprotect(codec, data);
+  }
+
+  /**
+   * The current epoch's SFrame epoch secret (RFC 9605 §5.2), for a media key ring in another
+   * thread of this device (the browser's encoded-transform worker). It must never leave the device.
+   */
+  async exportMediaEpochSecret(): Promise<{ epoch: bigint; ownLeafIndex: number; secret: Uint8Array } | null> {
+    const mls = this.#mls;
+    if (!mls) return null;
+    const epoch = mls.epoch;
+    const secret = await mls.exportSecret(SFRAME_MLS_EXPORTER_LABEL, new Uint8Array(0), this.keys.suite.Nh);
+    if (this.#mls !== mls || mls.epoch !== epoch) return null; // moved on meanwhile; a newer epoch event follows
+    return { epoch, ownLeafIndex: mls.ownLeafIndex, secret };
   }
 
   /** The member identity behind an MLS leaf index (who sent a frame). */
