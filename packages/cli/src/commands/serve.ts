@@ -3,6 +3,9 @@
  * Prints where it listens, the certificate fingerprint and the admin API token (the one place
  * the token is shown; it is also in <data>/admin-token, mode 0600).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadConfig, startConclave, type Logger, type RunningServer } from "@conclave/server";
 import type { CliIo, Command } from "../io.js";
@@ -65,6 +68,10 @@ export const serveCommand: Command = {
       env: io.env,
       cwd: io.cwd,
     });
+    // The web app ships with the repository (packages/web/dist, built by `npm run build`); it is
+    // served unless --web-root (or CONCLAVE_WEB_ROOT / webRoot) points elsewhere.
+    const bundledWeb = fileURLToPath(new URL("../../../../web/dist/", import.meta.url));
+    const effective = config.webRoot === undefined && existsSync(join(bundledWeb, "index.html")) ? { ...config, webRoot: bundledWeb } : config;
     const logger: Logger = {
       info: (message) => io.err(`conclave: ${message}`),
       warn: (message, error) => io.err(`conclave: warning: ${message}${describe(error)}`),
@@ -75,7 +82,7 @@ export const serveCommand: Command = {
     const stopRequested = onceStopSignal(io);
     let server: RunningServer;
     try {
-      server = await startConclave(config, { logger });
+      server = await startConclave(effective, { logger });
     } catch (e) {
       stopRequested.cancel();
       throw e;
