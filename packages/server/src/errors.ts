@@ -23,6 +23,19 @@ export const SERVER_ERRORS = {
   MEETING_ENDED: { status: 410, message: "This meeting has ended." },
   WRONG_PASSCODE: { status: 403, message: "The meeting passcode is missing or wrong." },
 
+  // Signaling: sent over WSS as {type: "error", code, message, fatal}; the status is informative.
+  NOT_JOINED: { status: 400, message: "Send a join request first." },
+  ALREADY_JOINED: { status: 409, message: "This connection has already joined." },
+  JOIN_TIMEOUT: { status: 408, message: "No join request arrived in time." },
+  MESSAGE_MALFORMED: { status: 400, message: "The message is not a valid signaling message." },
+  REQUEST_FAILED: { status: 400, message: "The request could not be carried out." },
+  BAD_KEY_PACKAGE: { status: 400, message: "The MLS key package is invalid or does not match the join request." },
+  MEMBER_ID_TAKEN: { status: 409, message: "Another participant already uses this member id." },
+  MEETING_FULL: { status: 403, message: "This meeting has reached its participant limit." },
+  CONNECTOR_NOT_ALLOWED: { status: 403, message: "End-to-end encrypted meetings admit no server-side connectors." },
+  GROUP_REJECTED: { status: 409, message: "The delivery service did not expect this group message." },
+  NOT_IN_GROUP: { status: 403, message: "Media is available once you hold the meeting's keys (after you are added to the group)." },
+
   // Operation
   CONFIG_INVALID: { status: 500, message: "The server configuration is not valid." },
   DATA_DIR_FAILED: { status: 500, message: "The data directory could not be created or read." },
@@ -62,4 +75,10 @@ export class ServerError extends Error {
 
 export function isServerError(e: unknown, code?: ServerErrorCode): e is ServerError {
   return e instanceof ServerError && (code === undefined || e.code === code);
+}
+
+/** The table's message for `code`, with an optional safe detail (for signaling error messages). */
+export function errorMessage(code: ServerErrorCode, detail?: string): string {
+  const base = SERVER_ERRORS[code].message;
+  return detail ? `${base} (${detail})` : base;
 }

@@ -20,6 +20,7 @@ import {
 } from "@conclave/protocol";
 import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
+import { errorMessage } from "../errors.js";
 
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
@@ -130,11 +131,11 @@ export class LiveMeeting {
     if (!p) return;
     switch (msg.type) {
       case "join":
-        p.connection.send({ type: "error", code: "ALREADY_JOINED", message: "This connection has already joined.", fatal: false });
+        p.connection.send({ type: "error", code: "ALREADY_JOINED", message: errorMessage("ALREADY_JOINED"), fatal: false });
         return;
       case "groupCreated": {
         const r = this.#ds.groupCreated(memberId, fromBase64(msg.groupId));
-        if (!r.ok) p.connection.send({ type: "error", code: "GROUP_REJECTED", message: r.reason, fatal: false });
+        if (!r.ok) p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", r.reason), fatal: false });
         return;
       }
       case "commit":
@@ -149,7 +150,7 @@ export class LiveMeeting {
         return;
       case "welcomeProcessed":
         if (!this.#ds.welcomeProcessed(memberId)) {
-          p.connection.send({ type: "error", code: "GROUP_REJECTED", message: "No Welcome was pending.", fatal: false });
+          p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", "no Welcome was pending"), fatal: false });
         }
         return;
       case "groupFailure":
@@ -217,7 +218,7 @@ export class LiveMeeting {
     p.connection.send({
       type: "error",
       code: "NOT_IN_GROUP",
-      message: this.#media ? "Media is available once you hold the meeting's keys." : "This server has no media relay.",
+      message: this.#media ? errorMessage("NOT_IN_GROUP") : errorMessage("NOT_IN_GROUP", "this server runs without a media relay"),
       fatal: false,
     });
     return null;

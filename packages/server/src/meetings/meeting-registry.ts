@@ -9,6 +9,7 @@ import { fromBase64 } from "@conclave/protocol";
 import { LiveMeeting, MAX_PARTICIPANTS, type MediaRoom, type ParticipantConnection } from "./live-meeting.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
+import { errorMessage, type ServerErrorCode } from "../errors.js";
 
 export interface MeetingRegistryOptions {
   store: MeetingStore;
@@ -27,15 +28,10 @@ export type JoinOutcome =
   | { ok: true; meeting: LiveMeeting; memberId: string }
   | { ok: false; code: JoinErrorCode; message: string };
 
-export type JoinErrorCode =
-  | "MEETING_NOT_FOUND"
-  | "MEETING_ENDED"
-  | "WRONG_PASSCODE"
-  | "RATE_LIMITED"
-  | "BAD_KEY_PACKAGE"
-  | "MEMBER_ID_TAKEN"
-  | "MEETING_FULL"
-  | "CONNECTOR_NOT_ALLOWED";
+export type JoinErrorCode = Extract<
+  ServerErrorCode,
+  "MEETING_NOT_FOUND" | "MEETING_ENDED" | "WRONG_PASSCODE" | "RATE_LIMITED" | "BAD_KEY_PACKAGE" | "MEMBER_ID_TAKEN" | "MEETING_FULL" | "CONNECTOR_NOT_ALLOWED" | "SERVER_CLOSED"
+>;
 
 export class MeetingRegistry {
   readonly #opts: MeetingRegistryOptions;
@@ -58,23 +54,23 @@ export class MeetingRegistry {
   }
 
   async join(msg: Extract<ClientMessage, { type: "join" }>, address: string, connection: ParticipantConnection): Promise<JoinOutcome> {
-    if (this.#closed) return { ok: false, code: "MEETING_ENDED", message: "The server is shutting down." };
-    if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "Too many join attempts from your address; wait a minute.");
+    if (this.#closed) return fail("SERVER_CLOSED");
+    if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "join attempts from your address");
     this.#joinLimiter.record(address);
 
     const record = this.#opts.store.get(msg.meetingId);
-    if (!record) return fail("MEETING_NOT_FOUND", "No meeting has this ID. Check the ID or the link.");
-    if (record.endedAt !== undefined) return fail("MEETING_ENDED", "This meeting has ended.");
+    if (!record) return fail("MEETING_NOT_FOUND");
+    if (record.endedAt !== undefined) return fail("MEETING_ENDED");
 
     if (record.passcodeRequired) {
       if (this.#passcodeByAddress.isLimited(address) || this.#passcodeByMeeting.isLimited(record.id)) {
-        return fail("RATE_LIMITED", "Too many passcode attempts; wait a minute and try again.");
+        return fail("RATE_LIMITED", "passcode attempts");
       }
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
         this.#passcodeByAddress.record(address);
         this.#passcodeByMeeting.record(record.id);
-        return fail("WRONG_PASSCODE", "The meeting passcode is missing or wrong.");
+        return fail("WRONG_PASSCODE");
       }
     }
 
@@ -82,16 +78,16 @@ export class MeetingRegistry {
     let identity: MemberIdentity;
     try {
       const peeked = peekKeyPackage(keyPackage);
-      if (peeked.suite !== DEFAULT_MLS_SUITE) return fail("BAD_KEY_PACKAGE", "The key package uses an MLS cipher suite this meeting does not.");
+      if (peeked.suite !== DEFAULT_MLS_SUITE) return fail("BAD_KEY_PACKAGE", "it uses an MLS cipher suite this meeting does not");
       identity = peeked.identity;
     } catch (e) {
-      return fail("BAD_KEY_PACKAGE", isProtocolError(e) ? e.message : "The key package could not be read.");
+      return fail("BAD_KEY_PACKAGE", isProtocolError(e) ? e.code : "unreadable");
     }
     if (identity.memberId !== msg.memberId || identity.displayName !== msg.displayName) {
-      return fail("BAD_KEY_PACKAGE", "The key package's credential does not match the join request.");
+      return fail("BAD_KEY_PACKAGE", "its credential names someone else");
     }
     if (identity.kind === "connector" && record.encryption === "e2ee") {
-      return fail("CONNECTOR_NOT_ALLOWED", "End-to-end encrypted meetings admit no server-side connectors.");
+      return fail("CONNECTOR_NOT_ALLOWED");
     }
 
     let live = this.#live.get(record.id);
@@ -111,8 +107,8 @@ export class MeetingRegistry {
       });
       this.#live.set(record.id, live);
     }
-    if (live.has(identity.memberId)) return fail("MEMBER_ID_TAKEN", "Another participant already uses this member id.");
-    if (live.size >= MAX_PARTICIPANTS) return fail("MEETING_FULL", `This meeting already has ${MAX_PARTICIPANTS} participants.`);
+    if (live.has(identity.memberId)) return fail("MEMBER_ID_TAKEN");
+    if (live.size >= MAX_PARTICIPANTS) return fail("MEETING_FULL", `${MAX_PARTICIPANTS} participants`);
     live.join(identity, keyPackage, connection);
     return { ok: true, meeting: live, memberId: identity.memberId };
   }
@@ -125,6 +121,6 @@ export class MeetingRegistry {
   }
 }
 
-function fail(code: JoinErrorCode, message: string): JoinOutcome {
-  return { ok: false, code, message };
+function fail(code: JoinErrorCode, detail?: string): JoinOutcome {
+  return { ok: false, code, message: errorMessage(code, detail) };
 }

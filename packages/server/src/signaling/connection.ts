@@ -14,6 +14,7 @@ import type { WebSocket, RawData } from "ws";
 import { encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
+import { errorMessage, type ServerErrorCode } from "../errors.js";
 
 export const JOIN_TIMEOUT_MS = 15_000;
 /** Close codes (4000-4999 are for applications, RFC 6455 §7.4.2). */
@@ -47,13 +48,13 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
     },
   };
-  const error = (code: string, message: string, fatal: boolean, closeCode: number = CLOSE_CODES.MALFORMED) => {
+  const error = (code: ServerErrorCode, message: string, fatal: boolean, closeCode: number = CLOSE_CODES.MALFORMED) => {
     connection.send({ type: "error", code, message, fatal });
     if (fatal) connection.close(closeCode, code);
   };
 
   const joinTimer = setTimeout(() => {
-    if (!memberId) error("JOIN_TIMEOUT", "No join request arrived in time.", true, CLOSE_CODES.JOIN_TIMEOUT);
+    if (!memberId) error("JOIN_TIMEOUT", errorMessage("JOIN_TIMEOUT"), true, CLOSE_CODES.JOIN_TIMEOUT);
   }, JOIN_TIMEOUT_MS);
   joinTimer.unref();
 
@@ -64,11 +65,11 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       count = 0;
     }
     if (++count > RATE_LIMIT) {
-      error("RATE_LIMITED", "Too many messages; slow down.", true, CLOSE_CODES.RATE_LIMITED);
+      error("RATE_LIMITED", errorMessage("RATE_LIMITED", "messages on this connection"), true, CLOSE_CODES.RATE_LIMITED);
       return;
     }
     if (isBinary) {
-      onMalformed("Binary frames are not part of the signaling protocol.");
+      onMalformed(errorMessage("MESSAGE_MALFORMED", "binary frames are not part of the protocol"));
       return;
     }
     const text = data.toString();
@@ -76,13 +77,13 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
     try {
       msg = parseClientMessage(text);
     } catch (e) {
-      onMalformed(isProtocolError(e) ? e.message : "The message could not be read.");
+      onMalformed(isProtocolError(e) ? e.message : errorMessage("MESSAGE_MALFORMED"));
       return;
     }
     queue = queue.then(async () => {
       if (!meeting || !memberId) {
         if (msg.type !== "join") {
-          error("NOT_JOINED", "Send a join request first.", false);
+          error("NOT_JOINED", errorMessage("NOT_JOINED"), false);
           return;
         }
         if (joining) return;
@@ -106,7 +107,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       await meeting.handle(memberId, msg);
     }).catch((e: unknown) => {
       // A failure handling one message (e.g. a bad SDP) is reported to its sender only.
-      error("REQUEST_FAILED", e instanceof Error ? safeMessage(e) : "The request failed.", false);
+      error("REQUEST_FAILED", e instanceof Error ? safeMessage(e) : errorMessage("REQUEST_FAILED"), false);
     });
   });
 
@@ -127,5 +128,5 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
 
 /** Error messages from our own code are safe to show; anything else is summarised. */
 function safeMessage(e: Error): string {
-  return e.name === "ProtocolError" || e.name === "RelayError" || e.name === "ServerError" ? e.message : "The request failed.";
+  return e.name === "ProtocolError" || e.name === "RelayError" || e.name === "ServerError" ? e.message : errorMessage("REQUEST_FAILED");
 }
