@@ -46,6 +46,11 @@ export class RemoteTrack {
   readonly stats: RemoteTrackStats = { packets: 0, frames: 0, framesLost: 0, packetsIgnored: 0 };
   /** The SSRC the relay sends this track on (learned from the first packet). */
   ssrc: number | undefined;
+  /**
+   * Video: no keyframe since the track started or since frames were lost, so what arrives cannot
+   * be decoded yet. The transport keeps asking for a keyframe while this holds.
+   */
+  needsKeyframe: boolean;
   private readonly depacketizer: Vp8Depacketizer | undefined;
   private readonly payloadType: number;
 
@@ -53,6 +58,7 @@ export class RemoteTrack {
     this.info = info;
     this.depacketizer = info.kind === "video" ? new Vp8Depacketizer() : undefined;
     this.payloadType = info.kind === "video" ? VP8_PAYLOAD_TYPE : OPUS_PAYLOAD_TYPE;
+    this.needsKeyframe = info.kind === "video";
   }
 
   /** Feeds one RTP packet; returns the frames it completes and how many frames were lost. */
@@ -74,6 +80,8 @@ export class RemoteTrack {
     const result = this.depacketizer.push(rtp);
     this.stats.frames += result.frames.length;
     this.stats.framesLost += result.lost;
+    if (result.lost > 0) this.needsKeyframe = true;
+    for (const f of result.frames) if (f.keyframe) this.needsKeyframe = false;
     return {
       frames: result.frames.map((f) => ({
         publicationId,

@@ -46,7 +46,7 @@ export type NodeMediaTransportEvents = {
   frame: [ReceivedFrame];
   remoteTrack: [SubscribeTrackInfo];
   remoteTrackEnded: [SubscribeTrackInfo];
-  /** Incomplete frames of a remote video track were given up (a keyframe request was sent). */
+  /** Incomplete frames of a remote video track were given up (a keyframe request follows). */
   frameLoss: [{ readonly publicationId: string; readonly frames: number }];
   /** The relay asked for a keyframe on one of our video tracks. */
   keyframeRequest: [LocalTrack];
@@ -316,10 +316,11 @@ export class NodeMediaTransport extends EventEmitter<NodeMediaTransportEvents> {
         ssrc: h.ssrc,
         payload: rtp.payload,
       });
-      if (lost > 0) {
-        this.emit("frameLoss", { publicationId: remote.info.publicationId, frames: lost });
-        this.requestKeyframe(remote.info.publicationId);
-      }
+      if (lost > 0) this.emit("frameLoss", { publicationId: remote.info.publicationId, frames: lost });
+      // Like a browser's receiver: while a video track has had no keyframe since it started or
+      // lost frames, keep asking (rate-limited). A publisher may ignore a request that comes soon
+      // after another one (Chromium: within 300 ms), so one request is not enough.
+      if (remote.needsKeyframe && (lost > 0 || frames.length > 0)) this.requestKeyframe(remote.info.publicationId);
       for (const f of frames) this.emit("frame", f);
     });
   }

@@ -1,19 +1,19 @@
 // The relay's error table. Each code is stable (the meeting layer maps it onto its own wire
-// errors); messages say what happened and what to do, and never quote SDP bodies, which carry
-// ICE passwords.
+// errors); messages are sentences that say what happened and what to do. Details never quote SDP
+// bodies, which carry ICE passwords.
 
 export const RELAY_ERRORS = {
-  RELAY_CLOSED: "this relay object is closed; create a new room or peer",
-  RELAY_BAD_SDP: "the session description is malformed",
+  RELAY_CLOSED: "This media relay object is closed; create a new room or peer.",
+  RELAY_BAD_SDP: "The session description is malformed; send the description your WebRTC stack produced, unmodified.",
   RELAY_UNSUPPORTED_MEDIA:
-    "the offer asks for media the relay cannot forward (only VP8 video and Opus audio, one SSRC per m-section, no data channels)",
-  RELAY_NEGOTIATION_STATE: "this negotiation step is not expected now",
-  RELAY_NEGOTIATION_TIMEOUT: "the WebRTC stack did not produce a local description in time; retry the negotiation",
-  RELAY_BAD_CANDIDATE: "the ICE candidate was rejected",
-  RELAY_BAD_ARGUMENT: "an argument is invalid",
-  RELAY_DUPLICATE_ROOM: "a room with this id already exists",
-  RELAY_DUPLICATE_PEER: "a peer with this id is already in the room",
-  RELAY_UNKNOWN_PUBLICATION: "no such publication",
+    "The offer asks for media the relay cannot forward: only VP8 video and Opus audio, one SSRC per m-section, no simulcast and no data channels.",
+  RELAY_NEGOTIATION_STATE: "This negotiation step is not expected now; finish the current offer/answer exchange first.",
+  RELAY_NEGOTIATION_TIMEOUT: "The WebRTC stack did not produce a local description in time; retry the negotiation.",
+  RELAY_BAD_CANDIDATE: "The ICE candidate was rejected.",
+  RELAY_BAD_ARGUMENT: "An argument is invalid.",
+  RELAY_DUPLICATE_ROOM: "A room with this id already exists in the relay.",
+  RELAY_DUPLICATE_PEER: "A peer with this id is already in the room.",
+  RELAY_UNKNOWN_PUBLICATION: "There is no such publication.",
 } as const;
 
 export type RelayErrorCode = keyof typeof RELAY_ERRORS;
@@ -21,8 +21,9 @@ export type RelayErrorCode = keyof typeof RELAY_ERRORS;
 export class RelayError extends Error {
   readonly code: RelayErrorCode;
 
+  /** `detail` is appended to the table's message; it must not contain secrets. */
   constructor(code: RelayErrorCode, detail?: string) {
-    super(detail === undefined ? `${code}: ${RELAY_ERRORS[code]}` : `${code}: ${RELAY_ERRORS[code]}: ${detail}`);
+    super(detail ? `${RELAY_ERRORS[code]} (${detail})` : RELAY_ERRORS[code]);
     this.name = "RelayError";
     this.code = code;
   }

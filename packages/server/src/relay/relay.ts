@@ -19,7 +19,11 @@ export interface RelayOptions {
   readonly iceServers?: readonly string[];
   /** How long to wait for the WebRTC stack to produce a description (default 10 s). */
   readonly negotiationTimeoutMs?: number;
-  /** Minimum gap between keyframe requests sent to one publisher; closer ones merge (default 300 ms). */
+  /**
+   * Minimum gap between keyframe requests sent to one publisher; closer ones merge into one sent
+   * at the end of the gap (default 500 ms). Keep it above 300 ms: Chromium ignores a keyframe
+   * request that comes within 300 ms of the previous one.
+   */
   readonly keyframeRequestIntervalMs?: number;
   /** REMB cap sent to video publishers, in bit/s (default 2.5 Mbit/s). */
   readonly maxVideoBitrate?: number;
@@ -67,7 +71,7 @@ export class MediaRelay extends EventEmitter<MediaRelayEvents> {
       iceServers: [...(options.iceServers ?? [])],
       negotiationTimeoutMs: positive(options.negotiationTimeoutMs, "negotiationTimeoutMs", 10_000),
     };
-    this.keyframeRequestIntervalMs = positive(options.keyframeRequestIntervalMs, "keyframeRequestIntervalMs", 300);
+    this.keyframeRequestIntervalMs = positive(options.keyframeRequestIntervalMs, "keyframeRequestIntervalMs", 500);
     this.maxVideoBitrate = Math.round(positive(options.maxVideoBitrate, "maxVideoBitrate", 2_500_000));
   }
 
