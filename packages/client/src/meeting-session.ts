@@ -32,6 +32,7 @@ import {
   type UnprotectedFrame,
 } from "@conclave/protocol";
 import { TypedEmitter } from "./events.js";
+import { CLIENT_ERRORS, type ClientErrorCode } from "./errors.js";
 
 /** A connected text channel to the server (a WebSocket in browsers, `ws` in Node). */
 export interface SignalingChannel {
@@ -155,14 +156,14 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   }
 
   /**
-   * The current epoch's SFrame epoch secret (RFC 9605 §5.2), for a media key ring in another
+   * The current epoch's SFrame base_key (RFC 9605 §5.2), for a media key ring in another
    * thread of this device (the browser's encoded-transform worker). It must never leave the device.
    */
   async exportMediaEpochSecret(): Promise<{ epoch: bigint; ownLeafIndex: number; secret: Uint8Array } | null> {
     const mls = this.#mls;
     if (!mls) return null;
     const epoch = mls.epoch;
-    const secret = await mls.exportSecret(SFRAME_MLS_EXPORTER_LABEL, new Uint8Array(0), this.keys.suite.Nh);
+    const secret = await mls.exportSecret(SFRAME_MLS_EXPORTER_LABEL, new Uint8Array(0), this.keys.suite.Nk);
     if (this.#mls !== mls || mls.epoch !== epoch) return null; // moved on meanwhile; a newer epoch event follows
     return { epoch, ownLeafIndex: mls.ownLeafIndex, secret };
   }
@@ -195,7 +196,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
 
   #enqueue(text: string): void {
     this.#queue = this.#queue.then(() => this.#handle(text)).catch((e: unknown) => {
-      const code = isProtocolError(e) ? e.code : "CLIENT_INTERNAL";
+      const code: string = isProtocolError(e) ? e.code : ("CLIENT_INTERNAL" satisfies ClientErrorCode);
       this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal: false });
     });
   }
@@ -263,7 +264,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
           return;
         }
         if (result.kind === "removed") {
-          this.emit("error", { code: "REMOVED", message: "You were removed from the meeting.", fatal: true });
+          this.emit("error", { code: "REMOVED", message: CLIENT_ERRORS.REMOVED, fatal: true });
           this.#close(1000, "removed");
           return;
         }

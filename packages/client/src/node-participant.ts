@@ -11,6 +11,7 @@ import { isProtocolError, decodeSFrameHeader, clearPrefixLength, decodeMediaKid,
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 import { MeetingSession, type EpochEvent } from "./meeting-session.js";
 import { TypedEmitter } from "./events.js";
+import type { ClientErrorCode } from "./errors.js";
 import { connectNodeSignaling, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
@@ -245,7 +246,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     }
   }
 
-  #fail(code: string, e: unknown, fatal = false): void {
+  #fail(code: ClientErrorCode, e: unknown, fatal = false): void {
     this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal });
   }
 

@@ -3,3 +3,4 @@ export { connectNodeSignaling, normaliseFingerprint, type NodeSignalingOptions }
 export { NodeParticipant, parseMeetingLink, type NodeParticipantOptions, type ParticipantStats, type MeetingLink } from "./node-participant.js";
 export { SyntheticMedia } from "./synthetic/synthetic-media.js";
 export { NodeMediaTransport, type NodeMediaTransportOptions, type ReceivedFrame, type LocalTrack } from "./media/index.js";
+export { MEDIA_ERRORS, MediaError, isMediaError, type MediaErrorCode } from "./media/index.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MediaKeyRing, type MlsEpochSource } from "../src/media-keys/key-ring.js";
-import { createWebCryptoSFrameCrypto, decodeSFrameHeader, encodeSFrameHeader, encodeMediaKid } from "../src/index.js";
+import { createWebCryptoSFrameCrypto, decodeSFrameHeader, encodeSFrameHeader, encodeMediaKid, SFrameDecryptor } from "../src/index.js";
 import { isProtocolError } from "../src/errors.js";
 
 /** A stand-in for an MLS session: the exporter is HMAC(groupSecret[epoch], label). */
@@ -140,4 +140,20 @@ test("replayed frames are refused", async () => {
   const p = await a.protect("opus", new Uint8Array([0xfc, 1]));
   await b.unprotect("opus", p);
   await assert.rejects(b.unprotect("opus", p), (e) => isProtocolError(e, "SFRAME_REPLAY"));
+});
+
+test("keys follow RFC 9605 §5.2: base_key = MLS-Exporter(\"SFrame 1.0 Base Key\", \"\", Nk), per-sender keys via the KID", async () => {
+  const g = fakeGroup();
+  const a = MediaKeyRing.create({ crypto: cryptoImpl });
+  const source = g(9n, 3);
+  await a.advance(source);
+  const frame = new Uint8Array([0xfc, 10, 20, 30, 40]);
+  const p = await a.protect("opus", frame);
+  // An independent SFrame stack provisioned only with the exporter output and the KID layout.
+  const baseKey = await source.exportSecret("SFrame 1.0 Base Key", new Uint8Array(0), 16);
+  const plain = new SFrameDecryptor({ suite: 4, crypto: cryptoImpl });
+  await plain.setKey(encodeMediaKid(9n, 3), baseKey);
+  const out = await plain.decrypt(p.subarray(1), p.subarray(0, 1));
+  assert.deepEqual(out.plaintext, frame.subarray(1));
+  assert.equal(out.kid, (3n << 8n) | 9n);
 });

@@ -11,6 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { NodeParticipant, parseMeetingLink, type NodeSignalingOptions } from "@conclave/client/node";
+import type { ClientErrorCode } from "@conclave/client";
 import { localServerFiles } from "../data-dir.js";
 import { CliError } from "../errors.js";
 import type { CliIo, Command } from "../io.js";
@@ -142,7 +143,7 @@ export const botCommand: Command = {
   },
 };
 
-function connectErrorCode(e: unknown): string {
+function connectErrorCode(e: unknown): ClientErrorCode {
   const code = (e as NodeJS.ErrnoException | undefined)?.code ?? "";
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH") return "SERVER_UNREACHABLE";
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) || /fingerprint/.test(String((e as Error)?.message))) return "TLS_UNTRUSTED";

@@ -1,12 +1,13 @@
 /**
  * Per-sender media keys from MLS (RFC 9605 §5.2) and the rules for when they may be used.
  *
- *     sframe_epoch_secret = MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nh)
- *     base_key[index]     = HKDF-Expand(sframe_epoch_secret, encode_big_endian(index, 4), AEAD.Nh)
- *     KID                 = (index << E) + (epoch % 2^E)            (see kid.ts)
+ *     base_key   = MLS-Exporter("SFrame 1.0 Base Key", "", AEAD.Nk)          once per epoch
+ *     KID        = (sender_index << E) + (epoch % 2^E)                      (see kid.ts)
+ *     sframe_key, sframe_salt = derive_key_salt(KID, base_key)             (RFC 9605 §4.4.2)
  *
- * So every sender has its own key in every epoch (never one key for the whole meeting, the first
- * finding of the Citizen Lab report), and every join or leave (a new MLS epoch) replaces all keys.
+ * Because the KID (so the sender's leaf index) is part of the key derivation, every sender has its
+ * own key and salt in every epoch (never one key for the whole meeting, the first finding of the
+ * Citizen Lab report), and every join or leave (a new MLS epoch) replaces all keys.
  *
  * Timing rules:
  * - A sender switches to the new epoch's key as soon as the commit is applied (`advance`).
@@ -20,7 +21,6 @@
  * keys (RFC 9605 §4.4.2).
  */
 import { ProtocolError } from "../errors.js";
-import { encodeBigEndian } from "../bytes.js";
 import { clearPrefixLength, type MediaCodec } from "../codec-framing.js";
 import type { SFrameCrypto } from "../sframe/crypto.js";
 import { decodeSFrameHeader } from "../sframe/header.js";
@@ -52,8 +52,8 @@ export interface MediaKeyRingOptions {
 
 interface EpochEntry {
   epoch: bigint;
-  /** The HMAC key for HKDF-Expand over sframe_epoch_secret. */
-  prk: CryptoKey;
+  /** The epoch's SFrame base_key; SFrame keys for each KID are derived from it on demand. */
+  baseKey: Uint8Array;
   /** Keys of this epoch are refused after this instant (set when the next epoch starts). */
   notAfter: number | null;
   kids: Set<bigint>;
@@ -107,14 +107,10 @@ export class MediaKeyRing {
       throw new ProtocolError("MLS_WRONG_EPOCH", `key ring is at epoch ${this.#current.epoch}`);
     }
     // RFC 9605 §5.2
-    const secret = await session.exportSecret(SFRAME_MLS_EXPORTER_LABEL, new Uint8Array(0), this.suite.Nh);
-    const prk = await importHmacKey(this.suite, secret);
-    secret.fill(0);
+    const baseKey = await session.exportSecret(SFRAME_MLS_EXPORTER_LABEL, new Uint8Array(0), this.suite.Nk);
     const ownIndex = session.ownLeafIndex;
     const kid = encodeMediaKid(epoch, ownIndex);
-    const baseKey = await expandBaseKey(this.suite, prk, ownIndex);
     const encryptor = await SFrameEncryptor.create({ suite: this.suite.id, kid, baseKey, crypto: this.#crypto });
-    baseKey.fill(0);
 
     const now = this.#now();
     const previous = this.#current;
@@ -129,7 +125,7 @@ export class MediaKeyRing {
     const bits = epochBits(epoch);
     const clash = this.#epochs.get(bits);
     if (clash) this.#forget(bits, clash);
-    const entry: EpochEntry = { epoch, prk, notAfter: null, kids: new Set() };
+    const entry: EpochEntry = { epoch, baseKey, notAfter: null, kids: new Set() };
     this.#epochs.set(bits, entry);
     this.#current = entry;
     this.#encryptor = encryptor;
@@ -173,7 +169,7 @@ export class MediaKeyRing {
   }
 
   async #ensureKey(kid: bigint): Promise<EpochEntry> {
-    const { epochBits: bits, senderIndex, context } = decodeMediaKid(kid);
+    const { epochBits: bits, context } = decodeMediaKid(kid);
     const entry = this.#epochs.get(bits);
     if (!entry || context !== 0n) throw new ProtocolError("SFRAME_UNKNOWN_KID");
     if (entry.notAfter !== null && this.#now() > entry.notAfter) throw new ProtocolError("SFRAME_KEY_EXPIRED");
@@ -181,9 +177,7 @@ export class MediaKeyRing {
     let pending = this.#deriving.get(kid);
     if (!pending) {
       pending = (async () => {
-        const baseKey = await expandBaseKey(this.suite, entry.prk, senderIndex);
-        await this.#decryptor.setKey(kid, baseKey, entry.notAfter === null ? {} : { notAfter: entry.notAfter });
-        baseKey.fill(0);
+        await this.#decryptor.setKey(kid, entry.baseKey, entry.notAfter === null ? {} : { notAfter: entry.notAfter });
         // The epoch may have been forgotten while deriving: then the key must not stay.
         if (this.#epochs.get(bits) === entry) entry.kids.add(kid);
         else this.#decryptor.deleteKey(kid);
@@ -198,6 +192,7 @@ export class MediaKeyRing {
   #forget(bits: number, entry: EpochEntry): void {
     for (const k of entry.kids) this.#decryptor.deleteKey(k);
     entry.kids.clear();
+    entry.baseKey.fill(0);
     if (this.#epochs.get(bits) === entry) this.#epochs.delete(bits);
   }
 
@@ -209,17 +204,4 @@ export class MediaKeyRing {
 
 function epochBits(epoch: bigint): number {
   return Number(epoch & ((1n << BigInt(KID_EPOCH_BITS)) - 1n));
-}
-
-async function importHmacKey(suite: SFrameCipherSuite, secret: Uint8Array): Promise<CryptoKey> {
-  return globalThis.crypto.subtle.importKey("raw", secret as BufferSource, { name: "HMAC", hash: suite.hash }, false, ["sign"]);
-}
-
-/** HKDF-Expand (RFC 5869 §2.3) for one block: Nh <= hash length, so T(1) = HMAC(PRK, info || 0x01). */
-async function expandBaseKey(suite: SFrameCipherSuite, prk: CryptoKey, senderIndex: number): Promise<Uint8Array> {
-  const info = new Uint8Array(5);
-  info.set(encodeBigEndian(senderIndex, 4), 0);
-  info[4] = 1;
-  const t1 = new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", prk, info));
-  return t1.subarray(0, suite.Nh);
 }
