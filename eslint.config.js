@@ -27,4 +27,21 @@ export default tseslint.config(
     files: ["packages/protocol/src/**/*.ts"],
     rules: { "no-console": "error" },
   },
+  {
+    // The web app and its E2EE worker run in browsers. Nothing there may print: frames, keys and
+    // passcodes pass through this code, and users see errors in the UI, not the console.
+    files: ["packages/web/src/**/*.ts"],
+    languageOptions: {
+      globals: {
+        window: "readonly", document: "readonly", navigator: "readonly", location: "readonly", history: "readonly",
+        localStorage: "readonly", fetch: "readonly", WebSocket: "readonly", Worker: "readonly", self: "readonly",
+        MediaStream: "readonly", MediaStreamTrack: "readonly", RTCPeerConnection: "readonly", RTCRtpSender: "readonly",
+        RTCRtpReceiver: "readonly", RTCRtpScriptTransform: "readonly", DOMException: "readonly", MessageEvent: "readonly",
+        CloseEvent: "readonly", ReadableStream: "readonly", WritableStream: "readonly", TransformStream: "readonly",
+        HTMLElement: "readonly", HTMLInputElement: "readonly", HTMLDialogElement: "readonly", MouseEvent: "readonly",
+        URLSearchParams: "readonly", AudioContext: "readonly", requestAnimationFrame: "readonly",
+      },
+    },
+    rules: { "no-console": "error" },
+  },
 );

@@ -4,13 +4,14 @@
 //   e2ee-worker.js  the encoded-transform worker that encrypts and decrypts frames (src/e2ee-worker.ts)
 //   index.html, styles.css and anything else in src/static/
 import { build } from "esbuild";
-import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const out = here("./dist/");
-rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
+// Everything but dist/tsc (tsc -b's type-check output, which it reuses between builds).
+for (const name of readdirSync(out)) if (name !== "tsc") rmSync(out + name, { recursive: true, force: true });
 
 const entryPoints = { app: here("./src/main.ts") };
 if (existsSync(here("./src/e2ee-worker.ts"))) entryPoints["e2ee-worker"] = here("./src/e2ee-worker.ts");
@@ -30,3 +31,13 @@ await build({
   external: [],
 });
 if (existsSync(here("./src/static"))) cpSync(here("./src/static"), out, { recursive: true });
+
+// The bundles run in browsers: a Node built-in import would fail there (and would mean a
+// Node-only module slipped into the isomorphic packages). Refuse to ship such a bundle.
+for (const file of ["app.js", "e2ee-worker.js"]) {
+  const path = out + file;
+  if (!existsSync(path)) continue;
+  const text = readFileSync(path, "utf8");
+  const m = /(?:from\s*|import\s*\(\s*|require\s*\(\s*)["'](node:[a-z_/]+)["']/.exec(text);
+  if (m) throw new Error(`${file} imports ${m[1]}: the web bundle must not use Node built-ins`);
+}

@@ -1,0 +1,339 @@
+/**
+ * One person's presence in one meeting, across reconnects: the MLS session (MeetingSession),
+ * the media connections, the E2EE worker, and what the UI shows (phase, members, shield,
+ * security code). A WebSocket that closes without a leave or a fatal error is a network blip:
+ * the controller backs off and joins again as a NEW member with a new key package (session
+ * state is never persisted), keeping the camera and microphone open.
+ */
+import { MeetingSession } from "@conclave/client";
+import { createWebCryptoSFrameCrypto, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
+import { getMeeting, type Encryption } from "../api.js";
+import type { EncodedTransformMode } from "../e2ee/capabilities.js";
+import { EMPTY_STATS } from "../e2ee/e2ee-worker-client.js";
+import type { WorkerStats } from "../e2ee/messages.js";
+import { UiError, uiErrorFromCode } from "../errors.js";
+import type { LocalMedia } from "../media/local-media.js";
+import { MediaConnection, type RemoteTrack } from "../media/media-connection.js";
+import { computeShield, type Shield } from "./shield.js";
+import { BrowserSignalingChannel } from "./signaling-channel.js";
+
+export type MeetingPhase = "connecting" | "waiting" | "in-meeting" | "reconnecting" | "left" | "ended" | "failed";
+
+/** A change of security code, and who caused it (by comparing the MLS member lists). */
+export interface CodeChange {
+  epoch: bigint;
+  joined: string[];
+  left: string[];
+}
+
+export interface MeetingSnapshot {
+  phase: MeetingPhase;
+  error: UiError | null;
+  encryption: Encryption;
+  selfId: string | null;
+  epoch: bigint | null;
+  securityCode: string | null;
+  /** The MLS group's members (who holds this epoch's keys). */
+  members: MemberIdentity[];
+  /** Everyone connected as the server reports it, including people still joining (inGroup false). */
+  presence: MemberInfo[];
+  shield: Shield;
+  remoteTracks: RemoteTrack[];
+  lastCodeChange: CodeChange | null;
+  /** Seconds until the next reconnect attempt, while reconnecting. */
+  reconnectAttempt: number;
+}
+
+/** Join refusals that trying again cannot fix. */
+const PERMANENT = new Set(["MEETING_NOT_FOUND", "MEETING_ENDED", "WRONG_PASSCODE", "RATE_LIMITED", "MEETING_FULL", "CONNECTOR_NOT_ALLOWED", "REMOVED", "BAD_KEY_PACKAGE"]);
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const MAX_BACKOFF_MS = 10_000;
+
+export interface MeetingControllerOptions {
+  meetingId: string;
+  passcode: string | undefined;
+  displayName: string;
+  encryption: Encryption;
+  mode: EncodedTransformMode;
+  media: LocalMedia;
+}
+
+export class MeetingController {
+  readonly #opts: MeetingControllerOptions;
+  #session: MeetingSession | null = null;
+  #channel: BrowserSignalingChannel | null = null;
+  #media: MediaConnection | null = null;
+  #phase: MeetingPhase = "connecting";
+  #error: UiError | null = null;
+  #attempt = 0;
+  #everJoined = false;
+  #leaving = false;
+  #restart = false;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #lastMembers: MemberIdentity[] | null = null;
+  #lastCodeChange: CodeChange | null = null;
+  #statsBase: WorkerStats = EMPTY_STATS;
+  #screenSharing = false;
+  onChange: ((s: MeetingSnapshot) => void) | null = null;
+
+  constructor(opts: MeetingControllerOptions) {
+    this.#opts = opts;
+  }
+
+  get snapshot(): MeetingSnapshot {
+    const s = this.#session;
+    const members = s ? s.groupMembers.map((m) => m.identity) : [];
+    return {
+      phase: this.#phase,
+      error: this.#error,
+      encryption: this.#opts.encryption,
+      selfId: s?.memberId ?? null,
+      epoch: s?.epoch ?? null,
+      securityCode: s?.securityCode ?? null,
+      members,
+      presence: s?.presence ?? [],
+      shield: computeShield(this.#opts.encryption, members),
+      remoteTracks: this.#media?.remoteTracks ?? [],
+      lastCodeChange: this.#lastCodeChange,
+      reconnectAttempt: this.#attempt,
+    };
+  }
+
+  /** Frame counters from the E2EE worker (for the diagnostics panel and tests). */
+  get stats(): WorkerStats {
+    return this.#media?.e2ee.stats ?? this.#statsBase;
+  }
+
+  get subscribePeerConnection(): RTCPeerConnection | null {
+    return this.#media?.subscribePeerConnection ?? null;
+  }
+
+  get screenSharing(): boolean {
+    return this.#screenSharing;
+  }
+
+  start(): void {
+    void this.#connect();
+  }
+
+  /** Leaves for good: tells the server, forgets every key, stops capture. */
+  leave(): void {
+    this.#leaving = true;
+    this.#clearTimer();
+    this.#session?.leave();
+    this.#teardownMedia();
+    this.#opts.media.stop();
+    this.#setPhase("left");
+  }
+
+  /** Simulates a network blip (drops the signaling connection). For tests and diagnostics. */
+  dropConnection(): void {
+    this.#channel?.close(4000, "dropped");
+  }
+
+  async setMicOn(on: boolean): Promise<void> {
+    this.#opts.media.setMicOn(on);
+    this.#emit();
+  }
+
+  async setCamOn(on: boolean): Promise<void> {
+    this.#opts.media.setCamOn(on);
+    this.#emit();
+  }
+
+  async replaceDevice(kind: "audio" | "video", deviceId: string): Promise<void> {
+    const track = await this.#opts.media.useDevice(kind, deviceId);
+    await this.#media?.replaceTrack(kind === "audio" ? "microphone" : "camera", track);
+    this.#emit();
+  }
+
+  async toggleScreenShare(): Promise<void> {
+    const media = this.#media;
+    if (!media) return;
+    if (this.#screenSharing) {
+      this.#screenSharing = false;
+      this.#opts.media.stopScreen();
+      await media.stopScreenShare();
+    } else {
+      const track = await this.#opts.media.startScreen();
+      if (!track) return;
+      this.#screenSharing = true;
+      track.addEventListener("ended", () => {
+        if (this.#screenSharing) void this.toggleScreenShare();
+      });
+      await media.startScreenShare(track, new MediaStream([track]));
+    }
+    this.#emit();
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#leaving) return;
+    this.#setPhase(this.#everJoined ? "reconnecting" : "connecting");
+    let channel: BrowserSignalingChannel;
+    try {
+      channel = await BrowserSignalingChannel.connect();
+    } catch {
+      if (this.#everJoined) this.#scheduleReconnect();
+      else this.#fail(new UiError("SERVER_UNREACHABLE"));
+      return;
+    }
+    if (this.#leaving) {
+      channel.close(1000, "left");
+      return;
+    }
+    const o = this.#opts;
+    const session = new MeetingSession({
+      meetingId: o.meetingId,
+      displayName: o.displayName,
+      sframeCrypto: createWebCryptoSFrameCrypto(),
+      ...(o.passcode ? { passcode: o.passcode } : {}),
+    });
+    this.#session = session;
+    this.#channel = channel;
+    this.#lastMembers = null;
+    session.on("joined", () => {
+      if (this.#session === session) this.#setPhase("waiting");
+    });
+    session.on("presence", () => this.#emit());
+    session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity)));
+    session.on("publishAnswer", ({ sdp }) => this.#media?.handlePublishAnswer(sdp));
+    session.on("subscribeOffer", ({ sdp, tracks }) => {
+      this.#media?.handleSubscribeOffer(sdp, tracks).catch(() => this.#restartConnection());
+    });
+    session.on("ice", ({ pc, candidate, mid }) => void this.#media?.addRemoteCandidate(pc, candidate, mid));
+    session.on("closed", () => this.#onClosed(session, channel));
+    try {
+      await session.join(channel);
+    } catch {
+      channel.close(1000, "join failed");
+    }
+  }
+
+  async #onEpoch(session: MeetingSession, members: MemberIdentity[]): Promise<void> {
+    if (this.#session !== session) return;
+    const first = this.#media === null;
+    if (first) {
+      this.#media = new MediaConnection(session, this.#opts.mode, {
+        remoteTracks: () => this.#emit(),
+        failed: () => this.#restartConnection(),
+      });
+      this.#media.e2ee.onStats = () => undefined;
+    }
+    const media = this.#media!;
+    // The worker's key ring follows every epoch; the secret never leaves this device.
+    const secret = await session.exportMediaEpochSecret();
+    if (secret && this.#media === media) media.e2ee.setEpoch(secret);
+    if (first && this.#media === media) {
+      const lm = this.#opts.media;
+      media.startPublishing({ microphone: lm.microphone, camera: lm.camera }, lm.stream).catch(() => this.#restartConnection());
+    }
+    const previous = this.#lastMembers;
+    this.#lastMembers = members;
+    if (previous) {
+      const before = new Set(previous.map((m) => m.memberId));
+      const after = new Set(members.map((m) => m.memberId));
+      this.#lastCodeChange = {
+        epoch: session.epoch ?? 0n,
+        joined: members.filter((m) => !before.has(m.memberId)).map((m) => m.displayName),
+        left: previous.filter((m) => !after.has(m.memberId)).map((m) => m.displayName),
+      };
+    }
+    this.#everJoined = true;
+    this.#attempt = 0;
+    this.#setPhase("in-meeting");
+  }
+
+  #onClosed(session: MeetingSession, channel: BrowserSignalingChannel): void {
+    if (this.#session !== session) return;
+    this.#teardownMedia();
+    this.#session = null;
+    this.#channel = null;
+    if (this.#leaving) return;
+    const fatal = channel.fatalError;
+    if (this.#restart) {
+      this.#restart = false;
+      this.#scheduleReconnect();
+      return;
+    }
+    if (fatal && PERMANENT.has(fatal.code)) {
+      if (fatal.code === "MEETING_ENDED") this.#end();
+      else this.#fail(uiErrorFromCode(fatal.code));
+      return;
+    }
+    // A blip, a server restart, or the meeting closing around us: try again (the meeting's
+    // state is checked first, so an ended meeting is not retried).
+    this.#scheduleReconnect();
+  }
+
+  /** Drops the current connection and joins again (media failed, or a negotiation broke). */
+  #restartConnection(): void {
+    if (this.#leaving || !this.#session) return;
+    this.#restart = true;
+    this.#channel?.close(4000, "restart");
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#leaving) return;
+    const base = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? MAX_BACKOFF_MS;
+    const delay = Math.min(MAX_BACKOFF_MS, base * (0.75 + Math.random() * 0.5));
+    this.#attempt += 1;
+    this.#setPhase("reconnecting");
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#checkAndReconnect();
+    }, delay);
+  }
+
+  async #checkAndReconnect(): Promise<void> {
+    try {
+      const info = await getMeeting(this.#opts.meetingId);
+      if (info.ended) {
+        this.#end();
+        return;
+      }
+    } catch (e) {
+      if (e instanceof UiError && e.code === "MEETING_NOT_FOUND") {
+        this.#fail(e);
+        return;
+      }
+      this.#scheduleReconnect(); // still unreachable
+      return;
+    }
+    await this.#connect();
+  }
+
+  #teardownMedia(): void {
+    if (this.#media) this.#statsBase = this.#media.e2ee.stats;
+    this.#media?.close();
+    this.#media = null;
+    this.#screenSharing = false;
+    this.#opts.media.stopScreen();
+  }
+
+  #end(): void {
+    this.#teardownMedia();
+    this.#opts.media.stop();
+    this.#setPhase("ended");
+  }
+
+  #fail(error: UiError): void {
+    this.#error = error;
+    this.#teardownMedia();
+    this.#setPhase("failed");
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #setPhase(phase: MeetingPhase): void {
+    this.#phase = phase;
+    this.#emit();
+  }
+
+  #emit(): void {
+    this.onChange?.(this.snapshot);
+  }
+}

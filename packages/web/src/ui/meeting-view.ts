@@ -1,0 +1,473 @@
+/**
+ * The meeting screen: video tiles, controls, participant list, the encryption shield and the
+ * security code. It renders MeetingController snapshots; tiles are kept by member id so their
+ * <video>/<audio> elements keep playing across updates.
+ */
+import type { MemberIdentity, MemberInfo } from "@conclave/protocol";
+import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
+import { connectorLabel } from "../meeting/shield.js";
+import type { LocalMedia } from "../media/local-media.js";
+import type { RemoteTrack } from "../media/media-connection.js";
+import { brandHeader, errorBox, formatMeetingId } from "./common.js";
+import { createPanel, type Panel } from "./dialog.js";
+import { h, icon, initials, replaceChildren } from "./dom.js";
+import { ICONS } from "./icons.js";
+
+/** A remote member counts as silent (muted, or not talking) after this long without sound. */
+const SILENCE_MS = 2500;
+const SPEAKING_LEVEL = 0.02;
+const LEVEL_POLL_MS = 400;
+
+interface Tile {
+  el: HTMLElement;
+  video: HTMLVideoElement;
+  audio: HTMLAudioElement;
+  name: HTMLElement;
+  mic: HTMLElement;
+  videoTrack: MediaStreamTrack | null;
+  audioTrack: MediaStreamTrack | null;
+  lastSound: number;
+}
+
+export interface MeetingViewOptions {
+  meetingId: string;
+  displayName: string;
+  controller: MeetingController;
+  media: LocalMedia;
+  onLeft: () => void;
+}
+
+export class MeetingView {
+  readonly #opts: MeetingViewOptions;
+  readonly #grid = h("div", { class: "grid", role: "list", "aria-label": "Participants' video" });
+  readonly #tiles = new Map<string, Tile>();
+  readonly #screenTiles = new Map<string, { el: HTMLElement; video: HTMLVideoElement; track: MediaStreamTrack }>();
+  readonly #selfTile: { el: HTMLElement; video: HTMLVideoElement; mic: HTMLElement; off: HTMLElement };
+  readonly #status = h("div", { class: "status-banner", role: "status", "aria-live": "polite", hidden: true });
+  readonly #shieldButton: HTMLButtonElement;
+  readonly #codeButton: HTMLButtonElement;
+  readonly #codePreview = h("span", { class: "code-preview mono" }, "…");
+  readonly #codeDot = h("span", { class: "dot", hidden: true });
+  readonly #shieldPanel: Panel;
+  readonly #codePanel: Panel;
+  readonly #codeText = h("p", { class: "security-code mono", "data-testid": "security-code" });
+  readonly #codeMeta = h("p", { class: "muted" });
+  readonly #codeNotice = h("div", { class: "code-notice", "data-testid": "security-code-notice", role: "status", hidden: true });
+  readonly #participantList = h("ul", { class: "participant-list", "data-testid": "participant-list", "aria-label": "Participants" });
+  readonly #sidebar: HTMLElement;
+  readonly #participantsButton: HTMLButtonElement;
+  readonly #participantCount = h("span", { class: "count" }, "1");
+  readonly #micButton: HTMLButtonElement;
+  readonly #camButton: HTMLButtonElement;
+  readonly #screenButton: HTMLButtonElement;
+  readonly #toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+  #lastShownEpoch: bigint | null = null;
+  #levelTimer: ReturnType<typeof setInterval> | null = null;
+  #snapshot: MeetingSnapshot;
+
+  constructor(root: HTMLElement, opts: MeetingViewOptions) {
+    this.#opts = opts;
+    this.#snapshot = opts.controller.snapshot;
+
+    const selfVideo = h("video", { class: "mirror", autoplay: true, playsinline: true, muted: true, "aria-hidden": "true" });
+    selfVideo.muted = true;
+    selfVideo.srcObject = opts.media.stream;
+    const selfMic = h("span", { class: "tile-mic" });
+    const selfOff = h("div", { class: "avatar" }, initials(opts.displayName));
+    this.#selfTile = {
+      el: h(
+        "div",
+        { class: "tile self", role: "listitem", "data-testid": "self-tile", "aria-label": `${opts.displayName} (you)` },
+        selfVideo,
+        selfOff,
+        h("div", { class: "tile-label" }, selfMic, h("span", { class: "tile-name" }, `${opts.displayName} (you)`)),
+      ),
+      video: selfVideo,
+      mic: selfMic,
+      off: selfOff,
+    };
+    this.#grid.append(this.#selfTile.el);
+
+    // Shield and security code.
+    this.#shieldButton = h("button", { type: "button", class: "shield", "data-testid": "encryption-shield", "aria-haspopup": "dialog" });
+    this.#shieldPanel = createPanel({ title: "Encryption", testid: "shield-panel" });
+    this.#shieldButton.addEventListener("click", () => this.#shieldPanel.open(this.#shieldButton));
+    this.#codeButton = h(
+      "button",
+      { type: "button", class: "code-button", "aria-haspopup": "dialog", "aria-label": "Show the security code", "data-testid": "security-code-button" },
+      icon(ICONS.key),
+      h("span", { class: "code-button-label" }, "Security code"),
+      this.#codePreview,
+      this.#codeDot,
+    );
+    this.#codePanel = createPanel({ title: "Security code", testid: "security-code-panel" });
+    this.#codeButton.addEventListener("click", () => {
+      this.#codeDot.hidden = true;
+      this.#codePanel.open(this.#codeButton);
+    });
+    replaceChildren(
+      this.#codePanel.body,
+      this.#codeNotice,
+      this.#codeText,
+      this.#codeMeta,
+      h(
+        "div",
+        { class: "explain" },
+        h("p", {}, h("strong", {}, "Read it aloud. "), "Everyone in the meeting sees a code made from the meeting's current encryption keys. If everyone's code matches, nobody is in the middle: not the server, not anyone else."),
+        h("p", {}, "If someone's code is different, their connection is not the same meeting as yours: stop sharing anything sensitive and tell the organiser."),
+        h("p", {}, "The code changes every time someone joins or leaves, because the keys change too. Compare it again after each change."),
+      ),
+    );
+
+    // Controls.
+    this.#micButton = h("button", { type: "button", class: "control", "data-testid": "mic-button" });
+    this.#micButton.addEventListener("click", () => void opts.controller.setMicOn(!opts.media.micOn));
+    this.#camButton = h("button", { type: "button", class: "control", "data-testid": "camera-button" });
+    this.#camButton.addEventListener("click", () => void opts.controller.setCamOn(!opts.media.camOn));
+    this.#screenButton = h("button", { type: "button", class: "control", "data-testid": "screen-button" });
+    this.#screenButton.addEventListener("click", () => void opts.controller.toggleScreenShare());
+    this.#participantsButton = h(
+      "button",
+      { type: "button", class: "control", "aria-controls": "participants", "data-testid": "participants-button" },
+      icon(ICONS.users),
+      h("span", { class: "control-label" }, "People"),
+      this.#participantCount,
+    );
+    const leave = h("button", { type: "button", class: "control danger", "data-testid": "leave-button" }, icon(ICONS.leave), h("span", { class: "control-label" }, "Leave"));
+    leave.addEventListener("click", () => {
+      opts.controller.leave();
+      this.close();
+      opts.onLeft();
+    });
+
+    this.#sidebar = h(
+      "aside",
+      { class: "sidebar", id: "participants", "aria-labelledby": "participants-title" },
+      h("h2", { id: "participants-title" }, "People"),
+      this.#participantList,
+      h("p", { class: "help" }, "Everyone listed under “In the meeting” holds the current keys. Kinds: a person's device, or a connector (a server-side bridge such as phone dial-in), shown by name."),
+    );
+    const wide = window.matchMedia("(min-width: 1100px)").matches;
+    this.#sidebar.hidden = !wide;
+    this.#participantsButton.setAttribute("aria-expanded", String(wide));
+    this.#participantsButton.addEventListener("click", () => {
+      this.#sidebar.hidden = !this.#sidebar.hidden;
+      this.#participantsButton.setAttribute("aria-expanded", String(!this.#sidebar.hidden));
+    });
+
+    const title = h("div", { class: "meeting-title" }, h("span", { class: "muted" }, "Meeting"), h("span", { class: "mono" }, formatMeetingId(opts.meetingId)));
+    replaceChildren(
+      root,
+      h(
+        "div",
+        { class: "meeting" },
+        brandHeader(title, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        this.#status,
+        h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#grid), this.#sidebar),
+        h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, leave),
+        this.#toasts,
+        this.#shieldPanel.dialog,
+        this.#codePanel.dialog,
+      ),
+    );
+    opts.media.onChange = () => this.#renderControls();
+    this.#levelTimer = setInterval(() => void this.#pollAudioLevels(), LEVEL_POLL_MS);
+    this.render(this.#snapshot);
+  }
+
+  close(): void {
+    if (this.#levelTimer) clearInterval(this.#levelTimer);
+    this.#levelTimer = null;
+    this.#shieldPanel.close();
+    this.#codePanel.close();
+    for (const t of this.#tiles.values()) {
+      t.video.srcObject = null;
+      t.audio.srcObject = null;
+    }
+  }
+
+  render(s: MeetingSnapshot): void {
+    this.#snapshot = s;
+    this.#renderStatus(s);
+    this.#renderShield(s);
+    this.#renderCode(s);
+    this.#renderTiles(s);
+    this.#renderParticipants(s);
+    this.#renderControls();
+  }
+
+  #renderStatus(s: MeetingSnapshot): void {
+    let content: Node | string | null = null;
+    switch (s.phase) {
+      case "connecting":
+        content = "Connecting…";
+        break;
+      case "waiting":
+        content = "Joining the encrypted group… waiting for a member to add you.";
+        break;
+      case "reconnecting":
+        content = "Reconnecting…";
+        break;
+      case "ended":
+        content = h("span", {}, "This meeting has ended. ", h("a", { href: "/", class: "link" }, "Go to the start page"));
+        break;
+      case "failed":
+        content = s.error ? errorBox(s.error) : "The meeting connection failed.";
+        break;
+      default:
+        content = null;
+    }
+    this.#status.hidden = content === null;
+    this.#status.className = `status-banner ${s.phase}`;
+    this.#status.setAttribute("data-phase", s.phase);
+    replaceChildren(this.#status, content);
+  }
+
+  #renderShield(s: MeetingSnapshot): void {
+    const { state, exceptions, keyHoldingConnectors } = s.shield;
+    const b = this.#shieldButton;
+    b.setAttribute("data-state", state);
+    b.className = `shield shield-${state}`;
+    const label = state === "e2ee" ? "End-to-end encrypted" : state === "encrypted" ? "Encrypted" : "Partially encrypted";
+    b.setAttribute("aria-label", `${label}. Show encryption details`);
+    b.replaceChildren(icon(state === "e2ee" ? ICONS.lock : state === "encrypted" ? ICONS.shieldCheck : ICONS.shieldAlert), h("span", { class: "shield-label" }, label));
+
+    const explain: Node[] = [];
+    if (state === "e2ee") {
+      explain.push(
+        h("p", { class: "panel-lead" }, icon(ICONS.lock), "This meeting is end-to-end encrypted."),
+        h("p", {}, "Video, audio and screen shares are encrypted on each participant's device with keys that only the participants' devices hold. The Conclave server relays them but cannot decrypt them, and no server-side connector (recording, phone dial-in, streaming) can join."),
+      );
+    } else if (state === "encrypted") {
+      explain.push(
+        h("p", { class: "panel-lead" }, icon(ICONS.shieldCheck), "This meeting is encrypted."),
+        h("p", {}, "Media is encrypted on each sender's device and stays encrypted through the server. In a meeting with enhanced encryption, connectors may join (for example a recorder or a phone bridge); each one is a visible member that holds the keys, and any connection that is not encrypted all the way is listed below."),
+      );
+    } else {
+      explain.push(
+        h("p", { class: "panel-lead warn" }, icon(ICONS.shieldAlert), "This meeting is partially encrypted."),
+        h("p", {}, "Everyone's media is encrypted up to the connectors listed below. Beyond them, these connections are not encrypted end to end, so what is said there can be heard outside the meeting's encryption."),
+      );
+    }
+    explain.push(h("h3", {}, "Exceptions"));
+    explain.push(
+      exceptions.length === 0
+        ? h("p", { class: "muted", "data-testid": "shield-exceptions-empty" }, "None: every connection in this meeting is encrypted all the way.")
+        : h(
+            "ul",
+            { class: "exceptions", "data-testid": "shield-exceptions" },
+            ...exceptions.map((x) => h("li", {}, h("strong", {}, x.displayName), h("span", { class: "kind" }, connectorLabel(x.connector)), h("span", { class: "muted" }, x.reason))),
+          ),
+    );
+    if (keyHoldingConnectors.length > 0) {
+      explain.push(
+        h("h3", {}, "Connectors that hold the keys"),
+        h("ul", { class: "exceptions" }, ...keyHoldingConnectors.map((c) => h("li", {}, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector))))),
+      );
+    }
+    explain.push(
+      h("h3", {}, "How it works"),
+      h("p", { class: "muted" }, "Keys come from MLS (RFC 9420), run by the participants' devices; every join and leave changes them. Each frame is encrypted with SFrame (RFC 9605) using the sender's own key, in a worker on this device. Compare the security code to confirm nobody is in the middle."),
+    );
+    replaceChildren(this.#shieldPanel.body, ...explain);
+  }
+
+  #renderCode(s: MeetingSnapshot): void {
+    const code = s.securityCode;
+    this.#codeText.textContent = code ?? "";
+    this.#codePreview.textContent = code ? `${code.split(" ").slice(0, 2).join(" ")} …` : "…";
+    this.#codeMeta.textContent = code ? `Key epoch ${s.epoch?.toString() ?? "?"} · ${s.members.length} ${s.members.length === 1 ? "member" : "members"} hold the keys` : "Waiting for the meeting's keys…";
+    const change = s.lastCodeChange;
+    if (change && s.epoch !== null && this.#lastShownEpoch !== null && s.epoch !== this.#lastShownEpoch && change.epoch === s.epoch) {
+      const who = [...change.joined.map((n) => `${n} joined`), ...change.left.map((n) => `${n} left`)];
+      const text = `The security code changed${who.length ? ` because ${who.join(" and ")}` : ""}. Compare the new code.`;
+      this.#codeNotice.hidden = false;
+      replaceChildren(this.#codeNotice, icon(ICONS.refresh), text);
+      this.#codeDot.hidden = this.#codePanel.dialog.open;
+      this.#toast(text);
+    }
+    if (s.epoch !== null) this.#lastShownEpoch = s.epoch;
+  }
+
+  #renderTiles(s: MeetingSnapshot): void {
+    const names = memberNames(s);
+    // A tile per remote participant in the group (and anyone whose media is arriving).
+    const ids = new Set<string>();
+    for (const p of s.presence) if (p.memberId !== s.selfId && p.inGroup) ids.add(p.memberId);
+    const byOwner = new Map<string, RemoteTrack[]>();
+    for (const t of s.remoteTracks) {
+      if (t.ownerId === s.selfId) continue;
+      ids.add(t.ownerId);
+      byOwner.set(t.ownerId, [...(byOwner.get(t.ownerId) ?? []), t]);
+    }
+    for (const [id, tile] of this.#tiles) {
+      if (!ids.has(id)) {
+        tile.video.srcObject = null;
+        tile.audio.srcObject = null;
+        tile.el.remove();
+        this.#tiles.delete(id);
+      }
+    }
+    for (const id of ids) {
+      const name = names.get(id) ?? "Participant";
+      const tile = this.#tiles.get(id) ?? this.#createTile(id, name);
+      if (tile.name.textContent !== name) {
+        tile.name.textContent = name;
+        tile.el.setAttribute("data-participant-name", name);
+        tile.el.setAttribute("aria-label", name);
+      }
+      const tracks = byOwner.get(id) ?? [];
+      const v = tracks.find((t) => t.kind === "video" && t.source === "camera")?.track ?? null;
+      const a = tracks.find((t) => t.kind === "audio")?.track ?? null;
+      if (tile.videoTrack !== v) {
+        tile.videoTrack = v;
+        tile.video.srcObject = v ? new MediaStream([v]) : null;
+        tile.el.classList.toggle("no-video", v === null);
+      }
+      if (tile.audioTrack !== a) {
+        tile.audioTrack = a;
+        tile.audio.srcObject = a ? new MediaStream([a]) : null;
+      }
+    }
+    // Screen shares get their own, larger tiles.
+    const screens = new Map(s.remoteTracks.filter((t) => t.source === "screen" && t.kind === "video").map((t) => [t.ownerId, t.track]));
+    for (const [id, st] of this.#screenTiles) {
+      if (screens.get(id) !== st.track) {
+        st.video.srcObject = null;
+        st.el.remove();
+        this.#screenTiles.delete(id);
+      }
+    }
+    for (const [id, track] of screens) {
+      if (this.#screenTiles.has(id)) continue;
+      const video = h("video", { autoplay: true, playsinline: true, muted: true, "aria-hidden": "true" });
+      video.muted = true;
+      video.srcObject = new MediaStream([track]);
+      const name = names.get(id) ?? "Participant";
+      const el = h("div", { class: "tile screen", role: "listitem", "data-testid": "screen-tile", "data-participant-name": name, "aria-label": `${name}'s screen` }, video, h("div", { class: "tile-label" }, icon(ICONS.screen), h("span", { class: "tile-name" }, `${name}'s screen`)));
+      this.#grid.prepend(el);
+      this.#screenTiles.set(id, { el, video, track });
+    }
+    const count = this.#grid.children.length;
+    this.#grid.className = `grid count-${Math.min(count, 9)}`;
+  }
+
+  #createTile(id: string, name: string): Tile {
+    const video = h("video", { autoplay: true, playsinline: true, muted: true, "aria-hidden": "true" });
+    video.muted = true;
+    const audio = h("audio", { autoplay: true });
+    const mic = h("span", { class: "tile-mic", hidden: true }, icon(ICONS.micOff));
+    mic.setAttribute("title", "Muted or silent");
+    mic.setAttribute("role", "img");
+    mic.setAttribute("aria-label", "Muted or silent");
+    const nameEl = h("span", { class: "tile-name" }, name);
+    const el = h(
+      "div",
+      { class: "tile no-video", role: "listitem", "data-testid": "video-tile", "data-participant-name": name, "data-member-id": id, "aria-label": name },
+      video,
+      h("div", { class: "avatar" }, initials(name)),
+      h("div", { class: "tile-label" }, mic, nameEl),
+      audio,
+    );
+    this.#grid.append(el);
+    const tile: Tile = { el, video, audio, name: nameEl, mic, videoTrack: null, audioTrack: null, lastSound: Date.now() };
+    this.#tiles.set(id, tile);
+    return tile;
+  }
+
+  #renderParticipants(s: MeetingSnapshot): void {
+    const inGroup = new Map<string, MemberIdentity>(s.members.map((m) => [m.memberId, m]));
+    const rows: HTMLElement[] = [];
+    const self = s.selfId;
+    const ordered = [...s.members].sort((a, b) => (a.memberId === self ? -1 : b.memberId === self ? 1 : a.displayName.localeCompare(b.displayName)));
+    for (const m of ordered) rows.push(participantRow(m.displayName, m, m.memberId === self, "in", this.#opts.media));
+    const waiting = s.presence.filter((p) => !inGroup.has(p.memberId));
+    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media));
+    if (rows.length === 0) rows.push(h("li", { class: "muted" }, "Joining…"));
+    replaceChildren(this.#participantList, ...rows);
+    this.#participantCount.textContent = String(Math.max(1, s.members.length));
+    this.#participantsButton.setAttribute("aria-label", `People (${Math.max(1, s.members.length)})`);
+  }
+
+  #renderControls(): void {
+    const m = this.#opts.media;
+    setControl(this.#micButton, m.micOn ? ICONS.mic : ICONS.micOff, m.micOn ? "Mute" : "Unmute", !m.micOn, m.microphone === null);
+    setControl(this.#camButton, m.camOn ? ICONS.cam : ICONS.camOff, m.camOn ? "Stop video" : "Start video", !m.camOn, m.camera === null);
+    const sharing = this.#opts.controller.screenSharing;
+    setControl(this.#screenButton, ICONS.screen, sharing ? "Stop sharing" : "Share screen", false, typeof navigator.mediaDevices?.getDisplayMedia !== "function");
+    this.#screenButton.classList.toggle("active", sharing);
+    this.#selfTile.mic.replaceChildren(m.micOn ? "" : icon(ICONS.micOff));
+    this.#selfTile.mic.hidden = m.micOn;
+    this.#selfTile.el.classList.toggle("no-video", !m.camOn);
+  }
+
+  /** Remote mute indicators: the level of each remote audio track after decryption and decoding. */
+  async #pollAudioLevels(): Promise<void> {
+    const pc = this.#opts.controller.subscribePeerConnection;
+    if (!pc) return;
+    let report: RTCStatsReport;
+    try {
+      report = await pc.getStats();
+    } catch {
+      return;
+    }
+    const levelByMid = new Map<string, number>();
+    report.forEach((stat: { type?: string; kind?: string; mid?: string; audioLevel?: number }) => {
+      if (stat.type === "inbound-rtp" && stat.kind === "audio" && stat.mid !== undefined) levelByMid.set(stat.mid, stat.audioLevel ?? 0);
+    });
+    const now = Date.now();
+    for (const t of this.#snapshot.remoteTracks) {
+      if (t.kind !== "audio") continue;
+      const tile = this.#tiles.get(t.ownerId);
+      const level = levelByMid.get(t.mid);
+      if (!tile || level === undefined) continue;
+      if (level > SPEAKING_LEVEL) tile.lastSound = now;
+      tile.el.classList.toggle("speaking", level > SPEAKING_LEVEL);
+      tile.mic.hidden = now - tile.lastSound < SILENCE_MS;
+    }
+  }
+
+  #toast(text: string): void {
+    const t = h("div", { class: "toast" }, icon(ICONS.key), text);
+    this.#toasts.append(t);
+    while (this.#toasts.children.length > 3) this.#toasts.firstElementChild?.remove();
+    setTimeout(() => t.remove(), 6000);
+  }
+}
+
+function memberNames(s: MeetingSnapshot): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const p of s.presence) names.set(p.memberId, p.displayName);
+  // The group's own credentials win over what the server reports.
+  for (const m of s.members) names.set(m.memberId, m.displayName);
+  return names;
+}
+
+function presenceIdentity(p: MemberInfo): MemberIdentity {
+  return p.kind.kind === "connector"
+    ? { kind: "connector", connector: p.kind.connector, memberId: p.memberId, displayName: p.displayName }
+    : { kind: "person", memberId: p.memberId, displayName: p.displayName };
+}
+
+function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia): HTMLElement {
+  const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}` : "Person";
+  return h(
+    "li",
+    { class: `participant ${state}`, "data-member-id": m.memberId, "data-kind": m.kind },
+    h("span", { class: `avatar small ${m.kind}` }, m.kind === "connector" ? icon(ICONS.plug) : initials(name)),
+    h(
+      "span",
+      { class: "participant-main" },
+      h("span", { class: "participant-name" }, name, self ? h("span", { class: "muted" }, " (you)") : null),
+      h("span", { class: "participant-meta" }, h("span", { class: "kind-label", "data-testid": "member-kind" }, kind), state === "waiting" ? h("span", { class: "muted" }, " · joining…") : null),
+    ),
+    self && !media.micOn ? h("span", { class: "participant-icon", role: "img", "aria-label": "Your microphone is muted" }, icon(ICONS.micOff)) : null,
+    state === "in" ? h("span", { class: "participant-icon ok", role: "img", "aria-label": "Holds the current keys" }, icon(ICONS.lock)) : null,
+  );
+}
+
+function setControl(b: HTMLButtonElement, paths: readonly string[], label: string, off: boolean, disabled: boolean): void {
+  b.replaceChildren(icon(paths), h("span", { class: "control-label" }, label));
+  b.classList.toggle("off", off);
+  b.disabled = disabled;
+}

@@ -1,0 +1,193 @@
+/**
+ * The start page (/): start a meeting (needs the server's admin API token until accounts exist)
+ * and copy its link, or open a meeting from a link or ID.
+ *
+ * The token is remembered in localStorage only when the person ticks "Remember"; it is accepted
+ * prefilled from a `#token=` fragment (fragments never reach the server), which is then removed
+ * from the address bar so it does not stay in history.
+ */
+import { createMeeting, type CreatedMeeting, type Encryption } from "../api.js";
+import { UiError } from "../errors.js";
+import { h, icon, replaceChildren } from "./dom.js";
+import { ICONS } from "./icons.js";
+import { brandHeader, errorBox } from "./common.js";
+
+const TOKEN_KEY = "conclave.adminToken";
+
+export function renderStartView(root: HTMLElement, navigate: (path: string) => void): void {
+  const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const fromFragment = fragment.get("token");
+  if (fromFragment !== null) history.replaceState(null, "", location.pathname + location.search);
+  const stored = safeGet(TOKEN_KEY);
+
+  const tokenInput = h("input", {
+    id: "admin-token",
+    type: "password",
+    autocomplete: "off",
+    spellcheck: "false",
+    required: true,
+    "aria-describedby": "admin-token-help",
+    "data-testid": "admin-token",
+  });
+  tokenInput.value = fromFragment ?? stored ?? "";
+  const remember = h("input", { id: "remember-token", type: "checkbox", "data-testid": "remember-token" });
+  remember.checked = stored !== null;
+
+  const radio = (value: Encryption, title: string, text: string, iconPaths: readonly string[], checked: boolean): HTMLLabelElement => {
+    const input = h("input", { type: "radio", name: "encryption", value, "data-testid": `encryption-${value}` });
+    input.checked = checked;
+    return h(
+      "label",
+      { class: "choice" },
+      input,
+      h("span", { class: "choice-body" }, h("span", { class: "choice-title" }, icon(iconPaths), title), h("span", { class: "choice-text" }, text)),
+    );
+  };
+
+  const status = h("div", { class: "form-status", "aria-live": "polite" });
+  const submit = h("button", { type: "submit", class: "button primary", "data-testid": "start-button" }, "Start meeting");
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "start-title" },
+    h("h2", { id: "start-title" }, "Start a meeting"),
+    h(
+      "fieldset",
+      { class: "choices" },
+      h("legend", {}, "Encryption"),
+      radio("e2ee", "End-to-end encrypted", "Keys are made on participants' devices only. No server, recorder or phone bridge can join.", ICONS.shieldLock, true),
+      radio("enhanced", "Enhanced encryption", "Encrypted on every hop; visible connectors (dial-in, recording) may join and are listed by name.", ICONS.shieldCheck, false),
+    ),
+    h("label", { for: "admin-token", class: "field-label" }, "Server admin token"),
+    tokenInput,
+    h("p", { id: "admin-token-help", class: "help" }, "Printed by ", h("code", {}, "conclave serve"), ". Needed to start meetings until accounts exist."),
+    h("label", { class: "check" }, remember, "Remember the token on this device"),
+    submit,
+    status,
+  );
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = tokenInput.value.trim();
+    if (!token) {
+      replaceChildren(status, errorBox(new UiError("UNAUTHORIZED")));
+      tokenInput.focus();
+      return;
+    }
+    const encryption = (form.querySelector<HTMLInputElement>('input[name="encryption"]:checked')?.value ?? "e2ee") as Encryption;
+    if (remember.checked) safeSet(TOKEN_KEY, token);
+    else safeRemove(TOKEN_KEY);
+    submit.disabled = true;
+    replaceChildren(status, h("p", { class: "muted" }, "Creating the meeting…"));
+    createMeeting(token, encryption)
+      .then((created) => replaceChildren(status, createdBox(created, navigate)))
+      .catch((e: unknown) => {
+        replaceChildren(status, errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
+      })
+      .finally(() => (submit.disabled = false));
+  });
+
+  const linkInput = h("input", { id: "join-link", type: "text", autocomplete: "off", placeholder: "https://…/m/12345678901#pwd=…", "data-testid": "join-link" });
+  const joinStatus = h("div", { "aria-live": "polite" });
+  const joinForm = h(
+    "form",
+    { class: "card", "aria-labelledby": "join-title" },
+    h("h2", { id: "join-title" }, "Join a meeting"),
+    h("label", { for: "join-link", class: "field-label" }, "Meeting link or ID"),
+    linkInput,
+    h("button", { type: "submit", class: "button" }, "Continue"),
+    joinStatus,
+  );
+  joinForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const target = parseJoinTarget(linkInput.value);
+    if (!target) {
+      replaceChildren(joinStatus, errorBox(new UiError("MEETING_NOT_FOUND")));
+      return;
+    }
+    navigate(target);
+  });
+
+  replaceChildren(
+    root,
+    brandHeader(),
+    h(
+      "main",
+      { class: "start", id: "main" },
+      h(
+        "section",
+        { class: "hero" },
+        h("h1", {}, "Private meetings you can verify"),
+        h(
+          "p",
+          {},
+          "Video and audio are encrypted on your device with keys only participants hold (MLS, RFC 9420, and SFrame, RFC 9605). The server relays what it cannot read, and everyone can compare a security code to prove nobody is in the middle.",
+        ),
+      ),
+      h("div", { class: "cards" }, form, joinForm),
+    ),
+  );
+}
+
+function createdBox(created: CreatedMeeting, navigate: (path: string) => void): HTMLElement {
+  const link = h("input", { id: "meeting-link", type: "text", readonly: true, "data-testid": "meeting-link" });
+  link.value = created.url;
+  const copied = h("span", { class: "muted", "aria-live": "polite" });
+  const copy = h("button", { type: "button", class: "button" }, icon(ICONS.copy), "Copy link");
+  copy.addEventListener("click", () => {
+    link.select();
+    navigator.clipboard
+      .writeText(created.url)
+      .then(() => (copied.textContent = "Copied."))
+      .catch(() => (copied.textContent = "Press Ctrl+C (⌘C) to copy the selected link."));
+  });
+  const url = new URL(created.url);
+  const open = h("a", { class: "button primary", href: url.pathname + url.hash }, "Join now");
+  open.addEventListener("click", (event) => {
+    event.preventDefault();
+    navigate(url.pathname + url.hash);
+  });
+  return h(
+    "div",
+    { class: "created" },
+    h("p", { class: "success" }, created.encryption === "e2ee" ? "End-to-end encrypted meeting ready." : "Meeting with enhanced encryption ready."),
+    h("label", { for: "meeting-link", class: "field-label" }, "Meeting link (includes the passcode)"),
+    h("div", { class: "row" }, link, copy),
+    copied,
+    h("div", { class: "row" }, open),
+  );
+}
+
+/** A meeting link or a bare ID → the app path to open, or null. */
+export function parseJoinTarget(text: string): string | null {
+  const t = text.trim();
+  if (/^[0-9][0-9 ]{5,40}$/.test(t)) return `/m/${t.replace(/ /g, "")}`;
+  try {
+    const u = new URL(t);
+    const m = /^\/m\/([0-9]{6,32})\/?$/.exec(u.pathname);
+    return m ? `/m/${m[1]}${u.hash}` : null;
+  } catch {
+    return null;
+  }
+}
+
+function safeGet(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+function safeSet(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // storage disabled: the token is simply not remembered
+  }
+}
+function safeRemove(key: string): void {
+  try {
+    localStorage.removeItem(key);
+  } catch {
+    // storage disabled
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Two Chromium participants and one Node bot in an E2EE meeting, through the real server,
+ * relay and web app: media flows decrypted both ways, everyone shows the same security code,
+ * and a leave rekeys everyone within 2 s. One browser process, two contexts.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Browser } from "playwright-core";
+import type { NodeParticipant } from "@conclave/client/node";
+import {
+  eventually,
+  joinBot,
+  joinFromPage,
+  launchBrowser,
+  openPage,
+  remoteAudioPeaks,
+  renderedFrames,
+  securityCode,
+  startTestServer,
+  tileNames,
+  type Participant,
+  type TestServer,
+} from "./support/harness.js";
+
+let server: TestServer;
+let browser: Browser;
+let meeting: { id: string; passcode: string | null };
+let ada: Participant;
+let bea: Participant;
+let bot: NodeParticipant;
+
+before(async () => {
+  server = await startTestServer();
+  browser = await launchBrowser(server);
+  meeting = await server.createMeeting("e2ee");
+  ada = await openPage(browser, server.link(meeting));
+  await joinFromPage(ada, "Ada");
+  bea = await openPage(browser, server.link(meeting));
+  await joinFromPage(bea, "Bea");
+  bot = await joinBot(server, meeting, "Robo");
+});
+
+after(async () => {
+  bot?.leave();
+  await browser?.close();
+  await server?.close();
+});
+
+test("each browser renders and hears the other two participants, with the bot's security code and an e2ee shield", async () => {
+  // Everyone reaches the same 3-member epoch.
+  const code = await eventually("a 3-member epoch everyone agrees on", 45_000, async () => {
+    const botCode = bot.session.securityCode;
+    if (!botCode || bot.session.groupMembers.length !== 3) return null;
+    const codes = await Promise.all([securityCode(ada.page), securityCode(bea.page)]);
+    return codes.every((c) => c === botCode) ? botCode : null;
+  });
+  assert.match(code, /^\d{5}( \d{5}){6}$/);
+
+  for (const [p, others] of [
+    [ada, ["Bea", "Robo"]],
+    [bea, ["Ada", "Robo"]],
+  ] as const) {
+    await eventually(`tiles for ${others.join(", ")}`, 30_000, async () => JSON.stringify(await tileNames(p.page)) === JSON.stringify(others));
+    assert.equal(await p.page.getByTestId("encryption-shield").getAttribute("data-state"), "e2ee");
+    // Video: every remote tile renders decrypted, decoded frames.
+    const frames = await eventually("10+ rendered frames per remote tile", 40_000, async () => {
+      const counts = await renderedFrames(p.page, 1500);
+      return others.every((n) => (counts[n] ?? 0) >= 10) ? counts : null;
+    });
+    assert.ok(Object.keys(frames).length === 2, JSON.stringify(frames));
+    // Audio: the fake microphone beeps, the bot sends a 440 Hz sine; both are well above silence.
+    const peaks = await eventually("audible audio from every remote tile", 30_000, async () => {
+      const rms = await remoteAudioPeaks(p.page, 2500);
+      return others.every((n) => (rms[n] ?? 0) > 0.01) ? rms : null;
+    });
+    assert.ok(others.every((n) => (peaks[n] ?? 0) > 0.01), JSON.stringify(peaks));
+    const stats = await p.page.evaluate(() => window.conclave.stats());
+    assert.ok(stats && stats.encrypted > 0 && stats.decrypted > 0, JSON.stringify(stats));
+  }
+  // The bot decrypts both browsers' media too.
+  await eventually("the bot decrypts both browsers", 30_000, () => {
+    const per = bot.stats().perSender;
+    const ids = bot.session.groupMembers.filter((m) => m.identity.memberId !== bot.memberId).map((m) => m.identity.memberId);
+    return ids.length === 2 && ids.every((id) => (per[id] ?? 0) >= 20);
+  });
+});
+
+test("when a participant leaves, the others' security codes change and match again within 2 s, and its tile disappears", async () => {
+  const before = await securityCode(ada.page);
+  const leftAt = Date.now();
+  await bea.page.getByTestId("leave-button").click();
+  const code = await eventually("Ada and the bot to agree on a new code", 5_000, async () => {
+    const a = await securityCode(ada.page);
+    const b = bot.session.securityCode;
+    return a !== before && a === b && bot.session.groupMembers.length === 2 ? a : null;
+  }, 50);
+  const elapsed = Date.now() - leftAt;
+  assert.ok(elapsed <= 2_000, `codes matched again after ${elapsed} ms`);
+  assert.notEqual(code, before);
+  await eventually("Bea's tile to disappear", 5_000, async () => JSON.stringify(await tileNames(ada.page)) === JSON.stringify(["Robo"]));
+});
