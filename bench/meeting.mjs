@@ -126,6 +126,8 @@ export async function run({ sizes = [2, 10, 50] } = {}) {
   const server = await startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dir }, env: {} }), {
     relay: { listenAddress: "127.0.0.1" },
     logger: { info() {}, warn() {}, error() {} },
+    // Every simulated participant comes from 127.0.0.1: lift the per-address join limit.
+    limits: { joinsPerAddress: 100_000 },
   });
   const ca = await readFile(server.certFile, "utf8");
   const rows = [];

@@ -54,3 +54,19 @@ test("a meeting that does not exist is refused with MEETING_NOT_FOUND", async (t
   const err = await s.once("error");
   assert.equal(err.code, "MEETING_NOT_FOUND");
 });
+
+test("after 10 failed joins from one address, even the right passcode is refused with RATE_LIMITED", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  for (let i = 0; i < 10; i++) {
+    const guess = i % 2 === 0 ? { id: meeting.id, passcode: `wrong${i}xxxx` } : { id: `9${String(i).padStart(10, "0")}`, passcode: null };
+    const s = await joinSession(server, guess, "Eve");
+    const err = await s.once("error");
+    assert.ok(err.code === "WRONG_PASSCODE" || err.code === "MEETING_NOT_FOUND", err.code);
+  }
+  const s = await joinSession(server, meeting, "Eve");
+  const err = await s.once("error");
+  assert.equal(err.code, "RATE_LIMITED");
+  assert.equal(err.fatal, true);
+});

@@ -2,23 +2,29 @@
  * The whole Conclave server: the HTTPS/WSS foundation (server.ts) with meetings, the MLS delivery
  * service and the media relay plugged into its hooks. `conclave serve` runs this.
  */
+import { createSocket } from "node:dgram";
+import { isIP } from "node:net";
 import { startServer, type Logger, type RunningServer } from "./server.js";
 import type { ServerConfig } from "./config.js";
-import { MeetingRegistry } from "./meetings/meeting-registry.js";
+import { ServerError } from "./errors.js";
+import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
 import type { MediaRoom } from "./meetings/live-meeting.js";
-import { MediaRelay, type RelayOptions } from "./relay/index.js";
+import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection } from "./signaling/connection.js";
 
 export interface ConclaveOptions {
   logger?: Logger;
   /**
-   * The media relay: its options (default: a relay bound to all interfaces), or false for a
-   * signaling-only server.
+   * The media relay: its options, or false for a signaling-only server. Default: a relay with
+   * the configuration's `media` settings (all interfaces, system-chosen ports when unset).
+   * Given explicitly, these options replace `config.media` entirely.
    */
   relay?: RelayOptions | false;
   /** Called after everything else has closed (e.g. to close the relay). */
   onClosed?: () => void | Promise<void>;
   commitTimeoutMs?: number;
+  /** Join rate limits (see DEFAULT_JOIN_LIMITS). */
+  limits?: JoinLimits;
 }
 
 export interface ConclaveServer extends RunningServer {
@@ -27,16 +33,27 @@ export interface ConclaveServer extends RunningServer {
   readonly relay: MediaRelay | null;
 }
 
-/** Adapts a relay room to the meeting's media seam. */
-export function relayMediaRoom(relay: MediaRelay, meetingId: string): MediaRoom {
+/**
+ * Adapts a relay room to the meeting's media seam. With a logger, failures the operator can fix
+ * (no free UDP port in the configured range) are logged as warnings.
+ */
+export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Logger): MediaRoom {
   const room = relay.createRoom(meetingId);
+  const warnIfOperational = (e: unknown): void => {
+    if (isRelayError(e, "RELAY_PORTS_EXHAUSTED")) logger?.warn("media relay: a participant gets no media", e);
+  };
   return {
     addPeer(memberId, events) {
       const peer = room.addPeer(memberId);
       peer.on("subscribeOffer", (o) => events.subscribeOffer(o.sdp, [...o.tracks]));
       peer.on("localCandidate", (c) => events.localCandidate(c.pc, c.candidate, c.mid));
+      peer.on("negotiationFailed", warnIfOperational);
       return {
-        handlePublishOffer: (sdp, tracks) => peer.handlePublishOffer(sdp, tracks),
+        handlePublishOffer: (sdp, tracks) =>
+          peer.handlePublishOffer(sdp, tracks).catch((e: unknown) => {
+            warnIfOperational(e);
+            throw e;
+          }),
         handleSubscribeAnswer: (sdp) => peer.handleSubscribeAnswer(sdp),
         addIceCandidate: (pc, candidate, mid) => peer.addIceCandidate(pc, candidate, mid),
         close: () => room.removePeer(memberId),
@@ -48,14 +65,17 @@ export function relayMediaRoom(relay: MediaRelay, meetingId: string): MediaRoom 
 
 export async function startConclave(config: ServerConfig, opts: ConclaveOptions = {}): Promise<ConclaveServer> {
   let registry: MeetingRegistry | undefined;
-  const relay = opts.relay === false ? null : new MediaRelay(opts.relay ?? {});
+  const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
+  if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
+  const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,
-        ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id) } : {}),
+        ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
+        ...(opts.limits ? { limits: opts.limits } : {}),
       });
     },
     onSignalingConnection(ws, req) {
@@ -70,5 +90,49 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     relay?.close();
     throw e;
   });
+  if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   return { ...running, registry: registry!, relay };
+}
+
+/** The relay options a configuration asks for (an empty object: the relay's defaults). */
+export function relayOptions(config: ServerConfig): RelayOptions {
+  const media = config.media;
+  if (media === undefined) return {};
+  return {
+    ...(media.listenAddress !== undefined ? { listenAddress: media.listenAddress } : {}),
+    ...(media.announcedAddress !== undefined ? { announcedAddress: media.announcedAddress } : {}),
+    ...(media.portRange !== undefined ? { portRange: { min: media.portRange.min, max: media.portRange.max } } : {}),
+  };
+}
+
+/** One line for the operator: where media goes. iceServers are left out: TURN URLs carry credentials. */
+function describeRelay(o: RelayOptions): string {
+  const ports = o.portRange ? `UDP ports ${o.portRange.min}-${o.portRange.max}` : "any free UDP port";
+  const bind = o.listenAddress ?? "all interfaces";
+  const announced = o.announcedAddress ? `, announced as ${o.announcedAddress}` : "";
+  return `media relay on ${bind}, ${ports}${announced}`;
+}
+
+/**
+ * Fails with CONFIG_INVALID unless a UDP socket can bind `address`. libdatachannel would abort
+ * the whole process at the first media negotiation instead ("Failed to gather local ICE
+ * candidates", a C++ exception on a native thread).
+ */
+async function checkBindable(address: string): Promise<void> {
+  const socket = createSocket(isIP(address) === 6 ? "udp6" : "udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(0, address, () => resolve());
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new ServerError(
+      "CONFIG_INVALID",
+      `the media listen address ${address} is not an address of this machine (${code}); use one that \`ip address\` lists, or leave it unset for all interfaces`,
+      { cause: e },
+    );
+  } finally {
+    socket.close();
+  }
 }

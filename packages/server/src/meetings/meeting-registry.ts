@@ -16,13 +16,24 @@ export interface MeetingRegistryOptions {
   /** Creates the media room of a meeting (the relay); omitted, meetings have signaling only. */
   createMediaRoom?: (meetingId: string) => MediaRoom;
   commitTimeoutMs?: number;
-  /** Passcode attempts allowed per client address per minute. */
-  passcodeAttemptsPerAddress?: number;
-  /** Passcode attempts allowed per meeting per minute (against distributed guessing). */
-  passcodeAttemptsPerMeeting?: number;
-  /** Join attempts (any outcome) per client address per minute. */
+  limits?: JoinLimits;
+}
+
+/** Per-minute limits on join attempts (defaults in DEFAULT_JOIN_LIMITS). */
+export interface JoinLimits {
+  /** Failed joins (unknown meeting or wrong passcode) per client address: against guessing. */
+  failuresPerAddress?: number;
+  /** Wrong passcodes per meeting, from all addresses: against distributed guessing. */
+  passcodeFailuresPerMeeting?: number;
+  /** Join attempts of any outcome per client address (generous: offices share one NAT address). */
   joinsPerAddress?: number;
 }
+
+export const DEFAULT_JOIN_LIMITS: Required<JoinLimits> = {
+  failuresPerAddress: 10,
+  passcodeFailuresPerMeeting: 50,
+  joinsPerAddress: 600,
+};
 
 export type JoinOutcome =
   | { ok: true; meeting: LiveMeeting; memberId: string }
@@ -37,15 +48,16 @@ export class MeetingRegistry {
   readonly #opts: MeetingRegistryOptions;
   readonly #live = new Map<string, LiveMeeting>();
   readonly #joinLimiter: RateLimiter;
-  readonly #passcodeByAddress: RateLimiter;
-  readonly #passcodeByMeeting: RateLimiter;
+  readonly #failuresByAddress: RateLimiter;
+  readonly #passcodeFailuresByMeeting: RateLimiter;
   #closed = false;
 
   constructor(opts: MeetingRegistryOptions) {
     this.#opts = opts;
-    this.#joinLimiter = new RateLimiter({ limit: opts.joinsPerAddress ?? 60, windowMs: 60_000 });
-    this.#passcodeByAddress = new RateLimiter({ limit: opts.passcodeAttemptsPerAddress ?? 10, windowMs: 60_000 });
-    this.#passcodeByMeeting = new RateLimiter({ limit: opts.passcodeAttemptsPerMeeting ?? 50, windowMs: 60_000 });
+    const limits = { ...DEFAULT_JOIN_LIMITS, ...opts.limits };
+    this.#joinLimiter = new RateLimiter({ limit: limits.joinsPerAddress, windowMs: 60_000 });
+    this.#failuresByAddress = new RateLimiter({ limit: limits.failuresPerAddress, windowMs: 60_000 });
+    this.#passcodeFailuresByMeeting = new RateLimiter({ limit: limits.passcodeFailuresPerMeeting, windowMs: 60_000 });
   }
 
   /** The live meeting with this id, if anyone is in it. */
@@ -56,20 +68,23 @@ export class MeetingRegistry {
   async join(msg: Extract<ClientMessage, { type: "join" }>, address: string, connection: ParticipantConnection): Promise<JoinOutcome> {
     if (this.#closed) return fail("SERVER_CLOSED");
     if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "join attempts from your address");
+    if (this.#failuresByAddress.isLimited(address)) return fail("RATE_LIMITED", "failed join attempts from your address");
     this.#joinLimiter.record(address);
 
     const record = this.#opts.store.get(msg.meetingId);
-    if (!record) return fail("MEETING_NOT_FOUND");
+    if (!record) {
+      // Unknown ids count as failures: guessing meeting ids is rate limited like passcodes.
+      this.#failuresByAddress.record(address);
+      return fail("MEETING_NOT_FOUND");
+    }
     if (record.endedAt !== undefined) return fail("MEETING_ENDED");
 
     if (record.passcodeRequired) {
-      if (this.#passcodeByAddress.isLimited(address) || this.#passcodeByMeeting.isLimited(record.id)) {
-        return fail("RATE_LIMITED", "passcode attempts");
-      }
+      if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
-        this.#passcodeByAddress.record(address);
-        this.#passcodeByMeeting.record(record.id);
+        this.#failuresByAddress.record(address);
+        this.#passcodeFailuresByMeeting.record(record.id);
         return fail("WRONG_PASSCODE");
       }
     }
