@@ -76,6 +76,15 @@ async function measure(server, ca, n) {
   const everyone = [sender.session, ...members];
   await until(onEpochs(everyone), agreed(everyone, n - 1), 300_000, `${n - 1} members`);
 
+  // The sender's audio and video must be flowing through the relay before the joiner starts.
+  await until((wake) => {
+    const iv = setInterval(wake, 10);
+    return () => clearInterval(iv);
+  }, () => {
+    const pubs = [...(server.relay.getRoom(meeting.id)?.publications.values() ?? [])];
+    return pubs.length >= 2 && pubs.every((p) => p.stats.packetsIn > 0);
+  }, 30_000, "the sender's media at the relay");
+
   // join: admitted -> first decrypted remote frame
   const joiner = new NodeParticipant({ link, displayName: "joiner", ca, sendMedia: false });
   const t0 = performance.now();
