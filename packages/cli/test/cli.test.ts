@@ -98,6 +98,9 @@ test("conclave --help lists the commands; each command has its own help", async 
   assert.equal(serveHelp.code, 0);
   assert.match(serveHelp.stdout, /--public-url URL/);
   assert.match(serveHelp.stdout, /CONCLAVE_PORT/);
+  assert.match(serveHelp.stdout, /--media-ports MIN-MAX .*CONCLAVE_MEDIA_PORTS/);
+  assert.match(serveHelp.stdout, /--media-address IP .*CONCLAVE_MEDIA_ADDRESS/);
+  assert.match(serveHelp.stdout, /--media-listen IP .*CONCLAVE_MEDIA_LISTEN/);
   const meetingHelp = await run(["help", "meeting"]);
   assert.equal(meetingHelp.code, 0);
   assert.match(meetingHelp.stdout, /--fingerprint SHA256/);
@@ -117,6 +120,16 @@ test("serve with an invalid port fails with CONFIG_INVALID and exit 1", async ()
   const r = await run(["serve", "--port", "99999", "--data", join(tmpdir(), "never-created")]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--port .*CONFIG_INVALID/s);
+});
+
+test("serve with an invalid media port range or media address fails with CONFIG_INVALID and exit 1", async () => {
+  const data = join(tmpdir(), "never-created");
+  const ports = await run(["serve", "--media-ports", "80-90", "--data", data]);
+  assert.equal(ports.code, 1);
+  assert.match(ports.stderr, /--media-ports .*CONFIG_INVALID/s);
+  const address = await run(["serve", "--data", data], { env: { CONCLAVE_MEDIA_ADDRESS: "meet.example.org" } });
+  assert.equal(address.code, 1);
+  assert.match(address.stderr, /CONCLAVE_MEDIA_ADDRESS .*CONFIG_INVALID/s);
 });
 
 test("serve prints its URL, fingerprint and admin token; meeting create on the same machine prints the new meeting", async (t) => {

@@ -7,6 +7,7 @@
  * flags and environment variables, and against the file's own directory for the config file.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { ServerError } from "./errors.js";
@@ -33,8 +34,25 @@ export interface ServerConfig {
   readonly publicUrl?: string;
   /** Directory of the web app's static files; absent: no static files are served. */
   readonly webRoot?: string;
+  /** The media relay's network settings; absent when none is configured (relay defaults apply). */
+  readonly media?: MediaConfig;
   /** The config file that was read, if any (for diagnostics). */
   readonly configFile?: string;
+}
+
+/** Where the media relay's ICE sockets bind and what they announce (see RelayOptions). */
+export interface MediaConfig {
+  /** Local IP address the ICE sockets bind to; absent: all interfaces. */
+  readonly listenAddress?: string;
+  /** IP address written into the relay's host candidates instead of the local one (NAT, containers). */
+  readonly announcedAddress?: string;
+  /** Inclusive UDP port range for the ICE sockets; absent: ports the system picks. */
+  readonly portRange?: PortRange;
+}
+
+export interface PortRange {
+  readonly min: number;
+  readonly max: number;
 }
 
 /** Values as they come from command-line flags (strings from parseArgs, or numbers from code). */
@@ -46,6 +64,9 @@ export interface ConfigFlags {
   key?: string;
   publicUrl?: string;
   webRoot?: string;
+  mediaAddress?: string;
+  mediaPorts?: string;
+  mediaListen?: string;
   config?: string;
 }
 
@@ -111,6 +132,23 @@ const publicUrlSchema = z
   // Join links are `${publicUrl}/m/<id>`: keep any path prefix, drop the trailing slash.
   .transform((u) => `${u.origin}${u.pathname}`.replace(/\/+$/, ""));
 
+// The relay needs literal addresses: libdatachannel binds to an IP, and an announced candidate
+// address must be one the participants' ICE agents can use without a DNS lookup.
+const ipAddressSchema = z
+  .string()
+  .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::7");
+
+const PORT_RANGE_MESSAGE = "must be a UDP port range MIN-MAX with 1024 <= MIN <= MAX <= 65535, such as 40000-40999";
+
+const portRangeSchema = z
+  .string()
+  .regex(/^\d{1,5}-\d{1,5}$/, PORT_RANGE_MESSAGE)
+  .transform((s): PortRange => {
+    const [min, max] = s.split("-").map(Number) as [number, number];
+    return { min, max };
+  })
+  .refine((r) => r.min >= 1024 && r.max <= 65535 && r.min <= r.max, PORT_RANGE_MESSAGE);
+
 /** One source's values after validation, before paths are resolved and sources are merged. */
 interface PartialConfig {
   host?: string;
@@ -120,6 +158,9 @@ interface PartialConfig {
   keyFile?: string;
   publicUrl?: string;
   webRoot?: string;
+  mediaAddress?: string;
+  mediaPorts?: PortRange;
+  mediaListen?: string;
 }
 
 const stringSourceSchema = z.object({
@@ -130,6 +171,9 @@ const stringSourceSchema = z.object({
   keyFile: pathSchema.optional(),
   publicUrl: publicUrlSchema.optional(),
   webRoot: pathSchema.optional(),
+  mediaAddress: ipAddressSchema.optional(),
+  mediaPorts: portRangeSchema.optional(),
+  mediaListen: ipAddressSchema.optional(),
 });
 
 /** The JSON config file's keys. Unknown keys are refused so a typo is not silently ignored. */
@@ -142,6 +186,9 @@ const fileSchema = z
     key: pathSchema.optional(),
     publicUrl: publicUrlSchema.optional(),
     webRoot: pathSchema.optional(),
+    mediaAddress: ipAddressSchema.optional(),
+    mediaPorts: portRangeSchema.optional(),
+    mediaListen: ipAddressSchema.optional(),
   })
   .strict();
 
@@ -154,6 +201,9 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   keyFile: "--key",
   publicUrl: "--public-url",
   webRoot: "--web-root",
+  mediaAddress: "--media-address",
+  mediaPorts: "--media-ports",
+  mediaListen: "--media-listen",
 };
 
 export const ENV_NAMES = {
@@ -164,6 +214,9 @@ export const ENV_NAMES = {
   keyFile: "CONCLAVE_KEY",
   publicUrl: "CONCLAVE_PUBLIC_URL",
   webRoot: "CONCLAVE_WEB_ROOT",
+  mediaAddress: "CONCLAVE_MEDIA_ADDRESS",
+  mediaPorts: "CONCLAVE_MEDIA_PORTS",
+  mediaListen: "CONCLAVE_MEDIA_LISTEN",
   config: "CONCLAVE_CONFIG",
 } as const;
 
@@ -193,6 +246,9 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     keyFile: flags.key,
     publicUrl: flags.publicUrl,
     webRoot: flags.webRoot,
+    mediaAddress: flags.mediaAddress,
+    mediaPorts: flags.mediaPorts,
+    mediaListen: flags.mediaListen,
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -210,6 +266,9 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     keyFile: env[ENV_NAMES.keyFile],
     publicUrl: env[ENV_NAMES.publicUrl],
     webRoot: env[ENV_NAMES.webRoot],
+    mediaAddress: env[ENV_NAMES.mediaAddress],
+    mediaPorts: env[ENV_NAMES.mediaPorts],
+    mediaListen: env[ENV_NAMES.mediaListen],
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -310,6 +369,14 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (publicUrl !== undefined) config.publicUrl = publicUrl;
   const webRoot = pick("webRoot");
   if (webRoot !== undefined) config.webRoot = webRoot;
+  const media: { -readonly [K in keyof MediaConfig]: MediaConfig[K] } = {};
+  const mediaListen = pick("mediaListen");
+  if (mediaListen !== undefined) media.listenAddress = mediaListen;
+  const mediaAddress = pick("mediaAddress");
+  if (mediaAddress !== undefined) media.announcedAddress = mediaAddress;
+  const mediaPorts = pick("mediaPorts");
+  if (mediaPorts !== undefined) media.portRange = mediaPorts;
+  if (Object.keys(media).length > 0) config.media = media;
   if (configFile !== undefined) config.configFile = configFile;
   return config;
 }

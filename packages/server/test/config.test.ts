@@ -125,3 +125,57 @@ test("config file problems are CONFIG_INVALID: missing, not JSON, unknown key, d
 test("a bad host is CONFIG_INVALID", (t) => {
   assertConfigInvalid(() => loadConfig({ flags: { host: "a b" }, env: {}, cwd: tempDir(t) }), /--host/);
 });
+
+test("media settings: flags beat environment variables, which beat the config file", (t) => {
+  const cwd = tempDir(t);
+  const file = join(cwd, "conf.json");
+  writeFileSync(
+    file,
+    JSON.stringify({ mediaAddress: "198.51.100.1", mediaPorts: "30000-30099", mediaListen: "10.0.0.1" }),
+  );
+  const env = { CONCLAVE_CONFIG: file, CONCLAVE_MEDIA_ADDRESS: "2001:db8::2", CONCLAVE_MEDIA_PORTS: "40000-40999" };
+  const c = loadConfig({ flags: { mediaPorts: "50000-50000" }, env, cwd });
+  assert.deepEqual(c.media, {
+    listenAddress: "10.0.0.1",
+    announcedAddress: "2001:db8::2",
+    portRange: { min: 50000, max: 50000 },
+  });
+  assert.deepEqual(loadConfig({ env, cwd }).media?.portRange, { min: 40000, max: 40999 });
+  assert.deepEqual(loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }).media, {
+    listenAddress: "10.0.0.1",
+    announcedAddress: "198.51.100.1",
+    portRange: { min: 30000, max: 30099 },
+  });
+  assert.equal(
+    loadConfig({ flags: { mediaListen: "::1" }, env: { CONCLAVE_MEDIA_ADDRESS: "" }, cwd }).media?.announcedAddress,
+    undefined,
+    "an empty variable counts as unset",
+  );
+});
+
+test("with no media settings the configuration has no media section (the relay's defaults apply)", (t) => {
+  assert.equal(loadConfig({ env: {}, cwd: tempDir(t) }).media, undefined);
+});
+
+test("a media address or listen address that is not an IP literal is CONFIG_INVALID naming its source", (t) => {
+  const cwd = tempDir(t);
+  for (const bad of ["meet.example.org", "203.0.113", "203.0.113.7:40000", "[2001:db8::1]", "256.1.1.1"]) {
+    assertConfigInvalid(() => loadConfig({ flags: { mediaAddress: bad }, env: {}, cwd }), /--media-address .*IPv4 or IPv6/);
+    assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_MEDIA_LISTEN: bad }, cwd }), /CONCLAVE_MEDIA_LISTEN/);
+  }
+  const file = join(cwd, "c.json");
+  writeFileSync(file, JSON.stringify({ mediaAddress: "" }));
+  assertConfigInvalid(() => loadConfig({ flags: { config: file }, env: {}, cwd }), /"mediaAddress"/);
+});
+
+test("a media port range outside 1024-65535, reversed or not MIN-MAX is CONFIG_INVALID naming its source", (t) => {
+  const cwd = tempDir(t);
+  for (const bad of ["1023-2000", "40000-65536", "41000-40000", "40000", "40000-", "-40000", "4e4-5e4", "40000 - 40100", "0-0"]) {
+    assertConfigInvalid(() => loadConfig({ flags: { mediaPorts: bad }, env: {}, cwd }), /--media-ports .*1024 <= MIN <= MAX <= 65535/);
+  }
+  assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_MEDIA_PORTS: "100-200" }, cwd }), /CONCLAVE_MEDIA_PORTS/);
+  const file = join(cwd, "c.json");
+  writeFileSync(file, JSON.stringify({ mediaPorts: { min: 40000, max: 40100 } }));
+  assertConfigInvalid(() => loadConfig({ flags: { config: file }, env: {}, cwd }), /"mediaPorts"/);
+  assert.deepEqual(loadConfig({ flags: { mediaPorts: "1024-65535" }, env: {}, cwd }).media?.portRange, { min: 1024, max: 65535 });
+});

@@ -151,3 +151,29 @@ test("relay candidates carry the announced address", async () => {
     relay.close();
   }
 });
+
+test("a relay whose port range is full refuses the next connection with RELAY_PORTS_EXHAUSTED instead of aborting", async () => {
+  // libjuice aborts the process when it finds no free port, so the relay must refuse first. A
+  // random 2-port window above Linux's ephemeral range keeps other sockets out of it.
+  const min = 63_000 + 2 * Math.floor(Math.random() * 1000);
+  const relay = new MediaRelay({ listenAddress: "127.0.0.1", portRange: { min, max: min + 1 } });
+  try {
+    const room = relay.createRoom("m1");
+    const alice = room.addPeer("alice");
+    await alice.handlePublishOffer(CHROMIUM_PUBLISH_OFFER); // port 1: alice's publish connection
+    const bob = room.addPeer("bob");
+    await nextOffer(bob); // port 2: bob's subscribe connection
+    await assert.rejects(bob.handlePublishOffer(CHROMIUM_PUBLISH_OFFER), code("RELAY_PORTS_EXHAUSTED"));
+
+    const carol = room.addPeer("carol");
+    const [failure] = (await once(carol, "negotiationFailed")) as [Error];
+    assert.ok(isRelayError(failure, "RELAY_PORTS_EXHAUSTED"), String(failure));
+
+    // Closing a peer returns its port: carol can publish.
+    bob.close();
+    await carol.handlePublishOffer(CHROMIUM_PUBLISH_OFFER);
+    assert.equal(room.publications.size, 4);
+  } finally {
+    relay.close();
+  }
+});

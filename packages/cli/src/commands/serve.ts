@@ -15,15 +15,18 @@ export const SERVE_HELP = `Usage: conclave serve [options]
 Run a Conclave server: HTTPS and WebSocket signaling on one port.
 
 Options (each also settable by environment variable or config file):
-  --host HOST         address to listen on            (CONCLAVE_HOST, default 0.0.0.0)
-  --port PORT         TCP port, 0 for any free port   (CONCLAVE_PORT, default 8443)
-  --data DIR          data directory                  (CONCLAVE_DATA, default ./conclave-data)
-  --cert FILE         PEM certificate chain           (CONCLAVE_CERT; default: self-signed for localhost)
-  --key FILE          PEM private key for --cert      (CONCLAVE_KEY)
-  --public-url URL    base URL of join links          (CONCLAVE_PUBLIC_URL, default https://localhost:PORT)
-  --web-root DIR      static files of the web app     (CONCLAVE_WEB_ROOT)
-  --config FILE       JSON config file                (CONCLAVE_CONFIG, default <data>/conclave.json if present)
-  -h, --help          show this help
+  --host HOST            address to listen on             (CONCLAVE_HOST, default 0.0.0.0)
+  --port PORT            TCP port, 0 for any free port    (CONCLAVE_PORT, default 8443)
+  --data DIR             data directory                   (CONCLAVE_DATA, default ./conclave-data)
+  --cert FILE            PEM certificate chain            (CONCLAVE_CERT; default: self-signed for localhost)
+  --key FILE             PEM private key for --cert       (CONCLAVE_KEY)
+  --public-url URL       base URL of join links           (CONCLAVE_PUBLIC_URL, default https://localhost:PORT)
+  --web-root DIR         static files of the web app      (CONCLAVE_WEB_ROOT)
+  --media-address IP     IP announced in media candidates (CONCLAVE_MEDIA_ADDRESS; for NAT and containers)
+  --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
+  --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
+  --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
+  -h, --help             show this help
 
 Precedence: flags > environment > config file > defaults.
 Stop with Ctrl+C (SIGINT) or SIGTERM.`;
@@ -46,6 +49,9 @@ export const serveCommand: Command = {
         key: { type: "string" },
         "public-url": { type: "string" },
         "web-root": { type: "string" },
+        "media-address": { type: "string" },
+        "media-ports": { type: "string" },
+        "media-listen": { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -63,6 +69,9 @@ export const serveCommand: Command = {
         key: values.key,
         publicUrl: values["public-url"],
         webRoot: values["web-root"],
+        mediaAddress: values["media-address"],
+        mediaPorts: values["media-ports"],
+        mediaListen: values["media-listen"],
         config: values.config,
       },
       env: io.env,

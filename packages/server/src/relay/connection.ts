@@ -13,6 +13,11 @@
 // - Local descriptions and candidates arrive on separate callback queues, so a candidate can
 //   overtake the description it belongs to. Candidates are held back until the description has
 //   been handed to signaling.
+// - When no socket can be bound (every port of the configured range taken, or a bind address
+//   that is not local), gathering candidates throws a C++ exception on a native thread, which
+//   aborts the whole process. Each connection binds one UDP port (IPv4 and IPv6 share it), so the
+//   relay counts its connections against the range's size (PortBudget) and refuses the one that
+//   would not fit; startConclave checks the bind address before creating the relay.
 
 import { PeerConnection, type RtcConfig, type Track } from "node-datachannel";
 import { RelayError } from "./errors.js";
@@ -27,6 +32,39 @@ export interface ConnectionOptions {
   readonly portRange: { readonly min: number; readonly max: number } | undefined;
   readonly iceServers: readonly string[];
   readonly negotiationTimeoutMs: number;
+  /** Present with a port range: the relay-wide count of connections holding one of its ports. */
+  readonly portBudget: PortBudget | undefined;
+}
+
+/**
+ * How many native connections may exist at once with a port range: one UDP port each. Ports of
+ * the range that another process holds are not counted; the range must be Conclave's alone.
+ */
+export class PortBudget {
+  readonly min: number;
+  readonly max: number;
+  private used = 0;
+
+  constructor(range: { readonly min: number; readonly max: number }) {
+    this.min = range.min;
+    this.max = range.max;
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Takes a port's worth of the range, or throws RELAY_PORTS_EXHAUSTED. */
+  take(): void {
+    if (this.used >= this.max - this.min + 1) {
+      throw new RelayError("RELAY_PORTS_EXHAUSTED", `${this.used} connections hold UDP ports ${this.min}-${this.max}`);
+    }
+    this.used++;
+  }
+
+  release(): void {
+    if (this.used > 0) this.used--;
+  }
 }
 
 export interface ConnectionHooks {
@@ -40,6 +78,7 @@ export abstract class RelayConnection {
   private readonly label: string;
   private readonly hooks: ConnectionHooks;
   private pc: PeerConnection | undefined;
+  private holdsPort = false;
   private readonly ownedTracks = new Set<Track>();
   private remoteMid: string | undefined;
   private readonly pendingRemoteCandidates: { candidate: string; mid: string | undefined }[] = [];
@@ -81,7 +120,15 @@ export abstract class RelayConnection {
       config.portRangeBegin = this.options.portRange.min;
       config.portRangeEnd = this.options.portRange.max;
     }
-    const pc = new PeerConnection(this.label, config);
+    this.options.portBudget?.take();
+    this.holdsPort = this.options.portBudget !== undefined;
+    let pc: PeerConnection;
+    try {
+      pc = new PeerConnection(this.label, config);
+    } catch (err) {
+      this.releasePort();
+      throw err;
+    }
     pc.onStateChange((state) => {
       this._state = state;
       if (!this._closed) this.hooks.stateChange(state);
@@ -232,7 +279,16 @@ export abstract class RelayConnection {
     } catch {
       // already closed
     }
+    // libdatachannel has released the socket once close() returns (measured: a new connection
+    // can bind the same port at once).
+    this.releasePort();
     this._state = "closed";
+  }
+
+  private releasePort(): void {
+    if (!this.holdsPort) return;
+    this.holdsPort = false;
+    this.options.portBudget?.release();
   }
 }
 

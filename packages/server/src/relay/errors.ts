@@ -14,6 +14,8 @@ export const RELAY_ERRORS = {
   RELAY_DUPLICATE_ROOM: "A room with this id already exists in the relay.",
   RELAY_DUPLICATE_PEER: "A peer with this id is already in the room.",
   RELAY_UNKNOWN_PUBLICATION: "There is no such publication.",
+  RELAY_PORTS_EXHAUSTED:
+    "Every UDP port of the relay's port range is in use; the server operator should widen the range (--media-ports).",
 } as const;
 
 export type RelayErrorCode = keyof typeof RELAY_ERRORS;

@@ -4,16 +4,22 @@
 
 import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
-import type { ConnectionOptions } from "./connection.js";
+import { type ConnectionOptions, PortBudget } from "./connection.js";
 import { RelayError } from "./errors.js";
 import { RelayRoom } from "./room.js";
 
 export interface RelayOptions {
-  /** Local address to bind ICE sockets to (default: all interfaces). Tests use "127.0.0.1". */
+  /**
+   * Local address to bind ICE sockets to (default: all interfaces). Tests use "127.0.0.1". It
+   * must be an address of this machine: libdatachannel aborts the process otherwise.
+   */
   readonly listenAddress?: string;
   /** Address written into host candidates instead of the local one (NAT, containers). */
   readonly announcedAddress?: string;
-  /** UDP port range for ICE (inclusive). */
+  /**
+   * UDP port range for ICE (inclusive). Each peer uses up to two ports (publish and subscribe);
+   * a connection that would need more ports than the range has fails with RELAY_PORTS_EXHAUSTED.
+   */
   readonly portRange?: { readonly min: number; readonly max: number };
   /** STUN/TURN servers as libdatachannel URLs ("stun:host:port", "turn:user:pass@host:port"). */
   readonly iceServers?: readonly string[];
@@ -70,6 +76,7 @@ export class MediaRelay extends EventEmitter<MediaRelayEvents> {
       portRange: portRange === undefined ? undefined : { min: portRange.min, max: portRange.max },
       iceServers: [...(options.iceServers ?? [])],
       negotiationTimeoutMs: positive(options.negotiationTimeoutMs, "negotiationTimeoutMs", 10_000),
+      portBudget: portRange === undefined ? undefined : new PortBudget(portRange),
     };
     this.keyframeRequestIntervalMs = positive(options.keyframeRequestIntervalMs, "keyframeRequestIntervalMs", 500);
     this.maxVideoBitrate = Math.round(positive(options.maxVideoBitrate, "maxVideoBitrate", 2_500_000));

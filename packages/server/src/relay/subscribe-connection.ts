@@ -8,7 +8,7 @@
 // keeps the offer valid when no subscription is left: libdatachannel rejects an answer whose
 // m-sections are all removed.
 
-import { Audio, RtcpNackResponder, type Track, Video } from "node-datachannel";
+import { Audio, type PeerConnection, RtcpNackResponder, type Track, Video } from "node-datachannel";
 import { type ConnectionHooks, type ConnectionOptions, errorMessage, RelayConnection } from "./connection.js";
 import { RelayError } from "./errors.js";
 import type { MediaSource, Publication } from "./publication.js";
@@ -116,9 +116,18 @@ export class SubscribeConnection extends RelayConnection {
         this.endedTracks.length = 0;
         return;
       }
+      let pc: PeerConnection;
+      try {
+        pc = this.peerConnection();
+      } catch (err) {
+        // No port left in the range (RELAY_PORTS_EXHAUSTED): this runs in a microtask, so a throw
+        // would be uncaught. The subscriptions stay pending; the next change retries.
+        this.init.failed(err instanceof Error ? err : new Error(errorMessage(err)));
+        return;
+      }
       const placeholder = new Audio(PLACEHOLDER_MID, "Inactive");
       placeholder.addOpusCodec(AUDIO_CODEC.payloadType);
-      this.adoptTrack(this.peerConnection().addTrack(placeholder));
+      this.adoptTrack(pc.addTrack(placeholder));
     }
     const pc = this.peerConnection();
     for (const track of this.endedTracks.splice(0)) this.closeTrack(track);
