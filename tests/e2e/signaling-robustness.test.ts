@@ -115,3 +115,42 @@ test("a committer that vanishes mid-commit does not stall the meeting: the next 
   await waitForAgreement([a, b, c], 3, 10_000);
   assert.ok(performance.now() - started >= 450, "the deadline was not waited for");
 });
+
+test("a participant whose network silently vanishes is cut off by the heartbeat and the others rekey without it", async (t) => {
+  const server = await startTestServer({ heartbeatMs: 300 });
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const a = await joinSession(server, meeting, "Ada");
+  const b = await joinSession(server, meeting, "Bob");
+  t.after(() => [a, b].forEach((s) => s.leave()));
+
+  // Cy answers pings until her network "vanishes": then nothing, not even a TCP close.
+  let frozen = false;
+  const ws = new WebSocket(server.wsUrl, { ca: server.ca, autoPong: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  ws.on("ping", (data) => {
+    if (!frozen) ws.pong(data);
+  });
+  const channel: SignalingChannel = {
+    send: (text) => {
+      if (!frozen) ws.send(text);
+    },
+    close: () => {},
+    onMessage: (h) => ws.on("message", (d) => {
+      if (!frozen) h(d.toString());
+    }),
+    onClose: () => {},
+  };
+  const c = new MeetingSession({ meetingId: meeting.id, passcode: meeting.passcode!, displayName: "Cy", sframeCrypto: createNodeSFrameCrypto() });
+  await c.join(channel);
+  const three = await waitForAgreement([a, b, c], 3);
+  frozen = true;
+  const started = performance.now();
+  await waitForAgreement([a, b], 2, 5000, three.epoch + 1n);
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 3000, `took ${elapsed} ms`);
+  ws.terminate();
+});

@@ -25,6 +25,8 @@ export interface ConclaveOptions {
   commitTimeoutMs?: number;
   /** Join rate limits (see DEFAULT_JOIN_LIMITS). */
   limits?: JoinLimits;
+  /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
+  heartbeatMs?: number;
 }
 
 export interface ConclaveServer extends RunningServer {
@@ -79,7 +81,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       });
     },
     onSignalingConnection(ws, req) {
-      handleSignalingConnection(ws, req, registry!);
+      handleSignalingConnection(ws, req, registry!, opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {});
     },
     async onClose() {
       registry?.close();

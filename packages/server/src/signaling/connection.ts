@@ -17,6 +17,11 @@ import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meetin
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 
 export const JOIN_TIMEOUT_MS = 15_000;
+/**
+ * WebSocket ping interval. A peer that answers no ping for two intervals is cut off, so a
+ * participant whose network vanished (no TCP close) leaves the group within ~2 intervals.
+ */
+export const HEARTBEAT_MS = 10_000;
 /** Close codes (4000-4999 are for applications, RFC 6455 §7.4.2). */
 export const CLOSE_CODES = {
   JOIN_REFUSED: 4403,
@@ -30,7 +35,11 @@ const RATE_WINDOW_MS = 10_000;
 /** Generous for MLS traffic and ICE candidates, far below a flood. */
 const RATE_LIMIT = 500;
 
-export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry): void {
+export interface SignalingOptions {
+  heartbeatMs?: number;
+}
+
+export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
   const address = req.socket.remoteAddress ?? "unknown";
   let meeting: LiveMeeting | null = null;
   let memberId: string | null = null;
@@ -52,6 +61,21 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
     connection.send({ type: "error", code, message, fatal });
     if (fatal) connection.close(closeCode, code);
   };
+
+  // Heartbeat (RFC 6455 §5.5.2): browsers and `ws` answer pings automatically.
+  let alive = true;
+  ws.on("pong", () => {
+    alive = true;
+  });
+  const heartbeat = setInterval(() => {
+    if (!alive) {
+      ws.terminate(); // 'close' follows: the participant leaves and the others rekey
+      return;
+    }
+    alive = false;
+    ws.ping();
+  }, opts.heartbeatMs ?? HEARTBEAT_MS);
+  heartbeat.unref();
 
   const joinTimer = setTimeout(() => {
     if (!memberId) error("JOIN_TIMEOUT", errorMessage("JOIN_TIMEOUT"), true, CLOSE_CODES.JOIN_TIMEOUT);
@@ -118,6 +142,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
 
   ws.on("close", () => {
     clearTimeout(joinTimer);
+    clearInterval(heartbeat);
     if (meeting && memberId) meeting.leave(memberId, "disconnected");
     meeting = null;
   });
