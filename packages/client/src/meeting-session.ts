@@ -61,6 +61,11 @@ export interface EpochEvent {
 
 export interface MeetingSessionEvents extends Record<string, unknown> {
   joined: { memberId: string; encryption: "e2ee" | "enhanced"; members: MemberInfo[] };
+  /** Not let in yet: a host must admit you (waiting room) or arrive (no join before host). */
+  waiting: { reason: "waitingRoom" | "hostAbsent" };
+  /** Hosts and co-hosts: who is waiting to be let in. */
+  waitingList: { memberId: string; displayName: string }[];
+  meetingState: { locked: boolean };
   epoch: EpochEvent;
   presence: MemberInfo[];
   /** Media signaling for the transport layer. */
@@ -72,7 +77,7 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   closed: { code: number; reason: string };
 }
 
-type SessionState = "idle" | "joining" | "waitingForGroup" | "inGroup" | "closed";
+type SessionState = "idle" | "joining" | "waiting" | "waitingForGroup" | "inGroup" | "closed";
 
 export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   readonly memberId: string;
@@ -87,6 +92,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #pendingEpoch: bigint | null = null;
   #queue: Promise<void> = Promise.resolve();
   #presence = new Map<string, MemberInfo>();
+  #waitingList: { memberId: string; displayName: string }[] = [];
+  #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
 
   constructor(opts: MeetingSessionOptions) {
@@ -171,6 +178,46 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   /** The member identity behind an MLS leaf index (who sent a frame). */
   memberAtLeaf(leafIndex: number): MemberIdentity | undefined {
     return this.#mls?.members().find((m) => m.leafIndex === leafIndex)?.identity;
+  }
+
+  /** Hosts and co-hosts: the people waiting to be let in. */
+  get waitingList(): { memberId: string; displayName: string }[] {
+    return this.#waitingList;
+  }
+
+  get locked(): boolean {
+    return this.#locked;
+  }
+
+  /** This member's role as the server reports it. */
+  get role(): "host" | "cohost" | "participant" {
+    return this.#presence.get(this.memberId)?.role ?? "participant";
+  }
+
+  /** Host controls (the server refuses them with NOT_HOST for participants). */
+  admit(memberId: string): void {
+    this.#send({ type: "admit", memberId });
+  }
+
+  deny(memberId: string): void {
+    this.#send({ type: "deny", memberId });
+  }
+
+  /** Removes a participant: the group rekeys at once; it may not rejoin unless allowRejoin. */
+  remove(memberId: string, allowRejoin = false): void {
+    this.#send({ type: "remove", memberId, allowRejoin });
+  }
+
+  lockMeeting(locked: boolean): void {
+    this.#send({ type: "lockMeeting", locked });
+  }
+
+  endMeeting(): void {
+    this.#send({ type: "endMeeting" });
+  }
+
+  setRole(memberId: string, role: "cohost" | "participant"): void {
+    this.#send({ type: "setRole", memberId, role });
   }
 
   /** Sends a media-signaling message (publish offer, subscribe answer, ICE). */
@@ -290,6 +337,18 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.emit("ice", { pc: msg.pc, candidate: msg.candidate, mid: msg.mid });
         return;
       case "pong":
+        return;
+      case "waiting":
+        this.#state = "waiting";
+        this.emit("waiting", { reason: msg.reason });
+        return;
+      case "waitingList":
+        this.#waitingList = msg.entries;
+        this.emit("waitingList", msg.entries);
+        return;
+      case "meetingState":
+        this.#locked = msg.locked;
+        this.emit("meetingState", { locked: msg.locked });
         return;
       case "meetingEnded":
         this.emit("error", { code: "MEETING_ENDED", message: "The host ended the meeting.", fatal: true });

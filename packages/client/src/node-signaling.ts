@@ -12,6 +12,8 @@ export interface NodeSignalingOptions {
   ca?: string | Buffer;
   /** SHA-256 fingerprint ("AB:CD:…" or hex) the server's certificate must have. */
   fingerprint?: string;
+  /** Extra HTTP headers for the upgrade request (e.g. Authorization: Bearer <admin token> to host). */
+  headers?: Record<string, string>;
   /** Accept any certificate (testing only). */
   insecure?: boolean;
   /** Timeout for the TLS + WebSocket handshake. */
@@ -30,6 +32,7 @@ export function connectNodeSignaling(url: string, opts: NodeSignalingOptions = {
     handshakeTimeout: opts.timeoutMs ?? 10_000,
     maxPayload: 8 * 1024 * 1024,
     ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(opts.headers ? { headers: opts.headers } : {}),
     // With a pinned fingerprint the chain is not checked against CAs: the pin is the trust, and it
     // is checked on the upgrade response, before the connection is handed to the caller.
     ...(pinned || opts.insecure ? { rejectUnauthorized: false } : {}),

@@ -4,11 +4,13 @@
  */
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type Logger, type RunningServer } from "./server.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
-import type { MediaRoom } from "./meetings/live-meeting.js";
+import type { MediaRoom, MeetingPolicy } from "./meetings/live-meeting.js";
+import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection } from "./signaling/connection.js";
 
@@ -25,6 +27,8 @@ export interface ConclaveOptions {
   commitTimeoutMs?: number;
   /** Join rate limits (see DEFAULT_JOIN_LIMITS). */
   limits?: JoinLimits;
+  /** How each meeting admits people (waiting room, join before host); default: open. */
+  meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
   heartbeatMs?: number;
 }
@@ -67,6 +71,7 @@ export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Lo
 
 export async function startConclave(config: ServerConfig, opts: ConclaveOptions = {}): Promise<ConclaveServer> {
   let registry: MeetingRegistry | undefined;
+  let adminToken: string | null = null;
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
@@ -78,10 +83,16 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
         ...(opts.limits ? { limits: opts.limits } : {}),
+        ...(opts.meetingPolicy ? { policyFor: opts.meetingPolicy } : {}),
       });
     },
     onSignalingConnection(ws, req) {
-      handleSignalingConnection(ws, req, registry!, opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {});
+      handleSignalingConnection(ws, req, registry!, {
+        ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        // The admin API token (Authorization: Bearer, from automation such as `conclave bot`)
+        // makes its bearer host of any meeting.
+        authenticate: (r) => ({ userId: null, admin: adminToken !== null && bearerMatches(r.headers.authorization, adminToken) }),
+      });
     },
     async onClose() {
       registry?.close();
@@ -93,6 +104,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     throw e;
   });
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
+  adminToken = running.adminToken;
   return { ...running, registry: registry!, relay };
 }
 
@@ -137,4 +149,12 @@ async function checkBindable(address: string): Promise<void> {
   } finally {
     socket.close();
   }
+}
+
+/** Constant-time check of an `Authorization: Bearer <token>` header. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? "");
+  if (!m) return false;
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
 }

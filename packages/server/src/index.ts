@@ -6,6 +6,6 @@ export { MeetingStore, isMeetingId, MEETING_ID_PATTERN, type Meeting, type Encry
 export { RateLimiter } from "./http/rate-limit.js";
 export { SERVER_ERRORS, ServerError, isServerError, type ServerErrorCode } from "./errors.js";
 export { MeetingRegistry, DEFAULT_JOIN_LIMITS, type JoinLimits } from "./meetings/meeting-registry.js";
-export { LiveMeeting, type MediaRoom, type MediaPeer, type MediaPeerEvents } from "./meetings/live-meeting.js";
+export { LiveMeeting, OPEN_POLICY, type MediaRoom, type MediaPeer, type MediaPeerEvents, type MeetingPolicy } from "./meetings/live-meeting.js";
 export { relayMediaRoom } from "./conclave.js";
 export { MediaRelay, RelayRoom, RelayPeer, type RelayOptions, type RelayTap, type TapPacket, RelayError, isRelayError, RELAY_ERRORS } from "./relay/index.js";

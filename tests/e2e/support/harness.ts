@@ -43,16 +43,22 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number } = {},
+  extra: { graceMs?: number; asHost?: boolean; record?: string[] } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
     displayName,
     sframeCrypto: createNodeSFrameCrypto(),
     ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
-    ...extra,
+    ...(extra.graceMs !== undefined ? { graceMs: extra.graceMs } : {}),
   });
-  const channel = await connectNodeSignaling(t.wsUrl, { ca: t.ca });
+  const inner = await connectNodeSignaling(t.wsUrl, {
+    ca: t.ca,
+    ...(extra.asHost ? { headers: { authorization: `Bearer ${t.server.adminToken}` } } : {}),
+  });
+  const record = extra.record;
+  // `record` collects every text message the participant receives, for assertions on what it saw.
+  const channel = record ? { ...inner, onMessage: (h: (text: string) => void) => inner.onMessage((text) => (record.push(text), h(text))) } : inner;
   await session.join(channel);
   return session;
 }

@@ -32,7 +32,10 @@ export const memberInfoSchema = z.strictObject({
   kind: memberKindSchema,
   /** True once the member has joined the MLS group (has keys). */
   inGroup: z.boolean(),
+  role: z.enum(["host", "cohost", "participant"]),
 });
+export const roleSchema = z.enum(["host", "cohost", "participant"]);
+export type MeetingRole = z.infer<typeof roleSchema>;
 export type MemberInfo = z.infer<typeof memberInfoSchema>;
 
 export const trackInfoSchema = z.strictObject({
@@ -92,6 +95,17 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ice"), ...iceCandidate.shape }),
   z.strictObject({ type: z.literal("leave") }),
   z.strictObject({ type: z.literal("ping"), nonce: z.number().int().nonnegative() }),
+  // Host controls (host or co-host only; others get NOT_HOST).
+  /** Let a waiting participant in (it is then added to the MLS group). */
+  z.strictObject({ type: z.literal("admit"), memberId }),
+  /** Turn a waiting participant away. */
+  z.strictObject({ type: z.literal("deny"), memberId }),
+  /** Remove a participant: immediate rekey; it may not rejoin unless allowRejoin. */
+  z.strictObject({ type: z.literal("remove"), memberId, allowRejoin: z.boolean().optional() }),
+  z.strictObject({ type: z.literal("lockMeeting"), locked: z.boolean() }),
+  /** End the meeting for everyone (host only). */
+  z.strictObject({ type: z.literal("endMeeting") }),
+  z.strictObject({ type: z.literal("setRole"), memberId, role: z.enum(["cohost", "participant"]) }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -128,6 +142,18 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("ice"), ...iceCandidate.shape }),
   z.strictObject({ type: z.literal("pong"), nonce: z.number().int().nonnegative() }),
   z.strictObject({ type: z.literal("meetingEnded") }),
+  /**
+   * You are waiting to be let in: by a host (waiting room) or until a host arrives. Nothing else
+   * about the meeting is sent until then: no members, no key material, no media.
+   */
+  z.strictObject({ type: z.literal("waiting"), meetingId, reason: z.enum(["waitingRoom", "hostAbsent"]) }),
+  /** To hosts and co-hosts: who is waiting. */
+  z.strictObject({
+    type: z.literal("waitingList"),
+    entries: z.array(z.strictObject({ memberId, displayName: z.string().min(1).max(64) })).max(1000),
+  }),
+  /** The meeting's host-controlled state. */
+  z.strictObject({ type: z.literal("meetingState"), locked: z.boolean() }),
   z.strictObject({ type: z.literal("error"), code: z.string().max(64), message: z.string().max(500), fatal: z.boolean() }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;

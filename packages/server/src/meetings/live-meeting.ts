@@ -14,6 +14,7 @@ import {
   fromBase64,
   type ClientMessage,
   type MemberIdentity,
+  type MeetingRole,
   type MemberInfo,
   type ServerMessage,
   type TrackInfo,
@@ -55,13 +56,47 @@ export interface MediaPeer {
 interface Participant {
   identity: MemberIdentity;
   connection: ParticipantConnection;
+  role: MeetingRole;
+  /** Who this is beyond the meeting (signed-in user id, else the client address): for bans. */
+  banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
 }
 
+interface Waiting {
+  identity: MemberIdentity;
+  keyPackage: Uint8Array;
+  connection: ParticipantConnection;
+  role: MeetingRole;
+  banKey: string;
+  reason: "waitingRoom" | "hostAbsent";
+}
+
+/** How a meeting admits people: from its scheduled settings (issue: waiting room, join before host). */
+export interface MeetingPolicy {
+  waitingRoom: boolean;
+  joinBeforeHost: boolean;
+}
+
+/** The default for meetings created through the admin API (automation): no waiting room. */
+export const OPEN_POLICY: MeetingPolicy = { waitingRoom: false, joinBeforeHost: true };
+
+export interface JoinRequest {
+  identity: MemberIdentity;
+  keyPackage: Uint8Array;
+  connection: ParticipantConnection;
+  role: MeetingRole;
+  banKey: string;
+}
+
+export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
+
 export interface LiveMeetingOptions {
   meeting: Meeting;
+  policy?: MeetingPolicy;
   media?: MediaRoom;
+  /** The host ended the meeting: record it (the registry marks it ended in storage). */
+  onEnded?: () => void;
   commitTimeoutMs?: number;
   /** Called when the last participant leaves, so the registry can drop the meeting. */
   onEmpty?: () => void;
@@ -74,6 +109,12 @@ export const MAX_PARTICIPANTS = 1000;
 export class LiveMeeting {
   readonly meeting: Meeting;
   readonly #participants = new Map<string, Participant>();
+  /** People who asked to join and were not let in yet: no keys, no media, no member list. */
+  readonly #waiting = new Map<string, Waiting>();
+  /** Ban keys of removed participants who may not rejoin. */
+  readonly #banned = new Set<string>();
+  readonly #policy: MeetingPolicy;
+  #locked = false;
   readonly #ds: DeliveryService;
   readonly #media: MediaRoom | undefined;
   readonly #opts: LiveMeetingOptions;
@@ -83,6 +124,7 @@ export class LiveMeeting {
     this.meeting = opts.meeting;
     this.#opts = opts;
     this.#media = opts.media;
+    this.#policy = opts.policy ?? OPEN_POLICY;
     this.#ds = new DeliveryService({
       groupIdBase: new TextEncoder().encode(`conclave:${opts.meeting.id}`),
       inspect: {
@@ -96,8 +138,13 @@ export class LiveMeeting {
     });
   }
 
+  /** Everyone connected: participants and waiting people. */
   get size(): number {
-    return this.#participants.size;
+    return this.#participants.size + this.#waiting.size;
+  }
+
+  get locked(): boolean {
+    return this.#locked;
   }
 
   /** The MLS epoch the delivery service has ordered up to (for tests and the audit). */
@@ -106,23 +153,31 @@ export class LiveMeeting {
   }
 
   has(memberId: string): boolean {
-    return this.#participants.has(memberId);
+    return this.#participants.has(memberId) || this.#waiting.has(memberId);
   }
 
-  /** Admits a validated participant. The caller checked passcode, key package and identity. */
-  join(identity: MemberIdentity, keyPackage: Uint8Array, connection: ParticipantConnection): void {
+  /**
+   * A validated join request (the registry checked passcode, key package and identity). Hosts go
+   * straight in; others wait in the waiting room, or until a host arrives when the meeting does
+   * not allow joining before the host.
+   */
+  join(req: JoinRequest): JoinResult {
     if (this.#closed) throw new Error("meeting is closed");
-    const p: Participant = { identity, connection, inGroup: false, media: null };
-    this.#participants.set(identity.memberId, p);
-    connection.send({
-      type: "joined",
-      memberId: identity.memberId,
-      meetingId: this.meeting.id,
-      encryption: this.meeting.encryption,
-      members: [...this.#participants.values()].map(info),
-    });
-    this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
-    this.#ds.join(identity.memberId, identity, keyPackage);
+    const isHost = req.role !== "participant";
+    if (this.has(req.identity.memberId)) return { ok: false, code: "MEMBER_ID_TAKEN" };
+    if (!isHost && this.#banned.has(req.banKey)) return { ok: false, code: "BANNED" };
+    if (!isHost && this.#locked) return { ok: false, code: "MEETING_LOCKED" };
+    const reason = isHost ? null : this.#policy.waitingRoom ? "waitingRoom" : !this.#policy.joinBeforeHost && !this.#hostPresent() ? "hostAbsent" : null;
+    if (reason) {
+      this.#waiting.set(req.identity.memberId, { ...req, reason });
+      // Only its own waiting state: nothing about the meeting, its members or its keys.
+      req.connection.send({ type: "waiting", meetingId: this.meeting.id, reason });
+      this.#sendWaitingList();
+      return { ok: true, state: "waiting" };
+    }
+    this.#admit(req);
+    if (isHost) this.#admitHostAbsent();
+    return { ok: true, state: "joined" };
   }
 
   /** Handles one validated message from a joined participant. */
@@ -180,6 +235,14 @@ export class LiveMeeting {
       case "ping":
         p.connection.send({ type: "pong", nonce: msg.nonce });
         return;
+      case "admit":
+      case "deny":
+      case "remove":
+      case "lockMeeting":
+      case "endMeeting":
+      case "setRole":
+        this.#hostControl(p, msg);
+        return;
       default: {
         const never: never = msg;
         throw new Error(`unhandled message ${(never as { type: string }).type}`);
@@ -189,6 +252,11 @@ export class LiveMeeting {
 
   /** A participant left or its connection dropped: the others rekey without it. */
   leave(memberId: string, reason: "left" | "disconnected" | "removed"): void {
+    if (this.#waiting.delete(memberId)) {
+      this.#sendWaitingList();
+      if (this.size === 0) this.#opts.onEmpty?.();
+      return;
+    }
     const p = this.#participants.get(memberId);
     if (!p) return;
     this.#participants.delete(memberId);
@@ -196,19 +264,145 @@ export class LiveMeeting {
     p.media = null;
     this.#ds.leave(memberId);
     this.#broadcast({ type: "memberLeft", memberId, reason });
-    if (this.#participants.size === 0) this.#opts.onEmpty?.();
+    if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
+    if (this.size === 0) this.#opts.onEmpty?.();
+  }
+
+  /** A waiting participant's own message before it is let in: only leave and ping are possible. */
+  handleWaiting(memberId: string, msg: ClientMessage): void {
+    const w = this.#waiting.get(memberId);
+    if (!w) return;
+    if (msg.type === "leave") {
+      this.leave(memberId, "left");
+      w.connection.close(1000, "left");
+    } else if (msg.type === "ping") {
+      w.connection.send({ type: "pong", nonce: msg.nonce });
+    } else {
+      w.connection.send({ type: "error", code: "NOT_ADMITTED", message: errorMessage("NOT_ADMITTED"), fatal: false });
+    }
+  }
+
+  isWaiting(memberId: string): boolean {
+    return this.#waiting.has(memberId);
+  }
+
+  #admit(req: JoinRequest): void {
+    const { identity, connection } = req;
+    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
+    this.#participants.set(identity.memberId, p);
+    connection.send({
+      type: "joined",
+      memberId: identity.memberId,
+      meetingId: this.meeting.id,
+      encryption: this.meeting.encryption,
+      members: [...this.#participants.values()].map(info),
+    });
+    connection.send({ type: "meetingState", locked: this.#locked });
+    if (p.role !== "participant") this.#sendWaitingList();
+    this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
+    this.#ds.join(identity.memberId, identity, req.keyPackage);
+  }
+
+  /** A host arrived: people waiting only for a host come in. */
+  #admitHostAbsent(): void {
+    for (const [id, w] of [...this.#waiting]) {
+      if (w.reason !== "hostAbsent") continue;
+      this.#waiting.delete(id);
+      this.#admit(w);
+    }
+    this.#sendWaitingList();
+  }
+
+  #hostPresent(): boolean {
+    for (const p of this.#participants.values()) if (p.role === "host" || p.role === "cohost") return true;
+    return false;
+  }
+
+  #sendWaitingList(): void {
+    const entries = [...this.#waiting.values()].map((w) => ({ memberId: w.identity.memberId, displayName: w.identity.displayName }));
+    for (const p of this.#participants.values()) {
+      if (p.role !== "participant") p.connection.send({ type: "waitingList", entries });
+    }
+  }
+
+  #hostControl(p: Participant, msg: Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" }>): void {
+    const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND") => p.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
+    if (p.role === "participant" || (msg.type === "endMeeting" && p.role !== "host")) return refuse("NOT_HOST");
+    switch (msg.type) {
+      case "admit": {
+        const w = this.#waiting.get(msg.memberId);
+        if (!w) return refuse("MEMBER_NOT_FOUND");
+        this.#waiting.delete(msg.memberId);
+        this.#admit(w);
+        this.#sendWaitingList();
+        return;
+      }
+      case "deny": {
+        const w = this.#waiting.get(msg.memberId);
+        if (!w) return refuse("MEMBER_NOT_FOUND");
+        this.#waiting.delete(msg.memberId);
+        w.connection.send({ type: "error", code: "NOT_ADMITTED", message: errorMessage("NOT_ADMITTED", "the host did not let you in"), fatal: true });
+        w.connection.close(4403, "NOT_ADMITTED");
+        this.#sendWaitingList();
+        if (this.size === 0) this.#opts.onEmpty?.();
+        return;
+      }
+      case "remove": {
+        const target = this.#participants.get(msg.memberId);
+        if (!target) {
+          const w = this.#waiting.get(msg.memberId);
+          if (!w) return refuse("MEMBER_NOT_FOUND");
+          if (!msg.allowRejoin) this.#banned.add(w.banKey);
+          this.#waiting.delete(msg.memberId);
+          w.connection.send({ type: "error", code: "REMOVED_BY_HOST", message: errorMessage("REMOVED_BY_HOST"), fatal: true });
+          w.connection.close(4403, "REMOVED_BY_HOST");
+          this.#sendWaitingList();
+          return;
+        }
+        if (target.role === "host" && p.role !== "host") return refuse("NOT_HOST");
+        if (!msg.allowRejoin) this.#banned.add(target.banKey);
+        // Leave first (the others rekey without it at once), then tell it why.
+        this.leave(target.identity.memberId, "removed");
+        target.connection.send({ type: "error", code: "REMOVED_BY_HOST", message: errorMessage("REMOVED_BY_HOST"), fatal: true });
+        target.connection.close(4403, "REMOVED_BY_HOST");
+        return;
+      }
+      case "lockMeeting":
+        this.#locked = msg.locked;
+        this.#broadcast({ type: "meetingState", locked: this.#locked });
+        return;
+      case "endMeeting":
+        this.#opts.onEnded?.();
+        this.close("ended by the host");
+        return;
+      case "setRole": {
+        const target = this.#participants.get(msg.memberId);
+        if (!target) return refuse("MEMBER_NOT_FOUND");
+        if (target.role === "host") return refuse("NOT_HOST");
+        target.role = msg.role;
+        this.#broadcast({ type: "memberUpdated", member: info(target) });
+        if (target.role === "cohost") this.#sendWaitingList();
+        return;
+      }
+      default: {
+        const never: never = msg;
+        throw new Error(`unhandled host control ${(never as { type: string }).type}`);
+      }
+    }
   }
 
   /** Ends the meeting for everyone. */
   close(reason = "meeting closed"): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const p of this.#participants.values()) {
-      p.media?.close();
+    for (const p of [...this.#participants.values(), ...this.#waiting.values()]) {
+      if ("media" in p) p.media?.close();
       p.connection.send({ type: "meetingEnded" });
       p.connection.close(1001, reason);
     }
     this.#participants.clear();
+    this.#waiting.clear();
+    this.#banned.clear();
     this.#ds.close();
     this.#media?.close();
   }
@@ -290,5 +484,5 @@ export class LiveMeeting {
 
 function info(p: Participant): MemberInfo {
   const kind = p.identity.kind === "connector" ? { kind: "connector" as const, connector: p.identity.connector } : { kind: "person" as const };
-  return { memberId: p.identity.memberId, displayName: p.identity.displayName, kind, inGroup: p.inGroup };
+  return { memberId: p.identity.memberId, displayName: p.identity.displayName, kind, inGroup: p.inGroup, role: p.role };
 }

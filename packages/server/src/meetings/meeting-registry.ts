@@ -6,7 +6,8 @@
  */
 import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
-import { LiveMeeting, MAX_PARTICIPANTS, type MediaRoom, type ParticipantConnection } from "./live-meeting.js";
+import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
@@ -17,6 +18,20 @@ export interface MeetingRegistryOptions {
   createMediaRoom?: (meetingId: string) => MediaRoom;
   commitTimeoutMs?: number;
   limits?: JoinLimits;
+  /** How a meeting admits people (waiting room, join before host); default OPEN_POLICY. */
+  policyFor?: (meeting: Meeting) => MeetingPolicy;
+  /** Whether a signed-in user is the meeting's host (its owner). */
+  isOwner?: (meeting: Meeting, userId: string) => boolean;
+}
+
+/** Who is asking to join, as far as the server can tell from the connection. */
+export interface JoinContext {
+  /** The client's network address (rate limits, and bans of anonymous participants). */
+  address: string;
+  /** The signed-in user, if the connection carries a session. */
+  userId: string | null;
+  /** The connection presented the admin API token: it hosts every meeting. */
+  admin: boolean;
 }
 
 /** Per-minute limits on join attempts (defaults in DEFAULT_JOIN_LIMITS). */
@@ -41,7 +56,17 @@ export type JoinOutcome =
 
 export type JoinErrorCode = Extract<
   ServerErrorCode,
-  "MEETING_NOT_FOUND" | "MEETING_ENDED" | "WRONG_PASSCODE" | "RATE_LIMITED" | "BAD_KEY_PACKAGE" | "MEMBER_ID_TAKEN" | "MEETING_FULL" | "CONNECTOR_NOT_ALLOWED" | "SERVER_CLOSED"
+  | "MEETING_NOT_FOUND"
+  | "MEETING_ENDED"
+  | "WRONG_PASSCODE"
+  | "RATE_LIMITED"
+  | "BAD_KEY_PACKAGE"
+  | "MEMBER_ID_TAKEN"
+  | "MEETING_FULL"
+  | "CONNECTOR_NOT_ALLOWED"
+  | "SERVER_CLOSED"
+  | "MEETING_LOCKED"
+  | "BANNED"
 >;
 
 export class MeetingRegistry {
@@ -65,7 +90,8 @@ export class MeetingRegistry {
     return this.#live.get(meetingId);
   }
 
-  async join(msg: Extract<ClientMessage, { type: "join" }>, address: string, connection: ParticipantConnection): Promise<JoinOutcome> {
+  async join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
+    const address = who.address;
     if (this.#closed) return fail("SERVER_CLOSED");
     if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "join attempts from your address");
     if (this.#failuresByAddress.isLimited(address)) return fail("RATE_LIMITED", "failed join attempts from your address");
@@ -110,6 +136,12 @@ export class MeetingRegistry {
       const id = record.id;
       live = new LiveMeeting({
         meeting: record,
+        policy: this.#opts.policyFor?.(record) ?? OPEN_POLICY,
+        // Ending keeps only the meeting's record: the live state (members, MLS ordering, media) goes.
+        onEnded: () => {
+          this.#opts.store.markEnded(id);
+          this.#live.delete(id);
+        },
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         onEmpty: () => {
@@ -122,9 +154,16 @@ export class MeetingRegistry {
       });
       this.#live.set(record.id, live);
     }
-    if (live.has(identity.memberId)) return fail("MEMBER_ID_TAKEN");
     if (live.size >= MAX_PARTICIPANTS) return fail("MEETING_FULL", `${MAX_PARTICIPANTS} participants`);
-    live.join(identity, keyPackage, connection);
+    const host = who.admin || (who.userId !== null && (this.#opts.isOwner?.(record, who.userId) ?? false));
+    const result = live.join({
+      identity,
+      keyPackage,
+      connection,
+      role: host ? "host" : "participant",
+      banKey: who.userId !== null ? `user:${who.userId}` : `address:${address}`,
+    });
+    if (!result.ok) return fail(result.code);
     return { ok: true, meeting: live, memberId: identity.memberId };
   }
 

@@ -37,6 +37,8 @@ const RATE_LIMIT = 500;
 
 export interface SignalingOptions {
   heartbeatMs?: number;
+  /** Who the upgrade request authenticates (session cookie, admin token); default nobody. */
+  authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
 }
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
@@ -112,7 +114,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
         }
         if (joining) return;
         joining = true;
-        const outcome = await registry.join(msg, address, connection);
+        const outcome = await registry.join(msg, { address, ...(opts.authenticate?.(req) ?? { userId: null, admin: false }) }, connection);
         joining = false;
         if (!outcome.ok) {
           error(outcome.code, outcome.message, true, CLOSE_CODES.JOIN_REFUSED);
@@ -128,7 +130,8 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
         clearTimeout(joinTimer);
         return;
       }
-      await meeting.handle(memberId, msg);
+      if (meeting.isWaiting(memberId)) meeting.handleWaiting(memberId, msg);
+      else await meeting.handle(memberId, msg);
     }).catch((e: unknown) => {
       // A failure handling one message (e.g. a bad SDP) is reported to its sender only.
       error("REQUEST_FAILED", e instanceof Error ? safeMessage(e) : errorMessage("REQUEST_FAILED"), false);

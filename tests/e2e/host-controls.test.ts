@@ -1,0 +1,96 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { startTestServer, joinSession, waitForAgreement, waitFor } from "./support/harness.js";
+
+const WAITING_ROOM = { waitingRoom: true, joinBeforeHost: true };
+
+test("a waiting participant receives nothing but its waiting state — no key material — until the host admits it", async (t) => {
+  const server = await startTestServer({ meetingPolicy: () => WAITING_ROOM });
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  const bob = await joinSession(server, meeting, "Bob");
+  t.after(() => [host, bob].forEach((s) => s.leave()));
+  // Bob waits too (waiting room); the host admits him.
+  await waitFor("Bob in the waiting list", 10_000, (w) => host.on("waitingList", w), () => host.waitingList.some((e) => e.displayName === "Bob"));
+  host.admit(bob.memberId);
+  const before = await waitForAgreement([host, bob], 2);
+
+  const seen: string[] = [];
+  const guest = await joinSession(server, meeting, "Guest", { record: seen });
+  t.after(() => guest.leave());
+  await guest.once("waiting");
+  await waitFor("Guest in the waiting list", 10_000, (w) => host.on("waitingList", w), () => host.waitingList.some((e) => e.displayName === "Guest"));
+  // Time passes while the guest waits: the others even rekey once (nothing about it reaches the guest).
+  const carol = await joinSession(server, meeting, "Carol", { asHost: true });
+  t.after(() => carol.leave());
+  await waitForAgreement([host, bob, carol], 3, 15_000, before.epoch + 1n);
+
+  const types = seen.map((m) => (JSON.parse(m) as { type: string }).type);
+  assert.deepEqual([...new Set(types)], ["waiting"], `the waiting guest received ${types.join(", ")}`);
+  for (const m of seen) for (const secret of ["welcome", "commit", "keyPackage", "ratchetTree", "members", "sdp"]) assert.ok(!m.includes(secret), m);
+  assert.equal(guest.epoch, null);
+
+  host.admit(guest.memberId);
+  await waitForAgreement([host, bob, carol, guest], 4, 15_000);
+  assert.equal(guest.securityCode, host.securityCode);
+});
+
+test("the host removes a participant: the group rekeys at once, the removed person is told why and cannot rejoin", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  const bob = await joinSession(server, meeting, "Bob");
+  const eve = await joinSession(server, meeting, "Eve");
+  t.after(() => [host, bob].forEach((s) => s.leave()));
+  const before = await waitForAgreement([host, bob, eve], 3);
+  const told = eve.once("error");
+  host.remove(eve.memberId);
+  const after = await waitForAgreement([host, bob], 2, 2000, before.epoch + 1n);
+  assert.notEqual(after.code, before.code);
+  const err = await told;
+  assert.equal(err.code, "REMOVED_BY_HOST");
+  assert.equal(err.fatal, true);
+  // Eve comes back from the same address: banned.
+  const again = await joinSession(server, meeting, "Eve");
+  assert.equal((await again.once("error")).code, "BANNED");
+});
+
+test("participants cannot use host controls; a locked meeting refuses newcomers; the host ends the meeting for all", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  const bob = await joinSession(server, meeting, "Bob");
+  await waitForAgreement([host, bob], 2);
+  bob.remove(host.memberId);
+  assert.equal((await bob.once("error")).code, "NOT_HOST");
+  bob.lockMeeting(true);
+  assert.equal((await bob.once("error")).code, "NOT_HOST");
+
+  host.lockMeeting(true);
+  await bob.once("meetingState", (s) => s.locked);
+  const late = await joinSession(server, meeting, "Late");
+  assert.equal((await late.once("error")).code, "MEETING_LOCKED");
+
+  const ended = Promise.all([host.once("error"), bob.once("error")]);
+  host.endMeeting();
+  for (const e of await ended) assert.equal(e.code, "MEETING_ENDED");
+  assert.ok(server.server.context.meetings.get(meeting.id)?.endedAt !== undefined);
+  assert.equal(server.server.registry.get(meeting.id), undefined, "no live state is kept");
+  const after = await joinSession(server, meeting, "After");
+  assert.equal((await after.once("error")).code, "MEETING_ENDED");
+});
+
+test("without join-before-host, people wait until a host arrives and are then let in", async (t) => {
+  const server = await startTestServer({ meetingPolicy: () => ({ waitingRoom: false, joinBeforeHost: false }) });
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const bob = await joinSession(server, meeting, "Bob");
+  t.after(() => bob.leave());
+  assert.equal((await bob.once("waiting")).reason, "hostAbsent");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  t.after(() => host.leave());
+  await waitForAgreement([host, bob], 2);
+});
