@@ -35,6 +35,12 @@ export const SERVER_ERRORS = {
   CONNECTOR_NOT_ALLOWED: { status: 403, message: "End-to-end encrypted meetings admit no server-side connectors." },
   GROUP_REJECTED: { status: 409, message: "The delivery service did not expect this group message." },
   NOT_IN_GROUP: { status: 403, message: "Media is available once you hold the meeting's keys (after you are added to the group)." },
+  NOT_ADMITTED: { status: 403, message: "You are not in the meeting yet: a host has to let you in." },
+  NOT_HOST: { status: 403, message: "Only the meeting's host or a co-host can do this." },
+  MEMBER_NOT_FOUND: { status: 404, message: "No such participant in this meeting." },
+  REMOVED_BY_HOST: { status: 403, message: "The host removed you from the meeting." },
+  MEETING_LOCKED: { status: 403, message: "The host has locked this meeting; no one else can join." },
+  BANNED: { status: 403, message: "The host removed you from this meeting and did not allow you back." },
 
   // Operation
   CONFIG_INVALID: { status: 500, message: "The server configuration is not valid." },
