@@ -21,6 +21,8 @@ import {
   type Participant,
   type TestServer,
 } from "./support/harness.js";
+import { auditControls } from "./support/a11y.js";
+import { screenshotPath } from "./support/screenshots.js";
 
 let server: TestServer;
 let browser: Browser;
@@ -83,6 +85,49 @@ test("each browser renders and hears the other two participants, with the bot's 
     const ids = bot.session.groupMembers.filter((m) => m.identity.memberId !== bot.memberId).map((m) => m.identity.memberId);
     return ids.length === 2 && ids.every((id) => (per[id] ?? 0) >= 20);
   });
+});
+
+test("screenshots: the 3-person meeting, the shield panel and the security-code panel", async () => {
+  const page = ada.page;
+  await eventually("both remote tiles rendering", 30_000, async () => {
+    const counts = await renderedFrames(page, 500);
+    return Object.values(counts).length === 2 && Object.values(counts).every((n) => n > 0);
+  });
+  await page.screenshot({ path: screenshotPath("meeting") });
+
+  await page.getByTestId("encryption-shield").click();
+  const shield = page.getByTestId("shield-panel");
+  await shield.waitFor({ state: "visible" });
+  assert.match((await shield.textContent()) ?? "", /end-to-end encrypted/i);
+  assert.match((await shield.textContent()) ?? "", /Exceptions\s*None/);
+  await page.screenshot({ path: screenshotPath("shield") });
+  await page.keyboard.press("Escape");
+  await shield.waitFor({ state: "hidden" });
+  // Focus returns to the shield button.
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-testid")), "encryption-shield");
+
+  await page.getByTestId("security-code-button").click();
+  const codePanel = page.getByTestId("security-code-panel");
+  await codePanel.waitFor({ state: "visible" });
+  assert.match((await codePanel.textContent()) ?? "", /Read it aloud/);
+  await page.screenshot({ path: screenshotPath("security-code") });
+  await page.keyboard.press("Escape");
+  await codePanel.waitFor({ state: "hidden" });
+});
+
+test("every control in the meeting is keyboard-focusable and has an accessible name", async () => {
+  const problems = await auditControls(ada.page);
+  assert.deepEqual(problems, []);
+  // The panels, opened: their controls too.
+  for (const [button, panel] of [["encryption-shield", "shield-panel"], ["security-code-button", "security-code-panel"]] as const) {
+    await ada.page.getByTestId(button).focus();
+    await ada.page.keyboard.press("Enter");
+    await ada.page.getByTestId(panel).waitFor({ state: "visible" });
+    assert.equal(await ada.page.evaluate((id) => document.querySelector(`[data-testid="${id}"]`)?.contains(document.activeElement), panel), true, `focus moves into ${panel}`);
+    assert.deepEqual(await auditControls(ada.page), [], panel);
+    await ada.page.keyboard.press("Escape");
+    await ada.page.getByTestId(panel).waitFor({ state: "hidden" });
+  }
 });
 
 test("when a participant leaves, the others' security codes change and match again within 2 s, and its tile disappears", async () => {

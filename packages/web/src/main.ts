@@ -19,6 +19,8 @@ interface Diagnostics {
   phase(): MeetingPhase | null;
   epoch(): string | null;
   memberId(): string | null;
+  /** Codes of recent non-fatal errors (no messages, no secrets). */
+  errors(): string[];
   /** Drops the signaling connection as a network blip would (the app reconnects). */
   simulateNetworkBlip(): void;
 }
@@ -36,6 +38,7 @@ window.conclave = {
   phase: () => current?.snapshot.phase ?? null,
   epoch: () => current?.snapshot.epoch?.toString() ?? null,
   memberId: () => current?.snapshot.selfId ?? null,
+  errors: () => [...(current?.recentErrors ?? [])],
   simulateNetworkBlip: () => current?.dropConnection(),
 };
 

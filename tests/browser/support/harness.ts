@@ -224,6 +224,7 @@ declare global {
       phase(): string | null;
       epoch(): string | null;
       memberId(): string | null;
+      errors(): string[];
       simulateNetworkBlip(): void;
     };
   }

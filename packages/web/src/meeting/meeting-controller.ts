@@ -74,6 +74,8 @@ export class MeetingController {
   #lastCodeChange: CodeChange | null = null;
   #statsBase: WorkerStats = EMPTY_STATS;
   #screenSharing = false;
+  /** Codes of recent non-fatal errors (codes only: messages may quote details). */
+  readonly recentErrors: string[] = [];
   onChange: ((s: MeetingSnapshot) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
@@ -201,6 +203,10 @@ export class MeetingController {
       this.#media?.handleSubscribeOffer(sdp, tracks).catch(() => this.#restartConnection());
     });
     session.on("ice", ({ pc, candidate, mid }) => void this.#media?.addRemoteCandidate(pc, candidate, mid));
+    session.on("error", (e) => {
+      this.recentErrors.push(e.code);
+      if (this.recentErrors.length > 20) this.recentErrors.shift();
+    });
     session.on("closed", () => this.#onClosed(session, channel));
     try {
       await session.join(channel);

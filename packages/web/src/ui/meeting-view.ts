@@ -145,7 +145,7 @@ export class MeetingView {
       { class: "sidebar", id: "participants", "aria-labelledby": "participants-title" },
       h("h2", { id: "participants-title" }, "People"),
       this.#participantList,
-      h("p", { class: "help" }, "Everyone listed under “In the meeting” holds the current keys. Kinds: a person's device, or a connector (a server-side bridge such as phone dial-in), shown by name."),
+      h("p", { class: "help" }, "A lock marks each member that holds the meeting's current keys. Every member is either a person's device or a connector (a server-side bridge such as phone dial-in), and is shown with its kind."),
     );
     const wide = window.matchMedia("(min-width: 1100px)").matches;
     this.#sidebar.hidden = !wide;
