@@ -23,6 +23,25 @@ export const SERVER_ERRORS = {
   MEETING_ENDED: { status: 410, message: "This meeting has ended." },
   WRONG_PASSCODE: { status: 403, message: "The meeting passcode is missing or wrong." },
 
+  // Accounts, sessions, settings and scheduling (HTTP API; see docs/api.md)
+  UNAUTHENTICATED: { status: 401, message: "Sign in first, or send the admin API token (Authorization: Bearer <token>)." },
+  SESSION_EXPIRED: { status: 401, message: "Your session has expired or is not valid; sign in again." },
+  CSRF_FAILED: { status: 403, message: "The X-CSRF-Token header is missing or does not match the conclave_csrf cookie; reload the page and try again." },
+  FORBIDDEN: { status: 403, message: "You are not allowed to do this; ask the owner or an admin." },
+  LOGIN_FAILED: { status: 401, message: "Wrong email or password." },
+  ACCOUNT_DISABLED: { status: 403, message: "This account is disabled; ask an admin to enable it." },
+  CURRENT_PASSWORD_WRONG: { status: 403, message: "The current password is wrong." },
+  WEAK_PASSWORD: { status: 400, message: "The password is too short: use at least 10 characters." },
+  SETUP_DONE: { status: 409, message: "This server is already set up; sign in instead." },
+  EMAIL_TAKEN: { status: 409, message: "An account with this email address already exists." },
+  INVITATION_INVALID: { status: 400, message: "This invitation is unknown, has expired or was already used; ask for a new one." },
+  USER_NOT_FOUND: { status: 404, message: "No user has this ID." },
+  OWNER_PROTECTED: { status: 403, message: "The owner's account cannot be disabled, deleted or given another role." },
+  GROUP_NOT_FOUND: { status: 404, message: "No group has this ID." },
+  GROUP_NAME_TAKEN: { status: 409, message: "A group with this name already exists." },
+  SETTING_LOCKED: { status: 409, message: "This setting is locked at a higher level (account or group) and cannot be changed here." },
+  E2EE_NOT_ALLOWED: { status: 409, message: "End-to-end encryption is turned off by your settings (allowE2ee); choose Enhanced encryption or ask an admin." },
+
   // Signaling: sent over WSS as {type: "error", code, message, fatal}; the status is informative.
   NOT_JOINED: { status: 400, message: "Send a join request first." },
   ALREADY_JOINED: { status: 409, message: "This connection has already joined." },

@@ -12,12 +12,12 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { AdminToken } from "./auth/admin-token.js";
+import { userFromRequestWith, type SessionUser } from "./auth/user-from-request.js";
 import { dataPaths, type ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { DEFAULT_BODY_LIMIT } from "./http/body.js";
 import { createRequestHandler } from "./http/handler.js";
-import { registerMeetingsApi } from "./http/meetings-api.js";
-import { RateLimiter } from "./http/rate-limit.js";
+import { defaultLimiters, registerApi } from "./http/api.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial } from "./tls/certificate.js";
@@ -61,6 +61,11 @@ export interface ServerContext {
   readonly logger: Logger;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
   publicUrl(): string;
+  /**
+   * The user signed in by the request's `conclave_session` cookie (e.g. a WebSocket upgrade),
+   * or null. Checks expiry and disabled accounts; no CSRF check (for GET-like requests only).
+   */
+  userFromRequest(req: IncomingMessage): SessionUser | null;
 }
 
 /** Extension points for the layers above the foundation (signaling, MLS delivery, media). */
@@ -115,16 +120,12 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     meetings: database.meetings,
     logger,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
+    userFromRequest: (req) => userFromRequestWith(database.sessions, req),
   };
 
   const router = new Router();
-  registerMeetingsApi(router, {
-    meetings: database.meetings,
-    adminToken,
-    // 10 failed admin authentications per address per minute, then 429.
-    authFailures: new RateLimiter({ limit: 10, windowMs: 60_000 }),
-    publicUrl: context.publicUrl,
-  });
+  // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
+  registerApi(router, { database, adminToken, limiters: defaultLimiters(), publicUrl: context.publicUrl });
   try {
     hooks.routes?.(router, context);
   } catch (e) {

@@ -201,7 +201,7 @@ test("an unknown route is a JSON 404 NOT_FOUND and a wrong method is 405 with Al
   assertError(await call(server, "GET", "/api/meetings/1/2"), 404, "NOT_FOUND");
   const wrongMethod = await call(server, "DELETE", "/api/meetings");
   assertError(wrongMethod, 405, "METHOD_NOT_ALLOWED");
-  assert.equal(wrongMethod.headers.allow, "POST");
+  assert.equal(wrongMethod.headers.allow, "GET, HEAD, POST");
 });
 
 test("repeated wrong admin tokens from one address are rate limited with 429 RATE_LIMITED", async (t) => {

@@ -69,8 +69,15 @@ async function handle(options: RequestHandlerOptions, req: IncomingMessage, res:
 }
 
 export function sendJson(req: IncomingMessage, res: ServerResponse, response: JsonResponse): void {
-  const payload = Buffer.from(JSON.stringify(response.body), "utf8");
   res.statusCode = response.status ?? 200;
+  if (res.statusCode === 204) {
+    // No Content: no body and no Content-Type.
+    res.setHeader("Cache-Control", "no-store");
+    for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, value);
+    res.end();
+    return;
+  }
+  const payload = Buffer.from(JSON.stringify(response.body), "utf8");
   res.setHeader("Content-Type", "application/json; charset=utf-8");
   res.setHeader("Cache-Control", "no-store");
   res.setHeader("Content-Length", payload.length);

@@ -1,45 +1,38 @@
 /**
- * The public HTTP API of the foundation: health, creating meetings (admin token) and reading
- * a meeting's public facts. Join links carry the passcode in the URL fragment, which browsers
- * never send to a server, so it does not reach access logs or proxies.
+ * Meetings over HTTP: health, scheduling (create, list, read, edit, delete), and passcode resets.
+ * Join links carry the passcode in the URL fragment, which browsers never send to a server, so it
+ * does not reach access logs or proxies. A passcode is shown once: when the meeting is created or
+ * its passcode reset. Options are checked against the owner's effective settings
+ * (settings/meeting-options.ts); meetings created with the admin token follow the account level.
  */
 import { z } from "zod";
-import type { AdminToken } from "../auth/admin-token.js";
 import { ServerError } from "../errors.js";
-import type { MeetingStore } from "../storage/meetings.js";
-import type { RateLimiter } from "./rate-limit.js";
-import type { RouteRequest, Router } from "./router.js";
-
-/** POST /api/meetings body. Unknown keys are refused so a typo ("encription") is not ignored. */
-const createMeetingBody = z
-  .object({
-    encryption: z.enum(["e2ee", "enhanced"]).default("e2ee"),
-    passcode: z.boolean().default(true),
-  })
-  .strict();
+import {
+  decideEncryption,
+  decideLockable,
+  decideMeetingOptions,
+  decidePasscode,
+  meetingSettingsSnapshot,
+} from "../settings/meeting-options.js";
+import { resolveAll, type ResolvedSettings } from "../settings/resolve.js";
+import type { Encryption, MeetingChanges, ScheduledMeeting } from "../storage/meetings.js";
+import type { ApiDeps } from "./api-deps.js";
+import type { ApiRoutes, Principal } from "./api-routes.js";
+import { parseBody, topicField } from "./validation.js";
 
 export interface CreateMeetingResponse {
   id: string;
   /** `${publicUrl}/m/${id}`, plus `#pwd=<passcode>` when the meeting has one. */
   url: string;
   passcode: string | null;
-  encryption: "e2ee" | "enhanced";
+  encryption: Encryption;
 }
 
 export interface MeetingInfoResponse {
   id: string;
-  encryption: "e2ee" | "enhanced";
+  encryption: Encryption;
   passcodeRequired: boolean;
   ended: boolean;
-}
-
-export interface MeetingsApiDeps {
-  readonly meetings: MeetingStore;
-  readonly adminToken: AdminToken;
-  /** Counts failed admin authentications per client address. */
-  readonly authFailures: RateLimiter;
-  /** Base of join links; a function because the port is known only after listening. */
-  readonly publicUrl: () => string;
 }
 
 export function joinUrl(publicUrl: string, id: string, passcode: string | null): string {
@@ -47,26 +40,109 @@ export function joinUrl(publicUrl: string, id: string, passcode: string | null):
   return passcode === null ? base : `${base}#pwd=${encodeURIComponent(passcode)}`;
 }
 
-export function registerMeetingsApi(router: Router, deps: MeetingsApiDeps): void {
-  router.get("/healthz", () => ({ body: { ok: true } }));
+const encryptionField = z.enum(["e2ee", "enhanced"]);
+/** RFC 3339 with an explicit offset ("2030-01-31T09:00:00Z", "…+01:00"), years 2000-2999. */
+const startAtField = z.iso
+  .datetime({ offset: true })
+  .transform((s) => Date.parse(s))
+  .refine((ms) => ms >= Date.UTC(2000, 0, 1) && ms < Date.UTC(3000, 0, 1), { message: "must be between the years 2000 and 2999" });
+const durationField = z.number().int().min(1).max(1440);
 
-  router.post("/api/meetings", async (request) => {
-    requireAdmin(request, deps);
-    const parsed = createMeetingBody.safeParse((await request.json()) ?? {});
-    if (!parsed.success) throw new ServerError("BAD_REQUEST", describeIssues(parsed.error.issues));
-    const { meeting, passcode } = await deps.meetings.create(parsed.data);
-    const body: CreateMeetingResponse = {
-      id: meeting.id,
-      url: joinUrl(deps.publicUrl(), meeting.id, passcode),
-      passcode,
-      encryption: meeting.encryption,
-    };
-    return { status: 201, body, headers: { Location: `/api/meetings/${meeting.id}` } };
+/** POST /api/meetings. Unknown keys are refused so a typo ("encription") is not ignored. */
+const createMeetingBody = z.strictObject({
+  encryption: encryptionField.optional(),
+  passcode: z.boolean().optional(),
+  topic: topicField.optional(),
+  startAt: startAtField.optional(),
+  durationMin: durationField.optional(),
+  waitingRoom: z.boolean().optional(),
+  joinBeforeHost: z.boolean().optional(),
+});
+
+/** PATCH /api/meetings/:id: null clears topic, start time and duration. */
+const updateMeetingBody = z.strictObject({
+  encryption: encryptionField.optional(),
+  topic: topicField.nullable().optional(),
+  startAt: startAtField.nullable().optional(),
+  durationMin: durationField.nullable().optional(),
+  waitingRoom: z.boolean().optional(),
+  joinBeforeHost: z.boolean().optional(),
+});
+
+export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
+  const { meetings, settings, users } = deps.database;
+
+  /** The effective settings of whoever owns a meeting: a user's, or the account's for admin-token meetings. */
+  const ownerSettings = (ownerUserId: string | null): ResolvedSettings => {
+    const owner = ownerUserId === null ? undefined : users.get(ownerUserId);
+    return resolveAll(owner === undefined ? { account: settings.account() } : settings.levelsFor(owner));
+  };
+
+  const meetingFor = (principal: Principal, id: string): ScheduledMeeting => {
+    const meeting = meetings.details(id);
+    if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    if (!canManage(principal, meeting)) throw new ServerError("FORBIDDEN", "only the meeting's owner or an admin can do this");
+    return meeting;
+  };
+
+  const detailsView = (m: ScheduledMeeting): Record<string, unknown> => ({
+    id: m.id,
+    encryption: m.encryption,
+    passcodeRequired: m.passcodeRequired,
+    ended: m.endedAt !== undefined,
+    url: joinUrl(deps.publicUrl(), m.id, null),
+    ownerUserId: m.ownerUserId,
+    topic: m.topic,
+    startAt: m.startAt === null ? null : new Date(m.startAt).toISOString(),
+    durationMin: m.durationMin,
+    waitingRoom: m.waitingRoom,
+    joinBeforeHost: m.joinBeforeHost,
+    createdAt: new Date(m.createdAt).toISOString(),
+    endedAt: m.endedAt === undefined ? null : new Date(m.endedAt).toISOString(),
+    settings: m.settings,
   });
 
-  router.get("/api/meetings/:id", (request) => {
-    const meeting = deps.meetings.get(request.params.id ?? "");
+  api.route("GET", "/healthz", "public", () => ({ body: { ok: true } }));
+
+  api.route(
+    "POST",
+    "/api/meetings",
+    "user",
+    async ({ request, principal }) => {
+      const body = await parseBody(request, createMeetingBody);
+      const ownerUserId = principal.kind === "user" ? principal.user.id : null;
+      const resolved = ownerSettings(ownerUserId);
+      const options = decideMeetingOptions(resolved, body, ownerUserId === null ? "open" : "settings");
+      const { meeting, passcode } = await meetings.create({
+        ...options,
+        ownerUserId,
+        topic: body.topic ?? null,
+        startAt: body.startAt ?? null,
+        durationMin: body.durationMin ?? null,
+        settings: meetingSettingsSnapshot(resolved, options.encryption),
+      });
+      const response: CreateMeetingResponse = {
+        id: meeting.id,
+        url: joinUrl(deps.publicUrl(), meeting.id, passcode),
+        passcode,
+        encryption: meeting.encryption,
+      };
+      return { status: 201, body: response, headers: { Location: `/api/meetings/${meeting.id}` } };
+    },
+    // Before accounts this route took only the admin token; clients expect UNAUTHORIZED.
+    { missingCredentials: "UNAUTHORIZED" },
+  );
+
+  api.route("GET", "/api/meetings", "user", ({ principal }) => {
+    const all = principal.kind === "adminToken" || principal.user.role !== "member";
+    const list = all ? meetings.listDetails() : meetings.listDetails({ ownerUserId: principal.user.id });
+    return { body: { meetings: list.map(detailsView) } };
+  });
+
+  api.route("GET", "/api/meetings/:id", "public", ({ request, principal }) => {
+    const meeting = meetings.details(request.params.id!);
     if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    if (principal !== null && canManage(principal, meeting)) return { body: detailsView(meeting) };
     const body: MeetingInfoResponse = {
       id: meeting.id,
       encryption: meeting.encryption,
@@ -75,24 +151,47 @@ export function registerMeetingsApi(router: Router, deps: MeetingsApiDeps): void
     };
     return { body };
   });
+
+  api.route("PATCH", "/api/meetings/:id", "user", async ({ request, principal }) => {
+    const body = await parseBody(request, updateMeetingBody);
+    const meeting = meetingFor(principal, request.params.id!);
+    if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
+    const resolved = ownerSettings(meeting.ownerUserId);
+    // Only what changes is checked: a lock added since creation does not block editing the topic.
+    const changes: { -readonly [K in keyof MeetingChanges]: MeetingChanges[K] } = {};
+    if (body.encryption !== undefined) changes.encryption = decideEncryption(resolved, body.encryption);
+    if (body.waitingRoom !== undefined) changes.waitingRoom = decideLockable(resolved, "waitingRoom", body.waitingRoom);
+    if (body.joinBeforeHost !== undefined) changes.joinBeforeHost = decideLockable(resolved, "joinBeforeHost", body.joinBeforeHost);
+    if (body.topic !== undefined) changes.topic = body.topic;
+    if (body.startAt !== undefined) changes.startAt = body.startAt;
+    if (body.durationMin !== undefined) changes.durationMin = body.durationMin;
+    changes.settings = meetingSettingsSnapshot(resolved, changes.encryption ?? meeting.encryption);
+    return { body: detailsView(meetings.update(meeting.id, changes)) };
+  });
+
+  api.route("DELETE", "/api/meetings/:id", "user", ({ request, principal }) => {
+    const meeting = meetingFor(principal, request.params.id!);
+    meetings.delete(meeting.id);
+    return { status: 204, body: null };
+  });
+
+  api.route("POST", "/api/meetings/:id/passcode", "user", async ({ request, principal }) => {
+    const meeting = meetingFor(principal, request.params.id!);
+    if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
+    const passcode = await meetings.resetPasscode(meeting.id);
+    return { body: { passcode, url: joinUrl(deps.publicUrl(), meeting.id, passcode) } };
+  });
+
+  api.route("DELETE", "/api/meetings/:id/passcode", "user", ({ request, principal }) => {
+    const meeting = meetingFor(principal, request.params.id!);
+    if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
+    decidePasscode(ownerSettings(meeting.ownerUserId), false);
+    meetings.removePasscode(meeting.id);
+    return { status: 204, body: null };
+  });
 }
 
-/** Throws RATE_LIMITED after repeated failures from one address, UNAUTHORIZED on a bad token. */
-function requireAdmin(request: RouteRequest, deps: MeetingsApiDeps): void {
-  const client = request.remoteAddress;
-  if (deps.authFailures.isLimited(client)) throw new ServerError("RATE_LIMITED");
-  if (!deps.adminToken.verifyAuthorization(request.headers.authorization)) {
-    deps.authFailures.record(client);
-    throw new ServerError("UNAUTHORIZED");
-  }
-}
-
-function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((i) => {
-      const where = i.path.length > 0 ? i.path.join(".") : "body";
-      // Zod's messages name expected types and keys, never the submitted values.
-      return `${where}: ${i.message}`;
-    })
-    .join("; ");
+/** The owner of a meeting, owner and admins, and the admin token manage it. */
+function canManage(principal: Principal, meeting: ScheduledMeeting): boolean {
+  return principal.kind === "adminToken" || principal.user.role !== "member" || principal.user.id === meeting.ownerUserId;
 }

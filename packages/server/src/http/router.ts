@@ -26,7 +26,8 @@ export interface JsonResponse {
   /** Default 200. */
   readonly status?: number;
   readonly body: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
+  /** Extra headers; an array gives a header several times (Set-Cookie). */
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
 }
 
 /** Returned by a handler that wrote to `request.response` itself (streams, redirects). */
@@ -71,6 +72,11 @@ export class Router {
 
   post(pattern: string, handler: RouteHandler): this {
     return this.add("POST", pattern, handler);
+  }
+
+  /** Every registered route, in registration order (for the OpenAPI check). */
+  routes(): { method: HttpMethod; pattern: string }[] {
+    return this.#routes.map((r) => ({ method: r.method, pattern: r.pattern }));
   }
 
   /** HEAD is answered by the GET route (the body is dropped by the caller). */

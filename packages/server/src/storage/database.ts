@@ -4,9 +4,14 @@
  */
 import { chmodSync } from "node:fs";
 import { ServerError } from "../errors.js";
+import { GroupStore } from "./groups.js";
+import { InvitationStore } from "./invitations.js";
 import { MeetingStore, generateMeetingId } from "./meetings.js";
 import { MIGRATIONS, type Migration } from "./migrations.js";
+import { SessionStore } from "./sessions.js";
+import { SettingsStore } from "./settings.js";
 import { openSqlite, type SqliteConnection } from "./sqlite.js";
+import { UserStore } from "./users.js";
 
 /** Test seams; the server uses the defaults. */
 export interface DatabaseOptions {
@@ -14,16 +19,29 @@ export interface DatabaseOptions {
   readonly migrations?: readonly Migration[];
   /** Default: generateMeetingId (CSPRNG). */
   readonly meetingIds?: () => string;
+  /** Default: Date.now. The clock of sessions, invitations, users, groups and settings. */
+  readonly now?: () => number;
 }
 
 export class Database {
   readonly #connection: SqliteConnection;
   readonly #meetings: MeetingStore;
+  readonly #users: UserStore;
+  readonly #groups: GroupStore;
+  readonly #sessions: SessionStore;
+  readonly #invitations: InvitationStore;
+  readonly #settings: SettingsStore;
   #closed = false;
 
   private constructor(connection: SqliteConnection, options: DatabaseOptions) {
     this.#connection = connection;
+    const now = options.now ?? Date.now;
     this.#meetings = new MeetingStore(this, options.meetingIds ?? generateMeetingId);
+    this.#users = new UserStore(this, now);
+    this.#groups = new GroupStore(this, now);
+    this.#sessions = new SessionStore(this, now);
+    this.#invitations = new InvitationStore(this, this.#users, now);
+    this.#settings = new SettingsStore(this, now);
   }
 
   /** Open (creating if needed) the database file and apply pending migrations. The directory must exist. */
@@ -53,6 +71,26 @@ export class Database {
 
   get meetings(): MeetingStore {
     return this.#meetings;
+  }
+
+  get users(): UserStore {
+    return this.#users;
+  }
+
+  get groups(): GroupStore {
+    return this.#groups;
+  }
+
+  get sessions(): SessionStore {
+    return this.#sessions;
+  }
+
+  get invitations(): InvitationStore {
+    return this.#invitations;
+  }
+
+  get settings(): SettingsStore {
+    return this.#settings;
   }
 
   get closed(): boolean {

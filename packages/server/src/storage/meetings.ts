@@ -5,6 +5,7 @@
 import { randomInt } from "node:crypto";
 import { generatePasscode, hashPasscode, verifyPasscodeHash, verifyPasscodeHashAsync } from "../auth/passcode.js";
 import { ServerError } from "../errors.js";
+import type { MeetingSettingsSnapshot } from "../settings/meeting-options.js";
 import type { Database } from "./database.js";
 import { isSqliteError } from "./sqlite.js";
 
@@ -42,12 +43,71 @@ export interface CreatedMeeting {
   readonly passcode: string | null;
 }
 
+/** A meeting with its schedule and owner (meetings created before accounts have neither). */
+export interface ScheduledMeeting extends Meeting {
+  /** The user who scheduled it; null for meetings created with the admin token. */
+  readonly ownerUserId: string | null;
+  readonly topic: string | null;
+  /** Planned start, milliseconds since the Unix epoch; null: an instant meeting. */
+  readonly startAt: number | null;
+  readonly durationMin: number | null;
+  readonly waitingRoom: boolean;
+  readonly joinBeforeHost: boolean;
+  /** The owner's effective settings when it was created or last edited; null for old meetings. */
+  readonly settings: MeetingSettingsSnapshot | null;
+}
+
+/**
+ * What the meeting layer needs to admit people to a meeting. Meetings from before accounts, and
+ * ones created with the admin token unless asked otherwise, have no waiting room and let anyone
+ * in before a host.
+ */
+export interface StoredMeetingPolicy {
+  readonly encryption: Encryption;
+  readonly waitingRoom: boolean;
+  readonly joinBeforeHost: boolean;
+  readonly ownerUserId: string | null;
+  readonly passcodeRequired: boolean;
+}
+
+export interface CreateMeetingOptions {
+  encryption?: Encryption;
+  /** Default true. */
+  passcode?: boolean;
+  ownerUserId?: string | null;
+  topic?: string | null;
+  startAt?: number | null;
+  durationMin?: number | null;
+  /** Default false (no waiting room), as for meetings from before accounts. */
+  waitingRoom?: boolean;
+  /** Default true, as for meetings from before accounts. */
+  joinBeforeHost?: boolean;
+  settings?: MeetingSettingsSnapshot | null;
+}
+
+export interface MeetingChanges {
+  readonly encryption?: Encryption;
+  readonly topic?: string | null;
+  readonly startAt?: number | null;
+  readonly durationMin?: number | null;
+  readonly waitingRoom?: boolean;
+  readonly joinBeforeHost?: boolean;
+  readonly settings?: MeetingSettingsSnapshot | null;
+}
+
 interface MeetingRow {
   id: string;
   encryption: Encryption;
   passcode_hash: string | null;
   created_at: number;
   ended_at: number | null;
+  owner_user_id: string | null;
+  topic: string | null;
+  start_at: number | null;
+  duration_min: number | null;
+  waiting_room: number;
+  join_before_host: number;
+  settings_json: string | null;
 }
 
 function toMeeting(row: MeetingRow): Meeting {
@@ -61,6 +121,28 @@ function toMeeting(row: MeetingRow): Meeting {
   return m;
 }
 
+function toScheduled(row: MeetingRow): ScheduledMeeting {
+  return {
+    ...toMeeting(row),
+    ownerUserId: row.owner_user_id,
+    topic: row.topic,
+    startAt: row.start_at,
+    durationMin: row.duration_min,
+    waitingRoom: row.waiting_room === 1,
+    joinBeforeHost: row.join_before_host === 1,
+    settings: parseSnapshot(row.settings_json),
+  };
+}
+
+function parseSnapshot(text: string | null): MeetingSettingsSnapshot | null {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as MeetingSettingsSnapshot;
+  } catch {
+    return null;
+  }
+}
+
 export class MeetingStore {
   readonly #db: Database;
   readonly #nextId: () => string;
@@ -72,18 +154,32 @@ export class MeetingStore {
   }
 
   /** Create a meeting with a fresh unique ID and, by default, a passcode. */
-  async create(options: { encryption?: Encryption; passcode?: boolean } = {}): Promise<CreatedMeeting> {
+  async create(options: CreateMeetingOptions = {}): Promise<CreatedMeeting> {
     const encryption = options.encryption ?? "e2ee";
     const passcode = options.passcode === false ? null : generatePasscode();
     const passcodeHash = passcode === null ? null : await hashPasscode(passcode);
     const createdAt = Date.now();
     const insert = this.#db.connection.prepare(
-      "INSERT INTO meetings (id, encryption, passcode_hash, created_at) VALUES (?, ?, ?, ?)",
+      `INSERT INTO meetings (id, encryption, passcode_hash, created_at, owner_user_id, topic, start_at, duration_min,
+         waiting_room, join_before_host, settings_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
       const id = this.#nextId();
       try {
-        insert.run(id, encryption, passcodeHash, createdAt);
+        insert.run(
+          id,
+          encryption,
+          passcodeHash,
+          createdAt,
+          options.ownerUserId ?? null,
+          options.topic ?? null,
+          options.startAt ?? null,
+          options.durationMin ?? null,
+          (options.waitingRoom ?? false) ? 1 : 0,
+          (options.joinBeforeHost ?? true) ? 1 : 0,
+          options.settings == null ? null : JSON.stringify(options.settings),
+        );
       } catch (e) {
         if (isSqliteError(e, "SQLITE_CONSTRAINT_PRIMARYKEY")) continue;
         throw e;
@@ -91,6 +187,85 @@ export class MeetingStore {
       return { meeting: { id, encryption, passcodeRequired: passcode !== null, createdAt }, passcode };
     }
     throw new ServerError("INTERNAL", "could not find a free meeting ID");
+  }
+
+  /** The meeting with its schedule and owner. */
+  details(id: string): ScheduledMeeting | undefined {
+    if (!isMeetingId(id)) return undefined;
+    const row = this.#db.connection.prepare<MeetingRow>("SELECT * FROM meetings WHERE id = ?").get(id);
+    return row === undefined ? undefined : toScheduled(row);
+  }
+
+  /** With schedules, newest first; only one owner's when `ownerUserId` is given. */
+  listDetails(options: { ownerUserId?: string; limit?: number } = {}): ScheduledMeeting[] {
+    const limit = Math.max(1, Math.min(options.limit ?? 1000, 10_000));
+    const db = this.#db.connection;
+    const rows =
+      options.ownerUserId === undefined
+        ? db.prepare<MeetingRow>("SELECT * FROM meetings ORDER BY created_at DESC, id LIMIT ?").all(limit)
+        : db
+            .prepare<MeetingRow>("SELECT * FROM meetings WHERE owner_user_id = ? ORDER BY created_at DESC, id LIMIT ?")
+            .all(options.ownerUserId, limit);
+    return rows.map(toScheduled);
+  }
+
+  /** Throws MEETING_NOT_FOUND. Returns the meeting as stored afterwards. */
+  update(id: string, changes: MeetingChanges): ScheduledMeeting {
+    const columns: [string, unknown][] = [];
+    if (changes.encryption !== undefined) columns.push(["encryption", changes.encryption]);
+    if (changes.topic !== undefined) columns.push(["topic", changes.topic]);
+    if (changes.startAt !== undefined) columns.push(["start_at", changes.startAt]);
+    if (changes.durationMin !== undefined) columns.push(["duration_min", changes.durationMin]);
+    if (changes.waitingRoom !== undefined) columns.push(["waiting_room", changes.waitingRoom ? 1 : 0]);
+    if (changes.joinBeforeHost !== undefined) columns.push(["join_before_host", changes.joinBeforeHost ? 1 : 0]);
+    if (changes.settings !== undefined) columns.push(["settings_json", changes.settings === null ? null : JSON.stringify(changes.settings)]);
+    if (isMeetingId(id) && columns.length > 0) {
+      // Column names come from the fixed list above, never from the request.
+      this.#db.connection
+        .prepare(`UPDATE meetings SET ${columns.map(([c]) => `${c} = ?`).join(", ")} WHERE id = ?`)
+        .run(...columns.map(([, v]) => v), id);
+    }
+    const meeting = this.details(id);
+    if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    return meeting;
+  }
+
+  /** Delete the meeting's record; its links stop working. */
+  delete(id: string): boolean {
+    if (!isMeetingId(id)) return false;
+    return this.#db.connection.prepare("DELETE FROM meetings WHERE id = ?").run(id).changes > 0;
+  }
+
+  /** Give the meeting a fresh passcode (the old one stops working); returned once. Throws MEETING_NOT_FOUND. */
+  async resetPasscode(id: string): Promise<string> {
+    const passcode = generatePasscode();
+    const hash = await hashPasscode(passcode);
+    const changed = isMeetingId(id)
+      ? this.#db.connection.prepare("UPDATE meetings SET passcode_hash = ? WHERE id = ?").run(hash, id).changes
+      : 0;
+    if (changed === 0) throw new ServerError("MEETING_NOT_FOUND");
+    return passcode;
+  }
+
+  /** Remove the meeting's passcode: anyone with the ID can ask to join. Throws MEETING_NOT_FOUND. */
+  removePasscode(id: string): void {
+    const changed = isMeetingId(id)
+      ? this.#db.connection.prepare("UPDATE meetings SET passcode_hash = NULL WHERE id = ?").run(id).changes
+      : 0;
+    if (changed === 0) throw new ServerError("MEETING_NOT_FOUND");
+  }
+
+  /** How the meeting admits people; undefined for an unknown meeting. */
+  meetingPolicy(meetingId: string): StoredMeetingPolicy | undefined {
+    const m = this.details(meetingId);
+    if (m === undefined) return undefined;
+    return {
+      encryption: m.encryption,
+      waitingRoom: m.waitingRoom,
+      joinBeforeHost: m.joinBeforeHost,
+      ownerUserId: m.ownerUserId,
+      passcodeRequired: m.passcodeRequired,
+    };
   }
 
   get(id: string): Meeting | undefined {

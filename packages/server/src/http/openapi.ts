@@ -1,0 +1,612 @@
+/**
+ * The HTTP API as an OpenAPI 3.1 document, served at GET /api/openapi.json. Written by hand,
+ * route by route; a test checks that it lists exactly the registered routes with the access
+ * level each declares (x-access), and that every error code it names is in the server's table.
+ * The settings schemas are built from the settings table so they cannot drift from it.
+ */
+import { SERVER_ERRORS, type ServerErrorCode } from "../errors.js";
+import { SETTINGS, SETTING_KEYS, type SettingDefinition } from "../settings/catalog.js";
+import type { Access } from "./api-routes.js";
+import type { HttpMethod } from "./router.js";
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+
+const iso = { type: "string", format: "date-time" } as const;
+const uuid = { type: "string", format: "uuid" } as const;
+
+function settingValueSchema(d: SettingDefinition): Json {
+  return d.type === "boolean" ? { type: "boolean" } : { type: "string", enum: [...d.values] };
+}
+
+function perSetting(make: (d: SettingDefinition) => Json): Json {
+  const properties: Json = {};
+  for (const key of SETTING_KEYS) properties[key] = make(SETTINGS[key]);
+  return properties;
+}
+
+const schemas: Json = {
+  Error: {
+    type: "object",
+    required: ["error"],
+    properties: {
+      error: {
+        type: "object",
+        required: ["code", "message"],
+        properties: { code: { type: "string", enum: Object.keys(SERVER_ERRORS) }, message: { type: "string" } },
+      },
+    },
+  },
+  User: {
+    type: "object",
+    required: ["id", "email", "name", "role", "groupId", "disabled", "createdAt"],
+    properties: {
+      id: uuid,
+      email: { type: "string", format: "email" },
+      name: { type: "string" },
+      role: { type: "string", enum: ["owner", "admin", "member"] },
+      groupId: { oneOf: [uuid, { type: "null" }] },
+      disabled: { type: "boolean" },
+      createdAt: iso,
+    },
+  },
+  SessionStarted: {
+    type: "object",
+    description: "Also sets the conclave_session (HttpOnly) and conclave_csrf cookies.",
+    required: ["user", "csrfToken", "expiresAt"],
+    properties: { user: ref("User"), csrfToken: { type: "string" }, expiresAt: iso },
+  },
+  Me: { type: "object", required: ["user", "sessionExpiresAt"], properties: { user: ref("User"), sessionExpiresAt: iso } },
+  UserList: { type: "object", required: ["users"], properties: { users: { type: "array", items: ref("User") } } },
+  UserResponse: { type: "object", required: ["user"], properties: { user: ref("User") } },
+  Group: {
+    type: "object",
+    required: ["id", "name", "memberCount", "createdAt"],
+    properties: { id: uuid, name: { type: "string" }, memberCount: { type: "integer" }, createdAt: iso },
+  },
+  GroupResponse: { type: "object", required: ["group"], properties: { group: ref("Group") } },
+  GroupDetails: {
+    type: "object",
+    required: ["group", "members"],
+    properties: { group: ref("Group"), members: { type: "array", items: ref("User") } },
+  },
+  GroupList: { type: "object", required: ["groups"], properties: { groups: { type: "array", items: ref("Group") } } },
+  Invitation: {
+    type: "object",
+    required: ["id", "email", "role", "groupId", "invitedBy", "createdAt", "expiresAt"],
+    properties: {
+      id: uuid,
+      email: { type: "string", format: "email" },
+      role: { type: "string", enum: ["admin", "member"] },
+      groupId: { oneOf: [uuid, { type: "null" }] },
+      invitedBy: { oneOf: [uuid, { type: "null" }] },
+      createdAt: iso,
+      expiresAt: iso,
+    },
+  },
+  InvitationCreated: {
+    type: "object",
+    required: ["invitation", "token"],
+    properties: { invitation: ref("Invitation"), token: { type: "string", description: "Shown once; stored only as a hash." } },
+  },
+  InvitationList: { type: "object", required: ["invitations"], properties: { invitations: { type: "array", items: ref("Invitation") } } },
+  SettingsCatalog: {
+    type: "object",
+    required: ["settings"],
+    properties: {
+      settings: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["key", "type", "default", "label", "description", "needsServerSideMember"],
+          properties: {
+            key: { type: "string", enum: [...SETTING_KEYS] },
+            type: { type: "string", enum: ["boolean", "enum"] },
+            values: { type: "array", items: { type: "string" } },
+            default: {},
+            label: { type: "string" },
+            description: { type: "string" },
+            needsServerSideMember: { type: "boolean" },
+            unavailableInE2ee: { type: "string" },
+          },
+        },
+      },
+    },
+  },
+  SettingView: {
+    type: "object",
+    required: ["value", "locked", "effective", "source", "writable"],
+    properties: {
+      value: { description: "The value set at this level; null if not set here." },
+      locked: { type: "boolean", description: "Whether this level locks the key (never for users)." },
+      effective: { description: "The value in effect at this level." },
+      source: { type: "string", enum: ["default", "account", "group", "user"] },
+      lockedAt: { type: "string", enum: ["account", "group"], description: "The level holding the lock in effect, if any." },
+      writable: { type: "boolean", description: "False when a level above locks the key." },
+      needsServerSideMember: { type: "boolean", enum: [true] },
+    },
+  },
+  LevelSettings: {
+    type: "object",
+    required: ["settings"],
+    properties: {
+      settings: { type: "object", additionalProperties: false, required: [...SETTING_KEYS], properties: perSetting(() => ref("SettingView")) },
+    },
+  },
+  LevelPatch: {
+    type: "object",
+    additionalProperties: false,
+    description: "value null clears the level's value; absent fields stay as they are.",
+    properties: perSetting((d) => ({
+      type: "object",
+      additionalProperties: false,
+      properties: { value: { oneOf: [settingValueSchema(d), { type: "null" }] }, locked: { type: "boolean" } },
+    })),
+  },
+  UserLevelPatch: {
+    type: "object",
+    additionalProperties: false,
+    description: "Users cannot lock; value null clears.",
+    properties: perSetting((d) => ({
+      type: "object",
+      additionalProperties: false,
+      properties: { value: { oneOf: [settingValueSchema(d), { type: "null" }] } },
+    })),
+  },
+  EffectiveSettings: {
+    type: "object",
+    required: ["settings"],
+    properties: {
+      settings: {
+        type: "object",
+        additionalProperties: false,
+        required: [...SETTING_KEYS],
+        properties: perSetting((d) => ({
+          type: "object",
+          required: ["value", "source", "locked"],
+          properties: {
+            value: settingValueSchema(d),
+            source: { type: "string", enum: ["default", "account", "group", "user"] },
+            locked: { type: "boolean" },
+            lockedAt: { type: "string", enum: ["account", "group"] },
+            ...(d.needsServerSideMember ? { unavailableInE2ee: { type: "string" } } : {}),
+          },
+        })),
+      },
+    },
+  },
+  CreateMeeting: {
+    type: "object",
+    additionalProperties: false,
+    description: "Every field is optional; what is left out comes from the caller's effective settings.",
+    properties: {
+      encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      passcode: { type: "boolean" },
+      topic: { type: "string", minLength: 1, maxLength: 200 },
+      startAt: iso,
+      durationMin: { type: "integer", minimum: 1, maximum: 1440 },
+      waitingRoom: { type: "boolean" },
+      joinBeforeHost: { type: "boolean" },
+    },
+  },
+  UpdateMeeting: {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      topic: { oneOf: [{ type: "string", minLength: 1, maxLength: 200 }, { type: "null" }] },
+      startAt: { oneOf: [iso, { type: "null" }] },
+      durationMin: { oneOf: [{ type: "integer", minimum: 1, maximum: 1440 }, { type: "null" }] },
+      waitingRoom: { type: "boolean" },
+      joinBeforeHost: { type: "boolean" },
+    },
+  },
+  CreatedMeeting: {
+    type: "object",
+    required: ["id", "url", "passcode", "encryption"],
+    properties: {
+      id: { type: "string", pattern: "^[1-9][0-9]{10}$" },
+      url: { type: "string", description: "Join link; the passcode is in its #fragment." },
+      passcode: { oneOf: [{ type: "string" }, { type: "null" }], description: "Shown once." },
+      encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+    },
+  },
+  MeetingInfo: {
+    type: "object",
+    required: ["id", "encryption", "passcodeRequired", "ended"],
+    properties: {
+      id: { type: "string" },
+      encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      passcodeRequired: { type: "boolean" },
+      ended: { type: "boolean" },
+    },
+  },
+  MeetingDetails: {
+    type: "object",
+    required: ["id", "encryption", "passcodeRequired", "ended", "url", "ownerUserId", "topic", "startAt", "durationMin", "waitingRoom", "joinBeforeHost", "createdAt", "endedAt", "settings"],
+    properties: {
+      id: { type: "string" },
+      encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      passcodeRequired: { type: "boolean" },
+      ended: { type: "boolean" },
+      url: { type: "string", description: "Join link without the passcode." },
+      ownerUserId: { oneOf: [uuid, { type: "null" }] },
+      topic: { oneOf: [{ type: "string" }, { type: "null" }] },
+      startAt: { oneOf: [iso, { type: "null" }] },
+      durationMin: { oneOf: [{ type: "integer" }, { type: "null" }] },
+      waitingRoom: { type: "boolean" },
+      joinBeforeHost: { type: "boolean" },
+      createdAt: iso,
+      endedAt: { oneOf: [iso, { type: "null" }] },
+      settings: {
+        oneOf: [
+          {
+            type: "object",
+            required: ["values", "unavailable"],
+            properties: {
+              values: { type: "object", properties: perSetting(settingValueSchema) },
+              unavailable: { type: "object", additionalProperties: { type: "string" }, description: "Features off because the meeting is E2EE, with the reason." },
+            },
+          },
+          { type: "null" },
+        ],
+      },
+    },
+  },
+  MeetingList: { type: "object", required: ["meetings"], properties: { meetings: { type: "array", items: ref("MeetingDetails") } } },
+  PasscodeReset: { type: "object", required: ["passcode", "url"], properties: { passcode: { type: "string" }, url: { type: "string" } } },
+};
+
+interface Operation {
+  readonly access: Access;
+  readonly summary: string;
+  readonly description?: string;
+  /** Request body schema name. */
+  readonly body?: string;
+  /** Success status and response schema name (none for 204). */
+  readonly ok: readonly [number, string?];
+  /** Errors besides the authentication ones implied by `access` and the body ones implied by `body`. */
+  readonly errors?: readonly ServerErrorCode[];
+}
+
+const BODY_ERRORS: readonly ServerErrorCode[] = ["BAD_REQUEST", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "BODY_TOO_LARGE"];
+
+function authErrors(access: Access, method: HttpMethod): ServerErrorCode[] {
+  if (access === "public") return [];
+  const codes: ServerErrorCode[] = ["UNAUTHENTICATED", "UNAUTHORIZED", "RATE_LIMITED", "SESSION_EXPIRED"];
+  if (method !== "GET") codes.push("CSRF_FAILED");
+  if (access === "session" || access === "admin") codes.push("FORBIDDEN");
+  return codes;
+}
+
+function security(access: Access, method: HttpMethod): Json[] {
+  const session = method === "GET" ? { sessionCookie: [] } : { sessionCookie: [], csrfHeader: [] };
+  switch (access) {
+    case "public":
+      return [];
+    case "session":
+      return [session];
+    case "user":
+    case "admin":
+      return [session, { adminToken: [] }];
+  }
+}
+
+function operation(method: HttpMethod, path: string, op: Operation): Json {
+  const codes = [...new Set([...(op.body ? BODY_ERRORS : []), ...authErrors(op.access, method), ...(op.errors ?? [])])];
+  const responses: Json = {};
+  const [okStatus, okSchema] = op.ok;
+  responses[String(okStatus)] = okSchema
+    ? { description: "Success.", content: { "application/json": { schema: ref(okSchema) } } }
+    : { description: "Success; no body." };
+  const byStatus = new Map<number, ServerErrorCode[]>();
+  for (const code of codes) {
+    const status = SERVER_ERRORS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0])) {
+    responses[String(status)] = {
+      description: list.map((c) => `\`${c}\``).join(", "),
+      "x-error-codes": list,
+      content: { "application/json": { schema: ref("Error") } },
+    };
+  }
+  const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+  return {
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
+    operationId: `${method.toLowerCase()}${path.replace(/\{(\w+)\}/g, "By_$1").replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
+    "x-access": op.access,
+    security: security(op.access, method),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(op.body ? { requestBody: { required: false, content: { "application/json": { schema: ref(op.body) } } } } : {}),
+    responses,
+  };
+}
+
+/** Route by route: path (OpenAPI form) → method → operation. */
+const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>>> = {
+  "/healthz": { GET: { access: "public", summary: "Health check: 200 {ok: true} once the server listens.", ok: [200] } },
+  "/api/openapi.json": { GET: { access: "public", summary: "This document.", ok: [200] } },
+  "/api/setup": {
+    GET: { access: "public", summary: "Whether the server still needs its first user (the owner).", ok: [200] },
+    POST: {
+      access: "public",
+      summary: "Create the owner account on a fresh server and sign in. Only while there are no users.",
+      body: "SetupRequest",
+      ok: [201, "SessionStarted"],
+      errors: ["SETUP_DONE", "WEAK_PASSWORD"],
+    },
+  },
+  "/api/auth/login": {
+    POST: {
+      access: "public",
+      summary: "Sign in with email and password; starts a session (cookies).",
+      body: "LoginRequest",
+      ok: [200, "SessionStarted"],
+      errors: ["LOGIN_FAILED", "ACCOUNT_DISABLED", "RATE_LIMITED"],
+    },
+  },
+  "/api/auth/logout": { POST: { access: "session", summary: "Sign out this session.", ok: [204] } },
+  "/api/auth/logout-all": { POST: { access: "session", summary: "Sign out every session of the signed-in user.", ok: [204] } },
+  "/api/me": {
+    GET: { access: "session", summary: "The signed-in user.", ok: [200, "Me"] },
+    PATCH: { access: "session", summary: "Change your display name.", body: "MeUpdate", ok: [200, "UserResponse"] },
+  },
+  "/api/me/password": {
+    POST: {
+      access: "session",
+      summary: "Change your password; signs out your other sessions.",
+      body: "PasswordChange",
+      ok: [204],
+      errors: ["CURRENT_PASSWORD_WRONG", "WEAK_PASSWORD"],
+    },
+  },
+  "/api/users": {
+    GET: { access: "admin", summary: "Every user.", ok: [200, "UserList"] },
+    POST: {
+      access: "admin",
+      summary: "Create a user with a password (only the owner creates admins).",
+      body: "CreateUser",
+      ok: [201, "UserResponse"],
+      errors: ["EMAIL_TAKEN", "WEAK_PASSWORD", "GROUP_NOT_FOUND"],
+    },
+  },
+  "/api/users/{id}": {
+    PATCH: {
+      access: "admin",
+      summary: "Rename, change the role of, disable or enable a user. Disabling signs them out.",
+      body: "UpdateUser",
+      ok: [200, "UserResponse"],
+      errors: ["USER_NOT_FOUND", "OWNER_PROTECTED"],
+    },
+    DELETE: {
+      access: "admin",
+      summary: "Delete a user with their sessions, settings and meetings.",
+      ok: [204],
+      errors: ["USER_NOT_FOUND", "OWNER_PROTECTED"],
+    },
+  },
+  "/api/invitations": {
+    GET: { access: "admin", summary: "Pending invitations.", ok: [200, "InvitationList"] },
+    POST: {
+      access: "admin",
+      summary: "Invite an email address with a role; the token is returned once and works once, for 7 days.",
+      body: "CreateInvitation",
+      ok: [201, "InvitationCreated"],
+      errors: ["EMAIL_TAKEN", "GROUP_NOT_FOUND"],
+    },
+  },
+  "/api/invitations/{id}": {
+    DELETE: { access: "admin", summary: "Withdraw a pending invitation.", ok: [204], errors: ["INVITATION_INVALID"] },
+  },
+  "/api/invitations/accept": {
+    POST: {
+      access: "public",
+      summary: "Accept an invitation: create the account and sign in.",
+      body: "AcceptInvitation",
+      ok: [201, "SessionStarted"],
+      errors: ["INVITATION_INVALID", "EMAIL_TAKEN", "WEAK_PASSWORD", "RATE_LIMITED"],
+    },
+  },
+  "/api/groups": {
+    GET: { access: "admin", summary: "Every group.", ok: [200, "GroupList"] },
+    POST: { access: "admin", summary: "Create a group.", body: "GroupRequest", ok: [201, "GroupResponse"], errors: ["GROUP_NAME_TAKEN"] },
+  },
+  "/api/groups/{id}": {
+    GET: { access: "admin", summary: "A group and its members.", ok: [200, "GroupDetails"], errors: ["GROUP_NOT_FOUND"] },
+    PATCH: {
+      access: "admin",
+      summary: "Rename a group.",
+      body: "GroupRequest",
+      ok: [200, "GroupResponse"],
+      errors: ["GROUP_NOT_FOUND", "GROUP_NAME_TAKEN"],
+    },
+    DELETE: {
+      access: "admin",
+      summary: "Delete a group; its members stay, without a group, and its settings go.",
+      ok: [204],
+      errors: ["GROUP_NOT_FOUND"],
+    },
+  },
+  "/api/groups/{id}/members/{userId}": {
+    PUT: {
+      access: "admin",
+      summary: "Put a user in this group (out of any other: one group per user).",
+      ok: [200, "UserResponse"],
+      errors: ["GROUP_NOT_FOUND", "USER_NOT_FOUND"],
+    },
+    DELETE: { access: "admin", summary: "Take a user out of this group.", ok: [204], errors: ["GROUP_NOT_FOUND", "USER_NOT_FOUND"] },
+  },
+  "/api/settings/catalog": { GET: { access: "public", summary: "The table of settings.", ok: [200, "SettingsCatalog"] } },
+  "/api/settings/account": {
+    GET: { access: "admin", summary: "Account-level settings.", ok: [200, "LevelSettings"] },
+    PATCH: { access: "admin", summary: "Set or lock account-level settings.", body: "LevelPatch", ok: [200, "LevelSettings"] },
+  },
+  "/api/settings/groups/{id}": {
+    GET: { access: "admin", summary: "A group's settings.", ok: [200, "LevelSettings"], errors: ["GROUP_NOT_FOUND"] },
+    PATCH: {
+      access: "admin",
+      summary: "Set or lock a group's settings (not keys the account locks).",
+      body: "LevelPatch",
+      ok: [200, "LevelSettings"],
+      errors: ["GROUP_NOT_FOUND", "SETTING_LOCKED"],
+    },
+  },
+  "/api/settings/users/{id}": {
+    GET: {
+      access: "user",
+      summary: "A user's settings (yourself; admins: anyone).",
+      ok: [200, "LevelSettings"],
+      errors: ["USER_NOT_FOUND", "FORBIDDEN"],
+    },
+    PATCH: {
+      access: "user",
+      summary: "Set a user's settings (yourself, or users you manage; not keys locked above).",
+      body: "UserLevelPatch",
+      ok: [200, "LevelSettings"],
+      errors: ["USER_NOT_FOUND", "FORBIDDEN", "SETTING_LOCKED"],
+    },
+  },
+  "/api/settings/effective": {
+    GET: { access: "session", summary: "The signed-in user's effective settings, with where each comes from.", ok: [200, "EffectiveSettings"] },
+  },
+  "/api/meetings": {
+    GET: { access: "user", summary: "Your meetings (owner, admins and the admin token: every meeting).", ok: [200, "MeetingList"] },
+    POST: {
+      access: "user",
+      summary: "Schedule or start a meeting. The passcode is returned this once.",
+      description:
+        "Without credentials this answers UNAUTHORIZED (as before accounts existed). Options are checked against the owner's effective settings; admin-token meetings follow the account level and default to no waiting room and join before host.",
+      body: "CreateMeeting",
+      ok: [201, "CreatedMeeting"],
+      errors: ["E2EE_NOT_ALLOWED", "SETTING_LOCKED"],
+    },
+  },
+  "/api/meetings/{id}": {
+    GET: {
+      access: "public",
+      summary: "A meeting: public facts for anyone; details for its owner, admins and the admin token.",
+      ok: [200, "MeetingInfo"],
+      errors: ["MEETING_NOT_FOUND"],
+    },
+    PATCH: {
+      access: "user",
+      summary: "Edit a meeting (owner or admin).",
+      body: "UpdateMeeting",
+      ok: [200, "MeetingDetails"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "E2EE_NOT_ALLOWED", "SETTING_LOCKED"],
+    },
+    DELETE: { access: "user", summary: "Delete a meeting (owner or admin).", ok: [204], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+  },
+  "/api/meetings/{id}/passcode": {
+    POST: {
+      access: "user",
+      summary: "Give the meeting a new passcode, returned this once (owner or admin).",
+      ok: [200, "PasscodeReset"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN"],
+    },
+    DELETE: {
+      access: "user",
+      summary: "Remove the meeting's passcode (refused while passcodeRequired is locked on).",
+      ok: [204],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "SETTING_LOCKED"],
+    },
+  },
+};
+
+const requestSchemas: Json = {
+  SetupRequest: {
+    type: "object",
+    additionalProperties: false,
+    required: ["email", "name", "password"],
+    properties: { email: { type: "string", format: "email" }, name: { type: "string", minLength: 1, maxLength: 100 }, password: { type: "string", minLength: 10 } },
+  },
+  LoginRequest: {
+    type: "object",
+    additionalProperties: false,
+    required: ["email", "password"],
+    properties: { email: { type: "string" }, password: { type: "string" } },
+  },
+  MeUpdate: { type: "object", additionalProperties: false, required: ["name"], properties: { name: { type: "string", minLength: 1, maxLength: 100 } } },
+  PasswordChange: {
+    type: "object",
+    additionalProperties: false,
+    required: ["currentPassword", "newPassword"],
+    properties: { currentPassword: { type: "string" }, newPassword: { type: "string", minLength: 10 } },
+  },
+  CreateUser: {
+    type: "object",
+    additionalProperties: false,
+    required: ["email", "name", "password"],
+    properties: {
+      email: { type: "string", format: "email" },
+      name: { type: "string", minLength: 1, maxLength: 100 },
+      password: { type: "string", minLength: 10 },
+      role: { type: "string", enum: ["admin", "member"], default: "member" },
+      groupId: { oneOf: [uuid, { type: "null" }] },
+    },
+  },
+  UpdateUser: {
+    type: "object",
+    additionalProperties: false,
+    properties: { name: { type: "string", minLength: 1, maxLength: 100 }, role: { type: "string", enum: ["admin", "member"] }, disabled: { type: "boolean" } },
+  },
+  CreateInvitation: {
+    type: "object",
+    additionalProperties: false,
+    required: ["email"],
+    properties: {
+      email: { type: "string", format: "email" },
+      role: { type: "string", enum: ["admin", "member"], default: "member" },
+      groupId: { oneOf: [uuid, { type: "null" }] },
+    },
+  },
+  AcceptInvitation: {
+    type: "object",
+    additionalProperties: false,
+    required: ["token", "name", "password"],
+    properties: { token: { type: "string" }, name: { type: "string", minLength: 1, maxLength: 100 }, password: { type: "string", minLength: 10 } },
+  },
+  GroupRequest: { type: "object", additionalProperties: false, required: ["name"], properties: { name: { type: "string", minLength: 1, maxLength: 100 } } },
+};
+
+function buildDocument(): Json {
+  const paths: Json = {};
+  for (const [path, methods] of Object.entries(OPERATIONS)) {
+    const item: Json = {};
+    for (const [method, op] of Object.entries(methods) as [HttpMethod, Operation][]) item[method.toLowerCase()] = operation(method, path, op);
+    paths[path] = item;
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Conclave HTTP API",
+      version: "1",
+      description:
+        "Accounts, settings (account → group → user, with locks) and meetings. Errors are {error: {code, message}} with the codes of docs/protocol.md §8. See docs/api.md.",
+    },
+    paths,
+    components: {
+      schemas: { ...schemas, ...requestSchemas },
+      securitySchemes: {
+        sessionCookie: { type: "apiKey", in: "cookie", name: "conclave_session", description: "Set by sign-in; HttpOnly, Secure, SameSite=Strict." },
+        csrfHeader: {
+          type: "apiKey",
+          in: "header",
+          name: "X-CSRF-Token",
+          description: "With a session, on every method but GET/HEAD/OPTIONS: the value of the conclave_csrf cookie.",
+        },
+        adminToken: { type: "http", scheme: "bearer", description: "The admin API token from the data directory." },
+      },
+    },
+  };
+}
+
+export const OPENAPI_DOCUMENT: Readonly<Json> = buildDocument();
+
+/** "/api/users/:id" → "/api/users/{id}". */
+export function openApiPath(pattern: string): string {
+  return pattern.replace(/:(\w+)/g, "{$1}");
+}
