@@ -4,6 +4,7 @@ import { WebSocket } from "ws";
 import { MeetingSession, type SignalingChannel } from "@conclave/client";
 import { connectNodeSignaling } from "@conclave/client/node";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
+import { createKeyPackage, toBase64 } from "@conclave/protocol";
 import { startTestServer, joinSession, waitForAgreement, type TestServer } from "./support/harness.js";
 
 interface RawClient {
@@ -153,4 +154,30 @@ test("a participant whose network silently vanishes is cut off by the heartbeat 
   const elapsed = performance.now() - started;
   assert.ok(elapsed < 3000, `took ${elapsed} ms`);
   ws.terminate();
+});
+
+test("a joiner whose key package fails MLS validation is turned away and does not hold up the others", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const a = await joinSession(server, meeting, "Ada");
+  const b = await joinSession(server, meeting, "Bob");
+  t.after(() => [a, b].forEach((s) => s.leave()));
+  const before = await waitForAgreement([a, b], 2);
+
+  // Mallory's key package parses (the server accepts it) but its signature is broken.
+  const kp = await createKeyPackage({ kind: "person", memberId: "mallory", displayName: "Mallory" });
+  const forged = kp.keyPackage.slice();
+  forged[forged.length - 1]! ^= 0xff;
+  const mallory = await raw(server);
+  mallory.ws.send(JSON.stringify({ type: "join", version: 1, meetingId: meeting.id, passcode: meeting.passcode, memberId: "mallory", displayName: "Mallory", keyPackage: toBase64(forged) }));
+  const c = await joinSession(server, meeting, "Cy");
+  t.after(() => c.leave());
+  await waitForAgreement([a, b, c], 3, 15_000, before.epoch + 1n);
+  const { code } = await mallory.closed;
+  assert.equal(code, 4403);
+  // Accepted by the server's checks (it was joined), then dropped by the group's MLS validation.
+  assert.equal(mallory.messages[0]?.type, "joined");
+  assert.ok(mallory.messages.some((m) => m.code === "BAD_KEY_PACKAGE" && m.fatal === true));
+  assert.ok(!a.groupMembers.some((m) => m.identity.memberId === "mallory"));
 });

@@ -387,8 +387,19 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       result = await mls.commit({ add, remove });
     } catch (e) {
       // A bad key package (or one refused by the membership policy) must not stall the group:
-      // report it; the server drops that joiner after the commit deadline.
-      this.emit("error", { code: isProtocolError(e) ? e.code : "MLS_COMMIT_REJECTED", message: "Could not build the requested commit.", fatal: false });
+      // find which joiners cannot be added and tell the delivery service, which drops them.
+      const bad: string[] = [];
+      for (const [i, kp] of add.entries()) {
+        try {
+          await mls.commit({ add: [kp] });
+        } catch {
+          bad.push(added[i]!);
+        } finally {
+          await mls.discardPendingCommit();
+        }
+      }
+      if (bad.length > 0) this.#send({ type: "badKeyPackages", epoch: mls.epoch.toString(), memberIds: bad });
+      else this.emit("error", { code: isProtocolError(e) ? e.code : "MLS_COMMIT_REJECTED", message: "Could not build the requested commit.", fatal: false });
       return;
     }
     this.#pendingEpoch = result.epoch;

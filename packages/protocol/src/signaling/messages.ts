@@ -81,6 +81,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     /** memberIds whose leaves the commit removes. */
     removed: z.array(memberId).max(1000),
   }),
+  /**
+   * The designated committer could not add these joiners: their key packages fail MLS validation
+   * (e.g. a bad signature). The delivery service drops them so the others are not held up.
+   */
+  z.strictObject({ type: z.literal("badKeyPackages"), epoch, memberIds: z.array(memberId).min(1).max(1000) }),
   /** The joiner processed its Welcome and is now at `epoch`. */
   z.strictObject({ type: z.literal("welcomeProcessed"), epoch }),
   /** A member could not process a commit or Welcome and must rejoin with a new key package. */

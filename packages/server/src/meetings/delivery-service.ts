@@ -183,6 +183,21 @@ export class DeliveryService {
     this.#schedule();
   }
 
+  /**
+   * The designated committer reports joiners whose key packages it could not add. Only the
+   * committer of the outstanding request can say so, and only about joiners in that request.
+   * Returns the joiners dropped (the caller turns them away); the request is reissued without them.
+   */
+  rejectKeyPackages(from: string, memberIds: string[]): string[] {
+    const req = this.#request;
+    if (!req || req.committer !== from) return [];
+    const dropped = memberIds.filter((id) => req.adds.has(id) && this.#members.get(id)?.state === "pending");
+    for (const id of dropped) this.#members.delete(id);
+    this.#clearRequest();
+    this.#schedule();
+    return dropped;
+  }
+
   /** A joiner processed its Welcome: it is a full member from now on. */
   welcomeProcessed(memberId: string): boolean {
     const m = this.#members.get(memberId);

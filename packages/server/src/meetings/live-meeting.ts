@@ -208,6 +208,16 @@ export class LiveMeeting {
           p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", "no Welcome was pending"), fatal: false });
         }
         return;
+      case "badKeyPackages":
+        for (const id of this.#ds.rejectKeyPackages(memberId, msg.memberIds)) {
+          const joiner = this.#participants.get(id);
+          if (!joiner) continue;
+          this.#participants.delete(id);
+          this.#broadcast({ type: "memberLeft", memberId: id, reason: "removed" });
+          joiner.connection.send({ type: "error", code: "BAD_KEY_PACKAGE", message: errorMessage("BAD_KEY_PACKAGE", "the group could not add it"), fatal: true });
+          joiner.connection.close(4403, "BAD_KEY_PACKAGE");
+        }
+        return;
       case "groupFailure":
         this.#ds.rejoin(memberId, fromBase64(msg.keyPackage));
         return;
