@@ -175,3 +175,15 @@ test("a member that fails to follow the group is removed and added again with it
   take("commitAccepted", "a");
   take("welcome", "c");
 });
+
+test("only the designated committer can report bad key packages, only of joiners in its request; the rest are asked for again", () => {
+  const { ds, take, build } = setup();
+  build("a", "b");
+  ds.join("x", person("x"), kp("x"));
+  ds.join("y", person("y"), kp("y"));
+  take("commitRequest", "a");
+  assert.deepEqual(ds.rejectKeyPackages("b", ["x"]), [], "not the committer");
+  assert.deepEqual(ds.rejectKeyPackages("a", ["x", "zed"]), ["x"]);
+  const again = take("commitRequest", "a") as Extract<DeliveryOutput, { type: "commitRequest" }>;
+  assert.deepEqual(again.add.map((m) => m.memberId), ["y"]);
+});
