@@ -49,6 +49,9 @@ export const UI_ERRORS = {
       "Conclave encrypts every video and audio frame on your device before it leaves, and this browser does not let a web page do that (it lacks RTCRtpScriptTransform and encoded streams). Nothing was sent. Use a current version of Chrome, Edge, Safari or Firefox.",
   },
   REMOVED: { title: "You were removed from the meeting", action: "Join again from the link if you should be in it." },
+  BANNED: { title: "You were removed from this meeting", action: "The host removed you and did not allow you back." },
+  MEETING_LOCKED: { title: "This meeting is locked", action: "The host has locked the meeting, so no one else can join. Ask the host to unlock it." },
+  NOT_ADMITTED: { title: "The host did not let you in", action: "Ask the organiser if you should be in this meeting." },
   MEDIA_FAILED: {
     title: "The media connection failed",
     action: "Your browser could not connect to the media relay. Check your network (UDP must be allowed), then rejoin.",

@@ -17,7 +17,7 @@ import { MediaConnection, type RemoteTrack } from "../media/media-connection.js"
 import { computeShield, type Shield } from "./shield.js";
 import { BrowserSignalingChannel } from "./signaling-channel.js";
 
-export type MeetingPhase = "connecting" | "waiting" | "in-meeting" | "reconnecting" | "left" | "ended" | "failed";
+export type MeetingPhase = "connecting" | "waiting-room" | "waiting" | "in-meeting" | "reconnecting" | "left" | "ended" | "failed";
 
 /** A change of security code, and who caused it (by comparing the MLS member lists). */
 export interface CodeChange {
@@ -40,12 +40,29 @@ export interface MeetingSnapshot {
   shield: Shield;
   remoteTracks: RemoteTrack[];
   lastCodeChange: CodeChange | null;
-  /** Seconds until the next reconnect attempt, while reconnecting. */
+  /** Reconnect attempts since the connection was last good. */
   reconnectAttempt: number;
+  /** Why this participant is not let in yet (phase "waiting-room"). */
+  waitingReason: "waitingRoom" | "hostAbsent" | null;
+  role: "host" | "cohost" | "participant";
+  /** Hosts and co-hosts: who waits to be let in. */
+  waitingList: { memberId: string; displayName: string }[];
 }
 
 /** Join refusals that trying again cannot fix. */
-const PERMANENT = new Set(["MEETING_NOT_FOUND", "MEETING_ENDED", "WRONG_PASSCODE", "RATE_LIMITED", "MEETING_FULL", "CONNECTOR_NOT_ALLOWED", "REMOVED", "BAD_KEY_PACKAGE"]);
+const PERMANENT = new Set([
+  "MEETING_NOT_FOUND",
+  "MEETING_ENDED",
+  "WRONG_PASSCODE",
+  "RATE_LIMITED",
+  "MEETING_FULL",
+  "CONNECTOR_NOT_ALLOWED",
+  "REMOVED",
+  "BANNED",
+  "MEETING_LOCKED",
+  "NOT_ADMITTED",
+  "BAD_KEY_PACKAGE",
+]);
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const MAX_BACKOFF_MS = 10_000;
 
@@ -74,6 +91,7 @@ export class MeetingController {
   #lastCodeChange: CodeChange | null = null;
   #statsBase: WorkerStats = EMPTY_STATS;
   #screenSharing = false;
+  #waitingReason: "waitingRoom" | "hostAbsent" | null = null;
   /** Codes of recent non-fatal errors (codes only: messages may quote details). */
   readonly recentErrors: string[] = [];
   onChange: ((s: MeetingSnapshot) => void) | null = null;
@@ -98,6 +116,9 @@ export class MeetingController {
       remoteTracks: this.#media?.remoteTracks ?? [],
       lastCodeChange: this.#lastCodeChange,
       reconnectAttempt: this.#attempt,
+      waitingReason: this.#waitingReason,
+      role: s?.role ?? "participant",
+      waitingList: s?.waitingList ?? [],
     };
   }
 
@@ -126,6 +147,15 @@ export class MeetingController {
     this.#teardownMedia();
     this.#opts.media.stop();
     this.#setPhase("left");
+  }
+
+  /** Hosts and co-hosts: let a waiting participant in, or turn them away. */
+  admit(memberId: string): void {
+    this.#session?.admit(memberId);
+  }
+
+  deny(memberId: string): void {
+    this.#session?.deny(memberId);
   }
 
   /** Simulates a network blip (drops the signaling connection). For tests and diagnostics. */
@@ -194,8 +224,14 @@ export class MeetingController {
     this.#channel = channel;
     this.#lastMembers = null;
     session.on("joined", () => {
+      this.#waitingReason = null;
       if (this.#session === session) this.#setPhase("waiting");
     });
+    session.on("waiting", ({ reason }) => {
+      this.#waitingReason = reason;
+      if (this.#session === session) this.#setPhase("waiting-room");
+    });
+    session.on("waitingList", () => this.#emit());
     session.on("presence", () => this.#emit());
     session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity)));
     session.on("publishAnswer", ({ sdp }) => this.#media?.handlePublishAnswer(sdp));

@@ -202,6 +202,12 @@ export class MeetingView {
       case "connecting":
         content = "Connecting…";
         break;
+      case "waiting-room":
+        content =
+          s.waitingReason === "hostAbsent"
+            ? "Waiting for the host to join. You will be let in when they arrive."
+            : "Waiting for the host to let you in. You receive no keys and no media until then.";
+        break;
       case "waiting":
         content = "Joining the encrypted group… waiting for a member to add you.";
         break;
@@ -380,10 +386,31 @@ export class MeetingView {
     const rows: HTMLElement[] = [];
     const self = s.selfId;
     const ordered = [...s.members].sort((a, b) => (a.memberId === self ? -1 : b.memberId === self ? 1 : a.displayName.localeCompare(b.displayName)));
-    for (const m of ordered) rows.push(participantRow(m.displayName, m, m.memberId === self, "in", this.#opts.media));
+    const roles = new Map(s.presence.map((p) => [p.memberId, p.role]));
+    for (const m of ordered) rows.push(participantRow(m.displayName, m, m.memberId === self, "in", this.#opts.media, roles.get(m.memberId)));
     const waiting = s.presence.filter((p) => !inGroup.has(p.memberId));
-    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media));
+    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media, p.role));
     if (rows.length === 0) rows.push(h("li", { class: "muted" }, "Joining…"));
+    // Hosts and co-hosts: the waiting room.
+    if (s.role !== "participant" && s.waitingList.length > 0) {
+      rows.push(h("li", { class: "list-heading" }, `Waiting to join (${s.waitingList.length})`));
+      for (const w of s.waitingList) {
+        const admit = h("button", { type: "button", class: "button small primary", "aria-label": `Admit ${w.displayName}` }, "Admit");
+        admit.addEventListener("click", () => this.#opts.controller.admit(w.memberId));
+        const deny = h("button", { type: "button", class: "button small", "aria-label": `Deny ${w.displayName}` }, "Deny");
+        deny.addEventListener("click", () => this.#opts.controller.deny(w.memberId));
+        rows.push(
+          h(
+            "li",
+            { class: "participant waiting", "data-member-id": w.memberId },
+            h("span", { class: "avatar small person" }, initials(w.displayName)),
+            h("span", { class: "participant-main" }, h("span", { class: "participant-name" }, w.displayName), h("span", { class: "participant-meta" }, "In the waiting room: no keys, no media")),
+            admit,
+            deny,
+          ),
+        );
+      }
+    }
     replaceChildren(this.#participantList, ...rows);
     this.#participantCount.textContent = String(Math.max(1, s.members.length));
     this.#participantsButton.setAttribute("aria-label", `People (${Math.max(1, s.members.length)})`);
@@ -449,7 +476,7 @@ function presenceIdentity(p: MemberInfo): MemberIdentity {
     : { kind: "person", memberId: p.memberId, displayName: p.displayName };
 }
 
-function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia): HTMLElement {
+function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia, role: string | undefined): HTMLElement {
   const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}` : "Person";
   return h(
     "li",
@@ -459,7 +486,13 @@ function participantRow(name: string, m: MemberIdentity, self: boolean, state: "
       "span",
       { class: "participant-main" },
       h("span", { class: "participant-name" }, name, self ? h("span", { class: "muted" }, " (you)") : null),
-      h("span", { class: "participant-meta" }, h("span", { class: "kind-label", "data-testid": "member-kind" }, kind), state === "waiting" ? h("span", { class: "muted" }, " · joining…") : null),
+      h(
+        "span",
+        { class: "participant-meta" },
+        h("span", { class: "kind-label", "data-testid": "member-kind" }, kind),
+        role === "host" ? " · Host" : role === "cohost" ? " · Co-host" : null,
+        state === "waiting" ? h("span", { class: "muted" }, " · joining…") : null,
+      ),
     ),
     self && !media.micOn ? h("span", { class: "participant-icon", role: "img", "aria-label": "Your microphone is muted" }, icon(ICONS.micOff)) : null,
     state === "in" ? h("span", { class: "participant-icon ok", role: "img", "aria-label": "Holds the current keys" }, icon(ICONS.lock)) : null,
