@@ -186,3 +186,16 @@ test("userFromRequest finds the signed-in user of a request's session cookie, fo
   assertStatus(await member.call("POST", "/api/auth/logout"), 204);
   assert.equal(server.context.userFromRequest(fakeRequest(cookie)), null);
 });
+
+test("on the public meeting route a wrong admin token just leaves the caller anonymous, and counts towards the limit", async (t) => {
+  const server = await start(t);
+  const id = (await new Client(server).call("POST", "/api/meetings", { token: server.adminToken })).json.id as string;
+  const prober = new Client(server);
+  for (let i = 0; i < 10; i++) {
+    const reply = await prober.call("GET", `/api/meetings/${id}`, { token: `guess${i}` });
+    assert.deepEqual(Object.keys(reply.json).sort(), ["encryption", "ended", "id", "passcodeRequired"]);
+  }
+  const limited = await prober.call("GET", `/api/meetings/${id}`, { token: server.adminToken });
+  assert.deepEqual(Object.keys(limited.json).sort(), ["encryption", "ended", "id", "passcodeRequired"], "the right token no longer shows details");
+  assertError(await prober.call("GET", "/api/meetings", { token: server.adminToken }), 429, "RATE_LIMITED");
+});

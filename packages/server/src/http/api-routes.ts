@@ -117,11 +117,16 @@ export class ApiRoutes {
     const { adminToken, adminTokenFailures } = this.#deps;
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
-      if (optional) return adminToken.verifyAuthorization(authorization) ? { kind: "adminToken" } : null;
+      // Failures count on public routes too: a correct token shows more there, so they could
+      // otherwise be used to test tokens without limit.
       const client = request.remoteAddress;
-      if (adminTokenFailures.isLimited(client)) throw new ServerError("RATE_LIMITED");
+      if (adminTokenFailures.isLimited(client)) {
+        if (optional) return null;
+        throw new ServerError("RATE_LIMITED");
+      }
       if (!adminToken.verifyAuthorization(authorization)) {
         adminTokenFailures.record(client);
+        if (optional) return null;
         throw new ServerError("UNAUTHORIZED");
       }
       return { kind: "adminToken" };
