@@ -21,15 +21,6 @@ test("a fresh server needs setup; the first user becomes the signed-in owner; se
   assertError(await anonymous.call("POST", "/api/setup", { body: { ...OWNER, email: "other@example.org" } }), 409, "SETUP_DONE");
 });
 
-test("of two concurrent set-ups exactly one creates the owner", async (t) => {
-  const server = await start(t);
-  const replies = await Promise.all(
-    ["a@example.org", "b@example.org", "c@example.org"].map((email) => new Client(server).call("POST", "/api/setup", { body: { ...OWNER, email } })),
-  );
-  assert.deepEqual(replies.map((r) => r.status).sort(), [201, 409, 409]);
-  assert.equal(server.context.database.users.count(), 1);
-});
-
 test("the session cookie is HttpOnly, Secure, SameSite=Strict, Path=/; the CSRF cookie is readable by scripts", async (t) => {
   const server = await start(t);
   await setupOwner(server);

@@ -69,6 +69,8 @@ test("every error code the OpenAPI document names is in the server's error table
     }
   }
   assert.equal(OPENAPI_DOCUMENT.openapi, "3.1.0");
+  const operationIds = documented().map((d) => d.operation.operationId);
+  assert.equal(new Set(operationIds).size, operationIds.length, "operationIds are unique");
 });
 
 test("every $ref in the OpenAPI document resolves", () => {

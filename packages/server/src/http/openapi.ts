@@ -254,6 +254,10 @@ const schemas: Json = {
       },
     },
   },
+  MeetingView: {
+    description: "Details for the meeting's owner, admins and the admin token; public facts for anyone else.",
+    oneOf: [ref("MeetingDetails"), ref("MeetingInfo")],
+  },
   MeetingList: { type: "object", required: ["meetings"], properties: { meetings: { type: "array", items: ref("MeetingDetails") } } },
   PasscodeReset: { type: "object", required: ["passcode", "url"], properties: { passcode: { type: "string" }, url: { type: "string" } } },
 };
@@ -488,7 +492,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
     GET: {
       access: "public",
       summary: "A meeting: public facts for anyone; details for its owner, admins and the admin token.",
-      ok: [200, "MeetingInfo"],
+      ok: [200, "MeetingView"],
       errors: ["MEETING_NOT_FOUND"],
     },
     PATCH: {
