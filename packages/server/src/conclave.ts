@@ -5,11 +5,11 @@
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { startServer, type Logger, type RunningServer } from "./server.js";
+import { startServer, type Logger, type RunningServer, type ServerContext } from "./server.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
-import type { MediaRoom, MeetingPolicy } from "./meetings/live-meeting.js";
+import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection } from "./signaling/connection.js";
@@ -72,6 +72,7 @@ export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Lo
 export async function startConclave(config: ServerConfig, opts: ConclaveOptions = {}): Promise<ConclaveServer> {
   let registry: MeetingRegistry | undefined;
   let adminToken: string | null = null;
+  let serverContext: ServerContext | null = null;
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
@@ -83,15 +84,28 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
         ...(opts.limits ? { limits: opts.limits } : {}),
-        ...(opts.meetingPolicy ? { policyFor: opts.meetingPolicy } : {}),
+        // A meeting admits people as its scheduled settings say (waiting room, join before host).
+        policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
+        isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
       });
+      serverContext = context;
     },
     onSignalingConnection(ws, req) {
+      // Browsers send Origin on WebSocket upgrades: refuse pages from other sites (cross-site
+      // WebSocket hijacking would ride on the session cookie). Non-browser clients send none.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
+        ws.close(4403, "cross-origin");
+        return;
+      }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
-        // The admin API token (Authorization: Bearer, from automation such as `conclave bot`)
-        // makes its bearer host of any meeting.
-        authenticate: (r) => ({ userId: null, admin: adminToken !== null && bearerMatches(r.headers.authorization, adminToken) }),
+        // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
+        // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
+        authenticate: (r) => ({
+          userId: serverContext?.userFromRequest(r)?.userId ?? null,
+          admin: adminToken !== null && bearerMatches(r.headers.authorization, adminToken),
+        }),
       });
     },
     async onClose() {
@@ -157,4 +171,13 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   if (!m) return false;
   const digest = (v: string) => createHash("sha256").update(v).digest();
   return timingSafeEqual(digest(m[1]!), digest(token));
+}
+
+/** True when an Origin header names the host the request was sent to (scheme-agnostic: TLS only). */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }

@@ -43,7 +43,7 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number; asHost?: boolean; record?: string[] } = {},
+  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string> } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
@@ -54,7 +54,7 @@ export async function joinSession(
   });
   const inner = await connectNodeSignaling(t.wsUrl, {
     ca: t.ca,
-    ...(extra.asHost ? { headers: { authorization: `Bearer ${t.server.adminToken}` } } : {}),
+    headers: { ...(extra.asHost ? { authorization: `Bearer ${t.server.adminToken}` } : {}), ...extra.headers },
   });
   const record = extra.record;
   // `record` collects every text message the participant receives, for assertions on what it saw.
