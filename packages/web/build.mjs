@@ -10,8 +10,9 @@ import { fileURLToPath } from "node:url";
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const out = here("./dist/");
 mkdirSync(out, { recursive: true });
-// Everything but dist/tsc (tsc -b's type-check output, which it reuses between builds).
-for (const name of readdirSync(out)) if (name !== "tsc") rmSync(out + name, { recursive: true, force: true });
+// Everything but tsc -b's output: dist/tsc (type-check output it reuses between builds) and
+// dist/test (the compiled unit tests, which `npm test` runs after this build).
+for (const name of readdirSync(out)) if (name !== "tsc" && name !== "test") rmSync(out + name, { recursive: true, force: true });
 
 const entryPoints = { app: here("./src/main.ts") };
 if (existsSync(here("./src/e2ee-worker.ts"))) entryPoints["e2ee-worker"] = here("./src/e2ee-worker.ts");

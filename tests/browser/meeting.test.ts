@@ -130,6 +130,50 @@ test("every control in the meeting is keyboard-focusable and has an accessible n
   }
 });
 
+test("muting shows the others a muted-or-silent indicator on that tile, and unmuting clears it", async () => {
+  const adaOnBea = bea.page.locator('[data-testid="video-tile"][data-participant-name="Ada"] .tile-mic');
+  await eventually("Ada audible on Bea's screen", 15_000, async () => await adaOnBea.isHidden());
+  await ada.page.getByTestId("mic-button").click();
+  assert.equal(await ada.page.getByTestId("mic-button").textContent(), "Unmute");
+  await adaOnBea.waitFor({ state: "visible", timeout: 15_000 });
+  assert.equal(await adaOnBea.getAttribute("aria-label"), "Muted or silent");
+  await ada.page.getByTestId("mic-button").click();
+  await adaOnBea.waitFor({ state: "hidden", timeout: 15_000 });
+});
+
+test("a screen share reaches the others, encrypted, as its own tile, and goes away when stopped", async () => {
+  const screenOnBea = bea.page.locator('[data-testid="screen-tile"][data-participant-name="Ada"]');
+  // Twice: the second share re-enables the same m-section.
+  for (let round = 1; round <= 2; round++) {
+    await ada.page.getByTestId("screen-button").click();
+    await screenOnBea.waitFor({ state: "visible", timeout: 30_000 });
+    await eventually(`screen frames rendered (share ${round})`, 30_000, async () =>
+      screenOnBea.evaluate(
+        (el) =>
+          new Promise<boolean>((resolve) => {
+            const v = el.querySelector("video");
+            if (!v) return resolve(false);
+            let n = 0;
+            const tick = (): void => {
+              if (++n >= 3) resolve(true);
+              else v.requestVideoFrameCallback(tick);
+            };
+            v.requestVideoFrameCallback(tick);
+            setTimeout(() => resolve(false), 3000);
+          }),
+      ),
+    );
+    assert.deepEqual(await tileNames(bea.page), ["Ada", "Robo"], "the camera tiles are unchanged");
+    await ada.page.getByTestId("screen-button").click();
+    await screenOnBea.waitFor({ state: "detached", timeout: 15_000 });
+  }
+});
+
+test("the pages printed no errors to the console", () => {
+  assert.deepEqual(ada.consoleErrors, []);
+  assert.deepEqual(bea.consoleErrors, []);
+});
+
 test("when a participant leaves, the others' security codes change and match again within 2 s, and its tile disappears", async () => {
   const before = await securityCode(ada.page);
   const leftAt = Date.now();

@@ -6,6 +6,7 @@
  * current epoch and phase) and a way to simulate a network blip, for tests and support. It
  * never exposes keys, frames or the passcode.
  */
+import "./zod-config.js"; // first: before the protocol's schemas are built
 import type { WorkerStats } from "./e2ee/messages.js";
 import { LocalMedia } from "./media/local-media.js";
 import { MeetingController, type MeetingPhase } from "./meeting/meeting-controller.js";

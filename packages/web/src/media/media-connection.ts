@@ -190,7 +190,8 @@ export class MediaConnection {
       this.#session.sendMedia({ type: "publishOffer", sdp: side.pc.localDescription?.sdp ?? offer.sdp ?? "", tracks });
       const sdp = await answer;
       if (this.#closed) return;
-      await side.pc.setRemoteDescription({ type: "answer", sdp });
+      const inactive = new Set([...this.#transceivers.values()].filter((t) => t.direction === "inactive" && t.mid !== null).map((t) => t.mid as string));
+      await side.pc.setRemoteDescription({ type: "answer", sdp: answerInactive(sdp, inactive) });
       await this.#flushCandidates(side);
     });
     this.#publishQueue = run.catch(() => {});
@@ -258,4 +259,29 @@ function preferRelayCodec(t: RTCRtpTransceiver, kind: "audio" | "video"): void {
   if (!caps || typeof t.setCodecPreferences !== "function") return;
   const codecs = caps.codecs.filter((c) => c.mimeType.toLowerCase() === wanted);
   if (codecs.length > 0) t.setCodecPreferences(codecs);
+}
+
+/**
+ * The relay (libdatachannel) answers an inactive m-section with "recvonly", which browsers reject
+ * as an incompatible direction (RFC 8829 §5.3.1: an answer to "inactive" must be "inactive"). The
+ * relay does stop receiving on such an m-section, so the answer is aligned with what it does.
+ */
+export function answerInactive(sdp: string, mids: ReadonlySet<string>): string {
+  if (mids.size === 0) return sdp;
+  const lines = sdp.split("\r\n");
+  let start = -1;
+  const fix = (from: number, to: number): void => {
+    if (from < 0) return;
+    const mid = lines.slice(from, to).find((l) => l.startsWith("a=mid:"))?.slice(6);
+    if (mid === undefined || !mids.has(mid)) return;
+    for (let i = from; i < to; i++) if (/^a=(sendrecv|sendonly|recvonly)$/.test(lines[i]!)) lines[i] = "a=inactive";
+  };
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i]!.startsWith("m=")) {
+      fix(start, i);
+      start = i;
+    }
+  }
+  fix(start, lines.length);
+  return lines.join("\r\n");
 }

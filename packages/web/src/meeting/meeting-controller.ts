@@ -179,21 +179,29 @@ export class MeetingController {
     this.#emit();
   }
 
+  /** Starts or stops sharing a screen. A failed renegotiation restarts the connection. */
   async toggleScreenShare(): Promise<void> {
     const media = this.#media;
     if (!media) return;
-    if (this.#screenSharing) {
-      this.#screenSharing = false;
-      this.#opts.media.stopScreen();
-      await media.stopScreenShare();
-    } else {
-      const track = await this.#opts.media.startScreen();
-      if (!track) return;
-      this.#screenSharing = true;
-      track.addEventListener("ended", () => {
-        if (this.#screenSharing) void this.toggleScreenShare();
-      });
-      await media.startScreenShare(track, new MediaStream([track]));
+    try {
+      if (this.#screenSharing) {
+        this.#screenSharing = false;
+        this.#opts.media.stopScreen();
+        this.#emit();
+        await media.stopScreenShare();
+      } else {
+        const track = await this.#opts.media.startScreen();
+        if (!track) return; // the person cancelled the picker
+        this.#screenSharing = true;
+        this.#emit();
+        track.addEventListener("ended", () => {
+          if (this.#screenSharing) void this.toggleScreenShare();
+        });
+        await media.startScreenShare(track, new MediaStream([track]));
+      }
+    } catch {
+      this.recentErrors.push("SCREEN_SHARE_FAILED");
+      this.#restartConnection();
     }
     this.#emit();
   }

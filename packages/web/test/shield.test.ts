@@ -1,0 +1,48 @@
+// The encryption shield is computed from the MLS member list; these are its states.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { MemberIdentity } from "@conclave/protocol";
+import { computeShield } from "../src/meeting/shield.js";
+
+const person = (name: string): MemberIdentity => ({ kind: "person", memberId: `m-${name}`, displayName: name });
+const connector = (name: string, c: "recording" | "sip" | "pstn" | "streaming" | "transcription"): MemberIdentity => ({
+  kind: "connector",
+  connector: c,
+  memberId: `c-${name}`,
+  displayName: name,
+});
+
+test("an E2EE meeting of people shows the lock with no exceptions", () => {
+  const s = computeShield("e2ee", [person("Ada"), person("Bob")]);
+  assert.equal(s.state, "e2ee");
+  assert.deepEqual(s.exceptions, []);
+});
+
+test("an Enhanced meeting of people shows the green check", () => {
+  assert.equal(computeShield("enhanced", [person("Ada")]).state, "encrypted");
+});
+
+test("phone, room-system and streaming connectors make it partial and are each listed by name", () => {
+  const s = computeShield("enhanced", [person("Ada"), connector("Dial-in +1 555", "pstn"), connector("Room 4", "sip"), connector("Live", "streaming")]);
+  assert.equal(s.state, "partial");
+  assert.deepEqual(
+    s.exceptions.map((x) => [x.displayName, x.connector]),
+    [
+      ["Dial-in +1 555", "pstn"],
+      ["Room 4", "sip"],
+      ["Live", "streaming"],
+    ],
+  );
+  for (const x of s.exceptions) assert.ok(x.reason.length > 20);
+});
+
+test("recording and transcription connectors hold keys visibly but are not exceptions", () => {
+  const s = computeShield("enhanced", [person("Ada"), connector("Recorder", "recording"), connector("Captions", "transcription")]);
+  assert.equal(s.state, "encrypted");
+  assert.deepEqual(s.exceptions, []);
+  assert.deepEqual(s.keyHoldingConnectors.map((c) => c.displayName), ["Recorder", "Captions"]);
+});
+
+test("a connector that somehow appears in an E2EE group is never hidden: the shield drops to partial", () => {
+  assert.equal(computeShield("e2ee", [person("Ada"), connector("Dial-in", "pstn")]).state, "partial");
+});
