@@ -4,15 +4,23 @@
 // class exists to contain:
 // - Every native callback holds a thread-safe function that keeps the Node process alive. A
 //   PeerConnection releases its own only if onStateChange was registered and it reaches
-//   "closed"; a Track releases its own only if onClosed was registered *and* track.close() is
-//   called explicitly (closing the PeerConnection is not enough). So every track is adopted
-//   here, and close() closes each one before the PeerConnection.
+//   "closed"; a Track releases its onClosed callback when it closes, but its onOpen/onMessage
+//   callbacks only when track.close() is called on that wrapper, even if libdatachannel already
+//   closed the track (as it does when a connection fails). So every track is adopted here:
+//   close() is called on it when it reports closed, and on every remaining one (before the
+//   PeerConnection) when the connection closes.
 // - setLocalDescription("offer") on a PeerConnection with no track aborts the whole process (an
 //   uncaught C++ exception). Offers are only made with at least one track (see SubscribeConnection).
 // - A remote description whose m-sections are all removed (port 0) is rejected ("no active media").
 // - Local descriptions and candidates arrive on separate callback queues, so a candidate can
 //   overtake the description it belongs to. Candidates are held back until the description has
 //   been handed to signaling.
+// - When the relay is the offerer, a remote peer that already has the offer and the relay's
+//   candidates runs ICE and sends its DTLS ClientHello before its answer arrives. Applying the
+//   answer then connects ICE at once, and libdatachannel starts DTLS before it has committed the
+//   answer's fingerprint: "DTLS alert: unknown CA", the connection fails and tears itself down
+//   (seen with Chromium about one run in ten). So the subscribe connection holds its candidates
+//   until the answer is applied (SubscribeConnection.handleAnswer).
 // - When no socket can be bound (every port of the configured range taken, or a bind address
 //   that is not local), gathering candidates throws a C++ exception on a native thread, which
 //   aborts the whole process. Each connection binds one UDP port (IPv4 and IPv6 share it), so the
@@ -170,6 +178,8 @@ export abstract class RelayConnection {
     // The only onClosed registration for this wrapper (libdatachannel keeps one callback).
     track.onClosed(() => {
       this.ownedTracks.delete(track);
+      // Releases the wrapper's other native callbacks (see the quirks above).
+      this.closeTrack(track);
       onClosed?.();
     });
   }
@@ -207,8 +217,8 @@ export abstract class RelayConnection {
   }
 
   /**
-   * Releases the local candidates held back while the description was being produced. Runs
-   * after the current microtasks so that a caller awaiting the description sends it first.
+   * Releases the local candidates held back since the last description was started. Runs after
+   * the current microtasks so that a caller awaiting the description sends it first.
    */
   protected releaseLocalCandidates(): void {
     if (this.releaseTimer || this._closed) return;

@@ -26,7 +26,11 @@ export interface ConnectionStateChange {
 export type RelayPeerEvents = {
   /** A new subscribe offer to deliver to the participant; answer with handleSubscribeAnswer. */
   subscribeOffer: [SubscribeOffer];
-  /** A relay ICE candidate to deliver to the participant. */
+  /**
+   * A relay ICE candidate to deliver to the participant. Publish candidates follow the answer
+   * returned by handlePublishOffer; subscribe candidates follow the participant's answer (sending
+   * them with the offer lets a fast peer start DTLS before the relay knows its fingerprint).
+   */
   localCandidate: [LocalCandidate];
   /** This peer started publishing a track. */
   publication: [Publication];

@@ -155,8 +155,8 @@ export class SubscribeConnection extends RelayConnection {
           const p = s.publication;
           tracks.push({ mid: s.mid, publicationId: p.id, ownerId: p.ownerId, kind: p.kind, source: p.source });
         }
+        // Candidates follow the answer, not the offer (see the DTLS race in connection.ts).
         this.init.offer({ sdp, tracks });
-        this.releaseLocalCandidates();
       },
       (err: unknown) => {
         this.phase = "stable";
@@ -170,6 +170,7 @@ export class SubscribeConnection extends RelayConnection {
     if (!this.awaitingAnswer) throw new RelayError("RELAY_NEGOTIATION_STATE", "no subscribe offer is awaiting an answer");
     const parsed = parseSdp(sdp);
     this.setRemoteDescription(sdp, "answer", parsed.media[0]?.mid);
+    this.releaseLocalCandidates();
     this.awaitingAnswer = false;
     this.phase = "stable";
     this.schedule();
