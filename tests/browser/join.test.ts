@@ -107,7 +107,7 @@ test("a browser without encoded transforms is refused an E2EE meeting before con
   watcher.leave();
 });
 
-test("clear messages: meeting not found, missing and wrong passcode, camera blocked", async () => {
+test("clear messages: meeting not found, missing and wrong passcode, camera blocked (and joining without a camera still works)", async () => {
   // Not found.
   const p = await page(`${server.origin}/m/99999999999`);
   const err = p.page.getByTestId("error");
@@ -141,6 +141,9 @@ test("clear messages: meeting not found, missing and wrong passcode, camera bloc
   const camErr = blocked.page.locator('[data-error-code="CAMERA_DENIED"]');
   await camErr.waitFor({ timeout: 10_000 });
   assert.match((await camErr.textContent()) ?? "", /blocked/);
+  // Joining without camera and microphone still works (to watch and listen).
+  await joinFromPage(blocked, "No camera");
+  assert.equal(await blocked.page.getByTestId("mic-button").isDisabled(), true);
   await closeAll();
 });
 

@@ -35,6 +35,8 @@ export interface MediaConnectionEvents {
 
 type PcName = "publish" | "subscribe";
 
+const PUBLISH_ANSWER_TIMEOUT_MS = 20_000;
+
 interface Side {
   pc: RTCPeerConnection;
   pendingCandidates: RTCIceCandidateInit[];
@@ -77,14 +79,15 @@ export class MediaConnection {
   }
 
   /**
-   * Starts publishing: a microphone and a camera transceiver always exist (even without a
-   * device, so turning one on later needs no renegotiation); `null` tracks send nothing.
+   * Starts publishing the microphone and camera this device has (someone who joined without
+   * them publishes nothing and still receives everyone else).
    */
   startPublishing(tracks: { microphone: MediaStreamTrack | null; camera: MediaStreamTrack | null }, stream: MediaStream): Promise<void> {
+    if (!tracks.microphone && !tracks.camera) return Promise.resolve();
     return this.#negotiatePublish(() => {
       const side = this.#ensurePublish();
-      this.#addTransceiver(side.pc, "microphone", "audio", tracks.microphone, stream);
-      this.#addTransceiver(side.pc, "camera", "video", tracks.camera, stream);
+      if (tracks.microphone) this.#addTransceiver(side.pc, "microphone", "audio", tracks.microphone, stream);
+      if (tracks.camera) this.#addTransceiver(side.pc, "camera", "video", tracks.camera, stream);
     });
   }
 
@@ -186,9 +189,14 @@ export class MediaConnection {
       for (const [source, t] of this.#transceivers) {
         if (t.mid !== null) tracks.push({ mid: t.mid, kind: source === "microphone" ? "audio" : "video", source });
       }
-      const answer = new Promise<string>((resolve) => (this.#awaitingAnswer = resolve));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const answer = new Promise<string>((resolve, reject) => {
+        this.#awaitingAnswer = resolve;
+        // The relay refuses an offer with an error message, not an answer: do not wait forever.
+        timer = setTimeout(() => reject(new Error("the relay did not answer the publish offer")), PUBLISH_ANSWER_TIMEOUT_MS);
+      });
       this.#session.sendMedia({ type: "publishOffer", sdp: side.pc.localDescription?.sdp ?? offer.sdp ?? "", tracks });
-      const sdp = await answer;
+      const sdp = await answer.finally(() => clearTimeout(timer));
       if (this.#closed) return;
       const inactive = new Set([...this.#transceivers.values()].filter((t) => t.direction === "inactive" && t.mid !== null).map((t) => t.mid as string));
       await side.pc.setRemoteDescription({ type: "answer", sdp: answerInactive(sdp, inactive) });

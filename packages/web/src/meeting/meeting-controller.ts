@@ -267,7 +267,6 @@ export class MeetingController {
         remoteTracks: () => this.#emit(),
         failed: () => this.#restartConnection(),
       });
-      this.#media.e2ee.onStats = () => undefined;
     }
     const media = this.#media!;
     // The worker's key ring follows every epoch; the secret never leaves this device.
