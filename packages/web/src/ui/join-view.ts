@@ -192,25 +192,23 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     opts.onJoin({ info, displayName: name, passcode: passcode || undefined, mode });
   });
 
-  replaceChildren(
-    main,
+  const preview = h(
+    "section",
+    { class: "preview card", "aria-label": "Camera and microphone" },
+    h("div", { class: "preview-frame" }, video, previewOff, h("div", { class: "preview-controls" }, micButton, camButton)),
+    mediaStatus,
     h(
-      "section",
-      { class: "preview card", "aria-label": "Camera and microphone" },
-      h("div", { class: "preview-frame" }, video, previewOff, h("div", { class: "preview-controls" }, micButton, camButton)),
-      mediaStatus,
-      h(
-        "div",
-        { class: "devices" },
-        h("div", { class: "field" }, h("label", { for: "camera-select", class: "field-label" }, "Camera"), camSelect),
-        h("div", { class: "field" }, h("label", { for: "microphone-select", class: "field-label" }, "Microphone"), micSelect),
-      ),
+      "div",
+      { class: "devices" },
+      h("div", { class: "field" }, h("label", { for: "camera-select", class: "field-label" }, "Camera"), camSelect),
+      h("div", { class: "field" }, h("label", { for: "microphone-select", class: "field-label" }, "Microphone"), micSelect),
     ),
-    form,
   );
+  // A refused browser gets no preview: it will not use the camera here.
+  main.classList.toggle("single", refusal !== null);
+  replaceChildren(main, refusal === null ? preview : null, form);
   refreshPreview();
   if (!refusal) void openDevices();
-  else await fillDevices();
   (nameInput.value ? joinButton : nameInput).focus();
 }
 
