@@ -186,8 +186,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     if (!track || this.#closed || this.session.epoch === null) return;
     try {
       const protectedFrame = await this.session.protect(codec, frame);
-      track.sendFrame(protectedFrame, { rtpTimestamp, keyframe });
-      this.#stats.framesSent += 1;
+      // false until the publish connection is up: those frames never left, so they are not counted.
+      if (track.sendFrame(protectedFrame, { rtpTimestamp, keyframe })) this.#stats.framesSent += 1;
     } catch (e) {
       if (!this.#closed) this.#fail("SEND_FAILED", e, false);
     }
