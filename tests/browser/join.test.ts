@@ -217,3 +217,37 @@ test("after a network blip the page shows Reconnecting…, rejoins as a new memb
   await eventually("Robo's video again", 40_000, async () => ((await renderedFrames(p.page, 1000))["Robo"] ?? 0) >= 5);
   await closeAll();
 });
+
+test("without RTCRtpScriptTransform, the createEncodedStreams fallback encrypts and decrypts every frame", async () => {
+  const meeting = await server.createMeeting("e2ee");
+  const bot = await joinBot(server, meeting, "Robo");
+  bots.push(bot);
+  const p = await page(server.link(meeting), async (context) => {
+    await context.addInitScript(() => {
+      delete (window as unknown as Record<string, unknown>).RTCRtpScriptTransform;
+    });
+  });
+  await joinFromPage(p, "Ada");
+  assert.equal(await p.page.evaluate(() => "RTCRtpScriptTransform" in window), false);
+  await eventually("Robo's video rendered through the fallback", 40_000, async () => ((await renderedFrames(p.page, 1000))["Robo"] ?? 0) >= 5);
+  const me = await p.page.evaluate(() => window.conclave.memberId());
+  await eventually("the bot decrypts Ada's frames", 30_000, () => (bot.stats().perSender[me ?? ""] ?? 0) >= 20);
+  const stats = await p.page.evaluate(() => window.conclave.stats());
+  assert.ok(stats && stats.encrypted > 0 && stats.decrypted > 0, JSON.stringify(stats));
+  await closeAll();
+  bot.leave();
+});
+
+test("when the meeting ends, the page says so and does not try to reconnect", async () => {
+  const meeting = await server.createMeeting("e2ee");
+  const p = await page(server.link(meeting));
+  await joinFromPage(p, "Ada");
+  // What a host's "end for all" does: the record is marked ended and everyone is told.
+  server.server.context.meetings.markEnded(meeting.id);
+  server.server.registry.get(meeting.id)?.close("ended");
+  const banner = p.page.locator('.status-banner[data-phase="ended"]');
+  await banner.waitFor({ timeout: 20_000 });
+  assert.match((await banner.textContent()) ?? "", /This meeting has ended/);
+  assert.equal(await p.page.evaluate(() => window.conclave.phase()), "ended");
+  await closeAll();
+});

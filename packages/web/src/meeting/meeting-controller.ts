@@ -309,8 +309,13 @@ export class MeetingController {
       else this.#fail(uiErrorFromCode(fatal.code));
       return;
     }
-    // A blip, a server restart, or the meeting closing around us: try again (the meeting's
-    // state is checked first, so an ended meeting is not retried).
+    // A blip, a server restart, or the meeting ending around us (channel.meetingEnded): try
+    // again, checking the meeting's state first so that an ended meeting is shown as ended.
+    if (channel.meetingEnded) {
+      this.#setPhase("reconnecting");
+      void this.#checkAndReconnect();
+      return;
+    }
     this.#scheduleReconnect();
   }
 

@@ -14,6 +14,7 @@ export interface ServerFatal {
 export class BrowserSignalingChannel implements SignalingChannel {
   readonly #ws: WebSocket;
   #fatal: ServerFatal | null = null;
+  #meetingEnded = false;
   #closeInfo: { code: number; reason: string } | null = null;
   readonly #messageHandlers: ((text: string) => void)[] = [];
   readonly #closeHandlers: ((code: number, reason: string) => void)[] = [];
@@ -61,6 +62,11 @@ export class BrowserSignalingChannel implements SignalingChannel {
     return this.#fatal;
   }
 
+  /** The server said the meeting ended (a host ended it, or the server is shutting down). */
+  get meetingEnded(): boolean {
+    return this.#meetingEnded;
+  }
+
   get closeInfo(): { code: number; reason: string } | null {
     return this.#closeInfo;
   }
@@ -96,7 +102,8 @@ export class BrowserSignalingChannel implements SignalingChannel {
       if (msg.type === "error" && msg.fatal === true && typeof msg.code === "string") {
         this.#fatal = { code: msg.code, message: typeof msg.message === "string" ? msg.message : "" };
       } else if (msg.type === "meetingEnded") {
-        this.#fatal = { code: "MEETING_ENDED", message: "" };
+        // The host ended it, or the server is shutting down: the caller checks which.
+        this.#meetingEnded = true;
       }
     } catch {
       // the session reports malformed messages itself
