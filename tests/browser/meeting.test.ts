@@ -76,8 +76,10 @@ test("each browser renders and hears the other two participants, with the bot's 
       return others.every((n) => (rms[n] ?? 0) > 0.01) ? rms : null;
     });
     assert.ok(others.every((n) => (peaks[n] ?? 0) > 0.01), JSON.stringify(peaks));
+    // The worker encrypted and decrypted everything: no frame failed to decrypt.
     const stats = await p.page.evaluate(() => window.conclave.stats());
     assert.ok(stats && stats.encrypted > 0 && stats.decrypted > 0, JSON.stringify(stats));
+    assert.equal(stats.failed, 0, JSON.stringify(stats));
   }
   // The bot decrypts both browsers' media too.
   await eventually("the bot decrypts both browsers", 30_000, () => {
