@@ -1,12 +1,18 @@
 /**
- * Where the product screenshots go: docs/screenshots/<name>.png, linked from the README.
- * Tests take them on every run, so they always show the current app.
+ * Where the product screenshots go. Tests take them on every run (so taking them is tested), but
+ * write into docs/screenshots/ — the committed images linked from the README — only when
+ * CONCLAVE_UPDATE_SCREENSHOTS=1; otherwise into a scratch folder, so a test run leaves the
+ * working tree clean.
+ *
+ *   CONCLAVE_UPDATE_SCREENSHOTS=1 node --test tests/browser/dist/meeting.test.js tests/browser/dist/join.test.js
  */
 import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./harness.js";
 
-export const SCREENSHOT_DIR = join(REPO_ROOT, "docs/screenshots");
+export const SCREENSHOT_DIR =
+  process.env.CONCLAVE_UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs/screenshots") : join(tmpdir(), "conclave-screenshots");
 
 export function screenshotPath(name: "join" | "meeting" | "shield" | "security-code"): string {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
