@@ -7,7 +7,7 @@
  * received frames are unprotected right after they are reassembled. The relay in between only
  * ever sees the protected form.
  */
-import { isProtocolError, decodeSFrameHeader, clearPrefixLength, decodeMediaKid, KID_EPOCH_BITS, type MediaCodec, type TrackInfo } from "@conclave/protocol";
+import { isProtocolError, type MediaCodec, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 import { MeetingSession, type EpochEvent } from "./meeting-session.js";
 import { TypedEmitter } from "./events.js";
@@ -87,7 +87,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #transport: NodeMediaTransport | null = null;
   #media: SyntheticMedia | null = null;
   #tracks: { audio?: LocalTrack; video?: LocalTrack } = {};
-  #firstEpoch: bigint | null = null;
+  #mediaStarted = false;
   #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[] = [];
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
@@ -143,8 +143,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   #onEpoch(e: EpochEvent): void {
-    if (this.#firstEpoch === null) {
-      this.#firstEpoch = e.epoch;
+    if (!this.#mediaStarted) {
+      this.#mediaStarted = true;
       void this.#startMedia().catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
     }
     this.emit("epoch", e);
@@ -206,33 +206,15 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
         this.#stats.decryptFailures += 1;
         return;
       }
-      const rel = this.#relativeEpoch(codec, data);
+      const rel = this.session.keys.frameEpoch(codec, data);
       if (rel === "next" && Date.now() - at < FUTURE_EPOCH_HOLD_MS && this.#held.length < MAX_HELD_FRAMES) {
         this.#held.push({ codec, data, ownerId, kind, at });
-      } else if (rel === "beforeJoin") {
+      } else if (rel === "beforeFirst") {
         this.#stats.framesSkipped += 1;
       } else {
         this.#stats.decryptFailures += 1;
       }
     }
-  }
-
-  /** Where a frame's KID epoch lies relative to ours (KIDs carry the low 8 epoch bits). */
-  #relativeEpoch(codec: MediaCodec, data: Uint8Array): "next" | "beforeJoin" | "other" {
-    const current = this.session.epoch;
-    if (current === null || this.#firstEpoch === null) return "other";
-    let bits: number;
-    try {
-      bits = decodeMediaKid(decodeSFrameHeader(data.subarray(clearPrefixLength(codec, data))).kid).epochBits;
-    } catch {
-      return "other";
-    }
-    const mod = 1 << KID_EPOCH_BITS;
-    const cur = Number(current % BigInt(mod));
-    if (bits === (cur + 1) % mod) return "next";
-    const behind = (cur - bits + mod) % mod;
-    if (behind > 0 && current - BigInt(behind) < this.#firstEpoch) return "beforeJoin";
-    return "other";
   }
 
   async #answerSubscribe(sdp: string, tracks: TrackInfo[]): Promise<void> {

@@ -157,3 +157,22 @@ test("keys follow RFC 9605 §5.2: base_key = MLS-Exporter(\"SFrame 1.0 Base Key\
   assert.deepEqual(out.plaintext, frame.subarray(1));
   assert.equal(out.kid, (3n << 8n) | 9n);
 });
+
+test("frameEpoch places a frame relative to the ring: next, current, previous, before the first epoch", async () => {
+  const g = fakeGroup();
+  const a = MediaKeyRing.create({ crypto: cryptoImpl });
+  const b = MediaKeyRing.create({ crypto: cryptoImpl });
+  const f = () => new Uint8Array([0xfc, 1, 2]);
+  await a.advance(g(3n, 0));
+  assert.equal(b.frameEpoch("opus", await a.protect("opus", f())), "next", "before any key: the first is coming");
+  await b.advance(g(4n, 1));
+  assert.equal(b.frameEpoch("opus", await a.protect("opus", f())), "beforeFirst");
+  await a.advance(g(4n, 0));
+  assert.equal(b.frameEpoch("opus", await a.protect("opus", f())), "current");
+  await a.advance(g(5n, 0));
+  assert.equal(b.frameEpoch("opus", await a.protect("opus", f())), "next");
+  await b.advance(g(5n, 1));
+  await b.advance(g(6n, 1));
+  assert.equal(b.frameEpoch("opus", await a.protect("opus", f())), "previous");
+  assert.equal(b.frameEpoch("opus", new Uint8Array([0xfc, 0xff])), "other");
+});

@@ -75,6 +75,8 @@ export class MediaKeyRing {
   readonly #epochs = new Map<number, EpochEntry>();
   readonly #deriving = new Map<bigint, Promise<void>>();
   #current: EpochEntry | null = null;
+  /** The first epoch this ring was given: frames from before it were never meant for us. */
+  #firstEpoch: bigint | null = null;
   #encryptor: SFrameEncryptor | null = null;
   #ownIndex = -1;
 
@@ -128,6 +130,7 @@ export class MediaKeyRing {
     const entry: EpochEntry = { epoch, baseKey, notAfter: null, kids: new Set() };
     this.#epochs.set(bits, entry);
     this.#current = entry;
+    this.#firstEpoch ??= epoch;
     this.#encryptor = encryptor;
     this.#ownIndex = ownIndex;
   }
@@ -161,10 +164,36 @@ export class MediaKeyRing {
     return { frame: out, senderIndex: decodeMediaKid(kid).senderIndex, epoch: entry.epoch };
   }
 
+  /**
+   * Where a protected frame's epoch lies relative to this ring, from the low epoch bits in its KID:
+   * "next" (its commit is not applied here yet — worth holding briefly; also any frame before the
+   * first epoch), "current", "previous" (within or past the grace period), "beforeFirst" (sent
+   * before this member joined: never decryptable, and not a failure), or "other" (unreadable header,
+   * or too far away).
+   */
+  frameEpoch(codec: MediaCodec, data: Uint8Array): "next" | "current" | "previous" | "beforeFirst" | "other" {
+    const current = this.#current?.epoch ?? null;
+    if (current === null || this.#firstEpoch === null) return "next";
+    let bits: number;
+    try {
+      bits = decodeMediaKid(decodeSFrameHeader(data.subarray(clearPrefixLength(codec, data))).kid).epochBits;
+    } catch {
+      return "other";
+    }
+    const mod = 1 << KID_EPOCH_BITS;
+    const cur = epochBits(current);
+    if (bits === cur) return "current";
+    if (bits === (cur + 1) % mod) return "next";
+    const behind = (cur - bits + mod) % mod;
+    if (current - BigInt(behind) < this.#firstEpoch) return "beforeFirst";
+    return behind === 1 ? "previous" : "other";
+  }
+
   /** Forgets every key (on leaving a meeting). */
   clear(): void {
     for (const [bits, entry] of this.#epochs) this.#forget(bits, entry);
     this.#current = null;
+    this.#firstEpoch = null;
     this.#encryptor = null;
   }
 

@@ -14,13 +14,9 @@
  * RTCRtpScriptTransform and createEncodedStreams.
  */
 import {
-  KID_EPOCH_BITS,
   MediaKeyRing,
   SFRAME_MLS_EXPORTER_LABEL,
-  clearPrefixLength,
   createWebCryptoSFrameCrypto,
-  decodeMediaKid,
-  decodeSFrameHeader,
   isProtocolError,
   type MediaCodec,
   type MlsEpochSource,
@@ -39,7 +35,6 @@ export interface EpochSecret {
 export class FrameCryptor {
   readonly #ring: MediaKeyRing;
   readonly #now: () => number;
-  #firstEpoch: bigint | null = null;
   /** Settled whenever the key ring advances; frames held for the next epoch wait on it. */
   #advanced: { promise: Promise<void>; resolve: () => void };
   #queue: Promise<void> = Promise.resolve();
@@ -71,7 +66,6 @@ export class FrameCryptor {
         const current = this.#ring.epoch;
         if (current !== null && e.epoch <= current) return;
         await this.#ring.advance(epochSource(e));
-        this.#firstEpoch ??= e.epoch;
         this.stats.epoch = e.epoch.toString();
         const done = this.#advanced;
         this.#advanced = deferred();
@@ -113,8 +107,8 @@ export class FrameCryptor {
           this.stats.failed += 1;
           return null;
         }
-        const where = this.#relativeEpoch(codec, data);
-        if (where === "beforeJoin") {
+        const where = this.#ring.frameEpoch(codec, data);
+        if (where === "beforeFirst") {
           this.stats.skipped += 1;
           return null;
         }
@@ -138,24 +132,6 @@ export class FrameCryptor {
   clear(): void {
     this.#ring.clear();
     this.stats.epoch = null;
-  }
-
-  /** Where a frame's KID epoch lies relative to ours (KIDs carry the low KID_EPOCH_BITS bits). */
-  #relativeEpoch(codec: MediaCodec, data: Uint8Array): "next" | "beforeJoin" | "other" {
-    const current = this.#ring.epoch;
-    if (current === null || this.#firstEpoch === null) return "next"; // no key yet: the first one is coming
-    let bits: number;
-    try {
-      bits = decodeMediaKid(decodeSFrameHeader(data.subarray(clearPrefixLength(codec, data))).kid).epochBits;
-    } catch {
-      return "other";
-    }
-    const mod = 1 << KID_EPOCH_BITS;
-    const cur = Number(current % BigInt(mod));
-    if (bits === (cur + 1) % mod) return "next";
-    const behind = (cur - bits + mod) % mod;
-    if (behind > 0 && current - BigInt(behind) < this.#firstEpoch) return "beforeJoin";
-    return "other";
   }
 }
 
