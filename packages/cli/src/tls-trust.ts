@@ -23,6 +23,22 @@ export type Trust =
   /** Trust anything (development only; the CLI warns). */
   | { readonly kind: "insecure" };
 
+/** The parseArgs options every command that talks to a server takes, to decide whom to trust. */
+export const TRUST_OPTIONS = {
+  data: { type: "string" },
+  insecure: { type: "boolean" },
+  ca: { type: "string" },
+  fingerprint: { type: "string" },
+} as const;
+
+/** Help text for TRUST_OPTIONS. */
+export const TRUST_HELP = `Trusting the server's certificate (pick at most one):
+  --fingerprint SHA256  pin the SHA-256 fingerprint \`conclave serve\` printed
+  --ca FILE             trust this PEM certificate or CA
+  --insecure            trust any certificate (testing only)
+  Without these, a localhost server is trusted through <data>/tls/cert.pem when present,
+  any other through the system's certificate authorities.`;
+
 export interface TrustFlags {
   insecure?: boolean;
   ca?: string;

@@ -15,7 +15,7 @@ import type { ClientErrorCode } from "@conclave/client";
 import { localServerFiles } from "../data-dir.js";
 import { CliError } from "../errors.js";
 import type { CliIo, Command } from "../io.js";
-import { resolveTrust } from "../tls-trust.js";
+import { resolveTrust, TRUST_HELP, TRUST_OPTIONS } from "../tls-trust.js";
 
 export const BOT_HELP = `Usage: conclave bot --url LINK [options]
 
@@ -31,10 +31,7 @@ Options:
   --no-media            join without sending media (still receives and decrypts)
   --data DIR            a local server's data directory, to trust its certificate
 
-Trusting the server's certificate (pick at most one):
-  --fingerprint SHA256  pin the SHA-256 fingerprint \`conclave serve\` printed
-  --ca FILE             trust this PEM certificate or CA
-  --insecure            trust any certificate (testing only)`;
+${TRUST_HELP}`;
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -52,10 +49,7 @@ export const botCommand: Command = {
         duration: { type: "string" },
         json: { type: "boolean" },
         "no-media": { type: "boolean" },
-        data: { type: "string" },
-        insecure: { type: "boolean" },
-        ca: { type: "string" },
-        fingerprint: { type: "string" },
+        ...TRUST_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });

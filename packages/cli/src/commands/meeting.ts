@@ -8,7 +8,7 @@ import { callApi } from "../api-client.js";
 import { localServerFiles } from "../data-dir.js";
 import { CliError } from "../errors.js";
 import type { CliIo, Command } from "../io.js";
-import { isLoopbackHost, resolveTrust } from "../tls-trust.js";
+import { isLoopbackHost, resolveTrust, TRUST_HELP, TRUST_OPTIONS } from "../tls-trust.js";
 
 export const MEETING_HELP = `Usage: conclave meeting create --server URL [options]
 
@@ -24,12 +24,7 @@ Options:
                         other users); on the server's machine it is read from <data>/admin-token
   --data DIR            a local server's data directory (CONCLAVE_DATA, default ./conclave-data)
 
-Trusting the server's certificate (pick at most one):
-  --fingerprint SHA256  pin the SHA-256 fingerprint \`conclave serve\` printed
-  --ca FILE             trust this PEM certificate or CA
-  --insecure            trust any certificate (testing only)
-  Without these, a localhost server is trusted through <data>/tls/cert.pem when present,
-  any other through the system's certificate authorities.`;
+${TRUST_HELP}`;
 
 export const meetingCommand: Command = {
   summary: "create meetings on a server",
@@ -55,10 +50,7 @@ async function createMeeting(args: string[], io: CliIo): Promise<number> {
       enhanced: { type: "boolean" },
       "no-passcode": { type: "boolean" },
       token: { type: "string" },
-      data: { type: "string" },
-      insecure: { type: "boolean" },
-      ca: { type: "string" },
-      fingerprint: { type: "string" },
+      ...TRUST_OPTIONS,
       help: { type: "boolean", short: "h" },
     },
   });
