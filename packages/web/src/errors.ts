@@ -49,6 +49,10 @@ export const UI_ERRORS = {
       "Conclave encrypts every video and audio frame on your device before it leaves, and this browser does not let a web page do that (it lacks RTCRtpScriptTransform and encoded streams). Nothing was sent. Use a current version of Chrome, Edge, Safari or Firefox.",
   },
   REMOVED: { title: "You were removed from the meeting", action: "Join again from the link if you should be in it." },
+  REMOVED_BY_HOST: {
+    title: "The host removed you from the meeting",
+    action: "Your keys for this meeting were erased from this device. If the host allowed you back, you can join again from the link.",
+  },
   BANNED: { title: "You were removed from this meeting", action: "The host removed you and did not allow you back." },
   MEETING_LOCKED: { title: "This meeting is locked", action: "The host has locked the meeting, so no one else can join. Ask the host to unlock it." },
   NOT_ADMITTED: { title: "The host did not let you in", action: "Ask the organiser if you should be in this meeting." },
@@ -56,28 +60,59 @@ export const UI_ERRORS = {
     title: "The media connection failed",
     action: "Your browser could not connect to the media relay. Check your network (UDP must be allowed), then rejoin.",
   },
+  // --- accounts, settings and scheduling (docs/api.md) ----------------------------------------
+  LOGIN_FAILED: { title: "Wrong email or password", action: "Check both and try again. After 10 failed attempts in a minute you have to wait a minute." },
+  ACCOUNT_DISABLED: { title: "This account is disabled", action: "Ask an admin of this server to enable it." },
+  SESSION_EXPIRED: { title: "Your session has ended", action: "You were signed out (time limit, sign-out elsewhere, or a password change). Sign in again." },
+  UNAUTHENTICATED: { title: "Sign in first", action: "This page needs you to be signed in." },
+  CSRF_FAILED: { title: "The request was refused", action: "The page's security token did not match your session. Reload the page and try again." },
+  FORBIDDEN: { title: "Not allowed", action: "Your role does not allow this. Ask the owner or an admin." },
+  WEAK_PASSWORD: { title: "The password is too short", action: "Use at least 10 characters." },
+  CURRENT_PASSWORD_WRONG: { title: "The current password is wrong", action: "Type your current password again." },
+  SETUP_DONE: { title: "This server is already set up", action: "Sign in with your account instead." },
+  EMAIL_TAKEN: { title: "That email address is taken", action: "An account with this email address already exists. Use another address, or sign in." },
+  INVITATION_INVALID: { title: "This invitation does not work", action: "It is unknown, has expired (after 7 days), was withdrawn or was already used. Ask for a new one." },
+  USER_NOT_FOUND: { title: "No such user", action: "The user may have been deleted. Reload the page." },
+  OWNER_PROTECTED: { title: "The owner's account is protected", action: "The owner cannot be disabled, deleted or given another role." },
+  GROUP_NOT_FOUND: { title: "No such group", action: "The group may have been deleted. Reload the page." },
+  GROUP_NAME_TAKEN: { title: "That group name is taken", action: "Another group already has this name. Choose another one." },
+  SETTING_LOCKED: {
+    title: "Locked by an admin",
+    action: "This setting is locked at a higher level (your account or group admin decides it), so it cannot be changed here.",
+  },
+  E2EE_NOT_ALLOWED: {
+    title: "End-to-end encryption is turned off",
+    action: "Your settings do not allow end-to-end encrypted meetings. Choose Enhanced encryption, or ask an admin.",
+  },
+  BAD_REQUEST: { title: "Some of what you entered is not valid", action: "Check the fields and try again." },
   INTERNAL: { title: "Something went wrong", action: "Reload the page and try again." },
 } as const satisfies Record<string, { title: string; action: string }>;
 
 export type UiErrorCode = keyof typeof UI_ERRORS;
 
+/** Codes whose server message adds something a person can act on (the field or setting it names). */
+const DETAIL_CODES: ReadonlySet<UiErrorCode> = new Set(["BAD_REQUEST", "SETTING_LOCKED"]);
+
 export class UiError extends Error {
   readonly code: UiErrorCode;
   readonly title: string;
   readonly action: string;
+  /** The server's own words, for the few codes where they name what to fix (never secrets). */
+  readonly detail: string | null;
 
-  constructor(code: UiErrorCode) {
+  constructor(code: UiErrorCode, detail?: string) {
     super(`${UI_ERRORS[code].title}. ${UI_ERRORS[code].action}`);
     this.name = "UiError";
     this.code = code;
     this.title = UI_ERRORS[code].title;
     this.action = UI_ERRORS[code].action;
+    this.detail = detail !== undefined && DETAIL_CODES.has(code) ? detail.slice(0, 300) : null;
   }
 }
 
 /** Maps a server or signaling error code to the UI's; unknown codes become INTERNAL. */
-export function uiErrorFromCode(code: string): UiError {
-  return new UiError(code in UI_ERRORS ? (code as UiErrorCode) : "INTERNAL");
+export function uiErrorFromCode(code: string, serverMessage?: string): UiError {
+  return new UiError(code in UI_ERRORS ? (code as UiErrorCode) : "INTERNAL", serverMessage);
 }
 
 /** Maps a getUserMedia failure (a DOMException name) to the UI's error. */

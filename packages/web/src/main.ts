@@ -1,19 +1,36 @@
 /**
- * The Conclave web app. Routes: `/` (start or open a meeting) and `/m/<id>` (join, then the
- * meeting). The server answers both with index.html; this file picks the screen.
+ * The Conclave web app. Paths: `/` (the start page and, after the `#`, the signed-in pages)
+ * and `/m/<id>` (join, then the meeting). The server answers both with index.html; this file
+ * picks the screen. The signed-in pages live in the fragment (`#/meetings`, `#/settings`,
+ * `#/admin/...`) because the server serves the app only at those two paths; an invitation link
+ * is `/#invite=<token>` and an admin-token link `/#token=<token>`, so neither secret is ever
+ * sent to the server in a URL.
  *
  * `window.conclave` exposes read-only diagnostics (frame counters from the E2EE worker, the
  * current epoch and phase) and a way to simulate a network blip, for tests and support. It
  * never exposes keys, frames or the passcode.
  */
 import "./zod-config.js"; // first: before the protocol's schemas are built
+import { currentUser, setupRequired, signOut, type User, isAdmin } from "./api/accounts.js";
+import { setSessionExpiredHandler } from "./api/http.js";
+import type { SettingsLevel } from "./api/settings.js";
 import type { WorkerStats } from "./e2ee/messages.js";
 import { LocalMedia } from "./media/local-media.js";
 import { MeetingController, type MeetingPhase } from "./meeting/meeting-controller.js";
+import { renderAdminGroupPage, renderAdminGroupsPage } from "./ui/admin/groups-page.js";
+import { renderAdminMeetingsPage } from "./ui/admin/meetings-page.js";
+import { renderAdminSettingsPage } from "./ui/admin/settings-page.js";
+import { renderAdminUsersPage } from "./ui/admin/users-page.js";
+import { brandHeader, errorBox } from "./ui/common.js";
+import { h, replaceChildren } from "./ui/dom.js";
 import { renderJoinView, type JoinRequest } from "./ui/join-view.js";
 import { MeetingView } from "./ui/meeting-view.js";
+import { renderMeetingsPage } from "./ui/meetings-page.js";
+import { renderMySettingsPage } from "./ui/my-settings-page.js";
+import { pageHead, renderShell, type Section } from "./ui/shell.js";
+import { renderAcceptInvitation, signInCard } from "./ui/sign-in-view.js";
 import { renderStartView } from "./ui/start-view.js";
-import type { UiError } from "./errors.js";
+import { UiError } from "./errors.js";
 
 interface Diagnostics {
   stats(): WorkerStats | null;
@@ -47,21 +64,220 @@ const root = document.getElementById("app") ?? document.body;
 
 function navigate(path: string): void {
   history.pushState(null, "", path);
-  route();
+  void route();
 }
 
-function route(): void {
+type Route =
+  | { kind: "meeting"; id: string }
+  | { kind: "start"; signIn: boolean }
+  | { kind: "invite"; token: string }
+  | { kind: "meetings" }
+  | { kind: "settings" }
+  | { kind: "admin-settings"; level: SettingsLevel }
+  | { kind: "admin-users" }
+  | { kind: "admin-groups" }
+  | { kind: "admin-group"; id: string }
+  | { kind: "admin-meetings" };
+
+function parseRoute(): Route {
   const m = /^\/m\/([0-9]{6,32})\/?$/.exec(location.pathname);
-  if (!m) {
-    document.title = "Conclave";
-    renderStartView(root, navigate);
+  if (m) return { kind: "meeting", id: m[1]! };
+  const hash = location.hash.replace(/^#/, "");
+  if (!hash.startsWith("/")) {
+    const invite = new URLSearchParams(hash).get("invite");
+    return invite ? { kind: "invite", token: invite } : { kind: "start", signIn: false };
+  }
+  const parts = hash.slice(1).split("/").map((p) => decodeURIComponent(p));
+  switch (parts[0]) {
+    case "signin":
+      return { kind: "start", signIn: true };
+    case "meetings":
+      return { kind: "meetings" };
+    case "settings":
+      return { kind: "settings" };
+    case "admin":
+      switch (parts[1]) {
+        case "users":
+          return { kind: "admin-users" };
+        case "groups":
+          return parts[2] ? { kind: "admin-group", id: parts[2] } : { kind: "admin-groups" };
+        case "meetings":
+          return { kind: "admin-meetings" };
+        default:
+          return {
+            kind: "admin-settings",
+            level: (parts[2] === "group" || parts[2] === "user") && parts[3] ? { kind: parts[2], id: parts[3] } : { kind: "account" },
+          };
+      }
+    default:
+      return { kind: "start", signIn: false };
+  }
+}
+
+/** The signed-in user: undefined until asked, null when signed out. */
+let user: User | null | undefined;
+/** Why the person is on the sign-in form (their session ended), shown once. */
+let notice: UiError | null = null;
+/** The page to return to after signing in. */
+let returnTo: string | null = null;
+/** Increases with every render, so a slow page load never paints over a newer one. */
+let renderSeq = 0;
+
+async function knownUser(): Promise<User | null> {
+  if (user !== undefined) return user;
+  try {
+    user = await currentUser({ quietExpiry: true });
+  } catch (e) {
+    user = null;
+    notice = e instanceof UiError ? e : new UiError("INTERNAL");
+  }
+  return user;
+}
+
+// Any later request that finds the session gone: back to sign-in, then back here.
+setSessionExpiredHandler(() => {
+  if (current) return; // in a meeting: the meeting goes on; the session is not needed there
+  user = null;
+  notice = new UiError("SESSION_EXPIRED");
+  returnTo = location.hash.startsWith("#/") ? location.hash : null;
+  history.replaceState(null, "", "/#/signin");
+  void route();
+});
+
+function onSignedIn(u: User): void {
+  user = u;
+  notice = null;
+  const to = returnTo ?? "#/meetings";
+  returnTo = null;
+  navigate(`/${to}`);
+}
+
+async function route(): Promise<void> {
+  const seq = ++renderSeq;
+  const r = parseRoute();
+  if (r.kind === "meeting") {
+    const meetingId = r.id;
+    const passcode = new URLSearchParams(location.hash.replace(/^#/, "")).get("pwd") ?? undefined;
+    document.title = "Join meeting · Conclave";
+    const media = new LocalMedia();
+    showJoin(meetingId, passcode, media);
     return;
   }
-  const meetingId = m[1]!;
-  const passcode = new URLSearchParams(location.hash.replace(/^#/, "")).get("pwd") ?? undefined;
-  document.title = "Join meeting · Conclave";
-  const media = new LocalMedia();
-  showJoin(meetingId, passcode, media);
+  if (r.kind === "invite") {
+    // The token leaves the address bar (and history) at once.
+    history.replaceState(null, "", "/");
+    document.title = "Accept invitation · Conclave";
+    renderAcceptInvitation(root, r.token, onSignedIn);
+    return;
+  }
+  const u = await knownUser();
+  if (seq !== renderSeq) return;
+  if (r.kind === "start") {
+    if (u && !r.signIn && !location.hash.includes("token=")) {
+      history.replaceState(null, "", "/#/meetings");
+      await showPage({ kind: "meetings" }, u);
+      return;
+    }
+    await showStart(r.signIn, u);
+    return;
+  }
+  if (!u) {
+    returnTo = location.hash;
+    history.replaceState(null, "", "/#/signin");
+    notice ??= new UiError("UNAUTHENTICATED");
+    await showStart(true, null);
+    return;
+  }
+  await showPage(r, u);
+}
+
+async function showStart(focusAccount: boolean, u: User | null): Promise<void> {
+  const seq = renderSeq;
+  document.title = focusAccount ? "Sign in · Conclave" : "Conclave";
+  let accountCard: HTMLElement;
+  if (u) {
+    accountCard = h(
+      "section",
+      { class: "card", "aria-labelledby": "account-title" },
+      h("h2", { id: "account-title" }, `Signed in as ${u.name}`),
+      h("p", { class: "muted" }, "Schedule and host meetings from your Meetings page."),
+      h("a", { class: "button primary", href: "#/meetings" }, "Go to your meetings"),
+    );
+  } else {
+    let needsSetup = false;
+    try {
+      needsSetup = await setupRequired();
+    } catch (e) {
+      notice = e instanceof UiError ? e : new UiError("INTERNAL");
+    }
+    if (seq !== renderSeq) return;
+    accountCard = signInCard({ setupRequired: needsSetup, notice, onSignedIn });
+    notice = null;
+  }
+  renderStartView(root, { navigate, accountCard, focusAccount });
+}
+
+const SECTION: Record<Exclude<Route["kind"], "meeting" | "start" | "invite">, Section> = {
+  meetings: "meetings",
+  settings: "settings",
+  "admin-settings": "admin",
+  "admin-users": "admin",
+  "admin-groups": "admin",
+  "admin-group": "admin",
+  "admin-meetings": "admin",
+};
+
+async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite" }>, u: User): Promise<void> {
+  const main = renderShell(root, { user: u, section: SECTION[r.kind], onSignOut: (button) => void doSignOut(button) });
+  if (SECTION[r.kind] === "admin" && !isAdmin(u)) {
+    document.title = "Admin · Conclave";
+    replaceChildren(main, pageHead("Admin"), errorBox(new UiError("FORBIDDEN")));
+    return;
+  }
+  switch (r.kind) {
+    case "meetings":
+      document.title = "Meetings · Conclave";
+      return renderMeetingsPage(main, u);
+    case "settings":
+      document.title = "My settings · Conclave";
+      return renderMySettingsPage(main, {
+        user: u,
+        onRenamed: (renamed) => {
+          user = renamed;
+          void route();
+        },
+        onSignedOutEverywhere: () => {
+          user = null;
+          navigate("/");
+        },
+      });
+    case "admin-settings":
+      document.title = "Admin: settings · Conclave";
+      return renderAdminSettingsPage(main, r.level);
+    case "admin-users":
+      document.title = "Admin: users · Conclave";
+      return renderAdminUsersPage(main, u);
+    case "admin-groups":
+      document.title = "Admin: groups · Conclave";
+      return renderAdminGroupsPage(main);
+    case "admin-group":
+      document.title = "Admin: group · Conclave";
+      return renderAdminGroupPage(main, r.id);
+    case "admin-meetings":
+      document.title = "Admin: meetings · Conclave";
+      return renderAdminMeetingsPage(main);
+  }
+}
+
+async function doSignOut(button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  try {
+    await signOut();
+  } catch {
+    // Already signed out on the server (expired): the result is the same.
+  }
+  user = null;
+  navigate("/");
 }
 
 function showJoin(meetingId: string, passcode: string | undefined, media: LocalMedia, error?: UiError): void {
@@ -69,6 +285,8 @@ function showJoin(meetingId: string, passcode: string | undefined, media: LocalM
     meetingId,
     passcode,
     media,
+    // Signed in: the join screen says so (and whether you host), and offers your name.
+    signedIn: knownUser(),
     ...(error ? { error } : {}),
     onJoin: (req) => startMeeting(meetingId, req, media),
   });
@@ -95,12 +313,14 @@ function startMeeting(meetingId: string, req: JoinRequest, media: LocalMedia): v
   let everIn = false;
   controller.onChange = (s) => {
     if (s.phase === "in-meeting") everIn = true;
-    // A refused first join (wrong passcode, full, rate limited) goes back to the join screen.
-    if (s.phase === "failed" && !everIn && s.error) {
+    if (s.phase === "failed" && s.error) {
       controller.onChange = null;
       view.close();
       current = null;
-      showJoin(meetingId, req.passcode, media, s.error);
+      // A refused first join (wrong passcode, locked, not let in) goes back to the join screen;
+      // someone who was in (removed by the host, the meeting vanished) is told why, on its own.
+      if (everIn) showOut(meetingId, s.error, media);
+      else showJoin(meetingId, req.passcode, media, s.error);
       return;
     }
     view.render(s);
@@ -111,34 +331,45 @@ function startMeeting(meetingId: string, req: JoinRequest, media: LocalMedia): v
 function showLeft(meetingId: string): void {
   current = null;
   document.title = "Conclave";
-  root.replaceChildren();
-  const main = document.createElement("main");
-  main.className = "left-screen";
-  main.id = "main";
-  const h1 = document.createElement("h1");
-  h1.textContent = "You left the meeting";
-  const p = document.createElement("p");
-  p.textContent = "Your keys for this meeting were erased from this device.";
-  const rejoin = document.createElement("a");
-  rejoin.className = "button primary";
-  rejoin.href = `/m/${meetingId}${location.hash}`;
-  rejoin.textContent = "Rejoin";
-  const home = document.createElement("a");
-  home.className = "button";
-  home.href = "/";
-  home.textContent = "Start page";
-  const row = document.createElement("div");
-  row.className = "row";
-  row.append(rejoin, home);
-  main.append(h1, p, row);
-  root.append(main);
+  const rejoin = h("a", { class: "button primary", href: `/m/${meetingId}${location.hash}` }, "Rejoin");
+  replaceChildren(
+    root,
+    h(
+      "main",
+      { class: "left-screen", id: "main" },
+      h("h1", {}, "You left the meeting"),
+      h("p", {}, "Your keys for this meeting were erased from this device."),
+      h("div", { class: "row" }, rejoin, h("a", { class: "button", href: "/" }, "Start page")),
+    ),
+  );
   rejoin.focus();
 }
 
+/** Out of the meeting without leaving: removed by a host, or the meeting is gone. Says why. */
+function showOut(meetingId: string, error: UiError, media: LocalMedia): void {
+  media.stop();
+  document.title = "Conclave";
+  const rejoin = h("a", { class: "button primary", href: `/m/${meetingId}${location.hash}` }, "Join again");
+  const home = h("a", { class: "button", href: "/" }, "Start page");
+  const heading = h("h1", { tabindex: "-1" }, "You are no longer in the meeting");
+  replaceChildren(
+    root,
+    brandHeader(),
+    h(
+      "main",
+      { class: "left-screen", id: "main", "data-testid": "meeting-exit" },
+      heading,
+      errorBox(error, ...(error.code === "BANNED" ? [home] : [rejoin, home])),
+    ),
+  );
+  heading.focus();
+}
+
+// Back, forward and in-app links (#/...) all arrive here; in a meeting, the leave button leaves.
 window.addEventListener("popstate", () => {
-  if (current) return; // in a meeting: the leave button leaves
-  route();
+  if (current) return;
+  void route();
 });
 window.addEventListener("pagehide", () => current?.leave());
 
-route();
+void route();

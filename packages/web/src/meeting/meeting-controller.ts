@@ -7,7 +7,7 @@
  */
 import { MeetingSession } from "@conclave/client";
 import { createWebCryptoSFrameCrypto, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
-import { getMeeting, type Encryption } from "../api.js";
+import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
 import { EMPTY_STATS } from "../e2ee/e2ee-worker-client.js";
 import type { WorkerStats } from "../e2ee/messages.js";
@@ -47,6 +47,8 @@ export interface MeetingSnapshot {
   role: "host" | "cohost" | "participant";
   /** Hosts and co-hosts: who waits to be let in. */
   waitingList: { memberId: string; displayName: string }[];
+  /** A host locked the meeting: no one else can join. */
+  locked: boolean;
 }
 
 /** Join refusals that trying again cannot fix. */
@@ -58,6 +60,7 @@ const PERMANENT = new Set([
   "MEETING_FULL",
   "CONNECTOR_NOT_ALLOWED",
   "REMOVED",
+  "REMOVED_BY_HOST",
   "BANNED",
   "MEETING_LOCKED",
   "NOT_ADMITTED",
@@ -119,6 +122,7 @@ export class MeetingController {
       waitingReason: this.#waitingReason,
       role: s?.role ?? "participant",
       waitingList: s?.waitingList ?? [],
+      locked: s?.locked ?? false,
     };
   }
 
@@ -151,11 +155,40 @@ export class MeetingController {
 
   /** Hosts and co-hosts: let a waiting participant in, or turn them away. */
   admit(memberId: string): void {
-    this.#session?.admit(memberId);
+    this.#hostAction((s) => s.admit(memberId));
   }
 
   deny(memberId: string): void {
-    this.#session?.deny(memberId);
+    this.#hostAction((s) => s.deny(memberId));
+  }
+
+  /** Hosts and co-hosts: remove someone (the group rekeys at once); banned unless allowRejoin. */
+  remove(memberId: string, allowRejoin: boolean): void {
+    this.#hostAction((s) => s.remove(memberId, allowRejoin));
+  }
+
+  setRole(memberId: string, role: "cohost" | "participant"): void {
+    this.#hostAction((s) => s.setRole(memberId, role));
+  }
+
+  lockMeeting(locked: boolean): void {
+    this.#hostAction((s) => s.lockMeeting(locked));
+  }
+
+  /** The host only: ends the meeting for everyone (the server keeps only its record). */
+  endMeeting(): void {
+    this.#hostAction((s) => s.endMeeting());
+  }
+
+  /** Sends a host control; the server refuses it (NOT_HOST) if this member may not. */
+  #hostAction(act: (session: MeetingSession) => void): void {
+    const s = this.#session;
+    if (!s) return;
+    try {
+      act(s);
+    } catch {
+      this.recentErrors.push("NOT_CONNECTED"); // the connection just closed; the UI follows
+    }
   }
 
   /** Simulates a network blip (drops the signaling connection). For tests and diagnostics. */
@@ -240,6 +273,7 @@ export class MeetingController {
       if (this.#session === session) this.#setPhase("waiting-room");
     });
     session.on("waitingList", () => this.#emit());
+    session.on("meetingState", () => this.#emit());
     session.on("presence", () => this.#emit());
     session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity)));
     session.on("publishAnswer", ({ sdp }) => this.#media?.handlePublishAnswer(sdp));

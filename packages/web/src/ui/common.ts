@@ -1,5 +1,5 @@
 /** Pieces every screen shares: the brand header, error boxes, the encryption badge. */
-import type { Encryption } from "../api.js";
+import type { Encryption } from "../api/meetings.js";
 import type { UiError } from "../errors.js";
 import { h, icon } from "./dom.js";
 import { ICONS } from "./icons.js";
@@ -19,8 +19,15 @@ export function errorBox(error: UiError, ...actions: Node[]): HTMLElement {
     { class: "error-box", role: "alert", "data-testid": "error", "data-error-code": error.code },
     h("p", { class: "error-title" }, icon(ICONS.shieldAlert), error.title),
     h("p", {}, error.action),
+    error.detail ? h("p", { class: "muted", "data-testid": "error-detail" }, detailText(error.detail)) : null,
     actions.length > 0 ? h("div", { class: "row" }, ...actions) : null,
   );
+}
+
+/** The server's messages end with the specifics in parentheses ("… (topic: too long)"): show those. */
+function detailText(message: string): string {
+  const m = /\(([^()]+)\)\s*$/.exec(message);
+  return m ? m[1]! : message;
 }
 
 export function encryptionBadge(encryption: Encryption): HTMLElement {

@@ -9,7 +9,8 @@ import { ICONS } from "./icons.js";
 export interface Panel {
   dialog: HTMLDialogElement;
   body: HTMLDivElement;
-  open(opener?: HTMLElement | null): void;
+  /** Opens the panel; focus goes to `focus` (default: the close button) and returns to `opener`. */
+  open(opener?: HTMLElement | null, focus?: HTMLElement | null): void;
   close(): void;
 }
 
@@ -39,13 +40,48 @@ export function createPanel(opts: { title: string; testid: string; description?:
   return {
     dialog,
     body,
-    open(from) {
+    open(from, focus) {
       opener = from ?? (document.activeElement instanceof HTMLElement ? document.activeElement : null);
       if (!dialog.open) dialog.showModal();
-      closeButton.focus();
+      (focus ?? closeButton).focus();
     },
     close() {
       if (dialog.open) dialog.close();
     },
   };
+}
+
+export interface ConfirmOptions {
+  title: string;
+  message: Child;
+  confirmLabel: string;
+  danger?: boolean;
+  testid: string;
+  /** Extra content between the message and the buttons (e.g. a checkbox). */
+  extra?: Child;
+}
+
+/**
+ * Asks a yes/no question in a modal panel. Resolves true when confirmed; Cancel, Escape, the
+ * close button and the backdrop all resolve false. Focus starts on Cancel, the safe choice.
+ */
+export function confirmDialog(opts: ConfirmOptions, opener?: HTMLElement | null): Promise<boolean> {
+  const panel = createPanel({ title: opts.title, testid: opts.testid });
+  const cancel = h("button", { type: "button", class: "button", "data-testid": "confirm-cancel" }, "Cancel");
+  const ok = h("button", { type: "button", class: `button ${opts.danger ? "danger" : "primary"}`, "data-testid": "confirm-ok" }, opts.confirmLabel);
+  panel.body.append(h("p", {}, opts.message), ...(opts.extra ? [h("div", {}, opts.extra)] : []), h("div", { class: "row end" }, cancel, ok));
+  document.body.append(panel.dialog);
+  return new Promise((resolve) => {
+    let answer = false;
+    cancel.addEventListener("click", () => panel.close());
+    ok.addEventListener("click", () => {
+      answer = true;
+      panel.close();
+    });
+    panel.dialog.addEventListener("close", () => {
+      panel.dialog.remove();
+      resolve(answer);
+    });
+    panel.open(opener ?? null, cancel);
+  });
 }

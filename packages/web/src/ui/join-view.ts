@@ -4,7 +4,8 @@
  * exists and has not ended, and that this browser can encrypt media frames itself: a browser
  * that cannot is refused here, so it never reaches the server's signaling, let alone the relay.
  */
-import { getMeeting, type MeetingInfo } from "../api.js";
+import type { User } from "../api/accounts.js";
+import { getMeeting, type MeetingInfo } from "../api/meetings.js";
 import { detectEncodedTransform, type EncodedTransformMode } from "../e2ee/capabilities.js";
 import { UiError } from "../errors.js";
 import type { LocalMedia } from "../media/local-media.js";
@@ -28,6 +29,8 @@ export interface JoinViewOptions {
   media: LocalMedia;
   /** An error from a previous attempt (wrong passcode, meeting full, ...). */
   error?: UiError;
+  /** The signed-in user, if any (a session that fails to load counts as none). */
+  signedIn?: Promise<User | null>;
   onJoin: (req: JoinRequest) => void;
 }
 
@@ -37,6 +40,7 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
 
   const mode = detectEncodedTransform();
   let info: MeetingInfo;
+  const signedIn = (opts.signedIn ?? Promise.resolve(null)).catch(() => null);
   try {
     info = await getMeeting(opts.meetingId);
   } catch (e) {
@@ -120,7 +124,9 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     required: true,
     "data-testid": "display-name",
   });
-  nameInput.value = safeGet(NAME_KEY) ?? "";
+  const user = await signedIn;
+  nameInput.value = safeGet(NAME_KEY) ?? user?.name ?? "";
+  const hosting = user !== null && info.ownerUserId === user.id;
   const needPasscode = info.passcodeRequired && (!opts.passcode || opts.error?.code === "WRONG_PASSCODE");
   const passInput = h("input", { id: "passcode", type: "password", autocomplete: "off", "data-testid": "passcode" });
   passInput.value = opts.passcode ?? "";
@@ -155,10 +161,19 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     h("h1", { id: "join-heading" }, "Join meeting"),
     h("p", { class: "meeting-id" }, "Meeting ", h("span", { class: "mono" }, formatMeetingId(info.id))),
     encryptionBadge(info.encryption),
+    user
+      ? h(
+          "p",
+          { class: "help", "data-testid": "join-signed-in" },
+          `Signed in as ${user.name}. `,
+          hosting ? "This is your meeting: you are its host, so you go straight in and let others in." : "",
+        )
+      : null,
     h("label", { for: "display-name", class: "field-label" }, "Your name"),
     nameInput,
     needPasscode ? h("label", { for: "passcode", class: "field-label" }, "Meeting passcode") : null,
     needPasscode ? passInput : null,
+    needPasscode && hosting ? h("p", { class: "help" }, "Hosts need the passcode too: it was shown when you scheduled the meeting. Lost it? Set a new one from your Meetings page.") : null,
     joinButton,
     formStatus,
     h(

@@ -9,7 +9,8 @@ import { connectorLabel } from "../meeting/shield.js";
 import type { LocalMedia } from "../media/local-media.js";
 import type { RemoteTrack } from "../media/media-connection.js";
 import { brandHeader, errorBox, formatMeetingId } from "./common.js";
-import { createPanel, type Panel } from "./dialog.js";
+import { confirmDialog, createPanel, type Panel } from "./dialog.js";
+import { manageParticipantDialog } from "./host-controls.js";
 import { h, icon, initials, replaceChildren } from "./dom.js";
 import { ICONS } from "./icons.js";
 
@@ -61,6 +62,18 @@ export class MeetingView {
   readonly #camButton: HTMLButtonElement;
   readonly #screenButton: HTMLButtonElement;
   readonly #toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+  readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), "Locked");
+  readonly #waitingCard = h(
+    "section",
+    { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
+    h("h1", { id: "waiting-title" }, "Waiting to be let in"),
+    h("p", {}, "The host knows you are here and will let you in."),
+    h("p", { class: "muted" }, "Until then this device receives nothing from the meeting: no keys, no media, not even who is in it."),
+  );
+  readonly #hostControls: HTMLElement;
+  readonly #lockSwitch: HTMLInputElement;
+  readonly #endButton: HTMLButtonElement;
+  #knownWaiting = new Set<string>();
   #lastShownEpoch: bigint | null = null;
   #levelTimer: ReturnType<typeof setInterval> | null = null;
   #snapshot: MeetingSnapshot;
@@ -140,10 +153,38 @@ export class MeetingView {
       opts.onLeft();
     });
 
+    // Host and co-host controls: lock the meeting; the host alone ends it for everyone.
+    this.#lockSwitch = h("input", { type: "checkbox", role: "switch", class: "switch", id: "lock-meeting", "data-testid": "lock-meeting", "aria-describedby": "lock-meeting-help" });
+    this.#lockSwitch.addEventListener("change", () => opts.controller.lockMeeting(this.#lockSwitch.checked));
+    this.#endButton = h("button", { type: "button", class: "button small danger", "data-testid": "end-meeting-button" }, "End meeting for all");
+    this.#endButton.addEventListener("click", () => {
+      void confirmDialog(
+        {
+          title: "End the meeting for everyone?",
+          message: "Everyone is disconnected at once and the meeting's link stops working. Only the meeting's record is kept.",
+          confirmLabel: "End meeting for all",
+          danger: true,
+          testid: "confirm-end-meeting",
+        },
+        this.#endButton,
+      ).then((ok) => {
+        if (ok) opts.controller.endMeeting();
+      });
+    });
+    this.#hostControls = h(
+      "section",
+      { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
+      h("h3", { id: "host-controls-title" }, "Host controls"),
+      h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, "Lock the meeting")),
+      h("p", { class: "help", id: "lock-meeting-help" }, "While it is locked, no one else can join, not even into the waiting room."),
+      this.#endButton,
+    );
+
     this.#sidebar = h(
       "aside",
       { class: "sidebar", id: "participants", "aria-labelledby": "participants-title" },
       h("h2", { id: "participants-title" }, "People"),
+      this.#hostControls,
       this.#participantList,
       h("p", { class: "help" }, "A lock marks each member that holds the meeting's current keys. Every member is either a person's device or a connector (a server-side bridge such as phone dial-in), and is shown with its kind."),
     );
@@ -161,9 +202,9 @@ export class MeetingView {
       h(
         "div",
         { class: "meeting" },
-        brandHeader(title, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        brandHeader(title, this.#lockedBadge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
-        h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#grid), this.#sidebar),
+        h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#waitingCard, this.#grid), this.#sidebar),
         h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, leave),
         this.#toasts,
         this.#shieldPanel.dialog,
@@ -180,6 +221,8 @@ export class MeetingView {
     this.#levelTimer = null;
     this.#shieldPanel.close();
     this.#codePanel.close();
+    for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[data-meeting-dialog]")) d.close();
+    document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-end-meeting"]')?.close();
     for (const t of this.#tiles.values()) {
       t.video.srcObject = null;
       t.audio.srcObject = null;
@@ -189,6 +232,7 @@ export class MeetingView {
   render(s: MeetingSnapshot): void {
     this.#snapshot = s;
     this.#renderStatus(s);
+    this.#renderAccess(s);
     this.#renderShield(s);
     this.#renderCode(s);
     this.#renderTiles(s);
@@ -227,6 +271,25 @@ export class MeetingView {
     this.#status.className = `status-banner ${s.phase}`;
     this.#status.setAttribute("data-phase", s.phase);
     replaceChildren(this.#status, content);
+  }
+
+  /** The waiting room (for the one waiting), the lock, and the host's controls. */
+  #renderAccess(s: MeetingSnapshot): void {
+    const waiting = s.phase === "waiting-room";
+    this.#waitingCard.hidden = !waiting;
+    this.#grid.hidden = waiting;
+    this.#lockedBadge.hidden = !s.locked || s.phase !== "in-meeting";
+    const hosting = s.role !== "participant" && s.phase === "in-meeting";
+    this.#hostControls.hidden = !hosting;
+    this.#lockSwitch.checked = s.locked;
+    this.#endButton.hidden = s.role !== "host";
+    // Tell hosts when someone new starts waiting (the People panel may be closed).
+    const ids = new Set(s.waitingList.map((w) => w.memberId));
+    if (hosting) {
+      for (const w of s.waitingList) if (!this.#knownWaiting.has(w.memberId)) this.#toast(`${w.displayName} is waiting to join. Open People to let them in.`, ICONS.users);
+    }
+    this.#knownWaiting = ids;
+    this.#participantsButton.classList.toggle("attention", hosting && ids.size > 0);
   }
 
   #renderShield(s: MeetingSnapshot): void {
@@ -387,22 +450,28 @@ export class MeetingView {
     const self = s.selfId;
     const ordered = [...s.members].sort((a, b) => (a.memberId === self ? -1 : b.memberId === self ? 1 : a.displayName.localeCompare(b.displayName)));
     const roles = new Map(s.presence.map((p) => [p.memberId, p.role]));
-    for (const m of ordered) rows.push(participantRow(m.displayName, m, m.memberId === self, "in", this.#opts.media, roles.get(m.memberId)));
+    const hosting = s.role !== "participant" && s.phase === "in-meeting";
+    for (const m of ordered) {
+      const role = roles.get(m.memberId);
+      // Hosts and co-hosts manage everyone but themselves and the host.
+      const manage = hosting && m.memberId !== self && role !== undefined && role !== "host" ? this.#manageButton(m.memberId, m.displayName, role) : null;
+      rows.push(participantRow(m.displayName, m, m.memberId === self, "in", this.#opts.media, role, manage));
+    }
     const waiting = s.presence.filter((p) => !inGroup.has(p.memberId));
-    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media, p.role));
+    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media, p.role, null));
     if (rows.length === 0) rows.push(h("li", { class: "muted" }, "Joining…"));
     // Hosts and co-hosts: the waiting room.
-    if (s.role !== "participant" && s.waitingList.length > 0) {
-      rows.push(h("li", { class: "list-heading" }, `Waiting to join (${s.waitingList.length})`));
+    if (hosting && s.waitingList.length > 0) {
+      rows.push(h("li", { class: "list-heading", "data-testid": "waiting-heading" }, `Waiting to join (${s.waitingList.length})`));
       for (const w of s.waitingList) {
-        const admit = h("button", { type: "button", class: "button small primary", "aria-label": `Admit ${w.displayName}` }, "Admit");
+        const admit = h("button", { type: "button", class: "button small primary", "aria-label": `Admit ${w.displayName}`, "data-testid": "admit-button", "data-focus-key": `admit:${w.memberId}` }, "Admit");
         admit.addEventListener("click", () => this.#opts.controller.admit(w.memberId));
-        const deny = h("button", { type: "button", class: "button small", "aria-label": `Deny ${w.displayName}` }, "Deny");
+        const deny = h("button", { type: "button", class: "button small", "aria-label": `Deny ${w.displayName}`, "data-testid": "deny-button", "data-focus-key": `deny:${w.memberId}` }, "Deny");
         deny.addEventListener("click", () => this.#opts.controller.deny(w.memberId));
         rows.push(
           h(
             "li",
-            { class: "participant waiting", "data-member-id": w.memberId },
+            { class: "participant waiting", "data-member-id": w.memberId, "data-testid": "waiting-entry", "data-participant-name": w.displayName },
             h("span", { class: "avatar small person" }, initials(w.displayName)),
             h("span", { class: "participant-main" }, h("span", { class: "participant-name" }, w.displayName), h("span", { class: "participant-meta" }, "In the waiting room: no keys, no media")),
             admit,
@@ -411,9 +480,30 @@ export class MeetingView {
         );
       }
     }
+    // The list is rebuilt on every change: keep keyboard focus on the same control.
+    const focused = this.#participantList.contains(document.activeElement) ? document.activeElement?.getAttribute("data-focus-key") : null;
     replaceChildren(this.#participantList, ...rows);
+    if (focused) this.#participantList.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
     this.#participantCount.textContent = String(Math.max(1, s.members.length));
-    this.#participantsButton.setAttribute("aria-label", `People (${Math.max(1, s.members.length)})`);
+    this.#participantsButton.setAttribute("aria-label", `People (${Math.max(1, s.members.length)})${hosting && s.waitingList.length > 0 ? `, ${s.waitingList.length} waiting` : ""}`);
+  }
+
+  #manageButton(memberId: string, name: string, role: "host" | "cohost" | "participant"): HTMLButtonElement {
+    const b = h("button", { type: "button", class: "button small", "aria-label": `Manage ${name}`, "aria-haspopup": "dialog", "data-testid": "manage-participant", "data-focus-key": `manage:${memberId}` }, "Manage");
+    b.addEventListener("click", () => {
+      manageParticipantDialog({
+        name,
+        role,
+        canChangeRole: true,
+        opener: b,
+        onRole: (next) => this.#opts.controller.setRole(memberId, next),
+        onRemove: (allowRejoin) => {
+          this.#opts.controller.remove(memberId, allowRejoin);
+          this.#toast(allowRejoin ? `${name} was removed and may join again. The meeting's keys changed.` : `${name} was removed and may not join again. The meeting's keys changed.`, ICONS.users);
+        },
+      });
+    });
+    return b;
   }
 
   #renderControls(): void {
@@ -454,8 +544,8 @@ export class MeetingView {
     }
   }
 
-  #toast(text: string): void {
-    const t = h("div", { class: "toast" }, icon(ICONS.key), text);
+  #toast(text: string, paths: readonly string[] = ICONS.key): void {
+    const t = h("div", { class: "toast" }, icon(paths), text);
     this.#toasts.append(t);
     while (this.#toasts.children.length > 3) this.#toasts.firstElementChild?.remove();
     setTimeout(() => t.remove(), 6000);
@@ -476,7 +566,7 @@ function presenceIdentity(p: MemberInfo): MemberIdentity {
     : { kind: "person", memberId: p.memberId, displayName: p.displayName };
 }
 
-function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia, role: string | undefined): HTMLElement {
+function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia, role: string | undefined, manage: HTMLElement | null): HTMLElement {
   const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}` : "Person";
   return h(
     "li",
@@ -496,6 +586,7 @@ function participantRow(name: string, m: MemberIdentity, self: boolean, state: "
     ),
     self && !media.micOn ? h("span", { class: "participant-icon", role: "img", "aria-label": "Your microphone is muted" }, icon(ICONS.micOff)) : null,
     state === "in" ? h("span", { class: "participant-icon ok", role: "img", "aria-label": "Holds the current keys" }, icon(ICONS.lock)) : null,
+    manage,
   );
 }
 

@@ -1,25 +1,35 @@
 /**
- * The start page (/): start a meeting (needs the server's admin API token until accounts exist)
- * and copy its link, or open a meeting from a link or ID.
+ * The start page (/) for someone signed out: sign in (or set up the server's owner account on
+ * a fresh server), open a meeting from a link or ID, and start an instant meeting with the
+ * server's admin API token (automation, and servers whose owner has not set up accounts).
  *
  * The token is remembered in localStorage only when the person ticks "Remember"; it is accepted
  * prefilled from a `#token=` fragment (fragments never reach the server), which is then removed
  * from the address bar so it does not stay in history.
  */
-import { createMeeting, type CreatedMeeting, type Encryption } from "../api.js";
+import { createMeetingWithToken, type CreatedMeeting, type Encryption } from "../api/meetings.js";
 import { UiError } from "../errors.js";
 import { h, icon, replaceChildren } from "./dom.js";
 import { ICONS } from "./icons.js";
 import { brandHeader, errorBox } from "./common.js";
+import { safeGet, safeRemove, safeSet } from "./forms.js";
 
 const TOKEN_KEY = "conclave.adminToken";
 
-export function renderStartView(root: HTMLElement, navigate: (path: string) => void): void {
+export interface StartViewOptions {
+  navigate: (path: string) => void;
+  /** The sign-in or setup form. */
+  accountCard: HTMLElement;
+  /** Move focus into the account card (the person came here to sign in). */
+  focusAccount: boolean;
+}
+
+export function renderStartView(root: HTMLElement, opts: StartViewOptions): void {
+  const navigate = opts.navigate;
   const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
   const fromFragment = fragment.get("token");
   if (fromFragment !== null) history.replaceState(null, "", location.pathname + location.search);
   const stored = safeGet(TOKEN_KEY);
-
   const tokenInput = h("input", {
     id: "admin-token",
     type: "password",
@@ -48,8 +58,7 @@ export function renderStartView(root: HTMLElement, navigate: (path: string) => v
   const submit = h("button", { type: "submit", class: "button primary", "data-testid": "start-button" }, "Start meeting");
   const form = h(
     "form",
-    { class: "card", "aria-labelledby": "start-title" },
-    h("h2", { id: "start-title" }, "Start a meeting"),
+    { class: "token-form", "aria-label": "Start a meeting with the admin token" },
     h(
       "fieldset",
       { class: "choices" },
@@ -59,7 +68,7 @@ export function renderStartView(root: HTMLElement, navigate: (path: string) => v
     ),
     h("label", { for: "admin-token", class: "field-label" }, "Server admin token"),
     tokenInput,
-    h("p", { id: "admin-token-help", class: "help" }, "Printed by ", h("code", {}, "conclave serve"), ". Needed to start meetings until accounts exist."),
+    h("p", { id: "admin-token-help", class: "help" }, "Printed by ", h("code", {}, "conclave serve"), ". It acts with the owner's rights: keep it secret."),
     h("label", { class: "check" }, remember, "Remember the token on this device"),
     submit,
     status,
@@ -78,7 +87,7 @@ export function renderStartView(root: HTMLElement, navigate: (path: string) => v
     else safeRemove(TOKEN_KEY);
     submit.disabled = true;
     replaceChildren(status, h("p", { class: "muted" }, "Creating the meeting…"));
-    createMeeting(token, encryption)
+    createMeetingWithToken(token, encryption)
       .then((created) => replaceChildren(status, createdBox(created, navigate)))
       .catch((e: unknown) => {
         replaceChildren(status, errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
@@ -107,6 +116,14 @@ export function renderStartView(root: HTMLElement, navigate: (path: string) => v
     navigate(target);
   });
 
+  const tokenCard = h(
+    "details",
+    { class: "card token-card", "data-testid": "token-card", ...(fromFragment !== null || stored !== null ? { open: true } : {}) },
+    h("summary", { "data-testid": "token-summary" }, h("h2", { id: "start-title" }, "Start a meeting with the admin token")),
+    h("p", { class: "muted" }, "For automation and for servers without accounts yet. Signed-in users schedule meetings from their Meetings page instead."),
+    form,
+  );
+
   replaceChildren(
     root,
     brandHeader(),
@@ -123,9 +140,11 @@ export function renderStartView(root: HTMLElement, navigate: (path: string) => v
           "Video and audio are encrypted on your device with keys only participants hold (MLS, RFC 9420, and SFrame, RFC 9605). The server relays what it cannot read, and everyone can compare a security code to prove nobody is in the middle.",
         ),
       ),
-      h("div", { class: "cards" }, form, joinForm),
+      h("div", { class: "cards" }, opts.accountCard, joinForm),
+      tokenCard,
     ),
   );
+  if (opts.focusAccount) opts.accountCard.querySelector<HTMLElement>("input")?.focus();
 }
 
 function createdBox(created: CreatedMeeting, navigate: (path: string) => void): HTMLElement {
@@ -167,27 +186,5 @@ export function parseJoinTarget(text: string): string | null {
     return m ? `/m/${m[1]}${u.hash}` : null;
   } catch {
     return null;
-  }
-}
-
-function safeGet(key: string): string | null {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-function safeSet(key: string, value: string): void {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // storage disabled: the token is simply not remembered
-  }
-}
-function safeRemove(key: string): void {
-  try {
-    localStorage.removeItem(key);
-  } catch {
-    // storage disabled
   }
 }

@@ -1,0 +1,178 @@
+/**
+ * Admin portal, Users: everyone with an account (change role, disable, delete), invitations
+ * (invite: the link is shown once; pending ones can be withdrawn).
+ *
+ * Only the owner grants or takes away the admin role and manages admins; admins manage members.
+ * The page offers only what the signed-in person may do; the server checks it again.
+ */
+import { deleteUser, invitationLink, invite, listGroups, listInvitations, listUsers, updateUser, withdrawInvitation, type Group, type Invitation, type User } from "../../api/accounts.js";
+import { UiError } from "../../errors.js";
+import { errorBox } from "../common.js";
+import { confirmDialog } from "../dialog.js";
+import { h, replaceChildren } from "../dom.js";
+import { copyField, field, input, showError, statusArea, whileBusy } from "../forms.js";
+import { adminTabs, pageHead } from "../shell.js";
+
+const ROLE = { owner: "Owner", admin: "Admin", member: "Member" } as const;
+
+export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise<void> {
+  const head = pageHead("Admin");
+  replaceChildren(main, head, adminTabs("users"), h("p", { class: "muted" }, "Loading…"));
+  let users: User[];
+  let groups: Group[];
+  let invitations: Invitation[];
+  try {
+    [users, groups, invitations] = await Promise.all([listUsers(), listGroups(), listInvitations()]);
+  } catch (e) {
+    replaceChildren(main, head, adminTabs("users"), errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
+    return;
+  }
+  const reload = (): void => void renderAdminUsersPage(main, me);
+  const groupName = new Map(groups.map((g) => [g.id, g.name]));
+  const canManage = (u: User): boolean => u.id !== me.id && u.role !== "owner" && (me.role === "owner" || u.role === "member");
+
+  const userItem = (u: User): HTMLElement => {
+    const status = statusArea();
+    const controls: HTMLElement[] = [];
+    if (canManage(u)) {
+      if (me.role === "owner") {
+        const role = h(
+          "select",
+          { "aria-label": `Role of ${u.name}`, "data-testid": "user-role" },
+          h("option", { value: "member", selected: u.role === "member" }, "Member"),
+          h("option", { value: "admin", selected: u.role === "admin" }, "Admin"),
+        );
+        role.addEventListener("change", () => {
+          updateUser(u.id, { role: role.value as "admin" | "member" })
+            .then(reload)
+            .catch((e: unknown) => showError(status, e));
+        });
+        controls.push(role);
+      }
+      const toggle = h("button", { type: "button", class: "button small", "aria-label": `${u.disabled ? "Enable" : "Disable"} ${u.name}`, "data-testid": "user-disable" }, u.disabled ? "Enable" : "Disable");
+      toggle.addEventListener("click", () => {
+        void whileBusy(toggle, () => updateUser(u.id, { disabled: !u.disabled }))
+          .then(reload)
+          .catch((e: unknown) => showError(status, e));
+      });
+      const del = h("button", { type: "button", class: "button small danger-outline", "aria-label": `Delete ${u.name}`, "data-testid": "user-delete" }, "Delete");
+      del.addEventListener("click", () => {
+        void confirmDialog(
+          { title: `Delete ${u.name}?`, message: "Their account, sessions, settings and meetings are deleted. This cannot be undone.", confirmLabel: "Delete user", danger: true, testid: "confirm-delete-user" },
+          del,
+        ).then(async (ok) => {
+          if (!ok) return;
+          try {
+            await deleteUser(u.id);
+            reload();
+          } catch (e) {
+            showError(status, e);
+          }
+        });
+      });
+      controls.push(toggle, del);
+    }
+    return h(
+      "li",
+      { class: "item", "data-testid": "user-item", "data-email": u.email },
+      h(
+        "div",
+        { class: "item-main" },
+        h("p", { class: "item-title" }, u.name, u.id === me.id ? h("span", { class: "muted" }, " (you)") : null),
+        h("p", { class: "item-meta" }, u.email),
+        h(
+          "div",
+          { class: "tags" },
+          h("span", { class: "tag" }, ROLE[u.role]),
+          u.groupId ? h("span", { class: "tag" }, `Group: ${groupName.get(u.groupId) ?? "?"}`) : null,
+          u.disabled ? h("span", { class: "tag warn" }, "Disabled") : null,
+        ),
+      ),
+      h("div", { class: "item-actions" }, ...controls),
+      status,
+    );
+  };
+
+  // Invite.
+  const email = input({ type: "email", autocomplete: "off", required: true, spellcheck: "false", "data-testid": "invite-email" });
+  const role = h("select", { "data-testid": "invite-role" }, h("option", { value: "member" }, "Member"), me.role === "owner" ? h("option", { value: "admin" }, "Admin") : null);
+  const group = h("select", { "data-testid": "invite-group" }, h("option", { value: "" }, "No group"), ...groups.map((g) => h("option", { value: g.id }, g.name)));
+  const send = h("button", { type: "submit", class: "button primary", "data-testid": "invite-submit" }, "Create invitation");
+  const inviteStatus = statusArea("invite-status");
+  const inviteForm = h(
+    "form",
+    { class: "card", "aria-labelledby": "invite-title", novalidate: true },
+    h("h2", { id: "invite-title" }, "Invite someone"),
+    h("p", { class: "muted" }, "You get a link to pass on (by email or chat). It works once, for 7 days, and is shown only now."),
+    field("Email", email),
+    h("div", { class: "two" }, field("Role", role), field("Group", group)),
+    send,
+    inviteStatus,
+  );
+  inviteForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!email.value.trim()) {
+      replaceChildren(inviteStatus, h("p", { class: "field-error", role: "alert" }, "Enter the email address to invite."));
+      email.focus();
+      return;
+    }
+    void whileBusy(send, () => invite(email.value.trim(), role.value as "admin" | "member", group.value || null))
+      .then((created) => {
+        email.value = "";
+        replaceChildren(
+          inviteStatus,
+          h(
+            "div",
+            { class: "created", "data-testid": "invitation-created" },
+            h("p", { class: "success" }, `Invitation for ${created.invitation.email} created.`),
+            copyField("Invitation link (shown only now)", invitationLink(created.token), "invitation-link"),
+          ),
+        );
+        inviteStatus.querySelector<HTMLElement>("input")?.focus();
+        void listInvitations().then((list) => replaceChildren(pendingBox, pendingList(list)));
+      })
+      .catch((e: unknown) => showError(inviteStatus, e));
+  });
+
+  const pendingList = (list: Invitation[]): HTMLElement =>
+    list.length === 0
+      ? h("p", { class: "muted" }, "No pending invitations.")
+      : h(
+          "ul",
+          { class: "item-list", "data-testid": "invitation-list" },
+          ...list.map((inv) => {
+            const st = statusArea();
+            const withdraw = h("button", { type: "button", class: "button small", "aria-label": `Withdraw the invitation for ${inv.email}` }, "Withdraw");
+            withdraw.addEventListener("click", () => {
+              void whileBusy(withdraw, () => withdrawInvitation(inv.id))
+                .then(reload)
+                .catch((e: unknown) => showError(st, e));
+            });
+            return h(
+              "li",
+              { class: "item", "data-testid": "invitation-item" },
+              h(
+                "div",
+                { class: "item-main" },
+                h("p", { class: "item-title" }, inv.email),
+                h("p", { class: "item-meta" }, `${ROLE[inv.role]}${inv.groupId ? ` · ${groupName.get(inv.groupId) ?? "?"}` : ""} · expires ${new Date(inv.expiresAt).toLocaleDateString()}`),
+              ),
+              h("div", { class: "item-actions" }, withdraw),
+              st,
+            );
+          }),
+        );
+  const pendingBox = h("div", {}, pendingList(invitations));
+
+  replaceChildren(
+    main,
+    head,
+    adminTabs("users"),
+    h(
+      "div",
+      { class: "columns" },
+      h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, `Users (${users.length})`), h("ul", { class: "item-list", "data-testid": "user-list" }, ...users.map(userItem))),
+      h("div", { class: "stack" }, inviteForm, h("section", { class: "card", "aria-labelledby": "pending-title" }, h("h2", { id: "pending-title" }, "Pending invitations"), pendingBox)),
+    ),
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * What a host or co-host can do to one participant, in a modal panel opened from the People
+ * list: make or unmake a co-host, and remove them from the meeting (the group rekeys at once),
+ * choosing whether they may join again. The panel itself is the confirmation for removal.
+ */
+import { createPanel } from "./dialog.js";
+import { append, h } from "./dom.js";
+import { checkbox } from "./forms.js";
+
+export interface ManageParticipantOptions {
+  name: string;
+  role: "host" | "cohost" | "participant";
+  canChangeRole: boolean;
+  opener: HTMLElement;
+  onRole: (role: "cohost" | "participant") => void;
+  onRemove: (allowRejoin: boolean) => void;
+}
+
+export function manageParticipantDialog(opts: ManageParticipantOptions): void {
+  const panel = createPanel({ title: opts.name, testid: "manage-participant-dialog" });
+  panel.dialog.setAttribute("data-meeting-dialog", "");
+  const isCohost = opts.role === "cohost";
+  const roleButton = h("button", { type: "button", class: "button", "data-testid": "cohost-toggle" }, isCohost ? "Remove co-host role" : "Make co-host");
+  roleButton.addEventListener("click", () => {
+    opts.onRole(isCohost ? "participant" : "cohost");
+    panel.close();
+  });
+  const allow = checkbox(`Allow ${opts.name} to join again`, { "data-testid": "allow-rejoin" }, "Otherwise this meeting refuses them (their account, or their network address when they are not signed in).");
+  const remove = h("button", { type: "button", class: "button danger", "data-testid": "remove-participant" }, `Remove ${opts.name}`);
+  remove.addEventListener("click", () => {
+    opts.onRemove(allow.input.checked);
+    panel.close();
+  });
+  append(panel.body, [
+    h("p", { class: "muted" }, isCohost ? "Co-host: can let people in, remove them and lock the meeting." : "Participant."),
+    opts.canChangeRole ? h("div", { class: "row" }, roleButton) : null,
+    h("h3", {}, "Remove from the meeting"),
+    h("p", {}, `${opts.name} is disconnected at once and the meeting's keys change, so nothing said afterwards can be decrypted with what they hold.`),
+    allow.row,
+    h("div", { class: "row end" }, remove),
+  ]);
+  document.body.append(panel.dialog);
+  panel.dialog.addEventListener("close", () => panel.dialog.remove());
+  panel.open(opts.opener, roleButton);
+}

@@ -1,0 +1,201 @@
+/**
+ * Meetings, for every signed-in user: schedule one (the link with its passcode is shown once,
+ * right after), and the list of one's meetings with join, copy link, edit, new passcode and
+ * delete. Admins see every meeting on the admin portal's Meetings tab, through the same list.
+ */
+import type { User } from "../api/accounts.js";
+import { deleteMeeting, listMeetings, resetPasscode, type CreatedMeeting, type MeetingDetails } from "../api/meetings.js";
+import { effectiveSettings } from "../api/settings.js";
+import { encryptionBadge, errorBox, formatMeetingId } from "./common.js";
+import { confirmDialog, createPanel } from "./dialog.js";
+import { h, icon, replaceChildren } from "./dom.js";
+import { copyField, showError, statusArea, whileBusy } from "./forms.js";
+import { ICONS } from "./icons.js";
+import { scheduleForm, type Effective } from "./schedule-form.js";
+import { pageHead } from "./shell.js";
+import { UiError } from "../errors.js";
+
+export async function renderMeetingsPage(main: HTMLElement, user: User): Promise<void> {
+  replaceChildren(main, pageHead("Meetings"), h("p", { class: "muted" }, "Loading…"));
+  let effective: Effective;
+  let meetings: MeetingDetails[];
+  try {
+    [effective, meetings] = await Promise.all([effectiveSettings(), listMeetings()]);
+  } catch (e) {
+    replaceChildren(main, pageHead("Meetings"), errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
+    return;
+  }
+  const listBox = h("section", { class: "card", "aria-labelledby": "my-meetings-title" });
+  const createdBox = h("div", { class: "created-slot", "aria-live": "polite" });
+  const formCard = h("section", { class: "card", "aria-labelledby": "schedule-title" });
+
+  const refreshList = async (): Promise<void> => {
+    try {
+      meetings = await listMeetings();
+    } catch (e) {
+      showError(listBox, e);
+      return;
+    }
+    renderList();
+  };
+  const renderList = (): void => {
+    const mine = meetings.filter((m) => m.ownerUserId === user.id);
+    replaceChildren(
+      listBox,
+      h("h2", { id: "my-meetings-title" }, "Your meetings"),
+      meetingList(mine, { effective, onChanged: () => void refreshList() }),
+    );
+  };
+  const renderForm = (): void => {
+    const form = scheduleForm({
+      effective,
+      onCreated: (created) => {
+        replaceChildren(createdBox, createdMeetingBox(created));
+        createdBox.querySelector<HTMLElement>("[data-testid=created-link]")?.focus();
+        renderForm();
+        void refreshList();
+      },
+    });
+    replaceChildren(formCard, h("h2", { id: "schedule-title" }, "Schedule a meeting"), createdBox, form);
+  };
+  renderForm();
+  renderList();
+  replaceChildren(
+    main,
+    pageHead("Meetings", "Schedule meetings, share their links, and host them: when you open your own meeting's link signed in, you are its host."),
+    h("div", { class: "columns" }, formCard, listBox),
+  );
+}
+
+/** Shown once after creating: the link with the passcode, which the server will not show again. */
+function createdMeetingBox(created: CreatedMeeting): HTMLElement {
+  const url = new URL(created.url);
+  return h(
+    "div",
+    { class: "created", "data-testid": "meeting-created" },
+    h("p", { class: "success" }, icon(ICONS.shieldCheck), created.encryption === "e2ee" ? " End-to-end encrypted meeting scheduled." : " Meeting with enhanced encryption scheduled."),
+    copyField(created.passcode ? "Join link (includes the passcode)" : "Join link", created.url, "created-link"),
+    created.passcode
+      ? h("p", { class: "help" }, "Passcode ", h("strong", { class: "mono", "data-testid": "created-passcode" }, created.passcode), ". Save it now: it is shown only this once (you can set a new one later).")
+      : null,
+    h("div", { class: "row" }, h("a", { class: "button primary", href: url.pathname + url.hash, "data-testid": "created-join" }, "Join now")),
+  );
+}
+
+export interface MeetingListOptions {
+  effective: Effective | null;
+  /** Owner names (admin view); absent: the list is one person's own. */
+  owners?: Map<string, string>;
+  onChanged: () => void;
+}
+
+export function meetingList(meetings: MeetingDetails[], opts: MeetingListOptions): HTMLElement {
+  if (meetings.length === 0) return h("p", { class: "muted", "data-testid": "no-meetings" }, "No meetings yet.");
+  return h("ul", { class: "item-list", "data-testid": "meeting-list" }, ...meetings.map((m) => meetingItem(m, opts)));
+}
+
+function when(m: MeetingDetails): string {
+  const parts: string[] = [];
+  if (m.startAt) parts.push(new Date(m.startAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
+  else parts.push("Starts any time");
+  if (m.durationMin) parts.push(`${m.durationMin} min`);
+  return parts.join(" · ");
+}
+
+function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
+  const title = m.topic ?? "Meeting without a topic";
+  const status = statusArea();
+  const tags = [
+    m.ended ? h("span", { class: "tag warn" }, "Ended") : null,
+    m.passcodeRequired ? h("span", { class: "tag" }, "Passcode") : h("span", { class: "tag" }, "No passcode"),
+    m.waitingRoom ? h("span", { class: "tag" }, "Waiting room") : null,
+    m.joinBeforeHost ? h("span", { class: "tag" }, "Join before host") : null,
+  ];
+  const actions: HTMLElement[] = [];
+  if (!m.ended) {
+    const join = h("a", { class: "button small primary", href: `/m/${m.id}`, "aria-label": `Join ${title}`, "data-testid": "meeting-join" }, "Join");
+    const copy = h("button", { type: "button", class: "button small", "aria-label": `Copy the link to ${title}`, "data-testid": "meeting-copy" }, icon(ICONS.copy), "Copy link");
+    copy.addEventListener("click", () => {
+      navigator.clipboard
+        .writeText(m.url)
+        .then(() => replaceChildren(status, h("p", { class: "muted" }, `Copied ${m.url} (without the passcode: share it separately).`)))
+        .catch(() => replaceChildren(status, h("p", { class: "muted" }, `Link: ${m.url}`)));
+    });
+    actions.push(join, copy);
+    if (opts.effective) {
+      const effective = opts.effective;
+      const edit = h("button", { type: "button", class: "button small", "aria-label": `Edit ${title}`, "data-testid": "meeting-edit" }, "Edit");
+      edit.addEventListener("click", () => openEditDialog(m, effective, edit, opts.onChanged));
+      actions.push(edit);
+    }
+    const reset = h("button", { type: "button", class: "button small", "aria-label": `New passcode for ${title}`, "data-testid": "meeting-reset-passcode" }, "New passcode");
+    reset.addEventListener("click", () => {
+      void confirmDialog(
+        { title: "Set a new passcode?", message: "The old passcode and every link that carries it stop working. The new one is shown once.", confirmLabel: "Set a new passcode", testid: "confirm-passcode" },
+        reset,
+      ).then(async (ok) => {
+        if (!ok) return;
+        try {
+          const fresh = await whileBusy(reset, () => resetPasscode(m.id));
+          replaceChildren(
+            status,
+            h(
+              "div",
+              { class: "created", "data-testid": "new-passcode" },
+              copyField("New join link (includes the passcode, shown only now)", fresh.url, "new-passcode-link"),
+              h("p", { class: "help" }, "Passcode ", h("strong", { class: "mono" }, fresh.passcode)),
+            ),
+          );
+          status.querySelector<HTMLElement>("input")?.focus();
+        } catch (e) {
+          showError(status, e);
+        }
+      });
+    });
+    actions.push(reset);
+  }
+  const del = h("button", { type: "button", class: "button small danger-outline", "aria-label": `Delete ${title}`, "data-testid": "meeting-delete" }, "Delete");
+  del.addEventListener("click", () => {
+    void confirmDialog({ title: "Delete this meeting?", message: `“${title}” is deleted and its link stops working. This cannot be undone.`, confirmLabel: "Delete meeting", danger: true, testid: "confirm-delete-meeting" }, del).then(async (ok) => {
+      if (!ok) return;
+      try {
+        await whileBusy(del, () => deleteMeeting(m.id));
+        opts.onChanged();
+      } catch (e) {
+        showError(status, e);
+      }
+    });
+  });
+  actions.push(del);
+  const owner = opts.owners ? (m.ownerUserId ? (opts.owners.get(m.ownerUserId) ?? "a deleted user") : "the admin token") : null;
+  return h(
+    "li",
+    { class: "item", "data-testid": "meeting-item", "data-meeting-id": m.id, "data-topic": m.topic ?? "" },
+    h(
+      "div",
+      { class: "item-main" },
+      h("p", { class: "item-title" }, title),
+      h("p", { class: "item-meta" }, when(m), " · ", h("span", { class: "mono" }, formatMeetingId(m.id)), owner ? ` · Owner: ${owner}` : null),
+      h("div", { class: "tags" }, encryptionBadge(m.encryption), ...tags),
+    ),
+    h("div", { class: "item-actions" }, ...actions),
+    status,
+  );
+}
+
+function openEditDialog(m: MeetingDetails, effective: Effective, opener: HTMLElement, onChanged: () => void): void {
+  const panel = createPanel({ title: `Edit “${m.topic ?? "meeting"}”`, testid: "edit-meeting-dialog" });
+  panel.body.append(
+    scheduleForm({
+      effective,
+      meeting: m,
+      onSaved: () => {
+        panel.close();
+        onChanged();
+      },
+    }),
+  );
+  document.body.append(panel.dialog);
+  panel.dialog.addEventListener("close", () => panel.dialog.remove());
+  panel.open(opener, panel.body.querySelector<HTMLElement>("input"));
+}

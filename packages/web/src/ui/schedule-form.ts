@@ -1,0 +1,177 @@
+/**
+ * The form that schedules a meeting or edits one. Every choice stays within the person's
+ * effective settings: a choice an admin has locked is shown disabled, with who locked it, and a
+ * turned-off E2EE is not offered. The server checks the same rules (docs/api.md "Meetings
+ * within settings"); this form only keeps people from asking for what would be refused.
+ */
+import type { EffectiveSetting } from "../api/settings.js";
+import { scheduleMeeting, updateMeeting, type CreatedMeeting, type Encryption, type MeetingDetails, type MeetingOptions } from "../api/meetings.js";
+import { h, icon, uid } from "./dom.js";
+import { checkbox, field, input, showError, statusArea, whileBusy } from "./forms.js";
+import { ICONS } from "./icons.js";
+
+export type Effective = Record<string, EffectiveSetting>;
+
+export interface ScheduleFormOptions {
+  effective: Effective;
+  /** The meeting being edited; absent: a new one. */
+  meeting?: MeetingDetails;
+  onCreated?: (created: CreatedMeeting) => void;
+  onSaved?: (meeting: MeetingDetails) => void;
+}
+
+/** "Locked by your account admin" for a setting locked above the user, else null. */
+export function lockReason(s: EffectiveSetting | undefined): string | null {
+  return s?.locked ? `Locked by your ${s.lockedAt ?? "account"} admin` : null;
+}
+
+/** Which encryptions the person may choose, and why not the others. */
+export function encryptionChoices(effective: Effective): { allowed: Record<Encryption, string | null>; preferred: Encryption } {
+  const allowE2ee = effective.allowE2ee;
+  const def = effective.defaultEncryption;
+  const allowed: Record<Encryption, string | null> = { e2ee: null, enhanced: null };
+  if (allowE2ee && allowE2ee.value === false) {
+    allowed.e2ee = allowE2ee.locked
+      ? `End-to-end encryption is turned off: ${lockReason(allowE2ee)!.toLowerCase()}.`
+      : "End-to-end encryption is turned off in your settings (Allow end-to-end encryption).";
+  }
+  if (def?.locked && (def.value === "e2ee" || def.value === "enhanced")) {
+    const other: Encryption = def.value === "e2ee" ? "enhanced" : "e2ee";
+    allowed[other] ??= `${lockReason(def)}: every meeting uses ${def.value === "e2ee" ? "end-to-end encryption" : "enhanced encryption"}.`;
+  }
+  const wanted: Encryption = def?.value === "enhanced" ? "enhanced" : "e2ee";
+  const preferred: Encryption = allowed[wanted] === null ? wanted : wanted === "e2ee" ? "enhanced" : "e2ee";
+  return { allowed, preferred };
+}
+
+/** An RFC 3339 time → the value of a datetime-local input, in this browser's time zone. */
+export function toLocalInput(iso: string | null): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
+  const m = opts.meeting;
+  const eff = opts.effective;
+  const editing = m !== undefined;
+  const topic = input({ maxlength: 200, autocomplete: "off", "data-testid": "meeting-topic", placeholder: "Weekly planning" });
+  topic.value = m?.topic ?? "";
+  const start = input({ type: "datetime-local", "data-testid": "meeting-start" });
+  start.value = toLocalInput(m?.startAt ?? null);
+  const duration = input({ type: "number", min: 1, max: 1440, step: 1, inputmode: "numeric", "data-testid": "meeting-duration" });
+  duration.value = String(m?.durationMin ?? 60);
+
+  // Encryption: radios, with the ones the settings rule out disabled and explained.
+  const { allowed, preferred } = encryptionChoices(eff);
+  const current: Encryption = m?.encryption ?? preferred;
+  const group = uid("enc");
+  const radio = (value: Encryption, title: string, text: string, paths: readonly string[]): HTMLElement => {
+    const reason = allowed[value];
+    const r = h("input", { type: "radio", name: group, value, "data-testid": `schedule-encryption-${value}`, disabled: reason !== null && current !== value });
+    r.checked = current === value;
+    const reasonEl = reason ? h("span", { class: "lock-reason", "data-testid": "lock-reason" }, icon(ICONS.lock), reason) : null;
+    return h(
+      "label",
+      { class: `choice${reason ? " unavailable" : ""}` },
+      r,
+      h("span", { class: "choice-body" }, h("span", { class: "choice-title" }, icon(paths), title), h("span", { class: "choice-text" }, text), reasonEl),
+    );
+  };
+  const encryption = h(
+    "fieldset",
+    { class: "choices", "data-testid": "schedule-encryption" },
+    h("legend", {}, "Encryption"),
+    radio("e2ee", "End-to-end encrypted", "Keys only on participants' devices. No recording, streaming, transcription or dial-in.", ICONS.shieldLock),
+    radio("enhanced", "Enhanced encryption", "Encrypted on every hop; visible connectors (recording, dial-in) may join.", ICONS.shieldCheck),
+  );
+
+  const lockable = (key: string, label: string, help: string, testid: string, initial: boolean | undefined): { row: HTMLElement; input: HTMLInputElement } => {
+    const s = eff[key];
+    const reason = lockReason(s);
+    const c = checkbox(label, { "data-testid": testid, disabled: reason !== null }, reason ? [icon(ICONS.lock), ` ${reason}. `, help] : help);
+    c.input.checked = reason !== null ? s?.value === true : (initial ?? s?.value === true);
+    if (reason) c.row.classList.add("locked");
+    return c;
+  };
+  const passcodeSetting = eff.passcodeRequired;
+  const passcodeLockedOn = passcodeSetting?.locked === true && passcodeSetting.value === true;
+  const passcode = editing
+    ? null
+    : (() => {
+        const c = checkbox(
+          "Require a passcode",
+          { "data-testid": "meeting-passcode", disabled: passcodeLockedOn },
+          passcodeLockedOn ? [icon(ICONS.lock), ` ${lockReason(passcodeSetting)}: every meeting needs a passcode. `, "It goes in the link's #fragment, which browsers never send to the server."] : "It goes in the link's #fragment, which browsers never send to the server.",
+        );
+        c.input.checked = passcodeLockedOn || passcodeSetting?.value !== false;
+        if (passcodeLockedOn) c.row.classList.add("locked");
+        return c;
+      })();
+  const waitingRoom = lockable("waitingRoom", "Waiting room", "People wait, with no keys and no media, until you let them in.", "meeting-waiting-room", m?.waitingRoom);
+  const joinBeforeHost = lockable("joinBeforeHost", "Join before host", "People may enter before you arrive.", "meeting-join-before-host", m?.joinBeforeHost);
+
+  const submit = h("button", { type: "submit", class: "button primary", "data-testid": "schedule-submit" }, editing ? "Save changes" : "Schedule meeting");
+  const status = statusArea("schedule-status");
+  const form = h(
+    "form",
+    { class: "schedule-form", "data-testid": editing ? "edit-meeting-form" : "schedule-form", novalidate: true, "aria-label": editing ? "Edit meeting" : "Schedule a meeting" },
+    field("Topic", topic),
+    h("div", { class: "two" }, field("Starts", start, "Your time zone. Empty: it can start any time."), field("Duration (minutes)", duration)),
+    encryption,
+    passcode?.row ?? null,
+    waitingRoom.row,
+    joinBeforeHost.row,
+    h("div", { class: "row" }, submit),
+    status,
+  );
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const minutes = Number(duration.value);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      status.replaceChildren(h("p", { class: "field-error", role: "alert" }, "The duration is a whole number of minutes, 1 to 1440."));
+      duration.focus();
+      return;
+    }
+    let startAt: string | null = null;
+    if (start.value) {
+      const d = new Date(start.value);
+      if (Number.isNaN(d.getTime())) {
+        status.replaceChildren(h("p", { class: "field-error", role: "alert" }, "Enter the start as a date and time, or leave it empty."));
+        start.focus();
+        return;
+      }
+      startAt = d.toISOString();
+    }
+    const chosen = (form.querySelector<HTMLInputElement>(`input[name="${group}"]:checked`)?.value ?? preferred) as Encryption;
+    const wanted: MeetingOptions = {
+      topic: topic.value.trim() || null,
+      startAt,
+      durationMin: minutes,
+      encryption: chosen,
+      ...(waitingRoom.input.disabled ? {} : { waitingRoom: waitingRoom.input.checked }),
+      ...(joinBeforeHost.input.disabled ? {} : { joinBeforeHost: joinBeforeHost.input.checked }),
+    };
+    if (!m) {
+      void whileBusy(submit, () => scheduleMeeting({ ...wanted, ...(passcode && !passcode.input.disabled ? { passcode: passcode.input.checked } : {}) }))
+        .then((created) => opts.onCreated?.(created))
+        .catch((e: unknown) => showError(status, e));
+      return;
+    }
+    // An edit sends only what changed: the server checks only the options an edit changes.
+    const changes: MeetingOptions = {};
+    if (wanted.topic !== m.topic) changes.topic = wanted.topic ?? null;
+    if (toLocalInput(wanted.startAt ?? null) !== toLocalInput(m.startAt)) changes.startAt = wanted.startAt ?? null;
+    if (wanted.durationMin !== m.durationMin) changes.durationMin = wanted.durationMin ?? null;
+    if (wanted.encryption !== m.encryption) changes.encryption = chosen;
+    if (wanted.waitingRoom !== undefined && wanted.waitingRoom !== m.waitingRoom) changes.waitingRoom = wanted.waitingRoom;
+    if (wanted.joinBeforeHost !== undefined && wanted.joinBeforeHost !== m.joinBeforeHost) changes.joinBeforeHost = wanted.joinBeforeHost;
+    void whileBusy(submit, () => updateMeeting(m.id, changes))
+      .then((saved) => opts.onSaved?.(saved))
+      .catch((e: unknown) => showError(status, e));
+  });
+  return form;
+}

@@ -1,0 +1,162 @@
+/**
+ * The settings of one level (account, a group, a user) as a list of rows: each setting's value
+ * control and, at account and group level, a Lock toggle that forces the value on every level
+ * below. A setting locked above this level is read-only here, with a lock icon and who locked
+ * it. Changes are saved at once; a refusal (409 SETTING_LOCKED when a lock arrived meanwhile)
+ * is shown in the row, and the level is read again so the row shows the lock.
+ */
+import { getLevelSettings, patchLevelSettings, type CatalogEntry, type LevelSettings, type SettingPatch, type SettingsLevel, type SettingValue, type SettingView } from "../api/settings.js";
+import { UiError } from "../errors.js";
+import { errorBox } from "./common.js";
+import { h, icon, replaceChildren, uid } from "./dom.js";
+import { ICONS } from "./icons.js";
+
+export interface SettingsTableOptions {
+  level: SettingsLevel;
+  catalog: CatalogEntry[];
+  /** The level's settings as first loaded. */
+  settings: LevelSettings;
+}
+
+const E2EE_NOTE =
+  "Unavailable in end-to-end encrypted meetings: it needs a server-side member that can read the media, and in E2EE meetings only participants hold the keys.";
+
+const ENUM_LABELS: Record<string, string> = { e2ee: "End-to-end encrypted", enhanced: "Enhanced encryption" };
+
+/** "Locked by your account admin" / "Locked by your group admin". */
+export function lockedAboveText(lockedAt: "account" | "group" | undefined): string {
+  return `Locked by your ${lockedAt ?? "account"} admin`;
+}
+
+function sourceText(view: SettingView, level: SettingsLevel["kind"]): string {
+  if (view.value !== null && !(view.lockedAt !== undefined && view.lockedAt !== level)) return "Set here";
+  switch (view.source) {
+    case "default":
+      return "Built-in default";
+    case "account":
+      return level === "account" ? "Set here" : "From the account";
+    case "group":
+      return level === "group" ? "Set here" : "From the group";
+    case "user":
+      return "Set by the user";
+  }
+}
+
+export function settingsTable(opts: SettingsTableOptions): HTMLElement {
+  const lockable = opts.level.kind !== "user";
+  const list = h("ul", { class: "settings-list", "data-testid": "settings-list", "data-level": opts.level.kind });
+  const announce = h("p", { class: "visually-hidden", "aria-live": "polite" });
+  let settings = opts.settings;
+  /** The row whose change is on its way, and what it said afterwards (kept across re-renders). */
+  const notes = new Map<string, Node>();
+
+  const save = async (key: string, patch: SettingPatch, focusTestid: string): Promise<void> => {
+    notes.delete(key);
+    try {
+      settings = await patchLevelSettings(opts.level, patch);
+      notes.set(key, h("p", { class: "success", "data-testid": "setting-saved" }, "Saved."));
+      announce.textContent = `Saved: ${opts.catalog.find((c) => c.key === key)?.label ?? key}.`;
+    } catch (e) {
+      const err = e instanceof UiError ? e : new UiError("INTERNAL");
+      notes.set(key, errorBox(err));
+      // A lock may have arrived meanwhile: show the level as it is now.
+      try {
+        settings = await getLevelSettings(opts.level);
+      } catch {
+        // keep what we had; the error box says what happened
+      }
+    }
+    render();
+    list.querySelector<HTMLElement>(`[data-setting-key="${key}"] [data-testid="${focusTestid}"]:not(:disabled)`)?.focus();
+  };
+
+  const row = (entry: CatalogEntry): HTMLElement | null => {
+    const view = settings[entry.key];
+    if (!view) return null;
+    const key = entry.key;
+    const labelId = uid("setting");
+    const descId = uid("setting-desc");
+    const lockedAbove = !view.writable;
+    const effective = view.effective;
+
+    let control: HTMLInputElement | HTMLSelectElement;
+    if (entry.type === "boolean") {
+      const box = h("input", { type: "checkbox", role: "switch", class: "switch", "aria-labelledby": labelId, "aria-describedby": descId, "data-testid": "setting-value" });
+      box.checked = effective === true;
+      box.addEventListener("change", () => void save(key, { [key]: { value: box.checked } }, "setting-value"));
+      control = box;
+    } else {
+      const select = h(
+        "select",
+        { "aria-labelledby": labelId, "aria-describedby": descId, "data-testid": "setting-value" },
+        ...(entry.values ?? []).map((v) => h("option", { value: v, selected: v === effective }, ENUM_LABELS[v] ?? v)),
+      );
+      select.addEventListener("change", () => void save(key, { [key]: { value: select.value } }, "setting-value"));
+      control = select;
+    }
+    control.disabled = lockedAbove;
+
+    let lockButton: HTMLButtonElement | null = null;
+    if (lockable) {
+      const lockedHere = view.locked;
+      const scope = opts.level.kind === "account" ? "for every group and user" : "for this group's members";
+      lockButton = h(
+        "button",
+        {
+          type: "button",
+          class: `lock-toggle${lockedHere ? " on" : ""}`,
+          "aria-pressed": String(lockedHere),
+          "aria-label": `Lock “${entry.label}” ${scope}`,
+          "data-testid": "setting-lock",
+          disabled: lockedAbove,
+        },
+        icon(ICONS.lock),
+        lockedHere ? "Locked" : "Lock",
+      );
+      lockButton.addEventListener("click", () => {
+        // Locking forces the value shown here (not the built-in default) on the levels below.
+        const patch: SettingPatch = lockedHere ? { [key]: { locked: false } } : { [key]: { value: effective as SettingValue, locked: true } };
+        void save(key, patch, "setting-lock");
+      });
+    }
+    let reset: HTMLButtonElement | null = null;
+    if (view.value !== null && !lockedAbove && !view.locked) {
+      reset = h("button", { type: "button", class: "button small", "aria-label": `Reset “${entry.label}” to the inherited value`, "data-testid": "setting-reset" }, "Reset");
+      reset.addEventListener("click", () => void save(key, { [key]: { value: null } }, "setting-value"));
+    }
+    const note = notes.get(key) ?? null;
+    return h(
+      "li",
+      {
+        class: `setting-row${lockedAbove ? " locked-above" : ""}`,
+        "data-testid": "setting-row",
+        "data-setting-key": key,
+        "data-writable": String(!lockedAbove),
+        "data-locked": String(view.locked),
+      },
+      h(
+        "div",
+        { class: "setting-text" },
+        h("span", { class: "setting-label", id: labelId }, entry.label),
+        h(
+          "span",
+          { class: "setting-desc", id: descId },
+          entry.description,
+          lockedAbove ? ` ${lockedAboveText(view.lockedAt)}.` : "",
+        ),
+        entry.needsServerSideMember ? h("span", { class: "setting-note", "data-testid": "e2ee-unavailable" }, icon(ICONS.shieldAlert), entry.unavailableInE2ee ?? E2EE_NOTE) : null,
+        lockedAbove
+          ? h("span", { class: "locked-note", "data-testid": "setting-locked-note" }, icon(ICONS.lock), lockedAboveText(view.lockedAt))
+          : h("span", { class: "setting-source" }, sourceText(view, opts.level.kind)),
+      ),
+      h("div", { class: "setting-controls" }, control, lockButton, reset),
+      note ? h("div", { class: "setting-status", "data-testid": "setting-status" }, note) : null,
+    );
+  };
+
+  const render = (): void => {
+    replaceChildren(list, ...opts.catalog.map(row));
+  };
+  render();
+  return h("div", { class: "settings-table" }, list, announce);
+}
