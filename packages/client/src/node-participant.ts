@@ -69,6 +69,8 @@ export interface ParticipantStats {
 
 export interface NodeParticipantEvents extends Record<string, unknown> {
   joined: { memberId: string };
+  /** Not let in yet (waiting room, or no host yet). */
+  waiting: { reason: "waitingRoom" | "hostAbsent" };
   epoch: EpochEvent;
   /** A decrypted remote frame. */
   frame: { ownerId: string; kind: "audio" | "video"; frame: Uint8Array; epoch: bigint };
@@ -106,6 +108,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
     });
     this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
+    this.session.on("waiting", (w) => this.emit("waiting", w));
     this.session.on("epoch", (e) => this.#onEpoch(e));
     this.session.on("error", (e) => this.emit("error", e));
     this.session.on("closed", (c) => {

@@ -3,6 +3,7 @@
  * WebRTC to the relay, SFrame on every frame), sends synthetic Opus audio and VP8 video, and
  * decrypts what it receives. With --json it prints one JSON object per line:
  *
+ *   {"event":"waiting","reason":"waitingRoom"|"hostAbsent"}         until a host lets it in (if it must wait)
  *   {"event":"joined","memberId":"..."}
  *   {"event":"epoch","epoch":N,"securityCode":"..."}                  on every epoch change
  *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..}  about once a second
@@ -125,6 +126,7 @@ export const botCommand: Command = {
         }, STATS_INTERVAL_MS);
         if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
       });
+      bot.on("waiting", ({ reason }) => print({ event: "waiting", reason }));
       bot.on("epoch", (e) => print({ event: "epoch", epoch: Number(e.epoch), securityCode: e.securityCode }));
       bot.on("error", (e) => {
         if (e.fatal) finish(1, e);
@@ -146,6 +148,8 @@ function connectErrorCode(e: unknown): ClientErrorCode {
 
 function humanLine(e: Record<string, unknown>): string {
   switch (e.event) {
+    case "waiting":
+      return e.reason === "hostAbsent" ? "waiting for the host to arrive" : "waiting for a host to let you in";
     case "joined":
       return `joined as ${String(e.memberId)}`;
     case "epoch":
