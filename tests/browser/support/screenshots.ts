@@ -4,7 +4,7 @@
  * CONCLAVE_UPDATE_SCREENSHOTS=1; otherwise into a scratch folder, so a test run leaves the
  * working tree clean.
  *
- *   CONCLAVE_UPDATE_SCREENSHOTS=1 node --test tests/browser/dist/meeting.test.js tests/browser/dist/join.test.js
+ *   CONCLAVE_UPDATE_SCREENSHOTS=1 node --test tests/browser/dist/*.test.js
  */
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { REPO_ROOT } from "./harness.js";
 export const SCREENSHOT_DIR =
   process.env.CONCLAVE_UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs/screenshots") : join(tmpdir(), "conclave-screenshots");
 
-export function screenshotPath(name: "join" | "meeting" | "shield" | "security-code"): string {
+export function screenshotPath(name: "join" | "meeting" | "shield" | "security-code" | "waiting-room" | "admin-settings" | "schedule"): string {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   return join(SCREENSHOT_DIR, `${name}.png`);
 }

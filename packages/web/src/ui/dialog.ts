@@ -34,7 +34,10 @@ export function createPanel(opts: { title: string; testid: string; description?:
     if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) dialog.close();
   });
   dialog.addEventListener("close", () => {
-    opener?.focus();
+    // A list re-rendered while the panel was open has replaced its opener: focus its successor.
+    const key = opener?.getAttribute("data-focus-key");
+    const target = opener?.isConnected || !key ? opener : document.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(key)}"]`);
+    target?.focus();
     opener = null;
   });
   return {

@@ -74,6 +74,7 @@ export class MeetingView {
   readonly #lockSwitch: HTMLInputElement;
   readonly #endButton: HTMLButtonElement;
   #knownWaiting = new Set<string>();
+  readonly #announce = h("p", { class: "visually-hidden", "aria-live": "polite" });
   #lastShownEpoch: bigint | null = null;
   #levelTimer: ReturnType<typeof setInterval> | null = null;
   #snapshot: MeetingSnapshot;
@@ -207,6 +208,7 @@ export class MeetingView {
         h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#waitingCard, this.#grid), this.#sidebar),
         h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, leave),
         this.#toasts,
+        this.#announce,
         this.#shieldPanel.dialog,
         this.#codePanel.dialog,
       ),
@@ -286,7 +288,12 @@ export class MeetingView {
     // Tell hosts when someone new starts waiting (the People panel may be closed).
     const ids = new Set(s.waitingList.map((w) => w.memberId));
     if (hosting) {
-      for (const w of s.waitingList) if (!this.#knownWaiting.has(w.memberId)) this.#toast(`${w.displayName} is waiting to join. Open People to let them in.`, ICONS.users);
+      for (const w of s.waitingList) {
+        if (this.#knownWaiting.has(w.memberId)) continue;
+        // With the People panel open the entry itself shows; screen readers still hear it.
+        if (this.#sidebar.hidden) this.#toast(`${w.displayName} is waiting to join. Open People to let them in.`, ICONS.users);
+        else this.#announce.textContent = `${w.displayName} is waiting to join.`;
+      }
     }
     this.#knownWaiting = ids;
     this.#participantsButton.classList.toggle("attention", hosting && ids.size > 0);
@@ -473,9 +480,8 @@ export class MeetingView {
             "li",
             { class: "participant waiting", "data-member-id": w.memberId, "data-testid": "waiting-entry", "data-participant-name": w.displayName },
             h("span", { class: "avatar small person" }, initials(w.displayName)),
-            h("span", { class: "participant-main" }, h("span", { class: "participant-name" }, w.displayName), h("span", { class: "participant-meta" }, "In the waiting room: no keys, no media")),
-            admit,
-            deny,
+            h("span", { class: "participant-main" }, h("span", { class: "participant-name" }, w.displayName), h("span", { class: "participant-meta" }, "Waiting: no keys, no media")),
+            h("span", { class: "participant-actions" }, admit, deny),
           ),
         );
       }
