@@ -12,7 +12,7 @@
  */
 import "./zod-config.js"; // first: before the protocol's schemas are built
 import { currentUser, setupRequired, signOut, type User, isAdmin } from "./api/accounts.js";
-import { setSessionExpiredHandler } from "./api/http.js";
+import { csrfToken, setSessionExpiredHandler } from "./api/http.js";
 import type { SettingsLevel } from "./api/settings.js";
 import type { WorkerStats } from "./e2ee/messages.js";
 import { LocalMedia } from "./media/local-media.js";
@@ -116,6 +116,8 @@ function parseRoute(): Route {
 
 /** The signed-in user: undefined until asked, null when signed out. */
 let user: User | null | undefined;
+/** The CSRF cookie `user` was learnt with: another tab signing in or out changes it. */
+let userCookie: string | null = null;
 /** Why the person is on the sign-in form (their session ended), shown once. */
 let notice: UiError | null = null;
 /** The page to return to after signing in. */
@@ -124,7 +126,8 @@ let returnTo: string | null = null;
 let renderSeq = 0;
 
 async function knownUser(): Promise<User | null> {
-  if (user !== undefined) return user;
+  if (user !== undefined && csrfToken() === userCookie) return user;
+  userCookie = csrfToken();
   try {
     user = await currentUser({ quietExpiry: true });
   } catch (e) {
@@ -146,6 +149,7 @@ setSessionExpiredHandler(() => {
 
 function onSignedIn(u: User): void {
   user = u;
+  userCookie = csrfToken();
   notice = null;
   const to = returnTo ?? "#/meetings";
   returnTo = null;
@@ -170,6 +174,8 @@ async function route(): Promise<void> {
     renderAcceptInvitation(root, r.token, onSignedIn);
     return;
   }
+  // Asked to sign in: check the session afresh (it may have ended elsewhere).
+  if (r.kind === "start" && r.signIn && user) user = undefined;
   const u = await knownUser();
   if (seq !== renderSeq) return;
   if (r.kind === "start") {

@@ -17,7 +17,8 @@ export async function auditControls(page: Page): Promise<string[]> {
     let n = 0;
     for (const el of document.querySelectorAll<HTMLElement>("[data-a11y-id]")) el.removeAttribute("data-a11y-id");
     for (const el of scope.querySelectorAll<HTMLElement>(selector)) {
-      const visible = el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+      // checkVisibility also rules out content that is not rendered, such as a closed <details>.
+      const visible = el.getClientRects().length > 0 && el.checkVisibility({ visibilityProperty: true });
       if (!visible || (el as HTMLButtonElement).disabled) continue;
       el.setAttribute("data-a11y-id", String(n++));
     }

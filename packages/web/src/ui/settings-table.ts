@@ -51,7 +51,8 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
   const notes = new Map<string, Node>();
 
   const save = async (key: string, patch: SettingPatch, focusTestid: string): Promise<void> => {
-    notes.delete(key);
+    notes.set(key, h("p", { class: "muted" }, "Saving…"));
+    render();
     try {
       settings = await patchLevelSettings(opts.level, patch);
       notes.set(key, h("p", { class: "success", "data-testid": "setting-saved" }, "Saved."));
@@ -76,6 +77,7 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
     const key = entry.key;
     const labelId = uid("setting");
     const descId = uid("setting-desc");
+    const noteId = uid("setting-note");
     const lockedAbove = !view.writable;
     const effective = view.effective;
 
@@ -95,6 +97,8 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
       control = select;
     }
     control.disabled = lockedAbove;
+    // Read-only rows say why, to screen readers too.
+    if (lockedAbove) control.setAttribute("aria-describedby", `${descId} ${noteId}`);
 
     let lockButton: HTMLButtonElement | null = null;
     if (lockable) {
@@ -138,15 +142,10 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
         "div",
         { class: "setting-text" },
         h("span", { class: "setting-label", id: labelId }, entry.label),
-        h(
-          "span",
-          { class: "setting-desc", id: descId },
-          entry.description,
-          lockedAbove ? ` ${lockedAboveText(view.lockedAt)}.` : "",
-        ),
+        h("span", { class: "setting-desc", id: descId }, entry.description),
         entry.needsServerSideMember ? h("span", { class: "setting-note", "data-testid": "e2ee-unavailable" }, icon(ICONS.shieldAlert), entry.unavailableInE2ee ?? E2EE_NOTE) : null,
         lockedAbove
-          ? h("span", { class: "locked-note", "data-testid": "setting-locked-note" }, icon(ICONS.lock), lockedAboveText(view.lockedAt))
+          ? h("span", { class: "locked-note", id: noteId, "data-testid": "setting-locked-note" }, icon(ICONS.lock), lockedAboveText(view.lockedAt))
           : h("span", { class: "setting-source" }, sourceText(view, opts.level.kind)),
       ),
       h("div", { class: "setting-controls" }, control, lockButton, reset),
