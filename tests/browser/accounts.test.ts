@@ -21,6 +21,25 @@ let olive: Participant;
 let bob: Participant;
 let bobId: string;
 let salesId: string;
+/** Every state-changing API request the watched pages sent, with its cookies and CSRF header. */
+const stateChanging: Promise<{ what: string; session: boolean; csrfCookie: string | null; csrfHeader: string | null }>[] = [];
+
+function watchRequests(page: Page): void {
+  page.on("request", (req) => {
+    if (req.method() === "GET" || !new URL(req.url()).pathname.startsWith("/api/")) return;
+    stateChanging.push(
+      req.allHeaders().then((headers) => {
+        const cookies = new Map((headers.cookie ?? "").split(";").map((c) => c.trim().split("=") as [string, string]));
+        return {
+          what: `${req.method()} ${new URL(req.url()).pathname}`,
+          session: cookies.has("conclave_session"),
+          csrfCookie: cookies.get("conclave_csrf") ?? null,
+          csrfHeader: headers["x-csrf-token"] ?? null,
+        };
+      }),
+    );
+  });
+}
 
 before(async () => {
   server = await startTestServer();
@@ -72,6 +91,7 @@ async function saveInRow(page: Page, key: string, testid: "setting-value" | "set
 
 test("a fresh server offers owner setup; the owner is signed in with an HttpOnly session cookie and lands on Meetings", async () => {
   olive = await openPage(browser, `${server.origin}/`);
+  watchRequests(olive.page);
   const form = olive.page.getByTestId("setup-form");
   await form.waitFor();
   assert.match((await form.textContent()) ?? "", /Set up this server/);
@@ -95,6 +115,7 @@ test("a fresh server offers owner setup; the owner is signed in with an HttpOnly
 
 test("sign-in: a wrong password gets a clear message; signing out ends the session and protected pages ask to sign in", async () => {
   const p = await openPage(browser, `${server.origin}/#/signin`);
+  watchRequests(p.page);
   await p.page.getByTestId("sign-in-form").waitFor();
   assert.deepEqual(await auditControls(p.page), [], "sign-in page");
   await signInThroughForm(p.page, { ...OWNER, password: "not the password" });
@@ -140,6 +161,7 @@ test("a forged session cookie sends you to sign-in with a message, as does a ses
   await signInThroughForm(a.page, OWNER);
   await a.page.getByTestId("schedule-form").waitFor();
   const b = await openPage(browser, `${server.origin}/#/signin`);
+  watchRequests(b.page);
   await signInThroughForm(b.page, OWNER);
   await b.page.getByTestId("schedule-form").waitFor();
   await b.page.getByTestId("nav-settings").click();
@@ -168,6 +190,7 @@ test("the owner invites Bob through the admin portal; the link (shown once) open
   await olive.page.getByTestId("invitation-item").waitFor();
 
   bob = await openPage(browser, link);
+  watchRequests(bob.page);
   await bob.page.getByTestId("accept-form").waitFor();
   assert.equal(await bob.page.evaluate(() => location.hash), "", "the token leaves the address bar at once");
   assert.deepEqual(await auditControls(bob.page), [], "accept-invitation page");
@@ -241,7 +264,7 @@ test("a group lock beats the member's own value, and a lock that arrives while t
   assert.equal(await row(olive.page, "passcodeRequired").getByTestId("setting-locked-note").textContent(), "Locked by your account admin", "the account's lock shows at group level");
   assert.equal(await row(olive.page, "passcodeRequired").getByTestId("setting-lock").isDisabled(), true);
   await saveInRow(olive.page, "waitingRoom", "setting-lock");
-  await screenshotTop(olive.page, "admin-settings", 1000);
+  await screenshotTop(olive.page, "admin-settings", 1440);
 
   await openMySettings(bob.page);
   const wr = row(bob.page, "waitingRoom");
@@ -419,4 +442,16 @@ test("groups: rename, remove a member, delete", async () => {
   await olive.page.getByTestId("group-name").waitFor();
   assert.equal(await olive.page.locator('[data-testid="group-item"]').count(), 0);
   assert.deepEqual(await auditControls(olive.page), [], "groups page");
+});
+
+test("every state-changing request sent with a session carried the session's CSRF token in X-CSRF-Token", async () => {
+  const seen = await Promise.all(stateChanging);
+  const withSession = seen.filter((r) => r.session);
+  assert.ok(withSession.length >= 20, `${withSession.length} requests`);
+  for (const r of withSession) assert.ok(r.csrfHeader !== null && r.csrfHeader === r.csrfCookie, `${r.what} without the right X-CSRF-Token`);
+  // The app's own requests, not only the test's: settings, scheduling, groups, users.
+  const what = new Set(withSession.map((r) => r.what.replace(/\/[0-9a-f-]{36}|\/\d{11}/g, "/:id")));
+  for (const w of ["PATCH /api/settings/account", "PATCH /api/settings/users/:id", "POST /api/meetings", "PATCH /api/meetings/:id", "DELETE /api/meetings/:id", "POST /api/groups", "PUT /api/groups/:id/members/:id", "POST /api/invitations", "PATCH /api/users/:id", "POST /api/auth/logout", "POST /api/auth/logout-all"]) {
+    assert.ok(what.has(w), `${w} was sent (${[...what].join(", ")})`);
+  }
 });

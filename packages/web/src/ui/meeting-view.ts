@@ -466,6 +466,7 @@ export class MeetingView {
     }
     const waiting = s.presence.filter((p) => !inGroup.has(p.memberId));
     for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media, p.role, null));
+    if (s.phase === "waiting-room") rows.splice(0, rows.length, h("li", { class: "muted" }, "You see who is here once the host lets you in."));
     if (rows.length === 0) rows.push(h("li", { class: "muted" }, "Joining…"));
     // Hosts and co-hosts: the waiting room.
     if (hosting && s.waitingList.length > 0) {
