@@ -13,9 +13,9 @@
 import "./zod-config.js"; // first: before the protocol's schemas are built
 import { currentUser, setupRequired, signOut, type User, isAdmin } from "./api/accounts.js";
 import { csrfToken, setSessionExpiredHandler } from "./api/http.js";
-import type { SettingsLevel } from "./api/settings.js";
 import type { WorkerStats } from "./e2ee/messages.js";
 import { LocalMedia } from "./media/local-media.js";
+import { parseRoute, type Route } from "./routes.js";
 import { MeetingController, type MeetingPhase } from "./meeting/meeting-controller.js";
 import { renderAdminGroupPage, renderAdminGroupsPage } from "./ui/admin/groups-page.js";
 import { renderAdminMeetingsPage } from "./ui/admin/meetings-page.js";
@@ -67,53 +67,6 @@ function navigate(path: string): void {
   void route();
 }
 
-type Route =
-  | { kind: "meeting"; id: string }
-  | { kind: "start"; signIn: boolean }
-  | { kind: "invite"; token: string }
-  | { kind: "meetings" }
-  | { kind: "settings" }
-  | { kind: "admin-settings"; level: SettingsLevel }
-  | { kind: "admin-users" }
-  | { kind: "admin-groups" }
-  | { kind: "admin-group"; id: string }
-  | { kind: "admin-meetings" };
-
-function parseRoute(): Route {
-  const m = /^\/m\/([0-9]{6,32})\/?$/.exec(location.pathname);
-  if (m) return { kind: "meeting", id: m[1]! };
-  const hash = location.hash.replace(/^#/, "");
-  if (!hash.startsWith("/")) {
-    const invite = new URLSearchParams(hash).get("invite");
-    return invite ? { kind: "invite", token: invite } : { kind: "start", signIn: false };
-  }
-  const parts = hash.slice(1).split("/").map((p) => decodeURIComponent(p));
-  switch (parts[0]) {
-    case "signin":
-      return { kind: "start", signIn: true };
-    case "meetings":
-      return { kind: "meetings" };
-    case "settings":
-      return { kind: "settings" };
-    case "admin":
-      switch (parts[1]) {
-        case "users":
-          return { kind: "admin-users" };
-        case "groups":
-          return parts[2] ? { kind: "admin-group", id: parts[2] } : { kind: "admin-groups" };
-        case "meetings":
-          return { kind: "admin-meetings" };
-        default:
-          return {
-            kind: "admin-settings",
-            level: (parts[2] === "group" || parts[2] === "user") && parts[3] ? { kind: parts[2], id: parts[3] } : { kind: "account" },
-          };
-      }
-    default:
-      return { kind: "start", signIn: false };
-  }
-}
-
 /** The signed-in user: undefined until asked, null when signed out. */
 let user: User | null | undefined;
 /** The CSRF cookie `user` was learnt with: another tab signing in or out changes it. */
@@ -158,7 +111,7 @@ function onSignedIn(u: User): void {
 
 async function route(): Promise<void> {
   const seq = ++renderSeq;
-  const r = parseRoute();
+  const r = parseRoute(location.pathname, location.hash);
   if (r.kind === "meeting") {
     const meetingId = r.id;
     const passcode = new URLSearchParams(location.hash.replace(/^#/, "")).get("pwd") ?? undefined;

@@ -11,7 +11,8 @@ import { confirmDialog, createPanel } from "./dialog.js";
 import { h, icon, replaceChildren } from "./dom.js";
 import { copyField, showError, statusArea, whileBusy } from "./forms.js";
 import { ICONS } from "./icons.js";
-import { scheduleForm, type Effective } from "./schedule-form.js";
+import type { Effective } from "../schedule-rules.js";
+import { scheduleForm } from "./schedule-form.js";
 import { pageHead } from "./shell.js";
 import { UiError } from "../errors.js";
 
