@@ -51,7 +51,8 @@ test("a signed-in owner schedules a meeting with a waiting room, hosts it from a
   const guest = await joinSession(server, meeting, "Guest");
   t.after(() => guest.leave());
   assert.equal((await guest.once("waiting")).reason, "waitingRoom");
-  const host = await joinSession(server, meeting, "Olive", { headers: { cookie: owner.cookieHeader(), origin: `https://127.0.0.1:${server.server.port}` } });
+  // The owner needs no passcode for their own meeting.
+  const host = await joinSession(server, { id: meeting.id, passcode: null }, "Olive", { headers: { cookie: owner.cookieHeader(), origin: `https://127.0.0.1:${server.server.port}` } });
   t.after(() => host.leave());
   await waitFor("host sees the guest waiting", 10_000, (w) => host.on("waitingList", w), () => host.waitingList.length === 1);
   assert.equal(host.role, "host");

@@ -105,7 +105,9 @@ export class MeetingRegistry {
     }
     if (record.endedAt !== undefined) return fail("MEETING_ENDED");
 
-    if (record.passcodeRequired) {
+    // The meeting's host (its owner signed in, or the admin-token bearer) needs no passcode.
+    const host = who.admin || (who.userId !== null && (this.#opts.isOwner?.(record, who.userId) ?? false));
+    if (record.passcodeRequired && !host) {
       if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
@@ -155,7 +157,6 @@ export class MeetingRegistry {
       this.#live.set(record.id, live);
     }
     if (live.size >= MAX_PARTICIPANTS) return fail("MEETING_FULL", `${MAX_PARTICIPANTS} participants`);
-    const host = who.admin || (who.userId !== null && (this.#opts.isOwner?.(record, who.userId) ?? false));
     const result = live.join({
       identity,
       keyPackage,
