@@ -1,35 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { hashPasscode } from "../src/auth/passcode.js";
 import { tokenHash } from "../src/auth/tokens.js";
 import { isServerError } from "../src/errors.js";
-import { Database, type DatabaseOptions } from "../src/storage/database.js";
+import { Database } from "../src/storage/database.js";
 import { INVITATION_LIFETIME_MS } from "../src/storage/invitations.js";
 import { MIGRATIONS } from "../src/storage/migrations.js";
 import { SESSION_ABSOLUTE_MS, SESSION_IDLE_MS } from "../src/storage/sessions.js";
-
-type Cleanup = { after(fn: () => void): void };
-
-function tempDb(t: Cleanup): { file: string; open(options?: DatabaseOptions): Database } {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-accounts-"));
-  const opened: Database[] = [];
-  t.after(() => {
-    for (const db of opened) db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const file = join(dir, "conclave.db");
-  return {
-    file,
-    open: (options = {}) => {
-      const db = Database.open(file, options);
-      opened.push(db);
-      return db;
-    },
-  };
-}
+import { tempDb } from "./support/temp-db.js";
 
 /** A clock tests move by hand. */
 function manualClock(start = Date.UTC(2030, 0, 1)): { now: () => number; advance(ms: number): void } {

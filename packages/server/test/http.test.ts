@@ -1,23 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type ConfigFlags } from "../src/config.js";
 import type { ServerErrorCode } from "../src/errors.js";
 import { startServer, type Logger, type RunningServer, type ServerHooks } from "../src/server.js";
+import { toReply, type Reply } from "./support/api-client.js";
 
 type Cleanup = { after(fn: () => void | Promise<void>): void };
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test assertions read arbitrary JSON
-  json: any;
-}
 
 async function start(t: Cleanup, flags: ConfigFlags = {}, hooks: ServerHooks = {}): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), "conclave-http-"));
@@ -61,16 +53,7 @@ function call(
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let json: unknown;
-          try {
-            json = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
+        res.on("end", () => resolve(toReply(res, chunks)));
       },
     );
     req.on("error", reject);

@@ -1,31 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { statSync } from "node:fs";
 import { PASSCODE_ALPHABET, PASSCODE_LENGTH, generatePasscode, hashPasscode } from "../src/auth/passcode.js";
 import { isServerError } from "../src/errors.js";
 import { Database } from "../src/storage/database.js";
 import { generateMeetingId, MEETING_ID_PATTERN } from "../src/storage/meetings.js";
 import { MIGRATIONS } from "../src/storage/migrations.js";
-
-function tempDb(t: { after(fn: () => void): void }): { file: string; open(): Database } {
-  const dir = mkdtempSync(join(tmpdir(), "conclave-storage-"));
-  const opened: Database[] = [];
-  t.after(() => {
-    for (const db of opened) db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const file = join(dir, "conclave.db");
-  return {
-    file,
-    open: () => {
-      const db = Database.open(file);
-      opened.push(db);
-      return db;
-    },
-  };
-}
+import { tempDb } from "./support/temp-db.js";
 
 test("the database is created with mode 0600, in WAL mode, at the latest schema version", (t) => {
   const { file, open } = tempDb(t);

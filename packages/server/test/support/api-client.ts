@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,14 +90,7 @@ export class Client {
               if (attributes.some((a) => /^max-age=0$/i.test(a)) || value === "") this.cookies.delete(name);
               else this.cookies.set(name, value);
             }
-            const text = Buffer.concat(chunks).toString("utf8");
-            let json: unknown;
-            try {
-              json = text === "" ? undefined : JSON.parse(text);
-            } catch {
-              json = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+            resolve(toReply(res, chunks));
           });
         },
       );
@@ -138,4 +131,16 @@ export async function addUser(
   const client = new Client(server);
   assertStatus(await client.call("POST", "/api/auth/login", { body: { email: user.email, password } }), 200);
   return { client, id: created.json.user.id as string };
+}
+
+/** A finished response as a Reply: status, headers, body text and the body parsed as JSON if it is. */
+export function toReply(res: IncomingMessage, chunks: Buffer[]): Reply {
+  const text = Buffer.concat(chunks).toString("utf8");
+  let json: unknown;
+  try {
+    json = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode ?? 0, headers: res.headers, text, json };
 }
