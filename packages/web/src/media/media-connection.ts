@@ -15,6 +15,9 @@ import type { TrackInfo } from "@conclave/protocol";
 import { E2eeWorkerClient } from "../e2ee/e2ee-worker-client.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
 
+/** How long a media connection may take to connect before it counts as failed. */
+const CONNECT_TIMEOUT_MS = 15_000;
+
 export type Source = "microphone" | "camera" | "screen";
 
 export interface RemoteTrack {
@@ -233,8 +236,19 @@ export class MediaConnection {
       if (!c || !c.candidate || this.#closed) return;
       this.#session.sendMedia({ type: "ice", pc: name, candidate: c.candidate, mid: c.sdpMid ?? "" });
     };
+    // A publish connection (it always carries our tracks) that never gets up — e.g. a DTLS
+    // handshake that stalls — is as broken as one that failed: after CONNECT_TIMEOUT_MS the meeting
+    // restarts its connection instead of sitting silent. (A subscribe connection may legitimately
+    // carry nothing yet, so it is left to its own "failed" state.)
+    const watchdog = name !== "publish" ? undefined : setTimeout(() => {
+      if (!this.#closed && pc.connectionState !== "connected" && pc.connectionState !== "closed") this.#events.failed(name);
+    }, CONNECT_TIMEOUT_MS);
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed" && !this.#closed) this.#events.failed(name);
+      if (pc.connectionState === "connected" || pc.connectionState === "closed") clearTimeout(watchdog);
+      if (pc.connectionState === "failed" && !this.#closed) {
+        clearTimeout(watchdog);
+        this.#events.failed(name);
+      }
     };
     return side;
   }
