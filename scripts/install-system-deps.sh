@@ -1,23 +1,72 @@
 #!/usr/bin/env bash
-# Installs the system packages Conclave's tests need, on Debian. Called by `npm test`.
-# As root it uses apt-get; otherwise it prints what is missing and how to install it.
+# Installs the Debian packages Conclave needs. Called by `npm test` (everything the tests need)
+# and `npm start` (--server: what running the server needs).
+#
+#   install-system-deps.sh            install what the tests need (apt-get when root), then check
+#   install-system-deps.sh --server   the same for what running the server needs
+#   install-system-deps.sh --check    install nothing; print each missing package and exit 1
+#   install-system-deps.sh --list     print "what package group" for every requirement
+#
+# As root it installs with apt-get; otherwise it prints the apt-get command and exits 1.
 set -euo pipefail
 
-# Binary to check  ->  Debian package that provides it.
-# `--server` checks only what running the server needs (nothing today); the default is everything
-# the tests need.
-declare -A NEEDS=()
-if [[ "${1:-}" != "--server" ]]; then
-  NEEDS[chromium]=chromium
+# What we need, one per line: <what to look for> <Debian package> <group>
+#   what:  a command on PATH, or an absolute path to a file the package installs
+#   group: server (running `conclave serve` needs it) or test (only the tests need it)
+# Add a line here whenever code or a test starts needing a system package.
+REQUIREMENTS=$(cat <<'EOF'
+chromium                 chromium          test
+EOF
+)
+
+mode=install
+group=test
+for arg in "$@"; do
+  case "$arg" in
+    --server) group=server ;;
+    --check) mode=check ;;
+    --list) mode=list ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-system-deps: unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+if [[ $mode == list ]]; then
+  printf '%s\n' "$REQUIREMENTS"
+  exit 0
 fi
 
+# The requirements of the chosen group (the test group includes the server's).
 missing=()
-for bin in ${!NEEDS[@]+"${!NEEDS[@]}"}; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("${NEEDS[$bin]}")
-done
+missing_what=()
+while read -r what pkg grp; do
+  [[ -z "${what:-}" ]] && continue
+  if [[ $group == server && $grp != server ]]; then continue; fi
+  if [[ $what == /* ]]; then
+    [[ -e $what ]] && continue
+  else
+    command -v "$what" >/dev/null 2>&1 && continue
+  fi
+  missing_what+=("$what")
+  # One package may provide several requirements: list it once.
+  if [[ " ${missing[*]-} " != *" $pkg "* ]]; then missing+=("$pkg"); fi
+done <<<"$REQUIREMENTS"
+
+report_missing() {
+  local i
+  for i in "${!missing_what[@]}"; do
+    echo "install-system-deps: missing ${missing_what[$i]}" >&2
+  done
+  echo "install-system-deps: missing Debian packages: ${missing[*]} (install with: sudo apt-get install ${missing[*]})" >&2
+}
 
 if ((${#missing[@]} == 0)); then
   exit 0
+fi
+
+if [[ $mode == check ]]; then
+  report_missing
+  exit 1
 fi
 
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
@@ -25,8 +74,9 @@ if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Check again: a package that installed but does not provide what we look for is a bug here.
+  if [[ $group == server ]]; then exec bash "$0" --check --server; else exec bash "$0" --check; fi
 else
-  echo "install-system-deps: missing system packages: ${missing[*]}" >&2
-  echo "install them with: sudo apt-get install ${missing[*]}" >&2
+  report_missing
   exit 1
 fi
