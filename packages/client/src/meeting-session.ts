@@ -22,6 +22,9 @@ import {
   securityCodeFromAuthenticator,
   toBase64,
   type ClientMessage,
+  type ConnectorKind,
+  type FarLeg,
+  type MeetingEncryption,
   type MediaCodec,
   type MemberIdentity,
   type MemberInfo,
@@ -46,7 +49,8 @@ export interface MeetingSessionOptions {
   meetingId: string;
   passcode?: string;
   displayName: string;
-  kind?: { kind: "person" } | { kind: "connector"; connector: "recording" | "sip" | "pstn" | "streaming" | "transcription" };
+  /** What kind of member this is; a connector also declares its far leg (shown in the shield's exceptions). */
+  kind?: { kind: "person" } | { kind: "connector"; connector: ConnectorKind; farLeg?: FarLeg };
   sframeCrypto: SFrameCrypto;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
@@ -57,6 +61,8 @@ export interface EpochEvent {
   securityCode: string;
   /** Identities of every MLS member, from the group's own credentials. */
   members: { leafIndex: number; identity: MemberIdentity }[];
+  /** The meeting's encryption as the group's own policy extension states it. */
+  encryption: MeetingEncryption;
 }
 
 export interface MeetingSessionEvents extends Record<string, unknown> {
@@ -101,7 +107,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#opts = opts;
     this.memberId = randomMemberId();
     this.identity = opts.kind?.kind === "connector"
-      ? { kind: "connector", connector: opts.kind.connector, memberId: this.memberId, displayName: opts.displayName }
+      ? {
+          kind: "connector",
+          connector: opts.kind.connector,
+          memberId: this.memberId,
+          displayName: opts.displayName,
+          ...(opts.kind.farLeg ? { farLeg: opts.kind.farLeg } : {}),
+        }
       : { kind: "person", memberId: this.memberId, displayName: opts.displayName };
     this.keys = MediaKeyRing.create({ crypto: opts.sframeCrypto, ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}) });
   }
@@ -110,8 +122,14 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return this.#state;
   }
 
+  /** The meeting's encryption as the server announced it (the group's own is in `groupEncryption`). */
   get encryption(): "e2ee" | "enhanced" {
     return this.#encryption;
+  }
+
+  /** The meeting's encryption as the MLS group itself states it (its policy extension), once in the group. */
+  get groupEncryption(): MeetingEncryption | null {
+    return this.#mls?.encryption ?? null;
   }
 
   get epoch(): bigint | null {
@@ -260,7 +278,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.emit("presence", this.presence);
         return;
       case "createGroup": {
-        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy });
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, encryption: this.#encryption });
         this.#keyPackageSecret = null;
         this.#send({ type: "groupCreated", groupId: msg.groupId });
         await this.#enterEpoch();
@@ -272,7 +290,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
           this.#mls = await MlsSession.joinFromWelcome(
             fromBase64(msg.welcome),
             this.#keyPackageSecret,
-            { acceptMember: this.#policy, ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}) },
+            {
+              acceptMember: this.#policy,
+              expectedEncryption: this.#encryption,
+              ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
+            },
           );
         } catch (e) {
           await this.#recover(e);
@@ -444,6 +466,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       epoch: mls.epoch,
       securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
       members: mls.members(),
+      encryption: mls.encryption,
     });
   }
 

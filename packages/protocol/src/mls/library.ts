@@ -46,6 +46,7 @@ export {
 } from "ts-mls/crypto/ciphersuite.js";
 export { getCiphersuiteImpl } from "ts-mls/crypto/getCiphersuiteImpl.js";
 export type { Credential } from "ts-mls/credential.js";
+export type { Extension } from "ts-mls/extension.js";
 export type { ClientConfig } from "ts-mls/clientConfig.js";
 export type { IncomingMessageCallback } from "ts-mls/incomingMessageAction.js";
 export type { Proposal } from "ts-mls/proposal.js";

@@ -115,7 +115,8 @@ export class MeetingController {
       securityCode: s?.securityCode ?? null,
       members,
       presence: s?.presence ?? [],
-      shield: computeShield(this.#opts.encryption, members),
+      // The group's own policy extension, once in the group; the meeting's announced type before.
+      shield: computeShield(s?.groupEncryption ?? this.#opts.encryption, members),
       remoteTracks: this.#media?.remoteTracks ?? [],
       lastCodeChange: this.#lastCodeChange,
       reconnectAttempt: this.#attempt,

@@ -332,7 +332,17 @@ export class MeetingView {
         : h(
             "ul",
             { class: "exceptions", "data-testid": "shield-exceptions" },
-            ...exceptions.map((x) => h("li", {}, h("strong", {}, x.displayName), h("span", { class: "kind" }, connectorLabel(x.connector)), h("span", { class: "muted" }, x.reason))),
+            ...exceptions.map((x) =>
+              h(
+                "li",
+                { "data-testid": "shield-exception", "data-member-id": x.memberId, "data-protection": x.protection },
+                h("strong", {}, x.displayName),
+                h("span", { class: "kind" }, connectorLabel(x.connector)),
+                h("span", { class: x.farLegEncrypted ? "protection" : "protection warn", "data-testid": "shield-exception-protection" }, x.protection),
+                h("span", { class: "muted", "data-testid": "shield-exception-far-leg" }, x.description),
+                h("span", { class: "muted" }, x.reason),
+              ),
+            ),
           ),
     );
     if (keyHoldingConnectors.length > 0) {
