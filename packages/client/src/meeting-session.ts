@@ -52,6 +52,8 @@ export interface MeetingSessionOptions {
   /** What kind of member this is; a connector also declares its far leg (shown in the shield's exceptions). */
   kind?: { kind: "person" } | { kind: "connector"; connector: ConnectorKind; farLeg?: FarLeg };
   sframeCrypto: SFrameCrypto;
+  /** A connector's single-use join ticket from the server (it replaces the passcode). */
+  connectorTicket?: string;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
 }
@@ -167,6 +169,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       displayName: this.#opts.displayName,
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
+      ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
     });
   }
 

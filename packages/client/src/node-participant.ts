@@ -9,7 +9,7 @@
  */
 import { isProtocolError, type MediaCodec, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
-import { MeetingSession, type EpochEvent } from "./meeting-session.js";
+import { MeetingSession, type EpochEvent, type MeetingSessionOptions } from "./meeting-session.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
 import { connectNodeSignaling, type NodeSignalingOptions } from "./node-signaling.js";
@@ -48,8 +48,17 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   displayName: string;
   /** Overrides the passcode in the link. */
   passcode?: string;
-  /** Send synthetic audio and video (default true). */
+  /** Send synthetic audio and video (default true; ignored with externalMedia). */
   sendMedia?: boolean;
+  /**
+   * Publish frames the caller supplies with `sendFrame` instead of synthetic media (a connector
+   * relaying its far side). Which tracks to publish.
+   */
+  externalMedia?: { audio: boolean; video: boolean };
+  /** Person (default) or connector, with its far leg. */
+  kind?: MeetingSessionOptions["kind"];
+  /** A connector's single-use join ticket from the server (replaces the passcode). */
+  connectorTicket?: string;
   graceMs?: number;
   /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
   iceAddress?: string;
@@ -65,6 +74,8 @@ export interface ParticipantStats {
   epoch: string | null;
   /** Decrypted frames per remote member id. */
   perSender: Record<string, number>;
+  /** Decrypted frames per remote member id and kind. */
+  bySender: Record<string, { audio: number; video: number }>;
 }
 
 export interface NodeParticipantEvents extends Record<string, unknown> {
@@ -73,10 +84,14 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   waiting: { reason: "waitingRoom" | "hostAbsent" };
   epoch: EpochEvent;
   /** A decrypted remote frame. */
-  frame: { ownerId: string; kind: "audio" | "video"; frame: Uint8Array; epoch: bigint };
+  frame: { ownerId: string; kind: "audio" | "video"; source: "microphone" | "camera" | "screen"; frame: Uint8Array; epoch: bigint; keyframe: boolean };
+  /** The relay asked for a key frame of our video (external media: ask the far side). */
+  keyframeRequest: Record<string, never>;
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
 }
+
+type RemoteSource = "microphone" | "camera" | "screen";
 
 /** How long a frame for the next epoch waits for our commit to be processed. */
 const FUTURE_EPOCH_HOLD_MS = 1000;
@@ -90,10 +105,11 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #media: SyntheticMedia | null = null;
   #tracks: { audio?: LocalTrack; video?: LocalTrack } = {};
   #mediaStarted = false;
-  #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[] = [];
+  #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; source: RemoteSource; at: number }[] = [];
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
   readonly #perSender = new Map<string, number>();
+  readonly #bySender = new Map<string, { audio: number; video: number }>();
 
   constructor(opts: NodeParticipantOptions) {
     super();
@@ -104,6 +120,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       meetingId: this.#link.meetingId,
       displayName: opts.displayName,
       sframeCrypto: createNodeSFrameCrypto(),
+      ...(opts.kind ? { kind: opts.kind } : {}),
+      ...(opts.connectorTicket ? { connectorTicket: opts.connectorTicket } : {}),
       ...(passcode ? { passcode } : {}),
       ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
     });
@@ -130,7 +148,26 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       remoteMembers: Math.max(0, this.session.groupMembers.length - 1),
       epoch: this.session.epoch?.toString() ?? null,
       perSender: Object.fromEntries(this.#perSender),
+      bySender: Object.fromEntries([...this.#bySender].map(([k, v]) => [k, { ...v }])),
     };
+  }
+
+  /**
+   * External media: protects one encoded frame with this member's current key and sends it.
+   * Resolves false when it did not leave (no key yet, connection not up, or no such track).
+   */
+  async sendFrame(kind: "audio" | "video", frame: Uint8Array, rtpTimestamp: number, keyframe = false): Promise<boolean> {
+    const track = kind === "audio" ? this.#tracks.audio : this.#tracks.video;
+    return this.#send(kind === "audio" ? "opus" : "vp8", track, frame, rtpTimestamp, kind === "video" ? keyframe : false);
+  }
+
+  /** Asks the relay for a key frame of a member's camera (e.g. on an active-speaker switch). */
+  requestKeyframe(memberId: string): void {
+    const transport = this.#transport;
+    if (!transport) return;
+    for (const [publicationId, remote] of transport.remoteTracks) {
+      if (remote.info.ownerId === memberId && remote.info.kind === "video" && remote.info.source === "camera") transport.requestKeyframe(publicationId);
+    }
   }
 
   /** Connects and sends the join request; resolves once the request is on its way. */
@@ -154,7 +191,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     // Frames that arrived for this epoch before we processed its commit can be read now.
     const held = this.#held;
     this.#held = [];
-    for (const h of held) void this.#receive(h.codec, h.data, h.ownerId, h.kind, h.at);
+    for (const h of held) void this.#receive(h.codec, h.data, h.ownerId, h.kind, h.source, h.at);
   }
 
   async #startMedia(): Promise<void> {
@@ -164,11 +201,22 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     transport.on("localCandidate", (c) => {
       if (!this.#closed) this.session.sendMedia({ type: "ice", pc: c.pc, candidate: c.candidate, mid: c.mid });
     });
-    transport.on("frame", (f) => void this.#receive(f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, Date.now()));
-    transport.on("keyframeRequest", () => this.#media?.requestKeyframe());
-    if (this.#opts.sendMedia !== false) {
+    transport.on("frame", (f) => void this.#receive(f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, f.source, Date.now()));
+    transport.on("keyframeRequest", () => {
+      this.#media?.requestKeyframe();
+      if (this.#opts.externalMedia) this.emit("keyframeRequest", {});
+    });
+    const external = this.#opts.externalMedia;
+    if (external) {
+      this.#tracks = {
+        ...(external.audio ? { audio: transport.publish("audio", "microphone") } : {}),
+        ...(external.video ? { video: transport.publish("video", "camera") } : {}),
+      };
+    } else if (this.#opts.sendMedia !== false) {
       this.#tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
     }
+    // Nothing to publish (receive only): the relay still offers the subscribe connection.
+    if (!this.#tracks.audio && !this.#tracks.video) return;
     const offer = await transport.createPublishOffer();
     if (this.#closed) return;
     this.session.sendMedia({
@@ -176,7 +224,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       sdp: offer,
       tracks: transport.publishTracks.map((t) => ({ mid: t.mid, kind: t.kind, source: t.source })),
     });
-    if (this.#opts.sendMedia !== false) {
+    if (this.#opts.sendMedia !== false && !external) {
       this.#media = SyntheticMedia.load();
       this.#media.start({
         audio: (f) => void this.#send("opus", this.#tracks.audio, f.data, f.rtpTimestamp, false),
@@ -185,25 +233,34 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     }
   }
 
-  async #send(codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<void> {
-    if (!track || this.#closed || this.session.epoch === null) return;
+  async #send(codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<boolean> {
+    if (!track || this.#closed || this.session.epoch === null) return false;
     try {
       const protectedFrame = await this.session.protect(codec, frame);
       // false until the publish connection is up: those frames never left, so they are not counted.
-      if (track.sendFrame(protectedFrame, { rtpTimestamp, keyframe })) this.#stats.framesSent += 1;
+      if (this.#closed || track.closed) return false;
+      if (track.sendFrame(protectedFrame, { rtpTimestamp, keyframe })) {
+        this.#stats.framesSent += 1;
+        return true;
+      }
+      return false;
     } catch (e) {
       if (!this.#closed) this.#fail("SEND_FAILED", e, false);
+      return false;
     }
   }
 
-  async #receive(codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", at: number): Promise<void> {
+  async #receive(codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", source: RemoteSource, at: number): Promise<void> {
     if (this.#closed) return;
     try {
       const out = await this.session.unprotect(codec, data);
       this.#stats.framesDecrypted += 1;
       const sender = this.session.memberAtLeaf(out.senderIndex)?.memberId ?? ownerId;
       this.#perSender.set(sender, (this.#perSender.get(sender) ?? 0) + 1);
-      this.emit("frame", { ownerId: sender, kind, frame: out.frame, epoch: out.epoch });
+      const counts = this.#bySender.get(sender) ?? { audio: 0, video: 0 };
+      counts[kind] += 1;
+      this.#bySender.set(sender, counts);
+      this.emit("frame", { ownerId: sender, kind, source, frame: out.frame, epoch: out.epoch, keyframe: kind === "video" && (out.frame[0]! & 1) === 0 });
     } catch (e) {
       if (!isProtocolError(e, "SFRAME_UNKNOWN_KID")) {
         this.#stats.decryptFailures += 1;
@@ -211,7 +268,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       }
       const rel = this.session.keys.frameEpoch(codec, data);
       if (rel === "next" && Date.now() - at < FUTURE_EPOCH_HOLD_MS && this.#held.length < MAX_HELD_FRAMES) {
-        this.#held.push({ codec, data, ownerId, kind, at });
+        this.#held.push({ codec, data, ownerId, kind, source, at });
       } else if (rel === "beforeFirst") {
         this.#stats.framesSkipped += 1;
       } else {

@@ -5,14 +5,18 @@
  *
  *   {"event":"waiting","reason":"waitingRoom"|"hostAbsent"}         until a host lets it in (if it must wait)
  *   {"event":"joined","memberId":"..."}
- *   {"event":"epoch","epoch":N,"securityCode":"..."}                  on every epoch change
- *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..}  about once a second
+ *   {"event":"epoch","epoch":N,"securityCode":"...","members":[...],"shield":"...","exceptions":[...]}  on every epoch change
+ *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..,"bySender":{..}}  about once a second
+ *
+ * `members`, `shield` and `exceptions` come from the MLS group itself (its credentials and its
+ * policy extension), never from the server: see epochJson.
  *   {"event":"left"}
  *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
  */
 import { parseArgs } from "node:util";
 import { NodeParticipant, parseMeetingLink, type NodeSignalingOptions } from "@conclave/client/node";
-import type { ClientErrorCode } from "@conclave/client";
+import type { ClientErrorCode, EpochEvent } from "@conclave/client";
+import { computeShield, describeFarLeg, farLegProtection } from "@conclave/protocol";
 import { localServerFiles } from "../data-dir.js";
 import { CliError } from "../errors.js";
 import type { CliIo, Command } from "../io.js";
@@ -122,12 +126,13 @@ export const botCommand: Command = {
             framesSkipped: s.framesSkipped,
             remoteMembers: s.remoteMembers,
             epoch: s.epoch === null ? null : Number(s.epoch),
+            bySender: s.bySender,
           });
         }, STATS_INTERVAL_MS);
         if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
       });
       bot.on("waiting", ({ reason }) => print({ event: "waiting", reason }));
-      bot.on("epoch", (e) => print({ event: "epoch", epoch: Number(e.epoch), securityCode: e.securityCode }));
+      bot.on("epoch", (e) => print(epochJson(e)));
       bot.on("error", (e) => {
         if (e.fatal) finish(1, e);
       });
@@ -138,6 +143,35 @@ export const botCommand: Command = {
     });
   },
 };
+
+/**
+ * An `epoch` event: the epoch, its security code, and what the group's own credentials say about
+ * who holds the keys — each member (for connectors their kind and far leg), the shield state and
+ * the exceptions (every connection not encrypted all the way, with its far leg's protection).
+ */
+export function epochJson(e: EpochEvent): Record<string, unknown> {
+  const identities = e.members.map((m) => m.identity);
+  const shield = computeShield(e.encryption, identities);
+  return {
+    event: "epoch",
+    epoch: Number(e.epoch),
+    securityCode: e.securityCode,
+    encryption: e.encryption,
+    members: identities.map((m) =>
+      m.kind === "connector"
+        ? { memberId: m.memberId, name: m.displayName, kind: "connector", connectorKind: m.connector, farLeg: describeFarLeg(m.farLeg), protection: farLegProtection(m.farLeg) }
+        : { memberId: m.memberId, name: m.displayName, kind: "person" },
+    ),
+    shield: shield.state,
+    exceptions: shield.exceptions.map((x) => ({
+      memberId: x.memberId,
+      name: x.displayName,
+      connectorKind: x.connector,
+      protection: x.protection,
+      farLeg: x.description,
+    })),
+  };
+}
 
 function connectErrorCode(e: unknown): ClientErrorCode {
   const code = (e as NodeJS.ErrnoException | undefined)?.code ?? "";
@@ -152,8 +186,10 @@ function humanLine(e: Record<string, unknown>): string {
       return e.reason === "hostAbsent" ? "waiting for the host to arrive" : "waiting for a host to let you in";
     case "joined":
       return `joined as ${String(e.memberId)}`;
-    case "epoch":
-      return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}`;
+    case "epoch": {
+      const exceptions = (e.exceptions as { name: string; protection: string }[]).map((x) => `${x.name} (${x.protection})`);
+      return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}  shield ${String(e.shield)}${exceptions.length ? `  exceptions: ${exceptions.join(", ")}` : ""}`;
+    }
     case "stats":
       return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
     case "left":

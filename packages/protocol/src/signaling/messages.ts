@@ -66,6 +66,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     displayName: z.string().min(1).max(64),
     /** An MLS KeyPackage (MLSMessage), base64. Its credential must name this member. */
     keyPackage: b64,
+    /**
+     * A connector started by the server presents the single-use ticket the server gave it (in
+     * place of the passcode). Only connector credentials may carry one.
+     */
+    connectorTicket: z.string().min(32).max(128).regex(/^[A-Za-z0-9_-]+$/).optional(),
   }),
   /** The founder created the MLS group at epoch 0. */
   z.strictObject({ type: z.literal("groupCreated"), groupId: b64 }),
