@@ -41,6 +41,9 @@ export const PROTOCOL_ERRORS = {
   MESSAGE_MALFORMED: "The message is not valid JSON or does not match any known message type.",
   MESSAGE_TOO_LARGE: "The message is larger than the allowed maximum.",
 
+  // Session descriptions (RFC 8866)
+  SDP_MALFORMED: "The session description (SDP) is malformed.",
+
   // Codec framing
   FRAME_TOO_SHORT: "The media frame is too short for its codec's header.",
 } as const;

@@ -1,0 +1,112 @@
+/**
+ * The one SDP parser (RFC 8866) of Conclave, shared by the media relay and the connectors:
+ * `sdp-transform` (the parser mediasoup and Jitsi use) behind a strict structural check.
+ *
+ * sdp-transform alone is lenient: it skips lines it cannot read and keeps unknown attributes in
+ * `invalid`. So before it runs, the text must be well formed: at most MAX_SDP_BYTES and
+ * MAX_SDP_LINES, every line `<letter>=<value>` without control characters, `v=0` first, `o=`
+ * and `s=` present, and every `m=` line `m=<media> <port>[/<n>] <proto> <fmt>...` with a port up
+ * to 65535. After it runs, payload types are 0..127 and clock rates positive. Anything else is
+ * SDP_MALFORMED. Attribute order is not preserved by `writeSdp` (sdp-transform writes in its
+ * grammar's order), which no SDP consumer depends on.
+ */
+import sdpTransform from "sdp-transform";
+import type { MediaDescription, SessionDescription } from "sdp-transform";
+import { ProtocolError } from "../errors.js";
+
+export type { MediaDescription, SessionDescription } from "sdp-transform";
+
+export const MAX_SDP_BYTES = 128 * 1024;
+export const MAX_SDP_LINES = 4096;
+export const MAX_SDP_MEDIA = 64;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const LINE = /^[a-z]=/;
+const SINGLE = /^a=(mid|sendrecv|sendonly|recvonly|inactive|setup|ice-ufrag|ice-pwd)(?::|$)/;
+const DIRECTION = new Set(["sendrecv", "sendonly", "recvonly", "inactive"]);
+// a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>] (RFC 8866 §6.6)
+const RTPMAP = /^a=rtpmap:(\d{1,3}) ([A-Za-z0-9_.-]+)\/(\d{1,10})(?:\/(\d{1,3}))?$/;
+const M_LINE = /^m=[a-z0-9-]+ (\d{1,5})(?:\/\d{1,5})? [A-Za-z0-9/_.-]+(?: [^ ]+)+$/;
+
+function bad(detail: string): ProtocolError {
+  return new ProtocolError("SDP_MALFORMED", detail);
+}
+
+/** Parses a session description strictly; throws SDP_MALFORMED naming the first problem. */
+export function parseSdp(text: string): SessionDescription {
+  if (typeof text !== "string" || text.length === 0) throw bad("empty description");
+  if (text.length > MAX_SDP_BYTES) throw bad(`longer than ${MAX_SDP_BYTES} bytes`);
+  const lines = text.split(/\r?\n/);
+  if (lines[lines.length - 1] === "") lines.pop();
+  if (lines.length > MAX_SDP_LINES) throw bad(`more than ${MAX_SDP_LINES} lines`);
+  if (lines[0] !== "v=0") throw bad("the first line must be v=0");
+  let media = 0;
+  let sawO = false;
+  let sawS = false;
+  // Attributes that may appear at most once per section (RFC 8866 §6.7, RFC 8843 §9.1).
+  let once = new Set<string>();
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!LINE.test(line)) throw bad(`line ${i + 1} is not of the form x=value`);
+    if (CONTROL.test(line)) throw bad(`line ${i + 1} contains a control character`);
+    if (line.startsWith("o=")) sawO = true;
+    if (line.startsWith("s=")) sawS = true;
+    if (line.startsWith("m=")) {
+      const m = M_LINE.exec(line);
+      if (!m) throw bad(`line ${i + 1} is not a valid m= line`);
+      if (Number(m[1]) > 65535) throw bad(`line ${i + 1}: port out of range`);
+      if (++media > MAX_SDP_MEDIA) throw bad(`more than ${MAX_SDP_MEDIA} m-sections`);
+      once = new Set();
+    }
+    const single = SINGLE.exec(line)?.[1];
+    if (single !== undefined) {
+      const kind = DIRECTION.has(single) ? "direction" : single;
+      if (once.has(kind)) throw bad(`line ${i + 1}: a second a=${kind} in one section`);
+      once.add(kind);
+    }
+    if (line.startsWith("a=rtpmap:") && !RTPMAP.test(line)) throw bad(`line ${i + 1} is not a valid a=rtpmap`);
+    if (line.startsWith("a=ssrc:")) {
+      const ssrc = /^a=ssrc:(\d{1,10})(?: |$)/.exec(line);
+      if (!ssrc || Number(ssrc[1]) > 0xffffffff) throw bad(`line ${i + 1} is not a valid a=ssrc`);
+    }
+  }
+  if (!sawO || !sawS) throw bad("o= and s= lines are mandatory");
+  let parsed: SessionDescription;
+  try {
+    parsed = sdpTransform.parse(lines.join("\r\n") + "\r\n");
+  } catch (e) {
+    throw bad(`unreadable (${e instanceof Error ? e.name : "error"})`);
+  }
+  for (const [i, m] of parsed.media.entries()) checkMedia(i, m);
+  return parsed;
+}
+
+function checkMedia(index: number, m: MediaDescription): void {
+  for (const r of m.rtp) {
+    if (!Number.isInteger(r.payload) || r.payload < 0 || r.payload > 127) throw bad(`m-section ${index}: payload type out of range`);
+    if (!Number.isInteger(r.rate ?? 0) || (r.rate ?? 0) < 0) throw bad(`m-section ${index}: bad clock rate`);
+  }
+  for (const f of m.fmtp) {
+    if (!Number.isInteger(f.payload) || f.payload < 0 || f.payload > 127) throw bad(`m-section ${index}: fmtp payload type out of range`);
+  }
+}
+
+/** Writes a description (CRLF line ends). */
+export function writeSdp(desc: SessionDescription): string {
+  return sdpTransform.write(desc);
+}
+
+/** `a=fmtp` parameters (`a=b;c=d`) as a map. */
+export function parseFmtpParams(config: string): Record<string, string | number | undefined> {
+  return sdpTransform.parseParams(config) as Record<string, string | number | undefined>;
+}
+
+/** The payload types an m= line lists, as numbers (RTP/AVP formats). */
+export function payloadTypes(m: MediaDescription): number[] {
+  return String(m.payloads ?? "")
+    .split(" ")
+    .filter((p) => p !== "")
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 0 && n <= 127);
+}
