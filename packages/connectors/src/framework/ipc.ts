@@ -38,8 +38,32 @@ export type MediaConfigTransfer = z.infer<typeof mediaConfig>;
 
 // ---- server <-> SIP gateway ------------------------------------------------------------------
 
+const listen = z.strictObject({ host: text(255), port: z.number().int().min(0).max(65535) });
+
 export const serverToGatewaySchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("shutdown") }),
+  /**
+   * The first message: where to listen and how to reach the server. Sent over IPC, not argv, so
+   * the TLS key path and account passwords never show in a process list.
+   */
+  z.strictObject({
+    type: z.literal("configure"),
+    tls: listen.extend({ certFile: text(4096), keyFile: text(4096) }).optional(),
+    udp: listen.optional(),
+    /** Host name or address devices reach us at (Via, Contact, SDP). */
+    publicHost: text(255),
+    /** Address the media sockets bind to and announce. */
+    mediaAddress: text(64),
+    mediaPorts: z.strictObject({ min: z.number().int(), max: z.number().int() }).optional(),
+    /** wss://host:port/ws of this server, and the certificate to trust for it (PEM). */
+    signalingUrl: text(512),
+    ca: text(20_000).optional(),
+    /** Devices that register / must authenticate (digest). */
+    accounts: z.array(z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(8).max(256) })).max(1000).optional(),
+    /** CA for outbound TLS to devices, and whether to skip verification (testing only). */
+    deviceCa: text(100_000).optional(),
+    deviceTlsInsecure: z.boolean().optional(),
+  }),
   /** The answer to `authorize`. */
   z.strictObject({
     type: z.literal("authorized"),
