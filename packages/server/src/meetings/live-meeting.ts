@@ -87,6 +87,8 @@ export interface JoinRequest {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  /** Connectors a host asked for (a room system it called) skip the waiting room. */
+  invitedByHost?: boolean;
 }
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
@@ -167,7 +169,7 @@ export class LiveMeeting {
     if (this.has(req.identity.memberId)) return { ok: false, code: "MEMBER_ID_TAKEN" };
     if (!isHost && this.#banned.has(req.banKey)) return { ok: false, code: "BANNED" };
     if (!isHost && this.#locked) return { ok: false, code: "MEETING_LOCKED" };
-    const reason = isHost ? null : this.#policy.waitingRoom ? "waitingRoom" : !this.#policy.joinBeforeHost && !this.#hostPresent() ? "hostAbsent" : null;
+    const reason = isHost || req.invitedByHost ? null : this.#policy.waitingRoom ? "waitingRoom" : !this.#policy.joinBeforeHost && !this.#hostPresent() ? "hostAbsent" : null;
     if (reason) {
       this.#waiting.set(req.identity.memberId, { ...req, reason });
       // Only its own waiting state: nothing about the meeting, its members or its keys.

@@ -10,6 +10,8 @@ import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type Meetin
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
+import type { ConnectorTickets } from "../connectors/tickets.js";
+import type { ConnectorKind } from "@conclave/protocol";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 
 export interface MeetingRegistryOptions {
@@ -22,6 +24,8 @@ export interface MeetingRegistryOptions {
   policyFor?: (meeting: Meeting) => MeetingPolicy;
   /** Whether a signed-in user is the meeting's host (its owner). */
   isOwner?: (meeting: Meeting, userId: string) => boolean;
+  /** Join tickets of connectors the server starts (they replace the passcode). */
+  tickets?: ConnectorTickets;
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -67,6 +71,7 @@ export type JoinErrorCode = Extract<
   | "SERVER_CLOSED"
   | "MEETING_LOCKED"
   | "BANNED"
+  | "BAD_TICKET"
 >;
 
 export class MeetingRegistry {
@@ -107,7 +112,13 @@ export class MeetingRegistry {
 
     // The meeting's host (its owner signed in, or the admin-token bearer) needs no passcode.
     const host = who.admin || (who.userId !== null && (this.#opts.isOwner?.(record, who.userId) ?? false));
-    if (record.passcodeRequired && !host) {
+    // A connector the server started presents its ticket instead (checked against its credential below).
+    const grant = msg.connectorTicket !== undefined ? (this.#opts.tickets?.redeem(msg.connectorTicket, record.id) ?? null) : undefined;
+    if (grant === null) {
+      this.#failuresByAddress.record(address);
+      return fail("BAD_TICKET");
+    }
+    if (record.passcodeRequired && !host && grant === undefined) {
       if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
@@ -131,6 +142,9 @@ export class MeetingRegistry {
     }
     if (identity.kind === "connector" && record.encryption === "e2ee") {
       return fail("CONNECTOR_NOT_ALLOWED");
+    }
+    if (grant !== undefined && (identity.kind !== "connector" || identity.connector !== grant.connector)) {
+      return fail("BAD_TICKET", "the ticket is for another kind of member");
     }
 
     let live = this.#live.get(record.id);
@@ -162,10 +176,48 @@ export class MeetingRegistry {
       keyPackage,
       connection,
       role: host ? "host" : "participant",
-      banKey: who.userId !== null ? `user:${who.userId}` : `address:${address}`,
+      banKey: who.userId !== null ? `user:${who.userId}` : grant !== undefined ? `connector:${identity.memberId}` : `address:${address}`,
+      ...(grant?.invitedByHost ? { invitedByHost: true } : {}),
     });
     if (!result.ok) return fail(result.code);
     return { ok: true, meeting: live, memberId: identity.memberId };
+  }
+
+  /**
+   * A connector asks, on behalf of a device, to bring it into a meeting (a room system that dialed
+   * `<meetingId>.<passcode>@host`). Checks the meeting, its encryption (no connector in an e2ee
+   * meeting) and the passcode, with the same rate limits as joins; on success issues a ticket.
+   */
+  async authorizeConnector(req: { meetingId: string; passcode?: string; address: string; connector: ConnectorKind }): Promise<
+    { ok: true; ticket: string; meeting: Meeting } | { ok: false; code: JoinErrorCode | "BAD_TICKET"; message: string }
+  > {
+    const address = req.address;
+    if (this.#closed) return fail("SERVER_CLOSED");
+    if (!this.#opts.tickets) return fail("SERVER_CLOSED", "connectors are not enabled");
+    if (this.#failuresByAddress.isLimited(address)) return fail("RATE_LIMITED", "failed join attempts from your address");
+    const record = this.#opts.store.get(req.meetingId);
+    if (!record) {
+      this.#failuresByAddress.record(address);
+      return fail("MEETING_NOT_FOUND");
+    }
+    if (record.endedAt !== undefined) return fail("MEETING_ENDED");
+    if (record.encryption === "e2ee") return fail("CONNECTOR_NOT_ALLOWED");
+    if (record.passcodeRequired) {
+      if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
+      const ok = req.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, req.passcode));
+      if (!ok) {
+        this.#failuresByAddress.record(address);
+        this.#passcodeFailuresByMeeting.record(record.id);
+        return fail("WRONG_PASSCODE");
+      }
+    }
+    return { ok: true, ticket: this.#opts.tickets.issue({ meetingId: record.id, connector: req.connector, invitedByHost: false }), meeting: record };
+  }
+
+  /** A ticket for a connector a host asked for (outbound call, recording): it skips the waiting room. */
+  hostTicket(meetingId: string, connector: ConnectorKind): string {
+    if (!this.#opts.tickets) throw new Error("connectors are not enabled");
+    return this.#opts.tickets.issue({ meetingId, connector, invitedByHost: true });
   }
 
   close(): void {
@@ -176,6 +228,6 @@ export class MeetingRegistry {
   }
 }
 
-function fail(code: JoinErrorCode, detail?: string): JoinOutcome {
+function fail(code: JoinErrorCode, detail?: string): { ok: false; code: JoinErrorCode; message: string } {
   return { ok: false, code, message: errorMessage(code, detail) };
 }
