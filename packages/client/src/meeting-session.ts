@@ -74,6 +74,8 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   /** Hosts and co-hosts: who is waiting to be let in. */
   waitingList: { memberId: string; displayName: string }[];
   meetingState: { locked: boolean };
+  /** Hosts: news about the meeting (a room system refused, ringing, joined...). */
+  notice: { code: string; message: string };
   epoch: EpochEvent;
   presence: MemberInfo[];
   /** Media signaling for the transport layer. */
@@ -241,6 +243,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#send({ type: "setRole", memberId, role });
   }
 
+  /** Host or co-host of an Enhanced meeting: call a room system in by SIP URI. */
+  inviteRoomSystem(uri: string, displayName?: string): void {
+    this.#send({ type: "inviteRoomSystem", uri, ...(displayName ? { displayName } : {}) });
+  }
+
   /** Sends a media-signaling message (publish offer, subscribe answer, ICE). */
   sendMedia(msg: Extract<ClientMessage, { type: "publishOffer" | "subscribeAnswer" | "ice" }>): void {
     this.#send(msg);
@@ -374,6 +381,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       case "meetingState":
         this.#locked = msg.locked;
         this.emit("meetingState", { locked: msg.locked });
+        return;
+      case "notice":
+        this.emit("notice", { code: msg.code, message: msg.message });
         return;
       case "meetingEnded":
         this.emit("error", { code: "MEETING_ENDED", message: "The host ended the meeting.", fatal: true });

@@ -116,6 +116,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   /** End the meeting for everyone (host only). */
   z.strictObject({ type: z.literal("endMeeting") }),
   z.strictObject({ type: z.literal("setRole"), memberId, role: z.enum(["cohost", "participant"]) }),
+  /**
+   * Host or co-host of an Enhanced meeting: call a room system (SIP URI) into the meeting. It
+   * joins as a visible sip connector member; progress comes back as `notice` messages.
+   */
+  z.strictObject({ type: z.literal("inviteRoomSystem"), uri: z.string().min(5).max(512), displayName: z.string().min(1).max(64).optional() }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -165,6 +170,12 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   /** The meeting's host-controlled state. */
   z.strictObject({ type: z.literal("meetingState"), locked: z.boolean() }),
   z.strictObject({ type: z.literal("error"), code: z.string().max(64), message: z.string().max(500), fatal: z.boolean() }),
+  /**
+   * To hosts and co-hosts: something about the meeting they should know, e.g. a room system that
+   * dialed in and was refused, and why (ROOM_SYSTEM_REFUSED, ROOM_SYSTEM_RINGING,
+   * ROOM_SYSTEM_JOINED, ROOM_SYSTEM_FAILED, ROOM_SYSTEM_ENDED).
+   */
+  z.strictObject({ type: z.literal("notice"), code: z.string().max(64), message: z.string().max(500) }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

@@ -104,6 +104,14 @@ export interface LiveMeetingOptions {
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
   onWarning?: (message: string) => void;
+  /** Connector services (the SIP gateway), when the server runs them. */
+  connectors?: MeetingConnectors;
+}
+
+/** What a meeting asks of the server's connector services. */
+export interface MeetingConnectors {
+  /** Calls a room system into the meeting; progress comes back through notifyHosts. */
+  inviteRoomSystem(meetingId: string, uri: string, displayName: string | undefined): { ok: true } | { ok: false; code: "SIP_DISABLED" | "CONNECTOR_NOT_ALLOWED" | "BAD_REQUEST"; detail?: string };
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -196,6 +204,12 @@ export class LiveMeeting {
         return;
       }
       case "commit":
+        // The server refuses too: no commit may add a connector to an end-to-end encrypted
+        // meeting (members refuse it anyway: the group's policy extension).
+        if (this.meeting.encryption === "e2ee" && addsConnector(msg.commit)) {
+          p.connection.send({ type: "commitRejected", epoch: msg.epoch, reason: "an end-to-end encrypted meeting admits no connector" });
+          return;
+        }
         this.#ds.commit(memberId, {
           epoch: BigInt(msg.epoch),
           commit: fromBase64(msg.commit),
@@ -253,6 +267,7 @@ export class LiveMeeting {
       case "lockMeeting":
       case "endMeeting":
       case "setRole":
+      case "inviteRoomSystem":
         this.#hostControl(p, msg);
         return;
       default: {
@@ -337,7 +352,14 @@ export class LiveMeeting {
     }
   }
 
-  #hostControl(p: Participant, msg: Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" }>): void {
+  /** Tells the hosts and co-hosts present something about the meeting (e.g. a refused room system). */
+  notifyHosts(code: string, message: string): void {
+    for (const p of this.#participants.values()) {
+      if (p.role !== "participant") p.connection.send({ type: "notice", code, message: message.slice(0, 500) });
+    }
+  }
+
+  #hostControl(p: Participant, msg: Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" | "inviteRoomSystem" }>): void {
     const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND") => p.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
     if (p.role === "participant" || (msg.type === "endMeeting" && p.role !== "host")) return refuse("NOT_HOST");
     switch (msg.type) {
@@ -394,6 +416,13 @@ export class LiveMeeting {
         target.role = msg.role;
         this.#broadcast({ type: "memberUpdated", member: info(target) });
         if (target.role === "cohost") this.#sendWaitingList();
+        return;
+      }
+      case "inviteRoomSystem": {
+        const r = this.meeting.encryption === "e2ee"
+          ? ({ ok: false, code: "CONNECTOR_NOT_ALLOWED" } as const)
+          : (this.#opts.connectors?.inviteRoomSystem(this.meeting.id, msg.uri, msg.displayName) ?? ({ ok: false, code: "SIP_DISABLED" } as const));
+        if (!r.ok) p.connection.send({ type: "error", code: r.code, message: errorMessage(r.code, "detail" in r ? r.detail : undefined), fatal: false });
         return;
       }
       default: {
@@ -491,6 +520,16 @@ export class LiveMeeting {
 
   #broadcast(msg: ServerMessage, except?: string): void {
     for (const [id, p] of this.#participants) if (id !== except) p.connection.send(msg);
+  }
+}
+
+/** Whether a commit (PublicMessage) visibly adds a connector credential. */
+function addsConnector(commitB64: string): boolean {
+  try {
+    const m = peekMessage(fromBase64(commitB64));
+    return m.wireFormat === "public" && m.commit !== undefined && m.commit.added.some((id) => id.kind === "connector");
+  } catch {
+    return false; // undecodable: the delivery service rejects it
   }
 }
 
