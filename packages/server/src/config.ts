@@ -36,6 +36,8 @@ export interface ServerConfig {
   readonly webRoot?: string;
   /** The media relay's network settings; absent when none is configured (relay defaults apply). */
   readonly media?: MediaConfig;
+  /** The SIP connector for room systems; absent (the default) when no SIP listener is configured. */
+  readonly sip?: SipConfig;
   /** The config file that was read, if any (for diagnostics). */
   readonly configFile?: string;
 }
@@ -48,6 +50,23 @@ export interface MediaConfig {
   readonly announcedAddress?: string;
   /** Inclusive UDP port range for the ICE sockets; absent: ports the system picks. */
   readonly portRange?: PortRange;
+}
+
+/** Where the SIP gateway listens, and who may register. Off unless a listener is given. */
+export interface SipConfig {
+  /** SIP over TLS (with the server's certificate), e.g. 0.0.0.0:5061. */
+  readonly tlsListen?: HostPort;
+  /** Plain SIP over UDP (devices without TLS), e.g. 0.0.0.0:5060. */
+  readonly udpListen?: HostPort;
+  /** Accounts of room systems that register and authenticate with digest (config file only). */
+  readonly accounts?: readonly { readonly username: string; readonly password: string }[];
+  /** PEM file of CA certificates trusted when calling devices over TLS (default: the system's). */
+  readonly deviceCaFile?: string;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface PortRange {
@@ -67,6 +86,8 @@ export interface ConfigFlags {
   mediaAddress?: string;
   mediaPorts?: string;
   mediaListen?: string;
+  sipListen?: string;
+  sipUdpListen?: string;
   config?: string;
 }
 
@@ -138,6 +159,26 @@ const ipAddressSchema = z
   .string()
   .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::7");
 
+const HOST_PORT_MESSAGE = "must be HOST:PORT, such as 0.0.0.0:5061 or [::]:5061 (an IP address; port 0 = any free port)";
+
+const hostPortSchema = z
+  .string()
+  .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[0-9.]+):\d{1,5}$/, HOST_PORT_MESSAGE)
+  .transform((s): HostPort => {
+    const i = s.lastIndexOf(":");
+    return { host: s.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(s.slice(i + 1)) };
+  })
+  .refine((h) => isIP(h.host) !== 0 && h.port <= 65535, HOST_PORT_MESSAGE);
+
+const sipAccountsSchema = z
+  .array(
+    z.strictObject({
+      username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'"),
+      password: z.string().min(12, "must be at least 12 characters").max(256),
+    }),
+  )
+  .max(1000);
+
 const PORT_RANGE_MESSAGE = "must be a UDP port range MIN-MAX with 1024 <= MIN <= MAX <= 65535, such as 40000-40999";
 
 const portRangeSchema = z
@@ -161,6 +202,10 @@ interface PartialConfig {
   mediaAddress?: string;
   mediaPorts?: PortRange;
   mediaListen?: string;
+  sipListen?: HostPort;
+  sipUdpListen?: HostPort;
+  sipDeviceCa?: string;
+  sipAccounts?: { username: string; password: string }[];
 }
 
 const stringSourceSchema = z.object({
@@ -174,6 +219,9 @@ const stringSourceSchema = z.object({
   mediaAddress: ipAddressSchema.optional(),
   mediaPorts: portRangeSchema.optional(),
   mediaListen: ipAddressSchema.optional(),
+  sipListen: hostPortSchema.optional(),
+  sipUdpListen: hostPortSchema.optional(),
+  sipDeviceCa: pathSchema.optional(),
 });
 
 /** The JSON config file's keys. Unknown keys are refused so a typo is not silently ignored. */
@@ -189,6 +237,10 @@ const fileSchema = z
     mediaAddress: ipAddressSchema.optional(),
     mediaPorts: portRangeSchema.optional(),
     mediaListen: ipAddressSchema.optional(),
+    sipListen: hostPortSchema.optional(),
+    sipUdpListen: hostPortSchema.optional(),
+    sipDeviceCa: pathSchema.optional(),
+    sipAccounts: sipAccountsSchema.optional(),
   })
   .strict();
 
@@ -204,6 +256,10 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   mediaAddress: "--media-address",
   mediaPorts: "--media-ports",
   mediaListen: "--media-listen",
+  sipListen: "--sip-listen",
+  sipUdpListen: "--sip-udp-listen",
+  sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
+  sipAccounts: "sipAccounts",
 };
 
 export const ENV_NAMES = {
@@ -217,6 +273,9 @@ export const ENV_NAMES = {
   mediaAddress: "CONCLAVE_MEDIA_ADDRESS",
   mediaPorts: "CONCLAVE_MEDIA_PORTS",
   mediaListen: "CONCLAVE_MEDIA_LISTEN",
+  sipListen: "CONCLAVE_SIP_LISTEN",
+  sipUdpListen: "CONCLAVE_SIP_UDP_LISTEN",
+  sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   config: "CONCLAVE_CONFIG",
 } as const;
 
@@ -249,6 +308,8 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     mediaAddress: flags.mediaAddress,
     mediaPorts: flags.mediaPorts,
     mediaListen: flags.mediaListen,
+    sipListen: flags.sipListen,
+    sipUdpListen: flags.sipUdpListen,
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -269,10 +330,13 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     mediaAddress: env[ENV_NAMES.mediaAddress],
     mediaPorts: env[ENV_NAMES.mediaPorts],
     mediaListen: env[ENV_NAMES.mediaListen],
+    sipListen: env[ENV_NAMES.sipListen],
+    sipUdpListen: env[ENV_NAMES.sipUdpListen],
+    sipDeviceCa: env[ENV_NAMES.sipDeviceCa],
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
-    fail(parsed.error.issues, (k) => `${ENV_NAMES[k as keyof PartialConfig] ?? k}`);
+    fail(parsed.error.issues, (k) => `${(ENV_NAMES as Record<string, string>)[k] ?? k}`);
   }
   return resolvePaths(parsed.data, cwd);
 }
@@ -314,6 +378,7 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
     certFile: abs(c.certFile),
     keyFile: abs(c.keyFile),
     webRoot: abs(c.webRoot),
+    sipDeviceCa: abs(c.sipDeviceCa),
   };
 }
 
@@ -377,6 +442,18 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   const mediaPorts = pick("mediaPorts");
   if (mediaPorts !== undefined) media.portRange = mediaPorts;
   if (Object.keys(media).length > 0) config.media = media;
+  const sipListen = pick("sipListen");
+  const sipUdpListen = pick("sipUdpListen");
+  if (sipListen !== undefined || sipUdpListen !== undefined) {
+    const accounts = pick("sipAccounts");
+    const deviceCa = pick("sipDeviceCa");
+    config.sip = {
+      ...(sipListen !== undefined ? { tlsListen: sipListen } : {}),
+      ...(sipUdpListen !== undefined ? { udpListen: sipUdpListen } : {}),
+      ...(accounts !== undefined ? { accounts } : {}),
+      ...(deviceCa !== undefined ? { deviceCaFile: deviceCa } : {}),
+    };
+  }
   if (configFile !== undefined) config.configFile = configFile;
   return config;
 }
