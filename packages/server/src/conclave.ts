@@ -6,13 +6,18 @@ import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type Logger, type RunningServer, type ServerContext } from "./server.js";
-import type { ServerConfig } from "./config.js";
+import { dataPaths, type ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
 import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection } from "./signaling/connection.js";
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { ConnectorTickets } from "./connectors/tickets.js";
+import { SipService, type SipListening } from "./connectors/sip-service.js";
+import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
   logger?: Logger;
@@ -37,6 +42,10 @@ export interface ConclaveServer extends RunningServer {
   readonly registry: MeetingRegistry;
   /** The media relay, or null for a signaling-only server. */
   readonly relay: MediaRelay | null;
+  /** The SIP connector for room systems, or null when no SIP listener is configured. */
+  readonly sip: SipService | null;
+  /** Where the SIP gateway listens (empty without SIP). */
+  readonly sipListening: readonly SipListening[];
 }
 
 /**
@@ -76,6 +85,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
+  let sip: SipService | null = null;
+  const tickets = new ConnectorTickets();
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
     routes(_router, context) {
@@ -87,6 +98,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
+        tickets,
+        connectors: () => sip ?? undefined,
       });
       serverContext = context;
     },
@@ -109,6 +122,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       });
     },
     async onClose() {
+      // Room systems hang up first (their connectors leave the meetings), then the meetings close.
+      await sip?.close();
       registry?.close();
       relay?.close();
       await opts.onClosed?.();
@@ -119,7 +134,62 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   });
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   adminToken = running.adminToken;
-  return { ...running, registry: registry!, relay };
+  let sipListening: SipListening[] = [];
+  if (config.sip !== undefined) {
+    sip = sipService(config, running, registry!, relaySettings);
+    try {
+      sipListening = await sip.start();
+    } catch (e) {
+      await running.close();
+      throw new ServerError("LISTEN_FAILED", `the SIP connector could not start: ${(e as Error).message}`, { cause: e });
+    }
+    for (const l of sipListening) running.context.logger.info(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}`);
+  }
+  return { ...running, registry: registry!, relay, sip, sipListening };
+}
+
+/** The SIP connector of a configuration: the gateway listens with the server's certificate. */
+function sipService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry, relay: RelayOptions | undefined): SipService {
+  const sipConfig = config.sip!;
+  const context = running.context;
+  const tlsListen = sipConfig.tlsListen;
+  const specific = (h: string | undefined) => (h !== undefined && h !== "0.0.0.0" && h !== "::" ? h : undefined);
+  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host);
+  const publicHost = listenHost ?? (config.publicUrl ? new URL(config.publicUrl).hostname : firstAddress());
+  const mediaAddress = relay?.announcedAddress ?? specific(relay?.listenAddress) ?? listenHost ?? firstAddress();
+  const serverHost = specific(config.host) ?? "127.0.0.1";
+  const { database } = context;
+  return new SipService({
+    registry,
+    logger: context.logger,
+    ...(tlsListen ? { tls: { host: tlsListen.host, port: tlsListen.port, certFile: running.certFile, keyFile: keyFileOf(config) } } : {}),
+    ...(sipConfig.udpListen ? { udp: sipConfig.udpListen } : {}),
+    publicHost,
+    mediaAddress,
+    ...(relay?.portRange ? { mediaPorts: { min: relay.portRange.min, max: relay.portRange.max } } : {}),
+    signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
+    ca: readFileSync(running.certFile, "utf8"),
+    ...(sipConfig.accounts ? { accounts: sipConfig.accounts.map((a) => ({ ...a })) } : {}),
+    ...(sipConfig.deviceCaFile ? { deviceCa: readFileSync(sipConfig.deviceCaFile, "utf8") } : {}),
+    requireEncryption: (meetingId) => {
+      const owner = context.meetings.meetingPolicy(meetingId)?.ownerUserId ?? null;
+      const user = owner === null ? undefined : database.users.get(owner);
+      const resolved = resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user));
+      return resolved.requireEncryptedThirdParty.value;
+    },
+  });
+}
+
+function keyFileOf(config: ServerConfig): string {
+  return config.keyFile ?? dataPaths(config.dataDir).keyFile;
+}
+
+/** The first non-internal IPv4 address, for SDP when nothing more specific is configured. */
+function firstAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
 }
 
 /** The relay options a configuration asks for (an empty object: the relay's defaults). */

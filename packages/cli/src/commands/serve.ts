@@ -25,6 +25,10 @@ Options (each also settable by environment variable or config file):
   --media-address IP     IP announced in media candidates (CONCLAVE_MEDIA_ADDRESS; for NAT and containers)
   --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
   --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
+  --sip-listen HOST:PORT SIP over TLS for room systems, with the server's certificate
+                         (CONCLAVE_SIP_LISTEN; default: off; e.g. 0.0.0.0:5061)
+  --sip-udp-listen HOST:PORT  plain SIP over UDP for devices without TLS
+                         (CONCLAVE_SIP_UDP_LISTEN; default: off; e.g. 0.0.0.0:5060)
   --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
   -h, --help             show this help
 
@@ -52,6 +56,8 @@ export const serveCommand: Command = {
         "media-address": { type: "string" },
         "media-ports": { type: "string" },
         "media-listen": { type: "string" },
+        "sip-listen": { type: "string" },
+        "sip-udp-listen": { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -72,6 +78,8 @@ export const serveCommand: Command = {
         mediaAddress: values["media-address"],
         mediaPorts: values["media-ports"],
         mediaListen: values["media-listen"],
+        sipListen: values["sip-listen"],
+        sipUdpListen: values["sip-udp-listen"],
         config: values.config,
       },
       env: io.env,
@@ -99,6 +107,9 @@ export const serveCommand: Command = {
 
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
+    for (const l of server.sipListening) {
+      io.out(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}: room systems dial sip:<meeting id>.<passcode>@<this host>${l.transport === "tls" ? ";transport=tls" : ""}`);
+    }
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);
     if (server.selfSigned) {
       io.out(`  (self-signed: clients pin it with --fingerprint, or trust ${server.certFile})`);

@@ -6,7 +6,7 @@
  */
 import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
-import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingConnectors, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
@@ -26,6 +26,8 @@ export interface MeetingRegistryOptions {
   isOwner?: (meeting: Meeting, userId: string) => boolean;
   /** Join tickets of connectors the server starts (they replace the passcode). */
   tickets?: ConnectorTickets;
+  /** The server's connector services (the SIP gateway), looked up when a meeting needs them. */
+  connectors?: () => MeetingConnectors | undefined;
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -160,6 +162,7 @@ export class MeetingRegistry {
         },
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
+        ...(this.#opts.connectors ? { connectors: lateConnectors(this.#opts.connectors) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {
@@ -226,6 +229,12 @@ export class MeetingRegistry {
     for (const m of this.#live.values()) m.close("server shutting down");
     this.#live.clear();
   }
+}
+
+function lateConnectors(get: () => MeetingConnectors | undefined): MeetingConnectors {
+  return {
+    inviteRoomSystem: (meetingId, uri, displayName) => get()?.inviteRoomSystem(meetingId, uri, displayName) ?? { ok: false, code: "SIP_DISABLED" },
+  };
 }
 
 function fail(code: JoinErrorCode, detail?: string): { ok: false; code: JoinErrorCode; message: string } {
