@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadConfig, startConclave, type Logger, type RunningServer } from "@conclave/server";
+import { loadConfig, startConclave, type ConclaveServer, type Logger } from "@conclave/server";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -97,7 +97,7 @@ export const serveCommand: Command = {
     // Listen for stop signals before anything is printed: whoever reads our output may signal
     // at once. A signal during start-up stops the server as soon as it is up.
     const stopRequested = onceStopSignal(io);
-    let server: RunningServer;
+    let server: ConclaveServer;
     try {
       server = await startConclave(effective, { logger });
     } catch (e) {
