@@ -64,7 +64,9 @@ export function parseSipUri(text: string): SipUri {
       const name = (eq >= 0 ? p.slice(0, eq) : p).toLowerCase();
       const value = eq >= 0 ? p.slice(eq + 1) : null;
       if (!PARAM.test(name) || (value !== null && !PARAM.test(value))) throw bad("malformed parameter");
-      if (params.has(name)) throw bad(`parameter ${name} appears twice`);
+      // RFC 3261 §19.1.1 says a parameter appears once, but real devices (baresip) repeat
+      // ";transport=tls" in what they dial: an identical repeat is accepted, a conflicting one not.
+      if (params.has(name) && params.get(name) !== value) throw bad(`parameter ${name} appears twice with different values`);
       params.set(name, value);
     }
   }

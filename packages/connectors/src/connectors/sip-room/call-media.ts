@@ -313,7 +313,8 @@ export class CallMedia {
     if (!leg || !this.#video) return;
     const deviceSsrc = 0;
     leg.sendRtcp(encodePli(leg.ssrc, deviceSsrc));
-    leg.sendRtcp(encodeFir(leg.ssrc, deviceSsrc, this.#firSeq++));
+    // PLI only: baresip (libre) logs FIR (RFC 5104) as an unknown feedback type.
+    void this.#firSeq;
   }
 
   // ---- meeting -> device ---------------------------------------------------------------
