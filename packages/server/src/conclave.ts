@@ -5,7 +5,9 @@
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { startServer, type Logger, type RunningServer, type ServerContext } from "./server.js";
+import { startServer, type RunningServer, type ServerContext } from "./server.js";
+import type { LogSink, Logger } from "./observability/logger.js";
+import type { Metrics } from "./observability/metrics.js";
 import { dataPaths, type ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -20,7 +22,10 @@ import { SipService, type SipListening } from "./connectors/sip-service.js";
 import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
-  logger?: Logger;
+  /** Default: warnings and errors as JSON lines on stderr. */
+  logger?: LogSink | Logger;
+  /** Default: a new registry with the process metrics (GET /metrics renders it). */
+  metrics?: Metrics;
   /**
    * The media relay: its options, or false for a signaling-only server. Default: a relay with
    * the configuration's `media` settings (all interfaces, system-chosen ports when unset).
@@ -52,7 +57,7 @@ export interface ConclaveServer extends RunningServer {
  * Adapts a relay room to the meeting's media seam. With a logger, failures the operator can fix
  * (no free UDP port in the configured range) are logged as warnings.
  */
-export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Logger): MediaRoom {
+export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Pick<LogSink, "warn">): MediaRoom {
   const room = relay.createRoom(meetingId);
   const warnIfOperational = (e: unknown): void => {
     if (isRelayError(e, "RELAY_PORTS_EXHAUSTED")) logger?.warn("media relay: a participant gets no media", e);
@@ -89,6 +94,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const tickets = new ConnectorTickets();
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,
