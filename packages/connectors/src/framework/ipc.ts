@@ -109,6 +109,9 @@ export const gatewayToServerSchema = z.discriminatedUnion("type", [
     event: z.enum(["ringing", "joined", "refused", "failed", "ended"]),
     detail: text(300),
     code: text(64).optional(),
+    /** joined: the connector member's id and its security code at that epoch (public facts). */
+    memberId: z.string().max(64).optional(),
+    securityCode: text(64).optional(),
   }),
 ]);
 export type GatewayToServer = z.infer<typeof gatewayToServerSchema>;

@@ -8,6 +8,7 @@
  * with their own MLS credentials; the server only sees their signaling like any member's.
  */
 import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { ConnectorSupervisor, gatewayToServerSchema, parseIpc, SIP_GATEWAY_MODULE, type GatewayToServer, type ServerToGateway, type SupervisedProcess } from "@conclave/connectors/supervisor";
 import type { Logger } from "../server.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
@@ -41,7 +42,19 @@ export interface SipListening {
 
 const READY_TIMEOUT_MS = 20_000;
 
-export class SipService implements MeetingConnectors {
+/** What happened to a room-system call (for the operator, tests and hosts). */
+export interface SipCallEvent {
+  meetingId: string;
+  inviteId?: string;
+  displayName: string;
+  event: "ringing" | "joined" | "refused" | "failed" | "ended";
+  detail: string;
+  code?: string;
+  memberId?: string;
+  securityCode?: string;
+}
+
+export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implements MeetingConnectors {
   readonly #opts: SipServiceOptions;
   readonly #supervisor = new ConnectorSupervisor();
   #gateway: SupervisedProcess | undefined;
@@ -49,6 +62,7 @@ export class SipService implements MeetingConnectors {
   #ready: Promise<SipListening[]> | undefined;
 
   constructor(opts: SipServiceOptions) {
+    super();
     this.#opts = opts;
   }
 
@@ -140,6 +154,8 @@ export class SipService implements MeetingConnectors {
         return;
       }
       case "callEvent": {
+        const { type: _type, ...event } = m;
+        this.emit("call", event);
         const live = this.#opts.registry.get(m.meetingId);
         if (!live) return;
         const text: Record<typeof m.event, string> = {

@@ -157,9 +157,10 @@ async function onInvite(call: IncomingCall): Promise<void> {
       server.send({ type: "callEvent", meetingId: target.meetingId, displayName: name, event: "refused", detail: joined.detail, code: joined.code });
       return;
     }
+    if (joined.type !== "inGroup") throw new Error("unexpected message from the call connector");
     const answer = buildAnswer(n, { address: c.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, randomInt(1, 2 ** 31));
     const dialog = await call.accept(answer);
-    server.send({ type: "callEvent", meetingId: target.meetingId, displayName: name, event: "joined", detail: n.farLeg.signaling === "tls" && n.farLeg.media === "srtp" ? "TLS + SRTP" : "unencrypted" });
+    server.send({ type: "callEvent", meetingId: target.meetingId, displayName: name, event: "joined", detail: protectionOf(n), memberId: joined.memberId, securityCode: joined.securityCode });
     bridge(dialog, proc, n, target.meetingId, name, call.flow.transport);
   } catch (e) {
     if (!call.answered) call.reject(500, "Server Internal Error", "The connector could not join the meeting");
@@ -303,12 +304,17 @@ async function dial(m: Extract<ServerToGateway, { type: "dial" }>): Promise<void
     bridge(dialog, proc, n, m.meetingId, name, dialog.flow.transport, m.inviteId);
     const joined = await waitFor(proc, (x) => x.type === "inGroup" || x.type === "ended", JOIN_TIMEOUT_MS);
     if (joined.type === "ended") throw new Error(`the meeting did not let the device in (${joined.code})`);
-    server.send({ type: "callEvent", meetingId: m.meetingId, inviteId: m.inviteId, displayName: name, event: "joined", detail: n.farLeg.signaling === "tls" && n.farLeg.media === "srtp" ? "TLS + SRTP" : "unencrypted" });
+    if (joined.type !== "inGroup") throw new Error("unexpected message from the call connector");
+    server.send({ type: "callEvent", meetingId: m.meetingId, inviteId: m.inviteId, displayName: name, event: "joined", detail: protectionOf(n), memberId: joined.memberId, securityCode: joined.securityCode });
   } catch (e) {
     void proc.stop();
     outbound.delete(m.inviteId);
     server.send({ type: "callEvent", meetingId: m.meetingId, inviteId: m.inviteId, displayName: name, event: "failed", detail: (e as Error).message.slice(0, 300), code: "SIP_CALL_FAILED" });
   }
+}
+
+function protectionOf(n: Negotiation): string {
+  return n.farLeg.signaling === "tls" && n.farLeg.media === "srtp" ? "TLS + SRTP" : "unencrypted";
 }
 
 async function shutdown(): Promise<void> {
