@@ -1,0 +1,234 @@
+// Room systems (SIP) in meetings, with a real SIP peer: Debian's baresip, driven headless through
+// ctrl_tcp, dialing the server's SIP gateway; the connector joins as a visible MLS member.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Decoder } from "@evan/opus";
+import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { NodeParticipant } from "@conclave/client/node";
+import type { EpochEvent } from "@conclave/client";
+import { Baresip, requireBaresip, toneCorrelation } from "./support/baresip.js";
+import { waitFor } from "./support/harness.js";
+
+interface SipServer {
+  server: ConclaveServer;
+  ca: string;
+  tlsPort: number;
+  udpPort: number;
+  close(): Promise<void>;
+}
+
+let sip: SipServer;
+
+before(async () => {
+  requireBaresip();
+  const dataDir = await mkdtemp(join(tmpdir(), "conclave-sip-"));
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, sipListen: "127.0.0.1:0", sipUdpListen: "127.0.0.1:0" }, env: {} });
+  const server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, relay: { listenAddress: "127.0.0.1" } });
+  const ca = await readFile(server.certFile, "utf8");
+  sip = {
+    server,
+    ca,
+    tlsPort: server.sipListening.find((l) => l.transport === "tls")!.port,
+    udpPort: server.sipListening.find((l) => l.transport === "udp")!.port,
+    async close() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+after(() => sip.close());
+
+/** A bot that records every epoch (code and members) it sees. */
+async function bot(meeting: { id: string; passcode: string | null }, name: string, opts: { host?: boolean } = {}): Promise<{ p: NodeParticipant; epochs: EpochEvent[] }> {
+  const p = new NodeParticipant({
+    link: `https://127.0.0.1:${sip.server.port}/m/${meeting.id}${meeting.passcode ? `#pwd=${meeting.passcode}` : ""}`,
+    displayName: name,
+    ca: sip.ca,
+    ...(opts.host ? { headers: { authorization: `Bearer ${sip.server.adminToken}` } } : {}),
+  });
+  const epochs: EpochEvent[] = [];
+  p.on("epoch", (e) => epochs.push(e));
+  await p.join();
+  return { p, epochs };
+}
+
+function lastEpoch(b: { p: NodeParticipant; epochs: EpochEvent[] }): EpochEvent | undefined {
+  return b.epochs.at(-1);
+}
+
+function membersOf(e: EpochEvent | undefined): string[] {
+  return (e?.members ?? []).map((m) => m.identity.displayName).sort();
+}
+
+function waitEpoch(b: { p: NodeParticipant; epochs: EpochEvent[] }, what: string, pred: (e: EpochEvent) => boolean, ms = 30_000): Promise<EpochEvent> {
+  return waitFor(what, ms, (wake) => b.p.on("epoch", wake), () => {
+    const e = lastEpoch(b);
+    return e && pred(e) ? e : undefined;
+  });
+}
+
+function sipCall(meetingId: string, event: string, ms = 30_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no SIP ${event} event for ${meetingId}`)), ms);
+    const on = (e: { meetingId: string; event: string }) => {
+      if (e.meetingId === meetingId && e.event === event) {
+        clearTimeout(timer);
+        sip.server.sip!.off("call", on);
+        resolve(e as unknown as Record<string, unknown>);
+      }
+    };
+    sip.server.sip!.on("call", on);
+  });
+}
+
+test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and video, it hears a bot's tone, every security code matches, and its hang-up rekeys the group", { timeout: 120_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Ada");
+  const b = await bot(meeting, "Bob");
+  const device = await Baresip.start({ user: "room4", mediaenc: "srtp-mand", transport: "tls", toneHz: 1000 });
+  t.after(async () => {
+    a.p.leave();
+    b.p.leave();
+    await device.close();
+  });
+  await waitEpoch(a, "two bots in the group", (e) => e.members.length === 2);
+
+  // Decode what the connector sends from the device, to check it is the device's own tone.
+  const fromDevice: Int16Array[] = [];
+  const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
+  let connectorId: string | undefined;
+  a.p.on("frame", (f) => {
+    if (f.ownerId === connectorId && f.kind === "audio" && fromDevice.length < 400) {
+      const pcm = decoder.decode(f.frame);
+      fromDevice.push(new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1).slice());
+    }
+  });
+
+  const joined = sipCall(meeting.id, "joined");
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const joinedEvent = await joined;
+  connectorId = joinedEvent.memberId as string;
+
+  // The device is a visible member with its far leg, in everyone's member list.
+  const three = await waitEpoch(a, "the room system in Ada's group", (e) => e.members.length === 3);
+  const room = three.members.find((m) => m.identity.kind === "connector")!.identity;
+  assert.equal(room.kind, "connector");
+  assert.equal(room.memberId, connectorId);
+  assert.equal(room.displayName, "room4");
+  assert.deepEqual(room.kind === "connector" ? [room.connector, room.farLeg] : [], ["sip", { protocol: "SIP", signaling: "tls", media: "srtp", suite: "AES_CM_128_HMAC_SHA1_80" }]);
+  const bThree = await waitEpoch(b, "the room system in Bob's group", (e) => e.epoch === three.epoch);
+  // Security codes: both bots and the connector agree on the epoch that added the device.
+  assert.equal(bThree.securityCode, three.securityCode);
+  assert.equal(joinedEvent.securityCode, three.securityCode);
+
+  // Bots decrypt the device's audio and video (SFrame under the connector's own key).
+  await waitFor("both bots to decrypt the device's audio and video", 40_000, (wake) => {
+    const offs = [a.p.on("frame", wake), b.p.on("frame", wake)];
+    return () => offs.forEach((o) => o());
+  }, () => [a, b].every((x) => {
+    const s = x.p.stats().bySender[connectorId!];
+    return s !== undefined && s.audio >= 100 && s.video >= 15;
+  }) || undefined);
+  for (const x of [a, b]) assert.equal(x.p.stats().decryptFailures, 0);
+  const deviceAudio = Float64Array.from(fromDevice.flatMap((f) => [...f]));
+  assert.ok(toneCorrelation(deviceAudio, 48000, 1000) > 0.6, "the device's 1000 Hz tone reaches the meeting");
+
+  // Hang up on the device: the connector leaves, the group rekeys without it.
+  device.hangup();
+  await device.waitEvent("CALL_CLOSED", 15_000);
+  const after = await waitEpoch(a, "the group without the room system", (e) => e.members.length === 2 && e.epoch > three.epoch);
+  assert.deepEqual(membersOf(after), ["Ada", "Bob"]);
+  assert.notEqual(after.securityCode, three.securityCode);
+  await sipCall(meeting.id, "ended", 15_000).catch(() => undefined);
+
+  // What the device heard: the bots' 440 Hz tone (cross-correlation), never its own 1000 Hz.
+  const heard = device.receivedAudio();
+  const bots = toneCorrelation(heard.samples, heard.rate, 440);
+  const own = toneCorrelation(heard.samples, heard.rate, 1000);
+  assert.ok(bots > 0.6, `the bots' 440 Hz tone is in the device's recording (correlation ${bots.toFixed(2)})`);
+  assert.ok(own < 0.3, `the device does not hear itself (correlation ${own.toFixed(2)})`);
+});
+
+test("with 'Require encryption for 3rd-party endpoints' on, a device without TLS and SRTP gets 488 and joins nothing; turned off, it joins and is listed as unencrypted", { timeout: 90_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Ada");
+  t.after(() => a.p.leave());
+  await waitEpoch(a, "Ada in the group", (e) => e.members.length === 1);
+  const settings = sip.server.context.database.settings;
+  t.after(() => settings.writeAccount({ requireEncryptedThirdParty: { value: null, locked: false } }));
+
+  // The default is on (catalog): plain SIP over UDP and RTP is refused.
+  const plain = await Baresip.start({ user: "softphone", mediaenc: "none", transport: "udp", video: false });
+  t.after(() => plain.close());
+  const refused = sipCall(meeting.id, "refused");
+  plain.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.udpPort}`);
+  const closed = await plain.waitEvent("CALL_CLOSED", 20_000);
+  assert.match(String(closed.param), /488/);
+  assert.match(String((await refused).detail), /Media encryption is required/);
+  assert.equal(membersOf(lastEpoch(a)).length, 1, "nothing joined");
+  assert.equal(sip.server.registry.get(meeting.id)?.size, 1);
+
+  // Turned off at account level: the same device joins, and everyone sees its leg as unencrypted.
+  settings.writeAccount({ requireEncryptedThirdParty: { value: false } });
+  const joined = sipCall(meeting.id, "joined");
+  plain.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.udpPort}`);
+  await plain.waitEvent("CALL_ESTABLISHED", 45_000);
+  await joined;
+  const withPhone = await waitEpoch(a, "the softphone in the group", (e) => e.members.length === 2);
+  const phone = withPhone.members.find((m) => m.identity.kind === "connector")!.identity;
+  assert.deepEqual(phone.kind === "connector" ? phone.farLeg : undefined, { protocol: "SIP", signaling: "udp", media: "rtp" });
+  plain.hangup();
+  await waitEpoch(a, "the softphone gone", (e) => e.members.length === 1);
+});
+
+test("an end-to-end encrypted meeting refuses a room system with 403 and tells its host why", { timeout: 60_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "e2ee", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const host = await bot(meeting, "Host", { host: true });
+  const notices: { code: string; message: string }[] = [];
+  host.p.session.on("notice", (n) => notices.push(n));
+  const device = await Baresip.start({ user: "room5", mediaenc: "srtp-mand", transport: "tls", video: false });
+  t.after(async () => {
+    host.p.leave();
+    await device.close();
+  });
+  await waitEpoch(host, "the host in the group", (e) => e.members.length === 1);
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  const closed = await device.waitEvent("CALL_CLOSED", 20_000);
+  assert.match(String(closed.param), /403/);
+  await waitFor("the host's notice", 10_000, (wake) => host.p.session.on("notice", wake), () => notices.find((n) => n.code === "ROOM_SYSTEM_REFUSED"));
+  assert.match(notices.find((n) => n.code === "ROOM_SYSTEM_REFUSED")!.message, /end-to-end encrypted/);
+  assert.deepEqual(membersOf(lastEpoch(host)), ["Host"]);
+});
+
+test("a host invites a room system by SIP URI; it joins as a visible member; removing it hangs up the device and rekeys", { timeout: 90_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const host = await bot(meeting, "Host", { host: true });
+  const device = await Baresip.start({ user: "boardroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true });
+  t.after(async () => {
+    host.p.leave();
+    await device.close();
+  });
+  await waitEpoch(host, "the host in the group", (e) => e.members.length === 1);
+  const joined = sipCall(meeting.id, "joined", 45_000);
+  host.p.session.inviteRoomSystem(`sip:boardroom@127.0.0.1:${device.tlsPort};transport=tls`, "Boardroom");
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const { memberId } = await joined;
+  const two = await waitEpoch(host, "the boardroom in the group", (e) => e.members.length === 2);
+  const room = two.members.find((m) => m.identity.memberId === memberId)!.identity;
+  assert.equal(room.kind, "connector");
+  assert.equal(room.displayName, "Boardroom");
+  // The host removes it: the device gets a BYE, and the group rekeys without it.
+  host.p.session.remove(memberId as string, true);
+  await device.waitEvent("CALL_CLOSED", 20_000);
+  const after = await waitEpoch(host, "the group without the boardroom", (e) => e.members.length === 1 && e.epoch > two.epoch);
+  assert.notEqual(after.securityCode, two.securityCode);
+});
