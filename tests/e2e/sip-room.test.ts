@@ -9,7 +9,7 @@ import { Decoder } from "@evan/opus";
 import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 import type { EpochEvent } from "@conclave/client";
-import { Baresip, requireBaresip, toneCorrelation } from "./support/baresip.js";
+import { Baresip, makeDeviceCertificate, requireBaresip, toneCorrelation } from "./support/baresip.js";
 import { waitFor } from "./support/harness.js";
 
 interface SipServer {
@@ -17,6 +17,8 @@ interface SipServer {
   ca: string;
   tlsPort: number;
   udpPort: number;
+  /** The room systems' TLS certificate, which the server trusts for outbound calls (sipDeviceCa). */
+  deviceCertificate: string;
   close(): Promise<void>;
 }
 
@@ -25,7 +27,11 @@ let sip: SipServer;
 before(async () => {
   requireBaresip();
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-sip-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, sipListen: "127.0.0.1:0", sipUdpListen: "127.0.0.1:0" }, env: {} });
+  const device = makeDeviceCertificate(dataDir);
+  const config = loadConfig({
+    flags: { port: 0, host: "127.0.0.1", data: dataDir, sipListen: "127.0.0.1:0", sipUdpListen: "127.0.0.1:0" },
+    env: { CONCLAVE_SIP_DEVICE_CA: device.certFile },
+  });
   const server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, relay: { listenAddress: "127.0.0.1" } });
   const ca = await readFile(server.certFile, "utf8");
   sip = {
@@ -33,6 +39,7 @@ before(async () => {
     ca,
     tlsPort: server.sipListening.find((l) => l.transport === "tls")!.port,
     udpPort: server.sipListening.find((l) => l.transport === "udp")!.port,
+    deviceCertificate: device.pem,
     async close() {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });
@@ -212,7 +219,7 @@ test("a host invites a room system by SIP URI; it joins as a visible member; rem
   const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
   const host = await bot(meeting, "Host", { host: true });
-  const device = await Baresip.start({ user: "boardroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true });
+  const device = await Baresip.start({ user: "boardroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true, certificate: sip.deviceCertificate });
   t.after(async () => {
     host.p.leave();
     await device.close();

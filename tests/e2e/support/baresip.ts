@@ -33,6 +33,16 @@ export interface BaresipOptions {
   /** Answer incoming calls automatically (for outbound-invite tests). */
   autoAnswer?: boolean;
   video?: boolean;
+  /** PEM file with certificate and key for its TLS listener (default: a fresh self-signed one). */
+  certificate?: string;
+}
+
+/** A self-signed certificate for 127.0.0.1 (cert and key in one PEM), e.g. to trust as a device CA. */
+export function makeDeviceCertificate(dir: string): { pem: string; certFile: string } {
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "device-key.pem"), "-out", join(dir, "device-cert.pem")], { stdio: "ignore" });
+  const pem = join(dir, "device.pem");
+  writeFileSync(pem, readFileSync(join(dir, "device-cert.pem"), "utf8") + readFileSync(join(dir, "device-key.pem"), "utf8"));
+  return { pem, certFile: join(dir, "device-cert.pem") };
 }
 
 export function requireBaresip(): void {
@@ -182,15 +192,14 @@ export class Baresip {
     });
     writeToneWav(join(dir, "tone.wav"), opts.toneHz ?? 1000, 60);
     // baresip's TLS listener needs a certificate (cert and key in one PEM file).
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
-    writeFileSync(join(dir, "tls.pem"), readFileSync(join(dir, "cert.pem"), "utf8") + readFileSync(join(dir, "key.pem"), "utf8"));
+    const certificate = opts.certificate ?? makeDeviceCertificate(dir).pem;
     const video = opts.video !== false;
     writeFileSync(
       join(dir, "config"),
       [
         "poll_method epoll",
         `sip_listen 127.0.0.1:${sipPort}`,
-        `sip_certificate ${join(dir, "tls.pem")}`,
+        `sip_certificate ${certificate}`,
         "call_local_timeout 120",
         "call_max_calls 4",
         "audio_player aufile,/dev/null",
