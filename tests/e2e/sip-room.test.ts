@@ -108,9 +108,9 @@ test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and 
   // Decode what the connector sends from the device, to check it is the device's own tone.
   const fromDevice: Int16Array[] = [];
   const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
-  let connectorId: string | undefined;
+  const connector: { id?: string } = {};
   a.p.on("frame", (f) => {
-    if (f.ownerId === connectorId && f.kind === "audio" && fromDevice.length < 400) {
+    if (f.ownerId === connector.id && f.kind === "audio" && fromDevice.length < 400) {
       const pcm = decoder.decode(f.frame);
       fromDevice.push(new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1).slice());
     }
@@ -120,7 +120,8 @@ test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and 
   device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
   await device.waitEvent("CALL_ESTABLISHED", 45_000);
   const joinedEvent = await joined;
-  connectorId = joinedEvent.memberId as string;
+  const connectorId = joinedEvent.memberId as string;
+  connector.id = connectorId;
 
   // The device is a visible member with its far leg, in everyone's member list.
   const three = await waitEpoch(a, "the room system in Ada's group", (e) => e.members.length === 3);
@@ -139,7 +140,7 @@ test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and 
     const offs = [a.p.on("frame", wake), b.p.on("frame", wake)];
     return () => offs.forEach((o) => o());
   }, () => [a, b].every((x) => {
-    const s = x.p.stats().bySender[connectorId!];
+    const s = x.p.stats().bySender[connectorId];
     return s !== undefined && s.audio >= 100 && s.video >= 15;
   }) || undefined);
   for (const x of [a, b]) assert.equal(x.p.stats().decryptFailures, 0);

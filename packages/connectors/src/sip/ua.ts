@@ -564,7 +564,6 @@ export class SipDialog extends EventEmitter<SipDialogEvents> {
   #remoteSeq: number | undefined;
   #state: "confirming" | "confirmed" | "terminated" = "confirming";
   #ackWait: { ok: SipResponse; resolve: (d: SipDialog) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout>; retransmit: ReturnType<typeof setTimeout> | undefined } | undefined;
-  #lastOk: SipResponse | undefined;
   #lastAck: SipRequest | undefined;
   #localSdp = "";
   #sessionTimer: { seconds: number; weRefresh: boolean; timer: ReturnType<typeof setTimeout> | undefined } | undefined;
@@ -664,7 +663,6 @@ export class SipDialog extends EventEmitter<SipDialogEvents> {
   /** @internal UAS: retransmits the 2xx until the ACK (§13.3.1.4). */
   awaitAck(ok: SipResponse, answer: string): Promise<SipDialog> {
     this.#localSdp = answer;
-    this.#lastOk = ok;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#ackWait = undefined;

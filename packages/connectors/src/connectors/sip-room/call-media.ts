@@ -18,7 +18,7 @@ import { Decoder as OpusDecoder, Encoder as OpusEncoder } from "@evan/opus";
 import { Vp8Depacketizer, packetizeVp8, type NodeParticipant } from "@conclave/client/node";
 import { createDeviceAudioCodec, decodeOpus, FRAME_SAMPLES_48K, type DeviceAudioCodec } from "../../media/audio-codec.js";
 import { ActiveSpeaker, AudioMixer } from "../../media/mixer.js";
-import { decodeRtp, encodeEmptyRr, encodeFir, encodePli, encodeRtp, isRtcp, rtcpRequestsKeyframe } from "../../media/rtp.js";
+import { decodeRtp, encodeEmptyRr, encodePli, encodeRtp, isRtcp, rtcpRequestsKeyframe } from "../../media/rtp.js";
 import { PLAIN_RTP, SrtpProtection, type MediaProtection } from "../../media/srtp.js";
 import type { AudioCodecName, NegotiatedStream, VideoCodecName } from "./negotiate.js";
 
@@ -148,7 +148,6 @@ export class CallMedia {
   #forwarding: { memberId: string; awaitingKeyframe: boolean; lastSourceTs: number | undefined } | undefined;
   #tick: ReturnType<typeof setInterval> | undefined;
   #rtcpTimer: ReturnType<typeof setInterval> | undefined;
-  #firSeq = 0;
   #closed = false;
   #nextTick = 0;
 
@@ -314,7 +313,6 @@ export class CallMedia {
     const deviceSsrc = 0;
     leg.sendRtcp(encodePli(leg.ssrc, deviceSsrc));
     // PLI only: baresip (libre) logs FIR (RFC 5104) as an unknown feedback type.
-    void this.#firSeq;
   }
 
   // ---- meeting -> device ---------------------------------------------------------------

@@ -16,7 +16,7 @@
 import { parseSdp, writeSdp, payloadTypes, type MediaDescription, type SessionDescription } from "@conclave/protocol/sdp";
 import type { FarLeg } from "@conclave/protocol";
 import { ConnectorError } from "../../errors.js";
-import { SRTP_SUITE_PREFERENCE, SrtpKeyMaterial, formatCryptoAttribute, parseCryptoAttribute, type SrtpSuite } from "../../media/sdes.js";
+import { SRTP_SUITE_PREFERENCE, SrtpKeyMaterial, parseCryptoAttribute, type SrtpSuite } from "../../media/sdes.js";
 
 export type AudioCodecName = "opus" | "g722" | "pcmu" | "pcma";
 export type VideoCodecName = "vp8" | "h264";
