@@ -26,8 +26,10 @@ const LINE = /^[a-z]=/;
 const SINGLE = /^a=(mid|sendrecv|sendonly|recvonly|inactive|setup|ice-ufrag|ice-pwd)(?::|$)/;
 const DIRECTION = new Set(["sendrecv", "sendonly", "recvonly", "inactive"]);
 // a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>] (RFC 8866 §6.6)
-const RTPMAP = /^a=rtpmap:(\d{1,3}) ([A-Za-z0-9_.-]+)\/(\d{1,10})(?:\/(\d{1,3}))?$/;
-const M_LINE = /^m=[a-z0-9-]+ (\d{1,5})(?:\/\d{1,5})? [A-Za-z0-9/_.-]+(?: [^ ]+)+$/;
+const RTPMAP = /^a=rtpmap:(\d{1,3}) ([A-Za-z][A-Za-z0-9_.-]*)\/(\d{1,10})(?:\/(\d{1,3}))?$/;
+// The protocol starts with a letter (RTP/AVP, UDP/TLS/RTP/SAVPF): sdp-transform turns an all-digit
+// token into a number, so "m=audio 1 448 RTP/AVP 0" must not pass as port 1, protocol "448".
+const M_LINE = /^m=[a-z][a-z0-9-]* (\d{1,5})(?:\/\d{1,5})? [A-Za-z][A-Za-z0-9/_.-]*(?: [^ ]+)+$/;
 
 function bad(detail: string): ProtocolError {
   return new ProtocolError("SDP_MALFORMED", detail);
@@ -78,11 +80,23 @@ export function parseSdp(text: string): SessionDescription {
   } catch (e) {
     throw bad(`unreadable (${e instanceof Error ? e.name : "error"})`);
   }
+  if (parsed.connection) parsed.connection.ip = String(parsed.connection.ip);
   for (const [i, m] of parsed.media.entries()) checkMedia(i, m);
   return parsed;
 }
 
 function checkMedia(index: number, m: MediaDescription): void {
+  // sdp-transform converts numeric-looking fields to numbers: insist on the shapes we rely on.
+  if (typeof m.type !== "string" || typeof m.protocol !== "string" || !Number.isInteger(m.port)) throw bad(`m-section ${index}: malformed m= line`);
+  if (m.payloads !== undefined) m.payloads = String(m.payloads);
+  if (m.connection) m.connection.ip = String(m.connection.ip);
+  for (const r of m.rtp) r.codec = String(r.codec);
+  for (const f of m.fmtp) f.config = String(f.config);
+  for (const c of m.crypto ?? []) {
+    c.suite = String(c.suite);
+    c.config = String(c.config);
+  }
+  if (m.mid !== undefined) m.mid = String(m.mid);
   for (const r of m.rtp) {
     if (!Number.isInteger(r.payload) || r.payload < 0 || r.payload > 127) throw bad(`m-section ${index}: payload type out of range`);
     if (!Number.isInteger(r.rate ?? 0) || (r.rate ?? 0) < 0) throw bad(`m-section ${index}: bad clock rate`);
