@@ -766,10 +766,10 @@ export class SipDialog extends EventEmitter<SipDialogEvents> {
   }
 
   /** Ends the call from our side (BYE). Idempotent. */
-  async bye(): Promise<void> {
+  async bye(reason: TerminationReason = "local-bye"): Promise<void> {
     if (this.#state === "terminated") return;
     const req = this.#inDialogRequest("BYE");
-    this.terminate("local-bye");
+    this.terminate(reason);
     try {
       await this.#ua.request(req, this.#flow);
     } catch {
@@ -859,10 +859,7 @@ export class SipDialog extends EventEmitter<SipDialogEvents> {
       }, (t.seconds * 1000) / 2);
     } else {
       // RFC 4028 §10: without a refresh, BYE at Session-Expires minus min(32, SE/3).
-      t.timer = setTimeout(() => {
-        void this.bye();
-        this.terminate("session-expired");
-      }, (t.seconds - Math.min(32, t.seconds / 3)) * 1000);
+      t.timer = setTimeout(() => void this.bye("session-expired"), (t.seconds - Math.min(32, t.seconds / 3)) * 1000);
     }
     t.timer.unref();
   }
