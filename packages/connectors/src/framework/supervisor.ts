@@ -154,10 +154,10 @@ export class SupervisedProcess extends EventEmitter<SupervisedProcessEvents> {
   #scheduleRestart(): void {
     const delay = Math.min(30_000, 1000 * 2 ** this.#restarts.length);
     this.#restarts.push(Date.now());
+    // Not unref'd: a pending restart is work the process must stay up for (stop() clears it).
     this.#restartTimer = setTimeout(() => {
       if (!this.#stopping) this.start();
     }, delay);
-    this.#restartTimer.unref();
   }
 
   async #checkLimits(child: ChildProcess): Promise<void> {

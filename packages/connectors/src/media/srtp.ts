@@ -64,7 +64,7 @@ export class SrtpProtection implements MediaProtection {
     this.#srtcp = new SrtcpSession({ keys, profile });
   }
 
-  protectRtp(h: { payloadType: number; marker: boolean; sequenceNumber: number; timestamp: number; ssrc: number }, payload: Uint8Array): Buffer {
+  protectRtp(h: { payloadType: number; marker: boolean; sequenceNumber: number; timestamp: number; ssrc: number }, payload: Uint8Array, _plain?: Buffer): Buffer {
     const header = new RtpHeader({ payloadType: h.payloadType, marker: h.marker, sequenceNumber: h.sequenceNumber, timestamp: h.timestamp, ssrc: h.ssrc });
     return this.#srtp.encrypt(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), header);
   }
