@@ -196,7 +196,12 @@ function bridge(dialog: SipDialog, proc: SupervisedProcess, n: Negotiation, meet
     }
     if (m.type === "ended") void dialog.bye();
   });
-  proc.on("exit", () => void dialog.bye());
+  proc.on("exit", ({ reason }) => {
+    if (reason === "limit") {
+      server.send({ type: "callEvent", meetingId, ...(inviteId ? { inviteId } : {}), displayName: name, event: "failed", detail: "the call connector exceeded its resource limits and was stopped", code: "CONNECTOR_LIMIT_EXCEEDED" });
+    }
+    void dialog.bye();
+  });
   if (inviteId) outbound.set(inviteId, { abort: new AbortController(), hangup: () => void dialog.bye() });
 }
 
