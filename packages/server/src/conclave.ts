@@ -95,6 +95,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    connectors: () => sip ?? undefined,
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,

@@ -22,6 +22,7 @@ import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial } from "./tls/certificate.js";
 import { Database } from "./storage/database.js";
+import type { MeetingConnectors } from "./meetings/live-meeting.js";
 import type { MeetingStore } from "./storage/meetings.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
@@ -75,6 +76,8 @@ export interface ServerHooks {
   logger?: LogSink | Logger;
   /** Default: a new registry with the process metrics. */
   metrics?: Metrics;
+  /** The connector services (the SIP gateway) for the API's host invitations; looked up per request. */
+  connectors?: () => MeetingConnectors | undefined;
 }
 
 export interface RunningServer {
@@ -118,7 +121,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
 
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
-  registerApi(router, { database, adminToken, limiters: defaultLimiters(), publicUrl: context.publicUrl });
+  registerApi(router, { database, adminToken, limiters: defaultLimiters(), publicUrl: context.publicUrl, ...(hooks.connectors ? { connectors: hooks.connectors } : {}) });
   try {
     hooks.routes?.(router, context);
   } catch (e) {

@@ -2,6 +2,7 @@
 import type { AdminToken } from "../auth/admin-token.js";
 import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { MeetingConnectors } from "../meetings/live-meeting.js";
 
 export interface ApiLimiters {
   /** Failed admin-token authentications per client address (10 per minute). */
@@ -20,4 +21,6 @@ export interface ApiDeps {
   readonly limiters: ApiLimiters;
   /** Base of join links; a function because the port is known only after listening. */
   readonly publicUrl: () => string;
+  /** The connector services (the SIP gateway), when the server runs them; looked up per request. */
+  readonly connectors?: () => MeetingConnectors | undefined;
 }

@@ -260,6 +260,7 @@ const schemas: Json = {
   },
   MeetingList: { type: "object", required: ["meetings"], properties: { meetings: { type: "array", items: ref("MeetingDetails") } } },
   PasscodeReset: { type: "object", required: ["passcode", "url"], properties: { passcode: { type: "string" }, url: { type: "string" } } },
+  SipInviteAccepted: { type: "object", required: ["inviteId"], properties: { inviteId: { type: ["string", "null"] } } },
 };
 
 interface Operation {
@@ -504,6 +505,15 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
     },
     DELETE: { access: "user", summary: "Delete a meeting (owner or admin).", ok: [204], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
   },
+  "/api/meetings/{id}/sip-invites": {
+    POST: {
+      access: "user",
+      summary: "Call a room system (SIP URI) into an Enhanced meeting; it joins as a visible sip connector member (owner or admin).",
+      body: "SipInvite",
+      ok: [202, "SipInviteAccepted"],
+      errors: ["BAD_REQUEST", "MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "SIP_DISABLED"],
+    },
+  },
   "/api/meetings/{id}/passcode": {
     POST: {
       access: "user",
@@ -521,6 +531,12 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
 };
 
 const requestSchemas: Json = {
+  SipInvite: {
+    type: "object",
+    additionalProperties: false,
+    required: ["uri"],
+    properties: { uri: { type: "string", pattern: "^sips?:", maxLength: 504 }, displayName: { type: "string", minLength: 1, maxLength: 64 } },
+  },
   SetupRequest: {
     type: "object",
     additionalProperties: false,

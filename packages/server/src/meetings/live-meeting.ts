@@ -111,7 +111,7 @@ export interface LiveMeetingOptions {
 /** What a meeting asks of the server's connector services. */
 export interface MeetingConnectors {
   /** Calls a room system into the meeting; progress comes back through notifyHosts. */
-  inviteRoomSystem(meetingId: string, uri: string, displayName: string | undefined): { ok: true } | { ok: false; code: "SIP_DISABLED" | "CONNECTOR_NOT_ALLOWED" | "BAD_REQUEST"; detail?: string };
+  inviteRoomSystem(meetingId: string, uri: string, displayName: string | undefined): { ok: true; inviteId?: string } | { ok: false; code: "SIP_DISABLED" | "CONNECTOR_NOT_ALLOWED" | "BAD_REQUEST"; detail?: string };
 }
 
 export const MAX_PARTICIPANTS = 1000;
