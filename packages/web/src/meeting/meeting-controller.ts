@@ -49,6 +49,8 @@ export interface MeetingSnapshot {
   waitingList: { memberId: string; displayName: string }[];
   /** A host locked the meeting: no one else can join. */
   locked: boolean;
+  /** Hosts: the latest news about room systems (refused and why, ringing, joined...). */
+  notices: { code: string; message: string; at: number }[];
 }
 
 /** Join refusals that trying again cannot fix. */
@@ -95,6 +97,7 @@ export class MeetingController {
   #statsBase: WorkerStats = EMPTY_STATS;
   #screenSharing = false;
   #waitingReason: "waitingRoom" | "hostAbsent" | null = null;
+  #notices: { code: string; message: string; at: number }[] = [];
   /** Codes of recent non-fatal errors (codes only: messages may quote details). */
   readonly recentErrors: string[] = [];
   onChange: ((s: MeetingSnapshot) => void) | null = null;
@@ -124,6 +127,7 @@ export class MeetingController {
       role: s?.role ?? "participant",
       waitingList: s?.waitingList ?? [],
       locked: s?.locked ?? false,
+      notices: this.#notices,
     };
   }
 
@@ -174,6 +178,11 @@ export class MeetingController {
 
   lockMeeting(locked: boolean): void {
     this.#hostAction((s) => s.lockMeeting(locked));
+  }
+
+  /** Hosts of an Enhanced meeting: call a room system in by SIP URI (it joins as a visible member). */
+  inviteRoomSystem(uri: string, displayName?: string): void {
+    this.#hostAction((s) => s.inviteRoomSystem(uri, displayName));
   }
 
   /** The host only: ends the meeting for everyone (the server keeps only its record). */
@@ -275,6 +284,10 @@ export class MeetingController {
     });
     session.on("waitingList", () => this.#emit());
     session.on("meetingState", () => this.#emit());
+    session.on("notice", (n) => {
+      this.#notices = [...this.#notices, { ...n, at: Date.now() }].slice(-5);
+      this.#emit();
+    });
     session.on("presence", () => this.#emit());
     session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity)));
     session.on("publishAnswer", ({ sdp }) => this.#media?.handlePublishAnswer(sdp));
@@ -284,6 +297,11 @@ export class MeetingController {
     session.on("ice", ({ pc, candidate, mid }) => void this.#media?.addRemoteCandidate(pc, candidate, mid));
     session.on("error", (e) => {
       this.recentErrors.push(e.code);
+      // A refused room-system invitation is news for the host, with the server's reason.
+      if (!e.fatal && ["SIP_DISABLED", "CONNECTOR_NOT_ALLOWED", "BAD_REQUEST"].includes(e.code)) {
+        this.#notices = [...this.#notices, { code: e.code, message: e.message, at: Date.now() }].slice(-5);
+        this.#emit();
+      }
       if (this.recentErrors.length > 20) this.recentErrors.shift();
     });
     session.on("closed", () => this.#onClosed(session, channel));

@@ -6,6 +6,7 @@
 import type { MemberIdentity, MemberInfo } from "@conclave/protocol";
 import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel } from "../meeting/shield.js";
+import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import type { RemoteTrack } from "../media/media-connection.js";
 import { brandHeader, errorBox, formatMeetingId } from "./common.js";
@@ -71,6 +72,9 @@ export class MeetingView {
     h("p", { class: "muted" }, "Until then this device receives nothing from the meeting: no keys, no media, not even who is in it."),
   );
   readonly #hostControls: HTMLElement;
+  readonly #roomSystem: HTMLElement;
+  readonly #roomSystemNotice = h("p", { class: "help", "data-testid": "room-system-notice", role: "status", "aria-live": "polite" });
+  #lastNoticeAt = 0;
   readonly #lockSwitch: HTMLInputElement;
   readonly #endButton: HTMLButtonElement;
   #knownWaiting = new Set<string>();
@@ -172,12 +176,41 @@ export class MeetingView {
         if (ok) opts.controller.endMeeting();
       });
     });
+    // Hosts of an Enhanced meeting call a room system (SIP) in; it joins as a visible member.
+    const uriInput = h("input", { type: "text", id: "invite-room-system-uri", placeholder: "sip:room@192.0.2.10;transport=tls", autocomplete: "off", spellcheck: "false", "data-testid": "invite-room-system-uri", required: true });
+    const nameInput = h("input", { type: "text", id: "invite-room-system-name", placeholder: "Boardroom", maxlength: 64, autocomplete: "off", "data-testid": "invite-room-system-name" });
+    const inviteButton = h("button", { type: "submit", class: "button small", "data-testid": "invite-room-system-button" }, "Call room system");
+    const inviteForm = h(
+      "form",
+      { class: "invite-room-system", "data-testid": "invite-room-system", "aria-labelledby": "invite-room-system-title" },
+      h("h4", { id: "invite-room-system-title" }, "Invite a room system (SIP)"),
+      h("label", { for: "invite-room-system-uri" }, "SIP address"),
+      uriInput,
+      h("label", { for: "invite-room-system-name" }, "Name shown to everyone (optional)"),
+      nameInput,
+      inviteButton,
+      h("p", { class: "help" }, "It joins as a visible connector; its connection to the device is listed under the encryption shield's exceptions."),
+      this.#roomSystemNotice,
+    );
+    inviteForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const uri = uriInput.value.trim();
+      if (!/^sips?:\S+$/.test(uri)) {
+        this.#roomSystemNotice.textContent = "Enter a SIP address such as sip:room@192.0.2.10;transport=tls.";
+        return;
+      }
+      const name = nameInput.value.trim();
+      opts.controller.inviteRoomSystem(uri, name === "" ? undefined : name);
+      this.#roomSystemNotice.textContent = `Calling ${name || uri}…`;
+    });
+    this.#roomSystem = inviteForm;
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
       h("h3", { id: "host-controls-title" }, "Host controls"),
       h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, "Lock the meeting")),
       h("p", { class: "help", id: "lock-meeting-help" }, "While it is locked, no one else can join, not even into the waiting room."),
+      this.#roomSystem,
       this.#endButton,
     );
 
@@ -285,6 +318,15 @@ export class MeetingView {
     this.#hostControls.hidden = !hosting;
     this.#lockSwitch.checked = s.locked;
     this.#endButton.hidden = s.role !== "host";
+    // Room systems: only Enhanced meetings admit connectors.
+    this.#roomSystem.hidden = s.encryption !== "enhanced";
+    const notice = s.notices.at(-1);
+    if (hosting && notice && notice.at > this.#lastNoticeAt) {
+      this.#lastNoticeAt = notice.at;
+      this.#roomSystemNotice.textContent = notice.message;
+      this.#roomSystemNotice.setAttribute("data-code", notice.code);
+      this.#toast(notice.message, ICONS.plug);
+    }
     // Tell hosts when someone new starts waiting (the People panel may be closed).
     const ids = new Set(s.waitingList.map((w) => w.memberId));
     if (hosting) {
@@ -584,7 +626,8 @@ function presenceIdentity(p: MemberInfo): MemberIdentity {
 }
 
 function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia, role: string | undefined, manage: HTMLElement | null): HTMLElement {
-  const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}` : "Person";
+  // A connector shows its kind and, from its own credential, how its far leg is protected.
+  const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}${m.farLeg || m.connector === "sip" || m.connector === "pstn" ? ` · ${farLegProtection(m.farLeg)}` : ""}` : "Person";
   return h(
     "li",
     { class: `participant ${state}`, "data-member-id": m.memberId, "data-kind": m.kind },

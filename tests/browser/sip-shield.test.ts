@@ -1,0 +1,53 @@
+// A real room system (baresip over SIP/TLS with SRTP) in a meeting with a real browser: the
+// browser's shield turns partial and its exceptions name the device with "TLS + SRTP"; the
+// people list shows the connector's kind; the security codes of browser, bot and connector match.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { Baresip, requireBaresip } from "@conclave/e2e-tests/dist/support/baresip.js";
+import { eventually, joinBot, joinFromPage, launchBrowser, openPage, securityCode, startTestServer } from "./support/harness.js";
+
+requireBaresip();
+const server = await startTestServer({ sip: true });
+const browser = await launchBrowser(server);
+after(async () => {
+  await browser.close();
+  await server.close();
+});
+
+test("with a room system dialed in over TLS + SRTP, the browser's shield is partial and its exceptions name the device with TLS + SRTP; every security code matches", { timeout: 150_000 }, async (t) => {
+  const meeting = await server.createMeeting("enhanced");
+  const p = await openPage(browser, server.link(meeting));
+  await joinFromPage(p, "Ada");
+  const bot = await joinBot(server, meeting, "Bot");
+  const device = await Baresip.start({ user: "room4", mediaenc: "srtp-mand", transport: "tls" });
+  t.after(async () => {
+    bot.leave();
+    await device.close();
+    await p.context.close();
+  });
+  const tlsPort = server.server.sipListening.find((l) => l.transport === "tls")!.port;
+  const joined = new Promise<{ securityCode?: string; memberId?: string }>((resolve) => server.server.sip!.on("call", (e) => e.event === "joined" && resolve(e)));
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${tlsPort};transport=tls`);
+  await device.waitEvent("CALL_ESTABLISHED", 60_000);
+  const call = await joined;
+
+  await p.page.waitForFunction(() => document.querySelector('[data-testid="encryption-shield"]')?.getAttribute("data-state") === "partial", undefined, { timeout: 30_000 });
+  await p.page.getByTestId("encryption-shield").click();
+  const item = p.page.locator(`[data-testid="shield-exception"][data-member-id="${call.memberId}"]`);
+  await item.waitFor({ timeout: 10_000 });
+  assert.equal(await item.getAttribute("data-protection"), "TLS + SRTP");
+  const text = (await item.textContent()) ?? "";
+  assert.match(text, /room4/);
+  assert.match(text, /TLS \+ SRTP/);
+  assert.match(text, /SIP\/TLS \+ SRTP AES_CM_128_HMAC_SHA1_80/);
+  await p.page.keyboard.press("Escape");
+  const list = (await p.page.getByTestId("participant-list").textContent()) ?? "";
+  assert.match(list, /Connector · Room system · TLS \+ SRTP/);
+
+  // Everyone's code for the epoch that added the device: the browser's, the bot's, the connector's.
+  const code = await eventually("the browser's code to settle on the three-member epoch", 20_000, async () => {
+    const c = await securityCode(p.page);
+    return bot.session.securityCode === c && bot.session.groupMembers.length === 3 ? c : undefined;
+  });
+  assert.equal(code, call.securityCode);
+});
