@@ -3,15 +3,23 @@
 // people list shows the connector's kind; the security codes of browser, bot and connector match.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Baresip, requireBaresip } from "@conclave/e2e-tests/dist/support/baresip.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Baresip, makeDeviceCertificate, requireBaresip } from "@conclave/e2e-tests/dist/support/baresip.js";
+import { apiOk, setupOwner } from "./support/accounts.js";
 import { eventually, joinBot, joinFromPage, launchBrowser, openPage, securityCode, startTestServer } from "./support/harness.js";
 
 requireBaresip();
-const server = await startTestServer({ sip: true });
+// Room systems' TLS certificate, trusted by the server for outbound calls (sipDeviceCa).
+const certDir = mkdtempSync(join(tmpdir(), "conclave-devices-"));
+const device = makeDeviceCertificate(certDir);
+const server = await startTestServer({ sip: true, env: { CONCLAVE_SIP_DEVICE_CA: device.certFile } });
 const browser = await launchBrowser(server);
 after(async () => {
   await browser.close();
   await server.close();
+  rmSync(certDir, { recursive: true, force: true });
 });
 
 test("with a room system dialed in over TLS + SRTP, the browser's shield is partial and its exceptions name the device with TLS + SRTP; every security code matches", { timeout: 150_000 }, async (t) => {
@@ -50,4 +58,27 @@ test("with a room system dialed in over TLS + SRTP, the browser's shield is part
     return bot.session.securityCode === c && bot.session.groupMembers.length === 3 ? c : undefined;
   });
   assert.equal(code, call.securityCode);
+});
+
+test("the host calls a room system in from the meeting screen: it answers, joins as a visible connector, and the host sees it listed", { timeout: 150_000 }, async (t) => {
+  const host = await openPage(browser, `${server.origin}/`);
+  await setupOwner(host.page);
+  const created = await apiOk<{ id: string; passcode: string }>(host.page, "POST", "/api/meetings", { encryption: "enhanced", waitingRoom: false, topic: "Board" });
+  const room = await Baresip.start({ user: "boardroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true, certificate: device.pem, video: false });
+  t.after(async () => {
+    await room.close();
+    await host.context.close();
+  });
+  await host.page.goto(server.link({ id: created.id, passcode: created.passcode }));
+  await joinFromPage(host, "Olive");
+  await host.page.getByTestId("invite-room-system").waitFor();
+  await host.page.getByTestId("invite-room-system-uri").fill(`sip:boardroom@127.0.0.1:${room.tlsPort};transport=tls`);
+  await host.page.getByTestId("invite-room-system-name").fill("Boardroom");
+  await host.page.getByTestId("invite-room-system-button").click();
+  await room.waitEvent("CALL_ESTABLISHED", 60_000);
+  await host.page.waitForFunction(() => /Boardroom/.test(document.querySelector('[data-testid="participant-list"]')?.textContent ?? ""), undefined, { timeout: 30_000 });
+  const list = (await host.page.getByTestId("participant-list").textContent()) ?? "";
+  assert.match(list, /Boardroom.*Connector · Room system · TLS \+ SRTP/);
+  await host.page.waitForFunction(() => document.querySelector('[data-testid="room-system-notice"]')?.getAttribute("data-code") === "ROOM_SYSTEM_JOINED", undefined, { timeout: 15_000 });
+  assert.equal(await host.page.getByTestId("encryption-shield").getAttribute("data-state"), "partial");
 });

@@ -47,12 +47,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: { sip?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { sip?: boolean; env?: Record<string, string> } = {}): Promise<TestServer> {
   if (!existsSync(join(WEB_ROOT, "index.html")) || !existsSync(join(WEB_ROOT, "app.js"))) {
     throw new Error(`the web app is not built (${WEB_ROOT}); run node packages/web/build.mjs`);
   }
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-browser-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT, ...(opts.sip ? { sipListen: "127.0.0.1:0" } : {}) }, env: {} });
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT, ...(opts.sip ? { sipListen: "127.0.0.1:0" } : {}) }, env: opts.env ?? {} });
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
