@@ -16,6 +16,10 @@ set -euo pipefail
 # Add a line here whenever code or a test starts needing a system package.
 REQUIREMENTS=$(cat <<'EOF'
 chromium                 chromium          test
+openssl                  openssl           server
+ffmpeg                   ffmpeg            server
+baresip                  baresip-core      test
+/usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
 EOF
 )
 
