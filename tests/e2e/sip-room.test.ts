@@ -196,6 +196,38 @@ test("with 'Require encryption for 3rd-party endpoints' on, a device without TLS
   await waitEpoch(a, "the softphone gone", (e) => e.members.length === 1);
 });
 
+test("the setting follows the meeting owner's levels with locks: an account lock beats the user's own 'off'", { timeout: 90_000 }, async (t) => {
+  const { users, settings } = sip.server.context.database;
+  const owner = users.create({ email: "olive@example.com", name: "Olive", role: "member", passwordHash: "x" });
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true, ownerUserId: owner.id });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  t.after(() => {
+    settings.writeAccount({ requireEncryptedThirdParty: { value: null, locked: false } });
+    users.delete(owner.id);
+  });
+  // The owner turns it off for themselves, but the account locks it on: refused.
+  settings.writeUser(owner.id, { requireEncryptedThirdParty: { value: false } });
+  settings.writeAccount({ requireEncryptedThirdParty: { value: true, locked: true } });
+  const phone = await Baresip.start({ user: "g722phone", mediaenc: "none", transport: "udp", video: false, audioCodecs: "G722" });
+  t.after(() => phone.close());
+  phone.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.udpPort}`);
+  assert.match(String((await phone.waitEvent("CALL_CLOSED", 20_000)).param), /488/);
+  // The account lifts its lock: the owner's own "off" applies, and the device joins (with G.722).
+  settings.writeAccount({ requireEncryptedThirdParty: { value: null, locked: false } });
+  const a = await bot(meeting, "Ada");
+  t.after(() => a.p.leave());
+  await waitEpoch(a, "Ada in the group", (e) => e.members.length === 1);
+  const joined = sipCall(meeting.id, "joined");
+  const before = phone.events.length;
+  phone.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.udpPort}`);
+  await phone.waitEvent("CALL_ESTABLISHED", 45_000, () => phone.events.length > before);
+  const { memberId } = await joined;
+  // G.722 both ways (through ffmpeg): the bot decrypts the device's audio, re-encoded to Opus.
+  await waitFor("Ada to decrypt the G.722 device's audio", 30_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[memberId as string]?.audio ?? 0) >= 50 || undefined);
+  phone.hangup();
+  await waitEpoch(a, "the phone gone", (e) => e.members.length === 1 && e.epoch > 1n);
+});
+
 test("an end-to-end encrypted meeting refuses a room system with 403 and tells its host why", { timeout: 60_000 }, async (t) => {
   const created = await sip.server.context.meetings.create({ encryption: "e2ee", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
