@@ -20,6 +20,7 @@ openssl                  openssl           server
 ffmpeg                   ffmpeg            server
 baresip                  baresip-core      test
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
+/usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test
 EOF
 )
 

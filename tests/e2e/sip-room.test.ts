@@ -272,3 +272,25 @@ test("a host invites a room system by SIP URI; it joins as a visible member; rem
   const after = await waitEpoch(host, "the group without the boardroom", (e) => e.members.length === 1 && e.epoch > two.epoch);
   assert.notEqual(after.securityCode, two.securityCode);
 });
+
+test("an H.264-only room system: its camera reaches the meeting as VP8 and the meeting's video reaches it as H.264, through ffmpeg", { timeout: 120_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Ada");
+  const device = await Baresip.start({ user: "h264room", mediaenc: "srtp-mand", transport: "tls", videoCodecs: "H264" });
+  t.after(async () => {
+    a.p.leave();
+    await device.close();
+  });
+  await waitEpoch(a, "Ada in the group", (e) => e.members.length === 1);
+  const joined = sipCall(meeting.id, "joined");
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const { memberId } = await joined;
+  await waitFor("Ada to decrypt the device's video, transcoded to VP8", 60_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[memberId as string]?.video ?? 0) >= 15 || undefined);
+  await waitFor("the device to decode the meeting's H.264", 60_000, (wake) => {
+    const i = setInterval(wake, 250);
+    return () => clearInterval(i);
+  }, () => /receiving with resolution 640 x 360/.test(device.log) || undefined);
+  assert.match(device.log, /Set video (en|de)coder: H264/);
+});

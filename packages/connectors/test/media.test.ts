@@ -181,3 +181,40 @@ test("offer/answer: with encryption required, plain RTP or SDES over UDP is refu
   assert.deepEqual(none.ok ? null : none.status, 488);
   assert.deepEqual((negotiateOffer("not sdp", { signaling: "tls", requireEncryption: false }) as { status: number }).status, 400);
 });
+
+test("H.264 over RTP (RFC 6184): FU-A fragments and STAP-A aggregates come back as one Annex B access unit; mode 0 never fragments", async () => {
+  const { H264Depacketizer, packetizeH264, AnnexBReader } = await import("../src/media/h264.js");
+  const idr = Uint8Array.from([0x65, ...Array.from({ length: 3000 }, (_, i) => i & 0xff)]);
+  const sps = Uint8Array.of(0x67, 1, 2, 3);
+  const pps = Uint8Array.of(0x68, 4);
+  const packets = packetizeH264([sps, pps, idr], 1100);
+  assert.deepEqual(packets.slice(0, 2), [sps, pps]);
+  assert.ok(packets.length >= 5 && packets.slice(2).every((p) => (p[0]! & 0x1f) === 28 && p.length <= 1100));
+  assert.deepEqual(packetizeH264([sps, idr], 1100, 0), [sps], "mode 0 drops what does not fit (the encoder makes slices that do)");
+  const d = new H264Depacketizer();
+  let unit;
+  packets.forEach((payload, i) => {
+    const r = d.push({ sequenceNumber: 100 + i, timestamp: 9000, marker: i === packets.length - 1, payload });
+    if (r.unit) unit = r.unit;
+  });
+  assert.ok(unit);
+  assert.equal(unit!.keyframe, true);
+  const nals = new AnnexBReader().push(Buffer.concat([Buffer.from([0, 0, 0, 1, 0x09, 0xf0]), Buffer.from(unit!.data), Buffer.from([0, 0, 0, 1, 0x09, 0xf0, 0, 0, 0, 1])]));
+  assert.deepEqual(nals, [[sps, pps, idr]]);
+  // A missing fragment loses the access unit (and says so).
+  const d2 = new H264Depacketizer();
+  let lost = false;
+  let got;
+  packets.forEach((payload, i) => {
+    if (i === 3) return;
+    const r = d2.push({ sequenceNumber: 100 + i, timestamp: 9000, marker: i === packets.length - 1, payload });
+    lost ||= r.lost;
+    got ??= r.unit;
+  });
+  assert.equal(got, undefined);
+  assert.equal(lost, true);
+  // STAP-A.
+  const stap = Uint8Array.of(24, 0, sps.length, ...sps, 0, pps.length, ...pps);
+  const r = new H264Depacketizer().push({ sequenceNumber: 1, timestamp: 1, marker: true, payload: stap });
+  assert.deepEqual([...r.unit!.data], [0, 0, 0, 1, ...sps, 0, 0, 0, 1, ...pps]);
+});

@@ -28,6 +28,8 @@ export interface BaresipOptions {
   /** Default transport of the account (what it dials with unless the URI says otherwise). */
   transport?: "tls" | "udp";
   audioCodecs?: string;
+  /** e.g. "H264" for an H.264-only device (needs baresip-ffmpeg's avcodec module). */
+  videoCodecs?: string;
   /** Frequency of the tone it sends (Hz). */
   toneHz?: number;
   /** Answer incoming calls automatically (for outbound-invite tests). */
@@ -54,6 +56,7 @@ export function requireBaresip(): void {
     }
   }
   if (!existsSync("/usr/lib/baresip/modules/ctrl_tcp.so")) throw new Error("baresip's modules are missing: install baresip-core");
+  if (!existsSync("/usr/lib/baresip/modules/avcodec.so")) throw new Error("baresip's H.264 module is missing: install baresip-ffmpeg");
 }
 
 /** A port p with p (UDP+TCP) and p+1 (TCP, baresip's TLS) free. */
@@ -213,7 +216,7 @@ export class Baresip {
         "module g711.so",
         "module g722.so",
         "module opus.so",
-        ...(video ? ["module vp8.so", "module fakevideo.so"] : []),
+        ...(video ? ["module vp8.so", "module avcodec.so", "module fakevideo.so"] : []),
         "module aufile.so",
         "module sndfile.so",
         "module srtp.so",
@@ -230,6 +233,7 @@ export class Baresip {
       "regint=0",
       ...(opts.mediaenc && opts.mediaenc !== "none" ? [`mediaenc=${opts.mediaenc}`] : []),
       `audio_codecs=${opts.audioCodecs ?? "opus/48000/2,PCMU/8000/1"}`,
+      ...(opts.videoCodecs ? [`video_codecs=${opts.videoCodecs}`] : []),
       ...(opts.autoAnswer ? ["answermode=auto"] : []),
     ];
     writeFileSync(join(dir, "accounts"), `"${opts.user}" <sip:${opts.user}@127.0.0.1;transport=${transport}>;${params.join(";")}\n`);

@@ -28,6 +28,7 @@ const stream = z.strictObject({
   remoteRtcpPort: z.number().int().min(1).max(65535),
   rtcpMux: z.boolean(),
   dtmfPayloadType: z.number().int().min(0).max(127).optional(),
+  h264Mode: z.union([z.literal(0), z.literal(1)]).optional(),
   srtp: z.strictObject({ local: srtpTransfer, remote: srtpTransfer, tag: z.number().int().nonnegative() }).optional(),
   index: z.number().int().nonnegative(),
   direction: z.enum(["sendrecv", "sendonly", "recvonly", "inactive"]),

@@ -48,7 +48,7 @@ async function handle(m: GatewayToCall): Promise<void> {
         displayName: m.displayName,
         kind: { kind: "connector", connector: "sip", farLeg: m.farLeg },
         connectorTicket: m.ticket,
-        externalMedia: { audio: true, video: m.media.video !== undefined && m.media.video.codec === "vp8" },
+        externalMedia: { audio: true, video: m.media.video !== undefined },
         ...(m.ca ? { ca: m.ca } : {}),
       });
       participant = p;

@@ -20,6 +20,8 @@ import { createDeviceAudioCodec, decodeOpus, FRAME_SAMPLES_48K, type DeviceAudio
 import { ActiveSpeaker, AudioMixer } from "../../media/mixer.js";
 import { decodeRtp, encodeEmptyRr, encodePli, encodeRtp, isRtcp, rtcpRequestsKeyframe } from "../../media/rtp.js";
 import { PLAIN_RTP, SrtpProtection, type MediaProtection } from "../../media/srtp.js";
+import { H264Depacketizer, packetizeH264 } from "../../media/h264.js";
+import { H264ToVp8, Vp8ToH264 } from "../../media/transcoder.js";
 import type { AudioCodecName, NegotiatedStream, VideoCodecName } from "./negotiate.js";
 
 export interface CallMediaStats {
@@ -144,6 +146,10 @@ export class CallMedia {
   #uplinkPcm: Int16Array[] = [];
   #uplinkTs = randomInt(0, 0x100000000);
   #depacketizer = new Vp8Depacketizer();
+  #h264In = new H264Depacketizer();
+  /** H.264 devices: ffmpeg transcoders, device -> meeting and meeting -> device. */
+  #toMeeting: H264ToVp8 | undefined;
+  #toDevice: Vp8ToH264 | undefined;
   #pictureId = randomInt(0, 0x8000);
   #forwarding: { memberId: string; awaitingKeyframe: boolean; lastSourceTs: number | undefined } | undefined;
   #tick: ReturnType<typeof setInterval> | undefined;
@@ -173,7 +179,14 @@ export class CallMedia {
   configure(audio: NegotiatedStream<AudioCodecName>, video: NegotiatedStream<VideoCodecName> | undefined): void {
     const audioChanged = this.#audio?.codec !== audio.codec;
     this.#audio = audio;
-    this.#video = video?.codec === "vp8" ? video : undefined;
+    this.#video = video;
+    if (video?.codec === "h264" && !this.#toMeeting) {
+      this.#toMeeting = new H264ToVp8((vp8) => {
+        this.stats.videoFramesIn += 1;
+        void this.#participant?.sendFrame("video", vp8, (Date.now() * 90) >>> 0, (vp8[0]! & 1) === 0);
+      });
+      this.#toDevice = new Vp8ToH264((nals) => this.#sendH264(nals), video.h264Mode === 0 ? { sliceMaxSize: MAX_VIDEO_PAYLOAD } : {});
+    }
     this.#apply(this.audioLeg, audio);
     if (this.videoLeg && this.#video) this.#apply(this.videoLeg, this.#video);
     if (audioChanged) {
@@ -284,6 +297,12 @@ export class CallMedia {
     const rtp = decodeRtp(plain);
     if (!rtp || rtp.payloadType !== this.#video.payloadType) return;
     this.stats.videoPacketsIn += 1;
+    if (this.#video.codec === "h264") {
+      const { unit, lost } = this.#h264In.push(rtp);
+      if (lost) this.#askDeviceForKeyframe();
+      if (unit) this.#toMeeting?.push(unit.data);
+      return;
+    }
     const { frames, lost } = this.#depacketizer.push(rtp);
     if (lost > 0) this.#askDeviceForKeyframe();
     for (const f of frames) {
@@ -345,10 +364,27 @@ export class CallMedia {
       if (!keyframe) return;
       fwd.awaitingKeyframe = false;
     }
+    if (this.#video.codec === "h264") {
+      this.#toDevice?.push(frame, (Date.now() * 90) >>> 0);
+      return;
+    }
     // One outgoing RTP clock across speaker switches: advance by the source's own frame gaps.
     leg.ts = (leg.ts + 6000) >>> 0; // ~15 fps spacing; devices render on arrival
     this.#pictureId = (this.#pictureId + 1) & 0x7fff;
     const payloads = packetizeVp8(frame, this.#pictureId, MAX_VIDEO_PAYLOAD);
+    for (let i = 0; i < payloads.length; i++) {
+      leg.sendRtp(this.#video.payloadType, i === payloads.length - 1, leg.ts, payloads[i]!);
+      this.stats.videoPacketsOut += 1;
+    }
+    this.stats.videoFramesOut += 1;
+  }
+
+  /** One H.264 access unit from the transcoder to the device (RFC 6184, marker on the last packet). */
+  #sendH264(nals: Uint8Array[]): void {
+    const leg = this.videoLeg;
+    if (!leg || !this.#video || this.#closed) return;
+    leg.ts = ((Date.now() * 90) >>> 0);
+    const payloads = packetizeH264(nals, MAX_VIDEO_PAYLOAD, this.#video.h264Mode ?? 1);
     for (let i = 0; i < payloads.length; i++) {
       leg.sendRtp(this.#video.payloadType, i === payloads.length - 1, leg.ts, payloads[i]!);
       this.stats.videoPacketsOut += 1;
@@ -385,6 +421,8 @@ export class CallMedia {
     if (this.#tick) clearInterval(this.#tick);
     if (this.#rtcpTimer) clearInterval(this.#rtcpTimer);
     this.#codec?.close();
+    this.#toMeeting?.close();
+    this.#toDevice?.close();
     this.audioLeg.close();
     this.videoLeg?.close();
   }

@@ -208,13 +208,16 @@ function bridge(dialog: SipDialog, proc: SupervisedProcess, n: Negotiation, meet
 const currentPorts = new Map<SupervisedProcess, { audio: number; video: number | undefined }>();
 
 function spawnCall(name: string): SupervisedProcess {
-  return calls.spawn({
+  const proc = calls.spawn({
     name: `sip-call ${name}`,
     module: CALL_MODULE,
     limits: { heapMb: 192, rssMb: 384 },
     restart: false,
     stopGraceMs: 3000,
   });
+  // The call's log lines (no keys, no media) go to the server's log through ours.
+  proc.on("log", (line) => process.stderr.write(`call ${name}: ${line}\n`));
+  return proc;
 }
 
 function request(proc: SupervisedProcess, msg: object, answer: CallToGateway["type"]): Promise<CallToGateway & { audio: number; video?: number }> {
@@ -268,6 +271,7 @@ function transfer(n: Negotiation): MediaConfigTransfer {
     remoteRtcpPort: s.remoteRtcpPort,
     rtcpMux: s.rtcpMux,
     ...(s.dtmfPayloadType !== undefined ? { dtmfPayloadType: s.dtmfPayloadType } : {}),
+    ...(s.h264Mode !== undefined ? { h264Mode: s.h264Mode } : {}),
     ...(s.srtp ? { srtp: { local: s.srtp.local.toTransfer(), remote: s.srtp.remote.toTransfer(), tag: s.srtp.tag } } : {}),
     index: s.index,
     direction: s.direction,

@@ -33,6 +33,8 @@ export interface NegotiatedStream<C extends string> {
   rtcpMux: boolean;
   /** The telephone-event payload type the device offered (audio only). */
   dtmfPayloadType?: number;
+  /** H.264 only: RFC 6184 packetization mode (0: single NAL units, 1: also FU-A and STAP-A). */
+  h264Mode?: 0 | 1;
   /** SRTP keys (ours, theirs); absent for plain RTP. */
   srtp?: { local: SrtpKeyMaterial; remote: SrtpKeyMaterial; tag: number };
   /** Index of the m-section in the offer. */
@@ -183,17 +185,16 @@ function chooseAudio(m: MediaDescription): Pick<NegotiatedStream<AudioCodecName>
   return undefined;
 }
 
-function chooseVideo(m: MediaDescription, allowH264: boolean): Pick<NegotiatedStream<VideoCodecName>, "codec" | "payloadType" | "clockRate" | "channels"> | undefined {
+function chooseVideo(m: MediaDescription, allowH264: boolean): Pick<NegotiatedStream<VideoCodecName>, "codec" | "payloadType" | "clockRate" | "channels" | "h264Mode"> | undefined {
   const pts = payloadTypes(m);
   const vp8 = pts.find((p) => rtpmapOf(m, p)?.encoding === "vp8" && rtpmapOf(m, p)?.rate === 90000);
   if (vp8 !== undefined) return { codec: "vp8", payloadType: vp8, clockRate: 90000, channels: 1 };
   if (!allowH264) return undefined;
-  const h264 = pts.find((p) => {
-    if (rtpmapOf(m, p)?.encoding !== "h264") return false;
-    const fmtp = m.fmtp.find((f) => f.payload === p)?.config ?? "";
-    return /packetization-mode=1/.test(fmtp);
-  });
-  return h264 !== undefined ? { codec: "h264", payloadType: h264, clockRate: 90000, channels: 1 } : undefined;
+  // RFC 6184 §8.1: packetization-mode absent means 0. Mode 1 is preferred; mode 2 is not done.
+  const modeOf = (p: number): number => Number(/packetization-mode=(\d)/.exec(m.fmtp.find((f) => f.payload === p)?.config ?? "")?.[1] ?? 0);
+  const h264 = pts.filter((p) => rtpmapOf(m, p)?.encoding === "h264" && rtpmapOf(m, p)?.rate === 90000);
+  const pick = h264.find((p) => modeOf(p) === 1) ?? h264.find((p) => modeOf(p) === 0);
+  return pick !== undefined ? { codec: "h264", payloadType: pick, clockRate: 90000, channels: 1, h264Mode: modeOf(pick) as 0 | 1 } : undefined;
 }
 
 export interface LocalMediaPorts {
@@ -229,7 +230,7 @@ export function buildAnswer(n: Negotiation, ports: LocalMediaPorts, sessionId: n
       rtp.push({ payload: stream.payloadType, codec: "VP8", rate: 90000 });
     } else {
       rtp.push({ payload: stream.payloadType, codec: "H264", rate: 90000 });
-      fmtp.push({ payload: stream.payloadType, config: "packetization-mode=1;profile-level-id=42e01f" });
+      fmtp.push({ payload: stream.payloadType, config: `packetization-mode=${(stream as NegotiatedStream<VideoCodecName>).h264Mode ?? 1};profile-level-id=42e01f` });
     }
     const dtmf = (stream as NegotiatedStream<AudioCodecName>).dtmfPayloadType;
     if (dtmf !== undefined) {
