@@ -192,7 +192,7 @@ test("H.264 over RTP (RFC 6184): FU-A fragments and STAP-A aggregates come back 
   assert.ok(packets.length >= 5 && packets.slice(2).every((p) => (p[0]! & 0x1f) === 28 && p.length <= 1100));
   assert.deepEqual(packetizeH264([sps, idr], 1100, 0), [sps], "mode 0 drops what does not fit (the encoder makes slices that do)");
   const d = new H264Depacketizer();
-  let unit;
+  let unit: { data: Uint8Array; keyframe: boolean } | undefined;
   packets.forEach((payload, i) => {
     const r = d.push({ sequenceNumber: 100 + i, timestamp: 9000, marker: i === packets.length - 1, payload });
     if (r.unit) unit = r.unit;
@@ -204,7 +204,7 @@ test("H.264 over RTP (RFC 6184): FU-A fragments and STAP-A aggregates come back 
   // A missing fragment loses the access unit (and says so).
   const d2 = new H264Depacketizer();
   let lost = false;
-  let got;
+  let got: unknown;
   packets.forEach((payload, i) => {
     if (i === 3) return;
     const r = d2.push({ sequenceNumber: 100 + i, timestamp: 9000, marker: i === packets.length - 1, payload });
