@@ -21,6 +21,7 @@ export {
 } from "./stream.js";
 export type { BackendKind, BackendStatus, MasterKeyBackend, WrappedKey } from "./backend.js";
 export { LocalKeyFileBackend, type LocalBackendOptions } from "./backends/local.js";
+export { Pkcs11Backend, DEFAULT_PKCS11_MODULE, DEFAULT_PKCS11_KEY_LABEL, type Pkcs11BackendOptions } from "./backends/pkcs11.js";
 export {
   KeyManager,
   DEFAULT_CACHE_TTL_MS,
