@@ -21,6 +21,9 @@ export {
 } from "./stream.js";
 export type { BackendKind, BackendStatus, MasterKeyBackend, WrappedKey } from "./backend.js";
 export { LocalKeyFileBackend, type LocalBackendOptions } from "./backends/local.js";
+export { KmipBackend, DEFAULT_KMIP_PORT, type KmipBackendOptions } from "./backends/kmip.js";
+export { KmipClient, KmipOperationError, type KmipClientOptions } from "./kmip/client.js";
+export { encodeTtlv, decodeTtlv, ttlvMessageLength, type TtlvItem, type TtlvType } from "./kmip/ttlv.js";
 export { Pkcs11Backend, DEFAULT_PKCS11_MODULE, DEFAULT_PKCS11_KEY_LABEL, type Pkcs11BackendOptions } from "./backends/pkcs11.js";
 export {
   KeyManager,
