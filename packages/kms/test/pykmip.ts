@@ -2,6 +2,8 @@
  * A PyKMIP server (Debian python3-pykmip) started by the test, with its own CA, server
  * certificate and client certificate made by the test with openssl. Mutual TLS 1.2, as KMIP
  * 1.4 §10 asks. PyKMIP ignores SIGTERM: it is stopped with SIGINT (then SIGKILL if it hangs).
+ * It starts helper processes (a multiprocessing manager and a policy monitor), so it runs in a
+ * process group of its own and the whole group is signalled: none outlives the test.
  * Fails with a clear message when pykmip-server or openssl is missing.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -129,15 +131,14 @@ export async function startPyKmip(): Promise<PyKmip> {
         ].join("\n"),
       );
       let output = "";
-      child = spawn("pykmip-server", ["-f", conf, "-l", join(dir, "server.log")], { stdio: ["ignore", "pipe", "pipe"] });
+      child = spawn("pykmip-server", ["-f", conf, "-l", join(dir, "server.log")], { stdio: ["ignore", "pipe", "pipe"], detached: true });
       child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
       child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
       const proc = child;
       let dead = false;
-      exited = new Promise((resolve) => proc.once("exit", () => {
-        dead = true;
-        resolve();
-      }));
+      proc.once("exit", () => (dead = true));
+      // "close": the process exited and every pipe it shared (with its helpers) is closed.
+      exited = new Promise((resolve) => proc.once("close", () => resolve()));
       // Python takes a second or two to start: poll the port until it accepts, or the process dies.
       const deadline = Date.now() + 60_000;
       while (!(await canConnect(kmip.port))) {
@@ -150,8 +151,17 @@ export async function startPyKmip(): Promise<PyKmip> {
       const proc = child;
       child = undefined;
       if (proc === undefined || proc.exitCode !== null) return;
-      proc.kill(options.crash ? "SIGKILL" : "SIGINT"); // it ignores SIGTERM
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      const signalGroup = (signal: NodeJS.Signals): void => {
+        try {
+          process.kill(-proc.pid!, signal);
+        } catch {
+          // the group is gone already
+        }
+      };
+      signalGroup(options.crash ? "SIGKILL" : "SIGINT"); // it ignores SIGTERM
+      const timer = setTimeout(() => signalGroup("SIGKILL"), 10_000);
+      await new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve())));
+      signalGroup("SIGKILL"); // helpers that outlived the main process
       await exited;
       clearTimeout(timer);
     },
