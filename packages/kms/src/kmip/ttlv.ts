@@ -83,7 +83,7 @@ export function encodeTtlv(item: TtlvItem): Buffer {
 
 function encodeInto(item: TtlvItem, out: Buffer[], depth: number): number {
   checkTag(item.tag);
-  if (depth > MAX_TTLV_DEPTH) throw new KmsError("KMS_KMIP_MALFORMED", "structure nested too deeply");
+  if (item.type === "structure" && depth >= MAX_TTLV_DEPTH) throw new KmsError("KMS_KMIP_MALFORMED", "structure nested too deeply");
   const header = Buffer.alloc(TTLV_HEADER_BYTES);
   header.writeUIntBE(item.tag, 0, 3);
   header[3] = TYPE_CODES[item.type];
