@@ -1,5 +1,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import type * as Pkcs11 from "pkcs11js";
 import { Pkcs11Backend, isKmsError } from "../src/index.js";
 import { backendConformance } from "./conformance.js";
 import { createSoftHsm } from "./softhsm.js";
@@ -32,8 +34,7 @@ test("PKCS#11: the master key is generated on the token on first start, sensitiv
 });
 
 test("PKCS#11: the key on the token cannot be read out (CKA_EXTRACTABLE false, CKA_SENSITIVE true)", async () => {
-  const { createRequire } = await import("node:module");
-  const P = createRequire(import.meta.url)("pkcs11js") as typeof import("pkcs11js");
+  const P = createRequire(import.meta.url)("pkcs11js") as typeof Pkcs11;
   const p = new P.PKCS11();
   p.load(hsm.module);
   try {
