@@ -302,6 +302,21 @@ export class KeyManager {
   }
 
   /**
+   * The object's data key was deleted together with the object (by the application's store, in
+   * the same transaction): wipe any cached copy and record the shred.
+   */
+  async forget(object: ObjectRef, principal: string): Promise<void> {
+    this.#checkOpen();
+    checkObjectRef(object);
+    const name = describeRef(object);
+    const cached = this.#cache.get(name);
+    this.#cache.delete(name);
+    cached?.key.destroy();
+    this.#metrics.shred?.();
+    await this.#record({ action: "shred", object: name, principal, outcome: "ok" });
+  }
+
+  /**
    * Make a new master key current and rewrap every data key under it (content is not
    * re-encrypted). Resumable: run again after a failure, it rewraps what is left.
    */

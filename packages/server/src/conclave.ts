@@ -93,6 +93,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
+        // Sealed at rest in the background: a live meeting never waits for the KMS.
+        onParticipant: (meetingId, event) => context.database.participants.record(meetingId, event),
       });
       serverContext = context;
     },

@@ -22,6 +22,8 @@ import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial } from "./tls/certificate.js";
 import { Database } from "./storage/database.js";
+import { sealClearText, sealMigrationDone } from "./storage/seal-migration.js";
+import { openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
@@ -103,7 +105,23 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   await prepareDataDir(config.dataDir, logger);
   const tls = await loadTlsMaterial(config);
   const adminToken = await AdminToken.loadOrCreate(paths.adminToken);
-  const database = Database.open(paths.database);
+  // Data at rest: the KMS back end first (a bad key file or PIN stops the start here), then
+  // the database, whose confidential fields it seals, then the clear-text migration.
+  const kms = await openKeyManagement(config.kms, config.dataDir, { logger, metrics });
+  let database: Database;
+  try {
+    database = Database.open(paths.database, { kms });
+  } catch (e) {
+    await kms.backend.close();
+    kms.audit.close();
+    throw e;
+  }
+  database.participants.onWarning = (message, error) => logger.warn(message, error);
+  const closeDatabase = (): void => {
+    database.close();
+    kms.audit.close();
+  };
+  await migrateClearText(database, logger);
 
   let port = config.port;
   const context: ServerContext = {
@@ -122,7 +140,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   try {
     hooks.routes?.(router, context);
   } catch (e) {
-    database.close();
+    closeDatabase();
     throw e;
   }
 
@@ -187,7 +205,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       });
     });
   } catch (e) {
-    database.close();
+    closeDatabase();
     wss.close();
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
@@ -211,7 +229,10 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await listenerClosed;
-      database.close();
+      // Participant-log entries still being sealed are written before the database closes.
+      // Bounded: a KMS that is down does not hold up the shutdown (those entries are lost, and logged).
+      await Promise.race([database.participants.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      closeDatabase();
     })();
     return closed;
   };
@@ -229,6 +250,23 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     context,
     close,
   };
+}
+
+/**
+ * Seal what an older version left in clear (storage/seal-migration.ts). A KMS that cannot be
+ * reached now only postpones it: the server starts (meetings need no KMS) and the next start
+ * finishes the job.
+ */
+async function migrateClearText(database: Database, logger: Logger): Promise<void> {
+  if (sealMigrationDone(database)) return;
+  try {
+    const report = await sealClearText(database);
+    if (report.meetings + report.invitations > 0) {
+      logger.info("sealed clear-text data under the KMS", { meetings: report.meetings, invitations: report.invitations });
+    }
+  } catch (e) {
+    logger.warn("could not finish sealing clear-text data now; the next start retries", e);
+  }
 }
 
 /** Create the data directory private (0700); warn if an existing one is open to others. */

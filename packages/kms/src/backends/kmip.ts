@@ -98,6 +98,10 @@ export class KmipBackend implements MasterKeyBackend {
   async unwrap(wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
     this.#checkOpen();
     if (!this.#state.keys.includes(wrapped.masterKeyId)) {
+      // Rotated by another process (`conclave kms rotate` while the server runs): read the list again.
+      this.#state = (await readState(this.#stateFile)) ?? this.#state;
+    }
+    if (!this.#state.keys.includes(wrapped.masterKeyId)) {
       throw new KmsError("KMS_MASTER_KEY_NOT_FOUND", `KMIP key ${wrapped.masterKeyId} is not one of Conclave's (${this.#stateFile})`);
     }
     const b = Buffer.from(wrapped.blob);
@@ -123,7 +127,8 @@ export class KmipBackend implements MasterKeyBackend {
   async rotate(): Promise<string> {
     this.#checkOpen();
     const uid = await createKey(this.#client, this.#keyName);
-    const next: State = { ...this.#state, keys: [...this.#state.keys, uid] };
+    const latest = (await readState(this.#stateFile)) ?? this.#state;
+    const next: State = { ...latest, keys: [...latest.keys, uid] };
     await writeState(this.#stateFile, next);
     this.#state = next;
     return uid;

@@ -9,8 +9,8 @@
  * discarded database or backup without the key file, not against root on the server.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
-import { chmod, link, mkdir, open as openFile, readFile, rename, stat, unlink } from "node:fs/promises";
+import { closeSync, constants as fsConstants, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmod, open as openFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { z } from "zod";
 import type { BackendStatus, MasterKeyBackend, WrappedKey } from "../backend.js";
@@ -62,14 +62,19 @@ export class LocalKeyFileBackend implements MasterKeyBackend {
 
   /** Open the key file, creating it (0600, in a 0700 directory) on first start. */
   static async open(options: LocalBackendOptions): Promise<LocalKeyFileBackend> {
+    return LocalKeyFileBackend.openSync(options);
+  }
+
+  /** As open, synchronously (start-up code and tests that open databases synchronously). */
+  static openSync(options: LocalBackendOptions): LocalKeyFileBackend {
     const file = options.file;
     let text: string;
     try {
-      const info = await stat(file);
+      const info = statSync(file);
       if ((info.mode & 0o077) !== 0) {
         throw new KmsError("KMS_KEY_FILE_INVALID", `${file} has mode ${(info.mode & 0o777).toString(8)}; run chmod 600 ${file}`);
       }
-      text = await readFile(file, "utf8");
+      text = readFileSync(file, "utf8");
     } catch (e) {
       if (e instanceof KmsError) throw e;
       if ((e as NodeJS.ErrnoException).code === "ENOENT" && options.create !== false) {
@@ -87,26 +92,29 @@ export class LocalKeyFileBackend implements MasterKeyBackend {
     return new LocalKeyFileBackend(file, doc);
   }
 
-  static async #createFile(file: string): Promise<LocalKeyFileBackend> {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  static #createFile(file: string): LocalKeyFileBackend {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const doc: KeyFile = { format: FORMAT, version: 1, current: newKeyId(), keys: [] };
     doc.keys.push({ id: doc.current, createdAt: new Date().toISOString(), key: randomBytes(32).toString("base64") });
     // Written to a temporary file and linked into place: link() fails if another process
     // created the file first, so two first starts never end with two different keys.
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    await writeSynced(tmp, JSON.stringify(doc, null, 2) + "\n");
+    const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     try {
-      await link(tmp, file);
+      writeSync(fd, JSON.stringify(doc, null, 2) + "\n");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
-        await unlink(tmp);
-        return LocalKeyFileBackend.open({ file, create: false });
-      }
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return LocalKeyFileBackend.openSync({ file, create: false });
       throw e;
     } finally {
-      await unlink(tmp).catch(() => {});
+      unlinkSync(tmp);
     }
-    await syncDir(dirname(file));
+    syncDirSync(dirname(file));
     return new LocalKeyFileBackend(file, doc);
   }
 
@@ -122,6 +130,8 @@ export class LocalKeyFileBackend implements MasterKeyBackend {
 
   async unwrap(wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
     this.#checkOpen();
+    // Rotated by another process (`conclave kms rotate` while the server runs): read the file again.
+    if (!this.#keys.has(wrapped.masterKeyId)) await this.#reload();
     const master = this.#keys.get(wrapped.masterKeyId);
     if (master === undefined) throw new KmsError("KMS_MASTER_KEY_NOT_FOUND", `${wrapped.masterKeyId} is not in ${this.#file}`);
     const b = Buffer.from(wrapped.blob);
@@ -136,8 +146,16 @@ export class LocalKeyFileBackend implements MasterKeyBackend {
     }
   }
 
+  async #reload(): Promise<void> {
+    const fresh = await LocalKeyFileBackend.open({ file: this.#file, create: false });
+    this.#doc = fresh.#doc;
+    this.#current = fresh.#current;
+    for (const [id, key] of fresh.#keys) if (!this.#keys.has(id)) this.#keys.set(id, key);
+  }
+
   async rotate(): Promise<string> {
     this.#checkOpen();
+    await this.#reload();
     const id = newKeyId();
     const next: KeyFile = {
       ...this.#doc,
@@ -185,6 +203,17 @@ async function writeSynced(path: string, text: string): Promise<void> {
     await fh.close();
   }
   await chmod(path, 0o600);
+}
+
+function syncDirSync(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the link itself is still atomic.
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -232,6 +232,7 @@ export class Pkcs11Backend implements MasterKeyBackend {
 
   async unwrap(wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
     this.#checkOpen();
+    if (!this.#keys.has(wrapped.masterKeyId)) this.#loadKeys(); // rotated by another process
     const handle = this.#keys.get(wrapped.masterKeyId);
     if (handle === undefined) throw new KmsError("KMS_MASTER_KEY_NOT_FOUND", `${wrapped.masterKeyId} is not on token ${this.#tokenLabel}`);
     const b = Buffer.from(wrapped.blob);

@@ -6,7 +6,15 @@
  */
 import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
-import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import {
+  LiveMeeting,
+  MAX_PARTICIPANTS,
+  OPEN_POLICY,
+  type MediaRoom,
+  type MeetingPolicy,
+  type ParticipantConnection,
+  type ParticipantLogEvent,
+} from "./live-meeting.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
@@ -22,6 +30,8 @@ export interface MeetingRegistryOptions {
   policyFor?: (meeting: Meeting) => MeetingPolicy;
   /** Whether a signed-in user is the meeting's host (its owner). */
   isOwner?: (meeting: Meeting, userId: string) => boolean;
+  /** Someone was admitted to or left a meeting (the sealed participant log). */
+  onParticipant?: (meetingId: string, event: ParticipantLogEvent) => void;
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -146,6 +156,7 @@ export class MeetingRegistry {
         },
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
+        ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {
