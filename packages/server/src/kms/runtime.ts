@@ -19,6 +19,7 @@ import {
   type MasterKeyBackend,
 } from "@conclave/kms";
 import { ServerError } from "../errors.js";
+import { Database } from "../storage/database.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import { defaultKeyFile, type KmsConfig } from "./config.js";
@@ -151,5 +152,30 @@ export async function kmsCall<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (e) {
     throw asServerError(e);
+  }
+}
+
+/**
+ * The stored data of a data directory with its key management, for `conclave kms` (run next to
+ * a server or while it is stopped: SQLite in WAL mode and every back end allow both).
+ */
+export async function openStoredData(
+  config: { dataDir: string; kms?: KmsConfig },
+  observability: { logger: Logger; metrics: Metrics },
+): Promise<{ database: Database; close(): void }> {
+  const kms = await openKeyManagement(config.kms, config.dataDir, observability);
+  try {
+    const database = Database.open(join(config.dataDir, "conclave.db"), { kms });
+    return {
+      database,
+      close() {
+        database.close();
+        kms.audit.close();
+      },
+    };
+  } catch (e) {
+    await kms.backend.close();
+    kms.audit.close();
+    throw e;
   }
 }
