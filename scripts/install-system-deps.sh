@@ -14,8 +14,17 @@ set -euo pipefail
 #   what:  a command on PATH, or an absolute path to a file the package installs
 #   group: server (running `conclave serve` needs it) or test (only the tests need it)
 # Add a line here whenever code or a test starts needing a system package.
+# g++ and make build pkcs11js (the PKCS#11 binding of @conclave/kms) during npm ci; softhsm2,
+# python3-pykmip, openssl and binutils (strings) serve the data-at-rest tests.
 REQUIREMENTS=$(cat <<'EOF'
 chromium                 chromium          test
+g++                      g++               server
+make                     make              server
+softhsm2-util            softhsm2          test
+/usr/lib/softhsm/libsofthsm2.so softhsm2   test
+pykmip-server            python3-pykmip    test
+openssl                  openssl           test
+strings                  binutils          test
 EOF
 )
 
