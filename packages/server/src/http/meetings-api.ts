@@ -196,6 +196,23 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     return { status: 204, body: null };
   });
 
+  api.route("GET", "/api/meetings/:id/participants", "user", async ({ request, principal }) => {
+    const { meeting } = recordFor(principal, request.params.id!);
+    const log = await deps.database.participants.list(meeting.id, principalName(principal));
+    return {
+      body: {
+        participants: log.map((e) => ({
+          at: new Date(e.at).toISOString(),
+          event: e.event,
+          memberId: e.memberId,
+          displayName: e.displayName,
+          kind: e.kind,
+          ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        })),
+      },
+    };
+  });
+
   api.route("POST", "/api/meetings/:id/passcode", "user", async ({ request, principal }) => {
     const { meeting } = recordFor(principal, request.params.id!);
     if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
