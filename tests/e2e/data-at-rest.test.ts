@@ -170,6 +170,8 @@ test("KMIP: with the customer's KMS down, stored topics answer 503 KMS_UNAVAILAB
   assert.equal((await server.context.database.participants.list(meeting.id)).filter((e) => e.event === "joined").length, 2);
   const metrics = await server.context.metrics.render();
   assert.match(metrics, /conclave_kms_unwraps_total\{backend="kmip",outcome="KMS_UNAVAILABLE"\} [1-9]/);
+  // Close our KMIP connection before PyKMIP is stopped (it waits for open sessions on SIGINT).
+  await server.close();
 });
 
 test("PKCS#11: a server whose master key is on a SoftHSM token keeps topics readable across restarts; the PIN comes from the environment", async (t) => {
