@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { requireSystemBinary } from "@conclave/test-support";
 import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 
@@ -20,7 +21,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** tests/browser/dist/support → repository root. */
 export const REPO_ROOT = resolve(here, "../../../..");
 export const WEB_ROOT = join(REPO_ROOT, "packages/web/dist");
-export const CHROMIUM = process.env.CONCLAVE_CHROMIUM ?? "/usr/bin/chromium";
+/** Debian's chromium (or CONCLAVE_CHROMIUM); a missing browser fails the test naming its package. */
+export function chromiumPath(): string {
+  return requireSystemBinary("chromium", process.env.CONCLAVE_CHROMIUM);
+}
 
 /** Flags measured to work as root, headless, with fake devices (see the BRIEF's field notes). */
 export const CHROMIUM_FLAGS = [
@@ -85,7 +89,7 @@ export async function startTestServer(): Promise<TestServer> {
 
 export async function launchBrowser(t: TestServer): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: chromiumPath(),
     headless: true,
     args: [...CHROMIUM_FLAGS, `--ignore-certificate-errors-spki-list=${t.spkiHash}`],
   });
