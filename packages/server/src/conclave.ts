@@ -7,7 +7,9 @@ import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type RunningServer, type ServerContext } from "./server.js";
 import type { LogSink, Logger } from "./observability/logger.js";
-import type { Metrics } from "./observability/metrics.js";
+import { Metrics } from "./observability/metrics.js";
+import { instrumentRelay } from "./observability/relay-metrics.js";
+import { serverMetrics } from "./observability/server-metrics.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -81,9 +83,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
+  const metrics = opts.metrics ?? new Metrics();
+  if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    metrics,
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,
@@ -93,6 +97,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
+        metrics,
       });
       serverContext = context;
     },
@@ -106,6 +111,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        metrics: serverMetrics(metrics),
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
         authenticate: (r) => ({
