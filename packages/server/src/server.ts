@@ -98,6 +98,8 @@ export interface CertificateStatus {
   renew(): Promise<ServedCertificate>;
   /** Resolves when the server serves an ACME certificate (at once without ACME). */
   ready(): Promise<ServedCertificate>;
+  /** Resolves with the next certificate served (after an issuance or renewal). */
+  changed(): Promise<ServedCertificate>;
   /** The last ACME failure, or null. */
   lastError(): string | null;
 }
@@ -272,11 +274,12 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       })
     : null;
   const certificateWaiters: ((c: ServedCertificate) => void)[] = [];
+  const changeWaiters: ((c: ServedCertificate) => void)[] = [];
   acme?.on("certificate", (material) => {
     server.setSecureContext(secureContextOptions(material));
     metricsServer?.setSecureContext(secureContextOptions(material));
     served = { fingerprint: material.fingerprint, selfSigned: false, certFile: material.certFile, cert: material.cert };
-    for (const resolve of certificateWaiters.splice(0)) resolve(served);
+    for (const resolve of [...certificateWaiters.splice(0), ...changeWaiters.splice(0)]) resolve(served);
   });
   acme?.schedule();
   const certificate: CertificateStatus = {
@@ -287,6 +290,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       return served;
     },
     ready: () => (acme === null || acme.current !== null ? Promise.resolve(served) : new Promise((resolve) => certificateWaiters.push(resolve))),
+    changed: () => new Promise((resolve) => changeWaiters.push(resolve)),
     lastError: () => acme?.lastError ?? null,
   };
 

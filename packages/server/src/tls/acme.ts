@@ -13,7 +13,7 @@ import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+import { Agent as HttpsAgent, get as httpsGet } from "node:https";
 import { join } from "node:path";
 import acme from "acme-client";
 import type { AcmeConfig } from "../config.js";
@@ -162,10 +162,15 @@ export class AcmeCertificates extends EventEmitter<AcmeEvents> {
     const started = Date.now();
     try {
       await mkdir(this.#paths.dir, { recursive: true, mode: 0o700 });
+      const ca = config.caFile !== undefined ? await readFile(config.caFile) : undefined;
+      // acme-client reports an unanswered request as a TypeError of its own (acme-client 5.4:
+      // validateStatus(undefined) once its retries are spent): ask the directory first, so an
+      // unreachable CA is reported with the network's reason (ECONNREFUSED, ENOTFOUND, …).
+      await probeDirectory(config.directoryUrl, ca);
       const client = new acme.Client({ directoryUrl: config.directoryUrl, accountKey: await this.#accountKey() });
-      if (config.caFile !== undefined) {
+      if (ca !== undefined) {
         // acme-client talks through one axios instance; a private CA's TLS is trusted for it.
-        acme.axios.defaults.httpsAgent = new HttpsAgent({ ca: await readFile(config.caFile) });
+        acme.axios.defaults.httpsAgent = new HttpsAgent({ ca });
       }
       const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await acme.crypto.createPrivateEcdsaKey("P-256"));
       const chain = await client.auto({
@@ -259,6 +264,19 @@ export class AcmeCertificates extends EventEmitter<AcmeEvents> {
     server.on("error", (e) => this.#opts.logger.error("the ACME challenge listener failed", e));
     this.#listener = server;
   }
+}
+
+/** GET the ACME directory; rejects with the network or HTTP reason when it does not answer with JSON. */
+function probeDirectory(url: string, ca: Buffer | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ...(ca !== undefined ? { ca } : {}), timeout: 15_000 }, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve();
+      else reject(new Error(`the ACME directory answered HTTP ${res.statusCode ?? "?"}`));
+    });
+    req.on("timeout", () => req.destroy(new Error("the ACME directory did not answer within 15 s")));
+    req.on("error", (e) => reject(new Error(`cannot reach the ACME directory: ${describe(e)}`)));
+  });
 }
 
 async function writeAtomically(file: string, data: Buffer | string, mode: number): Promise<void> {
