@@ -14,7 +14,7 @@ import { freePort, startPebble, type Pebble } from "./support/pebble.js";
 
 let pebble: Pebble;
 let root: string;
-let dirs: string[] = [];
+const dirs: string[] = [];
 
 before(async () => {
   pebble = await startPebble();
