@@ -21,6 +21,7 @@ chromium                 chromium          test
 pebble                   pebble            test
 pebble-challtestsrv      pebble            test
 turnserver               coturn            test
+turnutils_uclient        coturn            test
 sslscan                  sslscan           test
 EOF
 

@@ -10,6 +10,7 @@ import type { LogSink, Logger } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
 import { instrumentRelay } from "./observability/relay-metrics.js";
 import { serverMetrics } from "./observability/server-metrics.js";
+import { turnCredentials } from "./turn/credentials.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -98,6 +99,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
         metrics,
+        ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
       });
       serverContext = context;
     },
@@ -132,6 +134,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   adminToken = running.adminToken;
   return { ...running, registry: registry!, relay };
+}
+
+function turnIceServer(turn: NonNullable<ServerConfig["turn"]>, memberId: string): { urls: string[]; username: string; credential: string } {
+  const c = turnCredentials(turn, memberId);
+  return { urls: [...c.urls], username: c.username, credential: c.credential };
 }
 
 /** The relay options a configuration asks for (an empty object: the relay's defaults). */

@@ -33,6 +33,8 @@ export function installScript(): string {
   return join(repoRoot(), "scripts", "install-system-deps.sh");
 }
 
+export { startCoturn, type Coturn } from "./coturn.js";
+
 let table: Map<string, string> | undefined;
 
 /** `what` → Debian package, from `install-system-deps.sh --list`. */

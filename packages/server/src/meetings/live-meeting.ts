@@ -23,6 +23,7 @@ import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
 
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
@@ -105,6 +106,8 @@ export interface LiveMeetingOptions {
   onWarning?: (message: string) => void;
   /** Commit counts and latencies, rekey time after a leave. */
   metrics?: ServerMetrics;
+  /** TURN servers with fresh credentials for a participant being admitted (none: no TURN). */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -315,12 +318,15 @@ export class LiveMeeting {
     const { identity, connection } = req;
     const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
     this.#participants.set(identity.memberId, p);
+    // TURN credentials only now, on admission: a waiting participant gets none.
+    const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
     connection.send({
       type: "joined",
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
       members: [...this.#participants.values()].map(info),
+      ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     connection.send({ type: "meetingState", locked: this.#locked });
     if (p.role !== "participant") this.#sendWaitingList();

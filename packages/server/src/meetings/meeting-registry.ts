@@ -12,6 +12,7 @@ import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
 import { serverMetrics, type ServerMetrics } from "../observability/server-metrics.js";
 
 export interface MeetingRegistryOptions {
@@ -26,6 +27,8 @@ export interface MeetingRegistryOptions {
   isOwner?: (meeting: Meeting, userId: string) => boolean;
   /** Where meetings, participants, joins and MLS commits are counted (conclave_*). */
   metrics?: Metrics;
+  /** TURN servers with fresh credentials for an admitted participant. */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -180,6 +183,7 @@ export class MeetingRegistry {
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
+        ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {
