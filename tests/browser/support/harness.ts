@@ -14,7 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { requireSystemBinary } from "@conclave/test-support";
-import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { loadConfig, startConclave, type ConclaveServer, type ConfigFlags } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -51,12 +51,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(flags: ConfigFlags = {}): Promise<TestServer> {
   if (!existsSync(join(WEB_ROOT, "index.html")) || !existsSync(join(WEB_ROOT, "app.js"))) {
     throw new Error(`the web app is not built (${WEB_ROOT}); run node packages/web/build.mjs`);
   }
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-browser-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT }, env: {} });
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT, ...flags }, env: {} });
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
