@@ -80,6 +80,12 @@ export function openSqlite(file: string, options?: { timeout?: number }): Sqlite
 
 // ---- node:sqlite behind the better-sqlite3 interface ----
 
+/** node:sqlite behind the same interface, whatever engine the process picked (for tests); undefined before Node 22.13. */
+export function openNodeSqlite(file: string): SqliteConnection | undefined {
+  const builtin = loadNodeSqlite();
+  return builtin ? new NodeSqliteConnection(new builtin.DatabaseSync(file)) : undefined;
+}
+
 interface NodeStatementSync {
   run(...params: unknown[]): SqliteRunResult;
   get(...params: unknown[]): unknown;
@@ -122,6 +128,10 @@ function translateError(e: unknown): unknown {
   return error;
 }
 
+function plain(row: unknown): unknown {
+  return row === undefined || row === null ? row : { ...(row as object) };
+}
+
 function translated<T>(fn: () => T): T {
   try {
     return fn();
@@ -150,8 +160,9 @@ class NodeSqliteConnection implements SqliteConnection {
     const stmt = translated(() => this.#db.prepare(sql));
     return {
       run: (...params) => translated(() => stmt.run(...params)),
-      get: (...params) => translated(() => stmt.get(...params) as Row | undefined),
-      all: (...params) => translated(() => stmt.all(...params) as Row[]),
+      // node:sqlite rows have a null prototype; better-sqlite3's are plain objects.
+      get: (...params) => translated(() => plain(stmt.get(...params)) as Row | undefined),
+      all: (...params) => translated(() => stmt.all(...params).map(plain) as Row[]),
     };
   }
 
