@@ -83,11 +83,20 @@ test("GET /metrics during a three-bot meeting shows meetings, participants, join
   for (const secret of [server.server.adminToken, meeting.passcode!]) assert.ok(!text.includes(secret), "a secret reached the log");
 });
 
-test("/readyz says ready with its checks; /healthz stays the bare liveness answer", async (t) => {
-  const server = await startTestServer();
+test("/readyz says ready with its checks; /healthz stays the bare liveness answer; --metrics-listen serves /metrics alone", async (t) => {
+  const server = await startTestServer({}, { metricsListen: "127.0.0.1:0" });
   t.after(() => server.close());
   const ready = await get(server, "/readyz");
   assert.equal(ready.status, 200);
   assert.deepEqual(JSON.parse(ready.body), { ready: true, checks: { listening: "ok", database: "ok", certificate: "ok" } });
   assert.deepEqual(JSON.parse((await get(server, "/healthz")).body), { ok: true });
+
+  const port = Number(new URL(server.server.metricsUrl!).port);
+  const onMetricsPort = (path: string, token?: string) => get({ ...server, server: { ...server.server, port } }, path, token);
+  assert.equal((await onMetricsPort("/metrics")).status, 401);
+  const scraped = await onMetricsPort("/metrics", server.server.adminToken);
+  assert.equal(scraped.status, 200);
+  assert.match(scraped.body, /^conclave_meetings_live 0$/m);
+  assert.equal((await onMetricsPort("/healthz")).status, 404, "nothing but /metrics on the metrics listener");
+  assert.equal((await onMetricsPort("/api/meetings", server.server.adminToken)).status, 404);
 });
