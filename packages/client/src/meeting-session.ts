@@ -22,6 +22,7 @@ import {
   securityCodeFromAuthenticator,
   toBase64,
   type ClientMessage,
+  type IceServerInfo,
   type MediaCodec,
   type MemberIdentity,
   type MemberInfo,
@@ -95,6 +96,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  #iceServers: readonly IceServerInfo[] = [];
 
   constructor(opts: MeetingSessionOptions) {
     super();
@@ -108,6 +110,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** TURN servers (with short-lived credentials) the server gave on admission; empty without TURN. */
+  get iceServers(): readonly IceServerInfo[] {
+    return this.#iceServers;
   }
 
   get encryption(): "e2ee" | "enhanced" {
@@ -254,6 +261,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     switch (msg.type) {
       case "joined":
         this.#encryption = msg.encryption;
+        this.#iceServers = msg.iceServers ?? [];
         this.#state = "waitingForGroup";
         for (const m of msg.members) this.#presence.set(m.memberId, m);
         this.emit("joined", { memberId: msg.memberId, encryption: msg.encryption, members: msg.members });

@@ -65,6 +65,7 @@ export const SERVER_ERRORS = {
   CONFIG_INVALID: { status: 500, message: "The server configuration is not valid." },
   DATA_DIR_FAILED: { status: 500, message: "The data directory could not be created or read." },
   TLS_SETUP_FAILED: { status: 500, message: "The TLS certificate could not be loaded or created." },
+  ACME_FAILED: { status: 502, message: "The certificate could not be obtained or renewed from the ACME server; the current certificate stays in use." },
   STORAGE_FAILED: { status: 500, message: "The database could not be opened or migrated." },
   // Data at rest (kms/): the HTTP response to KMS_UNAVAILABLE carries Retry-After.
   KMS_UNAVAILABLE: { status: 503, message: "The key management system cannot be reached, so this stored data cannot be read or written now; try again in 30 seconds. Meetings in progress are not affected." },
