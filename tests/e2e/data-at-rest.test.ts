@@ -10,15 +10,12 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSoftHsm, startPyKmip } from "@conclave/kms/testing";
+import { requireSystemBinary } from "@conclave/test-support";
 import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
 import { joinSession, startTestServer, waitForAgreement, type TestServer } from "./support/harness.js";
 
 function requireStrings(): void {
-  try {
-    execFileSync("sh", ["-c", "command -v strings"], { stdio: "ignore" });
-  } catch {
-    throw new Error("`strings` is not installed: run scripts/install-system-deps.sh (Debian package binutils)");
-  }
+  requireSystemBinary("strings");
 }
 
 /** Every printable string (6+ characters) in every file under `dir`, as `strings -a` sees it. */

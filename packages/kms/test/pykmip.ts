@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireSystemBinary } from "@conclave/test-support";
 
 export interface Pki {
   readonly dir: string;
@@ -34,19 +35,9 @@ export interface PyKmip {
   cleanup(): Promise<void>;
 }
 
-function which(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function requirePyKmip(): void {
-  for (const [cmd, pkg] of [["pykmip-server", "python3-pykmip"], ["openssl", "openssl"]] as const) {
-    if (!which(cmd)) throw new Error(`${cmd} is not installed: run scripts/install-system-deps.sh (Debian package ${pkg})`);
-  }
+  requireSystemBinary("pykmip-server");
+  requireSystemBinary("openssl");
 }
 
 function openssl(dir: string, args: string[]): void {

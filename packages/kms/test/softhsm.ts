@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireSystemBinary } from "@conclave/test-support";
 import { DEFAULT_PKCS11_MODULE } from "../src/index.js";
 
 export interface SoftHsm {
@@ -18,6 +19,7 @@ export interface SoftHsm {
 }
 
 export function requireSoftHsm(): void {
+  requireSystemBinary("softhsm2-util");
   if (!existsSync(DEFAULT_PKCS11_MODULE)) {
     throw new Error(`SoftHSM is not installed (${DEFAULT_PKCS11_MODULE} missing): run scripts/install-system-deps.sh (Debian package softhsm2)`);
   }

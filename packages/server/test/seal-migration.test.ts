@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalKeyFileBackend } from "@conclave/kms";
+import { requireSystemBinary } from "@conclave/test-support";
 import { Database } from "../src/storage/database.js";
 import { MIGRATIONS } from "../src/storage/migrations.js";
 
@@ -32,6 +33,7 @@ function runFixture(dataDir: string, env: Record<string, string>, killAfter?: nu
 }
 
 test("kill -9 in the middle of sealing a clear-text data directory loses nothing; the next start finishes and purges the clear text", async (t) => {
+  requireSystemBinary("strings");
   const dataDir = mkdtempSync(join(tmpdir(), "conclave-seal-migration-"));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const file = join(dataDir, "conclave.db");
