@@ -14,9 +14,11 @@ requirePyKmip(); // openssl makes the certificates
 const dir = mkdtempSync(join(tmpdir(), "conclave-kmip-hostile-"));
 const pki = makePki(dir);
 let answer: (socket: TLSSocket, request: Buffer) => void = () => {};
+let connections = 0;
 const server = createServer(
   { cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey), ca: readFileSync(pki.ca), requestCert: true, rejectUnauthorized: true },
   (socket) => {
+    connections++;
     socket.on("error", () => {});
     socket.on("data", (d) => answer(socket, d));
   },
@@ -49,3 +51,20 @@ for (const [what, misbehave, code] of cases) {
     assert.ok(payload.length > 0);
   });
 }
+
+test("a request on a kept-alive connection that the server drops unanswered is sent once more on a new connection", async () => {
+  answer = (s) => s.write(createOk!);
+  await client.request("Create", []);
+  const before = connections;
+  let dropped = false;
+  answer = (s) => {
+    if (!dropped) {
+      dropped = true;
+      s.destroy(); // as a server closing an idle connection just as the request arrives
+      return;
+    }
+    s.write(createOk!);
+  };
+  assert.ok((await client.request("Create", [])).length > 0);
+  assert.equal(connections, before + 1);
+});

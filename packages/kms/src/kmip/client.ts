@@ -121,6 +121,20 @@ export class KmipClient {
   }
 
   async #roundTrip(p: Pending): Promise<readonly TtlvItem[]> {
+    const reused = this.#socket !== undefined && !this.#socket.destroyed;
+    try {
+      return await this.#exchange(p);
+    } catch (e) {
+      // A server may close an idle connection just as we reuse it: that request never reached
+      // it, so it is sent once more on a fresh connection.
+      if (reused && e instanceof KmsError && e.code === "KMS_UNAVAILABLE" && /closed before answering/.test(e.message)) {
+        return this.#exchange(p);
+      }
+      throw e;
+    }
+  }
+
+  async #exchange(p: Pending): Promise<readonly TtlvItem[]> {
     const socket = await this.#connect();
     const timeoutMs = this.#options.requestTimeoutMs ?? 10_000;
     const response = await new Promise<Buffer>((resolve, reject) => {
@@ -153,7 +167,8 @@ export class KmipClient {
         cleanup();
         resolve(buffered);
       };
-      const onClose = (): void => fail(new KmsError("KMS_UNAVAILABLE", `${this.location}: the connection closed`));
+      const onClose = (): void =>
+        fail(new KmsError("KMS_UNAVAILABLE", `${this.location}: the connection ${buffered.length === 0 ? "closed before answering" : "closed mid-answer"}`));
       const timer = setTimeout(() => fail(new KmsError("KMS_UNAVAILABLE", `${this.location}: no answer within ${timeoutMs} ms`)), timeoutMs);
       socket.on("data", onData);
       socket.once("close", onClose);
