@@ -73,3 +73,30 @@ test("object references and field names are checked by name", () => {
   assert.throws(() => DataKey.generate({ kind: "meeting", id: "" }), /object id/);
   assert.throws(() => seal(DataKey.generate(meeting), "", "x"), /field/);
 });
+
+test("random and mutated bytes given to the sealed-value and stream-header decoders fail only with KmsError", async () => {
+  const { decodeStreamHeader, StreamCipher, isKmsError: isErr } = await import("../src/index.js");
+  const { prng } = await import("./ttlv-fuzz-core.js");
+  const rnd = prng(2718);
+  const key = DataKey.generate(meeting);
+  const seeds = [seal(key, "topic", "abc"), StreamCipher.create(key, "media", 4096).header.bytes];
+  let accepted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const base = seeds[i & 1]!;
+    const input = Buffer.from(rnd() < 0.3 ? Array.from({ length: Math.floor(rnd() * 80) }, () => Math.floor(rnd() * 256)) : base);
+    if (input === base || input.length === base.length) {
+      for (let k = 0; k < 1 + Math.floor(rnd() * 3); k++) if (input.length > 0) input[Math.floor(rnd() * input.length)]! ^= 1 << Math.floor(rnd() * 8);
+    }
+    const cut = rnd() < 0.2 ? input.subarray(0, Math.floor(rnd() * input.length)) : input;
+    for (const decode of [() => open(key, "topic", cut), () => decodeStreamHeader(cut)]) {
+      try {
+        decode();
+        accepted++;
+      } catch (e) {
+        assert.ok(isErr(e), `threw ${String(e)} for ${cut.toString("hex")}`);
+      }
+    }
+  }
+  // Only intact headers decode (a flipped salt bit still makes a well-formed header); no value does.
+  assert.ok(accepted < 20_000);
+});
