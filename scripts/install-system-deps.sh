@@ -19,7 +19,7 @@ set -euo pipefail
 # (read, not $(cat): --check must work with a PATH that has nothing but bash)
 IFS= read -r -d '' REQUIREMENTS <<'EOF' || true
 openssl                  openssl           server
-g++                      g++               server
+/usr/bin/g++             g++               server
 make                     make              server
 chromium                 chromium          test
 pebble                   pebble            test
