@@ -198,3 +198,24 @@ test("PKCS#11: a server whose master key is on a SoftHSM token keeps topics read
   assert.equal(status.backend.kind, "pkcs11");
   assert.equal(status.backend.location, "token conclave-e2e");
 });
+
+test("a server whose master key file was lost refuses to start, says how many data keys need it and to restore it; restored, it reads again", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "conclave-e2e-lostkey-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const start = () => startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir }, env: {} }), { logger: { info() {}, warn() {}, error() {} }, relay: false });
+  const { readFile, rename } = await import("node:fs/promises");
+  let server = await start();
+  const ca = await readFile(server.certFile, "utf8");
+  const id = (await api(server, ca, "POST", "/api/meetings", { topic: "Keep me" })).body.id as string;
+  await server.close();
+  const keyFile = join(dataDir, "kms", "master-keys.json");
+  await rename(keyFile, `${keyFile}.backup`);
+  await assert.rejects(start(), (e: unknown) => {
+    const err = e as { code?: string; message: string };
+    return err.code === "KMS_FAILED" && /1 data keys are wrapped by master keys/.test(err.message) && /restore/.test(err.message);
+  });
+  await rename(`${keyFile}.backup`, keyFile);
+  server = await start();
+  t.after(() => server.close());
+  assert.equal((await api(server, await readFile(server.certFile, "utf8"), "GET", `/api/meetings/${id}`)).body.topic, "Keep me");
+});

@@ -26,7 +26,7 @@ import { secureContextOptions } from "./tls/profile.js";
 import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
 import { sealClearText, sealMigrationDone } from "./storage/seal-migration.js";
-import { openKeyManagement } from "./kms/runtime.js";
+import { checkMasterKeys, openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
@@ -178,6 +178,13 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     database.close();
     kms.audit.close();
   };
+  try {
+    await checkMasterKeys(database);
+  } catch (e) {
+    closeDatabase();
+    await acme?.close();
+    throw e;
+  }
   await migrateClearText(database, logger);
 
   let port = config.port;

@@ -179,3 +179,20 @@ export async function openStoredData(
     throw e;
   }
 }
+
+/**
+ * Refuse to run when stored data keys are wrapped by master keys the back end does not hold: a
+ * lost or replaced key file (or KMIP key list, or token) would otherwise go unnoticed until
+ * someone reads a topic, while new data piles up under a new key.
+ */
+export async function checkMasterKeys(database: Database): Promise<void> {
+  const status = await kmsCall(() => database.keys.status());
+  const missing = Object.entries(status.dataKeys).filter(([id]) => !status.backend.masterKeyIds.includes(id));
+  if (missing.length === 0) return;
+  const count = missing.reduce((n, [, c]) => n + c, 0);
+  throw new ServerError(
+    "KMS_FAILED",
+    `${count} data keys are wrapped by master keys that ${status.backend.location} does not hold (${missing.map(([id]) => id).join(", ")}); ` +
+      "restore the master key file, KMIP key list or token from your backup (docs/operations.md §6a) before starting",
+  );
+}
