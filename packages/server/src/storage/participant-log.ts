@@ -3,9 +3,10 @@
  * "participant"), so deleting the meeting shreds its log too. Times and the meeting id stay in
  * clear for ordering and retention.
  *
- * Writing must never hold up a live meeting: `record` seals in the background and keeps up to
- * MAX_PENDING entries in memory while the KMS is unreachable, retrying with the next entry or
- * a later flush; a full queue drops the oldest entry and says so in the log.
+ * Writing must never hold up a live meeting: `record` only queues the entry; a timer writes the
+ * queue a moment later (WRITE_DELAY_MS), off the join's path. Up to MAX_PENDING entries wait
+ * in memory while the KMS is unreachable, retried every 30 s; a full
+ * queue drops the oldest entry and says so in the log.
  */
 import type { Database } from "./database.js";
 import { meetingRef } from "./meetings.js";
@@ -13,6 +14,10 @@ import { SERVER_PRINCIPAL, openJson, sealJson, stringOrNull, type Principal } fr
 
 const FIELD = "participant";
 export const MAX_PENDING_PARTICIPANT_EVENTS = 10_000;
+/** How long an entry waits before it is sealed and written (entries arriving meanwhile go together). */
+const WRITE_DELAY_MS = 200;
+/** While the KMS is unreachable, the queue is tried again this often (and with every new entry's write). */
+const RETRY_MS = 30_000;
 
 export interface ParticipantEvent {
   readonly event: "joined" | "left";
@@ -39,6 +44,7 @@ export class ParticipantLog {
   readonly #db: Database;
   #pending: Pending[] = [];
   #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
   /** Entries dropped because the queue was full (the KMS was down for long). */
   dropped = 0;
   /** Called with a warning when entries wait for the KMS (no secrets in it). */
@@ -56,7 +62,16 @@ export class ParticipantLog {
       this.dropped++;
     }
     this.#pending.push({ meetingId, at, event });
-    void this.flush();
+    this.#schedule(WRITE_DELAY_MS);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, ms);
+    this.#timer.unref();
   }
 
   /** Entries not written yet. */
@@ -64,8 +79,12 @@ export class ParticipantLog {
     return this.#pending.length;
   }
 
-  /** Write what is queued; resolves when done or when the KMS refused (entries stay queued). */
+  /** Write what is queued now; resolves when done or when the KMS refused (entries stay queued). */
   flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     this.#flushing ??= this.#drain().finally(() => (this.#flushing = undefined));
     return this.#flushing;
   }
@@ -82,6 +101,7 @@ export class ParticipantLog {
         this.#pending.shift();
       } catch (e) {
         this.onWarning?.(`participant log: ${this.#pending.length} entries wait for the key management system`, e);
+        if (!this.#db.closed) this.#schedule(RETRY_MS);
         return;
       }
     }
