@@ -14,7 +14,7 @@ requireBaresip();
 // Room systems' TLS certificate, trusted by the server for outbound calls (sipDeviceCa).
 const certDir = mkdtempSync(join(tmpdir(), "conclave-devices-"));
 const device = makeDeviceCertificate(certDir);
-const server = await startTestServer({ sip: true, env: { CONCLAVE_SIP_DEVICE_CA: device.certFile } });
+const server = await startTestServer({ sipListen: "127.0.0.1:0" }, { CONCLAVE_SIP_DEVICE_CA: device.certFile });
 const browser = await launchBrowser(server);
 after(async () => {
   await browser.close();

@@ -7,6 +7,7 @@ import { CLIENT_ERRORS } from "@conclave/client";
 import { MEDIA_ERRORS } from "@conclave/client/node";
 import { CLI_ERRORS } from "@conclave/cli";
 import { CONNECTOR_ERRORS } from "@conclave/connectors";
+import { KMS_ERRORS } from "@conclave/kms";
 
 const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
 
@@ -29,6 +30,7 @@ const tables: [string, Record<string, unknown>][] = [
   ["Connectors", CONNECTOR_ERRORS],
   ["Client SDK", CLIENT_ERRORS],
   ["CLI", CLI_ERRORS],
+  ["KMS", KMS_ERRORS],
 ];
 
 for (const [name, table] of tables) {

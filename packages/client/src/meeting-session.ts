@@ -25,6 +25,7 @@ import {
   type ConnectorKind,
   type FarLeg,
   type MeetingEncryption,
+  type IceServerInfo,
   type MediaCodec,
   type MemberIdentity,
   type MemberInfo,
@@ -105,6 +106,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  #iceServers: readonly IceServerInfo[] = [];
 
   constructor(opts: MeetingSessionOptions) {
     super();
@@ -127,6 +129,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   }
 
   /** The meeting's encryption as the server announced it (the group's own is in `groupEncryption`). */
+  /** TURN servers (with short-lived credentials) the server gave on admission; empty without TURN. */
+  get iceServers(): readonly IceServerInfo[] {
+    return this.#iceServers;
+  }
+
   get encryption(): "e2ee" | "enhanced" {
     return this.#encryption;
   }
@@ -282,6 +289,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     switch (msg.type) {
       case "joined":
         this.#encryption = msg.encryption;
+        this.#iceServers = msg.iceServers ?? [];
         this.#state = "waitingForGroup";
         for (const m of msg.members) this.#presence.set(m.memberId, m);
         this.emit("joined", { memberId: msg.memberId, encryption: msg.encryption, members: msg.members });

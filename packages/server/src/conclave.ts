@@ -7,7 +7,10 @@ import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type RunningServer, type ServerContext } from "./server.js";
 import type { LogSink, Logger } from "./observability/logger.js";
-import type { Metrics } from "./observability/metrics.js";
+import { Metrics } from "./observability/metrics.js";
+import { instrumentRelay } from "./observability/relay-metrics.js";
+import { serverMetrics } from "./observability/server-metrics.js";
+import { turnCredentials } from "./turn/credentials.js";
 import { dataPaths, type ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -92,9 +95,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   let sip: SipService | null = null;
   const tickets = new ConnectorTickets();
+  const metrics = opts.metrics ?? new Metrics();
+  if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    metrics,
     connectors: () => sip ?? undefined,
     routes(_router, context) {
       registry = new MeetingRegistry({
@@ -105,6 +110,10 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
+        metrics,
+        ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
+        // Sealed at rest in the background: a live meeting never waits for the KMS.
+        onParticipant: (meetingId, event) => context.database.participants.record(meetingId, event),
         tickets,
         connectors: () => sip ?? undefined,
       });
@@ -120,6 +129,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        metrics: serverMetrics(metrics),
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
         authenticate: (r) => ({
@@ -197,6 +207,11 @@ function firstAddress(): string {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
   }
   return "127.0.0.1";
+}
+
+function turnIceServer(turn: NonNullable<ServerConfig["turn"]>, memberId: string): { urls: string[]; username: string; credential: string } {
+  const c = turnCredentials(turn, memberId);
+  return { urls: [...c.urls], username: c.username, credential: c.credential };
 }
 
 /** The relay options a configuration asks for (an empty object: the relay's defaults). */

@@ -22,6 +22,8 @@ import {
 import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
+import type { ServerMetrics } from "../observability/server-metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
 
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
@@ -104,6 +106,12 @@ export interface LiveMeetingOptions {
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
   onWarning?: (message: string) => void;
+  /** Commit counts and latencies, rekey time after a leave. */
+  metrics?: ServerMetrics;
+  /** TURN servers with fresh credentials for a participant being admitted (none: no TURN). */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
+  /** Someone was admitted or left (the participant log, sealed at rest: storage/participant-log.ts). */
+  onParticipant?: (event: ParticipantLogEvent) => void;
   /** Connector services (the SIP gateway), when the server runs them. */
   connectors?: MeetingConnectors;
 }
@@ -112,6 +120,20 @@ export interface LiveMeetingOptions {
 export interface MeetingConnectors {
   /** Calls a room system into the meeting; progress comes back through notifyHosts. */
   inviteRoomSystem(meetingId: string, uri: string, displayName: string | undefined): { ok: true; inviteId?: string } | { ok: false; code: "SIP_DISABLED" | "CONNECTOR_NOT_ALLOWED" | "BAD_REQUEST"; detail?: string };
+}
+
+/** What the participant log records of a member joining or leaving. */
+export interface ParticipantLogEvent {
+  readonly event: "joined" | "left";
+  readonly memberId: string;
+  readonly displayName: string;
+  /** "person", or the connector's kind. */
+  readonly kind: string;
+  readonly reason?: "left" | "disconnected" | "removed";
+}
+
+function logIdentity(identity: MemberIdentity): { memberId: string; displayName: string; kind: string } {
+  return { memberId: identity.memberId, displayName: identity.displayName, kind: identity.kind === "person" ? "person" : identity.connector };
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -129,6 +151,12 @@ export class LiveMeeting {
   readonly #media: MediaRoom | undefined;
   readonly #opts: LiveMeetingOptions;
   #closed = false;
+  /** For metrics: when the delivery service first asked for a commit at each epoch. */
+  readonly #commitRequestedAt = new Map<bigint, number>();
+  /** For metrics: when each member still to be removed from the group left. */
+  readonly #leftAt = new Map<string, number>();
+  /** For metrics: the members the commit being handled removes (the service answers synchronously). */
+  #committingRemoves: readonly string[] = [];
 
   constructor(opts: LiveMeetingOptions) {
     this.meeting = opts.meeting;
@@ -210,14 +238,19 @@ export class LiveMeeting {
           p.connection.send({ type: "commitRejected", epoch: msg.epoch, reason: "an end-to-end encrypted meeting admits no connector" });
           return;
         }
-        this.#ds.commit(memberId, {
-          epoch: BigInt(msg.epoch),
-          commit: fromBase64(msg.commit),
-          ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
-          ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
-          added: msg.added,
-          removed: msg.removed,
-        });
+        this.#committingRemoves = msg.removed;
+        try {
+          this.#ds.commit(memberId, {
+            epoch: BigInt(msg.epoch),
+            commit: fromBase64(msg.commit),
+            ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
+            ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
+            added: msg.added,
+            removed: msg.removed,
+          });
+        } finally {
+          this.#committingRemoves = [];
+        }
         return;
       case "welcomeProcessed":
         if (!this.#ds.welcomeProcessed(memberId)) {
@@ -289,7 +322,9 @@ export class LiveMeeting {
     this.#participants.delete(memberId);
     p.media?.close();
     p.media = null;
+    if (p.inGroup && this.#opts.metrics) this.#leftAt.set(memberId, performance.now());
     this.#ds.leave(memberId);
+    this.#opts.onParticipant?.({ event: "left", ...logIdentity(p.identity), reason });
     this.#broadcast({ type: "memberLeft", memberId, reason });
     if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
     if (this.size === 0) this.#opts.onEmpty?.();
@@ -317,16 +352,20 @@ export class LiveMeeting {
     const { identity, connection } = req;
     const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
     this.#participants.set(identity.memberId, p);
+    // TURN credentials only now, on admission: a waiting participant gets none.
+    const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
     connection.send({
       type: "joined",
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
       members: [...this.#participants.values()].map(info),
+      ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     connection.send({ type: "meetingState", locked: this.#locked });
     if (p.role !== "participant") this.#sendWaitingList();
     this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
+    this.#opts.onParticipant?.({ event: "joined", ...logIdentity(identity) });
     this.#ds.join(identity.memberId, identity, req.keyPackage);
   }
 
@@ -468,6 +507,7 @@ export class LiveMeeting {
         send({ type: "createGroup", groupId: toBase64(out.groupId) });
         return;
       case "commitRequest":
+        if (!this.#commitRequestedAt.has(out.epoch)) this.#commitRequestedAt.set(out.epoch, performance.now());
         send({
           type: "commitRequest",
           epoch: out.epoch.toString(),
@@ -479,9 +519,11 @@ export class LiveMeeting {
         send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
         return;
       case "commitAccepted":
+        this.#recordAccepted(out.epoch);
         send({ type: "commitAccepted", epoch: out.epoch.toString() });
         return;
       case "commitRejected":
+        this.#opts.metrics?.commits.inc({ result: "rejected" });
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
@@ -507,6 +549,22 @@ export class LiveMeeting {
         const never: never = out;
         throw new Error(`unhandled output ${(never as { type: string }).type}`);
       }
+    }
+  }
+
+  #recordAccepted(epoch: bigint): void {
+    const m = this.#opts.metrics;
+    if (!m) return;
+    const now = performance.now();
+    m.commits.inc({ result: "accepted" });
+    const requested = this.#commitRequestedAt.get(epoch);
+    if (requested !== undefined) m.commitLatency.observe((now - requested) / 1000);
+    for (const e of this.#commitRequestedAt.keys()) if (e <= epoch) this.#commitRequestedAt.delete(e);
+    for (const id of this.#committingRemoves) {
+      const left = this.#leftAt.get(id);
+      if (left === undefined) continue;
+      this.#leftAt.delete(id);
+      m.rekeyAfterLeave.observe((now - left) / 1000);
     }
   }
 
