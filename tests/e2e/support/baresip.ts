@@ -8,6 +8,7 @@
  * clear message instead of skipping.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { requireSystemBinary } from "@conclave/test-support";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Socket } from "node:net";
 import { createSocket } from "node:dgram";
@@ -48,13 +49,10 @@ export function makeDeviceCertificate(dir: string): { pem: string; certFile: str
 }
 
 export function requireBaresip(): void {
-  try {
-    execFileSync("baresip", ["-h"], { stdio: "ignore" });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new Error("baresip is not installed: run scripts/install-system-deps.sh (Debian package baresip-core)");
-    }
-  }
+  // Fails (never skips) naming the Debian package, from scripts/install-system-deps.sh.
+  requireSystemBinary("baresip");
+  requireSystemBinary("openssl");
+  requireSystemBinary("ffmpeg");
   if (!existsSync("/usr/lib/baresip/modules/ctrl_tcp.so")) throw new Error("baresip's modules are missing: install baresip-core");
   if (!existsSync("/usr/lib/baresip/modules/avcodec.so")) throw new Error("baresip's H.264 module is missing: install baresip-ffmpeg");
 }
