@@ -294,3 +294,27 @@ test("an H.264-only room system: its camera reaches the meeting as VP8 and the m
   }, () => /receiving with resolution 640 x 360/.test(device.log) || undefined);
   assert.match(device.log, /Set video (en|de)coder: H264/);
 });
+
+test("a room system with DTLS-SRTP over TLS: its far leg is TLS + DTLS-SRTP, bots decrypt its audio, and it hears the meeting", { timeout: 120_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Ada");
+  const device = await Baresip.start({ user: "dtlsroom", mediaenc: "dtls_srtp", transport: "tls", video: false, toneHz: 1000 });
+  t.after(async () => {
+    a.p.leave();
+    await device.close();
+  });
+  await waitEpoch(a, "Ada in the group", (e) => e.members.length === 1);
+  const joined = sipCall(meeting.id, "joined");
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const { memberId } = await joined;
+  const two = await waitEpoch(a, "the device in the group", (e) => e.members.length === 2);
+  const room = two.members.find((m) => m.identity.memberId === memberId)!.identity;
+  assert.deepEqual(room.kind === "connector" ? room.farLeg : undefined, { protocol: "SIP", signaling: "tls", media: "dtls-srtp", suite: "SRTP_AES128_CM_HMAC_SHA1_80" });
+  await waitFor("Ada to decrypt the DTLS-SRTP device's audio", 40_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[memberId as string]?.audio ?? 0) >= 100 || undefined);
+  device.hangup();
+  await device.waitEvent("CALL_CLOSED", 15_000);
+  const heard = device.receivedAudio();
+  assert.ok(toneCorrelation(heard.samples, heard.rate, 440) > 0.6, "the device heard Ada's tone over DTLS-SRTP");
+});

@@ -25,7 +25,7 @@ export interface BaresipOptions {
   /** The account's user (and display name). */
   user: string;
   /** mediaenc: srtp-mand (TLS+SRTP), srtp, or none. */
-  mediaenc?: "srtp-mand" | "srtp" | "none";
+  mediaenc?: "srtp-mand" | "srtp" | "dtls_srtp" | "none";
   /** Default transport of the account (what it dials with unless the URI says otherwise). */
   transport?: "tls" | "udp";
   audioCodecs?: string;
@@ -218,6 +218,7 @@ export class Baresip {
         "module aufile.so",
         "module sndfile.so",
         "module srtp.so",
+        "module dtls_srtp.so",
         "module_app account.so",
         "module_app menu.so",
         "module_app ctrl_tcp.so",

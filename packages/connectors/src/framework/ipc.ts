@@ -30,11 +30,19 @@ const stream = z.strictObject({
   dtmfPayloadType: z.number().int().min(0).max(127).optional(),
   h264Mode: z.union([z.literal(0), z.literal(1)]).optional(),
   srtp: z.strictObject({ local: srtpTransfer, remote: srtpTransfer, tag: z.number().int().nonnegative() }).optional(),
+  dtls: z.strictObject({ remoteFingerprint: z.strictObject({ algorithm: z.string().max(16), value: z.string().max(200) }), role: z.enum(["server", "client"]) }).optional(),
   index: z.number().int().nonnegative(),
   direction: z.enum(["sendrecv", "sendonly", "recvonly", "inactive"]),
 });
 export type StreamTransfer = z.infer<typeof stream>;
-const mediaConfig = z.strictObject({ audio: stream, video: stream.optional() });
+const mediaConfig = z.strictObject({
+  audio: stream,
+  video: stream.optional(),
+  /** The gateway's DTLS certificate and key (DTLS-SRTP calls only; the connector domain only). */
+  dtlsIdentity: z
+    .strictObject({ certPem: z.string().max(8192), keyPem: z.string().max(8192), signatureHash: z.strictObject({ hash: z.number().int(), signature: z.number().int() }), fingerprint: z.string().max(200) })
+    .optional(),
+});
 export type MediaConfigTransfer = z.infer<typeof mediaConfig>;
 
 // ---- server <-> SIP gateway ------------------------------------------------------------------

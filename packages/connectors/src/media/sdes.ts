@@ -50,6 +50,13 @@ export class SrtpKeyMaterial {
     return new SrtpKeyMaterial(suite, raw.subarray(0, s.keyLength), raw.subarray(s.keyLength));
   }
 
+  /** Keys exported from a DTLS-SRTP handshake (RFC 5764 §4.2). */
+  static fromRaw(suite: SrtpSuite, key: Buffer, salt: Buffer): SrtpKeyMaterial {
+    const s = SRTP_SUITES[suite];
+    if (key.length !== s.keyLength || salt.length !== s.saltLength) throw new ConnectorError("SRTP_BAD_KEY", `${suite} needs a ${s.keyLength}-byte key and a ${s.saltLength}-byte salt`);
+    return new SrtpKeyMaterial(suite, Buffer.from(key), Buffer.from(salt));
+  }
+
   /** Serialisation for a child process's IPC (the connector domain only). */
   static fromTransfer(t: { suite: SrtpSuite; keySalt: string }): SrtpKeyMaterial {
     return SrtpKeyMaterial.fromInline(t.suite, t.keySalt);

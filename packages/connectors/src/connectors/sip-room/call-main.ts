@@ -11,6 +11,7 @@ import { NodeParticipant } from "@conclave/client/node";
 import { childChannel, gatewayToCallSchema, type CallToGateway, type GatewayToCall, type MediaConfigTransfer, type StreamTransfer } from "../../framework/ipc.js";
 import { SrtpKeyMaterial } from "../../media/sdes.js";
 import { CallMedia } from "./call-media.js";
+import type { DtlsIdentity } from "../../media/dtls.js";
 import type { NegotiatedStream } from "./negotiate.js";
 
 let media: CallMedia | undefined;
@@ -30,7 +31,7 @@ function toStream<C extends string>(s: StreamTransfer): NegotiatedStream<C> {
 }
 
 function configure(m: MediaConfigTransfer): void {
-  media?.configure(toStream(m.audio), m.video ? toStream(m.video) : undefined);
+  media?.configure(toStream(m.audio), m.video ? toStream(m.video) : undefined, m.dtlsIdentity as DtlsIdentity | undefined);
 }
 
 async function handle(m: GatewayToCall): Promise<void> {
@@ -64,6 +65,7 @@ async function handle(m: GatewayToCall): Promise<void> {
         if (e.fatal) end(e.code, e.message);
       });
       p.on("closed", ({ reason }) => end("DISCONNECTED", reason || "the meeting connection closed"));
+      media.onFatal = (code, detail) => end(code, detail);
       media.start(p);
       await p.join();
       return;

@@ -21,6 +21,8 @@ import { ActiveSpeaker, AudioMixer } from "../../media/mixer.js";
 import { decodeRtp, encodeEmptyRr, encodePli, encodeRtp, isRtcp, rtcpRequestsKeyframe } from "../../media/rtp.js";
 import { PLAIN_RTP, SrtpProtection, type MediaProtection } from "../../media/srtp.js";
 import { H264Depacketizer, packetizeH264 } from "../../media/h264.js";
+import { DtlsSrtpAssociation, isDtls, type DtlsIdentity } from "../../media/dtls.js";
+import { SrtpKeyMaterial } from "../../media/sdes.js";
 import { H264ToVp8, Vp8ToH264 } from "../../media/transcoder.js";
 import type { AudioCodecName, NegotiatedStream, VideoCodecName } from "./negotiate.js";
 
@@ -37,10 +39,31 @@ export interface CallMediaStats {
 const MAX_VIDEO_PAYLOAD = 1100;
 
 /** One m-section's sockets (RTP, and RTCP unless muxed) and its protection. */
+/** DTLS-SRTP before its handshake: nothing is sent, nothing is accepted. */
+const NOT_YET: MediaProtection = {
+  encrypted: true,
+  protectRtp: () => {
+    throw new Error("DTLS-SRTP keys are not ready");
+  },
+  unprotectRtp: () => {
+    throw new Error("DTLS-SRTP keys are not ready");
+  },
+  protectRtcp: () => {
+    throw new Error("DTLS-SRTP keys are not ready");
+  },
+  unprotectRtcp: () => {
+    throw new Error("DTLS-SRTP keys are not ready");
+  },
+};
+
 class RtpLeg {
   readonly rtp: Socket;
   readonly rtcp: Socket | undefined;
   protection: MediaProtection = PLAIN_RTP;
+  /** SRTCP when RTCP has a DTLS association of its own (no rtcp-mux); else `protection`. */
+  rtcpProtection: MediaProtection | undefined;
+  dtlsRtp: DtlsSrtpAssociation | undefined;
+  dtlsRtcp: DtlsSrtpAssociation | undefined;
   remote: { address: string; port: number; rtcpPort: number; rtcpMux: boolean } | undefined;
   readonly ssrc = randomInt(1, 0xffffffff);
   seq = randomInt(0, 0x10000);
@@ -87,6 +110,7 @@ class RtpLeg {
   sendRtp(payloadType: number, marker: boolean, timestamp: number, payload: Uint8Array): void {
     const r = this.remote;
     if (!r) return;
+    if (this.protection === NOT_YET) return;
     const header = { payloadType, marker, sequenceNumber: this.seq, timestamp, ssrc: this.ssrc };
     this.seq = (this.seq + 1) & 0xffff;
     const packet = this.protection.protectRtp(header, payload, encodeRtp(header, payload));
@@ -95,13 +119,16 @@ class RtpLeg {
 
   sendRtcp(packet: Buffer): void {
     const r = this.remote;
-    if (!r) return;
-    const out = this.protection.protectRtcp(packet);
+    const protection = this.rtcpProtection ?? this.protection;
+    if (!r || protection === NOT_YET) return;
+    const out = protection.protectRtcp(packet);
     if (r.rtcpMux || !this.rtcp) this.rtp.send(out, r.port, r.address);
     else this.rtcp.send(out, r.rtcpPort, r.address);
   }
 
   close(): void {
+    this.dtlsRtp?.close();
+    this.dtlsRtcp?.close();
     for (const s of [this.rtp, this.rtcp]) {
       try {
         s?.close();
@@ -156,6 +183,8 @@ export class CallMedia {
   #rtcpTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #nextTick = 0;
+  /** The call cannot go on (a DTLS fingerprint mismatch): the connector ends it. */
+  onFatal: (code: string, detail: string) => void = () => {};
 
   private constructor(audioLeg: RtpLeg, videoLeg: RtpLeg | undefined) {
     this.audioLeg = audioLeg;
@@ -176,7 +205,8 @@ export class CallMedia {
   }
 
   /** Applies (or re-applies, after a re-INVITE) the negotiated streams. */
-  configure(audio: NegotiatedStream<AudioCodecName>, video: NegotiatedStream<VideoCodecName> | undefined): void {
+  configure(audio: NegotiatedStream<AudioCodecName>, video: NegotiatedStream<VideoCodecName> | undefined, dtlsIdentity?: DtlsIdentity): void {
+    this.#dtlsIdentity = dtlsIdentity ?? this.#dtlsIdentity;
     const audioChanged = this.#audio?.codec !== audio.codec;
     this.#audio = audio;
     this.#video = video;
@@ -202,19 +232,51 @@ export class CallMedia {
     }
   }
 
+  #dtlsIdentity: DtlsIdentity | undefined;
+
   #apply(leg: RtpLeg, s: NegotiatedStream<string>): void {
     leg.remote = { address: s.remoteAddress, port: s.remotePort, rtcpPort: s.remoteRtcpPort, rtcpMux: s.rtcpMux };
+    if (s.dtls) {
+      if (leg.dtlsRtp) return; // a re-INVITE keeps the association (RFC 5763 §6.7.1 would need a new one only on a new fingerprint)
+      const identity = this.#dtlsIdentity;
+      if (!identity) {
+        this.onFatal("SRTP_BAD_KEY", "no DTLS certificate");
+        return;
+      }
+      leg.protection = NOT_YET;
+      const associate = (socket: Socket, port: number, assign: (p: MediaProtection) => void): DtlsSrtpAssociation => {
+        const a = new DtlsSrtpAssociation({ socket, remote: { address: s.remoteAddress, port }, role: s.dtls!.role, identity, remoteFingerprint: s.dtls!.remoteFingerprint });
+        a.keys.then(
+          (k) =>
+            assign(
+              new SrtpProtection(
+                SrtpKeyMaterial.fromRaw("AES_CM_128_HMAC_SHA1_80", k.localKey, k.localSalt),
+                SrtpKeyMaterial.fromRaw("AES_CM_128_HMAC_SHA1_80", k.remoteKey, k.remoteSalt),
+              ),
+            ),
+          (e: unknown) => this.onFatal("SRTP_BAD_KEY", (e as Error).message),
+        );
+        return a;
+      };
+      leg.dtlsRtp = associate(leg.rtp, s.remotePort, (p) => (leg.protection = p));
+      if (!s.rtcpMux && leg.rtcp) {
+        leg.rtcpProtection = NOT_YET;
+        leg.dtlsRtcp = associate(leg.rtcp, s.remoteRtcpPort, (p) => (leg.rtcpProtection = p));
+      }
+      return;
+    }
     leg.protection = s.srtp ? new SrtpProtection(s.srtp.local, s.srtp.remote) : PLAIN_RTP;
   }
 
   /** Connects the media to the meeting's participant and starts the 20 ms clock. */
   start(participant: NodeParticipant): void {
     this.#participant = participant;
-    this.audioLeg.rtp.on("message", (m) => this.#onAudioPacket(m));
-    this.audioLeg.rtcp?.on("message", () => undefined);
+    this.audioLeg.rtp.on("message", (m) => (isDtls(m) ? this.audioLeg.dtlsRtp?.feed(m) : this.#onAudioPacket(m)));
+    this.audioLeg.rtcp?.on("message", (m) => isDtls(m) && this.audioLeg.dtlsRtcp?.feed(m));
     if (this.videoLeg) {
-      this.videoLeg.rtp.on("message", (m) => this.#onVideoPacket(m));
-      this.videoLeg.rtcp?.on("message", (m) => this.#onVideoRtcp(m));
+      const leg = this.videoLeg;
+      leg.rtp.on("message", (m) => (isDtls(m) ? leg.dtlsRtp?.feed(m) : this.#onVideoPacket(m)));
+      leg.rtcp?.on("message", (m) => (isDtls(m) ? leg.dtlsRtcp?.feed(m) : this.#onVideoRtcp(m)));
     }
     participant.on("frame", (f) => {
       if (f.kind === "audio") this.#onMemberAudio(f.ownerId, f.frame);
@@ -315,7 +377,7 @@ export class CallMedia {
     if (!this.videoLeg) return;
     let plain: Buffer;
     try {
-      plain = this.videoLeg.protection.unprotectRtcp(packet);
+      plain = (this.videoLeg.rtcpProtection ?? this.videoLeg.protection).unprotectRtcp(packet);
     } catch {
       this.stats.rejected += 1;
       return;

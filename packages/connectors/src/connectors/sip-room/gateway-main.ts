@@ -21,6 +21,7 @@ import { SipUserAgent, type IncomingCall, type SipDialog } from "../../sip/ua.js
 import { parseSipUri, type SipUri } from "../../sip/uri.js";
 import { buildAnswer, buildOffer, negotiateOffer, readAnswer, type Negotiation, type NegotiatedStream } from "./negotiate.js";
 import { fileURLToPath } from "node:url";
+import { createDtlsIdentity, type DtlsIdentity } from "../../media/dtls.js";
 
 type Config = Extract<ServerToGateway, { type: "configure" }>;
 
@@ -29,6 +30,8 @@ const AUTHORIZE_TIMEOUT_MS = 10_000;
 const JOIN_TIMEOUT_MS = 60_000;
 
 let config: Config | undefined;
+/** Our DTLS certificate for DTLS-SRTP devices (one per gateway process, like a browser's). */
+let dtlsIdentity: DtlsIdentity | undefined;
 let ua: SipUserAgent | undefined;
 const calls = new ConnectorSupervisor();
 let nextRequest = 1;
@@ -70,6 +73,7 @@ async function onServer(m: ServerToGateway): Promise<void> {
 }
 
 async function start(c: Config): Promise<void> {
+  dtlsIdentity = await createDtlsIdentity();
   const transport = await SipTransport.listen({
     ...(c.tls ? { tls: { host: c.tls.host, port: c.tls.port, cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) } } : {}),
     ...(c.udp ? { udp: { host: c.udp.host, port: c.udp.port } } : {}),
@@ -158,7 +162,7 @@ async function onInvite(call: IncomingCall): Promise<void> {
       return;
     }
     if (joined.type !== "inGroup") throw new Error("unexpected message from the call connector");
-    const answer = buildAnswer(n, { address: c.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, randomInt(1, 2 ** 31));
+    const answer = buildAnswer(n, { address: c.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, randomInt(1, 2 ** 31), 1, dtlsIdentity?.fingerprint);
     const dialog = await call.accept(answer);
     server.send({ type: "callEvent", meetingId: target.meetingId, displayName: name, event: "joined", detail: protectionOf(n), memberId: joined.memberId, securityCode: joined.securityCode });
     bridge(dialog, proc, n, target.meetingId, name, call.flow.transport);
@@ -180,7 +184,7 @@ function bridge(dialog: SipDialog, proc: SupervisedProcess, n: Negotiation, meet
     const ports = { audio: proc.pid !== undefined ? currentPorts.get(proc)!.audio : 0, video: currentPorts.get(proc)?.video };
     current = r.negotiation;
     proc.send({ type: "reconfigure", media: transfer(current) });
-    respond(buildAnswer(current, { address: config!.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, randomInt(1, 2 ** 31), 2));
+    respond(buildAnswer(current, { address: config!.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, randomInt(1, 2 ** 31), 2, dtlsIdentity?.fingerprint));
   });
   dialog.once("terminated", () => {
     proc.send({ type: "hangup" });
@@ -273,10 +277,12 @@ function transfer(n: Negotiation): MediaConfigTransfer {
     ...(s.dtmfPayloadType !== undefined ? { dtmfPayloadType: s.dtmfPayloadType } : {}),
     ...(s.h264Mode !== undefined ? { h264Mode: s.h264Mode } : {}),
     ...(s.srtp ? { srtp: { local: s.srtp.local.toTransfer(), remote: s.srtp.remote.toTransfer(), tag: s.srtp.tag } } : {}),
+    ...(s.dtls ? { dtls: s.dtls } : {}),
     index: s.index,
     direction: s.direction,
   });
-  return { audio: one(n.audio), ...(n.video ? { video: one(n.video) } : {}) };
+  const dtls = n.audio.dtls && dtlsIdentity ? { dtlsIdentity: { certPem: dtlsIdentity.certPem, keyPem: dtlsIdentity.keyPem, signatureHash: { hash: dtlsIdentity.signatureHash.hash, signature: dtlsIdentity.signatureHash.signature }, fingerprint: dtlsIdentity.fingerprint } } : {};
+  return { audio: one(n.audio), ...(n.video ? { video: one(n.video) } : {}), ...dtls };
 }
 
 /** Outbound: call a room system for a host. */

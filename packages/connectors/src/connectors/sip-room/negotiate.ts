@@ -17,6 +17,7 @@ import { parseSdp, writeSdp, payloadTypes, type MediaDescription, type SessionDe
 import type { FarLeg } from "@conclave/protocol";
 import { ConnectorError } from "../../errors.js";
 import { SRTP_SUITE_PREFERENCE, SrtpKeyMaterial, parseCryptoAttribute, type SrtpSuite } from "../../media/sdes.js";
+import { DTLS_SRTP_PROFILE_NAME } from "../../media/dtls.js";
 
 export type AudioCodecName = "opus" | "g722" | "pcmu" | "pcma";
 export type VideoCodecName = "vp8" | "h264";
@@ -35,8 +36,10 @@ export interface NegotiatedStream<C extends string> {
   dtmfPayloadType?: number;
   /** H.264 only: RFC 6184 packetization mode (0: single NAL units, 1: also FU-A and STAP-A). */
   h264Mode?: 0 | 1;
-  /** SRTP keys (ours, theirs); absent for plain RTP. */
+  /** SRTP keys (ours, theirs) from SDES; absent for plain RTP and DTLS-SRTP. */
   srtp?: { local: SrtpKeyMaterial; remote: SrtpKeyMaterial; tag: number };
+  /** DTLS-SRTP (RFC 5763): the device's certificate fingerprint and our DTLS role. */
+  dtls?: { remoteFingerprint: { algorithm: string; value: string }; role: "server" | "client" };
   /** Index of the m-section in the offer. */
   index: number;
   direction: "sendrecv" | "sendonly" | "recvonly" | "inactive";
@@ -60,6 +63,8 @@ export interface NegotiateOptions {
   requireEncryption: boolean;
   /** Whether an H.264-only device may get video through the transcoder. */
   allowH264?: boolean;
+  /** Whether DTLS-SRTP offers (without SDES) are accepted (default true). */
+  allowDtls?: boolean;
 }
 
 export const ENCRYPTION_REQUIRED_TEXT =
@@ -105,12 +110,19 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
     } catch {
       return { ok: false, status: 488, reason: "Not Acceptable Here", explanation: "The device's SRTP key parameters are malformed" };
     }
+    let dtls: NegotiatedStream<string>["dtls"];
     if (proto.startsWith("UDP/TLS/") && srtp === undefined) {
-      sawDtlsOnly = true;
-      continue;
+      const fp = m.fingerprint ?? offer.fingerprint;
+      const setup = String(m.setup ?? offer.setup ?? "actpass");
+      if (opts.allowDtls === false || fp === undefined || !["actpass", "active", "passive"].includes(setup)) {
+        sawDtlsOnly = true;
+        continue;
+      }
+      // RFC 5763 §5: the answerer to actpass (or active) is passive, i.e. the DTLS server.
+      dtls = { remoteFingerprint: { algorithm: String(fp.type), value: String(fp.hash) }, role: setup === "passive" ? "client" : "server" };
     }
     const secureProfile = proto.includes("SAVP");
-    if (secureProfile && srtp === undefined) continue; // RTP/SAVP without usable SDES: cannot answer it
+    if (secureProfile && srtp === undefined && dtls === undefined) continue; // RTP/SAVP without usable keys: cannot answer it
     const common = {
       remoteAddress: address,
       remotePort: m.port,
@@ -119,12 +131,13 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
       index,
       direction: (m.direction ?? "sendrecv") as NegotiatedStream<string>["direction"],
       ...(srtp ? { srtp } : {}),
+      ...(dtls ? { dtls } : {}),
     };
     if (m.type === "audio" && audio === undefined) {
       const choice = chooseAudio(m);
       if (!choice) continue;
       audio = { ...common, ...choice };
-      if (!srtp) plainAudio = true;
+      if (!srtp && !dtls) plainAudio = true;
     } else if (m.type === "video" && video === undefined) {
       const choice = chooseVideo(m, opts.allowH264 !== false);
       if (!choice) continue;
@@ -138,14 +151,12 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
     }
     return { ok: false, status: 488, reason: "Not Acceptable Here", explanation: "No common audio codec: offer Opus, G.722 or G.711 (PCMU/PCMA)" };
   }
-  if (video !== undefined && (video.srtp === undefined) !== plainAudio) video = undefined;
-  const encryptedMedia = audio.srtp !== undefined;
-  const farLeg: FarLeg = {
-    protocol: "SIP",
-    signaling: opts.signaling,
-    media: encryptedMedia ? "srtp" : "rtp",
-    ...(encryptedMedia ? { suite: audio.srtp!.local.suite } : {}),
-  };
+  if (video !== undefined && (video.srtp === undefined && video.dtls === undefined) !== plainAudio) video = undefined;
+  if (video !== undefined && (video.dtls === undefined) !== (audio.dtls === undefined)) video = undefined;
+  const encryptedMedia = audio.srtp !== undefined || audio.dtls !== undefined;
+  const farLeg: FarLeg = audio.dtls
+    ? { protocol: "SIP", signaling: opts.signaling, media: "dtls-srtp", suite: DTLS_SRTP_PROFILE_NAME }
+    : { protocol: "SIP", signaling: opts.signaling, media: encryptedMedia ? "srtp" : "rtp", ...(encryptedMedia ? { suite: audio.srtp!.local.suite } : {}) };
   if (opts.requireEncryption && !(opts.signaling === "tls" && encryptedMedia)) {
     return { ok: false, status: 488, reason: "Not Acceptable Here", explanation: ENCRYPTION_REQUIRED_TEXT };
   }
@@ -207,7 +218,7 @@ export interface LocalMediaPorts {
  * The SDP answer: one m-section per offered one (RFC 3264 §6), the chosen codec (and
  * telephone-event) in the used ones, port 0 in the rest.
  */
-export function buildAnswer(n: Negotiation, ports: LocalMediaPorts, sessionId: number, version = 1): string {
+export function buildAnswer(n: Negotiation, ports: LocalMediaPorts, sessionId: number, version = 1, dtlsFingerprint?: string): string {
   const media: MediaDescription[] = n.offer.media.map((m, index) => {
     const stream = index === n.audio.index ? n.audio : n.video && index === n.video.index ? n.video : undefined;
     if (!stream || (stream === n.video && ports.videoPort === undefined)) {
@@ -239,10 +250,18 @@ export function buildAnswer(n: Negotiation, ports: LocalMediaPorts, sessionId: n
       fmtp.push({ payload: dtmf, config: "0-15" });
     }
     const answerDirection = ({ sendrecv: "sendrecv", sendonly: "recvonly", recvonly: "sendonly", inactive: "inactive" } as const)[stream.direction];
+    const dtlsAttributes =
+      stream.dtls && dtlsFingerprint
+        ? {
+            fingerprint: { type: dtlsFingerprint.split(" ")[0]!, hash: dtlsFingerprint.split(" ")[1]! },
+            setup: stream.dtls.role === "server" ? "passive" : "active",
+          }
+        : {};
     const out: MediaDescription = {
       type: m.type,
       port,
-      protocol: m.protocol.toUpperCase().startsWith("UDP/TLS/") ? "RTP/SAVP" : m.protocol,
+      protocol: stream.dtls ? m.protocol : m.protocol.toUpperCase().startsWith("UDP/TLS/") ? "RTP/SAVP" : m.protocol,
+      ...dtlsAttributes,
       payloads: pts.join(" "),
       rtp,
       fmtp,
