@@ -161,6 +161,10 @@ test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and 
   const own = toneCorrelation(heard.samples, heard.rate, 1000);
   assert.ok(bots > 0.6, `the bots' 440 Hz tone is in the device's recording (correlation ${bots.toFixed(2)})`);
   assert.ok(own < 0.3, `the device does not hear itself (correlation ${own.toFixed(2)})`);
+  // The operator sees the call in the metrics.
+  const metrics = await sip.server.context.metrics.render();
+  assert.match(metrics, /conclave_sip_call_events_total\{event="joined"\} [1-9]/);
+  assert.match(metrics, /conclave_sip_gateway_up 1/);
 });
 
 test("with 'Require encryption for 3rd-party endpoints' on, a device without TLS and SRTP gets 488 and joins nothing; turned off, it joins and is listed as unencrypted", { timeout: 90_000 }, async (t) => {

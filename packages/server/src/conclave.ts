@@ -188,6 +188,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
     ca: readFileSync(running.certFile, "utf8"),
     ...(sipConfig.accounts ? { accounts: sipConfig.accounts.map((a) => ({ ...a })) } : {}),
     ...(sipConfig.deviceCaFile ? { deviceCa: readFileSync(sipConfig.deviceCaFile, "utf8") } : {}),
+    metrics: context.metrics,
     requireEncryption: (meetingId) => {
       const owner = context.meetings.meetingPolicy(meetingId)?.ownerUserId ?? null;
       const user = owner === null ? undefined : database.users.get(owner);

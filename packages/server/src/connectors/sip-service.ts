@@ -13,6 +13,7 @@ import { ConnectorSupervisor, gatewayToServerSchema, parseIpc, SIP_GATEWAY_MODUL
 import type { Logger } from "../server.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
+import type { Metrics } from "../observability/metrics.js";
 
 
 export interface SipServiceOptions {
@@ -32,6 +33,8 @@ export interface SipServiceOptions {
   deviceTlsInsecure?: boolean;
   /** "Require encryption for 3rd-party endpoints (SIP/H.323)" for a meeting (its owner's setting). */
   requireEncryption: (meetingId: string) => boolean;
+  /** conclave_sip_* metrics. */
+  metrics?: Metrics;
 }
 
 export interface SipListening {
@@ -61,9 +64,27 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
   #listening: SipListening[] = [];
   #ready: Promise<SipListening[]> | undefined;
 
+  readonly #callEvents: ((event: string) => void) | undefined;
+
   constructor(opts: SipServiceOptions) {
     super();
     this.#opts = opts;
+    if (opts.metrics) {
+      const calls = opts.metrics.counter<"event">({
+        name: "conclave_sip_call_events_total",
+        help: "Room-system (SIP) calls by what happened: ringing, joined, refused, failed, ended.",
+        labelNames: ["event"],
+      });
+      this.#callEvents = (event) => calls.inc({ event });
+      const running = (): boolean => this.#gateway?.running === true;
+      opts.metrics.gauge({
+        name: "conclave_sip_gateway_up",
+        help: "1 while the SIP gateway process runs, 0 while it is down (restarting or given up).",
+        collect() {
+          this.set(running() ? 1 : 0);
+        },
+      });
+    }
   }
 
   /** Where the gateway listens (after start). */
@@ -155,6 +176,7 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
       }
       case "callEvent": {
         const { type: _type, ...event } = m;
+        this.#callEvents?.(m.event);
         this.emit("call", event);
         const live = this.#opts.registry.get(m.meetingId);
         if (!live) return;
