@@ -7,9 +7,9 @@
  * - Video: VP8 passed through (active speaker out, the device's camera in), else H.264
  *   (packetization-mode 1) through an ffmpeg transcoder; else no video.
  * - Protection: SDES-SRTP (RFC 4568; AEAD_AES_128_GCM preferred, else AES_CM_128_HMAC_SHA1_80),
- *   with a fresh key of ours per m-section; plain RTP when the device offers no usable crypto.
- *   DTLS-SRTP offers (UDP/TLS/RTP/SAVP with a fingerprint) are answered with SDES when the device
- *   also offers a=crypto, else refused (see docs/protocol.md).
+ *   with a fresh key of ours per m-section; DTLS-SRTP (RFC 5763) when the device offers
+ *   UDP/TLS/RTP/SAVP(F) with a fingerprint and no SDES (we are passive to actpass); plain RTP when
+ *   the device offers no usable crypto.
  * - "Require encryption for 3rd-party endpoints": the call needs SIP over TLS AND SRTP; otherwise
  *   the answer is 488 with an explanation for the device's screen.
  */
