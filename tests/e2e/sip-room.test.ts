@@ -2,7 +2,7 @@
 // ctrl_tcp, dialing the server's SIP gateway; the connector joins as a visible MLS member.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Decoder } from "@evan/opus";
@@ -321,4 +321,56 @@ test("a room system with DTLS-SRTP over TLS: its far leg is TLS + DTLS-SRTP, bot
   await device.waitEvent("CALL_CLOSED", 15_000);
   const heard = device.receivedAudio();
   assert.ok(toneCorrelation(heard.samples, heard.rate, 440) > 0.6, "the device heard Ada's tone over DTLS-SRTP");
+});
+
+/** The call connector processes the SIP gateway runs now (children of the gateway's pid). */
+async function callProcesses(): Promise<number[]> {
+  const gateway = sip.server.sip!.gatewayPid;
+  assert.ok(gateway !== undefined, "the gateway runs");
+  const out: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8");
+      if (ppid === gateway && cmdline.includes("call-main.js")) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+test("a call connector that dies takes nothing else down: the meeting rekeys without it, the device gets a BYE, and the next call works", { timeout: 120_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Ada");
+  const b = await bot(meeting, "Bob");
+  const device = await Baresip.start({ user: "crashroom", mediaenc: "srtp-mand", transport: "tls", video: false });
+  t.after(async () => {
+    a.p.leave();
+    b.p.leave();
+    await device.close();
+  });
+  await waitEpoch(a, "two bots", (e) => e.members.length === 2);
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const three = await waitEpoch(a, "the device in the group", (e) => e.members.length === 3);
+  const [pid] = await callProcesses();
+  assert.ok(pid !== undefined);
+  process.kill(pid, "SIGKILL");
+  // The device is told, the group rekeys without the connector, and the bots carry on.
+  await device.waitEvent("CALL_CLOSED", 30_000);
+  const after = await waitEpoch(a, "the group without the connector", (e) => e.members.length === 2 && e.epoch > three.epoch, 45_000);
+  const sent = b.p.stats().framesSent;
+  const decrypted = a.p.stats().bySender[b.p.memberId]?.audio ?? 0;
+  await waitFor("Ada to keep decrypting Bob", 20_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[b.p.memberId]?.audio ?? 0) > decrypted + 50 || undefined);
+  assert.ok(b.p.stats().framesSent > sent);
+  assert.equal(after.members.every((m) => m.identity.kind === "person"), true);
+  // The gateway is still up and takes the next call.
+  const before = device.events.length;
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000, () => device.events.length > before);
+  await waitEpoch(a, "the device back", (e) => e.members.length === 3);
 });

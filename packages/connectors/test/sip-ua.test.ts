@@ -225,6 +225,47 @@ test("digest: REGISTER and INVITE from a configured account must authenticate; t
   assert.equal(digest.verify(ok, "INVITE"), null, "the method is part of the response");
 });
 
+test("REGISTER: an account registers with digest and can then be called by name; a wrong password cannot", async (t) => {
+  const digest = new DigestServer("127.0.0.1", [{ username: "room4", password: "correct horse battery" }]);
+  const p = await pair({ digest });
+  t.after(() => p.close());
+  const registrar = parseSipUri(p.calleeUri);
+  const contactPort = p.caller.transport.boundFor("udp")!.port;
+  const register = async (password: string): Promise<number> => {
+    const flow = p.caller.flowFor(registrar);
+    const base = (cseq: number, auth?: string) =>
+      ({
+        kind: "request",
+        method: "REGISTER",
+        uri: `sip:127.0.0.1:${registrar.port}`,
+        headers: [
+          p.caller.via("udp"),
+          { name: "From", value: `<sip:room4@127.0.0.1>;tag=reg${cseq}` },
+          { name: "To", value: "<sip:room4@127.0.0.1>" },
+          { name: "Call-ID", value: `register-${password.length}` },
+          { name: "CSeq", value: `${cseq} REGISTER` },
+          { name: "Contact", value: `<sip:room4@127.0.0.1:${contactPort};transport=udp>;expires=600` },
+          ...(auth ? [{ name: "Authorization", value: auth }] : []),
+        ],
+        body: new Uint8Array(0),
+      }) as SipRequest;
+    const first = await p.caller.request(base(1), flow);
+    assert.equal(first.status, 401);
+    const auth = answerChallenge(header(first, "WWW-Authenticate")!, { username: "room4", password }, "REGISTER", `sip:127.0.0.1:${registrar.port}`)!;
+    return (await p.caller.request(base(2, auth), flow)).status;
+  };
+  assert.equal(await register("wrong wrong wrong"), 401);
+  assert.equal(p.callee.registeredContact("room4"), undefined);
+  assert.equal(await register("correct horse battery"), 200);
+  assert.equal(p.callee.registeredContact("room4")?.uri.port, contactPort);
+  // The registrar side calls it by its address of record: the registered UA rings.
+  const ringing = nextInvite(p.caller);
+  const calling = p.callee.call(parseSipUri("sip:room4@127.0.0.1"), SDP_B);
+  const call = await ringing;
+  call.reject(486, "Busy Here");
+  await assert.rejects(calling, /486/);
+});
+
 test("a 200 OK never acknowledged for 64*T1 ends the call with a BYE", async (t) => {
   mock.timers.enable({ apis: ["setTimeout"] });
   t.after(() => mock.timers.reset());

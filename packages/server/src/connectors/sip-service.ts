@@ -87,6 +87,11 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
     }
   }
 
+  /** The gateway's process id while it runs (for the operator's tools and tests). */
+  get gatewayPid(): number | undefined {
+    return this.#gateway?.running ? this.#gateway.pid : undefined;
+  }
+
   /** Where the gateway listens (after start). */
   get listening(): readonly SipListening[] {
     return this.#listening;
