@@ -5,7 +5,9 @@
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { startServer, type Logger, type RunningServer, type ServerContext } from "./server.js";
+import { startServer, type RunningServer, type ServerContext } from "./server.js";
+import type { LogSink, Logger } from "./observability/logger.js";
+import type { Metrics } from "./observability/metrics.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -15,7 +17,10 @@ import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection } from "./signaling/connection.js";
 
 export interface ConclaveOptions {
-  logger?: Logger;
+  /** Default: warnings and errors as JSON lines on stderr. */
+  logger?: LogSink | Logger;
+  /** Default: a new registry with the process metrics (GET /metrics renders it). */
+  metrics?: Metrics;
   /**
    * The media relay: its options, or false for a signaling-only server. Default: a relay with
    * the configuration's `media` settings (all interfaces, system-chosen ports when unset).
@@ -43,7 +48,7 @@ export interface ConclaveServer extends RunningServer {
  * Adapts a relay room to the meeting's media seam. With a logger, failures the operator can fix
  * (no free UDP port in the configured range) are logged as warnings.
  */
-export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Logger): MediaRoom {
+export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Pick<LogSink, "warn">): MediaRoom {
   const room = relay.createRoom(meetingId);
   const warnIfOperational = (e: unknown): void => {
     if (isRelayError(e, "RELAY_PORTS_EXHAUSTED")) logger?.warn("media relay: a participant gets no media", e);
@@ -78,6 +83,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,

@@ -23,6 +23,8 @@ import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial } from "./tls/certificate.js";
 import { Database } from "./storage/database.js";
 import type { MeetingStore } from "./storage/meetings.js";
+import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
+import { Metrics } from "./observability/metrics.js";
 
 /** The only path that accepts WebSocket upgrades. */
 export const SIGNALING_PATH = "/ws";
@@ -31,34 +33,21 @@ export const SIGNALING_MAX_PAYLOAD = MAX_SIGNALING_MESSAGE_BYTES;
 /** How long close() lets WebSocket peers answer the close handshake before cutting them off. */
 const WS_CLOSE_GRACE_MS = 1000;
 
-/**
- * The server's log sink. Messages never contain tokens, passcodes, key material or request
- * bodies; errors are passed separately so a sink can choose how much to show.
- */
-export interface Logger {
-  info(message: string): void;
-  warn(message: string, error?: unknown): void;
-  error(message: string, error?: unknown): void;
-}
+/** The server's logger (structured JSON, redacting secrets): see observability/logger.ts. */
+export type { Logger, LogSink } from "./observability/logger.js";
 
-/** Default sink: warnings and errors to stderr, info dropped. */
-export const stderrLogger: Logger = {
-  info: () => {},
-  warn: (message, error) => console.warn(`conclave: ${message}${describeError(error)}`),
-  error: (message, error) => console.error(`conclave: ${message}${describeError(error)}`),
-};
-
-function describeError(error: unknown): string {
-  if (error === undefined) return "";
-  return error instanceof Error ? `: ${error.stack ?? error.message}` : `: ${String(error)}`;
-}
+/** Default when no logger is given: JSON lines on stderr, warnings and errors only. */
+export const stderrLogger: Logger = createLogger({ level: "warn" });
 
 /** What hooks get to build on. */
 export interface ServerContext {
   readonly config: ServerConfig;
   readonly database: Database;
   readonly meetings: MeetingStore;
+  /** Structured logger; narrow it with `logger.child({ component: "…" })`. */
   readonly logger: Logger;
+  /** This server's metrics registry (GET /metrics); add metrics with `metrics.counter({...})`. */
+  readonly metrics: Metrics;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
   publicUrl(): string;
   /**
@@ -82,8 +71,10 @@ export interface ServerHooks {
    * are closed and the database is shut: close meetings (and their sockets) gracefully here.
    */
   onClose?(): void | Promise<void>;
-  /** Default: stderrLogger. */
-  logger?: Logger;
+  /** Default: stderrLogger. A bare sink ({ info, warn, error }) is wrapped with asLogger. */
+  logger?: LogSink | Logger;
+  /** Default: a new registry with the process metrics. */
+  metrics?: Metrics;
 }
 
 export interface RunningServer {
@@ -106,7 +97,8 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
-  const logger = hooks.logger ?? stderrLogger;
+  const logger = asLogger(hooks.logger ?? stderrLogger);
+  const metrics = hooks.metrics ?? new Metrics();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(config.dataDir, logger);
   const tls = await loadTlsMaterial(config);
@@ -119,6 +111,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     database,
     meetings: database.meetings,
     logger,
+    metrics,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
     userFromRequest: (req) => userFromRequestWith(database.sessions, req),
   };
@@ -148,7 +141,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       router,
       ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot) } : {}),
       bodyLimit: DEFAULT_BODY_LIMIT,
-      logError: (message, error) => logger.error(message, error),
+      logger: logger.child({ component: "http" }),
+      metrics,
     }),
   );
 
@@ -223,7 +217,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   };
 
   const url = `https://${urlHost(config.host)}:${port}`;
-  logger.info(`listening on ${url}`);
+  logger.info("listening", { url });
   return {
     url,
     publicUrl: context.publicUrl(),
