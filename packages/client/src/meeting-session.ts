@@ -50,6 +50,8 @@ export interface MeetingSessionOptions {
   sframeCrypto: SFrameCrypto;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
+  /** false: signaling and MLS only; the server opens no media connections for this member. */
+  media?: boolean;
 }
 
 export interface EpochEvent {
@@ -149,6 +151,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       displayName: this.#opts.displayName,
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
     });
   }
 

@@ -50,6 +50,12 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   passcode?: string;
   /** Send synthetic audio and video (default true). */
   sendMedia?: boolean;
+  /**
+   * false: signaling and MLS only, no WebRTC at all (no publish or subscribe connection, nothing
+   * sent or received): a member that costs the server and this process almost nothing, so tests
+   * and benchmarks can put hundreds in one meeting. Default true.
+   */
+  media?: boolean;
   graceMs?: number;
   /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
   iceAddress?: string;
@@ -106,6 +112,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       sframeCrypto: createNodeSFrameCrypto(),
       ...(passcode ? { passcode } : {}),
       ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+      ...(opts.media === false ? { media: false } : {}),
     });
     this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
     this.session.on("waiting", (w) => this.emit("waiting", w));
@@ -146,7 +153,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   #onEpoch(e: EpochEvent): void {
-    if (!this.#mediaStarted) {
+    if (!this.#mediaStarted && this.#opts.media !== false) {
       this.#mediaStarted = true;
       void this.#startMedia().catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
     }

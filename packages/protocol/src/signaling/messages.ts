@@ -66,6 +66,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     displayName: z.string().min(1).max(64),
     /** An MLS KeyPackage (MLSMessage), base64. Its credential must name this member. */
     keyPackage: b64,
+    /**
+     * false: this member takes part in signaling and MLS only (no WebRTC): the server opens no
+     * media connections for it. Absent means true.
+     */
+    media: z.boolean().optional(),
   }),
   /** The founder created the MLS group at epoch 0. */
   z.strictObject({ type: z.literal("groupCreated"), groupId: b64 }),

@@ -61,6 +61,8 @@ interface Participant {
   banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
+  /** false: signaling and MLS only (`conclave bot --no-media`); no relay peer is attached. */
+  wantsMedia: boolean;
 }
 
 interface Waiting {
@@ -69,6 +71,7 @@ interface Waiting {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  wantsMedia?: boolean;
   reason: "waitingRoom" | "hostAbsent";
 }
 
@@ -87,6 +90,8 @@ export interface JoinRequest {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  /** false: the member asked for signaling and MLS only. Absent means true. */
+  wantsMedia?: boolean;
 }
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
@@ -298,7 +303,7 @@ export class LiveMeeting {
 
   #admit(req: JoinRequest): void {
     const { identity, connection } = req;
-    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
+    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, wantsMedia: req.wantsMedia !== false };
     this.#participants.set(identity.memberId, p);
     connection.send({
       type: "joined",
@@ -480,7 +485,7 @@ export class LiveMeeting {
   }
 
   #attachMedia(p: Participant): void {
-    if (!this.#media || p.media) return;
+    if (!this.#media || p.media || !p.wantsMedia) return;
     p.media = this.#media.addPeer(p.identity.memberId, {
       subscribeOffer: (sdp, tracks) => p.connection.send({ type: "subscribeOffer", sdp, tracks }),
       localCandidate: (pc, candidate, mid) => p.connection.send({ type: "ice", pc, candidate, mid }),

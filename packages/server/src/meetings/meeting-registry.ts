@@ -163,6 +163,7 @@ export class MeetingRegistry {
       connection,
       role: host ? "host" : "participant",
       banKey: who.userId !== null ? `user:${who.userId}` : `address:${address}`,
+      ...(msg.media === false ? { wantsMedia: false } : {}),
     });
     if (!result.ok) return fail(result.code);
     return { ok: true, meeting: live, memberId: identity.memberId };
