@@ -145,11 +145,14 @@ export const botCommand: Command = {
   },
 };
 
-function connectErrorCode(e: unknown): ClientErrorCode {
+function connectErrorCode(e: unknown): string {
+  // The server refused the request for the meeting's facts (MEETING_NOT_FOUND, RATE_LIMITED…).
+  const serverCode = (e as { serverCode?: unknown } | undefined)?.serverCode;
+  if (typeof serverCode === "string" && /^[A-Z_]{3,40}$/.test(serverCode)) return serverCode;
   const code = (e as NodeJS.ErrnoException | undefined)?.code ?? "";
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH") return "SERVER_UNREACHABLE";
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) || /fingerprint/.test(String((e as Error)?.message))) return "TLS_UNTRUSTED";
-  return "CONNECT_FAILED";
+  return "CONNECT_FAILED" satisfies ClientErrorCode;
 }
 
 function humanLine(e: Record<string, unknown>): string {

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { ProtocolError } from "../errors.js";
+import { MLS_SUITES } from "../mls/suites.js";
 
 export const SIGNALING_PROTOCOL_VERSION = 1;
 /** Largest signaling message accepted, in bytes of JSON text. Welcomes for large groups dominate. */
@@ -127,6 +128,8 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
     memberId,
     meetingId,
     encryption: encryptionSchema,
+    /** The MLS cipher suite of the meeting's group (X-Wing in post-quantum meetings). */
+    mlsSuite: z.enum([MLS_SUITES.default, MLS_SUITES.postQuantum]).optional(),
     members: z.array(memberInfoSchema),
   }),
   /** You are the first member: create the MLS group with this id, then send groupCreated. */

@@ -9,6 +9,7 @@
  * only: no Welcome until a commit adds them, and no media peer until they are full group members.
  */
 import {
+  MLS_SUITES,
   peekMessage,
   toBase64,
   fromBase64,
@@ -310,6 +311,7 @@ export class LiveMeeting {
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
+      mlsSuite: this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       members: [...this.#participants.values()].map(info),
     });
     connection.send({ type: "meetingState", locked: this.#locked });

@@ -118,4 +118,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX meetings_by_owner ON meetings (owner_user_id, created_at);
     `,
   },
+  {
+    version: 5,
+    name: "post-quantum meetings",
+    // Existing meetings keep MLS suite 1.
+    sql: `
+      ALTER TABLE meetings ADD COLUMN post_quantum INTEGER NOT NULL DEFAULT 0 CHECK (post_quantum IN (0, 1));
+    `,
+  },
 ];
