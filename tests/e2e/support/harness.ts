@@ -114,7 +114,7 @@ export async function joinBot(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { sendMedia?: boolean; graceMs?: number } = {},
+  extra: { sendMedia?: boolean; media?: boolean; graceMs?: number } = {},
 ): Promise<NodeParticipant> {
   const bot = new NodeParticipant({ link: meetingLink(t, meeting), displayName, ca: t.ca, ...extra });
   await bot.join();
