@@ -21,7 +21,8 @@
 //
 // Usage: npm run build && node bench/mls.mjs [sizes, default 100,1000]
 //        CONCLAVE_BENCH_MLS_VARIANTS=conclave node bench/mls.mjs 1000   (one side only)
-import { pathToFileURL } from "node:url";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const BATCH = 100;
 const SUITE1 = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
@@ -156,16 +157,24 @@ export async function measure(v, n, reps, prebuilt) {
   let { founder, receiver } = prebuilt ?? (await buildGroup(v, n));
   const s = { addCreate: [], addProcess: [], join: [], removeCreate: [], removeProcess: [] };
   const bytes = {};
+  // A full collection before each timed step (the bench runs with --expose-gc), so no step pays
+  // for the garbage of the one before.
+  const settle = () => globalThis.gc?.();
   for (let r = 0; r < reps; r++) {
     const kp = await keyPackage(v, `late-${r}`);
+    settle();
     const [addCreate, add] = await timed(() => commit(v, founder, { extraProposals: [{ proposalType: "add", add: { keyPackage: kp.publicPackage } }] }));
     founder = add.state;
+    settle();
     const [addProcess, rState] = await timed(() => process_(v, receiver, add.bytes));
     receiver = rState;
+    settle();
     const [joinMs, joiner] = await timed(() => join(v, add.welcome, kp));
     const leaf = leafIndexOf(joiner, kp);
+    settle();
     const [removeCreate, removal] = await timed(() => commit(v, founder, { extraProposals: [{ proposalType: "remove", remove: { removed: leaf } }] }));
     founder = removal.state;
+    settle();
     const [removeProcess, rState2] = await timed(() => process_(v, receiver, removal.bytes));
     receiver = rState2;
     s.addCreate.push(addCreate);
@@ -185,15 +194,41 @@ export async function measure(v, n, reps, prebuilt) {
 }
 
 /**
+ * Measures one (variant, suite, N) in a child process of its own, so that neither side inherits
+ * the other's heap (the stock library leaves hundreds of MB of garbage at N=1000) and each starts
+ * from the same state. Returns that child's rows.
+ */
+function measureInChild(variant, suite, n, reps) {
+  const r = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), "--child", variant, suite, String(n), String(reps)], {
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (r.status !== 0) throw new Error(`bench child ${variant} ${suite} N=${n} failed (${r.status ?? r.signal})`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1));
+}
+
+async function child([variant, suite, n, reps]) {
+  process.env.CONCLAVE_BENCH_MLS_VARIANTS = variant;
+  const [v] = await variants(suite);
+  const rows = await measure(v, Number(n), Number(reps));
+  console.log(JSON.stringify(rows));
+}
+
+/**
  * One row per (suite, N, operation, variant); times are medians in ms, sizes in bytes. Each row of
  * the conclave variant carries `speedup` = stock time ÷ conclave time for create and process.
+ * Repetitions: 3 at N=100; at N=1000, 5 for Conclave and 1 for stock (its Welcome alone takes
+ * about a minute).
  */
 export async function run({ sizes = [100, 1000], xwingSizes = sizes } = {}) {
+  const wanted = (process.env.CONCLAVE_BENCH_MLS_VARIANTS ?? "stock,conclave").split(",");
   const rows = [];
   for (const n of sizes) {
-    const reps = n >= 1000 ? 1 : 3;
     const measured = {};
-    for (const v of await variants(SUITE1)) measured[v.name] = await measure(v, n, reps);
+    for (const variant of ["stock", "conclave"].filter((x) => wanted.includes(x))) {
+      measured[variant] = measureInChild(variant, SUITE1, n, n >= 1000 && variant === "stock" ? 1 : n >= 1000 ? 5 : 3);
+    }
     for (const [name, ops] of Object.entries(measured)) {
       for (const [i, op] of ops.entries()) {
         const base = measured.stock?.[i];
@@ -205,12 +240,9 @@ export async function run({ sizes = [100, 1000], xwingSizes = sizes } = {}) {
       }
     }
   }
-  if (process.env.CONCLAVE_BENCH_MLS_XWING !== "0") {
-    const [conclave] = (await variants(XWING)).filter((v) => v.name === "conclave");
-    if (conclave !== undefined) {
-      for (const n of xwingSizes) {
-        for (const op of await measure(conclave, n, n >= 1000 ? 1 : 3)) rows.push({ suite: 83, n, variant: "conclave", ...op, speedup: undefined });
-      }
+  if (process.env.CONCLAVE_BENCH_MLS_XWING !== "0" && wanted.includes("conclave")) {
+    for (const n of xwingSizes) {
+      for (const op of measureInChild("conclave", XWING, n, 3)) rows.push({ suite: 83, n, variant: "conclave", ...op, speedup: undefined });
     }
   }
   return rows;
@@ -238,10 +270,14 @@ export function printTable(rows) {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const t0 = performance.now();
-  const arg = process.argv[2];
-  const sizes = arg === undefined ? undefined : arg.split(",").map(Number);
-  const rows = await run(sizes === undefined ? {} : { sizes });
-  printTable(rows);
-  console.log(`\nts-mls 1.6.4 stock vs Conclave (patched + fast suite), medians; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (process.argv[2] === "--child") {
+    await child(process.argv.slice(3));
+  } else {
+    const t0 = performance.now();
+    const arg = process.argv[2];
+    const sizes = arg === undefined ? undefined : arg.split(",").map(Number);
+    const rows = await run(sizes === undefined ? {} : { sizes });
+    printTable(rows);
+    console.log(`\nts-mls 1.6.4 stock vs Conclave (patched + fast suite), medians, each side in its own process; total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
 }
