@@ -7,7 +7,10 @@ import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type RunningServer, type ServerContext } from "./server.js";
 import type { LogSink, Logger } from "./observability/logger.js";
-import type { Metrics } from "./observability/metrics.js";
+import { Metrics } from "./observability/metrics.js";
+import { instrumentRelay } from "./observability/relay-metrics.js";
+import { serverMetrics } from "./observability/server-metrics.js";
+import { turnCredentials } from "./turn/credentials.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -81,9 +84,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
+  const metrics = opts.metrics ?? new Metrics();
+  if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    metrics,
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,
@@ -93,6 +98,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
+        metrics,
+        ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
       });
       serverContext = context;
     },
@@ -106,6 +113,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        metrics: serverMetrics(metrics),
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
         authenticate: (r) => ({
@@ -126,6 +134,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   adminToken = running.adminToken;
   return { ...running, registry: registry!, relay };
+}
+
+function turnIceServer(turn: NonNullable<ServerConfig["turn"]>, memberId: string): { urls: string[]; username: string; credential: string } {
+  const c = turnCredentials(turn, memberId);
+  return { urls: [...c.urls], username: c.username, credential: c.credential };
 }
 
 /** The relay options a configuration asks for (an empty object: the relay's defaults). */

@@ -7,7 +7,7 @@
 import { MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -20,7 +20,10 @@ import { createRequestHandler } from "./http/handler.js";
 import { defaultLimiters, registerApi } from "./http/api.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
-import { loadTlsMaterial } from "./tls/certificate.js";
+import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.js";
+import { AcmeCertificates } from "./tls/acme.js";
+import { secureContextOptions } from "./tls/profile.js";
+import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
 import type { MeetingStore } from "./storage/meetings.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
@@ -75,6 +78,30 @@ export interface ServerHooks {
   logger?: LogSink | Logger;
   /** Default: a new registry with the process metrics. */
   metrics?: Metrics;
+  /** ACME timing (tests): how often expiry is checked, and the clock renewal decisions use. */
+  acme?: { checkIntervalMs?: number; now?: () => number };
+}
+
+/** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
+export interface ServedCertificate {
+  readonly fingerprint: string;
+  readonly selfSigned: boolean;
+  readonly certFile: string;
+  /** The PEM chain served. */
+  readonly cert: Buffer;
+}
+
+/** What the server serves, and (with ACME) the means to renew it now. */
+export interface CertificateStatus {
+  current(): ServedCertificate;
+  /** With --acme-directory: obtain a new certificate now and serve it (rejects with ACME_FAILED). */
+  renew(): Promise<ServedCertificate>;
+  /** Resolves when the server serves an ACME certificate (at once without ACME). */
+  ready(): Promise<ServedCertificate>;
+  /** Resolves with the next certificate served (after an issuance or renewal). */
+  changed(): Promise<ServedCertificate>;
+  /** The last ACME failure, or null. */
+  lastError(): string | null;
 }
 
 export interface RunningServer {
@@ -91,6 +118,10 @@ export interface RunningServer {
   readonly certFile: string;
   /** The admin API token. Show it to the operator once; never log it. */
   readonly adminToken: string;
+  /** The certificate served now (fingerprint etc. above are the one at start). */
+  readonly certificate: CertificateStatus;
+  /** Where GET /metrics is also served (--metrics-listen), e.g. https://127.0.0.1:9464. */
+  readonly metricsUrl: string | null;
   readonly context: ServerContext;
   /** Idempotent: stops listening, runs hooks.onClose, closes every socket, then the database. */
   close(): Promise<void>;
@@ -101,7 +132,26 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const metrics = hooks.metrics ?? new Metrics();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(config.dataDir, logger);
-  const tls = await loadTlsMaterial(config);
+  const acme = config.acme
+    ? new AcmeCertificates({
+        config: config.acme,
+        domain: new URL(config.publicUrl!).hostname,
+        dataDir: config.dataDir,
+        listenHost: config.host,
+        logger: logger.child({ component: "acme" }),
+        metrics,
+        ...hooks.acme,
+      })
+    : null;
+  await acme?.start();
+  // With ACME and no certificate yet: the self-signed one until the CA answers.
+  let tls: TlsMaterial;
+  try {
+    tls = acme?.current ?? (await loadTlsMaterial(config.acme ? { dataDir: config.dataDir } : config));
+  } catch (e) {
+    await acme?.close();
+    throw e;
+  }
   const adminToken = await AdminToken.loadOrCreate(paths.adminToken);
   const database = Database.open(paths.database);
 
@@ -118,20 +168,36 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
 
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
-  registerApi(router, { database, adminToken, limiters: defaultLimiters(), publicUrl: context.publicUrl });
+  const limiters = defaultLimiters();
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl });
+  let closing = false;
+  registerObservabilityRoutes(router, {
+    metrics,
+    adminToken,
+    adminTokenFailures: limiters.adminTokenFailures,
+    readiness: {
+      listening: () => (closing ? { ok: false, reason: "shutting down" } : { ok: true }),
+      database: () => {
+        database.connection.prepare("SELECT 1").get();
+        return { ok: true };
+      },
+      certificate: () =>
+        acme === null || acme.current !== null
+          ? { ok: true }
+          : { ok: false, reason: `waiting for the ACME certificate${acme.lastError ? `: ${acme.lastError}` : ""}` },
+    },
+  });
   try {
     hooks.routes?.(router, context);
   } catch (e) {
     database.close();
+    await acme?.close();
     throw e;
   }
 
   const server = createHttpsServer(
     {
-      cert: tls.cert,
-      key: tls.key,
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.3",
+      ...secureContextOptions(tls),
       handshakeTimeout: 10_000,
       requestTimeout: 30_000,
       headersTimeout: 20_000,
@@ -154,7 +220,6 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: SIGNALING_MAX_PAYLOAD });
-  let closing = false;
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "").split("?")[0];
@@ -189,12 +254,45 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   } catch (e) {
     database.close();
     wss.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
-    throw new ServerError("LISTEN_FAILED", `${config.host}:${config.port} ${why}`, { cause: e });
+    await acme?.close();
+    throw listenFailed(e, config.host, config.port);
   }
   server.on("error", (e) => logger.error("the HTTPS listener failed", e));
   port = (server.address() as AddressInfo).port;
+
+  // The certificate can change while running (ACME issuance and renewal): new connections get
+  // the new one, open ones keep theirs.
+  let served: ServedCertificate = { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned, certFile: tls.certFile, cert: tls.cert };
+  const metricsServer = config.metricsListen
+    ? await listenMetrics(config.metricsListen, tls, { metrics, adminToken, adminTokenFailures: limiters.adminTokenFailures }, logger).catch(async (e: unknown) => {
+        server.close();
+        server.closeAllConnections();
+        database.close();
+        wss.close();
+        await acme?.close();
+        throw e;
+      })
+    : null;
+  const certificateWaiters: ((c: ServedCertificate) => void)[] = [];
+  const changeWaiters: ((c: ServedCertificate) => void)[] = [];
+  acme?.on("certificate", (material) => {
+    server.setSecureContext(secureContextOptions(material));
+    metricsServer?.setSecureContext(secureContextOptions(material));
+    served = { fingerprint: material.fingerprint, selfSigned: false, certFile: material.certFile, cert: material.cert };
+    for (const resolve of [...certificateWaiters.splice(0), ...changeWaiters.splice(0)]) resolve(served);
+  });
+  acme?.schedule();
+  const certificate: CertificateStatus = {
+    current: () => served,
+    renew: async () => {
+      if (acme === null) throw new ServerError("ACME_FAILED", "this server has no --acme-directory");
+      await acme.renew();
+      return served;
+    },
+    ready: () => (acme === null || acme.current !== null ? Promise.resolve(served) : new Promise((resolve) => certificateWaiters.push(resolve))),
+    changed: () => new Promise((resolve) => changeWaiters.push(resolve)),
+    lastError: () => acme?.lastError ?? null,
+  };
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -211,6 +309,11 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await listenerClosed;
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      }
+      await acme?.close();
       database.close();
     })();
     return closed;
@@ -226,9 +329,43 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     selfSigned: tls.selfSigned,
     certFile: tls.certFile,
     adminToken: adminToken.reveal(),
+    certificate,
+    metricsUrl: metricsServer ? `https://${urlHost(config.metricsListen!.host)}:${(metricsServer.address() as AddressInfo).port}` : null,
     context,
     close,
   };
+}
+
+function listenFailed(e: unknown, host: string, port: number, what = ""): ServerError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
+  return new ServerError("LISTEN_FAILED", `${what}${host}:${port} ${why}`, { cause: e });
+}
+
+/** The --metrics-listen listener: HTTPS with the same certificate and profile, GET /metrics only. */
+async function listenMetrics(
+  address: { host: string; port: number },
+  tls: TlsMaterial,
+  deps: Parameters<typeof metricsOnlyRouter>[1],
+  logger: Logger,
+): Promise<HttpsServer> {
+  const server = createHttpsServer(
+    { ...secureContextOptions(tls), handshakeTimeout: 10_000, requestTimeout: 30_000, headersTimeout: 20_000 },
+    createRequestHandler({ router: metricsOnlyRouter(new Router(), deps), bodyLimit: 0, logger: logger.child({ component: "metrics" }) }),
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(address.port, address.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    throw listenFailed(e, address.host, address.port, "the metrics listener on ");
+  }
+  server.on("error", (e) => logger.error("the metrics listener failed", e));
+  return server;
 }
 
 /** Create the data directory private (0700); warn if an existing one is open to others. */

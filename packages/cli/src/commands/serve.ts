@@ -130,8 +130,11 @@ export const serveCommand: Command = {
 
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
+    if (config.acme) io.out(`TLS certificates from the ACME CA ${config.acme.directoryUrl} (renewed automatically; see the log)`);
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);
-    if (server.selfSigned) {
+    if (server.selfSigned && config.acme) {
+      io.out("  (self-signed until the ACME certificate arrives)");
+    } else if (server.selfSigned) {
       io.out(`  (self-signed: clients pin it with --fingerprint, or trust ${server.certFile})`);
     }
     io.out(`Admin API token: ${server.adminToken}`);
