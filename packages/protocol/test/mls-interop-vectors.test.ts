@@ -7,6 +7,7 @@
 // trees. Here every tree must pass the library's full validation (leaf signatures, unmerged
 // leaves, parent hashes, tree hash), and every tree with one parent hash corrupted must fail it.
 import { test } from "node:test";
+import { requires } from "@conclave/test-support";
 import assert from "node:assert/strict";
 import { decodeRatchetTree, encodeRatchetTree, resolution, addLeafNode, removeLeafNode, updateLeafNode, type RatchetTree } from "ts-mls/ratchetTree.js";
 import { validateRatchetTree, joinGroup, makePskIndex } from "ts-mls/clientState.js";
@@ -49,7 +50,8 @@ import type { ClientState } from "ts-mls/clientState.js";
 import { VECTORS_MISSING, bySuite, hex, loadVectors, providers, toHex, type Provider } from "./mls-vectors-support.js";
 
 if (VECTORS_MISSING !== undefined) {
-  test("RFC 9420 interop vectors on the patched ts-mls", { skip: VECTORS_MISSING }, () => {});
+  // Skipped by name on a developer's clone without ../shared; a failure under CI=true.
+  test("RFC 9420 interop vectors on the patched ts-mls", ...requires(VECTORS_MISSING, () => {}));
 }
 
 const suiteName = (id: number): GroupContext["cipherSuite"] => getCiphersuiteNameFromId(id as CiphersuiteId);

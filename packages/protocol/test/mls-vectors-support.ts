@@ -1,7 +1,7 @@
 // Shared by the MLS vector tests: where the official vectors are, and the cipher suites to run them
 // with. The vectors are the mlswg/mls-implementations interop files in ../shared/vectors/mls
 // beside the project root (see shared/vectors/README.md); where that folder is absent (a fresh
-// clone without it) the tests say so by name and are skipped.
+// clone without it) the tests say so by name and are skipped (under CI=true they fail).
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
