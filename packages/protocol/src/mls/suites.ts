@@ -21,7 +21,7 @@
 import { getCiphersuiteFromName, getCiphersuiteImpl, isPatchedLibrary, type CiphersuiteImpl } from "./library.js";
 import { syncHash, syncKdf } from "./crypto/hash.js";
 import { x25519Hpke } from "./crypto/hpke.js";
-import { mlsCryptoBackend } from "./crypto/backend.js";
+import { mlsCryptoBackend, type MlsCryptoBackend } from "./crypto/backend.js";
 import { ProtocolError } from "../errors.js";
 
 export const MLS_SUITES = {
@@ -83,9 +83,22 @@ export async function fastCiphersuite(stock: CiphersuiteImpl): Promise<Ciphersui
   const fast: CiphersuiteImpl = { ...stock, hash: syncHash(spec.hash), kdf: syncKdf(spec.hash) };
   const { kem, kdf, aead } = spec.hpke;
   if (kem === "DHKEM-X25519-HKDF-SHA256" && kdf === "HKDF-SHA256" && (aead === "AES128GCM" || aead === "AES256GCM")) {
-    fast.hpke = x25519Hpke(mlsCryptoBackend(), { aeadKeyLength: aead === "AES128GCM" ? 16 : 32 });
+    const backend = mlsCryptoBackend();
+    // A browser without WebCrypto X25519 keeps the stock HPKE (which brings its own fallback).
+    if (await supportsX25519(backend)) fast.hpke = x25519Hpke(backend, { aeadKeyLength: aead === "AES128GCM" ? 16 : 32 });
   }
   return fast;
+}
+
+async function supportsX25519(backend: MlsCryptoBackend): Promise<boolean> {
+  try {
+    const a = await backend.x25519Generate();
+    const b = await backend.x25519Generate();
+    await backend.x25519(a, b.publicKey);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function load(suite: MlsSuiteName): Promise<CiphersuiteImpl> {
