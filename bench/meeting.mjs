@@ -71,26 +71,34 @@ async function worker() {
   process.on("message", async (msg) => {
     try {
       if (msg.type === "join") {
-        await Promise.all(
-          Array.from({ length: msg.count }, async (_, i) => {
-            const s = new MeetingSession({
-              meetingId: msg.meetingId,
-              passcode: msg.passcode,
-              displayName: `${msg.prefix}-${i}`,
-              sframeCrypto: createNodeSFrameCrypto(),
-              media: false,
-            });
-            s.on("error", (e) => {
-              if (e.fatal) reply({ type: "fatal", code: e.code });
-            });
-            sessions.push(s);
-            await s.join(await connectNodeSignaling(msg.wsUrl, { ca: msg.ca }));
-          }),
-        );
+        // One after the other (each connection sends its join right after it opens): the server
+        // closes a connection that has not sent its join within 15 s, and this process is busy
+        // processing commits for its members that are already in.
+        for (let i = 0; i < msg.count; i++) {
+          const s = new MeetingSession({
+            meetingId: msg.meetingId,
+            passcode: msg.passcode,
+            displayName: `${msg.prefix}-${i}`,
+            sframeCrypto: createNodeSFrameCrypto(),
+            media: false,
+          });
+          s.on("error", (e) => {
+            if (e.fatal) reply({ type: "fatal", code: e.code });
+          });
+          sessions.push(s);
+          await s.join(await connectNodeSignaling(msg.wsUrl, { ca: msg.ca }));
+        }
         reply({ type: "joined", id: msg.id });
       } else if (msg.type === "wait") {
         const minEpoch = BigInt(msg.minEpoch);
-        await until(onEpochs(sessions), atLeast(sessions, minEpoch, msg.count), msg.timeoutMs, `${msg.count} members at epoch ${minEpoch}`);
+        await until(onEpochs(sessions), atLeast(sessions, minEpoch, msg.count), msg.timeoutMs, `${msg.count} members at epoch ${minEpoch}`).catch((e) => {
+          const seen = new Map();
+          for (const s of sessions) {
+            const k = `epoch ${s.epoch} with ${s.groupMembers.length} members (${s.state})`;
+            seen.set(k, (seen.get(k) ?? 0) + 1);
+          }
+          throw new Error(`${e.message}; this worker's members: ${[...seen].map(([k, v]) => `${v} at ${k}`).join(", ")}`);
+        });
         reply({ type: "reached", id: msg.id, at: now(), epoch: sessions[0].epoch.toString(), code: sessions[0].securityCode });
       } else if (msg.type === "close") {
         for (const s of sessions) s.leave();
