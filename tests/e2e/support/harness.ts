@@ -43,7 +43,7 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string> } = {},
+  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; media?: boolean } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
@@ -51,6 +51,7 @@ export async function joinSession(
     sframeCrypto: createNodeSFrameCrypto(),
     ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
     ...(extra.graceMs !== undefined ? { graceMs: extra.graceMs } : {}),
+    ...(extra.media === false ? { media: false } : {}),
   });
   const inner = await connectNodeSignaling(t.wsUrl, {
     ca: t.ca,
