@@ -79,6 +79,7 @@ export async function variants(suiteName) {
   if (wanted.includes("conclave")) {
     const lib = await loadLibrary("ts-mls");
     const { fastCiphersuite } = await import(new URL("../packages/protocol/dist/src/mls/suites.js", import.meta.url).href);
+    await import(new URL("../packages/protocol/dist/src/node.js", import.meta.url).href); // node:crypto back end, as Node participants
     out.push({ name: "conclave", lib, cs: await fastCiphersuite(await lib.getCiphersuiteImpl(lib.getCiphersuiteFromName(suiteName))) });
   }
   return out;

@@ -34,6 +34,7 @@ import { verifyParentHashes as stockVerifyParentHashes } from "ts-mls-stock/pare
 import { getCiphersuiteImpl as stockGetCiphersuiteImpl } from "ts-mls-stock/crypto/getCiphersuiteImpl.js";
 import { getCiphersuiteFromName as stockGetCiphersuiteFromName } from "ts-mls-stock/crypto/ciphersuite.js";
 import { fastCiphersuite } from "../src/mls/suites.js";
+import "../src/node.js"; // node:crypto X25519/AES-GCM, as Node participants use
 import { bytesToHex } from "../src/index.js";
 
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" as const;

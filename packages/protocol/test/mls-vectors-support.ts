@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { getCiphersuiteFromId, type CiphersuiteId, type CiphersuiteImpl } from "ts-mls/crypto/ciphersuite.js";
 import { getCiphersuiteImpl } from "ts-mls/crypto/getCiphersuiteImpl.js";
 import { fastCiphersuite } from "../src/mls/suites.js";
+import "../src/node.js"; // node:crypto X25519/AES-GCM, as Node participants use
 
 function findVectorsDir(): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -15,7 +15,8 @@
  * signature scheme and random source but swaps in
  * - synchronous SHA-2 / HMAC / HKDF from @noble/hashes (./crypto/hash.ts), for both suites;
  * - for suite 1, HPKE (RFC 9180) with the synchronous key schedule over node:crypto's X25519 and
- *   AES-GCM in Node, WebCrypto's in browsers (./crypto/hpke.ts, ./crypto/backend.ts).
+ *   AES-GCM in Node (installed by the `@conclave/protocol/node` entry), WebCrypto's in browsers
+ *   (./crypto/hpke.ts, ./crypto/backend.ts, ./crypto/backend-node.ts).
  * Every swapped primitive gives the stock outputs byte for byte (test/mls-suite-crypto.test.ts).
  */
 import { getCiphersuiteFromName, getCiphersuiteImpl, isPatchedLibrary, type CiphersuiteImpl } from "./library.js";

@@ -2,14 +2,14 @@
  * The two public-key and AEAD primitives MLS suite 1 needs beyond hashing (X25519 for its HPKE
  * KEM, AES-GCM for HPKE and message protection), on the fastest back end of the runtime:
  *
- * - Node: `node:crypto`, synchronous (OpenSSL). Reached through `process.getBuiltinModule`, so
- *   this isomorphic module has no static `node:` import and the browser bundle stays free of one.
- * - Browsers (and any runtime without `node:crypto`): WebCrypto's X25519 and AES-GCM.
+ * - Browsers, and Node unless told otherwise: WebCrypto's X25519 and AES-GCM (this module).
+ * - Node: `node:crypto`, synchronous (OpenSSL), in ./backend-node.ts. The Node-only entry
+ *   (`@conclave/protocol/node`) installs it when imported, so this isomorphic module never names
+ *   a Node built-in and the browser bundle stays free of one.
  *
  * Both give byte-identical results (X25519 and AES-GCM are deterministic); the tests check them
  * against each other and against the stock ts-mls primitives.
  */
-import type * as NodeCrypto from "node:crypto";
 import { ProtocolError } from "../../errors.js";
 
 /** An X25519 key pair whose private half may be held by the back end (KeyObject, CryptoKey). */
@@ -37,15 +37,15 @@ export interface MlsCryptoBackend {
 }
 
 const X25519_BYTES = 32;
-const GCM_TAG_BYTES = 16;
+export const GCM_TAG_BYTES = 16;
 
-function checkX25519Bytes(name: string, b: Uint8Array): void {
+export function checkX25519Bytes(name: string, b: Uint8Array): void {
   if (!(b instanceof Uint8Array) || b.length !== X25519_BYTES) {
     throw new ProtocolError("INVALID_ARGUMENT", `${name}: expected a ${X25519_BYTES}-byte X25519 key`);
   }
 }
 
-function checkSharedSecret(s: Uint8Array): Uint8Array {
+export function checkSharedSecret(s: Uint8Array): Uint8Array {
   // RFC 9180 §7.1.4: "the DH function ... MUST check whether the output is the all-zero value
   // and abort if so" (the peer's public key had small order).
   let acc = 0;
@@ -54,13 +54,13 @@ function checkSharedSecret(s: Uint8Array): Uint8Array {
   return s;
 }
 
-function base64url(b: Uint8Array): string {
+export function base64url(b: Uint8Array): string {
   let s = "";
   for (const x of b) s += String.fromCharCode(x);
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function fromBase64url(s: string): Uint8Array {
+export function fromBase64url(s: string): Uint8Array {
   const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/"));
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -72,89 +72,11 @@ const PKCS8_X25519_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
 ]);
 
-function pkcs8(privateKey: Uint8Array): Uint8Array {
+export function pkcs8(privateKey: Uint8Array): Uint8Array {
   const out = new Uint8Array(PKCS8_X25519_PREFIX.length + X25519_BYTES);
   out.set(PKCS8_X25519_PREFIX, 0);
   out.set(privateKey, PKCS8_X25519_PREFIX.length);
   return out;
-}
-
-function nodeBackend(c: typeof NodeCrypto): MlsCryptoBackend {
-  const pair = (key: NodeCrypto.KeyObject): X25519KeyPair => {
-    const jwk = key.export({ format: "jwk" });
-    if (jwk.d === undefined || jwk.x === undefined) throw new ProtocolError("INVALID_ARGUMENT", "X25519: could not export the key");
-    return { privateKey: fromBase64url(jwk.d), publicKey: fromBase64url(jwk.x), handle: key };
-  };
-  const importPrivate = (privateKey: Uint8Array): NodeCrypto.KeyObject => {
-    // JWK import of a raw private key is ~8x faster than PKCS#8 in OpenSSL 3. Node derives the
-    // public key from `d` and only checks that `x` is a string; should a future Node insist on
-    // a matching `x`, the import throws and PKCS#8 (always exact) takes over.
-    try {
-      return c.createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: base64url(privateKey), x: "" }, format: "jwk" });
-    } catch {
-      return c.createPrivateKey({ key: Buffer.from(pkcs8(privateKey)), format: "der", type: "pkcs8" });
-    }
-  };
-  const aes = (key: Uint8Array): NodeCrypto.CipherGCMTypes => {
-    if (key.length === 16) return "aes-128-gcm";
-    if (key.length === 32) return "aes-256-gcm";
-    throw new ProtocolError("INVALID_ARGUMENT", "AES-GCM key: expected 16 or 32 bytes");
-  };
-  return {
-    name: "node",
-    async x25519Generate() {
-      return pair(c.generateKeyPairSync("x25519").privateKey);
-    },
-    async x25519FromPrivate(privateKey) {
-      checkX25519Bytes("privateKey", privateKey);
-      const key = importPrivate(privateKey);
-      const x = c.createPublicKey(key).export({ format: "jwk" }).x;
-      if (x === undefined) throw new ProtocolError("INVALID_ARGUMENT", "X25519: could not derive the public key");
-      return { privateKey: privateKey.slice(), publicKey: fromBase64url(x), handle: key };
-    },
-    async x25519(own, peerPublic) {
-      checkX25519Bytes("publicKey", peerPublic);
-      const publicKey = c.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: base64url(peerPublic) }, format: "jwk" });
-      let shared: Uint8Array;
-      try {
-        shared = c.diffieHellman({ privateKey: own.handle as NodeCrypto.KeyObject, publicKey });
-      } catch {
-        // OpenSSL refuses a small-order peer key itself.
-        throw new ProtocolError("MLS_MESSAGE_REJECTED", "X25519 failed (small-order public key)");
-      }
-      return checkSharedSecret(new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength));
-    },
-    async aesGcmSeal(key, nonce, aad, plaintext) {
-      const cipher = c.createCipheriv(aes(key), key, nonce, { authTagLength: GCM_TAG_BYTES });
-      if (aad.length > 0) cipher.setAAD(aad);
-      const head = cipher.update(plaintext);
-      const tail = cipher.final();
-      const tag = cipher.getAuthTag();
-      const out = new Uint8Array(head.length + tail.length + tag.length);
-      out.set(head, 0);
-      out.set(tail, head.length);
-      out.set(tag, head.length + tail.length);
-      return out;
-    },
-    async aesGcmOpen(key, nonce, aad, ciphertextAndTag) {
-      if (ciphertextAndTag.length < GCM_TAG_BYTES) throw new ProtocolError("MLS_MESSAGE_REJECTED", "AES-GCM: ciphertext shorter than its tag");
-      const split = ciphertextAndTag.length - GCM_TAG_BYTES;
-      const decipher = c.createDecipheriv(aes(key), key, nonce, { authTagLength: GCM_TAG_BYTES });
-      decipher.setAuthTag(ciphertextAndTag.subarray(split));
-      if (aad.length > 0) decipher.setAAD(aad);
-      const head = decipher.update(ciphertextAndTag.subarray(0, split));
-      let tail: Buffer;
-      try {
-        tail = decipher.final();
-      } catch {
-        throw new ProtocolError("MLS_MESSAGE_REJECTED", "AES-GCM: authentication failed");
-      }
-      const out = new Uint8Array(head.length + tail.length);
-      out.set(head, 0);
-      out.set(tail, head.length);
-      return out;
-    },
-  };
 }
 
 function webCryptoBackend(subtle: SubtleCrypto): MlsCryptoBackend {
@@ -218,15 +140,16 @@ export function webCryptoMlsBackend(): MlsCryptoBackend {
   return webCryptoBackend(subtle);
 }
 
-/** The node:crypto back end, or undefined outside Node. */
-export function nodeMlsBackend(): MlsCryptoBackend | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const c = proc?.getBuiltinModule?.("node:crypto") as typeof NodeCrypto | undefined;
-  return c === undefined ? undefined : nodeBackend(c);
+/**
+ * Installs the back end MLS suites use from now on (the Node entry installs node:crypto's). Suites
+ * already built keep the one they were built with: install it before the first MLS operation.
+ */
+export function useMlsCryptoBackend(backend: MlsCryptoBackend): void {
+  selected = backend;
 }
 
-/** node:crypto where the runtime has it, WebCrypto elsewhere. */
+/** The installed back end; WebCrypto when none was installed. */
 export function mlsCryptoBackend(): MlsCryptoBackend {
-  selected ??= nodeMlsBackend() ?? webCryptoMlsBackend();
+  selected ??= webCryptoMlsBackend();
   return selected;
 }
