@@ -10,6 +10,7 @@
  * transitions are asynchronous and must not interleave.
  */
 import {
+  DEFAULT_MLS_SUITE,
   MediaKeyRing,
   MlsSession,
   SFRAME_MLS_EXPORTER_LABEL,
@@ -30,6 +31,7 @@ import {
   type MemberIdentity,
   type MemberInfo,
   type MlsKeyPackageSecret,
+  type MlsSuiteName,
   type ServerMessage,
   type SFrameCrypto,
   type TrackInfo,
@@ -57,6 +59,13 @@ export interface MeetingSessionOptions {
   connectorTicket?: string;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
+  /** false: signaling and MLS only; the server opens no media connections for this member. */
+  media?: boolean;
+  /**
+   * The meeting's MLS cipher suite (its `postQuantum` flag in GET /api/meetings/:id): the key
+   * package must be for it or the server refuses the join (MLS_SUITE_MISMATCH). Default: suite 1.
+   */
+  suite?: MlsSuiteName;
 }
 
 export interface EpochEvent {
@@ -94,7 +103,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   readonly memberId: string;
   readonly identity: MemberIdentity;
   readonly keys: MediaKeyRing;
-  readonly #opts: MeetingSessionOptions;
+  #opts: MeetingSessionOptions;
   #channel: SignalingChannel | null = null;
   #state: SessionState = "idle";
   #mls: MlsSession | null = null;
@@ -147,6 +156,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return this.#mls?.epoch ?? null;
   }
 
+  /** The MLS cipher suite of this member's group (X-Wing in post-quantum meetings). */
+  get mlsSuite(): MlsSuiteName {
+    return this.#mls?.suite ?? this.#opts.suite ?? DEFAULT_MLS_SUITE;
+  }
+
   get securityCode(): string | null {
     return this.#mls ? securityCodeFromAuthenticator(this.#mls.epochAuthenticator) : null;
   }
@@ -161,14 +175,18 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return [...this.#presence.values()];
   }
 
-  /** Sends the join request over a connected channel. */
-  async join(channel: SignalingChannel): Promise<void> {
+  /**
+   * Sends the join request over a connected channel. `options.suite` overrides the constructor's
+   * (for callers that learn the meeting's suite only now).
+   */
+  async join(channel: SignalingChannel, options: { suite?: MlsSuiteName } = {}): Promise<void> {
     if (this.#state !== "idle") throw new Error(`cannot join in state ${this.#state}`);
+    if (options.suite !== undefined) this.#opts = { ...this.#opts, suite: options.suite };
     this.#channel = channel;
     this.#state = "joining";
     channel.onMessage((text) => this.#enqueue(text));
     channel.onClose((code, reason) => this.#onClosed(code, reason));
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({
       type: "join",
@@ -179,6 +197,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
       ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
     });
   }
 
@@ -296,7 +315,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.emit("presence", this.presence);
         return;
       case "createGroup": {
-        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, encryption: this.#encryption });
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, encryption: this.#encryption, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
         this.#send({ type: "groupCreated", groupId: msg.groupId });
         await this.#enterEpoch();
@@ -468,9 +487,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#pendingEpoch = null;
     this.keys.clear();
     this.#state = "waitingForGroup";
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({ type: "groupFailure", reason: isProtocolError(e) ? e.code : "error", keyPackage: toBase64(kp.keyPackage) });
+  }
+
+  #suiteOption(): { suite?: MlsSuiteName } {
+    return this.#opts.suite !== undefined ? { suite: this.#opts.suite } : {};
   }
 
   /**
