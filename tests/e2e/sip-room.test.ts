@@ -374,3 +374,24 @@ test("a call connector that dies takes nothing else down: the meeting rekeys wit
   await device.waitEvent("CALL_ESTABLISHED", 45_000, () => device.events.length > before);
   await waitEpoch(a, "the device back", (e) => e.members.length === 3);
 });
+
+test("a room system dialing a meeting with a waiting room rings until a host admits it, then joins", { timeout: 120_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true, waitingRoom: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const host = await bot(meeting, "Host", { host: true });
+  const device = await Baresip.start({ user: "lobbyroom", mediaenc: "srtp-mand", transport: "tls", video: false });
+  t.after(async () => {
+    host.p.leave();
+    await device.close();
+  });
+  await waitEpoch(host, "the host in the group", (e) => e.members.length === 1);
+  device.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  const waiting = await waitFor("the room system in the waiting list", 45_000, (wake) => host.p.session.on("waitingList", wake), () => host.p.session.waitingList.find((w) => w.displayName === "lobbyroom"));
+  await device.waitEvent("CALL_RINGING", 15_000);
+  assert.equal(device.events.some((e) => e.type === "CALL_ESTABLISHED"), false, "not answered while waiting");
+  assert.equal(lastEpoch(host)!.members.length, 1, "no keys while waiting");
+  host.p.session.admit(waiting.memberId);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const two = await waitEpoch(host, "the room system admitted", (e) => e.members.length === 2);
+  assert.equal(two.members.find((m) => m.identity.kind === "connector")?.identity.displayName, "lobbyroom");
+});

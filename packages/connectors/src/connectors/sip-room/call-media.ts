@@ -183,6 +183,8 @@ export class CallMedia {
   #rtcpTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #nextTick = 0;
+  /** The SSRC the device sends its video on (the media source a PLI names). */
+  #deviceVideoSsrc: number | undefined;
   /** The call cannot go on (a DTLS fingerprint mismatch): the connector ends it. */
   onFatal: (code: string, detail: string) => void = () => {};
 
@@ -359,6 +361,7 @@ export class CallMedia {
     const rtp = decodeRtp(plain);
     if (!rtp || rtp.payloadType !== this.#video.payloadType) return;
     this.stats.videoPacketsIn += 1;
+    this.#deviceVideoSsrc = rtp.ssrc;
     if (this.#video.codec === "h264") {
       const { unit, lost } = this.#h264In.push(rtp);
       if (lost) this.#askDeviceForKeyframe();
@@ -390,9 +393,8 @@ export class CallMedia {
 
   #askDeviceForKeyframe(): void {
     const leg = this.videoLeg;
-    if (!leg || !this.#video) return;
-    const deviceSsrc = 0;
-    leg.sendRtcp(encodePli(leg.ssrc, deviceSsrc));
+    if (!leg || !this.#video || this.#deviceVideoSsrc === undefined) return;
+    leg.sendRtcp(encodePli(leg.ssrc, this.#deviceVideoSsrc));
     // PLI only: baresip (libre) logs FIR (RFC 5104) as an unknown feedback type.
   }
 

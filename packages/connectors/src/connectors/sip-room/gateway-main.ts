@@ -27,7 +27,8 @@ type Config = Extract<ServerToGateway, { type: "configure" }>;
 
 const CALL_MODULE = fileURLToPath(new URL("./call-main.js", import.meta.url));
 const AUTHORIZE_TIMEOUT_MS = 10_000;
-const JOIN_TIMEOUT_MS = 60_000;
+/** How long a device may ring: joining, plus waiting for a host in a waiting room. */
+const JOIN_TIMEOUT_MS = 300_000;
 
 let config: Config | undefined;
 /** Our DTLS certificate for DTLS-SRTP devices (one per gateway process, like a browser's). */
@@ -150,10 +151,17 @@ async function onInvite(call: IncomingCall): Promise<void> {
     const ports = await request(proc, { type: "prepare", address: c.mediaAddress, video: n.video !== undefined, ...(c.mediaPorts ? { portRange: c.mediaPorts } : {}) }, "ports");
     if (ports.type !== "ports") throw new Error("unexpected");
     proc.send({ type: "join", signalingUrl: c.signalingUrl, meetingId: auth.meetingId, ticket: auth.ticket, ...(c.ca ? { ca: c.ca } : {}), displayName: name, farLeg: n.farLeg, media: transfer(n) });
-    const joined = await waitFor(proc, (m) => {
-      if (m.type === "waiting") call.ringing();
-      return m.type === "inGroup" || m.type === "ended";
-    }, JOIN_TIMEOUT_MS);
+    let joined: CallToGateway;
+    try {
+      joined = await waitFor(proc, (m) => {
+        if (m.type === "waiting") call.ringing();
+        return m.type === "inGroup" || m.type === "ended";
+      }, JOIN_TIMEOUT_MS);
+    } catch {
+      call.reject(480, "Temporarily Unavailable", "Nobody let the device into the meeting; call again later");
+      void proc.stop();
+      return;
+    }
     if (cancelled) return;
     if (joined.type === "ended") {
       const e2ee = joined.code === "CONNECTOR_NOT_ALLOWED";
@@ -181,7 +189,8 @@ function bridge(dialog: SipDialog, proc: SupervisedProcess, n: Negotiation, meet
     if (!r.ok) return respond(null, r.explanation);
     // The far leg's protection is part of the member's credential: it may not change mid-call.
     if (r.negotiation.farLeg.media !== current.farLeg.media) return respond(null, "The media encryption cannot change during the call");
-    const ports = { audio: proc.pid !== undefined ? currentPorts.get(proc)!.audio : 0, video: currentPorts.get(proc)?.video };
+    const ports = currentPorts.get(proc);
+    if (!ports) return respond(null, "The call's media is gone");
     current = r.negotiation;
     proc.send({ type: "reconfigure", media: transfer(current) });
     respond(buildAnswer(current, { address: config!.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, randomInt(1, 2 ** 31), 2, dtlsIdentity?.fingerprint));
@@ -298,10 +307,14 @@ async function dial(m: Extract<ServerToGateway, { type: "dial" }>): Promise<void
   }
   const abort = new AbortController();
   outbound.set(m.inviteId, { abort });
+  const secure = ua!.flowFor(target).transport === "tls";
+  if (m.requireEncryption && !secure) {
+    server.send({ type: "callEvent", meetingId: m.meetingId, inviteId: m.inviteId, displayName: name, event: "failed", detail: "this meeting requires encryption for room systems: call a sips: URI or one with ;transport=tls", code: "ENCRYPTION_REQUIRED" });
+    return;
+  }
   const proc = spawnCall(name);
   try {
     const ports = await request(proc, { type: "prepare", address: c.mediaAddress, video: true, ...(c.mediaPorts ? { portRange: c.mediaPorts } : {}) }, "ports");
-    const secure = ua!.flowFor(target).transport === "tls";
     const offer = buildOffer({ address: c.mediaAddress, audioPort: ports.audio, videoPort: ports.video }, { srtp: secure || m.requireEncryption, sessionId: randomInt(1, 2 ** 31) });
     const { dialog, answer } = await ua!.call(target, offer.sdp, {
       displayName: name,

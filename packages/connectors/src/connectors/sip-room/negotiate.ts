@@ -93,7 +93,6 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
   const sessionAddress = offer.connection?.ip;
   let audio: NegotiatedStream<AudioCodecName> | undefined;
   let video: NegotiatedStream<VideoCodecName> | undefined;
-  let sawCrypto = false;
   let sawDtlsOnly = false;
   let plainAudio = false;
   for (const [index, m] of offer.media.entries()) {
@@ -103,7 +102,6 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
     const address = m.connection?.ip ?? sessionAddress;
     if (address === undefined) continue;
     const cryptoLines = (m.crypto ?? []).map((c) => `${c.id} ${c.suite} ${c.config}${c.sessionConfig ? ` ${c.sessionConfig}` : ""}`);
-    if (cryptoLines.length > 0) sawCrypto = true;
     let srtp: NegotiatedStream<string>["srtp"];
     try {
       srtp = chooseCrypto(cryptoLines);
@@ -160,7 +158,6 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
   if (opts.requireEncryption && !(opts.signaling === "tls" && encryptedMedia)) {
     return { ok: false, status: 488, reason: "Not Acceptable Here", explanation: ENCRYPTION_REQUIRED_TEXT };
   }
-  void sawCrypto;
   return { ok: true, negotiation: { audio, video, farLeg, offer } };
 }
 
