@@ -2,7 +2,10 @@
 // ctrl_tcp, dialing the server's SIP gateway; the connector joins as a visible MLS member.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Decoder } from "@evan/opus";
@@ -167,6 +170,89 @@ test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and 
   assert.match(metrics, /conclave_sip_gateway_up 1/);
 });
 
+/** `conclave bot --json` as a separate process (the CLI's own bin), collecting its JSON lines. */
+function cliBot(url: string, name: string): { events: Record<string, unknown>[]; until(what: string, pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>; stop(): Promise<void> } {
+  const bin = fileURLToPath(new URL("../../../packages/cli/bin/conclave.js", import.meta.url));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("CONCLAVE_")) env[k] = v;
+  const child = spawn(process.execPath, [bin, "bot", "--url", url, "--json", "--ca", sip.server.certFile, "--name", name], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const events: Record<string, unknown>[] = [];
+  const wakers = new Set<() => void>();
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    events.push(JSON.parse(line) as Record<string, unknown>); // every line must be JSON
+    for (const w of wakers) w();
+  });
+  child.stderr.resume();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    events,
+    until: (what, pred, ms = 45_000) =>
+      waitFor(what, ms, (wake) => {
+        wakers.add(wake);
+        return () => wakers.delete(wake);
+      }, () => [...events].reverse().find(pred)),
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+test("`conclave bot --json` with room systems in the meeting: members list them as sip connectors with their far legs, the shield is partial with each one an exception (TLS + SRTP, unencrypted), and stats.bySender counts their frames", { timeout: 120_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const settings = sip.server.context.database.settings;
+  settings.writeAccount({ requireEncryptedThirdParty: { value: false } });
+  const cli = cliBot(`https://127.0.0.1:${sip.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`, "Cleo");
+  const secure = await Baresip.start({ user: "room7", mediaenc: "srtp-mand", transport: "tls" });
+  const plain = await Baresip.start({ user: "softphone7", mediaenc: "none", transport: "udp", video: false });
+  t.after(async () => {
+    settings.writeAccount({ requireEncryptedThirdParty: { value: null, locked: false } });
+    await cli.stop();
+    await secure.close();
+    await plain.close();
+  });
+  const joined = await cli.until("the bot's joined event", (e) => e.event === "joined");
+  const alone = await cli.until("the bot's first epoch", (e) => e.event === "epoch");
+  assert.equal(alone.shield, "encrypted");
+  assert.deepEqual(alone.exceptions, []);
+  assert.deepEqual(alone.members, [{ memberId: joined.memberId, name: "Cleo", kind: "person" }]);
+
+  const secureJoined = sipCall(meeting.id, "joined");
+  secure.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tlsPort};transport=tls`);
+  await secure.waitEvent("CALL_ESTABLISHED", 45_000);
+  const secureId = (await secureJoined).memberId as string;
+  const plainJoined = sipCall(meeting.id, "joined");
+  plain.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.udpPort}`);
+  await plain.waitEvent("CALL_ESTABLISHED", 45_000);
+  const plainId = (await plainJoined).memberId as string;
+
+  const three = await cli.until("an epoch with both room systems", (e) => e.event === "epoch" && (e.members as unknown[]).length === 3);
+  const byId = (id: unknown) => (three.members as Record<string, unknown>[]).find((m) => m.memberId === id);
+  assert.deepEqual(byId(joined.memberId), { memberId: joined.memberId, name: "Cleo", kind: "person" });
+  assert.deepEqual(byId(secureId), { memberId: secureId, name: "room7", kind: "connector", connectorKind: "sip", farLeg: "SIP/TLS + SRTP AES_CM_128_HMAC_SHA1_80", protection: "TLS + SRTP" });
+  assert.deepEqual(byId(plainId), { memberId: plainId, name: "softphone7", kind: "connector", connectorKind: "sip", farLeg: "SIP/UDP + RTP (unencrypted)", protection: "unencrypted" });
+  assert.equal(three.shield, "partial");
+  const exceptions = (three.exceptions as { memberId: string; name: string; protection: string }[]).map((x) => [x.memberId, x.name, x.protection]).sort();
+  assert.deepEqual(exceptions, [[secureId, "room7", "TLS + SRTP"], [plainId, "softphone7", "unencrypted"]].sort());
+
+  // Frames decrypted per sender: the TLS device's audio and video, the softphone's audio.
+  const counted = await cli.until("stats counting both devices' frames", (e) => {
+    if (e.event !== "stats") return false;
+    const by = e.bySender as Record<string, { audio: number; video: number }>;
+    return (by[secureId]?.audio ?? 0) >= 50 && (by[secureId]?.video ?? 0) >= 5 && (by[plainId]?.audio ?? 0) >= 50;
+  }, 60_000);
+  assert.equal((counted.bySender as Record<string, { audio: number; video: number }>)[plainId]!.video, 0);
+  assert.equal(counted.decryptFailures, 0);
+
+  // Both hang up: the shield is back to encrypted with no exceptions.
+  secure.hangup();
+  plain.hangup();
+  const back = await cli.until("an epoch without the room systems", (e) => e.event === "epoch" && (e.members as unknown[]).length === 1 && (e.epoch as number) > (three.epoch as number));
+  assert.equal(back.shield, "encrypted");
+  assert.deepEqual(back.exceptions, []);
+});
+
 test("with 'Require encryption for 3rd-party endpoints' on, a device without TLS and SRTP gets 488 and joins nothing; turned off, it joins and is listed as unencrypted", { timeout: 90_000 }, async (t) => {
   const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
@@ -252,7 +338,7 @@ test("an end-to-end encrypted meeting refuses a room system with 403 and tells i
   assert.deepEqual(membersOf(lastEpoch(host)), ["Host"]);
 });
 
-test("a host invites a room system by SIP URI; it joins as a visible member; removing it hangs up the device and rekeys", { timeout: 90_000 }, async (t) => {
+test("a host invites a room system by SIP URI; it joins as a visible member; removing it hangs up the device, and the device hanging up removes it; each rekeys", { timeout: 90_000 }, async (t) => {
   const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
   const host = await bot(meeting, "Host", { host: true });
@@ -275,6 +361,19 @@ test("a host invites a room system by SIP URI; it joins as a visible member; rem
   await device.waitEvent("CALL_CLOSED", 20_000);
   const after = await waitEpoch(host, "the group without the boardroom", (e) => e.members.length === 1 && e.epoch > two.epoch);
   assert.notEqual(after.securityCode, two.securityCode);
+
+  // Called in again, this time the device hangs up: its member leaves and the group rekeys.
+  const before = device.events.length;
+  const again = sipCall(meeting.id, "joined", 45_000);
+  host.p.session.inviteRoomSystem(`sip:boardroom@127.0.0.1:${device.tlsPort};transport=tls`, "Boardroom");
+  await device.waitEvent("CALL_ESTABLISHED", 45_000, () => device.events.length > before);
+  const second = await again;
+  const back = await waitEpoch(host, "the boardroom back in the group", (e) => e.members.length === 2 && e.epoch > after.epoch);
+  assert.ok(back.members.some((m) => m.identity.memberId === second.memberId && m.identity.kind === "connector"));
+  device.hangup();
+  const gone = await waitEpoch(host, "the group after the device hung up", (e) => e.members.length === 1 && e.epoch > back.epoch);
+  assert.deepEqual(membersOf(gone), ["Host"]);
+  assert.notEqual(gone.securityCode, back.securityCode);
 });
 
 test("an H.264-only room system: its camera reaches the meeting as VP8 and the meeting's video reaches it as H.264, through ffmpeg", { timeout: 120_000 }, async (t) => {
