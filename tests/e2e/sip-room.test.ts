@@ -149,6 +149,12 @@ test("a room system dials in over SIP/TLS with SRTP: bots decrypt its audio and 
   for (const x of [a, b]) assert.equal(x.p.stats().decryptFailures, 0);
   const deviceAudio = Float64Array.from(fromDevice.flatMap((f) => [...f]));
   assert.ok(toneCorrelation(deviceAudio, 48000, 1000) > 0.6, "the device's 1000 Hz tone reaches the meeting");
+  // The device sees the active speaker's camera: VP8 passed through, decoded by baresip itself.
+  await waitFor("the device to decode the meeting's VP8 video", 40_000, (wake) => {
+    const i = setInterval(wake, 250);
+    return () => clearInterval(i);
+  }, () => /receiving with resolution \d+ x \d+/.test(device.log) || undefined);
+  assert.match(device.log, /Set video decoder: VP8/);
 
   // Hang up on the device: the connector leaves, the group rekeys without it.
   device.hangup();
