@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Baresip, makeDeviceCertificate, requireBaresip } from "@conclave/e2e-tests/dist/support/baresip.js";
-import { apiOk, setupOwner } from "./support/accounts.js";
+import { OWNER, apiOk, setupOwner } from "./support/accounts.js";
 import { eventually, joinBot, joinFromPage, launchBrowser, openPage, securityCode, startTestServer } from "./support/harness.js";
 
 requireBaresip();
@@ -76,9 +76,36 @@ test("the host calls a room system in from the meeting screen: it answers, joins
   await host.page.getByTestId("invite-room-system-name").fill("Boardroom");
   await host.page.getByTestId("invite-room-system-button").click();
   await room.waitEvent("CALL_ESTABLISHED", 60_000);
-  await host.page.waitForFunction(() => /Boardroom/.test(document.querySelector('[data-testid="participant-list"]')?.textContent ?? ""), undefined, { timeout: 30_000 });
+  // Listed first while joining (no protection claimed yet), then from its credential in the group.
+  await host.page.waitForFunction(() => /Boardroom.*TLS \+ SRTP/.test(document.querySelector('[data-testid="participant-list"]')?.textContent ?? ""), undefined, { timeout: 30_000 });
   const list = (await host.page.getByTestId("participant-list").textContent()) ?? "";
   assert.match(list, /Boardroom.*Connector · Room system · TLS \+ SRTP/);
   await host.page.waitForFunction(() => document.querySelector('[data-testid="room-system-notice"]')?.getAttribute("data-code") === "ROOM_SYSTEM_JOINED", undefined, { timeout: 15_000 });
   assert.equal(await host.page.getByTestId("encryption-shield").getAttribute("data-state"), "partial");
+});
+
+test("a room system dialing an end-to-end encrypted meeting gets a SIP 403, joins nothing, and the host's screen says why", { timeout: 150_000 }, async (t) => {
+  // Olive (the owner set up by the previous test) signs in on a fresh page and hosts an E2EE meeting.
+  const host = await openPage(browser, `${server.origin}/`);
+  await apiOk(host.page, "POST", "/api/auth/login", { email: OWNER.email, password: OWNER.password });
+  const created = await apiOk<{ id: string; passcode: string }>(host.page, "POST", "/api/meetings", { encryption: "e2ee", waitingRoom: false, topic: "Private" });
+  const room = await Baresip.start({ user: "room9", mediaenc: "srtp-mand", transport: "tls", video: false });
+  t.after(async () => {
+    await room.close();
+    await host.context.close();
+  });
+  await host.page.goto(server.link({ id: created.id, passcode: created.passcode }));
+  await joinFromPage(host, "Olive");
+  await host.page.waitForFunction(() => document.querySelector('[data-testid="encryption-shield"]')?.getAttribute("data-state") === "e2ee", undefined, { timeout: 30_000 });
+  const tlsPort = server.server.sipListening.find((l) => l.transport === "tls")!.port;
+  room.dial(`sip:${created.id}.${created.passcode}@127.0.0.1:${tlsPort};transport=tls`);
+  assert.match(String((await room.waitEvent("CALL_CLOSED", 30_000)).param), /403/);
+  // The host is told, in words, why the room system was refused.
+  await host.page.waitForFunction(() => document.querySelector('[data-testid="room-system-notice"]')?.getAttribute("data-code") === "ROOM_SYSTEM_REFUSED", undefined, { timeout: 15_000 });
+  const toast = await eventually("the host's toast", 10_000, async () => {
+    const text = await host.page.locator(".toasts").textContent();
+    return text && /end-to-end encrypted/.test(text) ? text : undefined;
+  });
+  assert.match(toast, /room9/);
+  assert.equal(await host.page.getByTestId("encryption-shield").getAttribute("data-state"), "e2ee");
 });

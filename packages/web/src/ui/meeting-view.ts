@@ -640,8 +640,11 @@ function presenceIdentity(p: MemberInfo): MemberIdentity {
 }
 
 function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia, role: string | undefined, manage: HTMLElement | null): HTMLElement {
-  // A connector shows its kind and, from its own credential, how its far leg is protected.
-  const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}${m.farLeg || m.connector === "sip" || m.connector === "pstn" ? ` · ${farLegProtection(m.farLeg)}` : ""}` : "Person";
+  // A connector shows its kind and, from its own credential, how its far leg is protected. While
+  // it is still joining (known from the server's presence only, no credential in the group yet)
+  // its protection is not known, so none is claimed.
+  const showsProtection = m.kind === "connector" && (m.farLeg !== undefined || (state === "in" && (m.connector === "sip" || m.connector === "pstn")));
+  const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}${showsProtection ? ` · ${farLegProtection(m.farLeg)}` : ""}` : "Person";
   return h(
     "li",
     { class: `participant ${state}`, "data-member-id": m.memberId, "data-kind": m.kind },
