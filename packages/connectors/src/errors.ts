@@ -20,6 +20,8 @@ export const CONNECTOR_ERRORS = {
   CONNECTOR_PROCESS_FAILED: "The connector process failed.",
   CONNECTOR_LIMIT_EXCEEDED: "The connector process exceeded its resource limits and was stopped.",
   CONNECTOR_BAD_IPC: "A message between the server and a connector process is malformed.",
+  DTMF_BAD_EVENT: "A DTMF telephone event (RFC 4733) is malformed.",
+  PSTN_PROMPT_FAILED: "The phone connector's spoken prompts could not be rendered or read.",
 } as const;
 
 export type ConnectorErrorCode = keyof typeof CONNECTOR_ERRORS;

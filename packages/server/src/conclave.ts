@@ -4,6 +4,7 @@
  */
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
+import { join } from "node:path";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type RunningServer, type ServerContext } from "./server.js";
 import type { LogSink, Logger } from "./observability/logger.js";
@@ -22,6 +23,7 @@ import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { ConnectorTickets } from "./connectors/tickets.js";
 import { SipService, type SipListening } from "./connectors/sip-service.js";
+import { DialInPasscodes } from "./connectors/dial-in.js";
 import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
@@ -189,6 +191,21 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
     ...(sipConfig.accounts ? { accounts: sipConfig.accounts.map((a) => ({ ...a })) } : {}),
     ...(sipConfig.deviceCaFile ? { deviceCa: readFileSync(sipConfig.deviceCaFile, "utf8") } : {}),
     metrics: context.metrics,
+    ...(sipConfig.trunks && sipConfig.trunks.length > 0
+      ? {
+          dialIn: {
+            trunks: sipConfig.trunks.map((t) => ({ address: t.address, ...(t.username !== undefined ? { username: t.username } : {}), ...(t.password !== undefined ? { password: t.password } : {}) })),
+            promptsDir: join(config.dataDir, "prompts"),
+            passcodes: DialInPasscodes.open(config.dataDir, (id) => context.meetings.passcodeHash(id)),
+            allowed: (meetingId: string) => {
+              const owner = context.meetings.meetingPolicy(meetingId)?.ownerUserId ?? null;
+              const user = owner === null ? undefined : database.users.get(owner);
+              const resolved = resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user));
+              return resolved.phoneDialIn.value;
+            },
+          },
+        }
+      : {}),
     requireEncryption: (meetingId) => {
       const owner = context.meetings.meetingPolicy(meetingId)?.ownerUserId ?? null;
       const user = owner === null ? undefined : database.users.get(owner);

@@ -78,6 +78,10 @@ export interface SipConfig {
   readonly accounts?: readonly { readonly username: string; readonly password: string }[];
   /** PEM file of CA certificates trusted when calling devices over TLS (default: the system's). */
   readonly deviceCaFile?: string;
+  /** Phone dial-in: the SIP trunks calls are accepted from (config file `sipTrunks`); none: no dial-in. */
+  readonly trunks?: readonly { readonly address: string; readonly username?: string; readonly password?: string }[];
+  /** The dial-in numbers shown in invitations (config file `dialInNumbers`). */
+  readonly dialInNumbers?: readonly string[];
 }
 
 export interface ListenAddress {
@@ -233,6 +237,21 @@ const sipAccountsSchema = z
   )
   .max(1000);
 
+const sipTrunksSchema = z
+  .array(
+    z
+      .strictObject({
+        address: ipAddressSchema,
+        username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").optional(),
+        password: z.string().min(12, "must be at least 12 characters").max(256).optional(),
+      })
+      .refine((t) => (t.username === undefined) === (t.password === undefined), "username and password go together"),
+  )
+  .min(1)
+  .max(100);
+
+const dialInNumbersSchema = z.array(z.string().regex(/^\+?[0-9][0-9 ()-]{2,30}$/, "must be a phone number such as +1 555 0100")).max(50);
+
 const acmeDirectorySchema = z
   .string()
   .refine((s) => URL.canParse(s) && new URL(s).protocol === "https:", "must be an https:// URL of an ACME directory");
@@ -286,6 +305,8 @@ interface PartialConfig extends KmsPartial {
   sipUdpListen?: ListenAddress;
   sipDeviceCa?: string;
   sipAccounts?: { username: string; password: string }[];
+  sipTrunks?: { address: string; username?: string | undefined; password?: string | undefined }[];
+  dialInNumbers?: string[];
 }
 
 const stringSourceSchema = z.object({
@@ -338,6 +359,8 @@ const fileSchema = z
     sipUdpListen: listenSchema.optional(),
     sipDeviceCa: pathSchema.optional(),
     sipAccounts: sipAccountsSchema.optional(),
+    sipTrunks: sipTrunksSchema.optional(),
+    dialInNumbers: dialInNumbersSchema.optional(),
     ...kmsFileShape,
   })
   .strict();
@@ -360,6 +383,8 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   sipUdpListen: "--sip-udp-listen",
   sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   sipAccounts: "sipAccounts",
+  sipTrunks: "sipTrunks",
+  dialInNumbers: "dialInNumbers",
   acmeDirectory: "--acme-directory",
   acmeEmail: "--acme-email",
   acmeCa: "--acme-ca",
@@ -589,7 +614,11 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (sipListen !== undefined || sipUdpListen !== undefined) {
     const accounts = pick("sipAccounts");
     const deviceCa = pick("sipDeviceCa");
+    const trunks = pick("sipTrunks");
+    const dialInNumbers = pick("dialInNumbers");
     config.sip = {
+      ...(trunks !== undefined ? { trunks } : {}),
+      ...(dialInNumbers !== undefined ? { dialInNumbers } : {}),
       ...(sipListen !== undefined ? { tlsListen: sipListen } : {}),
       ...(sipUdpListen !== undefined ? { udpListen: sipUdpListen } : {}),
       ...(accounts !== undefined ? { accounts } : {}),

@@ -11,14 +11,14 @@ const meetingId = z.string().regex(/^[0-9]{1,32}$/);
 const ticket = z.string().regex(/^[A-Za-z0-9_-]{32,128}$/);
 const text = (max: number) => z.string().max(max);
 const transport = z.enum(["udp", "tcp", "tls"]);
-const farLeg = z.strictObject({
+export const farLegSchema = z.strictObject({
   protocol: z.string().max(16),
   signaling: z.enum(["none", "udp", "tcp", "tls"]),
   media: z.enum(["none", "rtp", "srtp", "dtls-srtp"]),
   suite: z.string().max(64).optional(),
 });
 const srtpTransfer = z.strictObject({ suite: z.enum(["AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"]), keySalt: z.string().max(64) });
-const stream = z.strictObject({
+export const streamSchema = z.strictObject({
   codec: z.enum(["opus", "g722", "pcmu", "pcma", "vp8", "h264"]),
   payloadType: z.number().int().min(0).max(127),
   clockRate: z.number().int().positive(),
@@ -34,10 +34,10 @@ const stream = z.strictObject({
   index: z.number().int().nonnegative(),
   direction: z.enum(["sendrecv", "sendonly", "recvonly", "inactive"]),
 });
-export type StreamTransfer = z.infer<typeof stream>;
+export type StreamTransfer = z.infer<typeof streamSchema>;
 const mediaConfig = z.strictObject({
-  audio: stream,
-  video: stream.optional(),
+  audio: streamSchema,
+  video: streamSchema.optional(),
   /** The gateway's DTLS certificate and key (DTLS-SRTP calls only; the connector domain only). */
   dtlsIdentity: z
     .strictObject({ certPem: z.string().max(8192), keyPem: z.string().max(8192), signatureHash: z.strictObject({ hash: z.number().int(), signature: z.number().int() }), fingerprint: z.string().max(200) })
@@ -72,6 +72,13 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
     /** CA for outbound TLS to devices, and whether to skip verification (testing only). */
     deviceCa: text(100_000).optional(),
     deviceTlsInsecure: z.boolean().optional(),
+    /** Phone dial-in (pstn/): the trunks calls are accepted from, and where the prompts are cached. */
+    pstn: z
+      .strictObject({
+        trunks: z.array(z.strictObject({ address: text(64), username: z.string().min(1).max(64).optional(), password: z.string().min(8).max(256).optional() })).min(1).max(100),
+        promptsDir: text(4096),
+      })
+      .optional(),
   }),
   /** The answer to `authorize`. */
   z.strictObject({
@@ -92,6 +99,12 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
     ticket,
     requireEncryption: z.boolean(),
   }),
+  /** The answer to `dialInLookup`: does the meeting take phone calls, and does it need a passcode. */
+  z.strictObject({
+    type: z.literal("dialInLookedUp"),
+    requestId: z.number().int().nonnegative(),
+    result: z.discriminatedUnion("ok", [z.strictObject({ ok: z.literal(true), passcodeRequired: z.boolean() }), z.strictObject({ ok: z.literal(false), code: text(64) })]),
+  }),
   /** Hang up a call (the host removed the room system, or the meeting ended). */
   z.strictObject({ type: z.literal("hangup"), inviteId: z.string().max(64) }),
 ]);
@@ -109,6 +122,20 @@ export const gatewayToServerSchema = z.discriminatedUnion("type", [
     transport,
     address: text(64),
   }),
+  /**
+   * A phone caller entered a meeting ID (phone dial-in): may phones join it, and is a passcode
+   * needed? `caller` is a keyed digest of the caller's number (never the number), so the server's
+   * per-caller failure limits work without learning it.
+   */
+  z.strictObject({ type: z.literal("dialInLookup"), requestId: z.number().int().nonnegative(), meetingId: z.string().regex(/^[0-9]{1,20}$/), caller: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/) }),
+  /** A phone caller entered the passcode: the server checks it against the meeting's limits. */
+  z.strictObject({
+    type: z.literal("dialInAuthorize"),
+    requestId: z.number().int().nonnegative(),
+    meetingId,
+    passcode: z.string().regex(/^[0-9]{0,20}$/).optional(),
+    caller: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
+  }),
   /** What happened to a call, for the meeting's hosts and the operator (no media, no keys). */
   z.strictObject({
     type: z.literal("callEvent"),
@@ -121,6 +148,8 @@ export const gatewayToServerSchema = z.discriminatedUnion("type", [
     /** joined: the connector member's id and its security code at that epoch (public facts). */
     memberId: z.string().max(64).optional(),
     securityCode: text(64).optional(),
+    /** Which connector's call: room system (default) or phone dial-in. */
+    connector: z.enum(["sip", "pstn"]).optional(),
   }),
 ]);
 export type GatewayToServer = z.infer<typeof gatewayToServerSchema>;
@@ -139,7 +168,7 @@ export const gatewayToCallSchema = z.discriminatedUnion("type", [
     ticket,
     ca: text(20_000).optional(),
     displayName: text(64),
-    farLeg,
+    farLeg: farLegSchema,
     media: mediaConfig,
   }),
   /** A re-INVITE changed the media. */

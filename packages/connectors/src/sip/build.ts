@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { header, type SipHeader, type SipRequest, type SipResponse } from "./message.js";
 
-export const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REGISTER";
+export const ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, REGISTER, INFO";
 export const SUPPORTED = "timer";
 export const USER_AGENT = "Conclave";
 

@@ -546,6 +546,8 @@ export interface SipDialogEvents {
    * with an SDP answer, or with null to refuse it (488).
    */
   offer: [{ sdp: string; respond: (answer: string | null, explanation?: string) => void }];
+  /** An INFO request in the dialog (RFC 6086), e.g. DTMF as application/dtmf-relay; answered 200. */
+  info: [{ contentType: string | undefined; body: string }];
   terminated: [TerminationReason];
 }
 
@@ -718,6 +720,17 @@ export class SipDialog extends EventEmitter<SipDialogEvents> {
       case "OPTIONS":
         tx.respond(makeResponse(req, 200, "OK", { headers: [h("Allow", ALLOW), h("Supported", SUPPORTED)] }));
         return;
+      case "INFO": {
+        // RFC 6086: an application that does not use INFO answers 469 (Bad Info Package); the
+        // legacy DTMF bodies carry no Info-Package header, so any listener takes them.
+        if (this.listenerCount("info") === 0 || this.#state === "terminated") {
+          tx.respond(makeResponse(req, this.#state === "terminated" ? 481 : 469, this.#state === "terminated" ? "Call/Transaction Does Not Exist" : "Bad Info Package"));
+          return;
+        }
+        tx.respond(makeResponse(req, 200, "OK"));
+        this.emit("info", { contentType: header(req, "Content-Type"), body: Buffer.from(req.body).toString("utf8") });
+        return;
+      }
       case "INVITE":
       case "UPDATE": {
         if (this.#state === "terminated") {

@@ -14,6 +14,7 @@ import type { Logger } from "../server.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { DialInPasscodes } from "./dial-in.js";
 
 
 export interface SipServiceOptions {
@@ -35,6 +36,15 @@ export interface SipServiceOptions {
   requireEncryption: (meetingId: string) => boolean;
   /** conclave_sip_* metrics. */
   metrics?: Metrics;
+  /** Phone dial-in through SIP trunks (absent: no trunk configured, no dial-in). */
+  dialIn?: {
+    trunks: { address: string; username?: string; password?: string }[];
+    /** Where the IVR's rendered prompts are cached (in the data directory). */
+    promptsDir: string;
+    passcodes: DialInPasscodes;
+    /** The "Phone dial-in" setting of the meeting's owner (the settings hierarchy, with locks). */
+    allowed: (meetingId: string) => boolean;
+  };
 }
 
 export interface SipListening {
@@ -157,6 +167,7 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
       ...(o.accounts ? { accounts: o.accounts } : {}),
       ...(o.deviceCa ? { deviceCa: o.deviceCa } : {}),
       ...(o.deviceTlsInsecure ? { deviceTlsInsecure: true } : {}),
+      ...(o.dialIn ? { pstn: { trunks: o.dialIn.trunks.map((t) => ({ ...t })), promptsDir: o.dialIn.promptsDir } } : {}),
     };
   }
 
@@ -179,12 +190,56 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
         }
         return;
       }
+      case "dialInLookup": {
+        const dialIn = this.#opts.dialIn;
+        const r = dialIn ? this.#opts.registry.lookupForDialIn(m.meetingId, `pstn:${m.caller}`) : ({ ok: false, code: "SERVER_CLOSED" } as const);
+        if (r.ok && !dialIn!.allowed(r.meeting.id)) {
+          this.#send({ type: "dialInLookedUp", requestId: m.requestId, result: { ok: false, code: "DIAL_IN_DISABLED" } });
+          return;
+        }
+        if (!r.ok && r.code === "CONNECTOR_NOT_ALLOWED") {
+          this.#opts.registry.get(m.meetingId)?.notifyHosts("PHONE_REFUSED", "A phone tried to dial in and was refused: end-to-end encrypted meetings admit no phones or other connectors.");
+        }
+        this.#send({ type: "dialInLookedUp", requestId: m.requestId, result: r.ok ? { ok: true, passcodeRequired: r.passcodeRequired } : { ok: false, code: r.code } });
+        return;
+      }
+      case "dialInAuthorize": {
+        const dialIn = this.#opts.dialIn;
+        if (!dialIn || !dialIn.allowed(m.meetingId)) {
+          this.#send({ type: "authorized", requestId: m.requestId, result: { ok: false, status: 403, reason: "Forbidden", explanation: "phone dial-in is off for this meeting", code: "DIAL_IN_DISABLED" } });
+          return;
+        }
+        const r = await this.#opts.registry.authorizeConnector({
+          meetingId: m.meetingId,
+          ...(m.passcode !== undefined ? { passcode: m.passcode } : {}),
+          address: `pstn:${m.caller}`,
+          connector: "pstn",
+          checkPasscode: (id, passcode) => Promise.resolve(dialIn.passcodes.verify(id, passcode)),
+        });
+        if (r.ok) {
+          this.#send({ type: "authorized", requestId: m.requestId, result: { ok: true, ticket: r.ticket, meetingId: r.meeting.id, requireEncryption: false } });
+        } else {
+          this.#send({ type: "authorized", requestId: m.requestId, result: { ok: false, status: 403, reason: "Forbidden", explanation: r.message.slice(0, 300), code: r.code } });
+        }
+        return;
+      }
       case "callEvent": {
         const { type: _type, ...event } = m;
         this.#callEvents?.(m.event);
         this.emit("call", event);
         const live = this.#opts.registry.get(m.meetingId);
         if (!live) return;
+        if (m.connector === "pstn") {
+          const phone: Record<typeof m.event, string> = {
+            ringing: `${m.displayName} is waiting to be let in.`,
+            joined: `${m.displayName} joined by phone (${m.detail}).`,
+            refused: `${m.displayName} could not join by phone: ${m.detail}`,
+            failed: `The phone call from ${m.displayName} failed: ${m.detail}`,
+            ended: `${m.displayName} hung up.`,
+          };
+          live.notifyHosts(`PHONE_${m.event.toUpperCase()}`, phone[m.event]);
+          return;
+        }
         const text: Record<typeof m.event, string> = {
           ringing: `Calling ${m.displayName}…`,
           joined: `${m.displayName} joined by SIP (${m.detail}).`,
@@ -200,6 +255,19 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
         throw new Error(`unhandled ${(never as { type: string }).type}`);
       }
     }
+  }
+
+  /** Whether phones can dial in (trunks configured). */
+  get dialInEnabled(): boolean {
+    return this.#opts.dialIn !== undefined;
+  }
+
+  /**
+   * The meeting's numeric phone passcode (for invitations: whoever may see the meeting's passcode
+   * may see this); null when the meeting has none, undefined when dial-in is off or no such meeting.
+   */
+  phonePasscode(meetingId: string): string | null | undefined {
+    return this.#opts.dialIn?.passcodes.phonePasscode(meetingId);
   }
 
   /** MeetingConnectors: a host calls a room system in. */

@@ -245,7 +245,32 @@ export class MeetingRegistry {
    * `<meetingId>.<passcode>@host`). Checks the meeting, its encryption (no connector in an e2ee
    * meeting) and the passcode, with the same rate limits as joins; on success issues a ticket.
    */
-  async authorizeConnector(req: { meetingId: string; passcode?: string; address: string; connector: ConnectorKind }): Promise<
+  /**
+   * Phone dial-in, after the caller entered a meeting ID: may a phone join it, and does it need a
+   * passcode? Unknown IDs count as failures of `address` (the caller), like web joins.
+   */
+  lookupForDialIn(meetingId: string, address: string): { ok: true; passcodeRequired: boolean; meeting: Meeting } | { ok: false; code: JoinErrorCode } {
+    if (this.#closed || !this.#opts.tickets) return { ok: false, code: "SERVER_CLOSED" };
+    if (this.#failuresByAddress.isLimited(address)) return { ok: false, code: "RATE_LIMITED" };
+    const record = this.#opts.store.get(meetingId);
+    if (!record) {
+      this.#failuresByAddress.record(address);
+      return { ok: false, code: "MEETING_NOT_FOUND" };
+    }
+    if (record.endedAt !== undefined) return { ok: false, code: "MEETING_ENDED" };
+    if (record.encryption === "e2ee") return { ok: false, code: "CONNECTOR_NOT_ALLOWED" };
+    if (record.passcodeRequired && this.#passcodeFailuresByMeeting.isLimited(record.id)) return { ok: false, code: "RATE_LIMITED" };
+    return { ok: true, passcodeRequired: record.passcodeRequired, meeting: record };
+  }
+
+  async authorizeConnector(req: {
+    meetingId: string;
+    passcode?: string;
+    address: string;
+    connector: ConnectorKind;
+    /** How the passcode is checked (phone dial-in: the numeric phone passcode); default the meeting's passcode. */
+    checkPasscode?: (meetingId: string, passcode: string) => Promise<boolean>;
+  }): Promise<
     { ok: true; ticket: string; meeting: Meeting } | { ok: false; code: JoinErrorCode | "BAD_TICKET"; message: string }
   > {
     const address = req.address;
@@ -261,7 +286,8 @@ export class MeetingRegistry {
     if (record.encryption === "e2ee") return fail("CONNECTOR_NOT_ALLOWED");
     if (record.passcodeRequired) {
       if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
-      const ok = req.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, req.passcode));
+      const check = req.checkPasscode ?? ((id: string, p: string) => this.#opts.store.verifyPasscodeAsync(id, p));
+      const ok = req.passcode !== undefined && (await check(record.id, req.passcode));
       if (!ok) {
         this.#failuresByAddress.record(address);
         this.#passcodeFailuresByMeeting.record(record.id);

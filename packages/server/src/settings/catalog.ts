@@ -54,6 +54,12 @@ export const SETTINGS = {
     true,
     "SIP and H.323 endpoints may join only over encrypted transports.",
   ),
+  phoneDialIn: bool(
+    "Phone dial-in",
+    true,
+    "Participants may join by phone through the server's SIP trunks (when configured). A phone in a meeting makes it partially encrypted: its leg beyond the connector is not end-to-end encrypted.",
+    true,
+  ),
   postQuantumKeyExchange: bool(
     "Post-quantum key exchange",
     false,

@@ -365,6 +365,15 @@ export class MeetingStore {
     return hash === null ? true : verifyPasscodeHashAsync(passcode, hash);
   }
 
+  /**
+   * The stored passcode hash (undefined: no such meeting; null: no passcode). Phone dial-in
+   * derives the numeric phone passcode from it under a server key (connectors/dial-in.ts), so
+   * resetting the passcode changes the phone passcode too.
+   */
+  passcodeHash(meetingId: string): string | null | undefined {
+    return this.#passcodeHash(meetingId);
+  }
+
   /** undefined: no such meeting; null: no passcode. */
   #passcodeHash(meetingId: string): string | null | undefined {
     if (!isMeetingId(meetingId)) return undefined;

@@ -22,6 +22,8 @@ import { parseSipUri, type SipUri } from "../../sip/uri.js";
 import { buildAnswer, buildOffer, negotiateOffer, readAnswer, type Negotiation, type NegotiatedStream } from "./negotiate.js";
 import { fileURLToPath } from "node:url";
 import { createDtlsIdentity, type DtlsIdentity } from "../../media/dtls.js";
+import { DialInGateway } from "../../pstn/dial-in-gateway.js";
+import { renderPrompts } from "../../pstn/prompts.js";
 
 type Config = Extract<ServerToGateway, { type: "configure" }>;
 
@@ -38,6 +40,8 @@ const calls = new ConnectorSupervisor();
 let nextRequest = 1;
 const pending = new Map<number, (r: Extract<ServerToGateway, { type: "authorized" }>["result"]) => void>();
 const outbound = new Map<string, { abort: AbortController; hangup?: () => void }>();
+/** Phone dial-in (pstn/), when trunks are configured. */
+let dialIn: DialInGateway | undefined;
 
 const server = childChannel<ServerToGateway, GatewayToServer>(serverToGatewaySchema, (m) => {
   void onServer(m).catch((e: unknown) => process.stderr.write(`sip gateway: ${(e as Error).message}\n`));
@@ -50,7 +54,11 @@ async function onServer(m: ServerToGateway): Promise<void> {
       config = m;
       await start(m);
       return;
+    case "dialInLookedUp":
+      dialIn?.onServer(m);
+      return;
     case "authorized":
+      if (dialIn?.onServer(m)) return;
       pending.get(m.requestId)?.(m.result);
       pending.delete(m.requestId);
       return;
@@ -81,6 +89,11 @@ async function start(c: Config): Promise<void> {
     ...(c.deviceCa ? { tlsClientCa: c.deviceCa } : {}),
     ...(c.deviceTlsInsecure ? { tlsClientInsecure: true } : {}),
   });
+  if (c.pstn) {
+    // Rendered once into the data directory; later starts find them cached.
+    await renderPrompts(c.pstn.promptsDir);
+    dialIn = new DialInGateway({ config: c, pstn: c.pstn, calls, send: (m) => server.send(m), nextRequestId: () => nextRequest++ });
+  }
   const digest = c.accounts && c.accounts.length > 0 ? new DigestServer(c.publicHost, c.accounts) : undefined;
   ua = new SipUserAgent({
     transport,
@@ -122,6 +135,7 @@ function displayNameOf(call: IncomingCall): string {
 }
 
 async function onInvite(call: IncomingCall): Promise<void> {
+  if (dialIn?.claims(call)) return dialIn.onInvite(call);
   const c = config!;
   const target = meetingFromUri(call.requestUri);
   if (!target) {
