@@ -66,6 +66,12 @@ const WHAT: Record<string, string> = {
 function reasonFor(connector: ConnectorKind, farLeg: FarLeg | undefined): string {
   const what = WHAT[connector] ?? "Connector";
   if (connector === "streaming") return `${what}: the stream goes to a streaming service that can watch it.`;
+  if (connector === "pstn") {
+    // The phone leg ends at the trunk (a carrier or PBX); beyond it the phone network has no encryption.
+    return farLegEncrypted(farLeg)
+      ? `${what}: encrypted (${farLegProtection(farLeg)}) only as far as the phone trunk; beyond it the call crosses the phone network unencrypted, and the connector, the trunk and the phone network can hear this phone's audio and the meeting audio sent to it.`
+      : `${what}: unencrypted beyond the connector: the network to the phone trunk, the trunk and the phone network can hear this phone's audio and the meeting audio sent to it.`;
+  }
   if (farLegEncrypted(farLeg)) {
     return `${what}: encrypted (${farLegProtection(farLeg)}) only up to the device, not end to end: the connector and the device can read this media.`;
   }

@@ -38,6 +38,10 @@ export interface BaresipOptions {
   video?: boolean;
   /** PEM file with certificate and key for its TLS listener (default: a fresh self-signed one). */
   certificate?: string;
+  /** The loopback address it binds and calls from (default 127.0.0.1; e.g. 127.0.0.2 to be "elsewhere"). */
+  address?: string;
+  /** Channels of its audio (1 for G.711-only phones; default 2, as Opus wants). */
+  channels?: 1 | 2;
 }
 
 /** A self-signed certificate for 127.0.0.1 (cert and key in one PEM), e.g. to trust as a device CA. */
@@ -191,7 +195,9 @@ export class Baresip {
         s.close(() => resolve(port));
       });
     });
-    writeToneWav(join(dir, "tone.wav"), opts.toneHz ?? 1000, 60);
+    const address = opts.address ?? "127.0.0.1";
+    const channels = opts.channels ?? 2;
+    writeToneWav(join(dir, "tone.wav"), opts.toneHz ?? 1000, 60, 48000, channels);
     // baresip's TLS listener needs a certificate (cert and key in one PEM file).
     const certificate = opts.certificate ?? makeDeviceCertificate(dir).pem;
     const video = opts.video !== false;
@@ -199,7 +205,7 @@ export class Baresip {
       join(dir, "config"),
       [
         "poll_method epoll",
-        `sip_listen 127.0.0.1:${sipPort}`,
+        `sip_listen ${address}:${sipPort}`,
         `sip_certificate ${certificate}`,
         "call_local_timeout 120",
         "call_max_calls 4",
@@ -207,9 +213,9 @@ export class Baresip {
         `audio_source aufile,${join(dir, "tone.wav")}`,
         "audio_alert aufile,/dev/null",
         "audio_srate 48000",
-        "audio_channels 2",
+        `audio_channels ${channels}`,
         ...(video ? ["video_source fakevideo,nil", "video_size 320x240", "video_fps 15"] : []),
-        "net_interface 127.0.0.1",
+        `net_interface ${address}`,
         "module_path /usr/lib/baresip/modules",
         "module g711.so",
         "module g722.so",
@@ -235,7 +241,7 @@ export class Baresip {
       ...(opts.videoCodecs ? [`video_codecs=${opts.videoCodecs}`] : []),
       ...(opts.autoAnswer ? ["answermode=auto"] : []),
     ];
-    writeFileSync(join(dir, "accounts"), `"${opts.user}" <sip:${opts.user}@127.0.0.1;transport=${transport}>;${params.join(";")}\n`);
+    writeFileSync(join(dir, "accounts"), `"${opts.user}" <sip:${opts.user}@${address};transport=${transport}>;${params.join(";")}\n`);
     const proc = spawn("baresip", ["-f", dir], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
     const ctrl = await connectWithRetry(ctrlPort, 10_000);
     const b = new Baresip(dir, sipPort, opts.user, proc, ctrl);
@@ -277,6 +283,11 @@ export class Baresip {
 
   dial(uri: string): void {
     this.command("dial", uri);
+  }
+
+  /** Sends DTMF key presses (RTP telephone events when negotiated), one ctrl_tcp command per key. */
+  sendDtmf(keys: string): void {
+    for (const k of keys) this.command("sndcode", k);
   }
 
   hangup(): void {

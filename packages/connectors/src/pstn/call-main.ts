@@ -57,6 +57,7 @@ async function handle(m: GatewayToPhone): Promise<void> {
       if (!media) throw new Error("start before prepare");
       start = m;
       media.configure(toStream(m.audio));
+      media.onPrompt = (prompt, phase) => channel.send({ type: "prompt", prompt, phase });
       const prompts = { "8000": await PromptSet.load(m.promptsDir, 8000), "16000": await PromptSet.load(m.promptsDir, 16000) };
       media.start(prompts);
       ivr = new DialInIvr(onIvr);

@@ -167,6 +167,9 @@ export class DialInGateway {
           if (m.meetingId && !joined) this.#deps.send({ type: "callEvent", meetingId: m.meetingId, displayName: name, event: "refused", detail: m.detail, code: m.code, connector: "pstn" });
           void dialog.bye();
           return;
+        case "prompt":
+          this.#deps.send({ type: "ivr", displayName: name, prompt: m.prompt, phase: m.phase });
+          return;
         case "ports":
           return;
         default: {

@@ -122,13 +122,20 @@ export class PhoneMedia {
     this.#rtcpTimer = setInterval(() => this.#sendRtcp(encodeEmptyRr(this.#ssrc)), 5000);
   }
 
+  /** Prompt starts and ends (the connector reports them to the gateway). */
+  onPrompt: (id: PromptId, phase: "start" | "end") => void = () => {};
+
   /** Plays a prompt from its start (replacing one that plays); `done` runs when it has played. */
   play(id: PromptId, done?: () => void): void {
     if (!this.#prompts) return;
+    this.onPrompt(id, "start");
     // G.722 and Opus phones get the 16 kHz rendering, G.711 phones the 8 kHz one.
     const rate = this.#stream?.codec === "pcmu" || this.#stream?.codec === "pcma" ? 8000 : 16000;
     const prev = this.#playing?.done;
-    this.#playing = { pcm: this.#prompts[rate].get(id), rate, at: 0, ...(done ? { done } : {}) };
+    this.#playing = { pcm: this.#prompts[rate].get(id), rate, at: 0, done: () => {
+      this.onPrompt(id, "end");
+      done?.();
+    } };
     this.#upsampler = new Resampler(rate, 48000);
     prev?.();
   }

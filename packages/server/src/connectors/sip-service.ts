@@ -67,7 +67,14 @@ export interface SipCallEvent {
   securityCode?: string;
 }
 
-export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implements MeetingConnectors {
+/** A phone call's IVR started or finished a prompt (no digits, no number: the display name only). */
+export interface DialInPromptEvent {
+  displayName: string;
+  prompt: string;
+  phase: "start" | "end";
+}
+
+export class SipService extends EventEmitter<{ call: [SipCallEvent]; ivr: [DialInPromptEvent] }> implements MeetingConnectors {
   readonly #opts: SipServiceOptions;
   readonly #supervisor = new ConnectorSupervisor();
   #gateway: SupervisedProcess | undefined;
@@ -190,6 +197,9 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent] }> implement
         }
         return;
       }
+      case "ivr":
+        this.emit("ivr", { displayName: m.displayName, prompt: m.prompt, phase: m.phase });
+        return;
       case "dialInLookup": {
         const dialIn = this.#opts.dialIn;
         const r = dialIn ? this.#opts.registry.lookupForDialIn(m.meetingId, `pstn:${m.caller}`) : ({ ok: false, code: "SERVER_CLOSED" } as const);

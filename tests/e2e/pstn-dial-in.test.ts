@@ -1,0 +1,277 @@
+// Phone dial-in through a SIP trunk, with a real phone: Debian's baresip (UDP, PCMU, DTMF as RTP
+// telephone events) calling the trunk address of the server's SIP gateway. The phone connector
+// runs the IVR (espeak-ng prompts), then joins as a visible MLS member of kind `pstn`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Decoder } from "@evan/opus";
+import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { NodeParticipant } from "@conclave/client/node";
+import type { EpochEvent } from "@conclave/client";
+import { computeShield } from "@conclave/protocol";
+import { requireSystemBinary } from "@conclave/test-support";
+import { Baresip, requireBaresip, toneCorrelation } from "./support/baresip.js";
+import { waitFor } from "./support/harness.js";
+
+interface PhoneServer {
+  server: ConclaveServer;
+  dataDir: string;
+  ca: string;
+  udpPort: number;
+  ivrEvents: { displayName: string; prompt: string; phase: string }[];
+  close(): Promise<void>;
+}
+
+let s: PhoneServer;
+const PASSCODE_LIMIT = 5;
+
+before(async () => {
+  requireBaresip();
+  requireSystemBinary("espeak-ng");
+  const dataDir = await mkdtemp(join(tmpdir(), "conclave-pstn-"));
+  // The trunk is 127.0.0.1 (where the test's phone calls from); 127.0.0.2 is "anywhere else".
+  const configFile = join(dataDir, "conclave.json");
+  await writeFile(configFile, JSON.stringify({ sipTrunks: [{ address: "127.0.0.1" }], dialInNumbers: ["+1 555 0100"] }));
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, sipUdpListen: "127.0.0.1:0", config: configFile }, env: {} });
+  const server = await startConclave(config, {
+    logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
+    relay: { listenAddress: "127.0.0.1" },
+    limits: { passcodeFailuresPerMeeting: PASSCODE_LIMIT },
+  });
+  const ivrEvents: PhoneServer["ivrEvents"] = [];
+  server.sip!.on("ivr", (e) => ivrEvents.push(e));
+  s = {
+    server,
+    dataDir,
+    ca: await readFile(server.certFile, "utf8"),
+    udpPort: server.sipListening.find((l) => l.transport === "udp")!.port,
+    ivrEvents,
+    async close() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+after(() => s.close());
+
+async function bot(meeting: { id: string; passcode: string | null }, name: string): Promise<{ p: NodeParticipant; epochs: EpochEvent[] }> {
+  const p = new NodeParticipant({
+    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}${meeting.passcode ? `#pwd=${meeting.passcode}` : ""}`,
+    displayName: name,
+    ca: s.ca,
+  });
+  const epochs: EpochEvent[] = [];
+  p.on("epoch", (e) => epochs.push(e));
+  await p.join();
+  return { p, epochs };
+}
+
+function waitEpoch(b: { p: NodeParticipant; epochs: EpochEvent[] }, what: string, pred: (e: EpochEvent) => boolean, ms = 30_000): Promise<EpochEvent> {
+  return waitFor(what, ms, (wake) => b.p.on("epoch", wake), () => {
+    const e = b.epochs.at(-1);
+    return e && pred(e) ? e : undefined;
+  });
+}
+
+/** Waits for the `n`-th time (1-based) the phone's IVR reached `phase` of `prompt`. */
+function prompt(displayName: string, id: string, phase: "start" | "end", n = 1, ms = 30_000): Promise<unknown> {
+  return waitFor(`the IVR to ${phase} prompt ${id} (#${n}) for ${displayName}`, ms, (wake) => {
+    s.server.sip!.on("ivr", wake);
+    return () => s.server.sip!.off("ivr", wake);
+  }, () => (s.ivrEvents.filter((e) => e.displayName === displayName && e.prompt === id && e.phase === phase).length >= n ? true : undefined));
+}
+
+function callEvent(meetingId: string, event: string, ms = 45_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} call event for ${meetingId}`)), ms);
+    const on = (e: { meetingId: string; event: string }) => {
+      if (e.meetingId === meetingId && e.event === event) {
+        clearTimeout(timer);
+        s.server.sip!.off("call", on);
+        resolve(e as unknown as Record<string, unknown>);
+      }
+    };
+    s.server.sip!.on("call", on);
+  });
+}
+
+async function phone(user: string, opts: { address?: string } = {}): Promise<Baresip> {
+  return Baresip.start({ user, transport: "udp", mediaenc: "none", audioCodecs: "PCMU/8000/1", video: false, channels: 1, toneHz: 1000, ...opts });
+}
+
+function dialTrunk(p: Baresip): void {
+  p.dial(`sip:+15550100@127.0.0.1:${s.udpPort};transport=udp`);
+}
+
+/** A rendered prompt (8 kHz, as a G.711 phone hears it). */
+async function promptPcm(id: string): Promise<Float64Array> {
+  const dir = join(s.dataDir, "prompts");
+  const file = (await readdir(dir)).find((f) => f.startsWith(`${id}-`) && f.endsWith("-8000.s16"))!;
+  const b = await readFile(join(dir, file));
+  const out = new Float64Array(b.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = b.readInt16LE(i * 2);
+  return out;
+}
+
+/**
+ * The best normalized cross-correlation of a 0.4 s piece of `reference` (8 kHz, from its first
+ * loud sample) against `signal` (decimated to 8 kHz) at any lag: near 1 when the phone heard it.
+ */
+function heardPrompt(signal: Float64Array, rate: number, reference: Float64Array): number {
+  const factor = Math.round(rate / 8000);
+  const low = new Float64Array(Math.floor(signal.length / factor));
+  for (let i = 0; i < low.length; i++) {
+    let acc = 0;
+    for (let k = 0; k < factor; k++) acc += signal[i * factor + k]!;
+    low[i] = acc / factor;
+  }
+  const start = reference.findIndex((v) => Math.abs(v) > 2000);
+  const piece = reference.subarray(start, start + 3200);
+  let pieceEnergy = 0;
+  for (const v of piece) pieceEnergy += v * v;
+  let best = 0;
+  for (let lag = 0; lag + piece.length <= low.length; lag += 1) {
+    let dot = 0;
+    let energy = 0;
+    for (let i = 0; i < piece.length; i++) {
+      const x = low[lag + i]!;
+      dot += x * piece[i]!;
+      energy += x * x;
+    }
+    if (energy <= 0) continue;
+    const ncc = dot / Math.sqrt(energy * pieceEnergy);
+    if (ncc > best) best = ncc;
+  }
+  return best;
+}
+
+test("a phone on the trunk dials in: a wrong meeting ID gets the 'not valid' prompt, the right ID and phone passcode get it in as 'Phone ••• 1234' (kind pstn, shield partial); bots decrypt its voice, it hears a bot's tone, and its hang-up rekeys the group", { timeout: 180_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const phonePasscode = s.server.sip!.phonePasscode(meeting.id)!;
+  assert.match(phonePasscode, /^[0-9]{8}$/);
+  const a = await bot(meeting, "Ada");
+  const b = await bot(meeting, "Bob");
+  const caller = await phone("15550101234");
+  t.after(async () => {
+    a.p.leave();
+    b.p.leave();
+    await caller.close();
+  });
+  await waitEpoch(a, "two bots in the group", (e) => e.members.length === 2);
+  const name = "Phone \u2022\u2022\u2022 1234";
+
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf("99999999999#");
+  await prompt(name, "badMeetingId", "end");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  const joined = callEvent(meeting.id, "joined");
+  caller.sendDtmf(`${phonePasscode}#`);
+  const joinedEvent = await joined;
+  const connectorId = joinedEvent.memberId as string;
+
+  // The phone is a visible member: kind pstn, the last four digits only, its trunk leg described.
+  const three = await waitEpoch(a, "the phone in Ada's group", (e) => e.members.length === 3);
+  const member = three.members.find((m) => m.identity.kind === "connector")!.identity;
+  assert.equal(member.memberId, connectorId);
+  assert.equal(member.displayName, name);
+  assert.deepEqual(member.kind === "connector" ? [member.connector, member.farLeg] : [], ["pstn", { protocol: "SIP", signaling: "udp", media: "rtp" }]);
+  const shield = computeShield(three.encryption, three.members.map((m) => m.identity));
+  assert.equal(shield.state, "partial");
+  assert.deepEqual(shield.exceptions.map((e) => [e.displayName, e.connector, e.protection]), [[name, "pstn", "unencrypted"]]);
+  assert.match(shield.exceptions[0]!.reason, /phone/i);
+  const bThree = await waitEpoch(b, "the phone in Bob's group", (e) => e.epoch === three.epoch);
+  assert.equal(bThree.securityCode, three.securityCode);
+  assert.equal(joinedEvent.securityCode, three.securityCode);
+
+  // Bots decrypt the phone's voice (SFrame under the connector's key): baresip's 1000 Hz tone.
+  const fromPhone: Int16Array[] = [];
+  const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
+  a.p.on("frame", (f) => {
+    if (f.ownerId === connectorId && f.kind === "audio" && fromPhone.length < 300) {
+      const pcm = decoder.decode(f.frame);
+      fromPhone.push(new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1).slice());
+    }
+  });
+  await waitFor("both bots to decrypt the phone's audio", 40_000, (wake) => {
+    const offs = [a.p.on("frame", wake), b.p.on("frame", wake)];
+    return () => offs.forEach((o) => o());
+  }, () => [a, b].every((x) => (x.p.stats().bySender[connectorId]?.audio ?? 0) >= 150) || undefined);
+  for (const x of [a, b]) assert.equal(x.p.stats().decryptFailures, 0);
+  const voice = Float64Array.from(fromPhone.flatMap((f) => [...f]));
+  assert.ok(toneCorrelation(voice, 48000, 1000) > 0.6, "the phone's 1000 Hz tone reaches the meeting");
+
+  // Hanging up removes the member; the group rekeys without it.
+  caller.hangup();
+  await caller.waitEvent("CALL_CLOSED", 15_000);
+  const after = await waitEpoch(a, "the group without the phone", (e) => e.members.length === 2 && e.epoch > three.epoch);
+  assert.notEqual(after.securityCode, three.securityCode);
+
+  // What the phone heard: the "not valid" prompt, and the bots' 440 Hz tone (cross-correlation).
+  const heard = caller.receivedAudio();
+  const notValid = heardPrompt(heard.samples, heard.rate, await promptPcm("badMeetingId"));
+  const neverPlayed = heardPrompt(heard.samples, heard.rate, await promptPcm("e2ee"));
+  assert.ok(notValid > 0.7, `the phone heard "that meeting ID is not valid" (correlation ${notValid.toFixed(2)})`);
+  assert.ok(neverPlayed < notValid - 0.2, `a prompt never played correlates less (${neverPlayed.toFixed(2)})`);
+  const tone = toneCorrelation(heard.samples, heard.rate, 440);
+  assert.ok(tone > 0.6, `the bots' 440 Hz tone is in the phone's recording (correlation ${tone.toFixed(2)})`);
+});
+
+test("a call from an address that is not a configured trunk is refused with 403", { timeout: 60_000 }, async (t) => {
+  const outsider = await phone("15550109999", { address: "127.0.0.2" });
+  t.after(() => outsider.close());
+  dialTrunk(outsider);
+  const closed = await outsider.waitEvent("CALL_CLOSED", 30_000);
+  assert.match(String(closed.param), /403/);
+  assert.equal(s.ivrEvents.filter((e) => e.displayName === "Phone \u2022\u2022\u2022 9999").length, 0, "no IVR ran for it");
+});
+
+test("too many wrong phone passcodes end the call, and they count against the meeting's passcode limit like web joins", { timeout: 120_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const caller = await phone("15550105555");
+  t.after(() => caller.close());
+  const name = "Phone \u2022\u2022\u2022 5555";
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  caller.sendDtmf("11111111#");
+  await prompt(name, "badPasscode", "start", 1);
+  caller.sendDtmf("22222222#");
+  await prompt(name, "badPasscode", "start", 2);
+  caller.sendDtmf("33333333#");
+  await prompt(name, "tooManyAttempts", "end");
+  await caller.waitEvent("CALL_CLOSED", 15_000);
+
+  // Three wrong phone passcodes + two wrong web passcodes reach the limit of five: now even the
+  // right passcode is refused for a while.
+  for (let i = 0; i < PASSCODE_LIMIT - 3; i++) {
+    await assert.rejects(bot({ id: meeting.id, passcode: "wrongwrong" }, `Guess ${i}`), /WRONG_PASSCODE|passcode/i);
+  }
+  await assert.rejects(bot(meeting, "Ada"), /RATE_LIMITED|too many/i);
+});
+
+test("an end-to-end encrypted meeting refuses the phone with a spoken explanation and a hang-up", { timeout: 90_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "e2ee", passcode: true });
+  const caller = await phone("15550107777");
+  t.after(() => caller.close());
+  const name = "Phone \u2022\u2022\u2022 7777";
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${created.meeting.id}#`);
+  await prompt(name, "e2ee", "end");
+  await caller.waitEvent("CALL_CLOSED", 15_000);
+  const heard = caller.receivedAudio();
+  const e2ee = heardPrompt(heard.samples, heard.rate, await promptPcm("e2ee"));
+  assert.ok(e2ee > 0.7, `the phone heard the end-to-end encryption explanation (correlation ${e2ee.toFixed(2)})`);
+  assert.equal(s.ivrEvents.some((e) => e.displayName === name && e.prompt === "passcode"), false, "it was never asked for a passcode");
+});
