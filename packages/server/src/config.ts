@@ -626,6 +626,10 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     };
   }
 
+  if (config.sip === undefined && pick("sipTrunks") !== undefined) {
+    throw new ServerError("CONFIG_INVALID", "sipTrunks needs a SIP listener for the trunks to call: give --sip-listen or --sip-udp-listen");
+  }
+
   const acmeDirectory = pick("acmeDirectory");
   if (acmeDirectory !== undefined) {
     if (certFile !== undefined) {

@@ -1,0 +1,63 @@
+// Phone dial-in on the server: the numeric phone passcode derived from the stored passcode hash
+// under the dial-in key, and the trunk configuration.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DialInPasscodes, PHONE_PASSCODE_DIGITS } from "../src/connectors/dial-in.js";
+import { loadConfig } from "../src/config.js";
+import { isServerError } from "../src/errors.js";
+import { tempDb } from "./support/temp-db.js";
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-dial-in-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test("a meeting's phone passcode: 8 digits, stable, checked in constant time, changed by a passcode reset, unknown without the dial-in key", async (t) => {
+  const dir = tempDir(t);
+  const db = tempDb(t).open();
+  const hashOf = (id: string) => db.meetings.passcodeHash(id);
+  const passcodes = DialInPasscodes.open(dir, hashOf);
+  assert.equal(statSync(join(dir, "dial-in.key")).mode & 0o777, 0o600, "the dial-in key is private to the server");
+  const { meeting } = await db.meetings.create({ encryption: "enhanced" });
+  const phone = passcodes.phonePasscode(meeting.id)!;
+  assert.match(phone, new RegExp(`^[0-9]{${PHONE_PASSCODE_DIGITS}}$`));
+  assert.equal(passcodes.phonePasscode(meeting.id), phone);
+  assert.equal(DialInPasscodes.open(dir, hashOf).phonePasscode(meeting.id), phone, "the key persists across restarts");
+  assert.equal(passcodes.verify(meeting.id, phone), true);
+  for (const wrong of ["", phone.slice(1), `${phone}0`, String((Number(phone[0]) + 1) % 10) + phone.slice(1)]) {
+    assert.equal(passcodes.verify(meeting.id, wrong), false, `'${wrong}' is refused`);
+  }
+  // Another data directory (another key), same database: another phone passcode.
+  assert.notEqual(DialInPasscodes.open(tempDir(t), hashOf).phonePasscode(meeting.id), phone);
+  // A reset passcode resets the phone passcode.
+  await db.meetings.resetPasscode(meeting.id);
+  assert.notEqual(passcodes.phonePasscode(meeting.id), phone);
+  assert.equal(passcodes.verify(meeting.id, phone), false);
+  // No passcode: none needed; no meeting: nothing verifies.
+  const open = await db.meetings.create({ encryption: "enhanced", passcode: false });
+  assert.equal(passcodes.phonePasscode(open.meeting.id), null);
+  assert.equal(passcodes.verify("12345678901", "00000000"), false);
+  // A damaged key file is an error, not a silently new key.
+  writeFileSync(join(dir, "dial-in.key"), "short");
+  assert.throws(() => DialInPasscodes.open(dir, hashOf), /damaged/);
+});
+
+test("sipTrunks and dialInNumbers come from the config file; a trunk without a valid address or with half its credentials, or trunks without a SIP listener, are CONFIG_INVALID", (t) => {
+  const cwd = tempDir(t);
+  const file = join(cwd, "conf.json");
+  const trunks = [{ address: "192.0.2.10" }, { address: "2001:db8::5", username: "pbx", password: "correct horse battery" }];
+  writeFileSync(file, JSON.stringify({ sipUdpListen: "0.0.0.0:5060", sipTrunks: trunks, dialInNumbers: ["+1 555 0100", "+44 20 7946 0000"] }));
+  const sip = loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }).sip;
+  assert.deepEqual(sip?.trunks, trunks);
+  assert.deepEqual(sip?.dialInNumbers, ["+1 555 0100", "+44 20 7946 0000"]);
+  for (const bad of [[{ address: "pbx.example.org" }], [{ address: "192.0.2.10", username: "pbx" }], [{ address: "192.0.2.10", username: "pbx", password: "short" }], []]) {
+    writeFileSync(file, JSON.stringify({ sipUdpListen: "0.0.0.0:5060", sipTrunks: bad }));
+    assert.throws(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), (e: unknown) => isServerError(e, "CONFIG_INVALID") && /sipTrunks/.test(e.message));
+  }
+  writeFileSync(file, JSON.stringify({ sipTrunks: trunks }));
+  assert.throws(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), (e: unknown) => isServerError(e, "CONFIG_INVALID") && /sipTrunks needs a SIP listener/.test(e.message));
+});
