@@ -36,6 +36,7 @@ espeak-ng                espeak-ng         server
 baresip                  baresip-core      test
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
 /usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test
+rtpengine                rtpengine-daemon  test
 EOF
 
 mode=install

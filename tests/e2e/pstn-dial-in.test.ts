@@ -99,11 +99,11 @@ function callEvent(meetingId: string, event: string, ms = 45_000): Promise<Recor
 }
 
 async function phone(user: string, opts: { address?: string } = {}): Promise<Baresip> {
-  return Baresip.start({ user, transport: "udp", mediaenc: "none", audioCodecs: "PCMU/8000/1", video: false, channels: 1, toneHz: 1000, ...opts });
+  return Baresip.start({ user, transport: "udp", mediaenc: "none", audioCodecs: "PCMU/8000/1", video: false, channels: 1, rate: 8000, toneHz: 1000, ...opts });
 }
 
 function dialTrunk(p: Baresip): void {
-  p.dial(`sip:+15550100@127.0.0.1:${s.udpPort};transport=udp`);
+  p.dial(`sip:+15550100@127.0.0.1:${s.udpPort}`);
 }
 
 /** A rendered prompt (8 kHz, as a G.711 phone hears it). */

@@ -69,7 +69,8 @@ test("SRTP with a 4-byte MKI and the 32-bit tag: packets carry MKI and tag, roun
   const y = master();
   const plain = rtp(7, payload);
   assert.equal(new AesCmSrtp("AES_CM_128_HMAC_SHA1_80", x, y).protectRtp(undefined, payload, plain).length, plain.length + 10);
-  assert.throws(() => new AesCmSrtp("AES_CM_128_HMAC_SHA1_32", master([1]), master()), (e) => isConnectorError(e, "SRTP_BAD_KEY"));
+  assert.throws(() => new AesCmSrtp("AES_CM_128_HMAC_SHA1_32", { ...master(), mki: new Uint8Array(0) }, master()), (e) => isConnectorError(e, "SRTP_BAD_KEY"));
+  assert.throws(() => new AesCmSrtp("AES_CM_128_HMAC_SHA1_32", { key: randomBytes(15), salt: randomBytes(14) }, master()), (e) => isConnectorError(e, "SRTP_BAD_KEY"));
 });
 
 /** Runs ffmpeg to completion; rejects with its stderr. */
@@ -145,3 +146,127 @@ test("AES_CM_128_HMAC_SHA1_32 interoperates with ffmpeg's SRTP both ways (G.711 
   assert.ok(pcm.length >= 8000, `ffmpeg decoded ${pcm.length} samples of our SRTP`);
   assert.ok(tonePower(pcm, 8000, 440) > 0.9, "ffmpeg heard our 440 Hz tone");
 });
+
+/** bencode (the rtpengine NG protocol's encoding) of strings, numbers, lists and dictionaries. */
+function bencode(v: unknown): string {
+  if (typeof v === "number") return `i${v}e`;
+  if (typeof v === "string") return `${Buffer.byteLength(v)}:${v}`;
+  if (Array.isArray(v)) return `l${v.map(bencode).join("")}e`;
+  const o = v as Record<string, unknown>;
+  return `d${Object.keys(o).sort().map((k) => bencode(k) + bencode(o[k])).join("")}e`;
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+  const port = s.address().port;
+  s.close();
+  return port;
+}
+
+test("rtpengine (an independent SRTP gateway) decrypts our SRTP with a 4-byte MKI and the 32-bit tag to plain RTP, refuses it without the MKI or with a forged tag, and we decrypt its 32-bit-tag SRTP (its answer carries no MKI)", { timeout: 60_000 }, async (t) => {
+  requireSystemBinary("rtpengine");
+  const ngPort = await freeUdpPort();
+  const base = 20000 + 2 * Math.floor(Math.random() * 10000);
+  const engine = spawn("rtpengine", ["--table=-1", "--interface=127.0.0.1", `--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${base}`, `--port-max=${base + 99}`, "--foreground", "--log-stderr", "--log-level=6"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  engine.stderr.on("data", (d: Buffer) => (log += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    engine.once("exit", (code) => reject(new Error(`rtpengine exited ${code}: ${log}`)));
+    const check = () => (log.includes("Startup complete") ? resolve() : undefined);
+    engine.stderr.on("data", check);
+  });
+  const ng = createSocket("udp4");
+  const a = createSocket("udp4"); // us: SRTP with MKI and the 32-bit tag
+  const b = createSocket("udp4"); // the plain-RTP side
+  for (const s of [ng, a, b]) await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+  t.after(() => {
+    for (const s of [ng, a, b]) s.close();
+    engine.kill("SIGTERM");
+  });
+  const command = (msg: Record<string, unknown>): Promise<string> =>
+    new Promise((resolve) => {
+      const cookie = randomBytes(4).toString("hex");
+      const on = (m: Buffer) => {
+        if (!m.toString().startsWith(cookie)) return;
+        ng.off("message", on);
+        resolve(m.toString());
+      };
+      ng.on("message", on);
+      ng.send(`${cookie} ${bencode(msg)}`, ngPort, "127.0.0.1");
+    });
+  const sdp = (port: number, proto: string, extra: string[] = []) => ["v=0", "o=- 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0", `m=audio ${port} ${proto} 0`, "a=rtpmap:0 PCMU/8000", "a=sendrecv", ...extra, ""].join("\r\n");
+
+  // Our offer: AES_CM_128_HMAC_SHA1_32 with MKI 1 of 4 bytes (RFC 4568 §6.1 "|1:4").
+  const ours: AesCmMasterKey = { ...master(), mki: Uint8Array.of(0, 0, 0, 1) };
+  const inline = Buffer.concat([ours.key, ours.salt]).toString("base64");
+  const offered = await command({ command: "offer", "call-id": "mki", "from-tag": "a", "transport-protocol": "RTP/AVP", sdp: sdp(a.address().port, "RTP/SAVP", [`a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:${inline}|2^31|1:4`]) });
+  assert.match(offered, /result2:ok/, offered);
+  const toPlainPort = Number(/m=audio (\d+) RTP\/AVP/.exec(offered)![1]);
+  const answered = await command({ command: "answer", "call-id": "mki", "from-tag": "a", "to-tag": "b", sdp: sdp(b.address().port, "RTP/AVP") });
+  assert.match(answered, /result2:ok/, answered);
+  const toSrtpPort = Number(/m=audio (\d+) RTP\/SAVP/.exec(answered)![1]);
+  const crypto = /a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:([A-Za-z0-9+/=]{40})(?:\|[^|\r\n]*)?(?:\|(\d+):(\d+))?/.exec(answered);
+  assert.ok(crypto, `rtpengine answered AES_CM_128_HMAC_SHA1_32: ${answered}`);
+  const theirsRaw = Buffer.from(crypto[1]!, "base64");
+  const theirs: AesCmMasterKey = { key: theirsRaw.subarray(0, 16), salt: theirsRaw.subarray(16, 30), ...(crypto[2] ? { mki: mkiBytes(Number(crypto[2]), Number(crypto[3])) } : {}) };
+  const session = new AesCmSrtp("AES_CM_128_HMAC_SHA1_32", ours, theirs);
+
+  // us -> rtpengine -> plain side: rtpengine checks our MKI and 32-bit tag, decrypts, forwards.
+  const plainIn: Buffer[] = [];
+  b.on("message", (m) => plainIn.push(m));
+  const srtpIn: Buffer[] = [];
+  let rejected = 0;
+  a.on("message", (m) => {
+    try {
+      srtpIn.push(session.unprotectRtp(m));
+    } catch {
+      rejected += 1;
+    }
+  });
+  const payloads = Array.from({ length: 30 }, () => randomBytes(160));
+  for (let i = 0; i < payloads.length; i++) {
+    a.send(session.protectRtp(undefined, payloads[i]!, rtp(100 + i, payloads[i]!, 0xabc)), toSrtpPort, "127.0.0.1");
+    b.send(rtp(500 + i, payloads[i]!, 0xdef), toPlainPort, "127.0.0.1");
+    await new Promise((r) => setTimeout(r, 20)); // paced like a 20 ms audio stream
+  }
+  await waitUntil(() => plainIn.length === payloads.length && srtpIn.length === payloads.length, 10_000, () => `plain ${plainIn.length}, srtp ${srtpIn.length}, rejected ${rejected}\n${log.slice(-2000)}`);
+  const sent = new Set(payloads.map((p) => p.toString("hex")));
+  assert.ok(plainIn.every((m) => sent.has(Buffer.from(decodeRtp(m)!.payload).toString("hex"))), "rtpengine decrypted our packets to the payloads we sent");
+  assert.ok(srtpIn.every((m) => sent.has(Buffer.from(decodeRtp(m)!.payload).toString("hex"))), "we decrypted rtpengine's SRTP (32-bit tag) to the payloads the plain side sent");
+  assert.equal(rejected, 0);
+  // rtpengine reads the MKI where RFC 3711 puts it: the same key without the MKI, or with a
+  // forged tag, does not get through (rtpengine does not check the MKI's value, only its length).
+  const before = plainIn.length;
+  const noMki = new AesCmSrtp("AES_CM_128_HMAC_SHA1_32", { key: ours.key, salt: ours.salt }, theirs);
+  a.send(noMki.protectRtp(undefined, payloads[0]!, rtp(200, payloads[0]!, 0xabc)), toSrtpPort, "127.0.0.1");
+  const forged = session.protectRtp(undefined, payloads[2]!, rtp(201, payloads[2]!, 0xabc));
+  forged[forged.length - 1]! ^= 0x01;
+  a.send(forged, toSrtpPort, "127.0.0.1");
+  const good = session.protectRtp(undefined, payloads[1]!, rtp(202, payloads[1]!, 0xabc));
+  a.send(good, toSrtpPort, "127.0.0.1");
+  await waitUntil(() => plainIn.length > before, 5000, () => "the good packet after the bad ones");
+  assert.equal(Buffer.from(decodeRtp(plainIn.at(-1)!)!.payload).toString("hex"), payloads[1]!.toString("hex"), "only the properly protected packet came through");
+  assert.equal(plainIn.length, before + 1);
+});
+
+function mkiBytes(value: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = length - 1, v = value; i >= 0; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  return out;
+}
+
+function waitUntil(pred: () => boolean, ms: number, what: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + ms;
+    const tick = setInterval(() => {
+      if (pred()) {
+        clearInterval(tick);
+        resolve();
+      } else if (Date.now() > deadline) {
+        clearInterval(tick);
+        reject(new Error(`timed out: ${what()}`));
+      }
+    }, 20);
+  });
+}

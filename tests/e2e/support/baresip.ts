@@ -42,6 +42,8 @@ export interface BaresipOptions {
   address?: string;
   /** Channels of its audio (1 for G.711-only phones; default 2, as Opus wants). */
   channels?: 1 | 2;
+  /** Sample rate of its audio source and recording (8000 for G.711-only phones; default 48000). */
+  rate?: number;
 }
 
 /** A self-signed certificate for 127.0.0.1 (cert and key in one PEM), e.g. to trust as a device CA. */
@@ -197,7 +199,8 @@ export class Baresip {
     });
     const address = opts.address ?? "127.0.0.1";
     const channels = opts.channels ?? 2;
-    writeToneWav(join(dir, "tone.wav"), opts.toneHz ?? 1000, 60, 48000, channels);
+    const rate = opts.rate ?? 48000;
+    writeToneWav(join(dir, "tone.wav"), opts.toneHz ?? 1000, 60, rate, channels);
     // baresip's TLS listener needs a certificate (cert and key in one PEM file).
     const certificate = opts.certificate ?? makeDeviceCertificate(dir).pem;
     const video = opts.video !== false;
@@ -212,7 +215,7 @@ export class Baresip {
         "audio_player aufile,/dev/null",
         `audio_source aufile,${join(dir, "tone.wav")}`,
         "audio_alert aufile,/dev/null",
-        "audio_srate 48000",
+        `audio_srate ${rate}`,
         `audio_channels ${channels}`,
         ...(video ? ["video_source fakevideo,nil", "video_size 320x240", "video_fps 15"] : []),
         `net_interface ${address}`,

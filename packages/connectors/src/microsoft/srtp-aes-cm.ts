@@ -99,12 +99,13 @@ export class AesCmSrtp implements MediaProtection {
   readonly #rtcpWindows = new Map<number, ReplayWindow>();
 
   /**
-   * `local` protects what we send, `remote` what we receive. Both directions use MKIs of the same
-   * length, or none (RFC 4568 §6.1: the MKI length is fixed for the session).
+   * `local` protects what we send, `remote` what we receive. Each direction's key has its own MKI
+   * (or none): RFC 4568 §6.1 puts the MKI and its length in each side's own a=crypto line.
    */
   constructor(suite: AesCmSuite, local: AesCmMasterKey, remote: AesCmMasterKey) {
-    if ((local.mki?.length ?? 0) !== (remote.mki?.length ?? 0)) throw new ConnectorError("SRTP_BAD_KEY", "both directions need MKIs of one length");
-    if (local.mki !== undefined && (local.mki.length < 1 || local.mki.length > 128)) throw new ConnectorError("SRTP_BAD_KEY", "MKI length: 1..128 bytes");
+    for (const m of [local, remote]) {
+      if (m.mki !== undefined && (m.mki.length < 1 || m.mki.length > 128)) throw new ConnectorError("SRTP_BAD_KEY", "MKI length: 1..128 bytes");
+    }
     this.suite = suite;
     this.#tagLength = suite === "AES_CM_128_HMAC_SHA1_32" ? 4 : 10;
     this.#local = deriveSessionKeys(local);
