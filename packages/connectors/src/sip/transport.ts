@@ -27,7 +27,17 @@ export interface Flow {
 
 export interface SipListenOptions {
   /** host:port for SIP over TLS (certificate and key required). */
-  tls?: { host: string; port: number; cert: string | Buffer; key: string | Buffer };
+  tls?: {
+    host: string;
+    port: number;
+    cert: string | Buffer;
+    key: string | Buffer;
+    /**
+     * Mutual TLS (the Microsoft SIP profile: Teams Direct Routing, Skype for Business): peers must
+     * present a certificate from these CAs, or the handshake fails.
+     */
+    clientCa?: string | Buffer;
+  };
   /** host:port for SIP over UDP. */
   udp?: { host: string; port: number };
   /** host:port for SIP over TCP. */
@@ -36,6 +46,8 @@ export interface SipListenOptions {
   tlsClientCa?: string | Buffer;
   /** Accept any device certificate on outbound TLS (testing only). */
   tlsClientInsecure?: boolean;
+  /** Our client certificate on outbound TLS (mutual TLS, the Microsoft SIP profile). */
+  tlsClientCert?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface SipTransportEvents {
@@ -119,7 +131,8 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       this.#bound.push({ transport: "udp", host: o.udp.host, port: sock.address().port });
     }
     if (o.tls) {
-      const server = createTlsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: "TLSv1.2", handshakeTimeout: CONNECT_TIMEOUT_MS });
+      const mutual = o.tls.clientCa !== undefined ? { requestCert: true, rejectUnauthorized: true, ca: o.tls.clientCa } : {};
+      const server = createTlsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: "TLSv1.2", handshakeTimeout: CONNECT_TIMEOUT_MS, ...mutual });
       this.#tlsServer = server;
       server.on("secureConnection", (socket) => this.#adopt(socket, "tls"));
       server.on("tlsClientError", () => undefined);
@@ -204,6 +217,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
               minVersion: "TLSv1.2",
               ...(isIP(address) === 0 ? { servername: address } : {}),
               ...(o.tlsClientCa ? { ca: o.tlsClientCa } : {}),
+              ...(o.tlsClientCert ? { cert: o.tlsClientCert.cert, key: o.tlsClientCert.key } : {}),
               rejectUnauthorized: o.tlsClientInsecure !== true,
               // A device's certificate names the device, not necessarily the address we dial.
               checkServerIdentity: () => undefined,
