@@ -234,7 +234,7 @@ test("an account lock is read-only for the member, with the lock shown, and the 
   assert.equal(await row(olive.page, "passcodeRequired").getAttribute("data-locked"), "true");
   assert.equal(await row(olive.page, "passcodeRequired").getByTestId("setting-lock").getAttribute("aria-pressed"), "true");
   // Features that need a server-side member say why E2EE meetings cannot have them.
-  for (const key of ["cloudRecording", "liveStreaming", "liveTranscription"]) {
+  for (const key of ["cloudRecording", "liveStreaming", "liveTranscription", "phoneDialIn"]) {
     assert.match((await row(olive.page, key).getByTestId("e2ee-unavailable").textContent()) ?? "", /Unavailable in end-to-end encrypted meetings/);
   }
   assert.equal(await row(olive.page, "polling").getByTestId("e2ee-unavailable").count(), 0);

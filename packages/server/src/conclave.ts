@@ -196,6 +196,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
           dialIn: {
             trunks: sipConfig.trunks.map((t) => ({ address: t.address, ...(t.username !== undefined ? { username: t.username } : {}), ...(t.password !== undefined ? { password: t.password } : {}) })),
             promptsDir: join(config.dataDir, "prompts"),
+            numbers: [...(sipConfig.dialInNumbers ?? [])],
             passcodes: DialInPasscodes.open(config.dataDir, (id) => context.meetings.passcodeHash(id)),
             allowed: (meetingId: string) => {
               const owner = context.meetings.meetingPolicy(meetingId)?.ownerUserId ?? null;

@@ -83,6 +83,7 @@ test("the settings table has the required keys, types and defaults", () => {
     allowE2ee: true,
     defaultEncryption: "e2ee",
     requireEncryptedThirdParty: true,
+    phoneDialIn: true,
     postQuantumKeyExchange: false,
     passcodeRequired: true,
     waitingRoom: true,
@@ -99,7 +100,7 @@ test("the settings table has the required keys, types and defaults", () => {
   assert.deepEqual(defaultSettings(), expected);
   assert.deepEqual(
     SETTING_KEYS.filter((k) => SETTINGS[k].needsServerSideMember),
-    ["cloudRecording", "liveStreaming", "liveTranscription"],
+    ["cloudRecording", "liveStreaming", "liveTranscription", "phoneDialIn"],
   );
   assert.equal(SETTINGS.requireEncryptedThirdParty.label, "Require encryption for 3rd-party endpoints (SIP/H.323)");
   for (const entry of settingsCatalog()) {
@@ -189,7 +190,7 @@ test("an E2EE meeting's settings snapshot turns off features that need a server-
   const e2ee = meetingSettingsSnapshot(withRecording, "e2ee");
   assert.equal(e2ee.values.cloudRecording, false);
   assert.match(e2ee.unavailable.cloudRecording ?? "", /end-to-end encrypted/);
-  assert.deepEqual(Object.keys(e2ee.unavailable).sort(), ["cloudRecording", "liveStreaming", "liveTranscription"]);
+  assert.deepEqual(Object.keys(e2ee.unavailable).sort(), ["cloudRecording", "liveStreaming", "liveTranscription", "phoneDialIn"]);
   const enhanced = meetingSettingsSnapshot(withRecording, "enhanced");
   assert.equal(enhanced.values.cloudRecording, true);
   assert.deepEqual(enhanced.unavailable, {});

@@ -42,6 +42,8 @@ export interface SipServiceOptions {
     /** Where the IVR's rendered prompts are cached (in the data directory). */
     promptsDir: string;
     passcodes: DialInPasscodes;
+    /** Phone numbers shown in invitations. */
+    numbers: string[];
     /** The "Phone dial-in" setting of the meeting's owner (the settings hierarchy, with locks). */
     allowed: (meetingId: string) => boolean;
   };
@@ -278,6 +280,14 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent]; ivr: [DialI
    */
   phonePasscode(meetingId: string): string | null | undefined {
     return this.#opts.dialIn?.passcodes.phonePasscode(meetingId);
+  }
+
+  /** MeetingConnectors: what an invitation says about dialing in (meetings that take phones only). */
+  dialIn(meetingId: string): { numbers: string[]; phonePasscode: string | null } | undefined {
+    const d = this.#opts.dialIn;
+    if (!d || !d.allowed(meetingId)) return undefined;
+    const phonePasscode = d.passcodes.phonePasscode(meetingId);
+    return phonePasscode === undefined ? undefined : { numbers: [...d.numbers], phonePasscode };
   }
 
   /** MeetingConnectors: a host calls a room system in. */

@@ -29,6 +29,8 @@ export interface CreateMeetingResponse {
   encryption: Encryption;
   /** The meeting's MLS group uses the X-Wing post-quantum suite. */
   postQuantum: boolean;
+  /** Phone dial-in for the invitation (when the server has trunks and the meeting takes phones). */
+  dialIn?: { numbers: string[]; phonePasscode: string | null };
 }
 
 export interface MeetingInfoResponse {
@@ -156,6 +158,9 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
         encryption: meeting.encryption,
         postQuantum: meeting.postQuantum,
       };
+      // E2EE meetings take no phones: no dial-in details for them.
+      const dialIn = meeting.encryption === "enhanced" ? deps.connectors?.()?.dialIn?.(meeting.id) : undefined;
+      if (dialIn) response.dialIn = dialIn;
       return { status: 201, body: response, headers: { Location: `/api/meetings/${meeting.id}` } };
     },
     // Before accounts this route took only the admin token; clients expect UNAUTHORIZED.
@@ -231,7 +236,9 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     const { meeting } = recordFor(principal, request.params.id!);
     if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
     const passcode = await meetings.resetPasscode(meeting.id);
-    return { body: { passcode, url: joinUrl(deps.publicUrl(), meeting.id, passcode) } };
+    // The phone passcode derives from the passcode: a reset changes it too.
+    const dialIn = meeting.encryption === "enhanced" ? deps.connectors?.()?.dialIn?.(meeting.id) : undefined;
+    return { body: { passcode, url: joinUrl(deps.publicUrl(), meeting.id, passcode), ...(dialIn ? { dialIn } : {}) } };
   });
 
   // A host calls a room system into the meeting (the SIP connector joins as a visible member).

@@ -210,6 +210,12 @@ const schemas: Json = {
       id: { type: "string", pattern: "^[1-9][0-9]{10}$" },
       url: { type: "string", description: "Join link; the passcode is in its #fragment." },
       passcode: { oneOf: [{ type: "string" }, { type: "null" }], description: "Shown once." },
+      dialIn: {
+        type: "object",
+        description: "Phone dial-in, when the server has SIP trunks and the meeting takes phones: the numbers to call and the 8-digit phone passcode (shown once, like the passcode).",
+        required: ["numbers", "phonePasscode"],
+        properties: { numbers: { type: "array", items: { type: "string" } }, phonePasscode: { oneOf: [{ type: "string", pattern: "^[0-9]{8}$" }, { type: "null" }] } },
+      },
       encryption: { type: "string", enum: ["e2ee", "enhanced"] },
       postQuantum: { type: "boolean", description: "MLS group keys with the X-Wing post-quantum suite (MLS_256_XWING_AES256GCM_SHA512_Ed25519)." },
     },
@@ -263,7 +269,15 @@ const schemas: Json = {
     oneOf: [ref("MeetingDetails"), ref("MeetingInfo")],
   },
   MeetingList: { type: "object", required: ["meetings"], properties: { meetings: { type: "array", items: ref("MeetingDetails") } } },
-  PasscodeReset: { type: "object", required: ["passcode", "url"], properties: { passcode: { type: "string" }, url: { type: "string" } } },
+  PasscodeReset: {
+    type: "object",
+    required: ["passcode", "url"],
+    properties: {
+      passcode: { type: "string" },
+      url: { type: "string" },
+      dialIn: { type: "object", description: "The new phone passcode (it derives from the passcode), when the meeting takes phones.", required: ["numbers", "phonePasscode"], properties: { numbers: { type: "array", items: { type: "string" } }, phonePasscode: { oneOf: [{ type: "string", pattern: "^[0-9]{8}$" }, { type: "null" }] } } },
+    },
+  },
   SipInviteAccepted: { type: "object", required: ["inviteId"], properties: { inviteId: { type: ["string", "null"] } } },
   ParticipantLog: {
     type: "object",

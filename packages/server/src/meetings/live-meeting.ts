@@ -126,6 +126,8 @@ export interface LiveMeetingOptions {
 export interface MeetingConnectors {
   /** Calls a room system into the meeting; progress comes back through notifyHosts. */
   inviteRoomSystem(meetingId: string, uri: string, displayName: string | undefined): { ok: true; inviteId?: string } | { ok: false; code: "SIP_DISABLED" | "CONNECTOR_NOT_ALLOWED" | "BAD_REQUEST"; detail?: string };
+  /** Phone dial-in details for an invitation (numbers, phone passcode); undefined without dial-in. */
+  dialIn?(meetingId: string): { numbers: string[]; phonePasscode: string | null } | undefined;
 }
 
 /** What the participant log records of a member joining or leaving. */

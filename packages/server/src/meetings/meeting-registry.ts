@@ -314,6 +314,7 @@ export class MeetingRegistry {
 function lateConnectors(get: () => MeetingConnectors | undefined): MeetingConnectors {
   return {
     inviteRoomSystem: (meetingId, uri, displayName) => get()?.inviteRoomSystem(meetingId, uri, displayName) ?? { ok: false, code: "SIP_DISABLED" },
+    dialIn: (meetingId) => get()?.dialIn?.(meetingId),
   };
 }
 

@@ -54,12 +54,6 @@ export const SETTINGS = {
     true,
     "SIP and H.323 endpoints may join only over encrypted transports.",
   ),
-  phoneDialIn: bool(
-    "Phone dial-in",
-    true,
-    "Participants may join by phone through the server's SIP trunks (when configured). A phone in a meeting makes it partially encrypted: its leg beyond the connector is not end-to-end encrypted.",
-    true,
-  ),
   postQuantumKeyExchange: bool(
     "Post-quantum key exchange",
     false,
@@ -71,6 +65,12 @@ export const SETTINGS = {
   cloudRecording: bool("Cloud recording", false, "Meetings may be recorded on the server.", true),
   liveStreaming: bool("Live streaming", false, "Meetings may be streamed to an external service.", true),
   liveTranscription: bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true),
+  phoneDialIn: bool(
+    "Phone dial-in",
+    true,
+    "Participants may join by phone through the server's SIP trunks (when configured). A phone in a meeting makes it partially encrypted: its leg beyond the connector is not end-to-end encrypted.",
+    true,
+  ),
   breakoutRooms: bool("Breakout rooms", true, "Hosts may split a meeting into smaller rooms."),
   polling: bool("Polls", true, "Hosts may run polls."),
   reactions: bool("Reactions", true, "Participants may send emoji reactions."),
