@@ -16,6 +16,8 @@ import { PhoneMedia } from "../src/pstn/phone-media.js";
 import { decodeRtp, encodeRtp } from "../src/media/rtp.js";
 import { decodeG711, encodeG711 } from "../src/media/g711.js";
 import { isConnectorError } from "../src/errors.js";
+import { phoneToGatewaySchema } from "../src/pstn/ipc.js";
+import { gatewayToServerSchema, parseIpc } from "../src/framework/ipc.js";
 import { parseNameAddr } from "../src/sip/headers.js";
 
 test("RFC 4733 telephone events round-trip, and malformed ones are refused with DTMF_BAD_EVENT", () => {
@@ -228,4 +230,14 @@ test("the phone's media: RFC 4733 key presses from the phone reach the IVR, and 
     e2 += ref[i]! * ref[i]!;
   }
   assert.ok(dot / Math.sqrt(e1 * e2) > 0.95, "the phone receives the prompt, sample for sample");
+});
+
+test("every prompt's start and end crosses both IPC hops (phone -> gateway -> server); other names do not", () => {
+  for (const prompt of Object.keys(PROMPTS)) {
+    for (const phase of ["start", "end"] as const) {
+      assert.deepEqual(parseIpc(phoneToGatewaySchema, { type: "prompt", prompt, phase }), { type: "prompt", prompt, phase });
+      parseIpc(gatewayToServerSchema, { type: "ivr", displayName: "Phone \u2022\u2022\u2022 1234", prompt, phase });
+    }
+  }
+  assert.throws(() => parseIpc(phoneToGatewaySchema, { type: "prompt", prompt: "secretDigits", phase: "start" }), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
 });

@@ -137,7 +137,7 @@ export const gatewayToServerSchema = z.discriminatedUnion("type", [
     caller: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
   }),
   /** A phone call's IVR started or finished a prompt (the caller's display name; no digits entered). */
-  z.strictObject({ type: z.literal("ivr"), displayName: text(64), prompt: z.string().regex(/^[A-Za-z]{1,32}$/), phase: z.enum(["start", "end"]) }),
+  z.strictObject({ type: z.literal("ivr"), displayName: text(64), prompt: z.string().regex(/^[A-Za-z0-9]{1,32}$/), phase: z.enum(["start", "end"]) }),
   /** What happened to a call, for the meeting's hosts and the operator (no media, no keys). */
   z.strictObject({
     type: z.literal("callEvent"),

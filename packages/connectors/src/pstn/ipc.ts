@@ -5,6 +5,9 @@
  */
 import { z } from "zod";
 import { farLegSchema, streamSchema } from "../framework/ipc.js";
+import { PROMPTS, type PromptId } from "./prompts.js";
+
+const promptId = z.enum(Object.keys(PROMPTS) as [PromptId, ...PromptId[]]);
 
 const text = (max: number) => z.string().max(max);
 const digit = z.enum(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "A", "B", "C", "D"]);
@@ -51,7 +54,7 @@ export const phoneToGatewaySchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("lookup"), requestId, meetingId: z.string().regex(/^[0-9]{1,20}$/) }),
   z.strictObject({ type: z.literal("authorize"), requestId, meetingId: z.string().regex(/^[0-9]{1,20}$/), passcode: z.string().regex(/^[0-9]{0,20}$/).optional() }),
   /** The IVR started or finished a prompt (for the operator's view of calls, and tests). */
-  z.strictObject({ type: z.literal("prompt"), prompt: z.string().regex(/^[A-Za-z]{1,32}$/), phase: z.enum(["start", "end"]) }),
+  z.strictObject({ type: z.literal("prompt"), prompt: promptId, phase: z.enum(["start", "end"]) }),
   /** Admitted by the server and waiting for a host. */
   z.strictObject({ type: z.literal("waiting"), meetingId: z.string().regex(/^[0-9]{1,32}$/) }),
   z.strictObject({ type: z.literal("inGroup"), meetingId: z.string().regex(/^[0-9]{1,32}$/), memberId: z.string().max(64), securityCode: text(64) }),
