@@ -291,3 +291,53 @@ test("an end-to-end encrypted meeting refuses the phone with a spoken explanatio
   assert.ok(e2ee > 0.7, `the phone heard the end-to-end encryption explanation (correlation ${e2ee.toFixed(2)})`);
   assert.equal(s.ivrEvents.some((e) => e.displayName === name && e.prompt === "passcode"), false, "it was never asked for a passcode");
 });
+
+test("a phone waits in the waiting room hearing a prompt and nothing of the meeting until a host admits it; *6 mutes and unmutes its voice", { timeout: 150_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true, waitingRoom: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const hostP = new NodeParticipant({
+    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`,
+    displayName: "Host",
+    ca: s.ca,
+    headers: { authorization: `Bearer ${s.server.adminToken}` },
+  });
+  const host = { p: hostP, epochs: [] as EpochEvent[] };
+  hostP.on("epoch", (e) => host.epochs.push(e));
+  await hostP.join();
+  const caller = await phone("15550103333");
+  t.after(async () => {
+    hostP.leave();
+    await caller.close();
+  });
+  const name = "Phone \u2022\u2022\u2022 3333";
+  await waitEpoch(host, "the host in the group", (e) => e.members.length === 1);
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
+
+  // Waiting: the prompt, no keys, no member.
+  await prompt(name, "waiting", "start");
+  const waiting = await waitFor("the phone in the waiting list", 30_000, (wake) => hostP.session.on("waitingList", wake), () => hostP.session.waitingList.find((w) => w.displayName === name));
+  assert.equal(host.epochs.at(-1)!.members.length, 1, "no keys while waiting");
+  const joined = callEvent(meeting.id, "joined");
+  hostP.session.admit(waiting.memberId);
+  const connectorId = (await joined).memberId as string;
+  await prompt(name, "joined", "start");
+  await waitEpoch(host, "the phone admitted", (e) => e.members.length === 2);
+
+  // Its voice reaches the host; *6 stops it (the connector sends nothing), *6 again resumes it.
+  const frames = () => hostP.stats().bySender[connectorId]?.audio ?? 0;
+  await waitFor("the phone's voice at the host", 30_000, (wake) => hostP.on("frame", wake), () => (frames() >= 50 ? true : undefined));
+  caller.sendDtmf("*6");
+  await prompt(name, "muted", "start");
+  const atMute = frames();
+  await prompt(name, "muted", "end");
+  assert.ok(frames() - atMute < 10, `muted: ${frames() - atMute} frames reached the host while the 'muted' prompt played`);
+  caller.sendDtmf("*6");
+  await prompt(name, "unmuted", "start");
+  const atUnmute = frames();
+  await waitFor("the phone's voice again after *6", 30_000, (wake) => hostP.on("frame", wake), () => (frames() >= atUnmute + 50 ? true : undefined));
+});
