@@ -110,6 +110,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
     this.session.on("waiting", (w) => this.emit("waiting", w));
     this.session.on("epoch", (e) => this.#onEpoch(e));
+    // Out of the group: the server closed our media peer. A new one comes with the next epoch.
+    this.session.on("groupLost", () => this.#stopMedia());
     this.session.on("error", (e) => this.emit("error", e));
     this.session.on("closed", (c) => {
       this.#teardown();
@@ -157,6 +159,17 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     for (const h of held) void this.#receive(h.codec, h.data, h.ownerId, h.kind, h.at);
   }
 
+  /** Stops sending and receiving until the next epoch (after a rejoin) starts media again. */
+  #stopMedia(): void {
+    this.#mediaStarted = false;
+    this.#media?.stop();
+    this.#media = null;
+    this.#tracks = {};
+    void this.#transport?.close();
+    this.#transport = null;
+    this.#held = [];
+  }
+
   async #startMedia(): Promise<void> {
     if (this.#closed || this.#transport) return;
     const transport = new NodeMediaTransport({ ...(this.#opts.iceAddress ? { iceAddress: this.#opts.iceAddress } : {}) });
@@ -170,7 +183,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       this.#tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
     }
     const offer = await transport.createPublishOffer();
-    if (this.#closed) return;
+    if (this.#closed || this.#transport !== transport) return; // stopped meanwhile (group lost)
     this.session.sendMedia({
       type: "publishOffer",
       sdp: offer,

@@ -9,7 +9,9 @@
  * only: no Welcome until a commit adds them, and no media peer until they are full group members.
  */
 import {
-  peekMessage,
+  checkKeyPackage,
+  DEFAULT_MLS_SUITE,
+  isProtocolError,
   toBase64,
   fromBase64,
   type ClientMessage,
@@ -19,7 +21,7 @@ import {
   type ServerMessage,
   type TrackInfo,
 } from "@conclave/protocol";
-import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
+import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
 
@@ -98,6 +100,10 @@ export interface LiveMeetingOptions {
   /** The host ended the meeting: record it (the registry marks it ended in storage). */
   onEnded?: () => void;
   commitTimeoutMs?: number;
+  /** How long members have to acknowledge a commit before the vote is decided (see DeliveryService). */
+  ackTimeoutMs?: number;
+  /** Security events of the delivery service (refused and voided commits, expulsions). */
+  onSecurityEvent?: (e: DeliveryEvent) => void;
   /** Called when the last participant leaves, so the registry can drop the meeting. */
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
@@ -127,14 +133,10 @@ export class LiveMeeting {
     this.#policy = opts.policy ?? OPEN_POLICY;
     this.#ds = new DeliveryService({
       groupIdBase: new TextEncoder().encode(`conclave:${opts.meeting.id}`),
-      inspect: {
-        peekCommit(bytes) {
-          const m = peekMessage(bytes);
-          return { groupId: m.groupId, epoch: m.epoch, isCommit: m.contentType === "commit" };
-        },
-      },
       emit: (out) => this.#deliver(out),
+      ...(opts.onSecurityEvent ? { onEvent: opts.onSecurityEvent } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
+      ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
     });
   }
 
@@ -189,25 +191,33 @@ export class LiveMeeting {
         p.connection.send({ type: "error", code: "ALREADY_JOINED", message: errorMessage("ALREADY_JOINED"), fatal: false });
         return;
       case "groupCreated": {
-        const r = this.#ds.groupCreated(memberId, fromBase64(msg.groupId));
-        if (!r.ok) p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", r.reason), fatal: false });
+        const r = await this.#ds.groupCreated(memberId, fromBase64(msg.groupId), fromBase64(msg.groupInfo));
+        if (!r.ok && this.#participants.get(memberId) === p) {
+          p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", r.reason), fatal: false });
+        }
         return;
       }
       case "commit":
-        this.#ds.commit(memberId, {
+        await this.#ds.commit(memberId, {
           epoch: BigInt(msg.epoch),
           commit: fromBase64(msg.commit),
           ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
-          ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
           added: msg.added,
           removed: msg.removed,
         });
         return;
       case "welcomeProcessed":
-        if (!this.#ds.welcomeProcessed(memberId)) {
-          p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", "no Welcome was pending"), fatal: false });
-        }
+        // A Welcome voided by a rollback meanwhile is not an error: a new one follows.
+        this.#ds.welcomeProcessed(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
         return;
+      case "commitAck":
+        this.#ds.ack(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
+        return;
+      case "commitFailed": {
+        const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
+        if (kp) this.#ds.failed(memberId, BigInt(msg.epoch), kp);
+        return;
+      }
       case "badKeyPackages":
         for (const id of this.#ds.rejectKeyPackages(memberId, msg.memberIds)) {
           const joiner = this.#participants.get(id);
@@ -218,9 +228,11 @@ export class LiveMeeting {
           joiner.connection.close(4403, "BAD_KEY_PACKAGE");
         }
         return;
-      case "groupFailure":
-        this.#ds.rejoin(memberId, fromBase64(msg.keyPackage));
+      case "groupFailure": {
+        const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
+        if (kp) this.#ds.rejoin(memberId, kp);
         return;
+      }
       case "publishOffer": {
         const media = this.#requireMedia(p);
         if (!media) return;
@@ -258,6 +270,32 @@ export class LiveMeeting {
         throw new Error(`unhandled message ${(never as { type: string }).type}`);
       }
     }
+  }
+
+  /**
+   * A fresh key package a member sends to be added again: it must verify and name the member
+   * exactly as it joined (else anyone could re-enter the group as someone else). A bad one ends
+   * the member's participation.
+   */
+  async #rejoinKeyPackage(p: Participant, b64: string): Promise<Uint8Array | null> {
+    const bytes = fromBase64(b64);
+    let why: string | null = null;
+    try {
+      const checked = await checkKeyPackage(bytes);
+      const id = p.identity;
+      const got = checked.identity;
+      const same = got.kind === id.kind && got.memberId === id.memberId && got.displayName === id.displayName && (got.kind !== "connector" || (id.kind === "connector" && got.connector === id.connector));
+      if (checked.suite !== DEFAULT_MLS_SUITE) why = "it uses another MLS cipher suite";
+      else if (!same) why = "its credential names someone else";
+    } catch (e) {
+      why = isProtocolError(e) ? e.code : "unreadable";
+    }
+    if (why === null) return bytes;
+    if (this.#participants.get(p.identity.memberId) !== p) return null;
+    this.leave(p.identity.memberId, "removed");
+    p.connection.send({ type: "error", code: "BAD_KEY_PACKAGE", message: errorMessage("BAD_KEY_PACKAGE", why), fatal: true });
+    p.connection.close(4403, "BAD_KEY_PACKAGE");
+    return null;
   }
 
   /** A participant left or its connection dropped: the others rekey without it. */
@@ -454,13 +492,22 @@ export class LiveMeeting {
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
-        send({
-          type: "welcome",
-          epoch: out.epoch.toString(),
-          welcome: toBase64(out.welcome),
-          ...(out.ratchetTree ? { ratchetTree: toBase64(out.ratchetTree) } : {}),
-        });
+        send({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) });
         return;
+      case "epochConfirmed":
+        send({ type: "epochConfirmed", epoch: out.epoch.toString() });
+        return;
+      case "rollback":
+        send({ type: "rollback", epoch: out.epoch.toString(), reason: out.reason });
+        return;
+      case "expel": {
+        // Banned from this meeting: whoever breaks the group's commits does not get back in.
+        if (out.code === "BAD_COMMIT") this.#banned.add(p.banKey);
+        this.leave(out.to, "removed");
+        send({ type: "error", code: out.code, message: errorMessage(out.code, out.reason), fatal: true });
+        p.connection.close(4403, out.code);
+        return;
+      }
       case "inGroup":
         p.inGroup = true;
         this.#attachMedia(p);

@@ -4,7 +4,7 @@
  * rate limits on attempts), the key package is well formed and names the participant, and the
  * meeting's encryption type allows the participant's kind.
  */
-import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
+import { DEFAULT_MLS_SUITE, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
 import type { Meeting } from "../storage/meetings.js";
@@ -120,7 +120,8 @@ export class MeetingRegistry {
     const keyPackage = fromBase64(msg.keyPackage);
     let identity: MemberIdentity;
     try {
-      const peeked = peekKeyPackage(keyPackage);
+      // Decoded and its signatures verified here, so a forged one never reaches a committer.
+      const peeked = await checkKeyPackage(keyPackage);
       if (peeked.suite !== DEFAULT_MLS_SUITE) return fail("BAD_KEY_PACKAGE", "it uses an MLS cipher suite this meeting does not");
       identity = peeked.identity;
     } catch (e) {
