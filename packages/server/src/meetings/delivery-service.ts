@@ -296,7 +296,9 @@ export class DeliveryService {
     const epoch = req.epoch;
     const previous = this.#group!;
     this.#request = null;
+    // A commit that went through clears a missed deadline (a slow moment, not a broken member).
     author.missed = 0;
+    author.demoted = false;
     const receivers = new Set(this.#inTree().filter((m) => m.state === "member" && m !== author).map((m) => m.memberId));
     const removed = [...req.removes.keys()];
     for (const id of removed) this.#pendingRemovals.delete(id);
