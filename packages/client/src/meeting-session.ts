@@ -288,6 +288,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         return;
       }
       case "welcome": {
+        if (this.#failed) {
+          // Added again after a commit this member could not apply (the verdict went the other
+          // way): the Welcome is for the key package it sent with its report.
+          this.#keyPackageSecret = this.#failed.secret;
+          this.#failed = null;
+          if (this.#mls) await this.#dropGroup("added again after a failed commit");
+        }
         if (!this.#keyPackageSecret) throw new ProtocolError("MLS_WELCOME_REJECTED", "no key package is waiting for a Welcome");
         try {
           this.#mls = await MlsSession.joinFromWelcome(

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DeliveryService, MAX_COMMIT_STRIKES, type DeliveryEvent, type DeliveryOutput } from "../src/meetings/delivery-service.js";
+import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "../src/meetings/delivery-service.js";
 import { createKeyPackage, MlsSession, type CreatedKeyPackage, type MemberIdentity } from "@conclave/protocol";
 
 // The delivery service with real MLS members (ts-mls through MlsSession): every commit it checks

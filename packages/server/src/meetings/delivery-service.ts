@@ -93,6 +93,8 @@ interface Member {
   strikes: number;
   /** Deadlines missed in a row. */
   missed: number;
+  /** Who committed the Welcome this member is processing (it answers for a Welcome that fails). */
+  welcomedBy: string | null;
 }
 
 interface CommitRequest {
@@ -179,7 +181,7 @@ export class DeliveryService {
   join(memberId: string, identity: MemberIdentity, keyPackage: Uint8Array): void {
     this.#assertOpen();
     if (this.#members.has(memberId)) throw new Error(`member ${memberId} already joined`);
-    this.#members.set(memberId, { memberId, identity, state: "pending", keyPackage, seniority: 0, demoted: false, strikes: 0, missed: 0 });
+    this.#members.set(memberId, { memberId, identity, state: "pending", keyPackage, seniority: 0, demoted: false, strikes: 0, missed: 0, welcomedBy: null });
     this.#schedule();
   }
 
@@ -318,6 +320,7 @@ export class DeliveryService {
       const m = this.#members.get(id)!;
       m.state = "welcomed";
       m.keyPackage = null;
+      m.welcomedBy = author.memberId;
       this.#opts.emit({ to: id, type: "welcome", epoch: epoch + 1n, welcome: msg.welcome! });
     }
     this.#decide(false);
@@ -347,8 +350,11 @@ export class DeliveryService {
       this.#decide(false);
       return;
     }
-    // Not part of a vote (a late report, or a member that was still joining): it lost the group.
-    if (m.state === "member" || m.state === "welcomed") this.rejoin(memberId, keyPackage);
+    // A report on a commit that was voided meanwhile: the member is where the group is.
+    if (epoch === this.epoch) return;
+    // Not part of a vote (a report after the verdict, or a member that was still joining): it
+    // lost the group.
+    if (epoch + 1n === this.epoch && (m.state === "member" || m.state === "welcomed")) this.rejoin(memberId, keyPackage);
   }
 
   /**
@@ -449,6 +455,11 @@ export class DeliveryService {
   rejoin(memberId: string, keyPackage: Uint8Array): void {
     const m = this.#members.get(memberId);
     if (!m || m.state === "founding") return;
+    // A Welcome its joiner could not process: its committer goes to the back of the queue.
+    if (m.state === "welcomed" && m.welcomedBy !== null) {
+      const author = this.#members.get(m.welcomedBy);
+      if (author) author.demoted = true;
+    }
     if (m.state === "member" || m.state === "welcomed") {
       this.#pendingRemovals.add(memberId);
       this.#opts.emit({ to: memberId, type: "leftGroup", memberId });
