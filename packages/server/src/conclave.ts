@@ -8,7 +8,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { startServer, type Logger, type RunningServer, type ServerContext } from "./server.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
-import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
+import { MeetingRegistry } from "./meetings/meeting-registry.js";
+import type { AttemptLimits } from "./http/attempt-guard.js";
 import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
@@ -25,8 +26,10 @@ export interface ConclaveOptions {
   /** Called after everything else has closed (e.g. to close the relay). */
   onClosed?: () => void | Promise<void>;
   commitTimeoutMs?: number;
-  /** Join rate limits (see DEFAULT_JOIN_LIMITS). */
-  limits?: JoinLimits;
+  /** Limits on guessing meeting IDs, passcodes and passwords (see DEFAULT_ATTEMPT_LIMITS). */
+  limits?: AttemptLimits;
+  /** How long members have to acknowledge a commit (see DeliveryService). */
+  ackTimeoutMs?: number;
   /** How each meeting admits people (waiting room, join before host); default: open. */
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
@@ -78,12 +81,14 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.limits ? { attemptLimits: opts.limits } : {}),
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
-        ...(opts.limits ? { limits: opts.limits } : {}),
+        ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
+        attempts: context.attempts,
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,

@@ -18,6 +18,7 @@ import { ServerError } from "./errors.js";
 import { DEFAULT_BODY_LIMIT } from "./http/body.js";
 import { createRequestHandler } from "./http/handler.js";
 import { defaultLimiters, registerApi } from "./http/api.js";
+import { AttemptGuard, type AttemptLimits } from "./http/attempt-guard.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial } from "./tls/certificate.js";
@@ -59,6 +60,8 @@ export interface ServerContext {
   readonly database: Database;
   readonly meetings: MeetingStore;
   readonly logger: Logger;
+  /** The guessing budget per address, shared by meeting lookups, joins and sign-ins. */
+  readonly attempts: AttemptGuard;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
   publicUrl(): string;
   /**
@@ -84,6 +87,8 @@ export interface ServerHooks {
   onClose?(): void | Promise<void>;
   /** Default: stderrLogger. */
   logger?: Logger;
+  /** Limits on guessing (see DEFAULT_ATTEMPT_LIMITS). */
+  attemptLimits?: AttemptLimits;
 }
 
 export interface RunningServer {
@@ -114,18 +119,20 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const database = Database.open(paths.database);
 
   let port = config.port;
+  const attempts = new AttemptGuard(hooks.attemptLimits);
   const context: ServerContext = {
     config,
     database,
     meetings: database.meetings,
     logger,
+    attempts,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
     userFromRequest: (req) => userFromRequestWith(database.sessions, req),
   };
 
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
-  registerApi(router, { database, adminToken, limiters: defaultLimiters(), publicUrl: context.publicUrl });
+  registerApi(router, { database, adminToken, limiters: defaultLimiters(attempts), publicUrl: context.publicUrl });
   try {
     hooks.routes?.(router, context);
   } catch (e) {

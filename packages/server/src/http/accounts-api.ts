@@ -70,7 +70,7 @@ const acceptBody = z.strictObject({ token: z.string().max(100), name: nameField,
 
 export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
   const { users, sessions, invitations, groups } = deps.database;
-  const { loginFailuresByAddress, loginFailuresByAccount, invitationFailures } = deps.limiters;
+  const { attempts, invitationFailures } = deps.limiters;
 
   /** Start a session: cookies on the response, the CSRF token also in the body for the app. */
   const signIn = (request: RouteRequest, user: User, status: number): JsonResponse => {
@@ -113,16 +113,16 @@ export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
     const body = await parseBody(request, loginBody);
     const email = body.email.trim().toLowerCase();
     const address = request.remoteAddress;
-    // Limited before any password check, so guessing stops even at the right password.
-    if (loginFailuresByAddress.isLimited(address) || loginFailuresByAccount.isLimited(email)) throw new ServerError("RATE_LIMITED");
+    // Limited before any password check, so guessing stops even at the right password. An account
+    // under attack refuses only addresses that failed: its owner can still sign in.
+    if (attempts.attempt(address, `account:${email}`) !== null) throw new ServerError("RATE_LIMITED");
     const user = users.getByEmail(email);
     const hash = user === undefined ? undefined : users.passwordHashOf(user.id);
     let ok = false;
     if (user === undefined || hash === undefined) await burnVerification(body.password);
     else ok = await verifyPassword(body.password, hash);
     if (!ok || user === undefined || hash === undefined) {
-      loginFailuresByAddress.record(address);
-      loginFailuresByAccount.record(email);
+      await attempts.failure(address, `account:${email}`);
       throw new ServerError("LOGIN_FAILED");
     }
     // Said only to someone who knows the password.
@@ -154,11 +154,11 @@ export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
 
   api.route("POST", "/api/me/password", "session", async ({ request, principal }) => {
     const body = await parseBody(request, passwordChangeBody);
-    const account = principal.user.email;
-    if (loginFailuresByAccount.isLimited(account)) throw new ServerError("RATE_LIMITED");
+    const account = `account:${principal.user.email}`;
+    if (attempts.attempt(request.remoteAddress, account) !== null) throw new ServerError("RATE_LIMITED");
     const hash = users.passwordHashOf(principal.user.id);
     if (hash === undefined || !(await verifyPassword(body.currentPassword, hash))) {
-      loginFailuresByAccount.record(account);
+      await attempts.failure(request.remoteAddress, account);
       throw new ServerError("CURRENT_PASSWORD_WRONG");
     }
     checkNewPassword(body.newPassword);

@@ -139,9 +139,16 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     return { body: { meetings: list.map(detailsView) } };
   });
 
-  api.route("GET", "/api/meetings/:id", "public", ({ request, principal }) => {
+  // Lookups spend the same per-address budget as joins: an unknown ID is a failed guess (answered
+  // slower and slower, then RATE_LIMITED), so meeting IDs cannot be enumerated over HTTP either.
+  api.route("GET", "/api/meetings/:id", "public", async ({ request, principal }) => {
+    const { attempts } = deps.limiters;
+    if (attempts.attempt(request.remoteAddress) !== null) throw new ServerError("RATE_LIMITED");
     const meeting = meetings.details(request.params.id!);
-    if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    if (meeting === undefined) {
+      await attempts.failure(request.remoteAddress);
+      throw new ServerError("MEETING_NOT_FOUND");
+    }
     if (principal !== null && canManage(principal, meeting)) return { body: detailsView(meeting) };
     const body: MeetingInfoResponse = {
       id: meeting.id,
