@@ -36,6 +36,10 @@ export interface ServerConfig {
   readonly webRoot?: string;
   /** The media relay's network settings; absent when none is configured (relay defaults apply). */
   readonly media?: MediaConfig;
+  /** Open TCP connections accepted at once, in total; further ones are closed at once. */
+  readonly maxConnections?: number;
+  /** Open TCP connections accepted at once from one client address (IPv6: one /64). */
+  readonly maxConnectionsPerAddress?: number;
   /** The config file that was read, if any (for diagnostics). */
   readonly configFile?: string;
 }
@@ -67,6 +71,8 @@ export interface ConfigFlags {
   mediaAddress?: string;
   mediaPorts?: string;
   mediaListen?: string;
+  maxConnections?: string | number;
+  maxConnectionsPerAddress?: string | number;
   config?: string;
 }
 
@@ -138,6 +144,14 @@ const ipAddressSchema = z
   .string()
   .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::7");
 
+const COUNT_MESSAGE = "must be a whole number from 1 to 1000000";
+const countStringSchema = z
+  .string()
+  .regex(/^\d{1,7}$/, COUNT_MESSAGE)
+  .transform(Number)
+  .pipe(z.number().int().min(1, COUNT_MESSAGE).max(1_000_000, COUNT_MESSAGE));
+const countNumberSchema = z.number({ error: "must be a number" }).int(COUNT_MESSAGE).min(1, COUNT_MESSAGE).max(1_000_000, COUNT_MESSAGE);
+
 const PORT_RANGE_MESSAGE = "must be a UDP port range MIN-MAX with 1024 <= MIN <= MAX <= 65535, such as 40000-40999";
 
 const portRangeSchema = z
@@ -161,6 +175,8 @@ interface PartialConfig {
   mediaAddress?: string;
   mediaPorts?: PortRange;
   mediaListen?: string;
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
 }
 
 const stringSourceSchema = z.object({
@@ -174,6 +190,8 @@ const stringSourceSchema = z.object({
   mediaAddress: ipAddressSchema.optional(),
   mediaPorts: portRangeSchema.optional(),
   mediaListen: ipAddressSchema.optional(),
+  maxConnections: countStringSchema.optional(),
+  maxConnectionsPerAddress: countStringSchema.optional(),
 });
 
 /** The JSON config file's keys. Unknown keys are refused so a typo is not silently ignored. */
@@ -189,6 +207,8 @@ const fileSchema = z
     mediaAddress: ipAddressSchema.optional(),
     mediaPorts: portRangeSchema.optional(),
     mediaListen: ipAddressSchema.optional(),
+    maxConnections: countNumberSchema.optional(),
+    maxConnectionsPerAddress: countNumberSchema.optional(),
   })
   .strict();
 
@@ -204,6 +224,8 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   mediaAddress: "--media-address",
   mediaPorts: "--media-ports",
   mediaListen: "--media-listen",
+  maxConnections: "--max-connections",
+  maxConnectionsPerAddress: "--max-connections-per-address",
 };
 
 export const ENV_NAMES = {
@@ -217,6 +239,8 @@ export const ENV_NAMES = {
   mediaAddress: "CONCLAVE_MEDIA_ADDRESS",
   mediaPorts: "CONCLAVE_MEDIA_PORTS",
   mediaListen: "CONCLAVE_MEDIA_LISTEN",
+  maxConnections: "CONCLAVE_MAX_CONNECTIONS",
+  maxConnectionsPerAddress: "CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS",
   config: "CONCLAVE_CONFIG",
 } as const;
 
@@ -249,6 +273,8 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     mediaAddress: flags.mediaAddress,
     mediaPorts: flags.mediaPorts,
     mediaListen: flags.mediaListen,
+    maxConnections: typeof flags.maxConnections === "number" ? String(flags.maxConnections) : flags.maxConnections,
+    maxConnectionsPerAddress: typeof flags.maxConnectionsPerAddress === "number" ? String(flags.maxConnectionsPerAddress) : flags.maxConnectionsPerAddress,
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -269,6 +295,8 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     mediaAddress: env[ENV_NAMES.mediaAddress],
     mediaPorts: env[ENV_NAMES.mediaPorts],
     mediaListen: env[ENV_NAMES.mediaListen],
+    maxConnections: env[ENV_NAMES.maxConnections],
+    maxConnectionsPerAddress: env[ENV_NAMES.maxConnectionsPerAddress],
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -377,6 +405,10 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   const mediaPorts = pick("mediaPorts");
   if (mediaPorts !== undefined) media.portRange = mediaPorts;
   if (Object.keys(media).length > 0) config.media = media;
+  const maxConnections = pick("maxConnections");
+  if (maxConnections !== undefined) config.maxConnections = maxConnections;
+  const maxConnectionsPerAddress = pick("maxConnectionsPerAddress");
+  if (maxConnectionsPerAddress !== undefined) config.maxConnectionsPerAddress = maxConnectionsPerAddress;
   if (configFile !== undefined) config.configFile = configFile;
   return config;
 }

@@ -4,7 +4,7 @@
  * plugs into. The running server owns every socket it accepts and the database; close()
  * releases all of them, once, in order.
  */
-import { MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
+import { MAX_PRE_JOIN_MESSAGE_BYTES, MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -18,7 +18,8 @@ import { ServerError } from "./errors.js";
 import { DEFAULT_BODY_LIMIT } from "./http/body.js";
 import { createRequestHandler } from "./http/handler.js";
 import { defaultLimiters, registerApi } from "./http/api.js";
-import { AttemptGuard, type AttemptLimits } from "./http/attempt-guard.js";
+import { AttemptGuard, addressKey, type AttemptLimits } from "./http/attempt-guard.js";
+import { checkWsInternals } from "./signaling/ws-limits.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial } from "./tls/certificate.js";
@@ -27,8 +28,15 @@ import type { MeetingStore } from "./storage/meetings.js";
 
 /** The only path that accepts WebSocket upgrades. */
 export const SIGNALING_PATH = "/ws";
-/** Larger signaling messages are refused by ws itself (close code 1009). */
+/**
+ * Larger signaling messages are refused by ws itself (close code 1009): MAX_PRE_JOIN_MESSAGE_BYTES
+ * until the connection's join is accepted, then this (the signaling layer raises it).
+ */
 export const SIGNALING_MAX_PAYLOAD = MAX_SIGNALING_MESSAGE_BYTES;
+/** Open TCP connections accepted at once (config `maxConnections`). */
+export const DEFAULT_MAX_CONNECTIONS = 8192;
+/** Open TCP connections accepted at once from one address, IPv6 by /64 (config `maxConnectionsPerAddress`). */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 /** How long close() lets WebSocket peers answer the close handshake before cutting them off. */
 const WS_CLOSE_GRACE_MS = 1000;
 
@@ -89,6 +97,8 @@ export interface ServerHooks {
   logger?: Logger;
   /** Limits on guessing (see DEFAULT_ATTEMPT_LIMITS). */
   attemptLimits?: AttemptLimits;
+  /** A connection was refused at once because a connection cap was reached. */
+  onConnectionRefused?(address: string, cap: "total" | "perAddress"): void;
 }
 
 export interface RunningServer {
@@ -159,14 +169,34 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     }),
   );
 
-  // Raw sockets, tracked so close() can end connections that are mid-handshake or upgraded.
+  // Raw sockets, tracked so close() can end connections that are mid-handshake or upgraded, and
+  // capped in total and per address: beyond a cap a connection is closed before its TLS handshake
+  // costs anything. Connections that never finish a handshake are cut by handshakeTimeout.
   const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
+  const maxTotal = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxPerAddress = config.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   server.on("connection", (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress ?? "unknown");
+    const held = perAddress.get(key) ?? 0;
+    const cap = sockets.size >= maxTotal ? "total" : held >= maxPerAddress ? "perAddress" : null;
+    if (cap !== null) {
+      socket.destroy();
+      hooks.onConnectionRefused?.(key, cap);
+      return;
+    }
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    perAddress.set(key, held + 1);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      const n = (perAddress.get(key) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(key);
+      else perAddress.set(key, n);
+    });
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: SIGNALING_MAX_PAYLOAD });
+  // Small until a connection has joined a meeting (the signaling layer raises it then).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PRE_JOIN_MESSAGE_BYTES });
   let closing = false;
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
@@ -177,6 +207,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       // ws itself closes the connection on protocol errors (oversized message: 1009); this
       // listener only keeps an 'error' event from crashing the process if a hook has none.
       ws.on("error", () => {});
+      checkWsInternals(ws);
       const hook = hooks.onSignalingConnection;
       if (hook === undefined) {
         ws.close(1013, "signaling not available");

@@ -25,6 +25,10 @@ Options (each also settable by environment variable or config file):
   --media-address IP     IP announced in media candidates (CONCLAVE_MEDIA_ADDRESS; for NAT and containers)
   --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
   --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
+  --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
+  --max-connections-per-address N
+                         open connections at once from one address, IPv6 per /64
+                                                          (CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS, default 256)
   --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
   -h, --help             show this help
 
@@ -52,6 +56,8 @@ export const serveCommand: Command = {
         "media-address": { type: "string" },
         "media-ports": { type: "string" },
         "media-listen": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-connections-per-address": { type: "string" },
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -72,6 +78,8 @@ export const serveCommand: Command = {
         mediaAddress: values["media-address"],
         mediaPorts: values["media-ports"],
         mediaListen: values["media-listen"],
+        maxConnections: values["max-connections"],
+        maxConnectionsPerAddress: values["max-connections-per-address"],
         config: values.config,
       },
       env: io.env,

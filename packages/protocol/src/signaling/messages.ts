@@ -12,6 +12,11 @@ import { ProtocolError } from "../errors.js";
 export const SIGNALING_PROTOCOL_VERSION = 1;
 /** Largest signaling message accepted, in bytes of JSON text. Welcomes for large groups dominate. */
 export const MAX_SIGNALING_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest message before the server accepts the join: a join carries one key package (under
+ * 5 KiB even for X-Wing), so nothing bigger is buffered for a stranger.
+ */
+export const MAX_PRE_JOIN_MESSAGE_BYTES = 16 * 1024;
 
 const b64 = z.string().max(MAX_SIGNALING_MESSAGE_BYTES).regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const memberId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);

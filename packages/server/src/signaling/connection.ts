@@ -4,19 +4,27 @@
  * - Only text frames of valid signaling messages pass (packages/protocol/src/signaling); anything
  *   else gets an `error` message, and repeated garbage closes the socket (4400) — the meeting and
  *   everyone else in it carry on.
- * - The first message must be `join`, within JOIN_TIMEOUT_MS.
+ * - The first message must be `join`, within JOIN_TIMEOUT_MS, and no message may exceed
+ *   MAX_PRE_JOIN_MESSAGE_BYTES (the server's WebSocket limit) until the join is accepted (a join with a key package is a few
+ *   KiB); then up to MAX_SIGNALING_MESSAGE_BYTES (Welcomes of large groups).
+ * - A message that starts arriving must finish within MESSAGE_TIMEOUT_MS (PRE_JOIN_MESSAGE_TIMEOUT_MS
+ *   before the join): a sender that stalls mid-message is cut off instead of pinning its buffer.
  * - Messages are rate limited per connection; a flood closes the socket (4429).
  * - Messages from one connection are handled one at a time, in order.
  * - Nothing from a message body is logged (it may hold passcodes or key packages).
  */
 import type { IncomingMessage } from "node:http";
 import type { WebSocket, RawData } from "ws";
-import { encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
+import { MAX_SIGNALING_MESSAGE_BYTES, MAX_PRE_JOIN_MESSAGE_BYTES, encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
+import { messageInProgress, setMaxMessageBytes } from "./ws-limits.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 
 export const JOIN_TIMEOUT_MS = 15_000;
+/** A message must arrive whole within this time (4 MiB at about 1.1 Mbit/s), 5 s before the join. */
+export const MESSAGE_TIMEOUT_MS = 30_000;
+export const PRE_JOIN_MESSAGE_TIMEOUT_MS = 5_000;
 /**
  * WebSocket ping interval. A peer that answers no ping for two intervals is cut off, so a
  * participant whose network vanished (no TCP close) leaves the group within ~2 intervals.
@@ -28,6 +36,7 @@ export const CLOSE_CODES = {
   MALFORMED: 4400,
   JOIN_TIMEOUT: 4408,
   RATE_LIMITED: 4429,
+  MESSAGE_TIMEOUT: 4408,
   SERVER_SHUTDOWN: 1001,
 } as const;
 const MAX_MALFORMED = 5;
@@ -37,6 +46,8 @@ const RATE_LIMIT = 500;
 
 export interface SignalingOptions {
   heartbeatMs?: number;
+  /** How often a half-received message is looked for (default 1 s). */
+  messageCheckMs?: number;
   /** Who the upgrade request authenticates (session cookie, admin token); default nobody. */
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
 }
@@ -84,6 +95,19 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
   }, JOIN_TIMEOUT_MS);
   joinTimer.unref();
 
+  // A message half-received for too long: the sender stalled (or is trickling bytes to pin memory).
+  let messageSince: number | null = null;
+  const messageWatch = setInterval(() => {
+    if (!messageInProgress(ws)) {
+      messageSince = null;
+      return;
+    }
+    const now = Date.now();
+    messageSince ??= now;
+    if (now - messageSince > (memberId ? MESSAGE_TIMEOUT_MS : PRE_JOIN_MESSAGE_TIMEOUT_MS)) ws.terminate();
+  }, opts.messageCheckMs ?? 1000);
+  messageWatch.unref();
+
   ws.on("message", (data: RawData, isBinary: boolean) => {
     const now = Date.now();
     if (now - windowStart > RATE_WINDOW_MS) {
@@ -128,6 +152,8 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
         meeting = outcome.meeting;
         memberId = outcome.memberId;
         clearTimeout(joinTimer);
+        // Joined: Welcomes and commits of large groups may now come through.
+        setMaxMessageBytes(ws, MAX_SIGNALING_MESSAGE_BYTES);
         return;
       }
       if (meeting.isWaiting(memberId)) meeting.handleWaiting(memberId, msg);
@@ -146,6 +172,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
   ws.on("close", () => {
     clearTimeout(joinTimer);
     clearInterval(heartbeat);
+    clearInterval(messageWatch);
     if (meeting && memberId) meeting.leave(memberId, "disconnected");
     meeting = null;
   });
