@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { WebSocket, RawData } from "ws";
-import { MAX_SIGNALING_MESSAGE_BYTES, MAX_PRE_JOIN_MESSAGE_BYTES, encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
+import { MAX_SIGNALING_MESSAGE_BYTES, encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
 import { messageInProgress, setMaxMessageBytes } from "./ws-limits.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
