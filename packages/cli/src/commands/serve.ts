@@ -129,7 +129,9 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
   let stop: (signal: NodeJS.Signals) => void = () => {};
   const remove = (): void => {
     for (const s of STOP_SIGNALS) process.off(s, stop);
+    process.off("disconnect", onDisconnect);
   };
+  const onDisconnect = (): void => stop("SIGTERM");
   const signal = new Promise<NodeJS.Signals>((resolve) => {
     stop = (received) => {
       remove();
@@ -138,6 +140,11 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
       resolve(received);
     };
     for (const s of STOP_SIGNALS) process.on(s, stop);
+    // Started by bin/conclave.js with an IPC channel: if that process goes, so does the server.
+    if (process.connected) {
+      process.once("disconnect", onDisconnect);
+      process.channel?.unref();
+    }
   });
   return { signal, cancel: remove };
 }
