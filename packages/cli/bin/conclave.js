@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `conclave` command. Built code lives in ../dist (run `npm run build` first).
+// The `conclave` command. Built code lives in ../dist: `npm ci` builds it (the root `prepare`
+// script); after changing the sources run `npm run build`.
 import { spawn } from "node:child_process";
-import { main } from "../dist/src/main.js";
 
 // glibc keeps memory that other threads freed in per-thread arenas (up to 8 per core) and seldom
 // returns it to the system: after a connection flood the server's resident memory would stay far
@@ -19,6 +19,14 @@ if (process.argv[2] === "serve" && process.platform === "linux" && process.env.M
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
+  let main;
+  try {
+    ({ main } = await import("../dist/src/main.js"));
+  } catch (e) {
+    if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist/src/main.js")) throw e;
+    process.stderr.write("conclave: not built yet: run `npm run build` in the repository first (npm ci does it too)\n");
+    process.exit(1);
+  }
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
   // Everything is closed by now and the process should end on its own. If a stray handle still

@@ -23,6 +23,7 @@ import {
   securityCodeFromAuthenticator,
   toBase64,
   type ClientMessage,
+  type IceServerInfo,
   type MediaCodec,
   type MemberIdentity,
   type MemberInfo,
@@ -114,6 +115,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  #iceServers: readonly IceServerInfo[] = [];
 
   constructor(opts: MeetingSessionOptions) {
     super();
@@ -127,6 +129,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** TURN servers (with short-lived credentials) the server gave on admission; empty without TURN. */
+  get iceServers(): readonly IceServerInfo[] {
+    return this.#iceServers;
   }
 
   get encryption(): "e2ee" | "enhanced" {
@@ -273,6 +280,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     switch (msg.type) {
       case "joined":
         this.#encryption = msg.encryption;
+        this.#iceServers = msg.iceServers ?? [];
         this.#state = "waitingForGroup";
         for (const m of msg.members) this.#presence.set(m.memberId, m);
         this.emit("joined", { memberId: msg.memberId, encryption: msg.encryption, members: msg.members });

@@ -7,7 +7,7 @@
 import { MAX_PRE_JOIN_MESSAGE_BYTES, MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -22,9 +22,18 @@ import { AttemptGuard, addressKey, type AttemptLimits } from "./http/attempt-gua
 import { checkWsInternals } from "./signaling/ws-limits.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
-import { loadTlsMaterial } from "./tls/certificate.js";
+import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.js";
+import { AcmeCertificates } from "./tls/acme.js";
+import { secureContextOptions } from "./tls/profile.js";
+import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
+import { sealClearText, sealMigrationDone } from "./storage/seal-migration.js";
+import { checkMasterKeys, openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
+import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
+import { Metrics } from "./observability/metrics.js";
+import { serverMetrics } from "./observability/server-metrics.js";
+import { RateLimiter } from "./http/rate-limit.js";
 
 /** The only path that accepts WebSocket upgrades. */
 export const SIGNALING_PATH = "/ws";
@@ -40,36 +49,23 @@ export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 /** How long close() lets WebSocket peers answer the close handshake before cutting them off. */
 const WS_CLOSE_GRACE_MS = 1000;
 
-/**
- * The server's log sink. Messages never contain tokens, passcodes, key material or request
- * bodies; errors are passed separately so a sink can choose how much to show.
- */
-export interface Logger {
-  info(message: string): void;
-  warn(message: string, error?: unknown): void;
-  error(message: string, error?: unknown): void;
-}
+/** The server's logger (structured JSON, redacting secrets): see observability/logger.ts. */
+export type { Logger, LogSink } from "./observability/logger.js";
 
-/** Default sink: warnings and errors to stderr, info dropped. */
-export const stderrLogger: Logger = {
-  info: () => {},
-  warn: (message, error) => console.warn(`conclave: ${message}${describeError(error)}`),
-  error: (message, error) => console.error(`conclave: ${message}${describeError(error)}`),
-};
-
-function describeError(error: unknown): string {
-  if (error === undefined) return "";
-  return error instanceof Error ? `: ${error.stack ?? error.message}` : `: ${String(error)}`;
-}
+/** Default when no logger is given: JSON lines on stderr, warnings and errors only. */
+export const stderrLogger: Logger = createLogger({ level: "warn" });
 
 /** What hooks get to build on. */
 export interface ServerContext {
   readonly config: ServerConfig;
   readonly database: Database;
   readonly meetings: MeetingStore;
+  /** Structured logger; narrow it with `logger.child({ component: "…" })`. */
   readonly logger: Logger;
   /** The guessing budget per address, shared by meeting lookups, joins and sign-ins. */
   readonly attempts: AttemptGuard;
+  /** This server's metrics registry (GET /metrics); add metrics with `metrics.counter({...})`. */
+  readonly metrics: Metrics;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
   publicUrl(): string;
   /**
@@ -93,12 +89,36 @@ export interface ServerHooks {
    * are closed and the database is shut: close meetings (and their sockets) gracefully here.
    */
   onClose?(): void | Promise<void>;
-  /** Default: stderrLogger. */
-  logger?: Logger;
+  /** Default: stderrLogger. A bare sink ({ info, warn, error }) is wrapped with asLogger. */
+  logger?: LogSink | Logger;
   /** Limits on guessing (see DEFAULT_ATTEMPT_LIMITS). */
   attemptLimits?: AttemptLimits;
-  /** A connection was refused at once because a connection cap was reached. */
-  onConnectionRefused?(address: string, cap: "total" | "perAddress"): void;
+  /** Default: a new registry with the process metrics. */
+  metrics?: Metrics;
+  /** ACME timing (tests): how often expiry is checked, and the clock renewal decisions use. */
+  acme?: { checkIntervalMs?: number; now?: () => number };
+}
+
+/** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
+export interface ServedCertificate {
+  readonly fingerprint: string;
+  readonly selfSigned: boolean;
+  readonly certFile: string;
+  /** The PEM chain served. */
+  readonly cert: Buffer;
+}
+
+/** What the server serves, and (with ACME) the means to renew it now. */
+export interface CertificateStatus {
+  current(): ServedCertificate;
+  /** With --acme-directory: obtain a new certificate now and serve it (rejects with ACME_FAILED). */
+  renew(): Promise<ServedCertificate>;
+  /** Resolves when the server serves an ACME certificate (at once without ACME). */
+  ready(): Promise<ServedCertificate>;
+  /** Resolves with the next certificate served (after an issuance or renewal). */
+  changed(): Promise<ServedCertificate>;
+  /** The last ACME failure, or null. */
+  lastError(): string | null;
 }
 
 export interface RunningServer {
@@ -115,18 +135,72 @@ export interface RunningServer {
   readonly certFile: string;
   /** The admin API token. Show it to the operator once; never log it. */
   readonly adminToken: string;
+  /** The certificate served now (fingerprint etc. above are the one at start). */
+  readonly certificate: CertificateStatus;
+  /** Where GET /metrics is also served (--metrics-listen), e.g. https://127.0.0.1:9464. */
+  readonly metricsUrl: string | null;
   readonly context: ServerContext;
   /** Idempotent: stops listening, runs hooks.onClose, closes every socket, then the database. */
   close(): Promise<void>;
 }
 
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
-  const logger = hooks.logger ?? stderrLogger;
+  const logger = asLogger(hooks.logger ?? stderrLogger);
+  const metrics = hooks.metrics ?? new Metrics();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(config.dataDir, logger);
-  const tls = await loadTlsMaterial(config);
+  const acme = config.acme
+    ? new AcmeCertificates({
+        config: config.acme,
+        domain: new URL(config.publicUrl!).hostname,
+        dataDir: config.dataDir,
+        listenHost: config.host,
+        logger: logger.child({ component: "acme" }),
+        metrics,
+        ...hooks.acme,
+      })
+    : null;
+  await acme?.start();
+  // With ACME and no certificate yet: the self-signed one until the CA answers.
+  let tls: TlsMaterial;
+  try {
+    tls = acme?.current ?? (await loadTlsMaterial(config.acme ? { dataDir: config.dataDir } : config));
+  } catch (e) {
+    await acme?.close();
+    throw e;
+  }
   const adminToken = await AdminToken.loadOrCreate(paths.adminToken);
-  const database = Database.open(paths.database);
+  // Data at rest: the KMS back end first (a bad key file or PIN stops the start here), then
+  // the database, whose confidential fields it seals, then the clear-text migration.
+  let kms: Awaited<ReturnType<typeof openKeyManagement>>;
+  try {
+    kms = await openKeyManagement(config.kms, config.dataDir, { logger, metrics });
+  } catch (e) {
+    await acme?.close();
+    throw e;
+  }
+  let database: Database;
+  try {
+    database = Database.open(paths.database, { kms });
+  } catch (e) {
+    await kms.backend.close();
+    kms.audit.close();
+    await acme?.close();
+    throw e;
+  }
+  database.participants.onWarning = (message, error) => logger.warn(message, error);
+  const closeDatabase = (): void => {
+    database.close();
+    kms.audit.close();
+  };
+  try {
+    await checkMasterKeys(database);
+  } catch (e) {
+    closeDatabase();
+    await acme?.close();
+    throw e;
+  }
+  await migrateClearText(database, logger);
 
   let port = config.port;
   const attempts = new AttemptGuard(hooks.attemptLimits);
@@ -136,26 +210,43 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     meetings: database.meetings,
     logger,
     attempts,
+    metrics,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
     userFromRequest: (req) => userFromRequestWith(database.sessions, req),
   };
 
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
-  registerApi(router, { database, adminToken, limiters: defaultLimiters(attempts), publicUrl: context.publicUrl });
+  const limiters = defaultLimiters(attempts);
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl });
+  let closing = false;
+  registerObservabilityRoutes(router, {
+    metrics,
+    adminToken,
+    adminTokenFailures: limiters.adminTokenFailures,
+    readiness: {
+      listening: () => (closing ? { ok: false, reason: "shutting down" } : { ok: true }),
+      database: () => {
+        database.connection.prepare("SELECT 1").get();
+        return { ok: true };
+      },
+      certificate: () =>
+        acme === null || acme.current !== null
+          ? { ok: true }
+          : { ok: false, reason: `waiting for the ACME certificate${acme.lastError ? `: ${acme.lastError}` : ""}` },
+    },
+  });
   try {
     hooks.routes?.(router, context);
   } catch (e) {
-    database.close();
+    closeDatabase();
+    await acme?.close();
     throw e;
   }
 
   const server = createHttpsServer(
     {
-      cert: tls.cert,
-      key: tls.key,
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.3",
+      ...secureContextOptions(tls),
       handshakeTimeout: 10_000,
       requestTimeout: 30_000,
       headersTimeout: 20_000,
@@ -165,7 +256,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       router,
       ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot) } : {}),
       bodyLimit: DEFAULT_BODY_LIMIT,
-      logError: (message, error) => logger.error(message, error),
+      logger: logger.child({ component: "http" }),
+      metrics,
     }),
   );
 
@@ -174,15 +266,31 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   // costs anything. Connections that never finish a handshake are cut by handshakeTimeout.
   const sockets = new Set<Socket>();
   const perAddress = new Map<string, number>();
+  const security = logger.child({ log: "security" });
+  const refusedConnections = serverMetrics(metrics).connectionsRefused;
+  const capLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
+  metrics.gauge({
+    name: "conclave_connections_open",
+    help: "TCP connections open (HTTPS and WebSocket), after the connection caps.",
+    collect() {
+      this.set(sockets.size);
+    },
+  });
   const maxTotal = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const maxPerAddress = config.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   server.on("connection", (socket: Socket) => {
     const key = addressKey(socket.remoteAddress ?? "unknown");
     const held = perAddress.get(key) ?? 0;
-    const cap = sockets.size >= maxTotal ? "total" : held >= maxPerAddress ? "perAddress" : null;
+    const cap = sockets.size >= maxTotal ? "total" : held >= maxPerAddress ? "per_address" : null;
     if (cap !== null) {
       socket.destroy();
-      hooks.onConnectionRefused?.(key, cap);
+      refusedConnections.inc({ cap });
+      // One line per address and cap per window, not one per refused connection (a flood would
+      // otherwise write as fast as it connects).
+      if (!capLog.isLimited(`${cap}:${key}`)) {
+        capLog.record(`${cap}:${key}`);
+        security.warn("connection refused: connection cap reached", undefined, { event: "connection_cap", cap, ip: key, limit: cap === "total" ? maxTotal : maxPerAddress });
+      }
       return;
     }
     sockets.add(socket);
@@ -197,7 +305,6 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
 
   // Small until a connection has joined a meeting (the signaling layer raises it then).
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PRE_JOIN_MESSAGE_BYTES });
-  let closing = false;
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "").split("?")[0];
@@ -231,14 +338,47 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       });
     });
   } catch (e) {
-    database.close();
+    closeDatabase();
     wss.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
-    throw new ServerError("LISTEN_FAILED", `${config.host}:${config.port} ${why}`, { cause: e });
+    await acme?.close();
+    throw listenFailed(e, config.host, config.port);
   }
   server.on("error", (e) => logger.error("the HTTPS listener failed", e));
   port = (server.address() as AddressInfo).port;
+
+  // The certificate can change while running (ACME issuance and renewal): new connections get
+  // the new one, open ones keep theirs.
+  let served: ServedCertificate = { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned, certFile: tls.certFile, cert: tls.cert };
+  const metricsServer = config.metricsListen
+    ? await listenMetrics(config.metricsListen, tls, { metrics, adminToken, adminTokenFailures: limiters.adminTokenFailures }, logger).catch(async (e: unknown) => {
+        server.close();
+        server.closeAllConnections();
+        database.close();
+        wss.close();
+        await acme?.close();
+        throw e;
+      })
+    : null;
+  const certificateWaiters: ((c: ServedCertificate) => void)[] = [];
+  const changeWaiters: ((c: ServedCertificate) => void)[] = [];
+  acme?.on("certificate", (material) => {
+    server.setSecureContext(secureContextOptions(material));
+    metricsServer?.setSecureContext(secureContextOptions(material));
+    served = { fingerprint: material.fingerprint, selfSigned: false, certFile: material.certFile, cert: material.cert };
+    for (const resolve of [...certificateWaiters.splice(0), ...changeWaiters.splice(0)]) resolve(served);
+  });
+  acme?.schedule();
+  const certificate: CertificateStatus = {
+    current: () => served,
+    renew: async () => {
+      if (acme === null) throw new ServerError("ACME_FAILED", "this server has no --acme-directory");
+      await acme.renew();
+      return served;
+    },
+    ready: () => (acme === null || acme.current !== null ? Promise.resolve(served) : new Promise((resolve) => certificateWaiters.push(resolve))),
+    changed: () => new Promise((resolve) => changeWaiters.push(resolve)),
+    lastError: () => acme?.lastError ?? null,
+  };
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -255,13 +395,21 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await listenerClosed;
-      database.close();
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      }
+      await acme?.close();
+      // Participant-log entries still being sealed are written before the database closes.
+      // Bounded: a KMS that is down does not hold up the shutdown (those entries are lost, and logged).
+      await Promise.race([database.participants.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      closeDatabase();
     })();
     return closed;
   };
 
   const url = `https://${urlHost(config.host)}:${port}`;
-  logger.info(`listening on ${url}`);
+  logger.info("listening", { url });
   return {
     url,
     publicUrl: context.publicUrl(),
@@ -270,9 +418,60 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     selfSigned: tls.selfSigned,
     certFile: tls.certFile,
     adminToken: adminToken.reveal(),
+    certificate,
+    metricsUrl: metricsServer ? `https://${urlHost(config.metricsListen!.host)}:${(metricsServer.address() as AddressInfo).port}` : null,
     context,
     close,
   };
+}
+
+/**
+ * Seal what an older version left in clear (storage/seal-migration.ts). A KMS that cannot be
+ * reached now only postpones it: the server starts (meetings need no KMS) and the next start
+ * finishes the job.
+ */
+async function migrateClearText(database: Database, logger: Logger): Promise<void> {
+  if (sealMigrationDone(database)) return;
+  try {
+    const report = await sealClearText(database);
+    if (report.meetings + report.invitations > 0) {
+      logger.info("sealed clear-text data under the KMS", { meetings: report.meetings, invitations: report.invitations });
+    }
+  } catch (e) {
+    logger.warn("could not finish sealing clear-text data now; the next start retries", e);
+  }
+}
+
+function listenFailed(e: unknown, host: string, port: number, what = ""): ServerError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
+  return new ServerError("LISTEN_FAILED", `${what}${host}:${port} ${why}`, { cause: e });
+}
+
+/** The --metrics-listen listener: HTTPS with the same certificate and profile, GET /metrics only. */
+async function listenMetrics(
+  address: { host: string; port: number },
+  tls: TlsMaterial,
+  deps: Parameters<typeof metricsOnlyRouter>[1],
+  logger: Logger,
+): Promise<HttpsServer> {
+  const server = createHttpsServer(
+    { ...secureContextOptions(tls), handshakeTimeout: 10_000, requestTimeout: 30_000, headersTimeout: 20_000 },
+    createRequestHandler({ router: metricsOnlyRouter(new Router(), deps), bodyLimit: 0, logger: logger.child({ component: "metrics" }) }),
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(address.port, address.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    throw listenFailed(e, address.host, address.port, "the metrics listener on ");
+  }
+  server.on("error", (e) => logger.error("the metrics listener failed", e));
+  return server;
 }
 
 /** Create the data directory private (0700); warn if an existing one is open to others. */

@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadConfig, startConclave, type Logger, type RunningServer } from "@conclave/server";
+import { Writable } from "node:stream";
+import { createLogger, DEFAULT_LOG_LEVEL, loadConfig, startConclave, type RunningServer } from "@conclave/server";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -30,6 +31,22 @@ Options (each also settable by environment variable or config file):
                          open connections at once from one address, IPv6 per /64
                                                           (CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS, default 256)
   --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (CONCLAVE_LOG_LEVEL, default info)
+  --metrics-listen H:P   also serve GET /metrics on this address (CONCLAVE_METRICS_LISTEN)
+  --acme-directory URL   get certificates from this ACME CA   (CONCLAVE_ACME_DIRECTORY; needs --public-url)
+  --acme-email ADDR      contact address for the ACME account (CONCLAVE_ACME_EMAIL)
+  --acme-ca FILE         CA certificates trusted for the ACME server's TLS (CONCLAVE_ACME_CA)
+  --acme-http-port PORT  port of the HTTP-01 challenge listener (CONCLAVE_ACME_HTTP_PORT, default 80)
+  --turn-url URL         TURN server for participants, repeatable (CONCLAVE_TURN_URL, comma-separated)
+  --turn-secret SECRET   secret shared with the TURN server   (CONCLAVE_TURN_SECRET; prefer the env or file)
+  --kms BACKEND          master key of data at rest: local, pkcs11 or kmip (CONCLAVE_KMS, default local)
+  --kms-key-file FILE    local master key file (CONCLAVE_KMS_KEY_FILE, default <data>/kms/master-keys.json)
+  --kms-cache-ttl SEC    seconds an unwrapped data key stays in memory (CONCLAVE_KMS_CACHE_TTL, default 300)
+  --kms-pkcs11-module F  PKCS#11 library (CONCLAVE_KMS_PKCS11_MODULE, default /usr/lib/softhsm/libsofthsm2.so)
+  --kms-pkcs11-token L   token label (CONCLAVE_KMS_PKCS11_TOKEN); the PIN only from CONCLAVE_KMS_PKCS11_PIN or the file
+  --kms-pkcs11-slot ID   slot id (CONCLAVE_KMS_PKCS11_SLOT)
+  --kms-kmip-host HOST   KMIP 1.4 server (CONCLAVE_KMS_KMIP_HOST); --kms-kmip-port (default 5696),
+                         --kms-kmip-ca, --kms-kmip-cert, --kms-kmip-key (PEM files), --kms-kmip-key-id
   -h, --help             show this help
 
 Precedence: flags > environment > config file > defaults.
@@ -59,6 +76,26 @@ export const serveCommand: Command = {
         "max-connections": { type: "string" },
         "max-connections-per-address": { type: "string" },
         config: { type: "string" },
+        "log-level": { type: "string" },
+        "metrics-listen": { type: "string" },
+        "acme-directory": { type: "string" },
+        "acme-email": { type: "string" },
+        "acme-ca": { type: "string" },
+        "acme-http-port": { type: "string" },
+        "turn-url": { type: "string", multiple: true },
+        "turn-secret": { type: "string" },
+        kms: { type: "string" },
+        "kms-key-file": { type: "string" },
+        "kms-cache-ttl": { type: "string" },
+        "kms-pkcs11-module": { type: "string" },
+        "kms-pkcs11-token": { type: "string" },
+        "kms-pkcs11-slot": { type: "string" },
+        "kms-kmip-host": { type: "string" },
+        "kms-kmip-port": { type: "string" },
+        "kms-kmip-ca": { type: "string" },
+        "kms-kmip-cert": { type: "string" },
+        "kms-kmip-key": { type: "string" },
+        "kms-kmip-key-id": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -81,6 +118,26 @@ export const serveCommand: Command = {
         maxConnections: values["max-connections"],
         maxConnectionsPerAddress: values["max-connections-per-address"],
         config: values.config,
+        logLevel: values["log-level"],
+        metricsListen: values["metrics-listen"],
+        acmeDirectory: values["acme-directory"],
+        acmeEmail: values["acme-email"],
+        acmeCa: values["acme-ca"],
+        acmeHttpPort: values["acme-http-port"],
+        turnUrl: values["turn-url"],
+        turnSecret: values["turn-secret"],
+        kms: values.kms,
+        kmsKeyFile: values["kms-key-file"],
+        kmsCacheTtl: values["kms-cache-ttl"],
+        kmsPkcs11Module: values["kms-pkcs11-module"],
+        kmsPkcs11Token: values["kms-pkcs11-token"],
+        kmsPkcs11Slot: values["kms-pkcs11-slot"],
+        kmsKmipHost: values["kms-kmip-host"],
+        kmsKmipPort: values["kms-kmip-port"],
+        kmsKmipCa: values["kms-kmip-ca"],
+        kmsKmipCert: values["kms-kmip-cert"],
+        kmsKmipKey: values["kms-kmip-key"],
+        kmsKmipKeyId: values["kms-kmip-key-id"],
       },
       env: io.env,
       cwd: io.cwd,
@@ -89,11 +146,17 @@ export const serveCommand: Command = {
     // served unless --web-root (or CONCLAVE_WEB_ROOT / webRoot) points elsewhere.
     const bundledWeb = fileURLToPath(new URL("../../../../web/dist/", import.meta.url));
     const effective = config.webRoot === undefined && existsSync(join(bundledWeb, "index.html")) ? { ...config, webRoot: bundledWeb } : config;
-    const logger: Logger = {
-      info: (message) => io.err(`conclave: ${message}`),
-      warn: (message, error) => io.err(`conclave: warning: ${message}${describe(error)}`),
-      error: (message, error) => io.err(`conclave: error: ${message}${describe(error)}`),
-    };
+    // Logs are JSON lines on stderr (one object per line, secrets redacted); stdout keeps the
+    // few lines a person or script reads once at start-up.
+    const logger = createLogger({
+      level: config.logLevel ?? DEFAULT_LOG_LEVEL,
+      destination: new Writable({
+        write(chunk: Buffer | string, _encoding, callback) {
+          io.err(chunk.toString());
+          callback();
+        },
+      }),
+    });
     // Listen for stop signals before anything is printed: whoever reads our output may signal
     // at once. A signal during start-up stops the server as soon as it is up.
     const stopRequested = onceStopSignal(io);
@@ -107,8 +170,11 @@ export const serveCommand: Command = {
 
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
+    if (config.acme) io.out(`TLS certificates from the ACME CA ${config.acme.directoryUrl} (renewed automatically; see the log)`);
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);
-    if (server.selfSigned) {
+    if (server.selfSigned && config.acme) {
+      io.out("  (self-signed until the ACME certificate arrives)");
+    } else if (server.selfSigned) {
       io.out(`  (self-signed: clients pin it with --fingerprint, or trust ${server.certFile})`);
     }
     io.out(`Admin API token: ${server.adminToken}`);
@@ -147,9 +213,4 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
     }
   });
   return { signal, cancel: remove };
-}
-
-function describe(error: unknown): string {
-  if (error === undefined) return "";
-  return error instanceof Error ? `: ${error.stack ?? error.message}` : `: ${String(error)}`;
 }

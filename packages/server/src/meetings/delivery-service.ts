@@ -44,7 +44,8 @@ export type DeliveryOutput =
   | { to: string; type: "create"; groupId: Uint8Array }
   | { to: string; type: "commitRequest"; epoch: bigint; add: { memberId: string; keyPackage: Uint8Array }[]; remove: string[] }
   | { to: string; type: "commit"; epoch: bigint; commit: Uint8Array; from: string }
-  | { to: string; type: "commitAccepted"; epoch: bigint }
+  /** `removed`: the members whose leaves the commit removes (for the rekey-time metric). */
+  | { to: string; type: "commitAccepted"; epoch: bigint; removed: string[] }
   | { to: string; type: "commitRejected"; epoch: bigint; reason: string }
   | { to: string; type: "welcome"; epoch: bigint; welcome: Uint8Array }
   | { to: string; type: "epochConfirmed"; epoch: bigint }
@@ -312,7 +313,7 @@ export class DeliveryService {
     const joiners = [...req.adds.keys()].filter((id) => this.#members.get(id)?.state === "pending");
     this.#provisional = { epoch, author: author.memberId, previous, previousCandidates, removed, joiners, receivers, acks: new Set(), failures: new Map(), timer };
 
-    this.#opts.emit({ to: author.memberId, type: "commitAccepted", epoch });
+    this.#opts.emit({ to: author.memberId, type: "commitAccepted", epoch, removed });
     for (const m of this.#inTree()) {
       if (m !== author) this.#opts.emit({ to: m.memberId, type: "commit", epoch, commit: msg.commit, from: author.memberId });
     }

@@ -24,6 +24,8 @@ import {
 import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
+import type { ServerMetrics } from "../observability/server-metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
 
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
@@ -108,6 +110,26 @@ export interface LiveMeetingOptions {
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
   onWarning?: (message: string) => void;
+  /** Commit counts and latencies, rekey time after a leave. */
+  metrics?: ServerMetrics;
+  /** TURN servers with fresh credentials for a participant being admitted (none: no TURN). */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
+  /** Someone was admitted or left (the participant log, sealed at rest: storage/participant-log.ts). */
+  onParticipant?: (event: ParticipantLogEvent) => void;
+}
+
+/** What the participant log records of a member joining or leaving. */
+export interface ParticipantLogEvent {
+  readonly event: "joined" | "left";
+  readonly memberId: string;
+  readonly displayName: string;
+  /** "person", or the connector's kind. */
+  readonly kind: string;
+  readonly reason?: "left" | "disconnected" | "removed";
+}
+
+function logIdentity(identity: MemberIdentity): { memberId: string; displayName: string; kind: string } {
+  return { memberId: identity.memberId, displayName: identity.displayName, kind: identity.kind === "person" ? "person" : identity.connector };
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -125,6 +147,10 @@ export class LiveMeeting {
   readonly #media: MediaRoom | undefined;
   readonly #opts: LiveMeetingOptions;
   #closed = false;
+  /** For metrics: when the delivery service first asked for a commit at each epoch. */
+  readonly #commitRequestedAt = new Map<bigint, number>();
+  /** For metrics: when each member still to be removed from the group left. */
+  readonly #leftAt = new Map<string, number>();
 
   constructor(opts: LiveMeetingOptions) {
     this.meeting = opts.meeting;
@@ -310,7 +336,9 @@ export class LiveMeeting {
     this.#participants.delete(memberId);
     p.media?.close();
     p.media = null;
+    if (p.inGroup && this.#opts.metrics) this.#leftAt.set(memberId, performance.now());
     this.#ds.leave(memberId);
+    this.#opts.onParticipant?.({ event: "left", ...logIdentity(p.identity), reason });
     this.#broadcast({ type: "memberLeft", memberId, reason });
     if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
     if (this.size === 0) this.#opts.onEmpty?.();
@@ -338,16 +366,20 @@ export class LiveMeeting {
     const { identity, connection } = req;
     const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
     this.#participants.set(identity.memberId, p);
+    // TURN credentials only now, on admission: a waiting participant gets none.
+    const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
     connection.send({
       type: "joined",
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
       members: [...this.#participants.values()].map(info),
+      ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     connection.send({ type: "meetingState", locked: this.#locked });
     if (p.role !== "participant") this.#sendWaitingList();
     this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
+    this.#opts.onParticipant?.({ event: "joined", ...logIdentity(identity) });
     this.#ds.join(identity.memberId, identity, req.keyPackage);
   }
 
@@ -475,6 +507,7 @@ export class LiveMeeting {
         send({ type: "createGroup", groupId: toBase64(out.groupId) });
         return;
       case "commitRequest":
+        if (!this.#commitRequestedAt.has(out.epoch)) this.#commitRequestedAt.set(out.epoch, performance.now());
         send({
           type: "commitRequest",
           epoch: out.epoch.toString(),
@@ -486,9 +519,11 @@ export class LiveMeeting {
         send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
         return;
       case "commitAccepted":
+        this.#recordAccepted(out.epoch, out.removed);
         send({ type: "commitAccepted", epoch: out.epoch.toString() });
         return;
       case "commitRejected":
+        this.#opts.metrics?.commits.inc({ result: "rejected" });
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
@@ -523,6 +558,22 @@ export class LiveMeeting {
         const never: never = out;
         throw new Error(`unhandled output ${(never as { type: string }).type}`);
       }
+    }
+  }
+
+  #recordAccepted(epoch: bigint, removed: readonly string[]): void {
+    const m = this.#opts.metrics;
+    if (!m) return;
+    const now = performance.now();
+    m.commits.inc({ result: "accepted" });
+    const requested = this.#commitRequestedAt.get(epoch);
+    if (requested !== undefined) m.commitLatency.observe((now - requested) / 1000);
+    for (const e of this.#commitRequestedAt.keys()) if (e <= epoch) this.#commitRequestedAt.delete(e);
+    for (const id of removed) {
+      const left = this.#leftAt.get(id);
+      if (left === undefined) continue;
+      this.#leftAt.delete(id);
+      m.rekeyAfterLeave.observe((now - left) / 1000);
     }
   }
 

@@ -6,12 +6,23 @@
  */
 import { DEFAULT_MLS_SUITE, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
-import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import {
+  LiveMeeting,
+  MAX_PARTICIPANTS,
+  OPEN_POLICY,
+  type MediaRoom,
+  type MeetingPolicy,
+  type ParticipantConnection,
+  type ParticipantLogEvent,
+} from "./live-meeting.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { AttemptGuard, type AttemptLimits } from "../http/attempt-guard.js";
 import type { DeliveryEvent } from "./delivery-service.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
+import { serverMetrics, type ServerMetrics } from "../observability/server-metrics.js";
 
 export interface MeetingRegistryOptions {
   store: MeetingStore;
@@ -28,6 +39,12 @@ export interface MeetingRegistryOptions {
   policyFor?: (meeting: Meeting) => MeetingPolicy;
   /** Whether a signed-in user is the meeting's host (its owner). */
   isOwner?: (meeting: Meeting, userId: string) => boolean;
+  /** Where meetings, participants, joins and MLS commits are counted (conclave_*). */
+  metrics?: Metrics;
+  /** TURN servers with fresh credentials for an admitted participant. */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
+  /** Someone was admitted to or left a meeting (the sealed participant log). */
+  onParticipant?: (meetingId: string, event: ParticipantLogEvent) => void;
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -65,10 +82,29 @@ export class MeetingRegistry {
   readonly #live = new Map<string, LiveMeeting>();
   readonly #attempts: AttemptGuard;
   #closed = false;
+  readonly #metrics: ServerMetrics | undefined;
 
   constructor(opts: MeetingRegistryOptions) {
     this.#opts = opts;
     this.#attempts = opts.attempts ?? new AttemptGuard(opts.limits);
+    this.#metrics = opts.metrics ? serverMetrics(opts.metrics) : undefined;
+    const live = this.#live;
+    opts.metrics?.gauge({
+      name: "conclave_meetings_live",
+      help: "Meetings with at least one participant connected.",
+      collect() {
+        this.set(live.size);
+      },
+    });
+    opts.metrics?.gauge({
+      name: "conclave_participants_live",
+      help: "Participants connected to live meetings (in the meeting or waiting to be let in).",
+      collect() {
+        let n = 0;
+        for (const m of live.values()) n += m.size;
+        this.set(n);
+      },
+    });
   }
 
   /** The live meeting with this id, if anyone is in it. */
@@ -77,6 +113,16 @@ export class MeetingRegistry {
   }
 
   async join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
+    const outcome = await this.#join(msg, who, connection);
+    if (this.#metrics) {
+      const result = outcome.ok ? (outcome.meeting.isWaiting(outcome.memberId) ? "waiting" : "joined") : outcome.code;
+      this.#metrics.joins.inc({ result });
+      if (!outcome.ok && outcome.code === "RATE_LIMITED") this.#metrics.rateLimitRefusals.inc({ where: "join" });
+    }
+    return outcome;
+  }
+
+  async #join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
     const address = who.address;
     if (this.#closed) return fail("SERVER_CLOSED");
     // Per address, and per meeting only for addresses that have failed (attempt-guard.ts): a
@@ -134,6 +180,9 @@ export class MeetingRegistry {
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         ...(this.#opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: this.#opts.ackTimeoutMs } : {}),
         ...(this.#opts.onSecurityEvent ? { onSecurityEvent: (e: DeliveryEvent) => this.#opts.onSecurityEvent!(id, e) } : {}),
+        ...(this.#metrics ? { metrics: this.#metrics } : {}),
+        ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
+        ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {
