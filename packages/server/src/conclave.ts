@@ -14,6 +14,7 @@ import { turnCredentials } from "./turn/credentials.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry } from "./meetings/meeting-registry.js";
+import { RateLimiter } from "./http/rate-limit.js";
 import type { AttemptLimits } from "./http/attempt-guard.js";
 import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
@@ -88,6 +89,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   const metrics = opts.metrics ?? new Metrics();
+  // One security-log line per address and kind of abuse per 10 s (a flood would write one per socket).
+  const abuseLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
   if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
@@ -100,6 +103,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
         ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
         attempts: context.attempts,
+        security: context.security,
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
@@ -121,6 +125,12 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
         metrics: serverMetrics(metrics),
+        onAbuse: (event, address, joined) => {
+          const key = `${event}:${address}`;
+          if (abuseLog.isLimited(key)) return;
+          abuseLog.record(key);
+          serverContext?.security.warn("signaling connection cut", undefined, { event, ip: address, joined });
+        },
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
         authenticate: (r) => ({

@@ -64,6 +64,8 @@ export interface ServerContext {
   readonly logger: Logger;
   /** The guessing budget per address, shared by meeting lookups, joins and sign-ins. */
   readonly attempts: AttemptGuard;
+  /** The security log: `logger.child({ log: "security" })`; every event has an `event` field. */
+  readonly security: Logger;
   /** This server's metrics registry (GET /metrics); add metrics with `metrics.counter({...})`. */
   readonly metrics: Metrics;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
@@ -203,13 +205,24 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   await migrateClearText(database, logger);
 
   let port = config.port;
+  // The security log: the same structured log, marked { log: "security" } (docs/operations.md).
+  const security = logger.child({ log: "security" });
   const attempts = new AttemptGuard(hooks.attemptLimits);
+  // One line per address, reason and target per 10 s: a limited address retrying fast writes one.
+  const tripLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
+  attempts.onTrip = (trip) => {
+    const key = `${trip.reason}:${trip.address}:${trip.target ?? ""}`;
+    if (tripLog.isLimited(key)) return;
+    tripLog.record(key);
+    security.warn("refused: rate limited", undefined, { event: "rate_limited", reason: trip.reason, ip: trip.address, ...(trip.target ? { target: trip.target } : {}) });
+  };
   const context: ServerContext = {
     config,
     database,
     meetings: database.meetings,
     logger,
     attempts,
+    security,
     metrics,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
     userFromRequest: (req) => userFromRequestWith(database.sessions, req),
@@ -218,7 +231,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
   const limiters = defaultLimiters(attempts);
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl });
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, security });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,
@@ -266,7 +279,6 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   // costs anything. Connections that never finish a handshake are cut by handshakeTimeout.
   const sockets = new Set<Socket>();
   const perAddress = new Map<string, number>();
-  const security = logger.child({ log: "security" });
   const refusedConnections = serverMetrics(metrics).connectionsRefused;
   const capLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
   metrics.gauge({

@@ -40,6 +40,8 @@ export interface FloodResult {
   joinDuringFloodMs: number;
   /** The server's log lines during the flood (stderr). */
   log: string[];
+  /** Security-log lines during the flood, counted by event. */
+  securityEvents: Record<string, number>;
 }
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -229,10 +231,25 @@ export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
       floodOpened: opts.stalled + opts.idle,
       joinDuringFloodMs,
       log: s.stderr.slice(logFrom),
+      securityEvents: countSecurityEvents(s.stderr.slice(logFrom)),
     };
   } finally {
     for (const f of flood) f.socket.destroy();
     for (const b of bots) b.leave();
     await s.stop();
   }
+}
+
+function countSecurityEvents(lines: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of lines) {
+    let entry: { log?: string; event?: string };
+    try {
+      entry = JSON.parse(line) as { log?: string; event?: string };
+    } catch {
+      continue;
+    }
+    if (entry.log === "security" && typeof entry.event === "string") out[entry.event] = (out[entry.event] ?? 0) + 1;
+  }
+  return out;
 }

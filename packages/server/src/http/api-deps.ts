@@ -3,6 +3,7 @@ import type { AdminToken } from "../auth/admin-token.js";
 import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { AttemptGuard } from "./attempt-guard.js";
+import type { Logger } from "../observability/logger.js";
 
 export interface ApiLimiters {
   /** Failed admin-token authentications per client address (10 per minute). */
@@ -22,4 +23,6 @@ export interface ApiDeps {
   readonly limiters: ApiLimiters;
   /** Base of join links; a function because the port is known only after listening. */
   readonly publicUrl: () => string;
+  /** The security log (failed sign-ins, admin-token guesses); never given a secret. */
+  readonly security?: Logger;
 }

@@ -27,6 +27,7 @@ export function defaultLimiters(attempts: AttemptGuard = new AttemptGuard()): Ap
 export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
   const { users, sessions } = deps.database;
   const api = new ApiRoutes(router, {
+    ...(deps.security ? { security: deps.security } : {}),
     adminToken: deps.adminToken,
     users,
     sessions,

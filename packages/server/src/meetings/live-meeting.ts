@@ -24,6 +24,7 @@ import {
 import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
+import type { Logger } from "../observability/logger.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
 import type { IceServerInfo } from "@conclave/protocol";
 
@@ -104,8 +105,8 @@ export interface LiveMeetingOptions {
   commitTimeoutMs?: number;
   /** How long members have to acknowledge a commit before the vote is decided (see DeliveryService). */
   ackTimeoutMs?: number;
-  /** Security events of the delivery service (refused and voided commits, expulsions). */
-  onSecurityEvent?: (e: DeliveryEvent) => void;
+  /** The security log, bound to this meeting (refused and voided commits, expulsions, host removals). */
+  security?: Logger;
   /** Called when the last participant leaves, so the registry can drop the meeting. */
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
@@ -160,7 +161,7 @@ export class LiveMeeting {
     this.#ds = new DeliveryService({
       groupIdBase: new TextEncoder().encode(`conclave:${opts.meeting.id}`),
       emit: (out) => this.#deliver(out),
-      ...(opts.onSecurityEvent ? { onEvent: opts.onSecurityEvent } : {}),
+      ...(opts.security ? { onEvent: (e: DeliveryEvent) => logDeliveryEvent(opts.security!, e) } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
       ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
     });
@@ -441,6 +442,12 @@ export class LiveMeeting {
         }
         if (target.role === "host" && p.role !== "host") return refuse("NOT_HOST");
         if (!msg.allowRejoin) this.#banned.add(target.banKey);
+        this.#opts.security?.warn("participant removed by a host", undefined, {
+          event: "host_removed",
+          memberId: target.identity.memberId,
+          by: p.identity.memberId,
+          allowRejoin: msg.allowRejoin === true,
+        });
         // Leave first (the others rekey without it at once), then tell it why.
         this.leave(target.identity.memberId, "removed");
         target.connection.send({ type: "error", code: "REMOVED_BY_HOST", message: errorMessage("REMOVED_BY_HOST"), fatal: true });
@@ -593,4 +600,29 @@ export class LiveMeeting {
 function info(p: Participant): MemberInfo {
   const kind = p.identity.kind === "connector" ? { kind: "connector" as const, connector: p.identity.connector } : { kind: "person" as const };
   return { memberId: p.identity.memberId, displayName: p.identity.displayName, kind, inGroup: p.inGroup, role: p.role };
+}
+
+/** One security-log line per delivery-service decision (docs/operations.md, "Security log"). */
+function logDeliveryEvent(log: Logger, e: DeliveryEvent): void {
+  switch (e.event) {
+    case "commitRefused":
+      log.warn("commit refused by the delivery service", undefined, { event: "commit_refused", memberId: e.memberId, epoch: e.epoch, reason: e.detail });
+      return;
+    case "commitVoided":
+      log.warn("commit voided: most members could not apply it", undefined, { event: "commit_voided", memberId: e.memberId, epoch: e.epoch, failures: e.failures, acks: e.acks });
+      return;
+    case "commitFailuresOutvoted":
+      log.warn("commit stands; members that could not apply it are added again", undefined, { event: "commit_failures_outvoted", memberId: e.memberId, epoch: e.epoch, reporters: e.reporters });
+      return;
+    case "memberExpelled":
+      log.warn("member expelled from the meeting", undefined, { event: "member_expelled", memberId: e.memberId, code: e.code, reason: e.detail });
+      return;
+    case "groupInfoRefused":
+      log.warn("founder's group refused", undefined, { event: "group_info_refused", memberId: e.memberId, reason: e.detail });
+      return;
+    default: {
+      const never: never = e;
+      throw new Error(`unhandled event ${(never as { event: string }).event}`);
+    }
+  }
 }

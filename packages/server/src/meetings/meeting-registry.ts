@@ -18,7 +18,7 @@ import {
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { AttemptGuard, type AttemptLimits } from "../http/attempt-guard.js";
-import type { DeliveryEvent } from "./delivery-service.js";
+import type { Logger } from "../observability/logger.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IceServerInfo } from "@conclave/protocol";
@@ -33,8 +33,8 @@ export interface MeetingRegistryOptions {
   /** The guessing budget shared with HTTP lookups and sign-ins; default: its own, with `limits`. */
   attempts?: AttemptGuard;
   limits?: AttemptLimits;
-  /** Security events of meetings' delivery services. */
-  onSecurityEvent?: (meetingId: string, e: DeliveryEvent) => void;
+  /** The security log (failed joins, refused commits, host removals); never given a secret. */
+  security?: Logger;
   /** How a meeting admits people (waiting room, join before host); default OPEN_POLICY. */
   policyFor?: (meeting: Meeting) => MeetingPolicy;
   /** Whether a signed-in user is the meeting's host (its owner). */
@@ -133,6 +133,7 @@ export class MeetingRegistry {
     const record = this.#opts.store.get(msg.meetingId);
     if (!record) {
       // Unknown ids count as failures: guessing meeting ids is rate limited like passcodes.
+      this.#opts.security?.warn("join refused: unknown meeting", undefined, { event: "join_failed", reason: "unknown_meeting", ip: address, meetingId: msg.meetingId });
       await this.#attempts.failure(address);
       return fail("MEETING_NOT_FOUND");
     }
@@ -143,6 +144,7 @@ export class MeetingRegistry {
     if (record.passcodeRequired && !host) {
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
+        this.#opts.security?.warn("join refused: wrong passcode", undefined, { event: "join_failed", reason: "wrong_passcode", ip: address, meetingId: record.id });
         await this.#attempts.failure(address, `meeting:${record.id}`);
         return fail("WRONG_PASSCODE");
       }
@@ -179,7 +181,7 @@ export class MeetingRegistry {
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         ...(this.#opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: this.#opts.ackTimeoutMs } : {}),
-        ...(this.#opts.onSecurityEvent ? { onSecurityEvent: (e: DeliveryEvent) => this.#opts.onSecurityEvent!(id, e) } : {}),
+        ...(this.#opts.security ? { security: this.#opts.security.child({ meetingId: id }) } : {}),
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),

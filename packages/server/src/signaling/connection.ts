@@ -53,7 +53,12 @@ export interface SignalingOptions {
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
   /** Counts error messages by code and rate-limited connections. */
   metrics?: ServerMetrics;
+  /** A connection cut for abuse (for the security log): which limit, from where, joined or not. */
+  onAbuse?: (event: SignalingAbuse, address: string, joined: boolean) => void;
 }
+
+/** Why a connection was cut. */
+export type SignalingAbuse = "message_timeout" | "message_too_large" | "malformed_messages" | "message_flood";
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
   const address = req.socket.remoteAddress ?? "unknown";
@@ -109,7 +114,10 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
     }
     const now = Date.now();
     messageSince ??= now;
-    if (now - messageSince > (memberId ? MESSAGE_TIMEOUT_MS : PRE_JOIN_MESSAGE_TIMEOUT_MS)) ws.terminate();
+    if (now - messageSince > (memberId ? MESSAGE_TIMEOUT_MS : PRE_JOIN_MESSAGE_TIMEOUT_MS)) {
+      opts.onAbuse?.("message_timeout", address, memberId !== null);
+      ws.terminate();
+    }
   }, opts.messageCheckMs ?? 1000);
   messageWatch.unref();
 
@@ -120,6 +128,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       count = 0;
     }
     if (++count > RATE_LIMIT) {
+      if (count === RATE_LIMIT + 1) opts.onAbuse?.("message_flood", address, memberId !== null);
       error("RATE_LIMITED", errorMessage("RATE_LIMITED", "messages on this connection"), true, CLOSE_CODES.RATE_LIMITED);
       return;
     }
@@ -171,6 +180,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
 
   function onMalformed(message: string): void {
     malformed += 1;
+    if (malformed === MAX_MALFORMED) opts.onAbuse?.("malformed_messages", address, memberId !== null);
     error("MESSAGE_MALFORMED", message, malformed >= MAX_MALFORMED);
   }
 
@@ -181,8 +191,9 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
     if (meeting && memberId) meeting.leave(memberId, "disconnected");
     meeting = null;
   });
-  ws.on("error", () => {
+  ws.on("error", (e: Error & { code?: string }) => {
     // 'close' follows; oversized frames (ws maxPayload) end up here with code 1009.
+    if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") opts.onAbuse?.("message_too_large", address, memberId !== null);
   });
 }
 
