@@ -118,7 +118,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       // Browsers send Origin on WebSocket upgrades: refuse pages from other sites (cross-site
       // WebSocket hijacking would ride on the session cookie). Non-browser clients send none.
       const origin = req.headers.origin;
-      if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
+      if (origin !== undefined && !sameOrigin(origin, req.headers.host, serverContext?.publicUrl())) {
+        serverContext?.security.warn("WebSocket refused: cross-origin", undefined, { event: "cross_origin", ip: req.socket.remoteAddress ?? "unknown", origin: origin.slice(0, 200) });
         ws.close(4403, "cross-origin");
         return;
       }
@@ -209,11 +210,28 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-/** True when an Origin header names the host the request was sent to (scheme-agnostic: TLS only). */
-function sameOrigin(origin: string, host: string | undefined): boolean {
+/**
+ * True when an Origin header is exactly this server's origin (RFC 6454: scheme, host and port):
+ * https, with the host and port the request was sent to (its Host header), or the configured
+ * public URL's origin. `http://` pages, other ports and `null` origins are refused.
+ */
+export function sameOrigin(origin: string, host: string | undefined, publicUrl?: string): boolean {
+  let o: URL;
   try {
-    return host !== undefined && new URL(origin).host === host;
+    o = new URL(origin);
   } catch {
     return false;
   }
+  // An Origin is only scheme://host[:port]: anything more is not a browser's.
+  if (o.protocol !== "https:" || o.origin !== origin.toLowerCase().replace(/\/$/, "")) return false;
+  const allowed = new Set<string>();
+  if (host !== undefined && /^[A-Za-z0-9.:[\]-]+$/.test(host)) {
+    try {
+      allowed.add(new URL(`https://${host}`).origin);
+    } catch {
+      // a malformed Host header allows nothing
+    }
+  }
+  if (publicUrl !== undefined) allowed.add(new URL(publicUrl).origin);
+  return allowed.has(o.origin);
 }

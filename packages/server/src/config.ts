@@ -52,6 +52,8 @@ export interface ServerConfig {
   readonly webRoot?: string;
   /** The media relay's network settings; absent when none is configured (relay defaults apply). */
   readonly media?: MediaConfig;
+  /** Serve the web app's source maps (`*.map`) too; default false. */
+  readonly webSourceMaps?: boolean;
   /** Open TCP connections accepted at once, in total; further ones are closed at once. */
   readonly maxConnections?: number;
   /** Open TCP connections accepted at once from one client address (IPv6: one /64). */
@@ -122,6 +124,7 @@ export interface ConfigFlags extends KmsFlags {
   mediaListen?: string;
   maxConnections?: string | number;
   maxConnectionsPerAddress?: string | number;
+  webSourceMaps?: string | boolean;
   config?: string;
   logLevel?: string;
   metricsListen?: string;
@@ -202,6 +205,10 @@ const ipAddressSchema = z
   .string()
   .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::7");
 
+const booleanStringSchema = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .transform((s) => s === "true" || s === "1" || s === "yes");
+
 const COUNT_MESSAGE = "must be a whole number from 1 to 1000000";
 const countStringSchema = z
   .string()
@@ -264,6 +271,7 @@ interface PartialConfig extends KmsPartial {
   mediaListen?: string;
   maxConnections?: number;
   maxConnectionsPerAddress?: number;
+  webSourceMaps?: boolean;
   logLevel?: LogLevel;
   metricsListen?: ListenAddress;
   acmeDirectory?: string;
@@ -287,6 +295,7 @@ const stringSourceSchema = z.object({
   mediaListen: ipAddressSchema.optional(),
   maxConnections: countStringSchema.optional(),
   maxConnectionsPerAddress: countStringSchema.optional(),
+  webSourceMaps: booleanStringSchema.optional(),
   logLevel: logLevelSchema.optional(),
   metricsListen: listenSchema.optional(),
   acmeDirectory: acmeDirectorySchema.optional(),
@@ -313,6 +322,7 @@ const fileSchema = z
     mediaListen: ipAddressSchema.optional(),
     maxConnections: countNumberSchema.optional(),
     maxConnectionsPerAddress: countNumberSchema.optional(),
+    webSourceMaps: z.boolean({ error: "must be true or false" }).optional(),
     logLevel: logLevelSchema.optional(),
     metricsListen: listenSchema.optional(),
     acmeDirectory: acmeDirectorySchema.optional(),
@@ -339,6 +349,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   mediaListen: "--media-listen",
   maxConnections: "--max-connections",
   maxConnectionsPerAddress: "--max-connections-per-address",
+  webSourceMaps: "--web-source-maps",
   logLevel: "--log-level",
   metricsListen: "--metrics-listen",
   acmeDirectory: "--acme-directory",
@@ -363,6 +374,7 @@ export const ENV_NAMES = {
   mediaListen: "CONCLAVE_MEDIA_LISTEN",
   maxConnections: "CONCLAVE_MAX_CONNECTIONS",
   maxConnectionsPerAddress: "CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS",
+  webSourceMaps: "CONCLAVE_WEB_SOURCE_MAPS",
   logLevel: "CONCLAVE_LOG_LEVEL",
   metricsListen: "CONCLAVE_METRICS_LISTEN",
   acmeDirectory: "CONCLAVE_ACME_DIRECTORY",
@@ -407,6 +419,7 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     mediaListen: flags.mediaListen,
     maxConnections: typeof flags.maxConnections === "number" ? String(flags.maxConnections) : flags.maxConnections,
     maxConnectionsPerAddress: typeof flags.maxConnectionsPerAddress === "number" ? String(flags.maxConnectionsPerAddress) : flags.maxConnectionsPerAddress,
+    webSourceMaps: typeof flags.webSourceMaps === "boolean" ? String(flags.webSourceMaps) : flags.webSourceMaps,
     logLevel: flags.logLevel,
     metricsListen: flags.metricsListen,
     acmeDirectory: flags.acmeDirectory,
@@ -438,6 +451,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     mediaListen: env[ENV_NAMES.mediaListen],
     maxConnections: env[ENV_NAMES.maxConnections],
     maxConnectionsPerAddress: env[ENV_NAMES.maxConnectionsPerAddress],
+    webSourceMaps: env[ENV_NAMES.webSourceMaps],
     logLevel: env[ENV_NAMES.logLevel],
     metricsListen: env[ENV_NAMES.metricsListen],
     acmeDirectory: env[ENV_NAMES.acmeDirectory],
@@ -561,6 +575,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (maxConnections !== undefined) config.maxConnections = maxConnections;
   const maxConnectionsPerAddress = pick("maxConnectionsPerAddress");
   if (maxConnectionsPerAddress !== undefined) config.maxConnectionsPerAddress = maxConnectionsPerAddress;
+  const webSourceMaps = pick("webSourceMaps");
+  if (webSourceMaps !== undefined) config.webSourceMaps = webSourceMaps;
   if (configFile !== undefined) config.configFile = configFile;
   const logLevel = pick("logLevel");
   if (logLevel !== undefined) config.logLevel = logLevel;

@@ -267,7 +267,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     },
     createRequestHandler({
       router,
-      ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot) } : {}),
+      ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot, { sourceMaps: config.webSourceMaps === true }) } : {}),
       bodyLimit: DEFAULT_BODY_LIMIT,
       logger: logger.child({ component: "http" }),
       metrics,

@@ -26,6 +26,7 @@ Options (each also settable by environment variable or config file):
   --media-address IP     IP announced in media candidates (CONCLAVE_MEDIA_ADDRESS; for NAT and containers)
   --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
   --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
+  --web-source-maps      also serve the web app's source maps (CONCLAVE_WEB_SOURCE_MAPS; default: no)
   --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
   --max-connections-per-address N
                          open connections at once from one address, IPv6 per /64
@@ -74,6 +75,7 @@ export const serveCommand: Command = {
         "media-ports": { type: "string" },
         "media-listen": { type: "string" },
         "max-connections": { type: "string" },
+        "web-source-maps": { type: "boolean" },
         "max-connections-per-address": { type: "string" },
         config: { type: "string" },
         "log-level": { type: "string" },
@@ -116,6 +118,7 @@ export const serveCommand: Command = {
         mediaPorts: values["media-ports"],
         mediaListen: values["media-listen"],
         maxConnections: values["max-connections"],
+        ...(values["web-source-maps"] ? { webSourceMaps: true } : {}),
         maxConnectionsPerAddress: values["max-connections-per-address"],
         config: values.config,
         logLevel: values["log-level"],
