@@ -138,7 +138,7 @@ export class PublicGroup {
     if (signer?.nodeType !== "leaf") throw new ProtocolError("MLS_BAD_MESSAGE", "groupInfo: the signer is not a member");
     const err = await validateRatchetTree(tree, ctx, defaultClientConfig.lifetimeConfig, config.authService, ctx.treeHash, cs).catch((e: unknown) => e);
     if (err !== undefined) throw new ProtocolError("MLS_BAD_MESSAGE", `groupInfo: ${reason(err)}`);
-    if (!(await verifyGroupInfoSignature(gi, signer.leaf.signaturePublicKey, cs.signature))) {
+    if (!(await verifies(verifyGroupInfoSignature(gi, signer.leaf.signaturePublicKey, cs.signature)))) {
       throw new ProtocolError("MLS_BAD_MESSAGE", "groupInfo: the signature does not verify");
     }
     return new PublicGroup(CONSTRUCT, ctx.cipherSuite, cs, ctx, tree, gi.confirmationTag);
@@ -291,7 +291,7 @@ export class PublicGroup {
     let context: GroupContext | undefined;
     for (const c of candidates) {
       const ctx = { ...this.#context, confirmedTranscriptHash: c };
-      if (await verifyFramedContentSignature(signatureKey, "mls_public_message", content, pm.auth, ctx, cs.signature)) {
+      if (await verifies(verifyFramedContentSignature(signatureKey, "mls_public_message", content, pm.auth, ctx, cs.signature))) {
         context = ctx;
         break;
       }
@@ -327,11 +327,23 @@ export async function checkKeyPackage(bytes: Uint8Array): Promise<CheckedKeyPack
   const identity = identityOf(kp.leafNode.credential);
   const cs = await suiteImpl(suite);
   if (kp.leafNode.leafNodeSource !== "key_package") throw new ProtocolError("MLS_BAD_MESSAGE", "keyPackage: its leaf node is not a key package leaf");
-  if (!(await verifyLeafNodeSignatureKeyPackage(kp.leafNode, cs.signature)) || !(await verifyKeyPackage(kp, cs.signature))) {
+  if (!(await verifies(verifyLeafNodeSignatureKeyPackage(kp.leafNode, cs.signature))) || !(await verifies(verifyKeyPackage(kp, cs.signature)))) {
     throw new ProtocolError("MLS_BAD_MESSAGE", "keyPackage: the signature does not verify");
   }
   if (constantTimeEqual(kp.initKey, kp.leafNode.hpkePublicKey)) throw new ProtocolError("MLS_BAD_MESSAGE", "keyPackage: init key equals encryption key");
   return { suite, identity };
+}
+
+/**
+ * A signature check that fails closed: WebCrypto throws (DataError) on a public key of the wrong
+ * size instead of answering false; for a decoder of network input that is just "does not verify".
+ */
+async function verifies(check: Promise<boolean>): Promise<boolean> {
+  try {
+    return (await check) === true;
+  } catch {
+    return false;
+  }
 }
 
 function innerKeyPackage(bytes: Uint8Array): KeyPackage {
