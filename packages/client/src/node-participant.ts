@@ -90,6 +90,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #media: SyntheticMedia | null = null;
   #tracks: { audio?: LocalTrack; video?: LocalTrack } = {};
   #mediaStarted = false;
+  /** The media start in progress: a transport is closed only once its offer is made. */
+  #starting: Promise<void> | null = null;
   #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[] = [];
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
@@ -150,7 +152,12 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #onEpoch(e: EpochEvent): void {
     if (!this.#mediaStarted) {
       this.#mediaStarted = true;
-      void this.#startMedia().catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
+      const starting = this.#startMedia()
+        .catch((err: unknown) => this.#fail("MEDIA_FAILED", err))
+        .finally(() => {
+          if (this.#starting === starting) this.#starting = null;
+        });
+      this.#starting = starting;
     }
     this.emit("epoch", e);
     // Frames that arrived for this epoch before we processed its commit can be read now.
@@ -165,9 +172,20 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.#media?.stop();
     this.#media = null;
     this.#tracks = {};
-    void this.#transport?.close();
-    this.#transport = null;
+    this.#closeTransport();
     this.#held = [];
+  }
+
+  /**
+   * Closes the current transport, after its publish offer if one is being made: closing a WebRTC
+   * connection in the middle of ICE gathering can leave its sockets behind.
+   */
+  #closeTransport(): void {
+    const transport = this.#transport;
+    this.#transport = null;
+    if (!transport) return;
+    if (this.#starting) void this.#starting.then(() => transport.close());
+    else void transport.close();
   }
 
   async #startMedia(): Promise<void> {
@@ -253,8 +271,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.#closed = true;
     this.#media?.stop();
     this.#media = null;
-    void this.#transport?.close();
-    this.#transport = null;
+    this.#closeTransport();
     this.#held = [];
   }
 }
