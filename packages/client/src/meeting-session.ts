@@ -10,6 +10,7 @@
  * transitions are asynchronous and must not interleave.
  */
 import {
+  DEFAULT_MLS_SUITE,
   MediaKeyRing,
   MlsSession,
   SFRAME_MLS_EXPORTER_LABEL,
@@ -28,6 +29,7 @@ import {
   type MemberIdentity,
   type MemberInfo,
   type MlsKeyPackageSecret,
+  type MlsSuiteName,
   type ServerMessage,
   type SFrameCrypto,
   type TrackInfo,
@@ -52,6 +54,13 @@ export interface MeetingSessionOptions {
   sframeCrypto: SFrameCrypto;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
+  /** false: signaling and MLS only; the server opens no media connections for this member. */
+  media?: boolean;
+  /**
+   * The meeting's MLS cipher suite (its `postQuantum` flag in GET /api/meetings/:id): the key
+   * package must be for it or the server refuses the join (MLS_SUITE_MISMATCH). Default: suite 1.
+   */
+  suite?: MlsSuiteName;
 }
 
 export interface EpochEvent {
@@ -96,7 +105,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   readonly memberId: string;
   readonly identity: MemberIdentity;
   readonly keys: MediaKeyRing;
-  readonly #opts: MeetingSessionOptions;
+  #opts: MeetingSessionOptions;
   #channel: SignalingChannel | null = null;
   #state: SessionState = "idle";
   #mls: MlsSession | null = null;
@@ -144,6 +153,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return this.#mls?.epoch ?? null;
   }
 
+  /** The MLS cipher suite of this member's group (X-Wing in post-quantum meetings). */
+  get mlsSuite(): MlsSuiteName {
+    return this.#mls?.suite ?? this.#opts.suite ?? DEFAULT_MLS_SUITE;
+  }
+
   get securityCode(): string | null {
     return this.#mls ? securityCodeFromAuthenticator(this.#mls.epochAuthenticator) : null;
   }
@@ -158,14 +172,18 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return [...this.#presence.values()];
   }
 
-  /** Sends the join request over a connected channel. */
-  async join(channel: SignalingChannel): Promise<void> {
+  /**
+   * Sends the join request over a connected channel. `options.suite` overrides the constructor's
+   * (for callers that learn the meeting's suite only now).
+   */
+  async join(channel: SignalingChannel, options: { suite?: MlsSuiteName } = {}): Promise<void> {
     if (this.#state !== "idle") throw new Error(`cannot join in state ${this.#state}`);
+    if (options.suite !== undefined) this.#opts = { ...this.#opts, suite: options.suite };
     this.#channel = channel;
     this.#state = "joining";
     channel.onMessage((text) => this.#enqueue(text));
     channel.onClose((code, reason) => this.#onClosed(code, reason));
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({
       type: "join",
@@ -175,6 +193,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       displayName: this.#opts.displayName,
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
     });
   }
 
@@ -287,7 +306,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.emit("presence", this.presence);
         return;
       case "createGroup": {
-        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy });
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
         // The public GroupInfo lets the delivery service check every later commit.
         const groupInfo = await this.#mls.publicGroupInfo();
@@ -514,7 +533,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
    */
   async #reportFailure(epoch: bigint, reason: string): Promise<void> {
     this.emit("error", { code: "MLS_COMMIT_REJECTED", message: `Could not apply a commit (${reason}); reported to the server.`, fatal: false });
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#failed = { epoch, secret: kp.secret };
     this.#send({ type: "commitFailed", epoch: epoch.toString(), reason: reason.slice(0, 200), keyPackage: toBase64(kp.keyPackage) });
   }
@@ -572,9 +591,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       fatal: false,
     });
     await this.#dropGroup(isProtocolError(e) ? e.code : "error");
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({ type: "groupFailure", reason: isProtocolError(e) ? e.code : "error", keyPackage: toBase64(kp.keyPackage) });
+  }
+
+  #suiteOption(): { suite?: MlsSuiteName } {
+    return this.#opts.suite !== undefined ? { suite: this.#opts.suite } : {};
   }
 
   /**

@@ -7,12 +7,12 @@
  * received frames are unprotected right after they are reassembled. The relay in between only
  * ever sees the protected form.
  */
-import { isProtocolError, type MediaCodec, type TrackInfo } from "@conclave/protocol";
+import { MLS_SUITES, isProtocolError, type MediaCodec, type MlsSuiteName, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 import { MeetingSession, type EpochEvent } from "./meeting-session.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
-import { connectNodeSignaling, type NodeSignalingOptions } from "./node-signaling.js";
+import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
 
@@ -50,6 +50,17 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   passcode?: string;
   /** Send synthetic audio and video (default true). */
   sendMedia?: boolean;
+  /**
+   * false: signaling and MLS only, no WebRTC at all (no publish or subscribe connection, nothing
+   * sent or received): a member that costs the server and this process almost nothing, so tests
+   * and benchmarks can put hundreds in one meeting. Default true.
+   */
+  media?: boolean;
+  /**
+   * The meeting's MLS suite. Default: read from the meeting's public facts before joining
+   * (GET /api/meetings/:id says whether it is post-quantum).
+   */
+  suite?: MlsSuiteName;
   graceMs?: number;
   /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
   iceAddress?: string;
@@ -108,6 +119,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       sframeCrypto: createNodeSFrameCrypto(),
       ...(passcode ? { passcode } : {}),
       ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+      ...(opts.media === false ? { media: false } : {}),
     });
     this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
     this.session.on("waiting", (w) => this.emit("waiting", w));
@@ -139,8 +151,14 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
 
   /** Connects and sends the join request; resolves once the request is on its way. */
   async join(): Promise<void> {
+    const suite = this.#opts.suite ?? (await this.#meetingSuite());
     const channel = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
-    await this.session.join(channel);
+    await this.session.join(channel, { suite });
+  }
+
+  async #meetingSuite(): Promise<MlsSuiteName> {
+    const info = await fetchMeetingInfo(this.#link.signalingUrl, this.#link.meetingId, this.#opts);
+    return info.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
   }
 
   /** Leaves the meeting and releases every resource. */
@@ -150,7 +168,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   #onEpoch(e: EpochEvent): void {
-    if (!this.#mediaStarted) {
+    if (!this.#mediaStarted && this.#opts.media !== false) {
       this.#mediaStarted = true;
       const starting = this.#startMedia()
         .catch((err: unknown) => this.#fail("MEDIA_FAILED", err))

@@ -43,7 +43,7 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string> } = {},
+  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; media?: boolean } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
@@ -51,6 +51,7 @@ export async function joinSession(
     sframeCrypto: createNodeSFrameCrypto(),
     ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
     ...(extra.graceMs !== undefined ? { graceMs: extra.graceMs } : {}),
+    ...(extra.media === false ? { media: false } : {}),
   });
   const inner = await connectNodeSignaling(t.wsUrl, {
     ca: t.ca,
@@ -114,7 +115,7 @@ export async function joinBot(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { sendMedia?: boolean; graceMs?: number } = {},
+  extra: { sendMedia?: boolean; media?: boolean; graceMs?: number } = {},
 ): Promise<NodeParticipant> {
   const bot = new NodeParticipant({ link: meetingLink(t, meeting), displayName, ca: t.ca, ...extra });
   await bot.join();

@@ -10,8 +10,8 @@
  */
 import {
   checkKeyPackage,
-  DEFAULT_MLS_SUITE,
   isProtocolError,
+  MLS_SUITES,
   toBase64,
   fromBase64,
   type ClientMessage,
@@ -66,6 +66,8 @@ interface Participant {
   banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
+  /** false: signaling and MLS only (`conclave bot --no-media`); no relay peer is attached. */
+  wantsMedia: boolean;
 }
 
 interface Waiting {
@@ -74,6 +76,7 @@ interface Waiting {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  wantsMedia?: boolean;
   reason: "waitingRoom" | "hostAbsent";
 }
 
@@ -92,6 +95,8 @@ export interface JoinRequest {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  /** false: the member asked for signaling and MLS only. Absent means true. */
+  wantsMedia?: boolean;
 }
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
@@ -160,6 +165,8 @@ export class LiveMeeting {
     this.#policy = opts.policy ?? OPEN_POLICY;
     this.#ds = new DeliveryService({
       groupIdBase: new TextEncoder().encode(`conclave:${opts.meeting.id}`),
+      // Commits are checked against the meeting's suite (post-quantum meetings: X-Wing).
+      suite: opts.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       emit: (out) => this.#deliver(out),
       ...(opts.security ? { onEvent: (e: DeliveryEvent) => logDeliveryEvent(opts.security!, e) } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
@@ -312,7 +319,7 @@ export class LiveMeeting {
       const id = p.identity;
       const got = checked.identity;
       const same = got.kind === id.kind && got.memberId === id.memberId && got.displayName === id.displayName && (got.kind !== "connector" || (id.kind === "connector" && got.connector === id.connector));
-      if (checked.suite !== DEFAULT_MLS_SUITE) why = "it uses another MLS cipher suite";
+      if (checked.suite !== (this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default)) why = "it uses another MLS cipher suite";
       else if (!same) why = "its credential names someone else";
     } catch (e) {
       why = isProtocolError(e) ? e.code : "unreadable";
@@ -365,7 +372,7 @@ export class LiveMeeting {
 
   #admit(req: JoinRequest): void {
     const { identity, connection } = req;
-    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
+    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, wantsMedia: req.wantsMedia !== false };
     this.#participants.set(identity.memberId, p);
     // TURN credentials only now, on admission: a waiting participant gets none.
     const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
@@ -374,6 +381,7 @@ export class LiveMeeting {
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
+      mlsSuite: this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       members: [...this.#participants.values()].map(info),
       ...(iceServers.length > 0 ? { iceServers } : {}),
     });
@@ -585,7 +593,7 @@ export class LiveMeeting {
   }
 
   #attachMedia(p: Participant): void {
-    if (!this.#media || p.media) return;
+    if (!this.#media || p.media || !p.wantsMedia) return;
     p.media = this.#media.addPeer(p.identity.memberId, {
       subscribeOffer: (sdp, tracks) => p.connection.send({ type: "subscribeOffer", sdp, tracks }),
       localCandidate: (pc, candidate, mid) => p.connection.send({ type: "ice", pc, candidate, mid }),

@@ -4,7 +4,7 @@
  * http/attempt-guard.ts), the key package verifies and names the participant, and the meeting's
  * encryption type allows the participant's kind.
  */
-import { DEFAULT_MLS_SUITE, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
+import { MLS_SUITES, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import {
   LiveMeeting,
@@ -69,6 +69,7 @@ export type JoinErrorCode = Extract<
   | "WRONG_PASSCODE"
   | "RATE_LIMITED"
   | "BAD_KEY_PACKAGE"
+  | "MLS_SUITE_MISMATCH"
   | "MEMBER_ID_TAKEN"
   | "MEETING_FULL"
   | "CONNECTOR_NOT_ALLOWED"
@@ -155,7 +156,9 @@ export class MeetingRegistry {
     try {
       // Decoded and its signatures verified here, so a forged one never reaches a committer.
       const peeked = await checkKeyPackage(keyPackage);
-      if (peeked.suite !== DEFAULT_MLS_SUITE) return fail("BAD_KEY_PACKAGE", "it uses an MLS cipher suite this meeting does not");
+      // The group's suite is the meeting's: a key package for another one could never be added.
+      const suite = record.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
+      if (peeked.suite !== suite) return fail("MLS_SUITE_MISMATCH", `this meeting uses ${suite}, the key package ${peeked.suite}`);
       identity = peeked.identity;
     } catch (e) {
       return fail("BAD_KEY_PACKAGE", isProtocolError(e) ? e.code : "unreadable");
@@ -202,6 +205,7 @@ export class MeetingRegistry {
       connection,
       role: host ? "host" : "participant",
       banKey: who.userId !== null ? `user:${who.userId}` : `address:${address}`,
+      ...(msg.media === false ? { wantsMedia: false } : {}),
     });
     if (!result.ok) return fail(result.code);
     return { ok: true, meeting: live, memberId: identity.memberId };

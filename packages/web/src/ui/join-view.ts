@@ -161,6 +161,7 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     h("h1", { id: "join-heading" }, "Join meeting"),
     h("p", { class: "meeting-id" }, "Meeting ", h("span", { class: "mono" }, formatMeetingId(info.id))),
     encryptionBadge(info.encryption),
+    info.postQuantum ? h("span", { class: "badge badge-pq", "data-testid": "join-post-quantum" }, icon(ICONS.lock), "Post-quantum key exchange") : null,
     user
       ? h(
           "p",

@@ -3,7 +3,7 @@
  * security code. It renders MeetingController snapshots; tiles are kept by member id so their
  * <video>/<audio> elements keep playing across updates.
  */
-import type { MemberIdentity, MemberInfo } from "@conclave/protocol";
+import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel } from "../meeting/shield.js";
 import type { LocalMedia } from "../media/local-media.js";
@@ -341,6 +341,20 @@ export class MeetingView {
         h("ul", { class: "exceptions" }, ...keyHoldingConnectors.map((c) => h("li", {}, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector))))),
       );
     }
+    // Which key exchange protects this meeting's keys: the MLS suite of the group this device is in.
+    const pq = s.mlsSuite === MLS_SUITES.postQuantum;
+    explain.push(
+      h("h3", {}, "Key exchange"),
+      h(
+        "p",
+        { "data-testid": "shield-key-exchange", "data-post-quantum": s.mlsSuite === null ? "unknown" : String(pq) },
+        s.mlsSuite === null
+          ? "Waiting for the meeting's keys…"
+          : pq
+            ? "Post-quantum: the meeting's keys are agreed with X-Wing (ML-KEM-768 combined with X25519), so a recording of this meeting's traffic stays confidential even against a future quantum computer. Participants still prove who they are with Ed25519 signatures."
+            : "X25519 (elliptic curves). Secure today; an attacker who records the traffic could decrypt it with a large future quantum computer. Meetings can use post-quantum key exchange (a setting).",
+      ),
+    );
     explain.push(
       h("h3", {}, "How it works"),
       h("p", { class: "muted" }, "Keys come from MLS (RFC 9420), run by the participants' devices; every join and leave changes them. Each frame is encrypted with SFrame (RFC 9605) using the sender's own key, in a worker on this device. Compare the security code to confirm nobody is in the middle."),

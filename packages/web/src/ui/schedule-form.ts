@@ -77,6 +77,16 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
       })();
   const waitingRoom = lockable("waitingRoom", "Waiting room", "People wait, with no keys and no media, until you let them in.", "meeting-waiting-room", m?.waitingRoom);
   const joinBeforeHost = lockable("joinBeforeHost", "Join before host", "People may enter before you arrive.", "meeting-join-before-host", m?.joinBeforeHost);
+  // Chosen once: a meeting's MLS suite cannot change, so editing shows it without offering it.
+  const postQuantum = editing
+    ? null
+    : lockable(
+        "postQuantumKeyExchange",
+        "Post-quantum key exchange",
+        "Keys are agreed with X-Wing (ML-KEM-768 + X25519): recordings of the traffic stay confidential against future quantum computers. Handshakes are about 10 times larger.",
+        "meeting-post-quantum",
+        undefined,
+      );
 
   const submit = h("button", { type: "submit", class: "button primary", "data-testid": "schedule-submit" }, editing ? "Save changes" : "Schedule meeting");
   const status = statusArea("schedule-status");
@@ -89,6 +99,8 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
     passcode?.row ?? null,
     waitingRoom.row,
     joinBeforeHost.row,
+    postQuantum?.row ?? null,
+    m ? h("p", { class: "help", "data-testid": "meeting-post-quantum-fixed" }, m.postQuantum ? "Post-quantum key exchange (fixed when the meeting was created)." : "Classical key exchange (X25519), fixed when the meeting was created.") : null,
     h("div", { class: "row" }, submit),
     status,
   );
@@ -121,7 +133,12 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
       ...(joinBeforeHost.input.disabled ? {} : { joinBeforeHost: joinBeforeHost.input.checked }),
     };
     if (!m) {
-      void whileBusy(submit, () => scheduleMeeting({ ...wanted, ...(passcode && !passcode.input.disabled ? { passcode: passcode.input.checked } : {}) }))
+      const created = {
+        ...wanted,
+        ...(passcode && !passcode.input.disabled ? { passcode: passcode.input.checked } : {}),
+        ...(postQuantum && !postQuantum.input.disabled ? { postQuantum: postQuantum.input.checked } : {}),
+      };
+      void whileBusy(submit, () => scheduleMeeting(created))
         .then((created) => opts.onCreated?.(created))
         .catch((e: unknown) => showError(status, e));
       return;
