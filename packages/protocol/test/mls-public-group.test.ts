@@ -10,6 +10,7 @@ import { getCiphersuiteImpl } from "ts-mls/crypto/getCiphersuiteImpl.js";
 import type { Proposal } from "ts-mls/proposal.js";
 import {
   DEFAULT_MLS_SUITE,
+  MLS_SUITES,
   MlsSession,
   PublicGroup,
   checkKeyPackage,
@@ -138,4 +139,27 @@ test("a member reverts the last commit it applied until the epoch is confirmed, 
   assert.deepEqual(a.epochAuthenticator, b.epochAuthenticator);
   await a.confirmEpoch();
   await assert.rejects(a.revertEpoch(), (e: unknown) => isProtocolError(e, "MLS_CANNOT_REVERT"));
+});
+
+test("post-quantum (X-Wing) groups: the public group follows their commits and refuses an unasked removal or a mismatched suite", async () => {
+  const suite = MLS_SUITES.postQuantum;
+  const ada = await MlsSession.create(GROUP, person("Ada"), { suite });
+  await assert.rejects(PublicGroup.fromGroupInfo(await ada.publicGroupInfo(), expect), (e: unknown) => isProtocolError(e, "MLS_UNSUPPORTED_SUITE"));
+  const g0 = await PublicGroup.fromGroupInfo(await ada.publicGroupInfo(), { groupId: GROUP, suite });
+  const bob = await createKeyPackage(person("Bob"), { suite });
+  const cy = await createKeyPackage(person("Cy"), { suite });
+  assert.equal((await checkKeyPackage(bob.keyPackage)).suite, suite);
+  const c1 = await ada.commit({ add: [bob.keyPackage, cy.keyPackage] });
+  const g1 = await g0.checkCommit(c1.commit, { committerLeaf: 0, add: [bob.keyPackage, cy.keyPackage], remove: [], welcome: c1.welcome! });
+  await ada.applyPendingCommit();
+  const bobS = await MlsSession.joinFromWelcome(c1.welcome!, bob.secret);
+  assert.deepEqual(g1.transcriptHash, bobS.transcriptHash);
+  // Bob was asked for an empty update; his commit removes Cy: refused.
+  const evil = await bobS.commit({ remove: [2] });
+  await assert.rejects(g1.checkCommit(evil.commit, { committerLeaf: 1, add: [], remove: [] }), (e: unknown) => isProtocolError(e, "MLS_COMMIT_REJECTED"));
+  await bobS.discardPendingCommit();
+  // The removal he was asked for: accepted.
+  const ok = await bobS.commit({ remove: [2] });
+  const g2 = await g1.checkCommit(ok.commit, { committerLeaf: 1, add: [], remove: [2] });
+  assert.equal(g2.leafOf("id-Cy"), undefined);
 });
