@@ -81,6 +81,9 @@ test("a member refuses a commit that removes someone the server did not announce
   // Bob's channel lets the test play a malicious server: inject a message, and see what he sends.
   const inner = await connectNodeSignaling(server.wsUrl, { ca: server.ca });
   let inject: (text: string) => void = () => {};
+  // While the injected commit is judged, the real server's messages to Bob wait (so that the
+  // server moving on to another member's commit cannot race the check).
+  let held: string[] | null = null;
   const bobSent: { type: string; reason?: string }[] = [];
   const channel: SignalingChannel = {
     send: (text) => {
@@ -91,7 +94,7 @@ test("a member refuses a commit that removes someone the server did not announce
     close: (c, r) => inner.close(c, r),
     onMessage: (h) => {
       inject = h;
-      inner.onMessage(h);
+      inner.onMessage((text) => (held ? held.push(text) : h(text)));
     },
     onClose: (h) => inner.onClose(h),
   };
@@ -103,18 +106,21 @@ test("a member refuses a commit that removes someone the server did not announce
   mallory.plan = () => ({ kind: "removeAlso", memberIds: [ada.memberId] });
   const sent: string[] = [];
   const send = mallory.send.bind(mallory);
+  const bobErrors: string[] = [];
+  bob.on("error", (e) => bobErrors.push(e.code));
   mallory.send = (msg) => {
-    if (msg.type === "commit") sent.push(msg.commit as string);
+    if (msg.type === "commit") {
+      sent.push(msg.commit as string);
+      // The "server" delivers Mallory's commit to Bob although the real one refuses it.
+      held = [];
+      inject(JSON.stringify({ type: "commit", epoch: before.epoch.toString(), commit: msg.commit, from: mallory.memberId }));
+    }
     send(msg);
   };
   const cy = await joinSession(server, meeting, "Cy");
   t.after(() => cy.leave());
   await mallory.next((m) => m.type === "commitRejected");
   assert.equal(sent.length, 1);
-  // The "server" delivers Mallory's refused commit to Bob anyway.
-  const bobErrors: string[] = [];
-  bob.on("error", (e) => bobErrors.push(e.code));
-  inject(JSON.stringify({ type: "commit", epoch: before.epoch.toString(), commit: sent[0], from: mallory.memberId }));
   await waitFor("Bob to report the commit", 5000, (wake) => {
     const iv = setInterval(wake, 20);
     return () => clearInterval(iv);
@@ -125,6 +131,9 @@ test("a member refuses a commit that removes someone the server did not announce
   assert.ok(bob.groupMembers.some((m) => m.identity.memberId === ada.memberId), "Ada is still in Bob's group");
   assert.ok(!bobErrors.includes("REMOVED"));
   assert.equal(bob.state, "inGroup");
+  const release = held ?? [];
+  held = null;
+  release.forEach((text) => inject(text));
 });
 
 test("a commit with its last byte flipped (the membership tag, which only members can check) is voided: the honest members end on one epoch and code within seconds and media flows again", async (t) => {

@@ -374,6 +374,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       case "commit": {
         const mls = this.#mls;
         if (!mls || this.#failed) return;
+        // A commit for an epoch this member has already left behind (a late or replayed delivery)
+        // changes nothing: reporting it would make a member that is in step look broken.
+        if (BigInt(msg.epoch) < mls.epoch) return;
         // Someone else's commit won this epoch: processMessage drops ours (if any).
         if (this.#pendingEpoch === BigInt(msg.epoch)) this.#pendingEpoch = null;
         const bytes = fromBase64(msg.commit);
