@@ -38,7 +38,8 @@ before(async () => {
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
-    limits: { passcodeFailuresPerMeeting: PASSCODE_LIMIT },
+    // A meeting is "under attack" after PASSCODE_LIMIT failures from anywhere (attempt-guard.ts).
+    limits: { targetFailures: PASSCODE_LIMIT },
   });
   const ivrEvents: PhoneServer["ivrEvents"] = [];
   server.sip!.on("ivr", (e) => ivrEvents.push(e));
@@ -248,7 +249,7 @@ test("a call from an address that is not a configured trunk is refused with 403"
   assert.equal(s.ivrEvents.filter((e) => e.displayName === "Phone \u2022\u2022\u2022 9999").length, 0, "no IVR ran for it");
 });
 
-test("too many wrong phone passcodes end the call, and they count against the meeting's passcode limit like web joins", { timeout: 120_000 }, async (t) => {
+test("too many wrong phone passcodes end the call, and they count against the meeting's guessing limit like web joins (then addresses that failed are refused, even with the right passcode)", { timeout: 120_000 }, async (t) => {
   const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
   const caller = await phone("15550105555");
@@ -267,12 +268,12 @@ test("too many wrong phone passcodes end the call, and they count against the me
   await prompt(name, "tooManyAttempts", "end");
   await caller.waitEvent("CALL_CLOSED", 15_000);
 
-  // Three wrong phone passcodes + two wrong web passcodes reach the limit of five: now even the
-  // right passcode is refused for a while.
+  // Three wrong phone passcodes + two wrong web passcodes reach the meeting's limit of five: the
+  // meeting is under attack, and an address that failed is refused even with the right passcode.
   for (let i = 0; i < PASSCODE_LIMIT - 3; i++) {
     assert.equal(await refusal({ id: meeting.id, passcode: "wrongwrong" }, `Guess ${i}`), "WRONG_PASSCODE");
   }
-  assert.equal(await refusal(meeting, "Ada"), "RATE_LIMITED", "the meeting's passcode limit is reached: even the right passcode waits");
+  assert.equal(await refusal(meeting, "Ada"), "RATE_LIMITED", "the phone's failures counted: the meeting is under attack after only two web failures");
 });
 
 test("an end-to-end encrypted meeting refuses the phone with a spoken explanation and a hang-up", { timeout: 90_000 }, async (t) => {

@@ -7,7 +7,8 @@
  * HMAC-SHA256(dial-in key, meeting ID, stored passcode hash). Resetting the meeting's passcode
  * changes the hash and so the phone passcode; a copy of the database without the dial-in key
  * (a file in the data directory, 0600) yields no phone passcode. Checks compare in constant time,
- * and every wrong entry counts against the meeting's passcode limits (MeetingRegistry).
+ * and every wrong entry counts against the guessing limits web joins use (MeetingRegistry,
+ * http/attempt-guard.ts).
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";

@@ -204,7 +204,7 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent]; ivr: [DialI
         return;
       case "dialInLookup": {
         const dialIn = this.#opts.dialIn;
-        const r = dialIn ? this.#opts.registry.lookupForDialIn(m.meetingId, `pstn:${m.caller}`) : ({ ok: false, code: "SERVER_CLOSED" } as const);
+        const r = dialIn ? await this.#opts.registry.lookupForDialIn(m.meetingId, `pstn:${m.caller}`) : ({ ok: false, code: "SERVER_CLOSED" } as const);
         if (r.ok && !dialIn!.allowed(r.meeting.id)) {
           this.#send({ type: "dialInLookedUp", requestId: m.requestId, result: { ok: false, code: "DIAL_IN_DISABLED" } });
           return;
