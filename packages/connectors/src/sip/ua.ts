@@ -790,6 +790,13 @@ export class SipDialog extends EventEmitter<SipDialogEvents> {
     }
   }
 
+  /** Sends an INFO in the dialog (RFC 6086), e.g. DTMF as application/dtmf-relay; resolves with the status. */
+  async info(contentType: string, body: string): Promise<number> {
+    if (this.#state === "terminated") throw new ConnectorError("SIP_CLOSED", "dialog");
+    const res = await this.#ua.request(this.#inDialogRequest("INFO", [h("Content-Type", contentType)], body), this.#flow);
+    return res.status;
+  }
+
   /** Sends a re-INVITE with `offer` (or our last SDP, as a session refresh); resolves with the answer. */
   async reinvite(offer = this.#localSdp): Promise<string> {
     if (this.#state === "terminated") throw new ConnectorError("SIP_CLOSED", "dialog");
