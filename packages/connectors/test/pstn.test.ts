@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireSystemBinary } from "@conclave/test-support";
 import { DtmfReceiver, decodeTelephoneEvent, dtmfFromInfo, encodeTelephoneEvent, type DtmfDigit } from "../src/pstn/dtmf.js";
-import { DialInIvr, MAX_ATTEMPTS, type IvrAction } from "../src/pstn/ivr.js";
+import { DialInIvr, MAX_ATTEMPTS, MAX_SILENCES, type IvrAction } from "../src/pstn/ivr.js";
 import { callerDigits, callerKey, phoneDisplayName } from "../src/pstn/caller.js";
 import { PROMPTS, PromptSet, renderPrompts } from "../src/pstn/prompts.js";
 import { PhoneMedia } from "../src/pstn/phone-media.js";
@@ -240,4 +240,27 @@ test("every prompt's start and end crosses both IPC hops (phone -> gateway -> se
     }
   }
   assert.throws(() => parseIpc(phoneToGatewaySchema, { type: "prompt", prompt: "secretDigits", phase: "start" }), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
+});
+
+test(`IVR: silence after a prompt repeats it; a key resets the count; ${MAX_SILENCES} silences in a row end the call`, () => {
+  const { machine, actions, keys } = ivr();
+  machine.start();
+  actions.length = 0;
+  machine.silence();
+  assert.deepEqual(actions.shift(), { type: "play", prompt: "welcome" });
+  keys("12");
+  machine.silence();
+  assert.deepEqual(actions.shift(), { type: "play", prompt: "welcome" }, "a partial entry is dropped with the repeat");
+  keys("5#");
+  assert.deepEqual(actions.shift(), { type: "lookup", meetingId: "5" }, "the partial entry did not survive the repeat");
+  machine.silence();
+  assert.equal(actions.length, 0, "no repeats while the server is asked");
+  machine.lookupResult({ ok: true, passcodeRequired: true });
+  actions.length = 0;
+  for (let i = 1; i < MAX_SILENCES; i++) {
+    machine.silence();
+    assert.deepEqual(actions.shift(), { type: "play", prompt: "passcode" });
+  }
+  machine.silence();
+  assert.deepEqual(actions.shift(), { type: "hangup", prompt: "tooManyAttempts", code: "IVR_TIMEOUT" });
 });

@@ -16,7 +16,7 @@ import type { StreamTransfer } from "../framework/ipc.js";
 import { gatewayToPhoneSchema, type GatewayToPhone, type PhoneToGateway } from "./ipc.js";
 import { PhoneMedia } from "./phone-media.js";
 import { PromptSet } from "./prompts.js";
-import { DialInIvr, type IvrAction } from "./ivr.js";
+import { DialInIvr, SILENCE_MS, type IvrAction } from "./ivr.js";
 import type { DtmfDigit } from "./dtmf.js";
 
 /** The whole IVR (entering ID and passcode) must be done within this time. */
@@ -33,6 +33,14 @@ let joinedMeeting: string | undefined;
 let lastKey: DtmfDigit | undefined;
 let nextRequest = 1;
 let ivrTimer: ReturnType<typeof setTimeout> | undefined;
+/** Repeats the prompt when the caller types nothing for SILENCE_MS after it ends. */
+let silenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+function armSilence(): void {
+  clearTimeout(silenceTimer);
+  if (ended || !ivr || (ivr.state !== "meetingId" && ivr.state !== "passcode")) return;
+  silenceTimer = setTimeout(() => ivr?.silence(), SILENCE_MS);
+}
 let waitingTimer: ReturnType<typeof setInterval> | undefined;
 
 const channel = childChannel<GatewayToPhone, PhoneToGateway>(gatewayToPhoneSchema, (m) => {
@@ -57,7 +65,12 @@ async function handle(m: GatewayToPhone): Promise<void> {
       if (!media) throw new Error("start before prepare");
       start = m;
       media.configure(toStream(m.audio));
-      media.onPrompt = (prompt, phase) => channel.send({ type: "prompt", prompt, phase });
+      media.onPrompt = (prompt, phase) => {
+        channel.send({ type: "prompt", prompt, phase });
+        // The silence timer runs from the end of a prompt; a new prompt stops it.
+        if (phase === "end") armSilence();
+        else clearTimeout(silenceTimer);
+      };
       const prompts = { "8000": await PromptSet.load(m.promptsDir, 8000), "16000": await PromptSet.load(m.promptsDir, 16000) };
       media.start(prompts);
       ivr = new DialInIvr(onIvr);
@@ -93,9 +106,10 @@ async function handle(m: GatewayToPhone): Promise<void> {
 function onDigit(d: DtmfDigit): void {
   if (ended) return;
   if (ivr && ivr.state !== "done") {
-    // Typing interrupts the prompt (barge-in).
+    // Typing interrupts the prompt (barge-in) and restarts the silence timer.
     media?.stopPrompt();
     ivr.digit(d);
+    armSilence();
     return;
   }
   if (!participant) return;
@@ -116,18 +130,22 @@ function onIvr(a: IvrAction): void {
       media.play(a.prompt);
       return;
     case "lookup":
+      clearTimeout(silenceTimer);
       channel.send({ type: "lookup", requestId: nextRequest++, meetingId: a.meetingId });
       return;
     case "authorize":
+      clearTimeout(silenceTimer);
       channel.send({ type: "authorize", requestId: nextRequest++, meetingId: a.meetingId, ...(a.passcode !== undefined ? { passcode: a.passcode } : {}) });
       return;
     case "hangup":
       clearTimeout(ivrTimer);
+      clearTimeout(silenceTimer);
       // The caller hears why, then the call ends.
       media.play(a.prompt, () => end(a.code, `dial-in refused (${a.code})`));
       return;
     case "join":
       clearTimeout(ivrTimer);
+      clearTimeout(silenceTimer);
       void join(a.meetingId, a.ticket).catch((e: unknown) => end("CONNECTOR_PROCESS_FAILED", (e as Error).message));
       return;
     default: {
@@ -182,6 +200,7 @@ function end(code: string, detail: string, tell = true): void {
   if (ended) return;
   ended = true;
   clearTimeout(ivrTimer);
+  clearTimeout(silenceTimer);
   clearInterval(waitingTimer);
   if (tell) channel.send({ type: "ended", code, detail: detail.slice(0, 300), ...(joinedMeeting ? { meetingId: joinedMeeting } : {}) });
   try {

@@ -16,6 +16,10 @@ import type { PromptId } from "./prompts.js";
 
 /** Wrong meeting IDs, and separately wrong passcodes, one call may enter before it is ended. */
 export const MAX_ATTEMPTS = 3;
+/** Silences (no key for SILENCE_MS after a prompt) before the call is ended. */
+export const MAX_SILENCES = 3;
+/** How long the caller may stay silent after a prompt before it is repeated. */
+export const SILENCE_MS = 10_000;
 /** Longer entries are cut off (meeting IDs have 11 digits; phone passcodes 8). */
 const MAX_DIGITS = 20;
 
@@ -46,6 +50,7 @@ function refusal(code: string): { prompt: PromptId; retry: boolean } {
     case "MEETING_ENDED":
       return { prompt: "ended", retry: false };
     case "RATE_LIMITED":
+    case "IVR_TIMEOUT":
       return { prompt: "tooManyAttempts", retry: false };
     default:
       return { prompt: "unavailable", retry: false };
@@ -58,6 +63,7 @@ export class DialInIvr {
   #meetingId = "";
   #idFailures = 0;
   #passcodeFailures = 0;
+  #silences = 0;
   readonly #act: (a: IvrAction) => void;
 
   constructor(act: (a: IvrAction) => void) {
@@ -74,9 +80,22 @@ export class DialInIvr {
     this.#act({ type: "play", prompt: "welcome" });
   }
 
+  /**
+   * The caller said nothing for SILENCE_MS after a prompt (the connector's timer): the prompt is
+   * repeated, and after MAX_SILENCES the call ends.
+   */
+  silence(): void {
+    if (this.#state !== "meetingId" && this.#state !== "passcode") return;
+    this.#silences += 1;
+    if (this.#silences >= MAX_SILENCES) return this.#end("IVR_TIMEOUT");
+    this.#digits = "";
+    this.#act({ type: "play", prompt: this.#state === "meetingId" ? "welcome" : "passcode" });
+  }
+
   /** A key press (RFC 4733 event or SIP INFO). Ignored while the server is being asked. */
   digit(d: DtmfDigit): void {
     if (this.#state !== "meetingId" && this.#state !== "passcode") return;
+    this.#silences = 0;
     if (d === "#") {
       const entry = this.#digits;
       this.#digits = "";
