@@ -10,17 +10,22 @@
  * transitions are asynchronous and must not interleave.
  */
 import {
+  MAX_APP_MESSAGE_BYTES,
   MediaKeyRing,
   MlsSession,
   SFRAME_MLS_EXPORTER_LABEL,
   ProtocolError,
   createKeyPackage,
+  decodeAppMessage,
+  encodeAppMessage,
   encodeMessage,
   fromBase64,
   isProtocolError,
   parseServerMessage,
+  peekMessage,
   securityCodeFromAuthenticator,
   toBase64,
+  type AppMessage,
   type ClientMessage,
   type MediaCodec,
   type MemberIdentity,
@@ -50,6 +55,11 @@ export interface MeetingSessionOptions {
   sframeCrypto: SFrameCrypto;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
+  /**
+   * This device's ban token (a random string kept by the browser profile or the bot instance):
+   * a host's ban refuses this device rather than everyone behind its network address.
+   */
+  deviceToken?: string;
 }
 
 export interface EpochEvent {
@@ -57,6 +67,17 @@ export interface EpochEvent {
   securityCode: string;
   /** Identities of every MLS member, from the group's own credentials. */
   members: { leafIndex: number; identity: MemberIdentity }[];
+  /** Member ids in this epoch that were not in this member's previous one (everyone else at first). */
+  added: string[];
+}
+
+/** A decrypted, authenticated application message (docs/protocol.md §6.1). */
+export interface AppMessageEvent {
+  /** The sender, as MLS authenticated it (its leaf's credential). */
+  from: string;
+  fromName: string;
+  epoch: bigint;
+  message: AppMessage;
 }
 
 export interface MeetingSessionEvents extends Record<string, unknown> {
@@ -72,6 +93,8 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   publishAnswer: { sdp: string };
   subscribeOffer: { sdp: string; tracks: TrackInfo[] };
   ice: { pc: "publish" | "subscribe"; candidate: string; mid: string };
+  /** An end-to-end encrypted application message from another member. */
+  appMessage: AppMessageEvent;
   /** Server-reported or local errors. Fatal ones end the session. */
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
@@ -95,6 +118,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  /** Member ids of the previous epoch this member saw (to tell who is new). */
+  #lastEpochMembers: Set<string> | null = null;
 
   constructor(opts: MeetingSessionOptions) {
     super();
@@ -149,7 +174,24 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       displayName: this.#opts.displayName,
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
+      ...(this.#opts.deviceToken ? { deviceToken: this.#opts.deviceToken } : {}),
     });
+  }
+
+  /**
+   * Sends an end-to-end encrypted application message: an MLS PrivateMessage of the current
+   * epoch, to the whole group or only to the members in `to` (the server routes it; any member
+   * of the epoch could read it). Rejects when this member holds no keys yet, or the message is
+   * invalid or too large (APP_MESSAGE_MALFORMED, APP_MESSAGE_TOO_LARGE).
+   */
+  async sendAppMessage(message: AppMessage, to?: string[]): Promise<void> {
+    const payload = encodeAppMessage(message);
+    const mls = this.#mls;
+    if (!mls || this.#state !== "inGroup") throw new ProtocolError("INVALID_ARGUMENT", "not in the group yet: no keys to encrypt with");
+    const sealed = await mls.encryptApplicationMessage(payload);
+    if (sealed.length > MAX_APP_MESSAGE_BYTES) throw new ProtocolError("APP_MESSAGE_TOO_LARGE", `${sealed.length} bytes encrypted`);
+    if (to !== undefined && to.length === 0) return;
+    this.#send({ type: "appMessage", message: toBase64(sealed), ...(to ? { to } : {}) });
   }
 
   /** Encrypts an encoded frame with this member's current media key. */
@@ -336,6 +378,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       case "ice":
         this.emit("ice", { pc: msg.pc, candidate: msg.candidate, mid: msg.mid });
         return;
+      case "appMessage":
+        await this.#receiveAppMessage(msg.from, msg.message);
+        return;
       case "pong":
         return;
       case "waiting":
@@ -413,6 +458,28 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     });
   }
 
+  /**
+   * An application message relayed by the server: only MLS application data of this group is
+   * processed (a handshake message smuggled in here would otherwise change the group), the sender
+   * the server names must be the one MLS authenticates, and the payload must decode strictly.
+   */
+  async #receiveAppMessage(claimedFrom: string, text: string): Promise<void> {
+    const mls = this.#mls;
+    if (!mls) return; // not in the group yet (or between groups): nothing to decrypt it with
+    const bytes = fromBase64(text);
+    if (bytes.length > MAX_APP_MESSAGE_BYTES) throw new ProtocolError("APP_MESSAGE_TOO_LARGE", `${bytes.length} bytes`);
+    const framing = peekMessage(bytes);
+    if (framing.wireFormat !== "private" || framing.contentType !== "application") {
+      throw new ProtocolError("MLS_BAD_MESSAGE", "an application message must be a PrivateMessage with application content");
+    }
+    const result = await mls.processMessage(bytes);
+    if (result.kind !== "application") throw new ProtocolError("MLS_BAD_MESSAGE", "not application data");
+    if (result.sender.identity.memberId !== claimedFrom) throw new ProtocolError("APP_MESSAGE_SENDER_MISMATCH");
+    const message = decodeAppMessage(result.data);
+    result.data.fill(0);
+    this.emit("appMessage", { from: claimedFrom, fromName: result.sender.identity.displayName, epoch: result.epoch, message });
+  }
+
   /** After an MLS failure the member leaves the group and asks to be added again. */
   async #recover(e: unknown): Promise<void> {
     this.emit("error", {
@@ -423,6 +490,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     await this.#mls?.close();
     this.#mls = null;
     this.#pendingEpoch = null;
+    this.#lastEpochMembers = null;
     this.keys.clear();
     this.#state = "waitingForGroup";
     const kp = await createKeyPackage(this.identity);
@@ -440,10 +508,15 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     const mls = this.#mls!;
     await this.keys.advance(mls);
     this.#state = "inGroup";
+    const members = mls.members();
+    const ids = members.map((m) => m.identity.memberId);
+    const before = this.#lastEpochMembers;
+    this.#lastEpochMembers = new Set(ids);
     this.emit("epoch", {
       epoch: mls.epoch,
       securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
-      members: mls.members(),
+      members,
+      added: ids.filter((id) => id !== this.memberId && !before?.has(id)),
     });
   }
 

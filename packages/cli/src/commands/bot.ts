@@ -7,6 +7,8 @@
  *   {"event":"joined","memberId":"..."}
  *   {"event":"epoch","epoch":N,"securityCode":"..."}                  on every epoch change
  *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..}  about once a second
+ *   {"event":"reconnecting","attempt":N,"delayMs":N,"reason":"..."}  the connection dropped (server restart,
+ *                                                                      network loss): it joins again as a new member
  *   {"event":"left"}
  *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
  */
@@ -30,6 +32,9 @@ Options:
   --duration S          leave after S seconds and exit 0 (default: until SIGINT/SIGTERM)
   --json                print one JSON object per line (joined, epoch, stats, left, error)
   --no-media            join without sending media (still receives and decrypts)
+  --no-reconnect        exit when the connection drops instead of joining again
+                        (by default it rejoins after a server restart or network loss,
+                        and exits only when it is refused, removed or the host ends the meeting)
   --data DIR            a local server's data directory, to trust its certificate
 
 ${TRUST_HELP}`;
@@ -50,6 +55,7 @@ export const botCommand: Command = {
         duration: { type: "string" },
         json: { type: "boolean" },
         "no-media": { type: "boolean" },
+        "no-reconnect": { type: "boolean" },
         ...TRUST_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -87,6 +93,7 @@ export const botCommand: Command = {
       displayName: values.name ?? "Conclave bot",
       ...(values.passcode ? { passcode: values.passcode } : {}),
       sendMedia: values["no-media"] !== true,
+      reconnect: values["no-reconnect"] !== true,
       ...tls,
     });
 
@@ -112,6 +119,7 @@ export const botCommand: Command = {
 
       bot.on("joined", ({ memberId }) => {
         print({ event: "joined", memberId });
+        if (statsTimer) return; // joined again after a reconnect: the timers keep running
         statsTimer = setInterval(() => {
           const s = bot.stats();
           print({
@@ -127,6 +135,7 @@ export const botCommand: Command = {
         if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
       });
       bot.on("waiting", ({ reason }) => print({ event: "waiting", reason }));
+      bot.on("reconnecting", ({ attempt, delayMs, reason }) => print({ event: "reconnecting", attempt, delayMs, reason }));
       bot.on("epoch", (e) => print({ event: "epoch", epoch: Number(e.epoch), securityCode: e.securityCode }));
       bot.on("error", (e) => {
         if (e.fatal) finish(1, e);
@@ -156,6 +165,8 @@ function humanLine(e: Record<string, unknown>): string {
       return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}`;
     case "stats":
       return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
+    case "reconnecting":
+      return `connection lost (${String(e.reason)}); joining again in ${String(e.delayMs)} ms (attempt ${String(e.attempt)})`;
     case "left":
       return "left the meeting";
     case "error":
