@@ -11,6 +11,7 @@
  * never exposes keys, frames or the passcode.
  */
 import "./zod-config.js"; // first: before the protocol's schemas are built
+import { chooseLocale, currentLocale, setLocale } from "./i18n/i18n.js";
 import { currentUser, setupRequired, signOut, type User, isAdmin } from "./api/accounts.js";
 import { csrfToken, setSessionExpiredHandler } from "./api/http.js";
 import type { WorkerStats } from "./e2ee/messages.js";
@@ -41,6 +42,8 @@ interface Diagnostics {
   errors(): string[];
   /** Drops the signaling connection as a network blip would (the app reconnects). */
   simulateNetworkBlip(): void;
+  /** Labels of the camera and microphone in use (device names, nothing secret). */
+  devices(): { camera: string | null; microphone: string | null };
 }
 
 declare global {
@@ -49,7 +52,12 @@ declare global {
   }
 }
 
+// The language, from the browser's preferences, before anything is rendered.
+setLocale(chooseLocale(navigator.languages ?? [navigator.language]));
+document.documentElement.lang = currentLocale();
+
 let current: MeetingController | null = null;
+let currentMedia: LocalMedia | null = null;
 
 window.conclave = {
   stats: () => current?.stats ?? null,
@@ -58,6 +66,7 @@ window.conclave = {
   memberId: () => current?.snapshot.selfId ?? null,
   errors: () => [...(current?.recentErrors ?? [])],
   simulateNetworkBlip: () => current?.dropConnection(),
+  devices: () => ({ camera: currentMedia?.camera?.label ?? null, microphone: currentMedia?.microphone?.label ?? null }),
 };
 
 const root = document.getElementById("app") ?? document.body;
@@ -117,6 +126,7 @@ async function route(): Promise<void> {
     const passcode = new URLSearchParams(location.hash.replace(/^#/, "")).get("pwd") ?? undefined;
     document.title = "Join meeting · Conclave";
     const media = new LocalMedia();
+    currentMedia = media;
     showJoin(meetingId, passcode, media);
     return;
   }
