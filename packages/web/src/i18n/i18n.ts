@@ -45,6 +45,11 @@ export function t(key: MessageKey, params?: Params): string {
   return text.replace(/\{([a-zA-Z0-9_]+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m));
 }
 
+/** Whether the catalogue has `key` (for text that comes from the server with a fallback). */
+export function hasMessage(key: string): key is MessageKey {
+  return Object.prototype.hasOwnProperty.call(en, key);
+}
+
 /** Picks `key.one` or `key.other` by count (English and French agree on 1 vs more; 0 counts as other in English). */
 export function tn(key: string, count: number, params: Params = {}): string {
   const form = count === 1 || (locale === "fr" && count === 0) ? "one" : "other";
