@@ -272,7 +272,6 @@ export const en = {
   "join.signedInAs": "Signed in as {name}.",
   "join.youHost": "This is your meeting: you are its host, so you go straight in and let others in.",
   "join.passcode": "Meeting passcode",
-  "join.hostPasscode": "Hosts need the passcode too: it was shown when you scheduled the meeting. Lost it? Set a new one from your Meetings page.",
   "join.helpE2ee": "Your device makes the keys. The server relays encrypted media it cannot read.",
   "join.helpEnhanced": "Media is encrypted on your device; visible connectors (such as dial-in) may join and are listed by name.",
   "join.nameMissing": "Enter the name others will see (up to {max} characters).",

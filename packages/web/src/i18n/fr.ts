@@ -254,7 +254,6 @@ export const fr: Record<MessageKey, string> = {
   "join.signedInAs": "Connecté en tant que {name}.",
   "join.youHost": "C'est votre réunion : vous en êtes l'organisateur, vous entrez directement et faites entrer les autres.",
   "join.passcode": "Code d'accès de la réunion",
-  "join.hostPasscode": "Les organisateurs ont aussi besoin du code d'accès : il a été affiché lors de la planification. Perdu ? Définissez-en un nouveau depuis votre page Réunions.",
   "join.helpE2ee": "Votre appareil crée les clés. Le serveur relaie des médias chiffrés qu'il ne peut pas lire.",
   "join.helpEnhanced": "Les médias sont chiffrés sur votre appareil ; des connecteurs visibles (comme l'accès téléphonique) peuvent entrer et sont listés par leur nom.",
   "join.nameMissing": "Saisissez le nom que les autres verront (au plus {max} caractères).",

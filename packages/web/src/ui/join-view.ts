@@ -128,7 +128,8 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
   const user = await signedIn;
   nameInput.value = safeGet(NAME_KEY) ?? user?.name ?? "";
   const hosting = user !== null && info.ownerUserId === user.id;
-  const needPasscode = info.passcodeRequired && (!opts.passcode || opts.error?.code === "WRONG_PASSCODE");
+  // The meeting's owner, signed in, is its host and needs no passcode (the server checks who it is).
+  const needPasscode = info.passcodeRequired && !hosting && (!opts.passcode || opts.error?.code === "WRONG_PASSCODE");
   const passInput = h("input", { id: "passcode", type: "password", autocomplete: "off", "data-testid": "passcode" });
   passInput.value = opts.passcode ?? "";
   const formStatus = h("div", { class: "form-status", "aria-live": "polite" });
@@ -174,7 +175,6 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     nameInput,
     needPasscode ? h("label", { for: "passcode", class: "field-label" }, t("join.passcode")) : null,
     needPasscode ? passInput : null,
-    needPasscode && hosting ? h("p", { class: "help" }, t("join.hostPasscode")) : null,
     joinButton,
     formStatus,
     h(
@@ -198,7 +198,7 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
       return;
     }
     const passcode = needPasscode ? passInput.value.trim() : opts.passcode;
-    if (info.passcodeRequired && !passcode) {
+    if (needPasscode && !passcode) {
       replaceChildren(formStatus, h("p", { class: "field-error", role: "alert" }, t("join.passcodeMissing")));
       passInput.focus();
       return;
