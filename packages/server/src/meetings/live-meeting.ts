@@ -109,6 +109,22 @@ export interface LiveMeetingOptions {
   metrics?: ServerMetrics;
   /** TURN servers with fresh credentials for a participant being admitted (none: no TURN). */
   iceServersFor?: (memberId: string) => IceServerInfo[];
+  /** Someone was admitted or left (the participant log, sealed at rest: storage/participant-log.ts). */
+  onParticipant?: (event: ParticipantLogEvent) => void;
+}
+
+/** What the participant log records of a member joining or leaving. */
+export interface ParticipantLogEvent {
+  readonly event: "joined" | "left";
+  readonly memberId: string;
+  readonly displayName: string;
+  /** "person", or the connector's kind. */
+  readonly kind: string;
+  readonly reason?: "left" | "disconnected" | "removed";
+}
+
+function logIdentity(identity: MemberIdentity): { memberId: string; displayName: string; kind: string } {
+  return { memberId: identity.memberId, displayName: identity.displayName, kind: identity.kind === "person" ? "person" : identity.connector };
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -297,6 +313,7 @@ export class LiveMeeting {
     p.media = null;
     if (p.inGroup && this.#opts.metrics) this.#leftAt.set(memberId, performance.now());
     this.#ds.leave(memberId);
+    this.#opts.onParticipant?.({ event: "left", ...logIdentity(p.identity), reason });
     this.#broadcast({ type: "memberLeft", memberId, reason });
     if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
     if (this.size === 0) this.#opts.onEmpty?.();
@@ -337,6 +354,7 @@ export class LiveMeeting {
     connection.send({ type: "meetingState", locked: this.#locked });
     if (p.role !== "participant") this.#sendWaitingList();
     this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
+    this.#opts.onParticipant?.({ event: "joined", ...logIdentity(identity) });
     this.#ds.join(identity.memberId, identity, req.keyPackage);
   }
 
