@@ -170,7 +170,7 @@ test("mute and camera-off reach the other page within 1 s, end-to-end encrypted,
   await bea.page.waitForFunction(() => document.querySelector('[data-testid="video-tile"][data-participant-name="Ada"]')?.classList.contains("no-video") === false, undefined, { timeout: 5_000 });
   // The bot heard the same state, decrypted from the same messages.
   const adaId = await ada.page.evaluate(() => window.conclave.memberId());
-  assert.deepEqual(bot.remoteMediaStates.get(adaId!), { mic: true, camera: true, screen: false });
+  await eventually("the bot to hear Ada's camera on", 5_000, () => JSON.stringify(bot.remoteMediaStates.get(adaId!)) === JSON.stringify({ mic: true, camera: true, screen: false }), 20);
 });
 
 test("switching camera and microphone mid-meeting keeps the others receiving Ada's video and sound, without rejoining", async () => {

@@ -257,6 +257,14 @@ export class MeetingController {
     return true;
   }
 
+  /**
+   * The camera or microphone changed outside a control (a device opened late, or went away):
+   * tell the others if that changes what they see. Sends nothing when nothing changed.
+   */
+  syncMediaState(): void {
+    this.#announceMediaState();
+  }
+
   #localMediaState(): MediaState {
     const m = this.#opts.media;
     return { mic: m.micOn, camera: m.camOn, screen: this.#screenSharing };
@@ -380,6 +388,8 @@ export class MeetingController {
       const lm = this.#opts.media;
       media.startPublishing({ microphone: lm.microphone, camera: lm.camera }, lm.stream).catch(() => this.#restartConnection());
     }
+    // The state announced to newcomers is the current one, even if a device opened after joining.
+    this.#announceMediaState();
     const previous = this.#lastMembers;
     this.#lastMembers = members;
     if (previous) {

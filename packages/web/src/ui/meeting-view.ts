@@ -228,6 +228,7 @@ export class MeetingView {
       ),
     );
     opts.media.onChange = () => {
+      opts.controller.syncMediaState();
       this.#renderControls();
       this.#stage.render(this.#snapshot);
     };
