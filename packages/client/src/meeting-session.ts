@@ -61,7 +61,15 @@ export interface MeetingSessionOptions {
    * a host's ban refuses this device rather than everyone behind its network address.
    */
   deviceToken?: string;
+  /**
+   * How long the server may stay silent before the connection counts as dead (a network that
+   * vanished without closing the socket): the session pings every third of it and closes itself
+   * (`closed` with code 4000) when nothing at all came back. Default 30 000 ms; 0 turns it off.
+   */
+  livenessMs?: number;
 }
+
+const DEFAULT_LIVENESS_MS = 30_000;
 
 export interface EpochEvent {
   epoch: bigint;
@@ -119,6 +127,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  #lastHeard = 0;
+  #liveness: ReturnType<typeof setInterval> | null = null;
+  #pingNonce = 0;
   /** Member ids of the previous epoch this member saw (to tell who is new). */
   #lastEpochMembers: Set<string> | null = null;
   #iceServers: readonly IceServerInfo[] = [];
@@ -169,7 +180,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     if (this.#state !== "idle") throw new Error(`cannot join in state ${this.#state}`);
     this.#channel = channel;
     this.#state = "joining";
-    channel.onMessage((text) => this.#enqueue(text));
+    this.#lastHeard = Date.now();
+    channel.onMessage((text) => {
+      this.#lastHeard = Date.now();
+      this.#enqueue(text);
+    });
     channel.onClose((code, reason) => this.#onClosed(code, reason));
     const kp = await createKeyPackage(this.identity);
     this.#keyPackageSecret = kp.secret;
@@ -183,6 +198,27 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
       ...(this.#opts.deviceToken ? { deviceToken: this.#opts.deviceToken } : {}),
     });
+    this.#startLiveness();
+  }
+
+  /** Pings the server and closes a connection from which nothing has come back for livenessMs. */
+  #startLiveness(): void {
+    const limit = this.#opts.livenessMs ?? DEFAULT_LIVENESS_MS;
+    if (limit <= 0 || this.#state === "closed") return;
+    this.#liveness = setInterval(() => {
+      if (this.#state === "closed") return;
+      if (Date.now() - this.#lastHeard > limit) {
+        this.#close(4000, "the server went silent");
+        return;
+      }
+      try {
+        this.#send({ type: "ping", nonce: ++this.#pingNonce });
+      } catch {
+        // the channel is going away; its close event follows
+      }
+    }, Math.max(100, Math.floor(limit / 3)));
+    // A session waiting for its server does not by itself keep a Node process alive.
+    (this.#liveness as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -535,6 +571,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #close(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    if (this.#liveness) clearInterval(this.#liveness);
+    this.#liveness = null;
     this.keys.clear();
     void this.#mls?.close();
     this.#mls = null;

@@ -62,6 +62,8 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   iceAddress?: string;
   /** Join again after the connection drops, as the browser does (default true). */
   reconnect?: boolean;
+  /** Server silence after which the connection counts as lost (MeetingSessionOptions.livenessMs). */
+  livenessMs?: number;
   /**
    * This participant's ban token (docs/threat-model.md, "Bans"); default: a random one per
    * instance, kept across its reconnects.
@@ -260,6 +262,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       displayName: this.#opts.displayName,
       sframeCrypto: createNodeSFrameCrypto(),
       deviceToken: this.#deviceToken,
+      ...(this.#opts.livenessMs !== undefined ? { livenessMs: this.#opts.livenessMs } : {}),
       ...(passcode ? { passcode } : {}),
       ...(this.#opts.graceMs !== undefined ? { graceMs: this.#opts.graceMs } : {}),
     });
