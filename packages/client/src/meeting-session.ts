@@ -11,6 +11,7 @@
  */
 import {
   MAX_APP_MESSAGE_BYTES,
+  DEFAULT_MLS_SUITE,
   MediaKeyRing,
   MlsSession,
   SFRAME_MLS_EXPORTER_LABEL,
@@ -32,6 +33,7 @@ import {
   type MemberIdentity,
   type MemberInfo,
   type MlsKeyPackageSecret,
+  type MlsSuiteName,
   type ServerMessage,
   type SFrameCrypto,
   type TrackInfo,
@@ -67,6 +69,13 @@ export interface MeetingSessionOptions {
    * (`closed` with code 4000) when nothing at all came back. Default 30 000 ms; 0 turns it off.
    */
   livenessMs?: number;
+  /** false: signaling and MLS only; the server opens no media connections for this member. */
+  media?: boolean;
+  /**
+   * The meeting's MLS cipher suite (its `postQuantum` flag in GET /api/meetings/:id): the key
+   * package must be for it or the server refuses the join (MLS_SUITE_MISMATCH). Default: suite 1.
+   */
+  suite?: MlsSuiteName;
 }
 
 const DEFAULT_LIVENESS_MS = 30_000;
@@ -115,7 +124,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   readonly memberId: string;
   readonly identity: MemberIdentity;
   readonly keys: MediaKeyRing;
-  readonly #opts: MeetingSessionOptions;
+  #opts: MeetingSessionOptions;
   #channel: SignalingChannel | null = null;
   #state: SessionState = "idle";
   #mls: MlsSession | null = null;
@@ -161,6 +170,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return this.#mls?.epoch ?? null;
   }
 
+  /** The MLS cipher suite of this member's group (X-Wing in post-quantum meetings). */
+  get mlsSuite(): MlsSuiteName {
+    return this.#mls?.suite ?? this.#opts.suite ?? DEFAULT_MLS_SUITE;
+  }
+
   get securityCode(): string | null {
     return this.#mls ? securityCodeFromAuthenticator(this.#mls.epochAuthenticator) : null;
   }
@@ -175,9 +189,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return [...this.#presence.values()];
   }
 
-  /** Sends the join request over a connected channel. */
-  async join(channel: SignalingChannel): Promise<void> {
+  /**
+   * Sends the join request over a connected channel. `options.suite` overrides the constructor's
+   * (for callers that learn the meeting's suite only now).
+   */
+  async join(channel: SignalingChannel, options: { suite?: MlsSuiteName } = {}): Promise<void> {
     if (this.#state !== "idle") throw new Error(`cannot join in state ${this.#state}`);
+    if (options.suite !== undefined) this.#opts = { ...this.#opts, suite: options.suite };
     this.#channel = channel;
     this.#state = "joining";
     this.#lastHeard = Date.now();
@@ -186,7 +204,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       this.#enqueue(text);
     });
     channel.onClose((code, reason) => this.#onClosed(code, reason));
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({
       type: "join",
@@ -197,6 +215,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
       ...(this.#opts.deviceToken ? { deviceToken: this.#opts.deviceToken } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
     });
     this.#startLiveness();
   }
@@ -346,7 +365,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.emit("presence", this.presence);
         return;
       case "createGroup": {
-        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy });
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
         this.#send({ type: "groupCreated", groupId: msg.groupId });
         await this.#enterEpoch();
@@ -537,9 +556,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#lastEpochMembers = null;
     this.keys.clear();
     this.#state = "waitingForGroup";
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({ type: "groupFailure", reason: isProtocolError(e) ? e.code : "error", keyPackage: toBase64(kp.keyPackage) });
+  }
+
+  #suiteOption(): { suite?: MlsSuiteName } {
+    return this.#opts.suite !== undefined ? { suite: this.#opts.suite } : {};
   }
 
   /**

@@ -43,7 +43,7 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; deviceToken?: string; raw?: { send?: (text: string) => void } } = {},
+  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; media?: boolean; deviceToken?: string; raw?: { send?: (text: string) => void } } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
@@ -52,6 +52,7 @@ export async function joinSession(
     ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
     ...(extra.graceMs !== undefined ? { graceMs: extra.graceMs } : {}),
     ...(extra.deviceToken !== undefined ? { deviceToken: extra.deviceToken } : {}),
+    ...(extra.media === false ? { media: false } : {}),
   });
   const inner = await connectNodeSignaling(t.wsUrl, {
     ca: t.ca,
@@ -117,7 +118,7 @@ export async function joinBot(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { sendMedia?: boolean; graceMs?: number } = {},
+  extra: { sendMedia?: boolean; media?: boolean; graceMs?: number } = {},
 ): Promise<NodeParticipant> {
   const bot = new NodeParticipant({ link: meetingLink(t, meeting), displayName, ca: t.ca, ...extra });
   await bot.join();

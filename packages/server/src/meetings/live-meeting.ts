@@ -9,6 +9,7 @@
  * only: no Welcome until a commit adds them, and no media peer until they are full group members.
  */
 import {
+  MLS_SUITES,
   peekMessage,
   toBase64,
   fromBase64,
@@ -64,6 +65,8 @@ interface Participant {
   banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
+  /** false: signaling and MLS only (`conclave bot --no-media`); no relay peer is attached. */
+  wantsMedia: boolean;
 }
 
 interface Waiting {
@@ -72,6 +75,7 @@ interface Waiting {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  wantsMedia?: boolean;
   reason: "waitingRoom" | "hostAbsent";
 }
 
@@ -90,6 +94,8 @@ export interface JoinRequest {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  /** false: the member asked for signaling and MLS only. Absent means true. */
+  wantsMedia?: boolean;
 }
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
@@ -339,7 +345,7 @@ export class LiveMeeting {
 
   #admit(req: JoinRequest): void {
     const { identity, connection } = req;
-    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
+    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, wantsMedia: req.wantsMedia !== false };
     this.#participants.set(identity.memberId, p);
     // TURN credentials only now, on admission: a waiting participant gets none.
     const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
@@ -348,6 +354,7 @@ export class LiveMeeting {
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
+      mlsSuite: this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       members: [...this.#participants.values()].map(info),
       ...(iceServers.length > 0 ? { iceServers } : {}),
     });
@@ -571,7 +578,7 @@ export class LiveMeeting {
   }
 
   #attachMedia(p: Participant): void {
-    if (!this.#media || p.media) return;
+    if (!this.#media || p.media || !p.wantsMedia) return;
     p.media = this.#media.addPeer(p.identity.memberId, {
       subscribeOffer: (sdp, tracks) => p.connection.send({ type: "subscribeOffer", sdp, tracks }),
       localCandidate: (pc, candidate, mid) => p.connection.send({ type: "ice", pc, candidate, mid }),

@@ -163,4 +163,12 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO seal_migration (name, state) VALUES ('clear-text', 'pending');
     `,
   },
+  {
+    version: 6,
+    name: "post-quantum meetings",
+    // Existing meetings keep MLS suite 1.
+    sql: `
+      ALTER TABLE meetings ADD COLUMN post_quantum INTEGER NOT NULL DEFAULT 0 CHECK (post_quantum IN (0, 1));
+    `,
+  },
 ];
