@@ -141,6 +141,8 @@ interface Connection {
   media: SyntheticMedia | null;
   tracks: { audio?: LocalTrack; video?: LocalTrack };
   mediaStarted: boolean;
+  /** The media start in progress: a transport is closed only once its offer is made. */
+  starting: Promise<void> | null;
   held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[];
   /** A synthetic screen share (the same test video, published as source "screen"). */
   screen: { track: LocalTrack; media: SyntheticMedia } | null;
@@ -287,6 +289,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       media: null,
       tracks: {},
       mediaStarted: false,
+      starting: null,
       held: [],
       screen: null,
       publishQueue: Promise.resolve(),
@@ -303,6 +306,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       this.emit("waiting", w);
     });
     session.on("epoch", (e) => this.#onEpoch(conn, e));
+    // Out of the group: the server closed our media peer. A new one comes with the next epoch.
+    session.on("groupLost", () => this.#stopMedia(conn));
     session.on("error", (e) => {
       if (e.fatal) {
         // Reported once we know whether the participant goes on (see #onClosed).
@@ -397,13 +402,56 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.#attempt = 0;
     if (!conn.mediaStarted && this.#opts.media !== false) {
       conn.mediaStarted = true;
-      void this.#startMedia(conn).catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
+      const starting = this.#startMedia(conn)
+        .catch((err: unknown) => this.#fail("MEDIA_FAILED", err))
+        .finally(() => {
+          if (conn.starting === starting) conn.starting = null;
+        });
+      conn.starting = starting;
     }
     this.emit("epoch", e);
     // Frames that arrived for this epoch before we processed its commit can be read now.
     const held = conn.held;
     conn.held = [];
     for (const h of held) void this.#receive(conn, h.codec, h.data, h.ownerId, h.kind, h.at);
+  }
+
+  /** Stops sending and receiving until the next epoch (after a rejoin) starts media again. */
+  #stopMedia(conn: Connection): void {
+    conn.mediaStarted = false;
+    this.#dropMedia(conn);
+  }
+
+  /** Stops the synthetic sources and closes the transport of `conn`. */
+  #dropMedia(conn: Connection): void {
+    conn.media?.stop();
+    conn.media = null;
+    conn.tracks = {};
+    if (conn.screen) {
+      conn.screen.media.stop();
+      conn.screen = null;
+      // The share ends with the media connection (it is not published again by itself).
+      if (conn === this.#conn && this.#screenOn) {
+        this.#screenOn = false;
+        if (!conn.closed) conn.state.setLocal(this.#localState());
+      }
+    }
+    conn.answered?.();
+    conn.answered = null;
+    this.#closeTransport(conn);
+    conn.held = [];
+  }
+
+  /**
+   * Closes the transport of `conn`, after its publish offer if one is being made: closing a WebRTC
+   * connection in the middle of ICE gathering can leave its sockets behind.
+   */
+  #closeTransport(conn: Connection): void {
+    const transport = conn.transport;
+    conn.transport = null;
+    if (!transport) return;
+    if (conn.starting) void conn.starting.then(() => transport.close());
+    else void transport.close();
   }
 
   async #startMedia(conn: Connection): Promise<void> {
@@ -421,7 +469,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     const first = this.#renegotiate(conn, transport);
     conn.publishQueue = first.catch(() => {});
     await first;
-    if (conn.closed) return;
+    if (conn.closed || conn.transport !== transport) return;
     conn.media = SyntheticMedia.load();
     conn.media.start({
       // Muted: no audio frames at all (like a browser's disabled track, minus the silence).
@@ -435,7 +483,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   /** One publish offer/answer round (the caller serialises them through conn.publishQueue). */
   async #renegotiate(conn: Connection, transport: NodeMediaTransport): Promise<void> {
     const offer = await transport.createPublishOffer();
-    if (conn.closed) return;
+    if (conn.closed || conn.transport !== transport) return; // stopped meanwhile (group lost)
     const answered = new Promise<void>((resolve) => (conn.answered = resolve));
     conn.session.sendMedia({
       type: "publishOffer",
@@ -500,14 +548,6 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     if (conn.closed) return;
     conn.closed = true;
     conn.state.close();
-    conn.media?.stop();
-    conn.media = null;
-    conn.screen?.media.stop();
-    conn.screen = null;
-    conn.answered?.();
-    conn.answered = null;
-    void conn.transport?.close();
-    conn.transport = null;
-    conn.held = [];
+    this.#dropMedia(conn);
   }
 }

@@ -2,14 +2,17 @@
 import type { AdminToken } from "../auth/admin-token.js";
 import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { AttemptGuard } from "./attempt-guard.js";
+import type { Logger } from "../observability/logger.js";
 
 export interface ApiLimiters {
   /** Failed admin-token authentications per client address (10 per minute). */
   readonly adminTokenFailures: RateLimiter;
-  /** Failed sign-ins per client address (10 per minute). */
-  readonly loginFailuresByAddress: RateLimiter;
-  /** Failed sign-ins per account email, from any address (10 per minute). */
-  readonly loginFailuresByAccount: RateLimiter;
+  /**
+   * Guessing budget per address, shared by meeting lookups, joins and sign-ins; meetings and
+   * accounts under attack refuse only addresses that failed (attempt-guard.ts).
+   */
+  readonly attempts: AttemptGuard;
   /** Failed invitation acceptances per client address (10 per minute). */
   readonly invitationFailures: RateLimiter;
 }
@@ -20,4 +23,6 @@ export interface ApiDeps {
   readonly limiters: ApiLimiters;
   /** Base of join links; a function because the port is known only after listening. */
   readonly publicUrl: () => string;
+  /** The security log (failed sign-ins, admin-token guesses); never given a secret. */
+  readonly security?: Logger;
 }
