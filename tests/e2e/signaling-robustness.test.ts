@@ -109,6 +109,9 @@ test("a committer that vanishes mid-commit does not stall the meeting: the next 
   const adaSaw: { type: string; from?: string; epoch?: string }[] = [];
   const a = new MeetingSession({ meetingId: meeting.id, passcode: meeting.passcode!, displayName: "Ada", sframeCrypto: createNodeSFrameCrypto() });
   await a.join(channel);
+  // Joins are checked concurrently (key package signatures verified off the main thread), so two
+  // joins sent back to back may be admitted in either order: Bob joins once Ada has founded.
+  await waitForAgreement([a], 1);
   const b = await joinSession(server, meeting, "Bob");
   t.after(() => [a, b].forEach((s) => s.leave()));
   await waitForAgreement([a, b], 2);
