@@ -8,6 +8,8 @@
  *   {"event":"joined","memberId":"..."}
  *   {"event":"epoch","epoch":N,"securityCode":"..."}                  on every epoch change
  *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..}  about once a second
+ *   {"event":"reconnecting","attempt":N,"delayMs":N,"reason":"..."}  the connection dropped (server restart,
+ *                                                                      network loss): it joins again as a new member
  *   {"event":"left"}
  *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
  */
@@ -33,6 +35,9 @@ Options:
   --no-media            signaling and MLS only: no WebRTC, nothing sent or received
                         (the member still gets every epoch and security code)
   --receive-only        send no media, but receive and decrypt everyone else's
+  --no-reconnect        exit when the connection drops instead of joining again
+                        (by default it rejoins after a server restart or network loss,
+                        and exits only when it is refused, removed or the host ends the meeting)
   --data DIR            a local server's data directory, to trust its certificate
 
 ${TRUST_HELP}`;
@@ -54,6 +59,7 @@ export const botCommand: Command = {
         json: { type: "boolean" },
         "no-media": { type: "boolean" },
         "receive-only": { type: "boolean" },
+        "no-reconnect": { type: "boolean" },
         ...TRUST_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -93,6 +99,7 @@ export const botCommand: Command = {
       ...(values.passcode ? { passcode: values.passcode } : {}),
       sendMedia: values["no-media"] !== true && values["receive-only"] !== true,
       ...(values["no-media"] === true ? { media: false } : {}),
+      reconnect: values["no-reconnect"] !== true,
       ...tls,
     });
 
@@ -118,6 +125,7 @@ export const botCommand: Command = {
 
       bot.on("joined", ({ memberId }) => {
         print({ event: "joined", memberId });
+        if (statsTimer) return; // joined again after a reconnect: the timers keep running
         statsTimer = setInterval(() => {
           const s = bot.stats();
           print({
@@ -133,6 +141,7 @@ export const botCommand: Command = {
         if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
       });
       bot.on("waiting", ({ reason }) => print({ event: "waiting", reason }));
+      bot.on("reconnecting", ({ attempt, delayMs, reason }) => print({ event: "reconnecting", attempt, delayMs, reason }));
       bot.on("epoch", (e) => print({ event: "epoch", epoch: Number(e.epoch), securityCode: e.securityCode }));
       bot.on("error", (e) => {
         if (e.fatal) finish(1, e);
@@ -165,6 +174,8 @@ function humanLine(e: Record<string, unknown>): string {
       return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}`;
     case "stats":
       return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
+    case "reconnecting":
+      return `connection lost (${String(e.reason)}); joining again in ${String(e.delayMs)} ms (attempt ${String(e.attempt)})`;
     case "left":
       return "left the meeting";
     case "error":

@@ -23,6 +23,7 @@ import {
   type TrackInfo,
 } from "@conclave/protocol";
 import { DEFAULT_JOIN_BATCH_MS, DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
+import { AppMessageGate } from "./app-message-gate.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
@@ -73,7 +74,7 @@ interface Participant {
   identity: MemberIdentity;
   connection: ParticipantConnection;
   role: MeetingRole;
-  /** Who this is beyond the meeting (signed-in user id, else the client address): for bans. */
+  /** Who this is beyond the meeting (account, else device token hash, else address): for bans. */
   banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
@@ -165,6 +166,8 @@ export class LiveMeeting {
   readonly #ds: DeliveryService;
   readonly #media: MediaRoom | undefined;
   readonly #opts: LiveMeetingOptions;
+  /** Size, framing and rate checks for encrypted application messages (relayed unread). */
+  readonly #appMessages = new AppMessageGate();
   #closed = false;
   /** Commits and Welcomes serialised once for all their recipients, by the service's bytes. */
   readonly #fanout = new WeakMap<Uint8Array, Uint8Array>();
@@ -310,6 +313,9 @@ export class LiveMeeting {
         return;
       case "ping":
         p.connection.send({ type: "pong", nonce: msg.nonce });
+        return;
+      case "appMessage":
+        this.#relayAppMessage(p, msg);
         return;
       case "admit":
       case "deny":
@@ -488,7 +494,7 @@ export class LiveMeeting {
         return;
       case "endMeeting":
         this.#opts.onEnded?.();
-        this.close("ended by the host");
+        this.close("ended by the host", true);
         return;
       case "setRole": {
         const target = this.#participants.get(msg.memberId);
@@ -506,13 +512,16 @@ export class LiveMeeting {
     }
   }
 
-  /** Ends the meeting for everyone. */
-  close(reason = "meeting closed"): void {
+  /**
+   * Ends the meeting for everyone. Only a host's ending is announced as `meetingEnded`; a server
+   * shutting down just closes the connections (1001), so participants reconnect when it is back.
+   */
+  close(reason = "meeting closed", endedByHost = false): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const p of [...this.#participants.values(), ...this.#waiting.values()]) {
       if ("media" in p) p.media?.close();
-      p.connection.send({ type: "meetingEnded" });
+      if (endedByHost) p.connection.send({ type: "meetingEnded" });
       p.connection.close(1001, reason);
     }
     this.#participants.clear();
@@ -520,6 +529,30 @@ export class LiveMeeting {
     this.#banned.clear();
     this.#ds.close();
     this.#media?.close();
+  }
+
+  /**
+   * Relays an encrypted application message, unread, to the group (or to the members in `to`).
+   * Only full group members may send; everyone admitted receives (a joiner whose Welcome is on
+   * its way can read messages of its first epoch once it has processed it). Waiting people never do.
+   */
+  #relayAppMessage(p: Participant, msg: Extract<ClientMessage, { type: "appMessage" }>): void {
+    const from = p.identity.memberId;
+    if (!this.#ds.isMember(from)) {
+      p.connection.send({ type: "error", code: "NOT_IN_GROUP", message: errorMessage("NOT_IN_GROUP"), fatal: false });
+      return;
+    }
+    const verdict = this.#appMessages.check(from, fromBase64(msg.message), { groupId: this.#ds.groupId, epoch: this.#ds.epoch });
+    if (!verdict.ok) {
+      p.connection.send({ type: "error", code: verdict.code, message: errorMessage(verdict.code, verdict.detail), fatal: false });
+      return;
+    }
+    const out: ServerMessage = { type: "appMessage", from, message: msg.message };
+    if (msg.to === undefined) {
+      this.#broadcast(out, from);
+      return;
+    }
+    for (const id of new Set(msg.to)) if (id !== from) this.#participants.get(id)?.connection.send(out);
   }
 
   #requireMedia(p: Participant): MediaPeer | null {

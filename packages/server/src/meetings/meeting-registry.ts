@@ -4,6 +4,7 @@
  * http/attempt-guard.ts), the key package verifies and names the participant, and the meeting's
  * encryption type allows the participant's kind.
  */
+import { createHash } from "node:crypto";
 import { MLS_SUITES, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import {
@@ -204,7 +205,7 @@ export class MeetingRegistry {
       keyPackage,
       connection,
       role: host ? "host" : "participant",
-      banKey: who.userId !== null ? `user:${who.userId}` : `address:${address}`,
+      banKey: banKey(who, msg.deviceToken),
       ...(msg.media === false ? { wantsMedia: false } : {}),
     });
     if (!result.ok) return fail(result.code);
@@ -217,6 +218,17 @@ export class MeetingRegistry {
     for (const m of this.#live.values()) m.close("server shutting down");
     this.#live.clear();
   }
+}
+
+/**
+ * What a host's ban refuses (docs/threat-model.md, "Bans"): the account when signed in, else this
+ * browser's or bot's device token (only its hash is kept), else — for clients that present none —
+ * the network address. A guest's ban never matches another guest who presents a token of its own.
+ */
+export function banKey(who: Pick<JoinContext, "userId" | "address">, deviceToken: string | undefined): string {
+  if (who.userId !== null) return `user:${who.userId}`;
+  if (deviceToken !== undefined) return `device:${createHash("sha256").update(deviceToken, "utf8").digest("base64url")}`;
+  return `address:${who.address}`;
 }
 
 function fail(code: JoinErrorCode, detail?: string): JoinOutcome {
