@@ -13,6 +13,7 @@ import {
   isProtocolError,
   MLS_SUITES,
   peekMessage,
+  encodeMessage,
   toBase64,
   fromBase64,
   type ClientMessage,
@@ -22,7 +23,7 @@ import {
   type ServerMessage,
   type TrackInfo,
 } from "@conclave/protocol";
-import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
+import { DEFAULT_JOIN_BATCH_MS, DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import { AppMessageGate } from "./app-message-gate.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
@@ -33,7 +34,17 @@ import type { IceServerInfo } from "@conclave/protocol";
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
   send(msg: ServerMessage): void;
+  /**
+   * Sends a message already serialised (UTF-8 JSON text, `encodeFrame`): a commit or Welcome fanned
+   * out to many members is encoded once and the same bytes go to every connection.
+   */
+  sendFrame(frame: Uint8Array): void;
   close(code: number, reason: string): void;
+}
+
+/** A server message as the UTF-8 JSON text frame it travels in (serialised once for a fan-out). */
+export function encodeFrame(msg: ServerMessage): Uint8Array {
+  return Buffer.from(encodeMessage(msg), "utf8");
 }
 
 /** The media seam: a room in the relay, one peer per full group member. */
@@ -112,6 +123,8 @@ export interface LiveMeetingOptions {
   /** The host ended the meeting: record it (the registry marks it ended in storage). */
   onEnded?: () => void;
   commitTimeoutMs?: number;
+  /** The join batching window of the delivery service (default DEFAULT_JOIN_BATCH_MS). */
+  joinBatchMs?: number;
   /** How long members have to acknowledge a commit before the vote is decided (see DeliveryService). */
   ackTimeoutMs?: number;
   /** The security log, bound to this meeting (refused and voided commits, expulsions, host removals). */
@@ -167,6 +180,8 @@ export class LiveMeeting {
   /** Size, framing and rate checks for encrypted application messages (relayed unread). */
   readonly #appMessages = new AppMessageGate();
   #closed = false;
+  /** Commits and Welcomes serialised once for all their recipients, by the service's bytes. */
+  readonly #fanout = new WeakMap<Uint8Array, Uint8Array>();
   /** For metrics: when the delivery service first asked for a commit at each epoch. */
   readonly #commitRequestedAt = new Map<bigint, number>();
   /** For metrics: when each member still to be removed from the group left. */
@@ -185,6 +200,7 @@ export class LiveMeeting {
       ...(opts.security ? { onEvent: (e: DeliveryEvent) => logDeliveryEvent(opts.security!, e) } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
       ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
+      joinBatchMs: opts.joinBatchMs ?? DEFAULT_JOIN_BATCH_MS,
     });
   }
 
@@ -268,6 +284,7 @@ export class LiveMeeting {
         this.#ds.ack(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
         return;
       case "commitFailed": {
+        this.#opts.metrics?.memberRecoveries.inc({ reason: "commitFailed" });
         const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
         if (kp) this.#ds.failed(memberId, BigInt(msg.epoch), kp);
         return;
@@ -283,6 +300,9 @@ export class LiveMeeting {
         }
         return;
       case "groupFailure": {
+        // The client's last-resort recovery (rejoin with a fresh key package): counted, since the
+        // protocol should not need it (docs/performance.md).
+        this.#opts.metrics?.memberRecoveries.inc({ reason: "groupFailure" });
         const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
         if (kp) this.#ds.rejoin(memberId, kp);
         return;
@@ -596,7 +616,8 @@ export class LiveMeeting {
         });
         return;
       case "commit":
-        send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
+        // The same commit goes to every member: encoded once (base64 and JSON), sent as bytes.
+        p.connection.sendFrame(this.#encodedOnce(out.commit, () => ({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from })));
         return;
       case "commitAccepted":
         this.#recordAccepted(out.epoch, out.removed);
@@ -607,7 +628,7 @@ export class LiveMeeting {
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
-        send({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) });
+        p.connection.sendFrame(this.#encodedOnce(out.welcome, () => ({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) })));
         return;
       case "epochConfirmed":
         send({ type: "epochConfirmed", epoch: out.epoch.toString() });
@@ -639,6 +660,20 @@ export class LiveMeeting {
         throw new Error(`unhandled output ${(never as { type: string }).type}`);
       }
     }
+  }
+
+  /**
+   * The serialised message for a commit or Welcome that the delivery service fans out: built on
+   * the first member's delivery, reused for the others (the service hands every member the same
+   * bytes object).
+   */
+  #encodedOnce(key: Uint8Array, build: () => ServerMessage): Uint8Array {
+    let frame = this.#fanout.get(key);
+    if (!frame) {
+      frame = encodeFrame(build());
+      this.#fanout.set(key, frame);
+    }
+    return frame;
   }
 
   #recordAccepted(epoch: bigint, removed: readonly string[]): void {
