@@ -297,6 +297,6 @@ export function banKey(who: Pick<JoinContext, "userId" | "address">, deviceToken
   return `address:${who.address}`;
 }
 
-function fail(code: JoinErrorCode, detail?: string): JoinOutcome {
+function fail(code: JoinErrorCode, detail?: string): Extract<JoinOutcome, { ok: false }> {
   return { ok: false, code, message: errorMessage(code, detail) };
 }
