@@ -4,7 +4,7 @@
 #
 #   install-system-deps.sh            install what the tests need (apt-get when root), then check
 #   install-system-deps.sh --server   the same for what running the server needs
-#   install-system-deps.sh --check    install nothing; print each missing package and exit 1
+#   install-system-deps.sh --check    install nothing; print the missing packages on one line and exit 1
 #   install-system-deps.sh --list     print "what package group" for every requirement
 #
 # As root it installs with apt-get; otherwise it prints the apt-get command and exits 1.
@@ -14,10 +14,16 @@ set -euo pipefail
 #   what:  a command on PATH, or an absolute path to a file the package installs
 #   group: server (running `conclave serve` needs it) or test (only the tests need it)
 # Add a line here whenever code or a test starts needing a system package.
-REQUIREMENTS=$(cat <<'EOF'
+# (read, not $(cat): --check must work with a PATH that has nothing but bash)
+IFS= read -r -d '' REQUIREMENTS <<'EOF' || true
+openssl                  openssl           server
 chromium                 chromium          test
+pebble                   pebble            test
+pebble-challtestsrv      pebble            test
+turnserver               coturn            test
+turnutils_uclient        coturn            test
+sslscan                  sslscan           test
 EOF
-)
 
 mode=install
 group=test
@@ -39,6 +45,7 @@ fi
 # The requirements of the chosen group (the test group includes the server's).
 missing=()
 missing_what=()
+missing_pkg=()
 while read -r what pkg grp; do
   [[ -z "${what:-}" ]] && continue
   if [[ $group == server && $grp != server ]]; then continue; fi
@@ -48,16 +55,22 @@ while read -r what pkg grp; do
     command -v "$what" >/dev/null 2>&1 && continue
   fi
   missing_what+=("$what")
+  missing_pkg+=("$pkg")
   # One package may provide several requirements: list it once.
   if [[ " ${missing[*]-} " != *" $pkg "* ]]; then missing+=("$pkg"); fi
 done <<<"$REQUIREMENTS"
 
+# One line: each missing package with what it provides, then the command that installs them.
 report_missing() {
-  local i
-  for i in "${!missing_what[@]}"; do
-    echo "install-system-deps: missing ${missing_what[$i]}" >&2
+  local pkg i whats line=""
+  for pkg in "${missing[@]}"; do
+    whats=""
+    for i in "${!missing_what[@]}"; do
+      [[ ${missing_pkg[$i]} == "$pkg" ]] && whats+="${whats:+, }${missing_what[$i]}"
+    done
+    line+="${line:+, }$pkg ($whats)"
   done
-  echo "install-system-deps: missing Debian packages: ${missing[*]} (install with: sudo apt-get install ${missing[*]})" >&2
+  echo "install-system-deps: missing Debian packages: $line; install with: sudo apt-get install ${missing[*]}" >&2
 }
 
 if ((${#missing[@]} == 0)); then

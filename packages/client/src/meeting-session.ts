@@ -27,6 +27,7 @@ import {
   toBase64,
   type AppMessage,
   type ClientMessage,
+  type IceServerInfo,
   type MediaCodec,
   type MemberIdentity,
   type MemberInfo,
@@ -120,6 +121,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #encryption: "e2ee" | "enhanced" = "e2ee";
   /** Member ids of the previous epoch this member saw (to tell who is new). */
   #lastEpochMembers: Set<string> | null = null;
+  #iceServers: readonly IceServerInfo[] = [];
 
   constructor(opts: MeetingSessionOptions) {
     super();
@@ -133,6 +135,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** TURN servers (with short-lived credentials) the server gave on admission; empty without TURN. */
+  get iceServers(): readonly IceServerInfo[] {
+    return this.#iceServers;
   }
 
   get encryption(): "e2ee" | "enhanced" {
@@ -296,6 +303,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     switch (msg.type) {
       case "joined":
         this.#encryption = msg.encryption;
+        this.#iceServers = msg.iceServers ?? [];
         this.#state = "waitingForGroup";
         for (const m of msg.members) this.#presence.set(m.memberId, m);
         this.emit("joined", { memberId: msg.memberId, encryption: msg.encryption, members: msg.members });

@@ -4,16 +4,16 @@
 // a dependency for one test.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
+import { requireSystemBinary } from "@conclave/test-support";
 
-export const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
-
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
+/** Debian's chromium (or CHROMIUM_PATH); a missing browser fails the test naming its package. */
+export function chromiumPath(): string {
+  return requireSystemBinary("chromium", process.env["CHROMIUM_PATH"]);
 }
 
 export interface Browser {
@@ -52,7 +52,7 @@ export async function launchChromium(script: string, timeoutMs = 30_000): Promis
   const profile = mkdtempSync(join(tmpdir(), "conclave-chromium-"));
   // Its own process group, so that close() can kill the helpers (zygote, renderer, GPU) too:
   // they inherit stderr, and a helper left alive would keep this process from exiting.
-  const proc: ChildProcess = spawn(CHROMIUM, [...FLAGS, `--user-data-dir=${profile}`, `http://localhost:${port}/`], {
+  const proc: ChildProcess = spawn(chromiumPath(), [...FLAGS, `--user-data-dir=${profile}`, `http://localhost:${port}/`], {
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
   });

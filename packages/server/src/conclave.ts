@@ -5,7 +5,12 @@
 import { createSocket } from "node:dgram";
 import { isIP } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { startServer, type Logger, type RunningServer, type ServerContext } from "./server.js";
+import { startServer, type RunningServer, type ServerContext } from "./server.js";
+import type { LogSink, Logger } from "./observability/logger.js";
+import { Metrics } from "./observability/metrics.js";
+import { instrumentRelay } from "./observability/relay-metrics.js";
+import { serverMetrics } from "./observability/server-metrics.js";
+import { turnCredentials } from "./turn/credentials.js";
 import type { ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
@@ -15,7 +20,10 @@ import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection } from "./signaling/connection.js";
 
 export interface ConclaveOptions {
-  logger?: Logger;
+  /** Default: warnings and errors as JSON lines on stderr. */
+  logger?: LogSink | Logger;
+  /** Default: a new registry with the process metrics (GET /metrics renders it). */
+  metrics?: Metrics;
   /**
    * The media relay: its options, or false for a signaling-only server. Default: a relay with
    * the configuration's `media` settings (all interfaces, system-chosen ports when unset).
@@ -43,7 +51,7 @@ export interface ConclaveServer extends RunningServer {
  * Adapts a relay room to the meeting's media seam. With a logger, failures the operator can fix
  * (no free UDP port in the configured range) are logged as warnings.
  */
-export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Logger): MediaRoom {
+export function relayMediaRoom(relay: MediaRelay, meetingId: string, logger?: Pick<LogSink, "warn">): MediaRoom {
   const room = relay.createRoom(meetingId);
   const warnIfOperational = (e: unknown): void => {
     if (isRelayError(e, "RELAY_PORTS_EXHAUSTED")) logger?.warn("media relay: a participant gets no media", e);
@@ -76,8 +84,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
+  const metrics = opts.metrics ?? new Metrics();
+  if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    metrics,
     routes(_router, context) {
       registry = new MeetingRegistry({
         store: context.meetings,
@@ -87,6 +98,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
+        metrics,
+        ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
       });
       serverContext = context;
     },
@@ -100,6 +113,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        metrics: serverMetrics(metrics),
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
         authenticate: (r) => ({
@@ -120,6 +134,11 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   adminToken = running.adminToken;
   return { ...running, registry: registry!, relay };
+}
+
+function turnIceServer(turn: NonNullable<ServerConfig["turn"]>, memberId: string): { urls: string[]; username: string; credential: string } {
+  const c = turnCredentials(turn, memberId);
+  return { urls: [...c.urls], username: c.username, credential: c.credential };
 }
 
 /** The relay options a configuration asks for (an empty object: the relay's defaults). */

@@ -11,12 +11,15 @@ import { isIP } from "node:net";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { ServerError } from "./errors.js";
+import { LOG_LEVELS, type LogLevel } from "./observability/logger.js";
 
 export const DEFAULT_HOST = "0.0.0.0";
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_DATA_DIR = "conclave-data";
 /** Name of the config file looked up in the data directory when none is given explicitly. */
 export const DATA_DIR_CONFIG_FILE = "conclave.json";
+/** Port the ACME HTTP-01 challenge listener uses unless --acme-http-port says otherwise. */
+export const DEFAULT_ACME_HTTP_PORT = 80;
 
 /** The validated, fully resolved configuration `startServer` takes. Paths are absolute. */
 export interface ServerConfig {
@@ -38,6 +41,37 @@ export interface ServerConfig {
   readonly media?: MediaConfig;
   /** The config file that was read, if any (for diagnostics). */
   readonly configFile?: string;
+  /** Lowest log level written (default "info" for `conclave serve`). */
+  readonly logLevel?: LogLevel;
+  /** A second listener serving only GET /metrics (HTTPS, admin token), e.g. on an internal address. */
+  readonly metricsListen?: ListenAddress;
+  /** Certificates from an ACME CA (RFC 8555) instead of --cert/--key or the self-signed one. */
+  readonly acme?: AcmeConfig;
+  /** TURN servers handed to admitted participants with short-lived credentials. */
+  readonly turn?: TurnConfig;
+}
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface AcmeConfig {
+  /** The ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory. */
+  readonly directoryUrl: string;
+  /** Contact address for the ACME account (expiry notices). */
+  readonly email?: string;
+  /** PEM file of CA certificates trusted for the ACME server's own TLS (private ACME CAs). */
+  readonly caFile?: string;
+  /** TCP port of the HTTP-01 challenge listener (the CA connects to the public host on it). */
+  readonly httpPort: number;
+}
+
+export interface TurnConfig {
+  /** turn: / turns: URLs, e.g. turn:turn.example.org:3478?transport=udp. */
+  readonly urls: readonly string[];
+  /** The secret shared with the TURN server (coturn static-auth-secret). */
+  readonly secret: string;
 }
 
 /** Where the media relay's ICE sockets bind and what they announce (see RelayOptions). */
@@ -68,6 +102,15 @@ export interface ConfigFlags {
   mediaPorts?: string;
   mediaListen?: string;
   config?: string;
+  logLevel?: string;
+  metricsListen?: string;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCa?: string;
+  acmeHttpPort?: string | number;
+  /** One or more TURN URLs (the flag may be repeated; a comma-separated list works too). */
+  turnUrl?: string | readonly string[];
+  turnSecret?: string;
 }
 
 export interface LoadConfigOptions {
@@ -138,6 +181,36 @@ const ipAddressSchema = z
   .string()
   .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::7");
 
+const logLevelSchema = z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` });
+
+const LISTEN_MESSAGE = "must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464";
+const listenSchema = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, LISTEN_MESSAGE)
+  .transform((s): ListenAddress => {
+    const i = s.lastIndexOf(":");
+    return { host: s.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(s.slice(i + 1)) };
+  })
+  .refine((a) => a.port <= 65535, LISTEN_MESSAGE);
+
+const acmeDirectorySchema = z
+  .string()
+  .refine((s) => URL.canParse(s) && new URL(s).protocol === "https:", "must be an https:// URL of an ACME directory");
+
+const emailSchema = z.string().regex(/^[^@\s,]+@[^@\s,]+$/, "must be an e-mail address such as ops@example.org");
+
+const TURN_URL_MESSAGE = "must be turn: or turns: URLs such as turn:turn.example.org:3478 (no user name or password in them)";
+const turnUrlSchema = z
+  .string()
+  .regex(/^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/, TURN_URL_MESSAGE);
+/** From a flag (repeatable) or env: one URL or a comma-separated list. */
+const turnUrlListSchema = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((u) => u.split(",")).map((u) => u.trim()).filter((u) => u !== ""))
+  .pipe(z.array(turnUrlSchema).min(1, TURN_URL_MESSAGE));
+
+const turnSecretSchema = z.string().min(16, "must be at least 16 characters (use a long random string)");
+
 const PORT_RANGE_MESSAGE = "must be a UDP port range MIN-MAX with 1024 <= MIN <= MAX <= 65535, such as 40000-40999";
 
 const portRangeSchema = z
@@ -161,6 +234,14 @@ interface PartialConfig {
   mediaAddress?: string;
   mediaPorts?: PortRange;
   mediaListen?: string;
+  logLevel?: LogLevel;
+  metricsListen?: ListenAddress;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCa?: string;
+  acmeHttpPort?: number;
+  turnUrl?: string[];
+  turnSecret?: string;
 }
 
 const stringSourceSchema = z.object({
@@ -174,6 +255,14 @@ const stringSourceSchema = z.object({
   mediaAddress: ipAddressSchema.optional(),
   mediaPorts: portRangeSchema.optional(),
   mediaListen: ipAddressSchema.optional(),
+  logLevel: logLevelSchema.optional(),
+  metricsListen: listenSchema.optional(),
+  acmeDirectory: acmeDirectorySchema.optional(),
+  acmeEmail: emailSchema.optional(),
+  acmeCa: pathSchema.optional(),
+  acmeHttpPort: portStringSchema.optional(),
+  turnUrl: turnUrlListSchema.optional(),
+  turnSecret: turnSecretSchema.optional(),
 });
 
 /** The JSON config file's keys. Unknown keys are refused so a typo is not silently ignored. */
@@ -189,6 +278,14 @@ const fileSchema = z
     mediaAddress: ipAddressSchema.optional(),
     mediaPorts: portRangeSchema.optional(),
     mediaListen: ipAddressSchema.optional(),
+    logLevel: logLevelSchema.optional(),
+    metricsListen: listenSchema.optional(),
+    acmeDirectory: acmeDirectorySchema.optional(),
+    acmeEmail: emailSchema.optional(),
+    acmeCa: pathSchema.optional(),
+    acmeHttpPort: portNumberSchema.optional(),
+    turnUrl: turnUrlListSchema.optional(),
+    turnSecret: turnSecretSchema.optional(),
   })
   .strict();
 
@@ -204,6 +301,14 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   mediaAddress: "--media-address",
   mediaPorts: "--media-ports",
   mediaListen: "--media-listen",
+  logLevel: "--log-level",
+  metricsListen: "--metrics-listen",
+  acmeDirectory: "--acme-directory",
+  acmeEmail: "--acme-email",
+  acmeCa: "--acme-ca",
+  acmeHttpPort: "--acme-http-port",
+  turnUrl: "--turn-url",
+  turnSecret: "--turn-secret",
 };
 
 export const ENV_NAMES = {
@@ -217,6 +322,14 @@ export const ENV_NAMES = {
   mediaAddress: "CONCLAVE_MEDIA_ADDRESS",
   mediaPorts: "CONCLAVE_MEDIA_PORTS",
   mediaListen: "CONCLAVE_MEDIA_LISTEN",
+  logLevel: "CONCLAVE_LOG_LEVEL",
+  metricsListen: "CONCLAVE_METRICS_LISTEN",
+  acmeDirectory: "CONCLAVE_ACME_DIRECTORY",
+  acmeEmail: "CONCLAVE_ACME_EMAIL",
+  acmeCa: "CONCLAVE_ACME_CA",
+  acmeHttpPort: "CONCLAVE_ACME_HTTP_PORT",
+  turnUrl: "CONCLAVE_TURN_URL",
+  turnSecret: "CONCLAVE_TURN_SECRET",
   config: "CONCLAVE_CONFIG",
 } as const;
 
@@ -228,8 +341,8 @@ function fail(issues: readonly z.core.$ZodIssue[], describe: (key: string) => st
   throw new ServerError("CONFIG_INVALID", parts.join("; "));
 }
 
-function dropEmpty(values: Record<string, string | number | undefined>): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
+function dropEmpty(values: Record<string, string | number | readonly string[] | undefined>): Record<string, string | number | readonly string[]> {
+  const out: Record<string, string | number | readonly string[]> = {};
   for (const [k, v] of Object.entries(values)) {
     // An empty environment variable means "not set", as in most Unix tools.
     if (v !== undefined && v !== "") out[k] = v;
@@ -249,6 +362,14 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     mediaAddress: flags.mediaAddress,
     mediaPorts: flags.mediaPorts,
     mediaListen: flags.mediaListen,
+    logLevel: flags.logLevel,
+    metricsListen: flags.metricsListen,
+    acmeDirectory: flags.acmeDirectory,
+    acmeEmail: flags.acmeEmail,
+    acmeCa: flags.acmeCa,
+    acmeHttpPort: typeof flags.acmeHttpPort === "number" ? String(flags.acmeHttpPort) : flags.acmeHttpPort,
+    turnUrl: flags.turnUrl,
+    turnSecret: flags.turnSecret,
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -269,6 +390,14 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     mediaAddress: env[ENV_NAMES.mediaAddress],
     mediaPorts: env[ENV_NAMES.mediaPorts],
     mediaListen: env[ENV_NAMES.mediaListen],
+    logLevel: env[ENV_NAMES.logLevel],
+    metricsListen: env[ENV_NAMES.metricsListen],
+    acmeDirectory: env[ENV_NAMES.acmeDirectory],
+    acmeEmail: env[ENV_NAMES.acmeEmail],
+    acmeCa: env[ENV_NAMES.acmeCa],
+    acmeHttpPort: env[ENV_NAMES.acmeHttpPort],
+    turnUrl: env[ENV_NAMES.turnUrl],
+    turnSecret: env[ENV_NAMES.turnSecret],
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -314,6 +443,7 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
     certFile: abs(c.certFile),
     keyFile: abs(c.keyFile),
     webRoot: abs(c.webRoot),
+    acmeCa: abs(c.acmeCa),
   };
 }
 
@@ -378,5 +508,38 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (mediaPorts !== undefined) media.portRange = mediaPorts;
   if (Object.keys(media).length > 0) config.media = media;
   if (configFile !== undefined) config.configFile = configFile;
+  const logLevel = pick("logLevel");
+  if (logLevel !== undefined) config.logLevel = logLevel;
+  const metricsListen = pick("metricsListen");
+  if (metricsListen !== undefined) config.metricsListen = metricsListen;
+
+  const acmeDirectory = pick("acmeDirectory");
+  if (acmeDirectory !== undefined) {
+    if (certFile !== undefined) {
+      throw new ServerError("CONFIG_INVALID", "--acme-directory and --cert/--key are alternatives: give one or the other");
+    }
+    if (publicUrl === undefined) {
+      throw new ServerError("CONFIG_INVALID", "--acme-directory needs --public-url: the certificate is issued for its host name");
+    }
+    const acmeEmail = pick("acmeEmail");
+    const acmeCa = pick("acmeCa");
+    config.acme = {
+      directoryUrl: acmeDirectory,
+      httpPort: pick("acmeHttpPort") ?? DEFAULT_ACME_HTTP_PORT,
+      ...(acmeEmail !== undefined ? { email: acmeEmail } : {}),
+      ...(acmeCa !== undefined ? { caFile: acmeCa } : {}),
+    };
+  } else {
+    for (const k of ["acmeEmail", "acmeCa", "acmeHttpPort"] as const) {
+      if (pick(k) !== undefined) throw new ServerError("CONFIG_INVALID", `${FLAG_NAMES[k]} has no effect without --acme-directory`);
+    }
+  }
+
+  const turnUrl = pick("turnUrl");
+  const turnSecret = pick("turnSecret");
+  if ((turnUrl === undefined) !== (turnSecret === undefined)) {
+    throw new ServerError("CONFIG_INVALID", "TURN needs both --turn-url and --turn-secret (the secret coturn's static-auth-secret holds)");
+  }
+  if (turnUrl !== undefined && turnSecret !== undefined) config.turn = { urls: turnUrl, secret: turnSecret };
   return config;
 }

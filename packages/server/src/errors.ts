@@ -68,6 +68,7 @@ export const SERVER_ERRORS = {
   CONFIG_INVALID: { status: 500, message: "The server configuration is not valid." },
   DATA_DIR_FAILED: { status: 500, message: "The data directory could not be created or read." },
   TLS_SETUP_FAILED: { status: 500, message: "The TLS certificate could not be loaded or created." },
+  ACME_FAILED: { status: 502, message: "The certificate could not be obtained or renewed from the ACME server; the current certificate stays in use." },
   STORAGE_FAILED: { status: 500, message: "The database could not be opened or migrated." },
   LISTEN_FAILED: { status: 500, message: "The server could not listen on the configured address and port." },
   SERVER_CLOSED: { status: 503, message: "The server is shutting down." },

@@ -1,6 +1,8 @@
 export { startConclave, type ConclaveOptions, type ConclaveServer } from "./conclave.js";
 export { startServer, stderrLogger, SIGNALING_PATH, SIGNALING_MAX_PAYLOAD, type RunningServer, type ServerHooks, type ServerContext, type Logger } from "./server.js";
-export { loadConfig, dataPaths, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ENV_NAMES, type ServerConfig, type MediaConfig, type PortRange, type ConfigFlags, type LoadConfigOptions } from "./config.js";
+export { createLogger, asLogger, memoryLogger, silentLogger, redact, DEFAULT_LOG_LEVEL, LOG_LEVELS, type LogSink, type LogFields, type LogLevel, type MemoryLogger } from "./observability/logger.js";
+export { Metrics, type MetricName } from "./observability/metrics.js";
+export { loadConfig, dataPaths, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ENV_NAMES, type ServerConfig, type MediaConfig, type AcmeConfig, type TurnConfig, type ListenAddress, type PortRange, type ConfigFlags, type LoadConfigOptions } from "./config.js";
 export { Database } from "./storage/database.js";
 export { MeetingStore, isMeetingId, MEETING_ID_PATTERN, type Meeting, type Encryption, type CreatedMeeting } from "./storage/meetings.js";
 export { RateLimiter } from "./http/rate-limit.js";

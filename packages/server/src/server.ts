@@ -7,7 +7,7 @@
 import { MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -20,9 +20,14 @@ import { createRequestHandler } from "./http/handler.js";
 import { defaultLimiters, registerApi } from "./http/api.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
-import { loadTlsMaterial } from "./tls/certificate.js";
+import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.js";
+import { AcmeCertificates } from "./tls/acme.js";
+import { secureContextOptions } from "./tls/profile.js";
+import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
 import type { MeetingStore } from "./storage/meetings.js";
+import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
+import { Metrics } from "./observability/metrics.js";
 
 /** The only path that accepts WebSocket upgrades. */
 export const SIGNALING_PATH = "/ws";
@@ -31,34 +36,21 @@ export const SIGNALING_MAX_PAYLOAD = MAX_SIGNALING_MESSAGE_BYTES;
 /** How long close() lets WebSocket peers answer the close handshake before cutting them off. */
 const WS_CLOSE_GRACE_MS = 1000;
 
-/**
- * The server's log sink. Messages never contain tokens, passcodes, key material or request
- * bodies; errors are passed separately so a sink can choose how much to show.
- */
-export interface Logger {
-  info(message: string): void;
-  warn(message: string, error?: unknown): void;
-  error(message: string, error?: unknown): void;
-}
+/** The server's logger (structured JSON, redacting secrets): see observability/logger.ts. */
+export type { Logger, LogSink } from "./observability/logger.js";
 
-/** Default sink: warnings and errors to stderr, info dropped. */
-export const stderrLogger: Logger = {
-  info: () => {},
-  warn: (message, error) => console.warn(`conclave: ${message}${describeError(error)}`),
-  error: (message, error) => console.error(`conclave: ${message}${describeError(error)}`),
-};
-
-function describeError(error: unknown): string {
-  if (error === undefined) return "";
-  return error instanceof Error ? `: ${error.stack ?? error.message}` : `: ${String(error)}`;
-}
+/** Default when no logger is given: JSON lines on stderr, warnings and errors only. */
+export const stderrLogger: Logger = createLogger({ level: "warn" });
 
 /** What hooks get to build on. */
 export interface ServerContext {
   readonly config: ServerConfig;
   readonly database: Database;
   readonly meetings: MeetingStore;
+  /** Structured logger; narrow it with `logger.child({ component: "…" })`. */
   readonly logger: Logger;
+  /** This server's metrics registry (GET /metrics); add metrics with `metrics.counter({...})`. */
+  readonly metrics: Metrics;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
   publicUrl(): string;
   /**
@@ -82,8 +74,34 @@ export interface ServerHooks {
    * are closed and the database is shut: close meetings (and their sockets) gracefully here.
    */
   onClose?(): void | Promise<void>;
-  /** Default: stderrLogger. */
-  logger?: Logger;
+  /** Default: stderrLogger. A bare sink ({ info, warn, error }) is wrapped with asLogger. */
+  logger?: LogSink | Logger;
+  /** Default: a new registry with the process metrics. */
+  metrics?: Metrics;
+  /** ACME timing (tests): how often expiry is checked, and the clock renewal decisions use. */
+  acme?: { checkIntervalMs?: number; now?: () => number };
+}
+
+/** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
+export interface ServedCertificate {
+  readonly fingerprint: string;
+  readonly selfSigned: boolean;
+  readonly certFile: string;
+  /** The PEM chain served. */
+  readonly cert: Buffer;
+}
+
+/** What the server serves, and (with ACME) the means to renew it now. */
+export interface CertificateStatus {
+  current(): ServedCertificate;
+  /** With --acme-directory: obtain a new certificate now and serve it (rejects with ACME_FAILED). */
+  renew(): Promise<ServedCertificate>;
+  /** Resolves when the server serves an ACME certificate (at once without ACME). */
+  ready(): Promise<ServedCertificate>;
+  /** Resolves with the next certificate served (after an issuance or renewal). */
+  changed(): Promise<ServedCertificate>;
+  /** The last ACME failure, or null. */
+  lastError(): string | null;
 }
 
 export interface RunningServer {
@@ -100,16 +118,40 @@ export interface RunningServer {
   readonly certFile: string;
   /** The admin API token. Show it to the operator once; never log it. */
   readonly adminToken: string;
+  /** The certificate served now (fingerprint etc. above are the one at start). */
+  readonly certificate: CertificateStatus;
+  /** Where GET /metrics is also served (--metrics-listen), e.g. https://127.0.0.1:9464. */
+  readonly metricsUrl: string | null;
   readonly context: ServerContext;
   /** Idempotent: stops listening, runs hooks.onClose, closes every socket, then the database. */
   close(): Promise<void>;
 }
 
 export async function startServer(config: ServerConfig, hooks: ServerHooks = {}): Promise<RunningServer> {
-  const logger = hooks.logger ?? stderrLogger;
+  const logger = asLogger(hooks.logger ?? stderrLogger);
+  const metrics = hooks.metrics ?? new Metrics();
   const paths = dataPaths(config.dataDir);
   await prepareDataDir(config.dataDir, logger);
-  const tls = await loadTlsMaterial(config);
+  const acme = config.acme
+    ? new AcmeCertificates({
+        config: config.acme,
+        domain: new URL(config.publicUrl!).hostname,
+        dataDir: config.dataDir,
+        listenHost: config.host,
+        logger: logger.child({ component: "acme" }),
+        metrics,
+        ...hooks.acme,
+      })
+    : null;
+  await acme?.start();
+  // With ACME and no certificate yet: the self-signed one until the CA answers.
+  let tls: TlsMaterial;
+  try {
+    tls = acme?.current ?? (await loadTlsMaterial(config.acme ? { dataDir: config.dataDir } : config));
+  } catch (e) {
+    await acme?.close();
+    throw e;
+  }
   const adminToken = await AdminToken.loadOrCreate(paths.adminToken);
   const database = Database.open(paths.database);
 
@@ -119,26 +161,43 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     database,
     meetings: database.meetings,
     logger,
+    metrics,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
     userFromRequest: (req) => userFromRequestWith(database.sessions, req),
   };
 
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
-  registerApi(router, { database, adminToken, limiters: defaultLimiters(), publicUrl: context.publicUrl });
+  const limiters = defaultLimiters();
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl });
+  let closing = false;
+  registerObservabilityRoutes(router, {
+    metrics,
+    adminToken,
+    adminTokenFailures: limiters.adminTokenFailures,
+    readiness: {
+      listening: () => (closing ? { ok: false, reason: "shutting down" } : { ok: true }),
+      database: () => {
+        database.connection.prepare("SELECT 1").get();
+        return { ok: true };
+      },
+      certificate: () =>
+        acme === null || acme.current !== null
+          ? { ok: true }
+          : { ok: false, reason: `waiting for the ACME certificate${acme.lastError ? `: ${acme.lastError}` : ""}` },
+    },
+  });
   try {
     hooks.routes?.(router, context);
   } catch (e) {
     database.close();
+    await acme?.close();
     throw e;
   }
 
   const server = createHttpsServer(
     {
-      cert: tls.cert,
-      key: tls.key,
-      minVersion: "TLSv1.2",
-      maxVersion: "TLSv1.3",
+      ...secureContextOptions(tls),
       handshakeTimeout: 10_000,
       requestTimeout: 30_000,
       headersTimeout: 20_000,
@@ -148,7 +207,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       router,
       ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot) } : {}),
       bodyLimit: DEFAULT_BODY_LIMIT,
-      logError: (message, error) => logger.error(message, error),
+      logger: logger.child({ component: "http" }),
+      metrics,
     }),
   );
 
@@ -160,7 +220,6 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: SIGNALING_MAX_PAYLOAD });
-  let closing = false;
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "").split("?")[0];
@@ -195,12 +254,45 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   } catch (e) {
     database.close();
     wss.close();
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
-    throw new ServerError("LISTEN_FAILED", `${config.host}:${config.port} ${why}`, { cause: e });
+    await acme?.close();
+    throw listenFailed(e, config.host, config.port);
   }
   server.on("error", (e) => logger.error("the HTTPS listener failed", e));
   port = (server.address() as AddressInfo).port;
+
+  // The certificate can change while running (ACME issuance and renewal): new connections get
+  // the new one, open ones keep theirs.
+  let served: ServedCertificate = { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned, certFile: tls.certFile, cert: tls.cert };
+  const metricsServer = config.metricsListen
+    ? await listenMetrics(config.metricsListen, tls, { metrics, adminToken, adminTokenFailures: limiters.adminTokenFailures }, logger).catch(async (e: unknown) => {
+        server.close();
+        server.closeAllConnections();
+        database.close();
+        wss.close();
+        await acme?.close();
+        throw e;
+      })
+    : null;
+  const certificateWaiters: ((c: ServedCertificate) => void)[] = [];
+  const changeWaiters: ((c: ServedCertificate) => void)[] = [];
+  acme?.on("certificate", (material) => {
+    server.setSecureContext(secureContextOptions(material));
+    metricsServer?.setSecureContext(secureContextOptions(material));
+    served = { fingerprint: material.fingerprint, selfSigned: false, certFile: material.certFile, cert: material.cert };
+    for (const resolve of [...certificateWaiters.splice(0), ...changeWaiters.splice(0)]) resolve(served);
+  });
+  acme?.schedule();
+  const certificate: CertificateStatus = {
+    current: () => served,
+    renew: async () => {
+      if (acme === null) throw new ServerError("ACME_FAILED", "this server has no --acme-directory");
+      await acme.renew();
+      return served;
+    },
+    ready: () => (acme === null || acme.current !== null ? Promise.resolve(served) : new Promise((resolve) => certificateWaiters.push(resolve))),
+    changed: () => new Promise((resolve) => changeWaiters.push(resolve)),
+    lastError: () => acme?.lastError ?? null,
+  };
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -217,13 +309,18 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       server.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await listenerClosed;
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      }
+      await acme?.close();
       database.close();
     })();
     return closed;
   };
 
   const url = `https://${urlHost(config.host)}:${port}`;
-  logger.info(`listening on ${url}`);
+  logger.info("listening", { url });
   return {
     url,
     publicUrl: context.publicUrl(),
@@ -232,9 +329,43 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     selfSigned: tls.selfSigned,
     certFile: tls.certFile,
     adminToken: adminToken.reveal(),
+    certificate,
+    metricsUrl: metricsServer ? `https://${urlHost(config.metricsListen!.host)}:${(metricsServer.address() as AddressInfo).port}` : null,
     context,
     close,
   };
+}
+
+function listenFailed(e: unknown, host: string, port: number, what = ""): ServerError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === "EADDRINUSE" ? "is already in use" : code === "EACCES" ? "needs more privileges" : "failed";
+  return new ServerError("LISTEN_FAILED", `${what}${host}:${port} ${why}`, { cause: e });
+}
+
+/** The --metrics-listen listener: HTTPS with the same certificate and profile, GET /metrics only. */
+async function listenMetrics(
+  address: { host: string; port: number },
+  tls: TlsMaterial,
+  deps: Parameters<typeof metricsOnlyRouter>[1],
+  logger: Logger,
+): Promise<HttpsServer> {
+  const server = createHttpsServer(
+    { ...secureContextOptions(tls), handshakeTimeout: 10_000, requestTimeout: 30_000, headersTimeout: 20_000 },
+    createRequestHandler({ router: metricsOnlyRouter(new Router(), deps), bodyLimit: 0, logger: logger.child({ component: "metrics" }) }),
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(address.port, address.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    throw listenFailed(e, address.host, address.port, "the metrics listener on ");
+  }
+  server.on("error", (e) => logger.error("the metrics listener failed", e));
+  return server;
 }
 
 /** Create the data directory private (0700); warn if an existing one is open to others. */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { OPENAPI_DOCUMENT } from "../src/http/openapi.js";
-import { startServer, type Logger } from "../src/server.js";
+import { startServer, type LogSink } from "../src/server.js";
 import { Client, OWNER, addUser, assertError, assertStatus, setupOwner, start, tempConfig } from "./support/api-client.js";
 
 const PAYLOADS = [
@@ -130,7 +130,7 @@ test("a restart on the same data directory keeps accounts, sessions, groups, set
 
 test("passwords, session ids, CSRF and invitation tokens, passcodes and the admin token never reach the log", async (t) => {
   const lines: string[] = [];
-  const capture: Logger = {
+  const capture: LogSink = {
     info: (m) => lines.push(m),
     warn: (m, e) => lines.push(m, String(e)),
     error: (m, e) => lines.push(m, String((e as Error | undefined)?.stack ?? e)),

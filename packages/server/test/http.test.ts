@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type ConfigFlags } from "../src/config.js";
 import type { ServerErrorCode } from "../src/errors.js";
-import { startServer, type Logger, type RunningServer, type ServerHooks } from "../src/server.js";
+import { startServer, type LogSink, type RunningServer, type ServerHooks } from "../src/server.js";
 import { toReply, type Reply } from "./support/api-client.js";
 
 type Cleanup = { after(fn: () => void | Promise<void>): void };
@@ -198,7 +198,7 @@ test("repeated wrong admin tokens from one address are rate limited with 429 RAT
 
 test("neither the admin token nor passcodes nor bodies reach the log", async (t) => {
   const lines: string[] = [];
-  const capture: Logger = {
+  const capture: LogSink = {
     info: (m) => lines.push(m),
     warn: (m, e) => lines.push(m, String(e)),
     error: (m, e) => lines.push(m, String((e as Error | undefined)?.stack ?? e)),

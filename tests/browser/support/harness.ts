@@ -13,14 +13,18 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { requireSystemBinary } from "@conclave/test-support";
+import { loadConfig, startConclave, type ConclaveServer, type ConfigFlags } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** tests/browser/dist/support → repository root. */
 export const REPO_ROOT = resolve(here, "../../../..");
 export const WEB_ROOT = join(REPO_ROOT, "packages/web/dist");
-export const CHROMIUM = process.env.CONCLAVE_CHROMIUM ?? "/usr/bin/chromium";
+/** Debian's chromium (or CONCLAVE_CHROMIUM); a missing browser fails the test naming its package. */
+export function chromiumPath(): string {
+  return requireSystemBinary("chromium", process.env.CONCLAVE_CHROMIUM);
+}
 
 /** Flags measured to work as root, headless, with fake devices (see the BRIEF's field notes). */
 export const CHROMIUM_FLAGS = [
@@ -47,12 +51,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(flags: ConfigFlags = {}): Promise<TestServer> {
   if (!existsSync(join(WEB_ROOT, "index.html")) || !existsSync(join(WEB_ROOT, "app.js"))) {
     throw new Error(`the web app is not built (${WEB_ROOT}); run node packages/web/build.mjs`);
   }
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-browser-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT }, env: {} });
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT, ...flags }, env: {} });
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
@@ -85,7 +89,7 @@ export async function startTestServer(): Promise<TestServer> {
 
 export async function launchBrowser(t: TestServer): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: chromiumPath(),
     headless: true,
     args: [...CHROMIUM_FLAGS, `--ignore-certificate-errors-spki-list=${t.spkiHash}`],
   });

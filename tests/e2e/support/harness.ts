@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startConclave, loadConfig, type ConclaveServer, type ConclaveOptions } from "@conclave/server";
+import { startConclave, loadConfig, type ConclaveServer, type ConclaveOptions, type ConfigFlags } from "@conclave/server";
 import { MeetingSession } from "@conclave/client";
 import { connectNodeSignaling, NodeParticipant } from "@conclave/client/node";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
@@ -15,9 +15,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: ConclaveOptions = {}): Promise<TestServer> {
+export async function startTestServer(opts: ConclaveOptions = {}, flags: ConfigFlags = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-e2e-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir }, env: {} });
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, ...flags }, env: {} });
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },

@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadConfig, startConclave, type Logger, type RunningServer } from "@conclave/server";
+import { Writable } from "node:stream";
+import { createLogger, DEFAULT_LOG_LEVEL, loadConfig, startConclave, type RunningServer } from "@conclave/server";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -26,6 +27,14 @@ Options (each also settable by environment variable or config file):
   --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
   --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
   --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
+  --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (CONCLAVE_LOG_LEVEL, default info)
+  --metrics-listen H:P   also serve GET /metrics on this address (CONCLAVE_METRICS_LISTEN)
+  --acme-directory URL   get certificates from this ACME CA   (CONCLAVE_ACME_DIRECTORY; needs --public-url)
+  --acme-email ADDR      contact address for the ACME account (CONCLAVE_ACME_EMAIL)
+  --acme-ca FILE         CA certificates trusted for the ACME server's TLS (CONCLAVE_ACME_CA)
+  --acme-http-port PORT  port of the HTTP-01 challenge listener (CONCLAVE_ACME_HTTP_PORT, default 80)
+  --turn-url URL         TURN server for participants, repeatable (CONCLAVE_TURN_URL, comma-separated)
+  --turn-secret SECRET   secret shared with the TURN server   (CONCLAVE_TURN_SECRET; prefer the env or file)
   -h, --help             show this help
 
 Precedence: flags > environment > config file > defaults.
@@ -53,6 +62,14 @@ export const serveCommand: Command = {
         "media-ports": { type: "string" },
         "media-listen": { type: "string" },
         config: { type: "string" },
+        "log-level": { type: "string" },
+        "metrics-listen": { type: "string" },
+        "acme-directory": { type: "string" },
+        "acme-email": { type: "string" },
+        "acme-ca": { type: "string" },
+        "acme-http-port": { type: "string" },
+        "turn-url": { type: "string", multiple: true },
+        "turn-secret": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -73,6 +90,14 @@ export const serveCommand: Command = {
         mediaPorts: values["media-ports"],
         mediaListen: values["media-listen"],
         config: values.config,
+        logLevel: values["log-level"],
+        metricsListen: values["metrics-listen"],
+        acmeDirectory: values["acme-directory"],
+        acmeEmail: values["acme-email"],
+        acmeCa: values["acme-ca"],
+        acmeHttpPort: values["acme-http-port"],
+        turnUrl: values["turn-url"],
+        turnSecret: values["turn-secret"],
       },
       env: io.env,
       cwd: io.cwd,
@@ -81,11 +106,17 @@ export const serveCommand: Command = {
     // served unless --web-root (or CONCLAVE_WEB_ROOT / webRoot) points elsewhere.
     const bundledWeb = fileURLToPath(new URL("../../../../web/dist/", import.meta.url));
     const effective = config.webRoot === undefined && existsSync(join(bundledWeb, "index.html")) ? { ...config, webRoot: bundledWeb } : config;
-    const logger: Logger = {
-      info: (message) => io.err(`conclave: ${message}`),
-      warn: (message, error) => io.err(`conclave: warning: ${message}${describe(error)}`),
-      error: (message, error) => io.err(`conclave: error: ${message}${describe(error)}`),
-    };
+    // Logs are JSON lines on stderr (one object per line, secrets redacted); stdout keeps the
+    // few lines a person or script reads once at start-up.
+    const logger = createLogger({
+      level: config.logLevel ?? DEFAULT_LOG_LEVEL,
+      destination: new Writable({
+        write(chunk: Buffer | string, _encoding, callback) {
+          io.err(chunk.toString());
+          callback();
+        },
+      }),
+    });
     // Listen for stop signals before anything is printed: whoever reads our output may signal
     // at once. A signal during start-up stops the server as soon as it is up.
     const stopRequested = onceStopSignal(io);
@@ -99,8 +130,11 @@ export const serveCommand: Command = {
 
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
+    if (config.acme) io.out(`TLS certificates from the ACME CA ${config.acme.directoryUrl} (renewed automatically; see the log)`);
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);
-    if (server.selfSigned) {
+    if (server.selfSigned && config.acme) {
+      io.out("  (self-signed until the ACME certificate arrives)");
+    } else if (server.selfSigned) {
       io.out(`  (self-signed: clients pin it with --fingerprint, or trust ${server.certFile})`);
     }
     io.out(`Admin API token: ${server.adminToken}`);
@@ -132,9 +166,4 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
     for (const s of STOP_SIGNALS) process.on(s, stop);
   });
   return { signal, cancel: remove };
-}
-
-function describe(error: unknown): string {
-  if (error === undefined) return "";
-  return error instanceof Error ? `: ${error.stack ?? error.message}` : `: ${String(error)}`;
 }

@@ -130,6 +130,14 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
 // ---- server -> participant ----------------------------------------------------------------
 
+/** A TURN server with short-lived credentials (RTCIceServer), given only to admitted participants. */
+export const iceServerSchema = z.strictObject({
+  urls: z.array(z.string().regex(/^turns?:[^\s]{1,250}$/)).min(1).max(8),
+  username: z.string().min(1).max(256),
+  credential: z.string().min(1).max(256),
+});
+export type IceServerInfo = z.infer<typeof iceServerSchema>;
+
 export const serverMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("joined"),
@@ -137,6 +145,8 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
     meetingId,
     encryption: encryptionSchema,
     members: z.array(memberInfoSchema),
+    /** TURN servers to reach the relay through (when the server has --turn-url). */
+    iceServers: z.array(iceServerSchema).max(4).optional(),
   }),
   /** You are the first member: create the MLS group with this id, then send groupCreated. */
   z.strictObject({ type: z.literal("createGroup"), groupId: b64 }),

@@ -1,10 +1,15 @@
 /**
- * The HTTP request pipeline: security headers, routing, JSON responses, the error table, then
- * static files. Every failure becomes `{ error: { code, message } }`; an unexpected exception
- * is logged (without the request body) and answered 500 INTERNAL.
+ * The HTTP request pipeline: a request id, security headers, routing, JSON responses, the error
+ * table, then static files. Every failure becomes `{ error: { code, message } }`; an unexpected
+ * exception is logged (without the request body) and answered 500 INTERNAL. Each request is
+ * logged once when it completes (method, path without the query, status, duration, reqId).
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ServerError, type ErrorBody } from "../errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import { serverMetrics } from "../observability/server-metrics.js";
 import { readJsonBody } from "./body.js";
 import { RESPONDED, type JsonResponse, type RouteRequest, type Router } from "./router.js";
 import { SECURITY_HEADERS } from "./security-headers.js";
@@ -14,20 +19,39 @@ export interface RequestHandlerOptions {
   readonly router: Router;
   readonly staticFiles?: StaticFiles;
   readonly bodyLimit: number;
-  /** Where unexpected failures are reported; `error` is never a request body. */
-  readonly logError: (message: string, error: unknown) => void;
+  /** Where requests and unexpected failures are logged; a request body never is. */
+  readonly logger: Logger;
+  /** Counts HTTP responses by status and refused requests (conclave_http_*). */
+  readonly metrics?: Metrics;
 }
 
+/** A client's X-Request-Id is kept when it looks like an id (a proxy in front set it). */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,64}$/;
+
 export function createRequestHandler(options: RequestHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const counters = options.metrics ? serverMetrics(options.metrics) : undefined;
   return (req, res) => {
-    handle(options, req, res).catch((e: unknown) => {
-      options.logError("request handling failed after the response started", e);
+    const started = process.hrtime.bigint();
+    const incoming = req.headers["x-request-id"];
+    const requestId = typeof incoming === "string" && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    const path = pathOnly(req.url);
+    const log = options.logger.child({ reqId: requestId });
+    res.setHeader("X-Request-Id", requestId);
+    res.once("finish", () => {
+      const status = res.statusCode;
+      counters?.httpResponses.inc({ status: `${Math.floor(status / 100)}xx` });
+      if (status === 429) counters?.rateLimitRefusals.inc({ where: "http" });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info("request", { method: req.method, path, status, ms: Math.round(ms * 10) / 10 });
+    });
+    handle(options, req, res, requestId, log).catch((e: unknown) => {
+      log.error("request handling failed after the response started", e);
       res.destroy();
     });
   };
 }
 
-async function handle(options: RequestHandlerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(options: RequestHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string, log: Logger): Promise<void> {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
   const method = req.method ?? "GET";
   const url = req.url ?? "/";
@@ -45,6 +69,8 @@ async function handle(options: RequestHandlerOptions, req: IncomingMessage, res:
         query: new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1)),
         headers: req.headers,
         remoteAddress: req.socket.remoteAddress ?? "unknown",
+        requestId,
+        log,
         json: () => {
           if (bodyRead) return Promise.reject(new Error("the request body was already read"));
           bodyRead = true;
@@ -64,7 +90,7 @@ async function handle(options: RequestHandlerOptions, req: IncomingMessage, res:
     if (options.staticFiles !== undefined && (await options.staticFiles.serve(path, req, res))) return;
     throw new ServerError("NOT_FOUND");
   } catch (e) {
-    sendError(options.logError, req, res, e);
+    sendError(log, req, res, e);
   }
 }
 
@@ -85,9 +111,9 @@ export function sendJson(req: IncomingMessage, res: ServerResponse, response: Js
   res.end(req.method === "HEAD" ? undefined : payload);
 }
 
-function sendError(logError: RequestHandlerOptions["logError"], req: IncomingMessage, res: ServerResponse, e: unknown): void {
+function sendError(log: Logger, req: IncomingMessage, res: ServerResponse, e: unknown): void {
   const error = e instanceof ServerError ? e : new ServerError("INTERNAL", undefined, { cause: e });
-  if (error.code === "INTERNAL") logError(`${req.method ?? "?"} ${pathOnly(req.url)} failed`, e);
+  if (error.code === "INTERNAL") log.error(`${req.method ?? "?"} ${pathOnly(req.url)} failed`, e);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -3,6 +3,7 @@
  * Enough for an API of a few routes; no framework.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../observability/logger.js";
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
 
@@ -16,6 +17,10 @@ export interface RouteRequest {
   readonly headers: IncomingHttpHeaders;
   /** The peer's IP address as seen on the socket. */
   readonly remoteAddress: string;
+  /** This request's id: in the X-Request-Id response header and on every line `log` writes. */
+  readonly requestId: string;
+  /** The server's logger bound to this request (`reqId`, method, path). */
+  readonly log: Logger;
   /** Read the JSON body once (size-limited); undefined when there is no body. */
   json(): Promise<unknown>;
   readonly raw: IncomingMessage;

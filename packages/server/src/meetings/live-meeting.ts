@@ -23,6 +23,8 @@ import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
 import { AppMessageGate } from "./app-message-gate.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
+import type { ServerMetrics } from "../observability/server-metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
 
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
@@ -103,6 +105,10 @@ export interface LiveMeetingOptions {
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
   onWarning?: (message: string) => void;
+  /** Commit counts and latencies, rekey time after a leave. */
+  metrics?: ServerMetrics;
+  /** TURN servers with fresh credentials for a participant being admitted (none: no TURN). */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -122,6 +128,12 @@ export class LiveMeeting {
   /** Size, framing and rate checks for encrypted application messages (relayed unread). */
   readonly #appMessages = new AppMessageGate();
   #closed = false;
+  /** For metrics: when the delivery service first asked for a commit at each epoch. */
+  readonly #commitRequestedAt = new Map<bigint, number>();
+  /** For metrics: when each member still to be removed from the group left. */
+  readonly #leftAt = new Map<string, number>();
+  /** For metrics: the members the commit being handled removes (the service answers synchronously). */
+  #committingRemoves: readonly string[] = [];
 
   constructor(opts: LiveMeetingOptions) {
     this.meeting = opts.meeting;
@@ -197,14 +209,19 @@ export class LiveMeeting {
         return;
       }
       case "commit":
-        this.#ds.commit(memberId, {
-          epoch: BigInt(msg.epoch),
-          commit: fromBase64(msg.commit),
-          ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
-          ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
-          added: msg.added,
-          removed: msg.removed,
-        });
+        this.#committingRemoves = msg.removed;
+        try {
+          this.#ds.commit(memberId, {
+            epoch: BigInt(msg.epoch),
+            commit: fromBase64(msg.commit),
+            ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
+            ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
+            added: msg.added,
+            removed: msg.removed,
+          });
+        } finally {
+          this.#committingRemoves = [];
+        }
         return;
       case "welcomeProcessed":
         if (!this.#ds.welcomeProcessed(memberId)) {
@@ -278,6 +295,7 @@ export class LiveMeeting {
     this.#participants.delete(memberId);
     p.media?.close();
     p.media = null;
+    if (p.inGroup && this.#opts.metrics) this.#leftAt.set(memberId, performance.now());
     this.#ds.leave(memberId);
     this.#broadcast({ type: "memberLeft", memberId, reason });
     if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
@@ -306,12 +324,15 @@ export class LiveMeeting {
     const { identity, connection } = req;
     const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null };
     this.#participants.set(identity.memberId, p);
+    // TURN credentials only now, on admission: a waiting participant gets none.
+    const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
     connection.send({
       type: "joined",
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
       members: [...this.#participants.values()].map(info),
+      ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     connection.send({ type: "meetingState", locked: this.#locked });
     if (p.role !== "participant") this.#sendWaitingList();
@@ -470,6 +491,7 @@ export class LiveMeeting {
         send({ type: "createGroup", groupId: toBase64(out.groupId) });
         return;
       case "commitRequest":
+        if (!this.#commitRequestedAt.has(out.epoch)) this.#commitRequestedAt.set(out.epoch, performance.now());
         send({
           type: "commitRequest",
           epoch: out.epoch.toString(),
@@ -481,9 +503,11 @@ export class LiveMeeting {
         send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
         return;
       case "commitAccepted":
+        this.#recordAccepted(out.epoch);
         send({ type: "commitAccepted", epoch: out.epoch.toString() });
         return;
       case "commitRejected":
+        this.#opts.metrics?.commits.inc({ result: "rejected" });
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
@@ -509,6 +533,22 @@ export class LiveMeeting {
         const never: never = out;
         throw new Error(`unhandled output ${(never as { type: string }).type}`);
       }
+    }
+  }
+
+  #recordAccepted(epoch: bigint): void {
+    const m = this.#opts.metrics;
+    if (!m) return;
+    const now = performance.now();
+    m.commits.inc({ result: "accepted" });
+    const requested = this.#commitRequestedAt.get(epoch);
+    if (requested !== undefined) m.commitLatency.observe((now - requested) / 1000);
+    for (const e of this.#commitRequestedAt.keys()) if (e <= epoch) this.#commitRequestedAt.delete(e);
+    for (const id of this.#committingRemoves) {
+      const left = this.#leftAt.get(id);
+      if (left === undefined) continue;
+      this.#leftAt.delete(id);
+      m.rekeyAfterLeave.observe((now - left) / 1000);
     }
   }
 

@@ -12,6 +12,9 @@ import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { IceServerInfo } from "@conclave/protocol";
+import { serverMetrics, type ServerMetrics } from "../observability/server-metrics.js";
 
 export interface MeetingRegistryOptions {
   store: MeetingStore;
@@ -23,6 +26,10 @@ export interface MeetingRegistryOptions {
   policyFor?: (meeting: Meeting) => MeetingPolicy;
   /** Whether a signed-in user is the meeting's host (its owner). */
   isOwner?: (meeting: Meeting, userId: string) => boolean;
+  /** Where meetings, participants, joins and MLS commits are counted (conclave_*). */
+  metrics?: Metrics;
+  /** TURN servers with fresh credentials for an admitted participant. */
+  iceServersFor?: (memberId: string) => IceServerInfo[];
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -77,9 +84,28 @@ export class MeetingRegistry {
   readonly #failuresByAddress: RateLimiter;
   readonly #passcodeFailuresByMeeting: RateLimiter;
   #closed = false;
+  readonly #metrics: ServerMetrics | undefined;
 
   constructor(opts: MeetingRegistryOptions) {
     this.#opts = opts;
+    this.#metrics = opts.metrics ? serverMetrics(opts.metrics) : undefined;
+    const live = this.#live;
+    opts.metrics?.gauge({
+      name: "conclave_meetings_live",
+      help: "Meetings with at least one participant connected.",
+      collect() {
+        this.set(live.size);
+      },
+    });
+    opts.metrics?.gauge({
+      name: "conclave_participants_live",
+      help: "Participants connected to live meetings (in the meeting or waiting to be let in).",
+      collect() {
+        let n = 0;
+        for (const m of live.values()) n += m.size;
+        this.set(n);
+      },
+    });
     const limits = { ...DEFAULT_JOIN_LIMITS, ...opts.limits };
     this.#joinLimiter = new RateLimiter({ limit: limits.joinsPerAddress, windowMs: 60_000 });
     this.#failuresByAddress = new RateLimiter({ limit: limits.failuresPerAddress, windowMs: 60_000 });
@@ -92,6 +118,16 @@ export class MeetingRegistry {
   }
 
   async join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
+    const outcome = await this.#join(msg, who, connection);
+    if (this.#metrics) {
+      const result = outcome.ok ? (outcome.meeting.isWaiting(outcome.memberId) ? "waiting" : "joined") : outcome.code;
+      this.#metrics.joins.inc({ result });
+      if (!outcome.ok && outcome.code === "RATE_LIMITED") this.#metrics.rateLimitRefusals.inc({ where: "join" });
+    }
+    return outcome;
+  }
+
+  async #join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
     const address = who.address;
     if (this.#closed) return fail("SERVER_CLOSED");
     if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "join attempts from your address");
@@ -147,6 +183,8 @@ export class MeetingRegistry {
         },
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
+        ...(this.#metrics ? { metrics: this.#metrics } : {}),
+        ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {

@@ -15,6 +15,7 @@ import { encodeMessage, isProtocolError, parseClientMessage, type ServerMessage 
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
+import type { ServerMetrics } from "../observability/server-metrics.js";
 
 export const JOIN_TIMEOUT_MS = 15_000;
 /**
@@ -39,6 +40,8 @@ export interface SignalingOptions {
   heartbeatMs?: number;
   /** Who the upgrade request authenticates (session cookie, admin token); default nobody. */
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
+  /** Counts error messages by code and rate-limited connections. */
+  metrics?: ServerMetrics;
 }
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
@@ -60,6 +63,8 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
     },
   };
   const error = (code: ServerErrorCode, message: string, fatal: boolean, closeCode: number = CLOSE_CODES.MALFORMED) => {
+    opts.metrics?.signalingErrors.inc({ code });
+    if (code === "RATE_LIMITED" && closeCode === CLOSE_CODES.RATE_LIMITED) opts.metrics?.rateLimitRefusals.inc({ where: "signaling" });
     connection.send({ type: "error", code, message, fatal });
     if (fatal) connection.close(closeCode, code);
   };

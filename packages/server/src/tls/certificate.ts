@@ -52,7 +52,7 @@ export async function loadTlsMaterial(options: {
   return material;
 }
 
-async function readPair(certFile: string, keyFile: string, selfSigned: boolean): Promise<TlsMaterial> {
+export async function readPair(certFile: string, keyFile: string, selfSigned: boolean): Promise<TlsMaterial> {
   let cert: Buffer;
   let key: Buffer;
   try {

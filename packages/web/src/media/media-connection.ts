@@ -229,7 +229,9 @@ export class MediaConnection {
   }
 
   #newSide(name: PcName): Side {
-    const pc = new RTCPeerConnection(E2eeWorkerClient.peerConnectionConfig(this.#mode));
+    // TURN servers the server handed us on admission (short-lived credentials), if it has any.
+    const iceServers = this.#session.iceServers.map((s) => ({ urls: [...s.urls], username: s.username, credential: s.credential }));
+    const pc = new RTCPeerConnection({ ...E2eeWorkerClient.peerConnectionConfig(this.#mode), iceServers });
     const side: Side = { pc, pendingCandidates: [] };
     pc.onicecandidate = (event) => {
       const c = event.candidate;
