@@ -22,6 +22,8 @@ import type { ClientErrorCode } from "./errors.js";
 import { connectNodeSignaling, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
+import { Collaboration, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
+import { nodeFileTransport } from "./node-files.js";
 
 export interface MeetingLink {
   /** wss://host:port/ws */
@@ -94,6 +96,18 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   hostRequest: { from: string; action: "mute" | "askUnmute" };
   /** A decrypted remote frame. */
   frame: { ownerId: string; kind: "audio" | "video"; frame: Uint8Array; epoch: bigint };
+  /** A chat message (group or private, text or file) sent or received. */
+  chat: ChatEntry;
+  reaction: { from: string; fromName: string; emoji: Reaction };
+  /** The raised hands, in the order they went up. */
+  hands: RaisedHand[];
+  /** A poll was launched or changed (votes counted, ended, results shared). */
+  poll: PollView;
+  breakout: BreakoutView;
+  /** A host's broadcast to every breakout room. */
+  broadcast: { from: string; fromName: string; text: string };
+  /** This participant moved to a breakout room (or back to the main meeting: null). */
+  room: { roomId: string | null };
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
 }
@@ -124,6 +138,7 @@ const MAX_BACKOFF_MS = 10_000;
 interface Connection {
   session: MeetingSession;
   state: MeetingMediaState;
+  collab: Collaboration;
   transport: NodeMediaTransport | null;
   media: SyntheticMedia | null;
   tracks: { audio?: LocalTrack; video?: LocalTrack };
@@ -169,6 +184,11 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   /** The other members' announced mute / camera / screen state, by member id. */
   get remoteMediaStates(): ReadonlyMap<string, MediaState> {
     return this.#conn.state.remote;
+  }
+
+  /** Chat, reactions and hands, polls and breakout rooms of the current connection. */
+  get collaboration(): Collaboration {
+    return this.#conn.collab;
   }
 
   /** The members a host spotlights (as this participant last heard). */
@@ -229,9 +249,16 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       ...(passcode ? { passcode } : {}),
       ...(this.#opts.graceMs !== undefined ? { graceMs: this.#opts.graceMs } : {}),
     });
+    const https = `https://${new URL(this.#link.signalingUrl.replace(/^wss:/, "https:")).host}`;
+    const files = nodeFileTransport(https, {
+      ...(this.#opts.ca ? { ca: this.#opts.ca } : {}),
+      ...(this.#opts.fingerprint ? { fingerprint: this.#opts.fingerprint } : {}),
+      ...(this.#opts.insecure ? { insecure: true } : {}),
+    });
     const conn: Connection = {
       session,
       state: new MeetingMediaState(session, this.#localState()),
+      collab: new Collaboration(session, { files }),
       transport: null,
       media: null,
       tracks: {},
@@ -262,6 +289,24 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     session.on("subscribeOffer", ({ sdp, tracks }) => void this.#answerSubscribe(conn, sdp, tracks));
     session.on("ice", ({ pc, candidate, mid }) => void conn.transport?.addRemoteCandidate(pc, candidate, mid).catch(() => {}));
     conn.state.on("remote", (r) => this.emit("mediaState", r));
+    const collab = conn.collab;
+    collab.chat.on("message", (m) => this.emit("chat", m));
+    collab.reactions.on("reaction", (r) => this.emit("reaction", r));
+    collab.reactions.on("hands", (h) => this.emit("hands", h));
+    collab.polls.on("poll", (p) => this.emit("poll", p));
+    collab.breakout.on("state", (b) => this.emit("breakout", b));
+    collab.breakout.on("broadcast", (b) => this.emit("broadcast", b));
+    const featureError = (e: { code: string; message: string }) => this.emit("error", { ...e, fatal: false });
+    collab.chat.on("error", featureError);
+    collab.reactions.on("error", featureError);
+    collab.polls.on("error", featureError);
+    collab.breakout.on("error", featureError);
+    // Another group (a breakout room, or back): another relay room, so new media connections.
+    session.on("room", ({ roomId }) => {
+      if (conn !== this.#conn) return;
+      this.#stopMedia(conn);
+      this.emit("room", { roomId });
+    });
     conn.state.on("error", (e) => this.emit("error", { ...e, fatal: false }));
     conn.state.on("hostRequest", ({ from, action }) => {
       this.emit("hostRequest", { from, action });
@@ -420,10 +465,22 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal });
   }
 
+  /** Stops media (the relay dropped this member's peer when it changed rooms); the next epoch restarts it. */
+  #stopMedia(conn: Connection): void {
+    conn.media?.stop();
+    conn.media = null;
+    void conn.transport?.close();
+    conn.transport = null;
+    conn.tracks = {};
+    conn.held = [];
+    conn.mediaStarted = false;
+  }
+
   #teardown(conn: Connection): void {
     if (conn.closed) return;
     conn.closed = true;
     conn.state.close();
+    conn.collab.close();
     conn.media?.stop();
     conn.media = null;
     void conn.transport?.close();

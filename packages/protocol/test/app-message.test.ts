@@ -37,7 +37,7 @@ const SAMPLES: AppMessage[] = [
   { v: 1, type: "pollVote", pollId: "poll-0001", choices: [1] },
   { v: 1, type: "pollEnd", pollId: "poll-0001" },
   { v: 1, type: "pollResults", pollId: "poll-0001", counts: [3, 1], voters: 4 },
-  { v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [{ roomId: "r1", name: "Room 1" }], broadcastKey: "C".repeat(43) + "=" },
+  { v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [{ roomId: "r1", name: "Room 1" }], broadcastKey: "C".repeat(43) + "=", signingKey: "F".repeat(43) + "=" },
   { v: 1, type: "sealed", to: "m2", toLeaf: 3, enc: "D".repeat(43) + "=", ct: "E".repeat(364) },
 ];
 
@@ -81,7 +81,7 @@ test("malformed payloads are refused by name: not UTF-8, not a JSON object, miss
     [utf8.encode(JSON.stringify({ v: 1, type: "pollVote", pollId: "poll-0001", choices: [10] })), "APP_MESSAGE_MALFORMED"],
     [utf8.encode(JSON.stringify({ v: 1, type: "file", id: "f-12345678", fileId: "0123456789abcdefABCDEF", name: "../etc/passwd", size: 1, mediaType: "", key: "A".repeat(43) + "=" })), "APP_MESSAGE_MALFORMED"],
     [utf8.encode(JSON.stringify({ v: 1, type: "file", id: "f-12345678", fileId: "0123456789abcdefABCDEF", name: "a", size: 1, mediaType: "", key: "A".repeat(40) })), "APP_MESSAGE_MALFORMED"],
-    [utf8.encode(JSON.stringify({ v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [], broadcastKey: "C".repeat(43) + "=" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [], broadcastKey: "C".repeat(43) + "=", signingKey: "F".repeat(43) + "=" })), "APP_MESSAGE_MALFORMED"],
     [utf8.encode(JSON.stringify({ v: 1, type: "sealed", to: "m2", toLeaf: -1, enc: "D".repeat(43) + "=", ct: "E".repeat(364) })), "APP_MESSAGE_MALFORMED"],
   ];
   for (const [bytes, expected] of bad) assert.equal(code(() => decodeAppMessage(bytes)), expected, new TextDecoder().decode(bytes));

@@ -1,16 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MlsSession, type MemberIdentity } from "../src/mls/index.js";
-import { MAX_BROADCAST_BYTES, openBreakoutBroadcast, sealBreakoutBroadcast } from "../src/app-messages/breakout-broadcast.js";
+import { BroadcastSigner, MAX_BROADCAST_BYTES, openBreakoutBroadcast, sealBreakoutBroadcast } from "../src/app-messages/breakout-broadcast.js";
 import { isProtocolError } from "../src/errors.js";
 
-const person = (name: string): MemberIdentity => ({ kind: "person", memberId: `id-${name}`, displayName: name });
-
 async function setup() {
-  const host = await MlsSession.create(new TextEncoder().encode("main"), person("Host"));
-  const other = await MlsSession.create(new TextEncoder().encode("main2"), person("Mallory"));
+  const host = await BroadcastSigner.generate();
+  const other = await BroadcastSigner.generate();
   const key = globalThis.crypto.getRandomValues(new Uint8Array(32));
-  const plan = { planId: "plan-0001", key, authorSignatureKey: host.signaturePublicKey, suite: host.suite };
+  const plan = { planId: "plan-0001", key, authorSignatureKey: host.publicKey, suite: host.suite };
   return { host, other, key, plan };
 }
 
@@ -24,7 +21,7 @@ test("a broadcast signed by the plan's author opens with the plan's key", async 
 test("a broadcast signed by anyone else, for another plan, altered or malformed is BREAKOUT_BROADCAST_REJECTED", async () => {
   const { host, other, key, plan } = await setup();
   const rejected = (bytes: Uint8Array, p = plan) => assert.rejects(openBreakoutBroadcast(p, bytes), (e) => isProtocolError(e, "BREAKOUT_BROADCAST_REJECTED"));
-  // A member who holds the key (everyone in the plan) but signs with its own key.
+  // A member who holds the broadcast key (everyone in the plan) but signs with a key of its own.
   await rejected(await sealBreakoutBroadcast(other, "plan-0001", key, "I am the host"));
   const good = await sealBreakoutBroadcast(host, "plan-0001", key, "hello");
   await rejected(good, { ...plan, planId: "plan-0002" });
@@ -46,4 +43,10 @@ test("fuzz: random bytes never open and always fail by name", async () => {
     if (i % 4 === 0 && bytes.length > 0) bytes[0] = 1;
     await assert.rejects(openBreakoutBroadcast(plan, bytes), (e) => isProtocolError(e, "BREAKOUT_BROADCAST_REJECTED"));
   }
+});
+
+test("a destroyed signer signs nothing more", async () => {
+  const { host, key } = await setup();
+  host.destroy();
+  await assert.rejects(sealBreakoutBroadcast(host, "plan-0001", key, "after destroy"), (e) => isProtocolError(e, "INVALID_ARGUMENT"));
 });

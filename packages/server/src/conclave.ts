@@ -17,7 +17,10 @@ import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js
 import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
-import { handleSignalingConnection } from "./signaling/connection.js";
+import { handleSignalingConnection, type SignalingTap } from "./signaling/connection.js";
+import type { MeetingFilesLimits } from "./files/meeting-files.js";
+import { meetingFeatures } from "./settings/meeting-features.js";
+import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
   /** Default: warnings and errors as JSON lines on stderr. */
@@ -39,6 +42,10 @@ export interface ConclaveOptions {
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
   heartbeatMs?: number;
+  /** Sees every signaling text frame both ways (an audit hook; see SignalingOptions.tap). */
+  signalingTap?: SignalingTap;
+  /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
+  fileLimits?: MeetingFilesLimits;
 }
 
 export interface ConclaveServer extends RunningServer {
@@ -88,10 +95,21 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.fileLimits ? { fileLimits: opts.fileLimits } : {}),
     metrics,
     routes(_router, context) {
+      const { settings, users } = context.database;
+      // A meeting's features follow its owner's settings as they are now (an admin-token
+      // meeting: the account's), so a lock added above applies to every meeting at once.
+      const featuresFor = (m: Meeting) => {
+        const ownerId = context.meetings.meetingPolicy(m.id)?.ownerUserId ?? null;
+        const owner = ownerId === null ? undefined : users.get(ownerId);
+        return meetingFeatures(resolveAll(owner === undefined ? { account: settings.account() } : settings.levelsFor(owner)));
+      };
       registry = new MeetingRegistry({
         store: context.meetings,
+        featuresFor,
+        files: context.files,
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
         ...(opts.limits ? { limits: opts.limits } : {}),
@@ -102,6 +120,9 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
       });
       serverContext = context;
+      const live = registry;
+      context.files.setPolicy((meetingId) => live.get(meetingId)?.features.fileSharing ?? false);
+      settings.onChange(() => live.refreshFeatures());
     },
     onSignalingConnection(ws, req) {
       // Browsers send Origin on WebSocket upgrades: refuse pages from other sites (cross-site
@@ -113,6 +134,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        ...(opts.signalingTap ? { tap: opts.signalingTap } : {}),
         metrics: serverMetrics(metrics),
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.

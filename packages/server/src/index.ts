@@ -10,4 +10,8 @@ export { SERVER_ERRORS, ServerError, isServerError, type ServerErrorCode } from 
 export { MeetingRegistry, DEFAULT_JOIN_LIMITS, type JoinLimits } from "./meetings/meeting-registry.js";
 export { LiveMeeting, OPEN_POLICY, type MediaRoom, type MediaPeer, type MediaPeerEvents, type MeetingPolicy } from "./meetings/live-meeting.js";
 export { relayMediaRoom } from "./conclave.js";
+export { BreakoutMeeting } from "./meetings/breakout-rooms.js";
+export { MeetingFiles, DEFAULT_FILE_LIMITS, type MeetingFilesLimits } from "./files/meeting-files.js";
+export { FILE_TOKEN_HEADER } from "./http/files-api.js";
+export type { SignalingTap } from "./signaling/connection.js";
 export { MediaRelay, RelayRoom, RelayPeer, type RelayOptions, type RelayTap, type TapPacket, RelayError, isRelayError, RELAY_ERRORS } from "./relay/index.js";

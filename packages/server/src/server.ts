@@ -26,6 +26,7 @@ import { secureContextOptions } from "./tls/profile.js";
 import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
 import type { MeetingStore } from "./storage/meetings.js";
+import { MeetingFiles, type MeetingFilesLimits } from "./files/meeting-files.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
 
@@ -47,6 +48,8 @@ export interface ServerContext {
   readonly config: ServerConfig;
   readonly database: Database;
   readonly meetings: MeetingStore;
+  /** Ciphertext of files shared in live meetings (<data>/files, emptied at start and stop). */
+  readonly files: MeetingFiles;
   /** Structured logger; narrow it with `logger.child({ component: "…" })`. */
   readonly logger: Logger;
   /** This server's metrics registry (GET /metrics); add metrics with `metrics.counter({...})`. */
@@ -80,6 +83,8 @@ export interface ServerHooks {
   metrics?: Metrics;
   /** ACME timing (tests): how often expiry is checked, and the clock renewal decisions use. */
   acme?: { checkIntervalMs?: number; now?: () => number };
+  /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
+  fileLimits?: MeetingFilesLimits;
 }
 
 /** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
@@ -153,6 +158,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     throw e;
   }
   const adminToken = await AdminToken.loadOrCreate(paths.adminToken);
+  const files = await MeetingFiles.open(paths.files, hooks.fileLimits);
   const database = Database.open(paths.database);
 
   let port = config.port;
@@ -160,6 +166,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     config,
     database,
     meetings: database.meetings,
+    files,
     logger,
     metrics,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
@@ -169,7 +176,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
   const limiters = defaultLimiters();
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl });
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,
@@ -314,6 +321,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       }
       await acme?.close();
+      await files.close();
       database.close();
     })();
     return closed;

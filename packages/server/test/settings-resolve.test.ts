@@ -94,6 +94,7 @@ test("the settings table has the required keys, types and defaults", () => {
     reactions: true,
     inMeetingChat: true,
     privateChat: true,
+    fileSharing: true,
   };
   assert.deepEqual(defaultSettings(), expected);
   assert.deepEqual(

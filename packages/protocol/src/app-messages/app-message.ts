@@ -137,7 +137,9 @@ export const appMessageSchema = z.discriminatedUnion("type", [
   }),
   /**
    * A host or co-host's breakout plan, to the main group before the rooms open: the rooms' names
-   * (the server knows only their ids) and the key of this plan's broadcasts to every room.
+   * (the server knows only their ids), the key of this plan's broadcasts to every room, and the
+   * public key its broadcasts are signed with (the host's MLS keys change with every room it
+   * visits, this one does not).
    */
   z.strictObject({
     v,
@@ -145,6 +147,7 @@ export const appMessageSchema = z.discriminatedUnion("type", [
     planId: localId,
     rooms: z.array(z.strictObject({ roomId: roomIdSchema, name: text(64) })).min(1).max(MAX_BREAKOUT_ROOMS),
     broadcastKey: b64Exact(32),
+    signingKey: b64(32, 256),
   }),
   /**
    * A payload sealed to ONE member (RFC 9420 §5.1.3 EncryptWithLabel to the HPKE key of its leaf

@@ -2,10 +2,12 @@
  * A host's message to every breakout room at once (docs/protocol.md §6.5).
  *
  * Each room is its own MLS group, and the host is in at most one of them, so a broadcast cannot
- * be an MLS application message. Instead the breakout plan — sent to the main group, encrypted
- * with MLS, before the rooms open — carries a random 256-bit broadcast key; the host encrypts each
- * broadcast with it and signs it with its MLS leaf signature key (the key that signed the plan, so
- * members know it). The server relays the bytes to everyone in every room, unread.
+ * be an MLS application message. Instead the breakout plan — sent to the main group as an MLS
+ * application message (so encrypted, and authenticated as the host's) before the rooms open —
+ * carries a random 256-bit broadcast key and the public half of a signing key the host made for
+ * this plan (its MLS signature key changes with each group it joins: each key package has its
+ * own). The host encrypts each broadcast with the broadcast key and signs it with the plan's
+ * signing key. The server relays the bytes to everyone in every room, unread.
  *
  *   broadcast  = uint8 version (1) || nonce[12] || uint16 sig_len || signature[sig_len] || ciphertext
  *   ciphertext = AES-256-GCM(broadcast_key, nonce, aad = "conclave breakout broadcast v1" || plan_id, UTF-8 text)
@@ -16,7 +18,9 @@
  */
 import { ProtocolError } from "../errors.js";
 import { concatBytes, webCryptoBytes } from "../bytes.js";
-import { MlsSession, type MlsSuiteName } from "../mls/index.js";
+import { DEFAULT_MLS_SUITE, MlsSession, type MlsSuiteName } from "../mls/index.js";
+import { signWithLabel } from "../mls/library.js";
+import { suiteImpl } from "../mls/suites.js";
 import { MAX_CHAT_TEXT } from "./app-message.js";
 
 export const BROADCAST_VERSION = 1;
@@ -25,6 +29,46 @@ export const BROADCAST_LABEL = "conclave breakout broadcast";
 export const MAX_BROADCAST_BYTES = 8 * 1024;
 
 const utf8 = new TextEncoder();
+const CONSTRUCT = Symbol("BroadcastSigner");
+
+/** The signing key of one breakout plan (the suite's signature scheme, Ed25519 by default). Opaque. */
+export class BroadcastSigner {
+  readonly suite: MlsSuiteName;
+  readonly #signKey: Uint8Array;
+  readonly #publicKey: Uint8Array;
+  #destroyed = false;
+
+  /** @internal Use BroadcastSigner.generate. */
+  constructor(token: symbol, suite: MlsSuiteName, keys: { signKey: Uint8Array; publicKey: Uint8Array }) {
+    if (token !== CONSTRUCT) throw new ProtocolError("INVALID_ARGUMENT", "BroadcastSigner: use generate()");
+    this.suite = suite;
+    this.#signKey = keys.signKey;
+    this.#publicKey = keys.publicKey;
+  }
+
+  static async generate(suite: MlsSuiteName = DEFAULT_MLS_SUITE): Promise<BroadcastSigner> {
+    const cs = await suiteImpl(suite);
+    return new BroadcastSigner(CONSTRUCT, suite, await cs.signature.keygen());
+  }
+
+  /** The key members check this plan's broadcasts with (sent in the plan). */
+  get publicKey(): Uint8Array {
+    return this.#publicKey.slice();
+  }
+
+  /** RFC 9420 §5.1.2 SignWithLabel. */
+  async signWithLabel(label: string, content: Uint8Array): Promise<Uint8Array> {
+    if (this.#destroyed) throw new ProtocolError("INVALID_ARGUMENT", "this broadcast signer was destroyed");
+    const cs = await suiteImpl(this.suite);
+    return signWithLabel(this.#signKey, label, content, cs.signature);
+  }
+
+  /** Zeroes the private key. */
+  destroy(): void {
+    this.#destroyed = true;
+    this.#signKey.fill(0);
+  }
+}
 
 function aad(planId: string): Uint8Array {
   return concatBytes(utf8.encode("conclave breakout broadcast v1"), utf8.encode(planId));
@@ -40,7 +84,7 @@ async function importKey(key: Uint8Array): Promise<CryptoKey> {
 }
 
 /** The host encrypts and signs `text` for every room of plan `planId`. */
-export async function sealBreakoutBroadcast(signer: Pick<MlsSession, "signWithLabel">, planId: string, key: Uint8Array, text: string): Promise<Uint8Array> {
+export async function sealBreakoutBroadcast(signer: Pick<BroadcastSigner, "signWithLabel">, planId: string, key: Uint8Array, text: string): Promise<Uint8Array> {
   if (typeof text !== "string" || text.trim().length === 0 || text.length > MAX_CHAT_TEXT) {
     throw new ProtocolError("INVALID_ARGUMENT", `text: 1..${MAX_CHAT_TEXT} characters`);
   }
@@ -59,7 +103,8 @@ export async function sealBreakoutBroadcast(signer: Pick<MlsSession, "signWithLa
 }
 
 /**
- * A member checks a broadcast against the plan's author's signature key and decrypts it.
+ * A member checks a broadcast against the plan's signing key (from the plan, which MLS
+ * authenticated as the host's) and decrypts it.
  * BREAKOUT_BROADCAST_REJECTED when it is malformed, signed by anyone else, or does not decrypt.
  */
 export async function openBreakoutBroadcast(

@@ -2,6 +2,7 @@
 import type { AdminToken } from "../auth/admin-token.js";
 import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { MeetingFiles } from "../files/meeting-files.js";
 
 export interface ApiLimiters {
   /** Failed admin-token authentications per client address (10 per minute). */
@@ -20,4 +21,6 @@ export interface ApiDeps {
   readonly limiters: ApiLimiters;
   /** Base of join links; a function because the port is known only after listening. */
   readonly publicUrl: () => string;
+  /** Ciphertext of files shared in live meetings, and who may read it. */
+  readonly files: MeetingFiles;
 }

@@ -5,9 +5,11 @@
  * meeting's encryption type allows the participant's kind.
  */
 import { createHash } from "node:crypto";
-import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
+import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MeetingFeatures, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
-import { LiveMeeting, MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import { MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import { BreakoutMeeting } from "./breakout-rooms.js";
+import type { MeetingFiles } from "../files/meeting-files.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import { RateLimiter } from "../http/rate-limit.js";
@@ -18,8 +20,15 @@ import { serverMetrics, type ServerMetrics } from "../observability/server-metri
 
 export interface MeetingRegistryOptions {
   store: MeetingStore;
-  /** Creates the media room of a meeting (the relay); omitted, meetings have signaling only. */
-  createMediaRoom?: (meetingId: string) => MediaRoom;
+  /**
+   * Creates a relay room: the meeting's (its id) or a breakout room's (`<id>/room:<roomId>`);
+   * omitted, meetings have signaling only.
+   */
+  createMediaRoom?: (relayRoomId: string) => MediaRoom;
+  /** The meeting's effective feature settings (chat, polls, …), resolved when it goes live. */
+  featuresFor?: (meeting: Meeting) => MeetingFeatures;
+  /** Where files shared in meetings are kept (ciphertext), and the participants' tokens for them. */
+  files?: MeetingFiles;
   commitTimeoutMs?: number;
   limits?: JoinLimits;
   /** How a meeting admits people (waiting room, join before host); default OPEN_POLICY. */
@@ -59,7 +68,7 @@ export const DEFAULT_JOIN_LIMITS: Required<JoinLimits> = {
 };
 
 export type JoinOutcome =
-  | { ok: true; meeting: LiveMeeting; memberId: string }
+  | { ok: true; meeting: BreakoutMeeting; memberId: string }
   | { ok: false; code: JoinErrorCode; message: string };
 
 export type JoinErrorCode = Extract<
@@ -79,7 +88,7 @@ export type JoinErrorCode = Extract<
 
 export class MeetingRegistry {
   readonly #opts: MeetingRegistryOptions;
-  readonly #live = new Map<string, LiveMeeting>();
+  readonly #live = new Map<string, BreakoutMeeting>();
   readonly #joinLimiter: RateLimiter;
   readonly #failuresByAddress: RateLimiter;
   readonly #passcodeFailuresByMeeting: RateLimiter;
@@ -112,9 +121,16 @@ export class MeetingRegistry {
     this.#passcodeFailuresByMeeting = new RateLimiter({ limit: limits.passcodeFailuresPerMeeting, windowMs: 60_000 });
   }
 
-  /** The live meeting with this id, if anyone is in it. */
-  get(meetingId: string): LiveMeeting | undefined {
+  /** The live meeting with this id (its main room and breakout rooms), if anyone is in it. */
+  get(meetingId: string): BreakoutMeeting | undefined {
     return this.#live.get(meetingId);
+  }
+
+  /** Resolves every live meeting's feature settings again (an admin changed settings). */
+  refreshFeatures(): void {
+    const featuresFor = this.#opts.featuresFor;
+    if (!featuresFor) return;
+    for (const live of this.#live.values()) live.setFeatures(featuresFor(live.meeting));
   }
 
   async join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
@@ -173,15 +189,20 @@ export class MeetingRegistry {
     let live = this.#live.get(record.id);
     if (!live) {
       const id = record.id;
-      live = new LiveMeeting({
+      const files = this.#opts.files;
+      const createMediaRoom = this.#opts.createMediaRoom;
+      live = new BreakoutMeeting({
         meeting: record,
         policy: this.#opts.policyFor?.(record) ?? OPEN_POLICY,
+        ...(this.#opts.featuresFor ? { features: this.#opts.featuresFor(record) } : {}),
         // Ending keeps only the meeting's record: the live state (members, MLS ordering, media) goes.
         onEnded: () => {
           this.#opts.store.markEnded(id);
           this.#live.delete(id);
+          void files?.endMeeting(id);
         },
-        ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
+        ...(createMediaRoom ? { media: createMediaRoom(id), createRoomMedia: createMediaRoom } : {}),
+        ...(files ? { fileTokenFor: (memberId: string) => files.grant(id, memberId), onParticipantGone: (memberId: string) => files.revoke(id, memberId) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
@@ -190,6 +211,8 @@ export class MeetingRegistry {
           if (current && current.size === 0) {
             this.#live.delete(id);
             current.close();
+            // Everyone has gone: the meeting's shared files go too (only ciphertext, but no one needs it).
+            void files?.endMeeting(id);
           }
         },
       });

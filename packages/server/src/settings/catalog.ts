@@ -65,6 +65,11 @@ export const SETTINGS = {
   reactions: bool("Reactions", true, "Participants may send emoji reactions."),
   inMeetingChat: bool("In-meeting chat", true, "Participants may chat with everyone in the meeting."),
   privateChat: bool("Private chat", true, "Participants may send private messages to one another."),
+  fileSharing: bool(
+    "File sharing",
+    true,
+    "Participants may share files in chat. Files are encrypted on the sender's device; the server keeps only their ciphertext, until the meeting ends.",
+  ),
 } as const satisfies Record<string, SettingDefinition>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -13,7 +13,8 @@ import type { IncomingMessage } from "node:http";
 import type { WebSocket, RawData } from "ws";
 import { encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
-import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
+import type { ParticipantConnection } from "../meetings/live-meeting.js";
+import type { BreakoutMeeting } from "../meetings/breakout-rooms.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
 
@@ -42,11 +43,18 @@ export interface SignalingOptions {
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
   /** Counts error messages by code and rate-limited connections. */
   metrics?: ServerMetrics;
+  /**
+   * Sees every signaling text frame of every connection, both ways, as it crosses the server
+   * (an audit hook: tests use it to check that no chat text, file byte or vote ever does).
+   */
+  tap?: SignalingTap;
 }
+
+export type SignalingTap = (direction: "in" | "out", text: string) => void;
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
   const address = req.socket.remoteAddress ?? "unknown";
-  let meeting: LiveMeeting | null = null;
+  let meeting: BreakoutMeeting | null = null;
   let memberId: string | null = null;
   let joining = false;
   let malformed = 0;
@@ -56,7 +64,10 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
 
   const connection: ParticipantConnection = {
     send(msg: ServerMessage) {
-      if (ws.readyState === ws.OPEN) ws.send(encodeMessage(msg));
+      if (ws.readyState !== ws.OPEN) return;
+      const text = encodeMessage(msg);
+      opts.tap?.("out", text);
+      ws.send(text);
     },
     close(code: number, reason: string) {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
@@ -104,6 +115,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       return;
     }
     const text = data.toString();
+    opts.tap?.("in", text);
     let msg;
     try {
       msg = parseClientMessage(text);
