@@ -4,3 +4,4 @@ export { NodeParticipant, parseMeetingLink, type NodeParticipantOptions, type Pa
 export { SyntheticMedia } from "./synthetic/synthetic-media.js";
 export { NodeMediaTransport, type NodeMediaTransportOptions, type ReceivedFrame, type LocalTrack } from "./media/index.js";
 export { MEDIA_ERRORS, MediaError, isMediaError, type MediaErrorCode } from "./media/index.js";
+export { nodeFileTransport } from "./node-files.js";

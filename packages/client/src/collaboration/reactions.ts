@@ -97,12 +97,24 @@ export class MeetingReactions extends TypedEmitter<MeetingReactionsEvents> {
 
   async #setOwn(raised: boolean): Promise<void> {
     if (raised === this.#raised) return;
-    await this.#session.sendAppMessage({ v: 1, type: "hand", raised });
+    const send = this.#session.sendAppMessage({ v: 1, type: "hand", raised });
+    // This member's own state changes at once (a host's request to lower is obeyed even if the
+    // announcement fails); a raise that could not be announced is undone.
     this.#raised = raised;
     const me = this.#session.memberId;
     if (raised) this.#hands.set(me, { memberId: me, displayName: this.#session.identity.displayName, at: Date.now() });
     else this.#hands.delete(me);
     this.#emitHands();
+    try {
+      await send;
+    } catch (e) {
+      if (raised) {
+        this.#raised = false;
+        this.#hands.delete(me);
+        this.#emitHands();
+      }
+      throw e;
+    }
   }
 
   #onEpoch(e: EpochEvent): void {
