@@ -191,8 +191,7 @@ export class BreakoutMeeting {
       this.#rooms.get(roomId)?.leave(memberId, reason);
       this.#unassign(memberId);
       this.#sendState();
-      this.#roomMaybeDone(roomId);
-      this.#maybeEmpty();
+      this.#roomMaybeDone(roomId); // (the room's onEmpty also checks whether the meeting is empty)
       return;
     }
     this.main.leave(memberId, reason);
