@@ -14,15 +14,23 @@ set -euo pipefail
 #   what:  a command on PATH, or an absolute path to a file the package installs
 #   group: server (running `conclave serve` needs it) or test (only the tests need it)
 # Add a line here whenever code or a test starts needing a system package.
+# g++ and make build pkcs11js (the PKCS#11 binding of @conclave/kms) during npm ci; softhsm2,
+# python3-pykmip and binutils (strings) serve the data-at-rest tests.
 # (read, not $(cat): --check must work with a PATH that has nothing but bash)
 IFS= read -r -d '' REQUIREMENTS <<'EOF' || true
 openssl                  openssl           server
+/usr/bin/g++             g++               server
+make                     make              server
 chromium                 chromium          test
 pebble                   pebble            test
 pebble-challtestsrv      pebble            test
 turnserver               coturn            test
 turnutils_uclient        coturn            test
 sslscan                  sslscan           test
+softhsm2-util            softhsm2          test
+/usr/lib/softhsm/libsofthsm2.so softhsm2   test
+pykmip-server            python3-pykmip    test
+strings                  binutils          test
 EOF
 
 mode=install

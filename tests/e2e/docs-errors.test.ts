@@ -6,6 +6,7 @@ import { SERVER_ERRORS, RELAY_ERRORS } from "@conclave/server";
 import { CLIENT_ERRORS } from "@conclave/client";
 import { MEDIA_ERRORS } from "@conclave/client/node";
 import { CLI_ERRORS } from "@conclave/cli";
+import { KMS_ERRORS } from "@conclave/kms";
 
 const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
 
@@ -27,6 +28,7 @@ const tables: [string, Record<string, unknown>][] = [
   ["Node media transport", MEDIA_ERRORS],
   ["Client SDK", CLIENT_ERRORS],
   ["CLI", CLI_ERRORS],
+  ["KMS", KMS_ERRORS],
 ];
 
 for (const [name, table] of tables) {

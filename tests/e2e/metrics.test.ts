@@ -58,8 +58,9 @@ test("GET /metrics during a three-bot meeting shows meetings, participants, join
   assert.equal(sample(m, 'conclave_joins_total{result="joined"}') - sample(before, 'conclave_joins_total{result="joined"}'), 3);
   assert.equal(sample(m, 'conclave_joins_total{result="WRONG_PASSCODE"}'), 1);
   assert.equal(sample(m, 'conclave_signaling_errors_total{code="WRONG_PASSCODE"}'), 1);
-  assert.ok(sample(m, 'conclave_mls_commits_total{result="accepted"}') >= 2, "two commits added Bob and Cy");
-  assert.ok(sample(m, "conclave_mls_commit_latency_seconds_count") >= 2);
+  // Bob and Cy are added by one commit each, or by one commit together when both were waiting.
+  assert.ok(sample(m, 'conclave_mls_commits_total{result="accepted"}') >= 1, "a commit added Bob and Cy");
+  assert.ok(sample(m, "conclave_mls_commit_latency_seconds_count") >= 1);
   assert.ok(sample(m, 'conclave_relay_packets_total{direction="in"}') > 0);
   assert.ok(sample(m, 'conclave_relay_packets_total{direction="out"}') > 0);
   assert.ok(sample(m, "conclave_relay_received_bytes_total") > 0);

@@ -5,6 +5,7 @@
  */
 import { isServerError } from "@conclave/server";
 import { botCommand } from "./commands/bot.js";
+import { kmsCommand } from "./commands/kms.js";
 import { meetingCommand } from "./commands/meeting.js";
 import { serveCommand } from "./commands/serve.js";
 import { CliError } from "./errors.js";
@@ -18,6 +19,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   serve: serveCommand,
   meeting: meetingCommand,
   bot: botCommand,
+  kms: kmsCommand,
 };
 
 function usage(): string {

@@ -118,6 +118,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
         metrics,
         ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
+        // Sealed at rest in the background: a live meeting never waits for the KMS.
+        onParticipant: (meetingId, event) => context.database.participants.record(meetingId, event),
       });
       serverContext = context;
       const live = registry;

@@ -12,6 +12,19 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { ServerError } from "./errors.js";
 import { LOG_LEVELS, type LogLevel } from "./observability/logger.js";
+import {
+  KMS_ENV_NAMES,
+  KMS_FLAG_NAMES,
+  KMS_PATH_KEYS,
+  kmsEnvValues,
+  kmsFileShape,
+  kmsFlagValues,
+  kmsStringShape,
+  resolveKmsConfig,
+  type KmsConfig,
+  type KmsFlags,
+  type KmsPartial,
+} from "./kms/config.js";
 
 export const DEFAULT_HOST = "0.0.0.0";
 export const DEFAULT_PORT = 8443;
@@ -49,6 +62,8 @@ export interface ServerConfig {
   readonly acme?: AcmeConfig;
   /** TURN servers handed to admitted participants with short-lived credentials. */
   readonly turn?: TurnConfig;
+  /** Where the master key of data at rest is (kms/config.ts); loadConfig always sets it. */
+  readonly kms?: KmsConfig;
 }
 
 export interface ListenAddress {
@@ -90,7 +105,7 @@ export interface PortRange {
 }
 
 /** Values as they come from command-line flags (strings from parseArgs, or numbers from code). */
-export interface ConfigFlags {
+export interface ConfigFlags extends KmsFlags {
   host?: string;
   port?: string | number;
   data?: string;
@@ -225,7 +240,7 @@ const portRangeSchema = z
   .refine((r) => r.min >= 1024 && r.max <= 65535 && r.min <= r.max, PORT_RANGE_MESSAGE);
 
 /** One source's values after validation, before paths are resolved and sources are merged. */
-interface PartialConfig {
+interface PartialConfig extends KmsPartial {
   host?: string;
   port?: number;
   dataDir?: string;
@@ -265,6 +280,7 @@ const stringSourceSchema = z.object({
   acmeHttpPort: portStringSchema.optional(),
   turnUrl: turnUrlListSchema.optional(),
   turnSecret: turnSecretSchema.optional(),
+  ...kmsStringShape,
 });
 
 /** The JSON config file's keys. Unknown keys are refused so a typo is not silently ignored. */
@@ -288,6 +304,7 @@ const fileSchema = z
     acmeHttpPort: portNumberSchema.optional(),
     turnUrl: turnUrlListSchema.optional(),
     turnSecret: turnSecretSchema.optional(),
+    ...kmsFileShape,
   })
   .strict();
 
@@ -311,6 +328,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   acmeHttpPort: "--acme-http-port",
   turnUrl: "--turn-url",
   turnSecret: "--turn-secret",
+  ...KMS_FLAG_NAMES,
 };
 
 export const ENV_NAMES = {
@@ -334,6 +352,8 @@ export const ENV_NAMES = {
   turnSecret: "CONCLAVE_TURN_SECRET",
   config: "CONCLAVE_CONFIG",
 } as const;
+/** Every environment variable of the server's configuration, KMS included. */
+export const ALL_ENV_NAMES: Readonly<Record<string, string>> = { ...ENV_NAMES, ...KMS_ENV_NAMES };
 
 function fail(issues: readonly z.core.$ZodIssue[], describe: (key: string) => string): never {
   const parts = issues.map((issue) => {
@@ -372,6 +392,7 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     acmeHttpPort: typeof flags.acmeHttpPort === "number" ? String(flags.acmeHttpPort) : flags.acmeHttpPort,
     turnUrl: flags.turnUrl,
     turnSecret: flags.turnSecret,
+    ...kmsFlagValues(flags),
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
@@ -400,10 +421,11 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     acmeHttpPort: env[ENV_NAMES.acmeHttpPort],
     turnUrl: env[ENV_NAMES.turnUrl],
     turnSecret: env[ENV_NAMES.turnSecret],
+    ...kmsEnvValues(env),
   });
   const parsed = stringSourceSchema.safeParse(raw);
   if (!parsed.success) {
-    fail(parsed.error.issues, (k) => `${ENV_NAMES[k as keyof PartialConfig] ?? k}`);
+    fail(parsed.error.issues, (k) => `${ALL_ENV_NAMES[k] ?? k}`);
   }
   return resolvePaths(parsed.data, cwd);
 }
@@ -446,6 +468,7 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
     keyFile: abs(c.keyFile),
     webRoot: abs(c.webRoot),
     acmeCa: abs(c.acmeCa),
+    ...Object.fromEntries(KMS_PATH_KEYS.map((k) => [k, abs(c[k])])),
   };
 }
 
@@ -543,5 +566,6 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     throw new ServerError("CONFIG_INVALID", "TURN needs both --turn-url and --turn-secret (the secret coturn's static-auth-secret holds)");
   }
   if (turnUrl !== undefined && turnSecret !== undefined) config.turn = { urls: turnUrl, secret: turnSecret };
+  config.kms = resolveKmsConfig(pick, config.dataDir);
   return config;
 }

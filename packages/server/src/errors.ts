@@ -81,6 +81,10 @@ export const SERVER_ERRORS = {
   TLS_SETUP_FAILED: { status: 500, message: "The TLS certificate could not be loaded or created." },
   ACME_FAILED: { status: 502, message: "The certificate could not be obtained or renewed from the ACME server; the current certificate stays in use." },
   STORAGE_FAILED: { status: 500, message: "The database could not be opened or migrated." },
+  // Data at rest (kms/): the HTTP response to KMS_UNAVAILABLE carries Retry-After.
+  KMS_UNAVAILABLE: { status: 503, message: "The key management system cannot be reached, so this stored data cannot be read or written now; try again in 30 seconds. Meetings in progress are not affected." },
+  KMS_FAILED: { status: 500, message: "The key management system refused the operation; check its configuration (docs/operations.md)." },
+  DATA_UNREADABLE: { status: 500, message: "Stored data could not be decrypted: it was altered, its key was destroyed, or its master key is missing." },
   LISTEN_FAILED: { status: 500, message: "The server could not listen on the configured address and port." },
   SERVER_CLOSED: { status: 503, message: "The server is shutting down." },
   INTERNAL: { status: 500, message: "Something went wrong on the server." },

@@ -4,6 +4,9 @@ export { createLogger, asLogger, memoryLogger, silentLogger, redact, DEFAULT_LOG
 export { Metrics, type MetricName } from "./observability/metrics.js";
 export { loadConfig, dataPaths, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ENV_NAMES, type ServerConfig, type MediaConfig, type AcmeConfig, type TurnConfig, type ListenAddress, type PortRange, type ConfigFlags, type LoadConfigOptions } from "./config.js";
 export { Database } from "./storage/database.js";
+export { openStoredData, auditLogPath, asServerError as kmsServerError } from "./kms/runtime.js";
+export { KMS_ENV_NAMES, KMS_FLAG_NAMES, type KmsConfig, type KmsFlags } from "./kms/config.js";
+export { sealClearText, sealMigrationDone, type SealMigrationReport } from "./storage/seal-migration.js";
 export { MeetingStore, isMeetingId, MEETING_ID_PATTERN, type Meeting, type Encryption, type CreatedMeeting } from "./storage/meetings.js";
 export { RateLimiter } from "./http/rate-limit.js";
 export { SERVER_ERRORS, ServerError, isServerError, type ServerErrorCode } from "./errors.js";

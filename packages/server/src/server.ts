@@ -25,6 +25,8 @@ import { AcmeCertificates } from "./tls/acme.js";
 import { secureContextOptions } from "./tls/profile.js";
 import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
+import { sealClearText, sealMigrationDone } from "./storage/seal-migration.js";
+import { checkMasterKeys, openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
 import { MeetingFiles, type MeetingFilesLimits } from "./files/meeting-files.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
@@ -158,8 +160,38 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     throw e;
   }
   const adminToken = await AdminToken.loadOrCreate(paths.adminToken);
+  // Data at rest: the KMS back end first (a bad key file or PIN stops the start here), then
+  // the database, whose confidential fields it seals, then the clear-text migration.
+  let kms: Awaited<ReturnType<typeof openKeyManagement>>;
+  try {
+    kms = await openKeyManagement(config.kms, config.dataDir, { logger, metrics });
+  } catch (e) {
+    await acme?.close();
+    throw e;
+  }
   const files = await MeetingFiles.open(paths.files, hooks.fileLimits);
-  const database = Database.open(paths.database);
+  let database: Database;
+  try {
+    database = Database.open(paths.database, { kms });
+  } catch (e) {
+    await kms.backend.close();
+    kms.audit.close();
+    await acme?.close();
+    throw e;
+  }
+  database.participants.onWarning = (message, error) => logger.warn(message, error);
+  const closeDatabase = (): void => {
+    database.close();
+    kms.audit.close();
+  };
+  try {
+    await checkMasterKeys(database);
+  } catch (e) {
+    closeDatabase();
+    await acme?.close();
+    throw e;
+  }
+  await migrateClearText(database, logger);
 
   let port = config.port;
   const context: ServerContext = {
@@ -197,7 +229,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   try {
     hooks.routes?.(router, context);
   } catch (e) {
-    database.close();
+    closeDatabase();
     await acme?.close();
     throw e;
   }
@@ -259,7 +291,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       });
     });
   } catch (e) {
-    database.close();
+    closeDatabase();
     wss.close();
     await acme?.close();
     throw listenFailed(e, config.host, config.port);
@@ -321,8 +353,11 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       }
       await acme?.close();
+      // Participant-log entries still being sealed are written before the database closes.
+      // Bounded: a KMS that is down does not hold up the shutdown (those entries are lost, and logged).
+      await Promise.race([database.participants.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
       await files.close();
-      database.close();
+      closeDatabase();
     })();
     return closed;
   };
@@ -342,6 +377,23 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     context,
     close,
   };
+}
+
+/**
+ * Seal what an older version left in clear (storage/seal-migration.ts). A KMS that cannot be
+ * reached now only postpones it: the server starts (meetings need no KMS) and the next start
+ * finishes the job.
+ */
+async function migrateClearText(database: Database, logger: Logger): Promise<void> {
+  if (sealMigrationDone(database)) return;
+  try {
+    const report = await sealClearText(database);
+    if (report.meetings + report.invitations > 0) {
+      logger.info("sealed clear-text data under the KMS", { meetings: report.meetings, invitations: report.invitations });
+    }
+  } catch (e) {
+    logger.warn("could not finish sealing clear-text data now; the next start retries", e);
+  }
 }
 
 function listenFailed(e: unknown, host: string, port: number, what = ""): ServerError {

@@ -38,7 +38,7 @@ test("a database from before accounts migrates: its meetings keep working, with 
     ownerUserId: null,
     passcodeRequired: true,
   });
-  const details = db.meetings.details(meeting.id)!;
+  const details = (await db.meetings.details(meeting.id))!;
   assert.equal(details.topic, null);
   assert.equal(details.settings, null);
 });
@@ -117,22 +117,22 @@ test("sessions of a disabled user stop working; sign-out everywhere ends them al
   assert.equal(db.sessions.lookup(b.sessionId), undefined);
 });
 
-test("an invitation token works once, for 7 days, and is stored only as a hash", (t) => {
+test("an invitation token works once, for 7 days, and is stored only as a hash", async (t) => {
   const clock = manualClock();
   const db = tempDb(t).open({ now: clock.now });
-  const first = db.invitations.create({ email: "New@Example.org", role: "member", invitedBy: null });
+  const first = await db.invitations.create({ email: "New@Example.org", role: "member", invitedBy: null });
   assert.ok(!JSON.stringify(db.connection.prepare("SELECT * FROM invitations").all()).includes(first.token));
-  const user = db.invitations.accept(first.token, { name: "New", passwordHash: HASH });
+  const user = await db.invitations.accept(first.token, { name: "New", passwordHash: HASH });
   assert.equal(user.email, "new@example.org");
   assert.equal(user.role, "member");
-  assert.throws(() => db.invitations.accept(first.token, { name: "Again", passwordHash: HASH }), (e: unknown) => isServerError(e, "INVITATION_INVALID"));
+  await assert.rejects(db.invitations.accept(first.token, { name: "Again", passwordHash: HASH }), (e: unknown) => isServerError(e, "INVITATION_INVALID"));
 
-  const late = db.invitations.create({ email: "late@example.org", role: "admin", invitedBy: user.id });
+  const late = await db.invitations.create({ email: "late@example.org", role: "admin", invitedBy: user.id });
   clock.advance(INVITATION_LIFETIME_MS);
-  assert.equal(db.invitations.find(late.token), undefined);
-  assert.throws(() => db.invitations.accept(late.token, { name: "Late", passwordHash: HASH }), (e: unknown) => isServerError(e, "INVITATION_INVALID"));
+  assert.equal(await db.invitations.find(late.token), undefined);
+  await assert.rejects(db.invitations.accept(late.token, { name: "Late", passwordHash: HASH }), (e: unknown) => isServerError(e, "INVITATION_INVALID"));
   assert.equal(db.users.getByEmail("late@example.org"), undefined);
-  assert.throws(() => db.invitations.create({ email: "new@example.org", role: "member", invitedBy: null }), (e: unknown) => isServerError(e, "EMAIL_TAKEN"));
+  await assert.rejects(db.invitations.create({ email: "new@example.org", role: "member", invitedBy: null }), (e: unknown) => isServerError(e, "EMAIL_TAKEN"));
 });
 
 test("a user is in at most one group; deleting a group keeps its members and drops its settings", (t) => {

@@ -35,6 +35,14 @@ Options (each also settable by environment variable or config file):
   --acme-http-port PORT  port of the HTTP-01 challenge listener (CONCLAVE_ACME_HTTP_PORT, default 80)
   --turn-url URL         TURN server for participants, repeatable (CONCLAVE_TURN_URL, comma-separated)
   --turn-secret SECRET   secret shared with the TURN server   (CONCLAVE_TURN_SECRET; prefer the env or file)
+  --kms BACKEND          master key of data at rest: local, pkcs11 or kmip (CONCLAVE_KMS, default local)
+  --kms-key-file FILE    local master key file (CONCLAVE_KMS_KEY_FILE, default <data>/kms/master-keys.json)
+  --kms-cache-ttl SEC    seconds an unwrapped data key stays in memory (CONCLAVE_KMS_CACHE_TTL, default 300)
+  --kms-pkcs11-module F  PKCS#11 library (CONCLAVE_KMS_PKCS11_MODULE, default /usr/lib/softhsm/libsofthsm2.so)
+  --kms-pkcs11-token L   token label (CONCLAVE_KMS_PKCS11_TOKEN); the PIN only from CONCLAVE_KMS_PKCS11_PIN or the file
+  --kms-pkcs11-slot ID   slot id (CONCLAVE_KMS_PKCS11_SLOT)
+  --kms-kmip-host HOST   KMIP 1.4 server (CONCLAVE_KMS_KMIP_HOST); --kms-kmip-port (default 5696),
+                         --kms-kmip-ca, --kms-kmip-cert, --kms-kmip-key (PEM files), --kms-kmip-key-id
   -h, --help             show this help
 
 Precedence: flags > environment > config file > defaults.
@@ -70,6 +78,18 @@ export const serveCommand: Command = {
         "acme-http-port": { type: "string" },
         "turn-url": { type: "string", multiple: true },
         "turn-secret": { type: "string" },
+        kms: { type: "string" },
+        "kms-key-file": { type: "string" },
+        "kms-cache-ttl": { type: "string" },
+        "kms-pkcs11-module": { type: "string" },
+        "kms-pkcs11-token": { type: "string" },
+        "kms-pkcs11-slot": { type: "string" },
+        "kms-kmip-host": { type: "string" },
+        "kms-kmip-port": { type: "string" },
+        "kms-kmip-ca": { type: "string" },
+        "kms-kmip-cert": { type: "string" },
+        "kms-kmip-key": { type: "string" },
+        "kms-kmip-key-id": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -98,6 +118,18 @@ export const serveCommand: Command = {
         acmeHttpPort: values["acme-http-port"],
         turnUrl: values["turn-url"],
         turnSecret: values["turn-secret"],
+        kms: values.kms,
+        kmsKeyFile: values["kms-key-file"],
+        kmsCacheTtl: values["kms-cache-ttl"],
+        kmsPkcs11Module: values["kms-pkcs11-module"],
+        kmsPkcs11Token: values["kms-pkcs11-token"],
+        kmsPkcs11Slot: values["kms-pkcs11-slot"],
+        kmsKmipHost: values["kms-kmip-host"],
+        kmsKmipPort: values["kms-kmip-port"],
+        kmsKmipCa: values["kms-kmip-ca"],
+        kmsKmipCert: values["kms-kmip-cert"],
+        kmsKmipKey: values["kms-kmip-key"],
+        kmsKmipKeyId: values["kms-kmip-key-id"],
       },
       env: io.env,
       cwd: io.cwd,

@@ -58,7 +58,16 @@ const text = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .refine((s) => s.trim().length > 0 && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s) && isWellFormed(s), "text");
+    .refine((s) => s.trim().length > 0 && !hasControlCharacter(s) && isWellFormed(s), "text");
+
+/** C0 controls and DEL, except tab (9) and newline (10). */
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c !== 9 && c !== 10) || c === 0x7f) return true;
+  }
+  return false;
+}
 
 /** A file shared in chat: the server holds only its ciphertext (files/file-crypto.ts). */
 const fileFields = {

@@ -9,6 +9,7 @@ import { ASSIGNABLE_ROLES, canAssignRole, canManageUser, type Actor } from "../a
 import { TOKEN_PATTERN } from "../auth/tokens.js";
 import { ServerError } from "../errors.js";
 import type { Invitation } from "../storage/invitations.js";
+import { principalName } from "./audit-principal.js";
 import type { User } from "../storage/users.js";
 import type { ApiDeps } from "./api-deps.js";
 import { actorOf, type ApiRoutes, type Principal } from "./api-routes.js";
@@ -204,24 +205,24 @@ export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
 
   // --- Invitations -----------------------------------------------------------------------
 
-  api.route("GET", "/api/invitations", "admin", () => ({ body: { invitations: invitations.listPending().map(invitationView) } }));
+  api.route("GET", "/api/invitations", "admin", async ({ principal }) => ({
+    body: { invitations: (await invitations.listPending(principalName(principal))).map(invitationView) },
+  }));
 
   api.route("POST", "/api/invitations", "admin", async ({ request, principal }) => {
     const body = await parseBody(request, inviteBody);
     if (!canAssignRole(actorOf(principal), body.role)) throw new ServerError("FORBIDDEN", "only the owner can invite admins");
     requireGroup(body.groupId);
-    const { invitation, token } = invitations.create({
-      email: body.email,
-      role: body.role,
-      groupId: body.groupId ?? null,
-      invitedBy: invitedBy(principal),
-    });
+    const { invitation, token } = await invitations.create(
+      { email: body.email, role: body.role, groupId: body.groupId ?? null, invitedBy: invitedBy(principal) },
+      principalName(principal),
+    );
     // The token is shown this once; the server keeps only its hash.
     return { status: 201, body: { invitation: invitationView(invitation), token } };
   });
 
-  api.route("DELETE", "/api/invitations/:id", "admin", ({ request }) => {
-    if (!invitations.delete(request.params.id!)) throw new ServerError("INVITATION_INVALID");
+  api.route("DELETE", "/api/invitations/:id", "admin", async ({ request, principal }) => {
+    if (!(await invitations.delete(request.params.id!, principalName(principal)))) throw new ServerError("INVITATION_INVALID");
     return { status: 204, body: null };
   });
 
@@ -230,13 +231,13 @@ export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
     if (invitationFailures.isLimited(address)) throw new ServerError("RATE_LIMITED");
     const body = await parseBody(request, acceptBody);
     // Checked before the (slow) password hash, and again atomically when the token is spent.
-    if (!TOKEN_PATTERN.test(body.token) || invitations.find(body.token) === undefined) {
+    if (!TOKEN_PATTERN.test(body.token) || !invitations.isPending(body.token)) {
       invitationFailures.record(address);
       throw new ServerError("INVITATION_INVALID");
     }
     checkNewPassword(body.password);
     const passwordHash = await hashPassword(body.password);
-    const user = invitations.accept(body.token, { name: body.name, passwordHash });
+    const user = await invitations.accept(body.token, { name: body.name, passwordHash });
     return signIn(request, user, 201);
   });
 }

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { KMS_RETRY_AFTER_SECONDS } from "@conclave/kms";
 import { ServerError, type ErrorBody } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -113,13 +114,14 @@ export function sendJson(req: IncomingMessage, res: ServerResponse, response: Js
 
 function sendError(log: Logger, req: IncomingMessage, res: ServerResponse, e: unknown): void {
   const error = e instanceof ServerError ? e : new ServerError("INTERNAL", undefined, { cause: e });
-  if (error.code === "INTERNAL") log.error(`${req.method ?? "?"} ${pathOnly(req.url)} failed`, e);
+  if (error.code === "INTERNAL" || error.code === "DATA_UNREADABLE" || error.code === "KMS_FAILED") log.error(`${req.method ?? "?"} ${pathOnly(req.url)} failed`, e);
   if (res.headersSent) {
     res.destroy();
     return;
   }
   // After a refused body the rest of it is still on the wire; close rather than read it.
   if (error.code === "BODY_TOO_LARGE") res.setHeader("Connection", "close");
+  if (error.code === "KMS_UNAVAILABLE") res.setHeader("Retry-After", String(KMS_RETRY_AFTER_SECONDS));
   const body: ErrorBody = error.toBody();
   sendJson(req, res, { status: error.status, body });
 }

@@ -15,9 +15,10 @@ import {
   meetingSettingsSnapshot,
 } from "../settings/meeting-options.js";
 import { resolveAll, type ResolvedSettings } from "../settings/resolve.js";
-import type { Encryption, MeetingChanges, ScheduledMeeting } from "../storage/meetings.js";
+import type { Encryption, Meeting, MeetingChanges, ScheduledMeeting } from "../storage/meetings.js";
 import type { ApiDeps } from "./api-deps.js";
 import type { ApiRoutes, Principal } from "./api-routes.js";
+import { principalName } from "./audit-principal.js";
 import { parseBody, topicField } from "./validation.js";
 
 export interface CreateMeetingResponse {
@@ -78,10 +79,22 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     return resolveAll(owner === undefined ? { account: settings.account() } : settings.levelsFor(owner));
   };
 
-  const meetingFor = (principal: Principal, id: string): ScheduledMeeting => {
-    const meeting = meetings.details(id);
+  /** The meeting's clear record (no KMS needed), once the principal may manage it. */
+  const recordFor = (principal: Principal, id: string): { meeting: Meeting; ownerUserId: string | null } => {
+    const policy = meetings.meetingPolicy(id);
+    const meeting = meetings.get(id);
+    if (policy === undefined || meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    if (!canManage(principal, policy)) throw new ServerError("FORBIDDEN", "only the meeting's owner or an admin can do this");
+    return { meeting, ownerUserId: policy.ownerUserId };
+  };
+
+  /** The meeting with its sealed details, once the principal may manage it (checked on clear columns first). */
+  const meetingFor = async (principal: Principal, id: string): Promise<ScheduledMeeting> => {
+    const policy = meetings.meetingPolicy(id);
+    if (policy === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    if (!canManage(principal, policy)) throw new ServerError("FORBIDDEN", "only the meeting's owner or an admin can do this");
+    const meeting = await meetings.details(id, principalName(principal));
     if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
-    if (!canManage(principal, meeting)) throw new ServerError("FORBIDDEN", "only the meeting's owner or an admin can do this");
     return meeting;
   };
 
@@ -113,14 +126,17 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
       const ownerUserId = principal.kind === "user" ? principal.user.id : null;
       const resolved = ownerSettings(ownerUserId);
       const options = decideMeetingOptions(resolved, body, ownerUserId === null ? "open" : "settings");
-      const { meeting, passcode } = await meetings.create({
-        ...options,
-        ownerUserId,
-        topic: body.topic ?? null,
-        startAt: body.startAt ?? null,
-        durationMin: body.durationMin ?? null,
-        settings: meetingSettingsSnapshot(resolved, options.encryption),
-      });
+      const { meeting, passcode } = await meetings.create(
+        {
+          ...options,
+          ownerUserId,
+          topic: body.topic ?? null,
+          startAt: body.startAt ?? null,
+          durationMin: body.durationMin ?? null,
+          settings: meetingSettingsSnapshot(resolved, options.encryption),
+        },
+        principalName(principal),
+      );
       const response: CreateMeetingResponse = {
         id: meeting.id,
         url: joinUrl(deps.publicUrl(), meeting.id, passcode),
@@ -133,16 +149,20 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     { missingCredentials: "UNAUTHORIZED" },
   );
 
-  api.route("GET", "/api/meetings", "user", ({ principal }) => {
+  api.route("GET", "/api/meetings", "user", async ({ principal }) => {
     const all = principal.kind === "adminToken" || principal.user.role !== "member";
-    const list = all ? meetings.listDetails() : meetings.listDetails({ ownerUserId: principal.user.id });
+    const by = principalName(principal);
+    const list = all ? await meetings.listDetails({}, by) : await meetings.listDetails({ ownerUserId: principal.user.id }, by);
     return { body: { meetings: list.map(detailsView) } };
   });
 
-  api.route("GET", "/api/meetings/:id", "public", ({ request, principal }) => {
-    const meeting = meetings.details(request.params.id!);
+  api.route("GET", "/api/meetings/:id", "public", async ({ request, principal }) => {
+    const policy = meetings.meetingPolicy(request.params.id!);
+    if (policy === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    // Only those who manage the meeting get its sealed details (and cause an unwrap).
+    if (principal !== null && canManage(principal, policy)) return { body: detailsView(await meetingFor(principal, request.params.id!)) };
+    const meeting = meetings.get(request.params.id!);
     if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
-    if (principal !== null && canManage(principal, meeting)) return { body: detailsView(meeting) };
     const body: MeetingInfoResponse = {
       id: meeting.id,
       encryption: meeting.encryption,
@@ -154,7 +174,7 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
 
   api.route("PATCH", "/api/meetings/:id", "user", async ({ request, principal }) => {
     const body = await parseBody(request, updateMeetingBody);
-    const meeting = meetingFor(principal, request.params.id!);
+    const meeting = await meetingFor(principal, request.params.id!);
     if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
     const resolved = ownerSettings(meeting.ownerUserId);
     // Only what changes is checked: a lock added since creation does not block editing the topic.
@@ -166,32 +186,50 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     if (body.startAt !== undefined) changes.startAt = body.startAt;
     if (body.durationMin !== undefined) changes.durationMin = body.durationMin;
     changes.settings = meetingSettingsSnapshot(resolved, changes.encryption ?? meeting.encryption);
-    return { body: detailsView(meetings.update(meeting.id, changes)) };
+    return { body: detailsView(await meetings.update(meeting.id, changes, principalName(principal))) };
   });
 
-  api.route("DELETE", "/api/meetings/:id", "user", ({ request, principal }) => {
-    const meeting = meetingFor(principal, request.params.id!);
-    meetings.delete(meeting.id);
+  api.route("DELETE", "/api/meetings/:id", "user", async ({ request, principal }) => {
+    const { meeting } = recordFor(principal, request.params.id!);
+    // Deleting needs no KMS: the data key is destroyed with the row (crypto-shredding).
+    await meetings.delete(meeting.id, principalName(principal));
     return { status: 204, body: null };
   });
 
+  api.route("GET", "/api/meetings/:id/participants", "user", async ({ request, principal }) => {
+    const { meeting } = recordFor(principal, request.params.id!);
+    const log = await deps.database.participants.list(meeting.id, principalName(principal));
+    return {
+      body: {
+        participants: log.map((e) => ({
+          at: new Date(e.at).toISOString(),
+          event: e.event,
+          memberId: e.memberId,
+          displayName: e.displayName,
+          kind: e.kind,
+          ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        })),
+      },
+    };
+  });
+
   api.route("POST", "/api/meetings/:id/passcode", "user", async ({ request, principal }) => {
-    const meeting = meetingFor(principal, request.params.id!);
+    const { meeting } = recordFor(principal, request.params.id!);
     if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
     const passcode = await meetings.resetPasscode(meeting.id);
     return { body: { passcode, url: joinUrl(deps.publicUrl(), meeting.id, passcode) } };
   });
 
   api.route("DELETE", "/api/meetings/:id/passcode", "user", ({ request, principal }) => {
-    const meeting = meetingFor(principal, request.params.id!);
+    const { meeting, ownerUserId } = recordFor(principal, request.params.id!);
     if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
-    decidePasscode(ownerSettings(meeting.ownerUserId), false);
+    decidePasscode(ownerSettings(ownerUserId), false);
     meetings.removePasscode(meeting.id);
     return { status: 204, body: null };
   });
 }
 
 /** The owner of a meeting, owner and admins, and the admin token manage it. */
-function canManage(principal: Principal, meeting: ScheduledMeeting): boolean {
+function canManage(principal: Principal, meeting: { readonly ownerUserId: string | null }): boolean {
   return principal.kind === "adminToken" || principal.user.role !== "member" || principal.user.id === meeting.ownerUserId;
 }

@@ -268,6 +268,27 @@ const schemas: Json = {
   },
   MeetingList: { type: "object", required: ["meetings"], properties: { meetings: { type: "array", items: ref("MeetingDetails") } } },
   PasscodeReset: { type: "object", required: ["passcode", "url"], properties: { passcode: { type: "string" }, url: { type: "string" } } },
+  ParticipantLog: {
+    type: "object",
+    required: ["participants"],
+    properties: {
+      participants: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["at", "event", "memberId", "displayName", "kind"],
+          properties: {
+            at: { type: "string", format: "date-time" },
+            event: { type: "string", enum: ["joined", "left"] },
+            memberId: { type: "string" },
+            displayName: { type: "string" },
+            kind: { type: "string", description: "person, or the connector's kind" },
+            reason: { type: "string", enum: ["left", "disconnected", "removed"] },
+          },
+        },
+      },
+    },
+  },
 };
 
 interface Operation {
@@ -413,13 +434,13 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
     },
   },
   "/api/invitations": {
-    GET: { access: "admin", summary: "Pending invitations.", ok: [200, "InvitationList"] },
+    GET: { access: "admin", summary: "Pending invitations.", ok: [200, "InvitationList"], errors: ["KMS_UNAVAILABLE", "DATA_UNREADABLE"] },
     POST: {
       access: "admin",
       summary: "Invite an email address with a role; the token is returned once and works once, for 7 days.",
       body: "CreateInvitation",
       ok: [201, "InvitationCreated"],
-      errors: ["EMAIL_TAKEN", "GROUP_NOT_FOUND"],
+      errors: ["EMAIL_TAKEN", "GROUP_NOT_FOUND", "KMS_UNAVAILABLE"],
     },
   },
   "/api/invitations/{id}": {
@@ -431,7 +452,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       summary: "Accept an invitation: create the account and sign in.",
       body: "AcceptInvitation",
       ok: [201, "SessionStarted"],
-      errors: ["INVITATION_INVALID", "EMAIL_TAKEN", "WEAK_PASSWORD", "RATE_LIMITED"],
+      errors: ["INVITATION_INVALID", "EMAIL_TAKEN", "WEAK_PASSWORD", "RATE_LIMITED", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
     },
   },
   "/api/groups": {
@@ -497,7 +518,12 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
     GET: { access: "session", summary: "The signed-in user's effective settings, with where each comes from.", ok: [200, "EffectiveSettings"] },
   },
   "/api/meetings": {
-    GET: { access: "user", summary: "Your meetings (owner, admins and the admin token: every meeting).", ok: [200, "MeetingList"] },
+    GET: {
+      access: "user",
+      summary: "Your meetings (owner, admins and the admin token: every meeting).",
+      ok: [200, "MeetingList"],
+      errors: ["KMS_UNAVAILABLE", "DATA_UNREADABLE"],
+    },
     POST: {
       access: "user",
       summary: "Schedule or start a meeting. The passcode is returned this once.",
@@ -505,7 +531,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
         "Without credentials this answers UNAUTHORIZED (as before accounts existed). Options are checked against the owner's effective settings; admin-token meetings follow the account level and default to no waiting room and join before host.",
       body: "CreateMeeting",
       ok: [201, "CreatedMeeting"],
-      errors: ["E2EE_NOT_ALLOWED", "SETTING_LOCKED"],
+      errors: ["E2EE_NOT_ALLOWED", "SETTING_LOCKED", "KMS_UNAVAILABLE"],
     },
   },
   "/api/meetings/{id}": {
@@ -513,16 +539,24 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       access: "public",
       summary: "A meeting: public facts for anyone; details for its owner, admins and the admin token.",
       ok: [200, "MeetingView"],
-      errors: ["MEETING_NOT_FOUND"],
+      errors: ["MEETING_NOT_FOUND", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
     },
     PATCH: {
       access: "user",
       summary: "Edit a meeting (owner or admin).",
       body: "UpdateMeeting",
       ok: [200, "MeetingDetails"],
-      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "E2EE_NOT_ALLOWED", "SETTING_LOCKED"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "E2EE_NOT_ALLOWED", "SETTING_LOCKED", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
     },
     DELETE: { access: "user", summary: "Delete a meeting (owner or admin).", ok: [204], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+  },
+  "/api/meetings/{id}/participants": {
+    GET: {
+      access: "user",
+      summary: "Who joined and left the meeting, and when (owner or admin); sealed at rest, so it needs the KMS.",
+      ok: [200, "ParticipantLog"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
+    },
   },
   "/api/meetings/{id}/passcode": {
     POST: {

@@ -29,12 +29,14 @@ import {
   type LiveMeetingOptions,
   type MediaRoom,
   type ParticipantInfo,
+  logIdentity,
 } from "./live-meeting.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import { RateLimiter } from "../http/rate-limit.js";
 
 export interface BreakoutMeetingOptions extends Omit<LiveMeetingOptions, "roomId" | "hostElsewhere" | "onEmpty"> {
+  /* onParticipant (the participant log) hears who enters and leaves the MEETING: moves between rooms are not logged. */
   /** Creates a breakout room's relay room (the main room's comes as `media`). */
   createRoomMedia?: (relayRoomId: string) => MediaRoom;
   /** Called when nobody is left in the main room or any breakout room. */
@@ -188,7 +190,10 @@ export class BreakoutMeeting {
     const roomId = this.#where.get(memberId);
     if (roomId !== undefined) {
       this.#where.delete(memberId);
-      this.#rooms.get(roomId)?.leave(memberId, reason);
+      const room = this.#rooms.get(roomId);
+      const who = room?.participant(memberId);
+      if (who) this.#opts.onParticipant?.({ event: "left", ...logIdentity(who.identity), reason });
+      room?.leave(memberId, reason);
       this.#unassign(memberId);
       this.#sendState();
       this.#roomMaybeDone(roomId); // (the room's onEmpty also checks whether the meeting is empty)

@@ -140,6 +140,22 @@ export interface LiveMeetingOptions {
   fileTokenFor?: (memberId: string) => string | undefined;
   /** Whether a host or co-host is in another room of this meeting (a breakout room). */
   hostElsewhere?: () => boolean;
+  /** Someone was admitted or left (the participant log, sealed at rest: storage/participant-log.ts). */
+  onParticipant?: (event: ParticipantLogEvent) => void;
+}
+
+/** What the participant log records of a member joining or leaving. */
+export interface ParticipantLogEvent {
+  readonly event: "joined" | "left";
+  readonly memberId: string;
+  readonly displayName: string;
+  /** "person", or the connector's kind. */
+  readonly kind: string;
+  readonly reason?: "left" | "disconnected" | "removed";
+}
+
+export function logIdentity(identity: MemberIdentity): { memberId: string; displayName: string; kind: string } {
+  return { memberId: identity.memberId, displayName: identity.displayName, kind: identity.kind === "person" ? "person" : identity.connector };
 }
 
 export const MAX_PARTICIPANTS = 1000;
@@ -398,6 +414,8 @@ export class LiveMeeting {
     p.media = null;
     if (p.inGroup && this.#opts.metrics) this.#leftAt.set(memberId, performance.now());
     this.#ds.leave(memberId);
+    // A move between rooms of the meeting is not leaving it (breakout-rooms.ts logs who really leaves).
+    if (reason !== "moved") this.#opts.onParticipant?.({ event: "left", ...logIdentity(p.identity), reason });
     this.#broadcast({ type: "memberLeft", memberId, reason });
     if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
     if (this.size === 0) this.#opts.onEmpty?.();
@@ -441,6 +459,7 @@ export class LiveMeeting {
     connection.send({ type: "meetingState", locked: this.#locked, features: this.features });
     if (p.role !== "participant") this.#sendWaitingList();
     this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
+    if (!req.admitted) this.#opts.onParticipant?.({ event: "joined", ...logIdentity(identity) });
     this.#ds.join(identity.memberId, identity, req.keyPackage);
   }
 

@@ -7,7 +7,14 @@
 import { createHash } from "node:crypto";
 import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MeetingFeatures, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
-import { MAX_PARTICIPANTS, OPEN_POLICY, type MediaRoom, type MeetingPolicy, type ParticipantConnection } from "./live-meeting.js";
+import {
+  MAX_PARTICIPANTS,
+  OPEN_POLICY,
+  type MediaRoom,
+  type MeetingPolicy,
+  type ParticipantConnection,
+  type ParticipantLogEvent,
+} from "./live-meeting.js";
 import { BreakoutMeeting } from "./breakout-rooms.js";
 import type { MeetingFiles } from "../files/meeting-files.js";
 import type { Meeting } from "../storage/meetings.js";
@@ -39,6 +46,8 @@ export interface MeetingRegistryOptions {
   metrics?: Metrics;
   /** TURN servers with fresh credentials for an admitted participant. */
   iceServersFor?: (memberId: string) => IceServerInfo[];
+  /** Someone was admitted to or left a meeting (the sealed participant log). */
+  onParticipant?: (meetingId: string, event: ParticipantLogEvent) => void;
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -206,6 +215,7 @@ export class MeetingRegistry {
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
+        ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {

@@ -3,6 +3,10 @@
  * latest schema on open, and the owner of the stores built on it.
  */
 import { chmodSync } from "node:fs";
+import { KeyManager } from "@conclave/kms";
+import type { KeyManagement } from "../kms/runtime.js";
+import { SqliteKeyStore } from "./data-keys.js";
+import { ParticipantLog } from "./participant-log.js";
 import { ServerError } from "../errors.js";
 import { GroupStore } from "./groups.js";
 import { InvitationStore } from "./invitations.js";
@@ -21,6 +25,11 @@ export interface DatabaseOptions {
   readonly meetingIds?: () => string;
   /** Default: Date.now. The clock of sessions, invitations, users, groups and settings. */
   readonly now?: () => number;
+  /**
+   * The key management of data at rest (kms/runtime.ts). Without it, storing or reading a
+   * confidential field fails with KMS_UNAVAILABLE: nothing confidential is ever written in clear.
+   */
+  readonly kms?: KeyManagement;
 }
 
 export class Database {
@@ -31,17 +40,21 @@ export class Database {
   readonly #sessions: SessionStore;
   readonly #invitations: InvitationStore;
   readonly #settings: SettingsStore;
+  readonly #participants: ParticipantLog;
+  readonly #keys: KeyManager | undefined;
   #closed = false;
 
   private constructor(connection: SqliteConnection, options: DatabaseOptions) {
     this.#connection = connection;
     const now = options.now ?? Date.now;
+    this.#keys = options.kms === undefined ? undefined : new KeyManager({ ...options.kms, store: new SqliteKeyStore(() => this.connection) });
     this.#meetings = new MeetingStore(this, options.meetingIds ?? generateMeetingId);
     this.#users = new UserStore(this, now);
     this.#groups = new GroupStore(this, now);
     this.#sessions = new SessionStore(this, now);
     this.#invitations = new InvitationStore(this, this.#users, now);
     this.#settings = new SettingsStore(this, now);
+    this.#participants = new ParticipantLog(this);
   }
 
   /** Open (creating if needed) the database file and apply pending migrations. The directory must exist. */
@@ -60,6 +73,9 @@ export class Database {
       // the last transactions, which is acceptable for meeting metadata.
       connection.pragma("synchronous = NORMAL");
       connection.pragma("foreign_keys = ON");
+      // Deleted and overwritten content is zeroed, so clear text replaced by the migration to
+      // sealed columns (or a shredded object) does not linger in free pages.
+      connection.pragma("secure_delete = ON");
       migrate(connection, migrations);
     } catch (e) {
       connection.close();
@@ -93,6 +109,21 @@ export class Database {
     return this.#settings;
   }
 
+  get participants(): ParticipantLog {
+    return this.#participants;
+  }
+
+  /** The key manager of data at rest; KMS_UNAVAILABLE if the database was opened without one. */
+  get keys(): KeyManager {
+    if (this.#keys === undefined) throw new ServerError("KMS_UNAVAILABLE", "this database was opened without key management");
+    return this.#keys;
+  }
+
+  /** True when confidential fields can be sealed (a key manager is attached). */
+  get hasKeys(): boolean {
+    return this.#keys !== undefined;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -108,10 +139,13 @@ export class Database {
     return this.#connection;
   }
 
-  /** Idempotent. Stores used after close throw SERVER_CLOSED. */
+  /** Idempotent. Stores used after close throw SERVER_CLOSED. Wipes cached data keys and closes the KMS back end. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // The back ends close synchronously underneath (file keys wiped, PKCS#11 session closed,
+    // KMIP socket destroyed); the promise only reports it.
+    void this.#keys?.close().catch(() => {});
     this.#connection.close();
   }
 }

@@ -1,13 +1,25 @@
 /**
  * Meetings as stored: ID, encryption type, passcode hash and lifetime. The live meeting (its
  * members, MLS delivery, media) belongs to the meetings module; this is its durable record.
+ *
+ * Confidential details (the topic) are sealed under the meeting's data key (storage/sealed.ts)
+ * and need the KMS to read or write; what joining needs (id, encryption, passcode hash, policy,
+ * times, owner) stays in clear columns, so live meetings never wait for the KMS.
  */
 import { randomInt } from "node:crypto";
 import { generatePasscode, hashPasscode, verifyPasscodeHash, verifyPasscodeHashAsync } from "../auth/passcode.js";
 import { ServerError } from "../errors.js";
 import type { MeetingSettingsSnapshot } from "../settings/meeting-options.js";
 import type { Database } from "./database.js";
+import { SERVER_PRINCIPAL, openJson, sealJson, stringOrNull, type Principal } from "./sealed.js";
 import { isSqliteError } from "./sqlite.js";
+
+/** The field the sealed details are bound to (AAD). */
+const DETAILS_FIELD = "details";
+
+export function meetingRef(id: string): { kind: "meeting"; id: string } {
+  return { kind: "meeting", id };
+}
 
 export type Encryption = "e2ee" | "enhanced";
 export const ENCRYPTION_TYPES: readonly Encryption[] = ["e2ee", "enhanced"];
@@ -108,6 +120,7 @@ interface MeetingRow {
   waiting_room: number;
   join_before_host: number;
   settings_json: string | null;
+  sealed: Buffer | null;
 }
 
 function toMeeting(row: MeetingRow): Meeting {
@@ -121,11 +134,11 @@ function toMeeting(row: MeetingRow): Meeting {
   return m;
 }
 
-function toScheduled(row: MeetingRow): ScheduledMeeting {
+function toScheduled(row: MeetingRow, topic: string | null): ScheduledMeeting {
   return {
     ...toMeeting(row),
     ownerUserId: row.owner_user_id,
-    topic: row.topic,
+    topic,
     startAt: row.start_at,
     durationMin: row.duration_min,
     waitingRoom: row.waiting_room === 1,
@@ -153,19 +166,26 @@ export class MeetingStore {
     this.#nextId = nextId;
   }
 
-  /** Create a meeting with a fresh unique ID and, by default, a passcode. */
-  async create(options: CreateMeetingOptions = {}): Promise<CreatedMeeting> {
+  /**
+   * Create a meeting with a fresh unique ID and, by default, a passcode. A topic is sealed under
+   * the meeting's new data key (KMS_UNAVAILABLE when the KMS cannot be reached).
+   */
+  async create(options: CreateMeetingOptions = {}, by: Principal = SERVER_PRINCIPAL): Promise<CreatedMeeting> {
     const encryption = options.encryption ?? "e2ee";
     const passcode = options.passcode === false ? null : generatePasscode();
     const passcodeHash = passcode === null ? null : await hashPasscode(passcode);
     const createdAt = Date.now();
     const insert = this.#db.connection.prepare(
       `INSERT INTO meetings (id, encryption, passcode_hash, created_at, owner_user_id, topic, start_at, duration_min,
-         waiting_room, join_before_host, settings_json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         waiting_room, join_before_host, settings_json, sealed)
+       VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)`,
     );
+    const taken = this.#db.connection.prepare("SELECT 1 FROM meetings WHERE id = ?");
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
       const id = this.#nextId();
+      if (taken.get(id) !== undefined) continue;
+      const topic = options.topic ?? null;
+      const sealed = topic === null ? null : await sealJson(this.#db, meetingRef(id), DETAILS_FIELD, { topic }, by);
       try {
         insert.run(
           id,
@@ -173,12 +193,12 @@ export class MeetingStore {
           passcodeHash,
           createdAt,
           options.ownerUserId ?? null,
-          options.topic ?? null,
           options.startAt ?? null,
           options.durationMin ?? null,
           (options.waitingRoom ?? false) ? 1 : 0,
           (options.joinBeforeHost ?? true) ? 1 : 0,
           options.settings == null ? null : JSON.stringify(options.settings),
+          sealed,
         );
       } catch (e) {
         if (isSqliteError(e, "SQLITE_CONSTRAINT_PRIMARYKEY")) continue;
@@ -189,15 +209,22 @@ export class MeetingStore {
     throw new ServerError("INTERNAL", "could not find a free meeting ID");
   }
 
-  /** The meeting with its schedule and owner. */
-  details(id: string): ScheduledMeeting | undefined {
+  /** The meeting with its schedule, owner and (unsealed) topic. */
+  async details(id: string, by: Principal = SERVER_PRINCIPAL): Promise<ScheduledMeeting | undefined> {
     if (!isMeetingId(id)) return undefined;
     const row = this.#db.connection.prepare<MeetingRow>("SELECT * FROM meetings WHERE id = ?").get(id);
-    return row === undefined ? undefined : toScheduled(row);
+    return row === undefined ? undefined : this.#unseal(row, by);
+  }
+
+  async #unseal(row: MeetingRow, by: Principal): Promise<ScheduledMeeting> {
+    // `topic` holds clear text only in rows the migration (storage/seal-migration.ts) has not reached yet.
+    if (row.sealed === null) return toScheduled(row, row.topic);
+    const details = await openJson(this.#db, meetingRef(row.id), DETAILS_FIELD, row.sealed, by);
+    return toScheduled(row, stringOrNull(details.topic));
   }
 
   /** With schedules, newest first; only one owner's when `ownerUserId` is given. */
-  listDetails(options: { ownerUserId?: string; limit?: number } = {}): ScheduledMeeting[] {
+  async listDetails(options: { ownerUserId?: string; limit?: number } = {}, by: Principal = SERVER_PRINCIPAL): Promise<ScheduledMeeting[]> {
     const limit = Math.max(1, Math.min(options.limit ?? 1000, 10_000));
     const db = this.#db.connection;
     const rows =
@@ -206,14 +233,19 @@ export class MeetingStore {
         : db
             .prepare<MeetingRow>("SELECT * FROM meetings WHERE owner_user_id = ? ORDER BY created_at DESC, id LIMIT ?")
             .all(options.ownerUserId, limit);
-    return rows.map(toScheduled);
+    return Promise.all(rows.map((r) => this.#unseal(r, by)));
   }
 
   /** Throws MEETING_NOT_FOUND. Returns the meeting as stored afterwards. */
-  update(id: string, changes: MeetingChanges): ScheduledMeeting {
+  async update(id: string, changes: MeetingChanges, by: Principal = SERVER_PRINCIPAL): Promise<ScheduledMeeting> {
     const columns: [string, unknown][] = [];
     if (changes.encryption !== undefined) columns.push(["encryption", changes.encryption]);
-    if (changes.topic !== undefined) columns.push(["topic", changes.topic]);
+    if (changes.topic !== undefined && isMeetingId(id)) {
+      const current = await this.details(id, by);
+      if (current === undefined) throw new ServerError("MEETING_NOT_FOUND");
+      const sealed = changes.topic === null ? null : await sealJson(this.#db, meetingRef(id), DETAILS_FIELD, { topic: changes.topic }, by);
+      columns.push(["topic", null], ["sealed", sealed]);
+    }
     if (changes.startAt !== undefined) columns.push(["start_at", changes.startAt]);
     if (changes.durationMin !== undefined) columns.push(["duration_min", changes.durationMin]);
     if (changes.waitingRoom !== undefined) columns.push(["waiting_room", changes.waitingRoom ? 1 : 0]);
@@ -225,15 +257,21 @@ export class MeetingStore {
         .prepare(`UPDATE meetings SET ${columns.map(([c]) => `${c} = ?`).join(", ")} WHERE id = ?`)
         .run(...columns.map(([, v]) => v), id);
     }
-    const meeting = this.details(id);
+    const meeting = await this.details(id, by);
     if (meeting === undefined) throw new ServerError("MEETING_NOT_FOUND");
     return meeting;
   }
 
-  /** Delete the meeting's record; its links stop working. */
-  delete(id: string): boolean {
+  /**
+   * Delete the meeting's record; its links stop working. Its data key goes in the same
+   * statement (a trigger), so its sealed details and participant log, here and in every
+   * backup, can no longer be decrypted (crypto-shredding).
+   */
+  async delete(id: string, by: Principal = SERVER_PRINCIPAL): Promise<boolean> {
     if (!isMeetingId(id)) return false;
-    return this.#db.connection.prepare("DELETE FROM meetings WHERE id = ?").run(id).changes > 0;
+    const deleted = this.#db.connection.prepare("DELETE FROM meetings WHERE id = ?").run(id).changes > 0;
+    if (deleted && this.#db.hasKeys) await this.#db.keys.forget(meetingRef(id), by);
+    return deleted;
   }
 
   /** Give the meeting a fresh passcode (the old one stops working); returned once. Throws MEETING_NOT_FOUND. */
@@ -257,14 +295,16 @@ export class MeetingStore {
 
   /** How the meeting admits people; undefined for an unknown meeting. */
   meetingPolicy(meetingId: string): StoredMeetingPolicy | undefined {
-    const m = this.details(meetingId);
+    if (!isMeetingId(meetingId)) return undefined;
+    // Clear columns only: joining a meeting never needs the KMS.
+    const m = this.#db.connection.prepare<MeetingRow>("SELECT * FROM meetings WHERE id = ?").get(meetingId);
     if (m === undefined) return undefined;
     return {
       encryption: m.encryption,
-      waitingRoom: m.waitingRoom,
-      joinBeforeHost: m.joinBeforeHost,
-      ownerUserId: m.ownerUserId,
-      passcodeRequired: m.passcodeRequired,
+      waitingRoom: m.waiting_room === 1,
+      joinBeforeHost: m.join_before_host === 1,
+      ownerUserId: m.owner_user_id,
+      passcodeRequired: m.passcode_hash !== null,
     };
   }
 

@@ -118,4 +118,49 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX meetings_by_owner ON meetings (owner_user_id, created_at);
     `,
   },
+  {
+    version: 5,
+    name: "data at rest under the KMS",
+    // Data keys, wrapped by the KMS master key, one per protected object (docs/threat-model.md).
+    // Confidential fields move to `sealed` columns (AES-256-GCM under the object's data key);
+    // the clear columns are emptied by the migration in storage/seal-migration.ts. Deleting an
+    // object deletes its data key in the same statement (crypto-shredding), cascades included.
+    sql: `
+      CREATE TABLE data_keys (
+        object_kind   TEXT    NOT NULL,
+        object_id     TEXT    NOT NULL,
+        data_key_id   TEXT    NOT NULL CHECK (length(data_key_id) = 32),
+        master_key_id TEXT    NOT NULL,
+        wrapped       BLOB    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (object_kind, object_id)
+      ) STRICT;
+      CREATE INDEX data_keys_by_master_key ON data_keys (master_key_id);
+
+      ALTER TABLE meetings ADD COLUMN sealed BLOB;
+      ALTER TABLE invitations ADD COLUMN sealed BLOB;
+
+      CREATE TABLE participant_log (
+        seq        INTEGER PRIMARY KEY,
+        meeting_id TEXT    NOT NULL REFERENCES meetings (id) ON DELETE CASCADE,
+        at         INTEGER NOT NULL,
+        sealed     BLOB    NOT NULL
+      ) STRICT;
+      CREATE INDEX participant_log_by_meeting ON participant_log (meeting_id, at);
+
+      CREATE TRIGGER meetings_shred_data_key AFTER DELETE ON meetings BEGIN
+        DELETE FROM data_keys WHERE object_kind = 'meeting' AND object_id = OLD.id;
+      END;
+      CREATE TRIGGER invitations_shred_data_key AFTER DELETE ON invitations BEGIN
+        DELETE FROM data_keys WHERE object_kind = 'invitation' AND object_id = OLD.id;
+      END;
+
+      -- Clear-text migration state: 'pending' until every row is sealed and the old text purged.
+      CREATE TABLE seal_migration (
+        name  TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'done'))
+      ) STRICT;
+      INSERT INTO seal_migration (name, state) VALUES ('clear-text', 'pending');
+    `,
+  },
 ];

@@ -182,9 +182,18 @@ export class UserStore {
     if (changed === 0) throw new ServerError("USER_NOT_FOUND");
   }
 
-  /** Deletes the user with their sessions, settings and meetings (foreign keys cascade). */
+  /**
+   * Deletes the user with their sessions, settings and meetings (foreign keys cascade); the
+   * meetings' data keys go with them (a trigger: crypto-shredding), and cached copies are wiped.
+   */
   delete(id: string): boolean {
-    return this.#db.connection.prepare("DELETE FROM users WHERE id = ?").run(id).changes > 0;
+    const db = this.#db.connection;
+    const meetings = db.prepare<{ id: string }>("SELECT id FROM meetings WHERE owner_user_id = ?").all(id);
+    const deleted = db.prepare("DELETE FROM users WHERE id = ?").run(id).changes > 0;
+    if (deleted && this.#db.hasKeys) {
+      for (const m of meetings) void this.#db.keys.forget({ kind: "meeting", id: m.id }, "server").catch(() => {});
+    }
+    return deleted;
   }
 }
 

@@ -1,5 +1,9 @@
-/** A database file in a fresh temporary folder; every opened handle is closed and the folder removed after the test. */
+/**
+ * A database file in a fresh temporary folder, with a local master key file there (so stores
+ * can seal confidential fields); every opened handle is closed and the folder removed after the test.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
+import { LocalKeyFileBackend } from "@conclave/kms";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Database, type DatabaseOptions } from "../../src/storage/database.js";
@@ -15,7 +19,7 @@ export function tempDb(t: { after(fn: () => void): void }): { file: string; open
   return {
     file,
     open: (options = {}) => {
-      const db = Database.open(file, options);
+      const db = Database.open(file, { kms: { backend: LocalKeyFileBackend.openSync({ file: join(dir, "kms", "master-keys.json") }) }, ...options });
       opened.push(db);
       return db;
     },
