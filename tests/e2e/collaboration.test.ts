@@ -316,6 +316,50 @@ test("turning chat off with an account lock removes it from every meeting: the S
   await until("Bob to read it", cb.chat, () => cb.chat.entries.length === 1);
 });
 
+test("an Enhanced meeting whose settings save chat keeps its group chat sealed under the KMS; private messages are not kept; an E2EE meeting keeps nothing", async (t) => {
+  await ready;
+  const db = server.server.context.database;
+  db.settings.writeAccount({ chatHistory: { value: true } });
+  t.after(() => db.settings.writeAccount({ chatHistory: { value: null } }));
+  const meeting = await server.createMeeting("enhanced");
+  const ada = await joinSession(server, meeting, "Ada", { asHost: true });
+  const bob = await joinSession(server, meeting, "Bob");
+  t.after(() => [ada, bob].forEach((s) => s.leave()));
+  await waitForAgreement([ada, bob], 2);
+  const [ca, cb] = [collab(ada), collab(bob)];
+  assert.equal(ada.features.chatHistory, true);
+  // (Said in an Enhanced meeting that saves chat: these cross the server in clear, by design.)
+  await ca.chat.send("Minutes: budget approved");
+  await until("Bob to read it", cb.chat, () => cb.chat.entries.length === 1);
+  await cb.chat.send("Action item: Bob books the room");
+  await ca.chat.sendPrivate(bob.memberId, secret("private remarks are never saved"));
+  await until("Bob to read the private one", cb.chat, () => cb.chat.entries.length === 3);
+  await waitFor("the server to seal both messages", 10_000, (wake) => {
+    const timer = setInterval(wake, 50);
+    return () => clearInterval(timer);
+  }, () => (db.connection.prepare<{ n: number }>("SELECT count(*) AS n FROM chat_history WHERE meeting_id = ?").get(meeting.id)!.n === 2) || undefined);
+  for (const row of db.connection.prepare<{ sealed: Buffer }>("SELECT sealed FROM chat_history WHERE meeting_id = ?").all(meeting.id)) {
+    assert.ok(!row.sealed.includes(Buffer.from("budget")), "stored sealed, not in clear");
+  }
+  const res = await httpsCall("GET", `https://127.0.0.1:${server.server.port}/api/meetings/${meeting.id}/chat`, undefined, undefined, { authorization: `Bearer ${server.server.adminToken}` });
+  assert.equal(res.status, 200);
+  const saved = (JSON.parse(res.body.toString("utf8")) as { messages: { displayName: string; text: string; memberId: string; room: string | null }[] }).messages;
+  assert.deepEqual(saved.map((m) => [m.displayName, m.text, m.room]), [["Ada", "Minutes: budget approved", null], ["Bob", "Action item: Bob books the room", null]]);
+  assert.equal(saved[1]!.memberId, bob.memberId);
+
+  // The same setting in an E2EE meeting: off for its members, and the server refuses a copy sent anyway.
+  const e2ee = await server.createMeeting("e2ee");
+  const raw: { send?: (text: string) => void } = {};
+  const cy = await joinSession(server, e2ee, "Cy", { raw });
+  t.after(() => cy.leave());
+  await waitForAgreement([cy], 1);
+  assert.equal(cy.features.chatHistory, false);
+  const cyErrors = errorsOf(cy);
+  raw.send!(encodeMessage({ type: "chatArchive", id: "c-12345678", text: "an archive copy the server must refuse" }));
+  await waitFor("the server to refuse it", 10_000, (wake) => cy.on("error", wake), () => cyErrors.includes("FEATURE_DISABLED"));
+  assert.equal(db.connection.prepare<{ n: number }>("SELECT count(*) AS n FROM chat_history WHERE meeting_id = ?").get(e2ee.id)!.n, 0);
+});
+
 test("the tap over every signaling message saw none of the chat text, file bytes, file names, poll questions or answers", async () => {
   await ready;
   assert.ok(tapped.length > 100, `the tap saw the traffic (${tapped.length} frames)`);
@@ -335,7 +379,7 @@ function httpsPost(url: string, token: string, body: Uint8Array): Promise<{ stat
   return httpsCall("POST", url, token, body);
 }
 
-async function httpsCall(method: string, url: string, token?: string, body?: Uint8Array): Promise<{ status: number; body: Buffer }> {
+async function httpsCall(method: string, url: string, token?: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
   const { request } = await import("node:https");
   return new Promise((resolve, reject) => {
     const req = request(
@@ -343,7 +387,11 @@ async function httpsCall(method: string, url: string, token?: string, body?: Uin
       {
         method,
         ca: server.ca,
-        headers: { ...(token ? { "X-Conclave-File-Token": token } : {}), ...(body ? { "Content-Type": "application/octet-stream", "Content-Length": String(body.length) } : {}) },
+        headers: {
+          ...headers,
+          ...(token ? { "X-Conclave-File-Token": token } : {}),
+          ...(body ? { "Content-Type": "application/octet-stream", "Content-Length": String(body.length) } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -101,7 +101,15 @@ export interface BreakoutStateEvent {
 }
 
 /** Every feature off: what a member assumes until the server says what the meeting allows. */
-const NO_FEATURES: MeetingFeatures = { inMeetingChat: false, privateChat: false, reactions: false, polling: false, breakoutRooms: false, fileSharing: false };
+const NO_FEATURES: MeetingFeatures = {
+  inMeetingChat: false,
+  privateChat: false,
+  reactions: false,
+  polling: false,
+  breakoutRooms: false,
+  fileSharing: false,
+  chatHistory: false,
+};
 /** Refusals of a moveRoom: the move is off, this member stays in its group. */
 const MOVE_REFUSALS = new Set(["MOVE_NOT_ALLOWED", "ROOM_NOT_FOUND", "BAD_KEY_PACKAGE", "FEATURE_DISABLED", "NOT_ADMITTED"]);
 
@@ -298,6 +306,16 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       this.#pendingMove = { roomId, secret: kp.secret };
       this.#send({ type: "moveRoom", roomId, keyPackage: toBase64(kp.keyPackage) });
     });
+  }
+
+  /**
+   * Enhanced meetings whose settings save chat (features.chatHistory): hands a copy of a group
+   * chat message this member sent to the server, in clear over TLS, to be kept sealed under the
+   * KMS. Does nothing in any other meeting (in E2EE meetings the server never gets chat text).
+   */
+  archiveChat(id: string, text: string): void {
+    if (this.#encryption !== "enhanced" || !this.#features.chatHistory) return;
+    this.#send({ type: "chatArchive", id, text });
   }
 
   /** Host or co-host: open breakout rooms with these assignments (or change them). */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ALL_FEATURES_ON,
+  DEFAULT_MEETING_FEATURES,
   APP_MESSAGE_TYPES,
   MAX_APP_MESSAGE_PAYLOAD_BYTES,
   SEALED_ONLY_TYPES,
@@ -185,7 +185,7 @@ test("sealed payloads are padded to whole blocks (a vote is as long as any other
 });
 
 test("each kind is governed by the settings that name it: chat by inMeetingChat, files also by fileSharing, polls by polling", () => {
-  const off = (k: keyof typeof ALL_FEATURES_ON) => ({ ...ALL_FEATURES_ON, [k]: false });
+  const off = (k: keyof typeof DEFAULT_MEETING_FEATURES) => ({ ...DEFAULT_MEETING_FEATURES, [k]: false });
   assert.equal(disabledFeature("chat", off("inMeetingChat")), "inMeetingChat");
   assert.equal(disabledFeature("chat", off("privateChat")), null);
   assert.equal(disabledFeature("privateChat", off("privateChat")), "privateChat");
@@ -196,7 +196,11 @@ test("each kind is governed by the settings that name it: chat by inMeetingChat,
   for (const t of ["pollLaunch", "pollVote", "pollEnd", "pollResults"] as const) assert.equal(disabledFeature(t, off("polling")), "polling");
   assert.equal(disabledFeature("breakoutPlan", off("breakoutRooms")), "breakoutRooms");
   for (const t of ["mediaState", "hostRequest", "spotlight", "hand", "lowerHand", "sealed"] as const) {
-    for (const k of Object.keys(ALL_FEATURES_ON) as (keyof typeof ALL_FEATURES_ON)[]) assert.equal(disabledFeature(t, off(k)), null);
+    for (const k of Object.keys(DEFAULT_MEETING_FEATURES) as (keyof typeof DEFAULT_MEETING_FEATURES)[]) assert.equal(disabledFeature(t, off(k)), null);
+  }
+  // chatHistory governs no kind of message: it only tells apps to hand group chat to the server.
+  for (const t of ["chat", "privateChat", "file"] as const) {
+    assert.equal(disabledFeature(t, { ...DEFAULT_MEETING_FEATURES, chatHistory: false }), null);
   }
 });
 

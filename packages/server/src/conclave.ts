@@ -104,12 +104,13 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       const featuresFor = (m: Meeting) => {
         const ownerId = context.meetings.meetingPolicy(m.id)?.ownerUserId ?? null;
         const owner = ownerId === null ? undefined : users.get(ownerId);
-        return meetingFeatures(resolveAll(owner === undefined ? { account: settings.account() } : settings.levelsFor(owner)));
+        return meetingFeatures(resolveAll(owner === undefined ? { account: settings.account() } : settings.levelsFor(owner)), m.encryption);
       };
       registry = new MeetingRegistry({
         store: context.meetings,
         featuresFor,
         files: context.files,
+        onChatArchive: (meetingId, message) => context.database.chat.record(meetingId, message),
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
         ...(opts.limits ? { limits: opts.limits } : {}),

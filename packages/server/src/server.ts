@@ -180,6 +180,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     throw e;
   }
   database.participants.onWarning = (message, error) => logger.warn(message, error);
+  database.chat.onWarning = (message, error) => logger.warn(message, error);
   const closeDatabase = (): void => {
     database.close();
     kms.audit.close();
@@ -355,7 +356,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       await acme?.close();
       // Participant-log entries still being sealed are written before the database closes.
       // Bounded: a KMS that is down does not hold up the shutdown (those entries are lost, and logged).
-      await Promise.race([database.participants.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await Promise.race([Promise.all([database.participants.flush(), database.chat.flush()]), new Promise((r) => setTimeout(r, 2000).unref())]);
       await files.close();
       closeDatabase();
     })();

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ALL_FEATURES_ON, createKeyPackage, toBase64, type ClientMessage, type MemberIdentity, type ServerMessage } from "@conclave/protocol";
+import { DEFAULT_MEETING_FEATURES, createKeyPackage, toBase64, type ClientMessage, type MemberIdentity, type ServerMessage } from "@conclave/protocol";
 import { BreakoutMeeting } from "../src/meetings/breakout-rooms.js";
 import type { ParticipantConnection } from "../src/meetings/live-meeting.js";
 import type { MeetingRole } from "@conclave/protocol";
@@ -22,12 +22,12 @@ function fakeConnection(): Fake {
 
 const person = (name: string): MemberIdentity => ({ kind: "person", memberId: `m-${name}`, displayName: name });
 
-async function setup(opts: { features?: typeof ALL_FEATURES_ON } = {}) {
+async function setup(opts: { features?: typeof DEFAULT_MEETING_FEATURES } = {}) {
   let empty = 0;
   const gone: string[] = [];
   const meeting = new BreakoutMeeting({
     meeting: { id: "12345678901", encryption: "e2ee", passcodeRequired: false, createdAt: 0 },
-    features: opts.features ?? ALL_FEATURES_ON,
+    features: opts.features ?? DEFAULT_MEETING_FEATURES,
     onEmpty: () => void (empty += 1),
     onParticipantGone: (id) => void gone.push(id),
   });
@@ -133,18 +133,18 @@ test("a timer closes the rooms by itself", async (t) => {
 });
 
 test("with breakout rooms off in the meeting's settings, opening is FEATURE_DISABLED, and turning them off closes open rooms", async () => {
-  const s = await setup({ features: { ...ALL_FEATURES_ON, breakoutRooms: false } });
+  const s = await setup({ features: { ...DEFAULT_MEETING_FEATURES, breakoutRooms: false } });
   await s.add("Host", "host");
   const ada = await s.add("Ada");
   await s.send("Host", { type: "breakoutOpen", rooms: [{ roomId: "r1", members: [ada.id] }] });
   assert.deepEqual(s.errors("Host"), ["FEATURE_DISABLED"]);
-  s.meeting.setFeatures(ALL_FEATURES_ON);
+  s.meeting.setFeatures(DEFAULT_MEETING_FEATURES);
   await s.send("Host", { type: "breakoutOpen", rooms: [{ roomId: "r1", members: [ada.id] }] });
   await s.move("Ada", "r1");
   assert.equal(s.meeting.whereIs(ada.id), "r1");
-  s.meeting.setFeatures({ ...ALL_FEATURES_ON, breakoutRooms: false });
+  s.meeting.setFeatures({ ...DEFAULT_MEETING_FEATURES, breakoutRooms: false });
   assert.equal(s.lastState("Ada")!.open, false);
-  const features = [...s.people.get("Ada")!.conn.sent].reverse().find((m) => m.type === "meetingState") as { features: typeof ALL_FEATURES_ON };
+  const features = [...s.people.get("Ada")!.conn.sent].reverse().find((m) => m.type === "meetingState") as { features: typeof DEFAULT_MEETING_FEATURES };
   assert.equal(features.features.breakoutRooms, false, "members in rooms are told the new settings too");
   await s.move("Ada", null);
   await s.move("Ada", "r1");

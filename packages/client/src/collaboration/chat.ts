@@ -11,7 +11,8 @@
  *   and when receiving (a message sent anyway is refused with FEATURE_DISABLED).
  * - History: this member's own transcript, for as long as it is in the meeting. Nothing is sent
  *   to joiners from before they joined; `transcript()` lets a participant save the chat to its
- *   own device.
+ *   own device. In Enhanced meetings whose settings save chat (features.chatHistory), each
+ *   member also hands its own group messages to the server, which keeps them sealed under the KMS.
  */
 import { FileKey, MAX_FILE_BYTES, decryptFile, encryptFile, fromBase64, toBase64, type AppMessage } from "@conclave/protocol";
 import { TypedEmitter } from "../events.js";
@@ -96,6 +97,7 @@ export class MeetingChat extends TypedEmitter<MeetingChatEvents> {
   async send(text: string): Promise<ChatEntry> {
     const message: AppMessage = { v: 1, type: "chat", id: randomLocalId(), text };
     await this.#session.sendAppMessage(message);
+    this.#session.archiveChat(message.id, text);
     return this.#record(this.#mine(message.id, { text }));
   }
 

@@ -184,17 +184,21 @@ export const SEALED_ONLY_TYPES: ReadonlySet<AppMessageType> = new Set(["privateC
  * The meeting settings (packages/server/src/settings) that govern application messages. They
  * travel with the meeting to every member (signaling `meetingState.features`); a member refuses
  * to send, and refuses to accept, a kind whose settings are off (FEATURE_DISABLED).
+ * `chatHistory` governs no kind: it tells members' apps to also hand their group chat messages
+ * to the server for saving (Enhanced meetings only; always false in E2EE ones).
  */
-export const FEATURE_KEYS = ["inMeetingChat", "privateChat", "reactions", "polling", "breakoutRooms", "fileSharing"] as const;
+export const FEATURE_KEYS = ["inMeetingChat", "privateChat", "reactions", "polling", "breakoutRooms", "fileSharing", "chatHistory"] as const;
 export type FeatureKey = (typeof FEATURE_KEYS)[number];
 export type MeetingFeatures = Record<FeatureKey, boolean>;
-export const ALL_FEATURES_ON: Readonly<MeetingFeatures> = Object.freeze({
+/** The built-in defaults of these settings (a meeting whose owner changed nothing). */
+export const DEFAULT_MEETING_FEATURES: Readonly<MeetingFeatures> = Object.freeze({
   inMeetingChat: true,
   privateChat: true,
   reactions: true,
   polling: true,
   breakoutRooms: true,
   fileSharing: true,
+  chatHistory: false,
 });
 
 /** The settings a kind of message needs (all of them on); [] for kinds no setting governs. */

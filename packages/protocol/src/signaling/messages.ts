@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { ProtocolError } from "../errors.js";
-import { FEATURE_KEYS, MAX_BREAKOUT_ROOMS, roomIdSchema, type FeatureKey } from "../app-messages/app-message.js";
+import { FEATURE_KEYS, MAX_BREAKOUT_ROOMS, MAX_CHAT_TEXT, roomIdSchema, type FeatureKey } from "../app-messages/app-message.js";
 import { MAX_BROADCAST_BYTES } from "../app-messages/breakout-broadcast.js";
 
 export const SIGNALING_PROTOCOL_VERSION = 1;
@@ -167,6 +167,12 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("breakoutClose") }),
   /** Host or co-host: an encrypted, signed message for every room (app-messages/breakout-broadcast.ts). */
   z.strictObject({ type: z.literal("breakoutBroadcast"), message: b64.max(Math.ceil(MAX_BROADCAST_BYTES / 3) * 4) }),
+  /**
+   * ENHANCED meetings whose settings save chat (meetingState.features.chatHistory) only: a copy of
+   * a group chat message this participant sent, IN CLEAR over TLS, for the server to keep sealed
+   * under the KMS. The server refuses it in every other meeting.
+   */
+  z.strictObject({ type: z.literal("chatArchive"), id: z.string().regex(/^[A-Za-z0-9_-]{8,32}$/), text: z.string().min(1).max(MAX_CHAT_TEXT) }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 

@@ -58,6 +58,20 @@ const schemas: Json = {
     properties: { user: ref("User"), csrfToken: { type: "string" }, expiresAt: iso },
   },
   Me: { type: "object", required: ["user", "sessionExpiresAt"], properties: { user: ref("User"), sessionExpiresAt: iso } },
+  ChatHistory: {
+    type: "object",
+    required: ["messages"],
+    properties: {
+      messages: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["at", "memberId", "displayName", "text", "room"],
+          properties: { at: iso, memberId: { type: "string" }, displayName: { type: "string" }, text: { type: "string" }, room: { type: ["string", "null"] } },
+        },
+      },
+    },
+  },
   FileStored: {
     type: "object",
     required: ["fileId", "size"],
@@ -549,6 +563,15 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "E2EE_NOT_ALLOWED", "SETTING_LOCKED", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
     },
     DELETE: { access: "user", summary: "Delete a meeting (owner or admin).", ok: [204], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+  },
+  "/api/meetings/{id}/chat": {
+    GET: {
+      access: "user",
+      summary:
+        "The saved chat of an Enhanced meeting whose settings keep chat (owner or admin): group messages participants handed to the server, sealed at rest, so it needs the KMS. E2EE meetings have none.",
+      ok: [200, "ChatHistory"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
+    },
   },
   "/api/meetings/{id}/participants": {
     GET: {

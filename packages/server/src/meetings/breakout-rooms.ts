@@ -43,7 +43,12 @@ export interface BreakoutMeetingOptions extends Omit<LiveMeetingOptions, "roomId
   onEmpty?: () => void;
   /** A participant left the meeting for good (not a move between rooms). */
   onParticipantGone?: (memberId: string) => void;
+  /** A group chat message to keep (Enhanced meetings whose settings save chat). */
+  onChatArchive?: (message: { memberId: string; displayName: string; text: string; room: string | null }) => void;
 }
+
+/** Chat messages a participant may hand over for saving, per minute. */
+const ARCHIVED_PER_MINUTE = 120;
 
 /** Host broadcasts per host per minute: plenty for people, nothing for a flood. */
 const BROADCASTS_PER_MINUTE = 20;
@@ -65,6 +70,7 @@ export class BreakoutMeeting {
   #moving = 0;
   #closed = false;
   readonly #broadcasts = new RateLimiter({ limit: BROADCASTS_PER_MINUTE, windowMs: 60_000 });
+  readonly #archived = new RateLimiter({ limit: ARCHIVED_PER_MINUTE, windowMs: 60_000 });
   /** Each participant's file token, the same in every room it moves to. */
   readonly #fileTokens = new Map<string, string>();
   readonly #fileTokenFor: ((memberId: string) => string | undefined) | undefined;
@@ -81,7 +87,7 @@ export class BreakoutMeeting {
       }
       return token;
     });
-    const { createRoomMedia: _c, onParticipantGone: _g, fileTokenFor: _f, ...mainOpts } = opts;
+    const { createRoomMedia: _c, onParticipantGone: _g, fileTokenFor: _f, onChatArchive: _a, ...mainOpts } = opts;
     this.main = new LiveMeeting({
       ...mainOpts,
       ...(this.#fileTokenFor ? { fileTokenFor: this.#fileTokenFor } : {}),
@@ -174,6 +180,9 @@ export class BreakoutMeeting {
       case "leave":
         this.leave(memberId, "left");
         me.connection.close(1000, "left");
+        return;
+      case "chatArchive":
+        this.#archive(memberId, me, here, msg.text);
         return;
       default:
         await here.handle(memberId, msg);
@@ -407,6 +416,20 @@ export class BreakoutMeeting {
     }
     for (const id of this.main.participantIds) send(id, this.main);
     for (const r of this.#rooms.values()) for (const id of r.participantIds) send(id, r);
+  }
+
+  /**
+   * A copy of a group chat message for the saved chat: only in an Enhanced meeting whose
+   * settings keep chat, only from a member holding the group's keys, attributed to the sender's
+   * connection (a member can save only what it says itself).
+   */
+  #archive(memberId: string, me: ParticipantInfo, here: LiveMeeting, text: string): void {
+    const refuse = (code: ServerErrorCode, detail?: string) => me.connection.send({ type: "error", code, message: errorMessage(code, detail), fatal: false });
+    if (this.meeting.encryption !== "enhanced" || !this.main.features.chatHistory) return refuse("FEATURE_DISABLED", "this meeting does not save chat");
+    if (!here.isGroupMember(memberId)) return refuse("NOT_IN_GROUP");
+    if (this.#archived.isLimited(memberId)) return refuse("RATE_LIMITED", "saved chat messages");
+    this.#archived.record(memberId);
+    this.#opts.onChatArchive?.({ memberId, displayName: me.identity.displayName, text, room: here.roomId ?? null });
   }
 
   // ---- host controls, meeting-wide ---------------------------------------------------------

@@ -22,7 +22,7 @@ import {
 } from "@conclave/protocol";
 import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
 import { AppMessageGate } from "./app-message-gate.js";
-import { ALL_FEATURES_ON } from "@conclave/protocol";
+import { DEFAULT_MEETING_FEATURES } from "@conclave/protocol";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
@@ -188,7 +188,7 @@ export class LiveMeeting {
     this.#opts = opts;
     this.#media = opts.media;
     this.#policy = opts.policy ?? OPEN_POLICY;
-    this.#features = { ...(opts.features ?? ALL_FEATURES_ON) };
+    this.#features = { ...(opts.features ?? DEFAULT_MEETING_FEATURES) };
     this.#ds = new DeliveryService({
       // Each breakout room is a group of its own: another group id, another epoch, other keys.
       groupIdBase: new TextEncoder().encode(opts.roomId === undefined ? `conclave:${opts.meeting.id}` : `conclave:${opts.meeting.id}/room:${opts.roomId}`),
@@ -247,6 +247,11 @@ export class LiveMeeting {
   participant(memberId: string): ParticipantInfo | undefined {
     const p = this.#participants.get(memberId);
     return p && { identity: p.identity, connection: p.connection, role: p.role, banKey: p.banKey };
+  }
+
+  /** Whether this participant holds the group's keys (a full member of its MLS group). */
+  isGroupMember(memberId: string): boolean {
+    return this.#ds.isMember(memberId);
   }
 
   /** Whether a host or co-host is here. */
@@ -387,6 +392,7 @@ export class LiveMeeting {
       case "breakoutOpen":
       case "breakoutClose":
       case "breakoutBroadcast":
+      case "chatArchive":
         // The meeting's rooms (breakout-rooms.ts) handle these before they get here.
         p.connection.send({ type: "error", code: "REQUEST_FAILED", message: errorMessage("REQUEST_FAILED", "breakout rooms are not available here"), fatal: false });
         return;

@@ -36,6 +36,8 @@ export interface MeetingRegistryOptions {
   featuresFor?: (meeting: Meeting) => MeetingFeatures;
   /** Where files shared in meetings are kept (ciphertext), and the participants' tokens for them. */
   files?: MeetingFiles;
+  /** A group chat message to keep after the meeting (Enhanced meetings whose settings save chat). */
+  onChatArchive?: (meetingId: string, message: { memberId: string; displayName: string; text: string; room: string | null }) => void;
   commitTimeoutMs?: number;
   limits?: JoinLimits;
   /** How a meeting admits people (waiting room, join before host); default OPEN_POLICY. */
@@ -216,6 +218,7 @@ export class MeetingRegistry {
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
+        ...(this.#opts.onChatArchive ? { onChatArchive: (m: { memberId: string; displayName: string; text: string; room: string | null }) => this.#opts.onChatArchive?.(id, m) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {

@@ -26,6 +26,8 @@ interface CommonDefinition {
    * transcription bot). End-to-end encrypted meetings have none, so the feature is unavailable there.
    */
   readonly needsServerSideMember: boolean;
+  /** Why the feature is off in E2EE meetings, when it is not the media reason (E2EE_UNAVAILABLE_REASON). */
+  readonly e2eeReason?: string;
 }
 
 export type SettingDefinition = CommonDefinition & (BooleanDefinition | EnumDefinition);
@@ -34,8 +36,18 @@ export type SettingDefinition = CommonDefinition & (BooleanDefinition | EnumDefi
 export const E2EE_UNAVAILABLE_REASON =
   "Unavailable in end-to-end encrypted meetings: it needs a server-side member that can read the media, and in E2EE meetings only participants hold the keys.";
 
-function bool(label: string, defaultValue: boolean, description: string, needsServerSideMember = false) {
-  return { type: "boolean", default: defaultValue, label, description, needsServerSideMember } as const;
+function bool(label: string, defaultValue: boolean, description: string, needsServerSideMember = false, e2eeReason?: string) {
+  return { type: "boolean", default: defaultValue, label, description, needsServerSideMember, ...(e2eeReason !== undefined ? { e2eeReason } : {}) } as const;
+}
+
+/** Why saving chat on the server is off in E2EE meetings. */
+export const CHAT_HISTORY_E2EE_REASON =
+  "Unavailable in end-to-end encrypted meetings: the server would have to read the chat. Participants can save the chat on their own devices instead.";
+
+/** Why a setting's feature is unavailable in E2EE meetings, or undefined when it is available. */
+export function e2eeUnavailableReason(key: SettingKey): string | undefined {
+  const d: SettingDefinition = SETTINGS[key];
+  return d.needsServerSideMember ? (d.e2eeReason ?? E2EE_UNAVAILABLE_REASON) : undefined;
 }
 
 export const SETTINGS = {
@@ -65,6 +77,13 @@ export const SETTINGS = {
   reactions: bool("Reactions", true, "Participants may send emoji reactions."),
   inMeetingChat: bool("In-meeting chat", true, "Participants may chat with everyone in the meeting."),
   privateChat: bool("Private chat", true, "Participants may send private messages to one another."),
+  chatHistory: bool(
+    "Save chat in Enhanced meetings",
+    false,
+    "In Enhanced meetings, participants' apps also send their group chat messages to the server, which keeps them with the meeting's record, encrypted at rest under the KMS. Private messages and files are never saved.",
+    true,
+    CHAT_HISTORY_E2EE_REASON,
+  ),
   fileSharing: bool(
     "File sharing",
     true,
@@ -131,7 +150,7 @@ export function settingsCatalog(): CatalogEntry[] {
       label: d.label,
       description: d.description,
       needsServerSideMember: d.needsServerSideMember,
-      ...(d.needsServerSideMember ? { unavailableInE2ee: E2EE_UNAVAILABLE_REASON } : {}),
+      ...(d.needsServerSideMember ? { unavailableInE2ee: e2eeUnavailableReason(key) } : {}),
     };
   });
 }

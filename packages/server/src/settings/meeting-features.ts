@@ -10,9 +10,12 @@
  */
 import { FEATURE_KEYS, type MeetingFeatures } from "@conclave/protocol";
 import type { ResolvedSettings } from "./resolve.js";
+import type { Encryption } from "../storage/meetings.js";
 
-export function meetingFeatures(settings: ResolvedSettings): MeetingFeatures {
+export function meetingFeatures(settings: ResolvedSettings, encryption: Encryption): MeetingFeatures {
   const out = {} as MeetingFeatures;
   for (const key of FEATURE_KEYS) out[key] = settings[key].value === true;
+  // Saving chat needs the server to read it: never in an end-to-end encrypted meeting.
+  if (encryption === "e2ee") out.chatHistory = false;
   return out;
 }
