@@ -8,8 +8,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MlsSession, encodeMessage, toBase64, type AppMessage } from "@conclave/protocol";
-import type { AppMessageEvent, MeetingSession } from "@conclave/client";
-import { joinSession, startTestServer, waitFor, waitForAgreement } from "./support/harness.js";
+import { MeetingMediaState, type AppMessageEvent, type MeetingSession } from "@conclave/client";
+import { joinBot, joinSession, startTestServer, waitFor, waitForAgreement } from "./support/harness.js";
 
 function received(s: MeetingSession): AppMessageEvent[] {
   const got: AppMessageEvent[] = [];
@@ -133,4 +133,34 @@ test("a waiting participant receives no application messages", async (t) => {
   await host.sendAppMessage({ v: 1, type: "mediaState", mic: false, camera: false, screen: false });
   await waitFor("Ada to read it", 10_000, (wake) => ada.on("appMessage", wake), () => atAda.length === 1);
   assert.deepEqual(frames.map((f) => (JSON.parse(f) as { type: string }).type), ["waiting"]);
+});
+
+test("host requests and spotlights count only from hosts: a participant's are refused and ignored, a host's mute mutes a bot", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  const bot = await joinBot(server, meeting, "Bot", { sendMedia: true });
+  const eve = await joinSession(server, meeting, "Eve");
+  t.after(() => [host, eve].forEach((s) => s.leave()));
+  t.after(() => bot.leave());
+  await waitForAgreement([host, bot.session, eve], 3);
+  const errors: string[] = [];
+  bot.on("error", (e) => errors.push(e.code));
+  const eveState = new MeetingMediaState(eve, { mic: true, camera: true, screen: false });
+  const hostState = new MeetingMediaState(host, { mic: true, camera: true, screen: false });
+  t.after(() => [eveState, hostState].forEach((s) => s.close()));
+
+  // Eve is no host: her mute request and spotlight are refused by name and change nothing.
+  eveState.request(bot.memberId, "mute");
+  eveState.setSpotlight([eve.memberId]);
+  await waitFor("the bot to refuse both", 10_000, (wake) => bot.on("error", wake), () => errors.filter((c) => c === "APP_MESSAGE_NOT_ALLOWED").length >= 2);
+  assert.deepEqual(bot.spotlight, []);
+  // The host's mute: the bot mutes itself and tells everyone (encrypted).
+  const muted = waitFor("the host to see the bot muted", 10_000, (wake) => hostState.on("remote", wake), () => hostState.remote.get(bot.memberId)?.mic === false);
+  hostState.request(bot.memberId, "mute");
+  await muted;
+  hostState.setSpotlight([bot.memberId]);
+  await waitFor("the bot to follow the spotlight", 10_000, (wake) => bot.session.on("appMessage", wake), () => bot.spotlight.includes(bot.memberId));
+  assert.deepEqual(bot.spotlight, [bot.memberId]);
 });

@@ -144,6 +144,11 @@ interface Connection {
   tracks: { audio?: LocalTrack; video?: LocalTrack };
   mediaStarted: boolean;
   held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[];
+  /** A synthetic screen share (the same test video, published as source "screen"). */
+  screen: { track: LocalTrack; media: SyntheticMedia } | null;
+  /** Publish renegotiations, one at a time; `answered` resolves the one awaiting its answer. */
+  publishQueue: Promise<void>;
+  answered: (() => void) | null;
   /** The fatal error the server sent before closing, if any. */
   fatal: { code: string; message: string } | null;
   closed: boolean;
@@ -159,6 +164,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #micOn: boolean;
+  #screenOn = false;
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
   readonly #perSender = new Map<string, number>();
@@ -216,6 +222,34 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.#conn.state.setLocal(this.#localState());
   }
 
+  /**
+   * Starts or stops a screen share: the synthetic video again, published as a "screen" source
+   * (for tests and demos of layouts). Resolves once the relay has answered the renegotiation.
+   */
+  async setScreenShare(on: boolean): Promise<void> {
+    const conn = this.#conn;
+    const run = conn.publishQueue.then(async () => {
+      const transport = conn.transport;
+      if (!transport || conn.closed) throw new Error("no media connection yet");
+      if (on === (conn.screen !== null)) return;
+      if (on) {
+        const track = transport.publish("video", "screen");
+        const media = SyntheticMedia.load();
+        conn.screen = { track, media };
+        media.start({ audio: () => {}, video: (f) => void this.#send(conn, "vp8", track, f.data, f.rtpTimestamp, f.keyframe) });
+      } else if (conn.screen) {
+        conn.screen.media.stop();
+        conn.screen.track.close();
+        conn.screen = null;
+      }
+      await this.#renegotiate(conn, transport);
+    });
+    conn.publishQueue = run.catch(() => {});
+    await run;
+    this.#screenOn = on;
+    conn.state.setLocal(this.#localState());
+  }
+
   /** Host or co-host: ask a member to mute (its app mutes) or to unmute (it decides). */
   requestMute(memberId: string, action: "mute" | "askUnmute" = "mute"): void {
     this.#conn.state.request(memberId, action);
@@ -236,7 +270,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
 
   #localState(): MediaState {
     const media = this.#opts.sendMedia !== false;
-    return { mic: media && this.#micOn, camera: media, screen: false };
+    return { mic: media && this.#micOn, camera: media, screen: this.#screenOn };
   }
 
   #newConnection(): Connection {
@@ -264,6 +298,9 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       tracks: {},
       mediaStarted: false,
       held: [],
+      screen: null,
+      publishQueue: Promise.resolve(),
+      answered: null,
       fatal: null,
       closed: false,
     };
@@ -285,7 +322,16 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       this.emit("error", e);
     });
     session.on("closed", (c) => this.#onClosed(conn, c));
-    session.on("publishAnswer", ({ sdp }) => void conn.transport?.applyPublishAnswer(sdp).catch((e: unknown) => this.#fail("MEDIA_FAILED", e)));
+    session.on("publishAnswer", ({ sdp }) => {
+      void conn.transport
+        ?.applyPublishAnswer(sdp)
+        .then(() => {
+          const answered = conn.answered;
+          conn.answered = null;
+          answered?.();
+        })
+        .catch((e: unknown) => this.#fail("MEDIA_FAILED", e));
+    });
     session.on("subscribeOffer", ({ sdp, tracks }) => void this.#answerSubscribe(conn, sdp, tracks));
     session.on("ice", ({ pc, candidate, mid }) => void conn.transport?.addRemoteCandidate(pc, candidate, mid).catch(() => {}));
     conn.state.on("remote", (r) => this.emit("mediaState", r));
@@ -391,27 +437,34 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       if (!conn.closed) session.sendMedia({ type: "ice", pc: c.pc, candidate: c.candidate, mid: c.mid });
     });
     transport.on("frame", (f) => void this.#receive(conn, f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, Date.now()));
-    transport.on("keyframeRequest", () => conn.media?.requestKeyframe());
-    if (this.#opts.sendMedia !== false) {
-      conn.tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
-    }
+    transport.on("keyframeRequest", (track) => (track === conn.screen?.track ? conn.screen.media : conn.media)?.requestKeyframe());
+    if (this.#opts.sendMedia === false) return; // receive only: nothing to publish (until a screen share)
+    conn.tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
+    const first = this.#renegotiate(conn, transport);
+    conn.publishQueue = first.catch(() => {});
+    await first;
+    if (conn.closed) return;
+    conn.media = SyntheticMedia.load();
+    conn.media.start({
+      // Muted: no audio frames at all (like a browser's disabled track, minus the silence).
+      audio: (f) => {
+        if (this.#micOn) void this.#send(conn, "opus", conn.tracks.audio, f.data, f.rtpTimestamp, false);
+      },
+      video: (f) => void this.#send(conn, "vp8", conn.tracks.video, f.data, f.rtpTimestamp, f.keyframe),
+    });
+  }
+
+  /** One publish offer/answer round (the caller serialises them through conn.publishQueue). */
+  async #renegotiate(conn: Connection, transport: NodeMediaTransport): Promise<void> {
     const offer = await transport.createPublishOffer();
     if (conn.closed) return;
-    session.sendMedia({
+    const answered = new Promise<void>((resolve) => (conn.answered = resolve));
+    conn.session.sendMedia({
       type: "publishOffer",
       sdp: offer,
       tracks: transport.publishTracks.map((t) => ({ mid: t.mid, kind: t.kind, source: t.source })),
     });
-    if (this.#opts.sendMedia !== false) {
-      conn.media = SyntheticMedia.load();
-      conn.media.start({
-        // Muted: no audio frames at all (like a browser's disabled track, minus the silence).
-        audio: (f) => {
-          if (this.#micOn) void this.#send(conn, "opus", conn.tracks.audio, f.data, f.rtpTimestamp, false);
-        },
-        video: (f) => void this.#send(conn, "vp8", conn.tracks.video, f.data, f.rtpTimestamp, f.keyframe),
-      });
-    }
+    await answered;
   }
 
   async #send(conn: Connection, codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<void> {
@@ -483,6 +536,10 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     conn.collab.close();
     conn.media?.stop();
     conn.media = null;
+    conn.screen?.media.stop();
+    conn.screen = null;
+    conn.answered?.();
+    conn.answered = null;
     void conn.transport?.close();
     conn.transport = null;
     conn.held = [];

@@ -5,7 +5,7 @@
  * the controller backs off and joins again as a NEW member with a new key package (session
  * state is never persisted), keeping the camera and microphone open.
  */
-import { MeetingSession } from "@conclave/client";
+import { MeetingMediaState, MeetingSession, type MediaState } from "@conclave/client";
 import { createWebCryptoSFrameCrypto, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
@@ -14,6 +14,7 @@ import type { WorkerStats } from "../e2ee/messages.js";
 import { UiError, uiErrorFromCode } from "../errors.js";
 import type { LocalMedia } from "../media/local-media.js";
 import { MediaConnection, type RemoteTrack } from "../media/media-connection.js";
+import { deviceToken } from "../media/device-token.js";
 import { computeShield, type Shield } from "./shield.js";
 import { BrowserSignalingChannel } from "./signaling-channel.js";
 
@@ -49,6 +50,16 @@ export interface MeetingSnapshot {
   waitingList: { memberId: string; displayName: string }[];
   /** A host locked the meeting: no one else can join. */
   locked: boolean;
+  /** Others' microphone, camera and screen state, as they announced it (end-to-end encrypted). */
+  remoteMedia: ReadonlyMap<string, MediaState>;
+  /** Who a host spotlights for everyone (empty: nobody). */
+  spotlight: readonly string[];
+}
+
+/** A host's request to this participant, for the view to show. */
+export interface HostRequest {
+  fromName: string;
+  action: "mute" | "askUnmute";
 }
 
 /** Join refusals that trying again cannot fix. */
@@ -81,6 +92,7 @@ export interface MeetingControllerOptions {
 export class MeetingController {
   readonly #opts: MeetingControllerOptions;
   #session: MeetingSession | null = null;
+  #mediaState: MeetingMediaState | null = null;
   #channel: BrowserSignalingChannel | null = null;
   #media: MediaConnection | null = null;
   #phase: MeetingPhase = "connecting";
@@ -98,6 +110,8 @@ export class MeetingController {
   /** Codes of recent non-fatal errors (codes only: messages may quote details). */
   readonly recentErrors: string[] = [];
   onChange: ((s: MeetingSnapshot) => void) | null = null;
+  /** A host asked this participant to mute (done) or to unmute (only the person can). */
+  onHostRequest: ((r: HostRequest) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -123,6 +137,8 @@ export class MeetingController {
       role: s?.role ?? "participant",
       waitingList: s?.waitingList ?? [],
       locked: s?.locked ?? false,
+      remoteMedia: this.#mediaState?.remote ?? new Map(),
+      spotlight: this.#mediaState?.spotlight ?? [],
     };
   }
 
@@ -180,6 +196,17 @@ export class MeetingController {
     this.#hostAction((s) => s.endMeeting());
   }
 
+  /** Hosts and co-hosts: ask someone to mute (their app mutes) or to unmute (they decide). */
+  requestMute(memberId: string, action: "mute" | "askUnmute"): void {
+    this.#mediaState?.request(memberId, action);
+  }
+
+  /** Hosts and co-hosts: spotlight members for everyone (empty list: end it). */
+  setSpotlight(memberIds: string[]): void {
+    this.#mediaState?.setSpotlight(memberIds);
+    this.#emit();
+  }
+
   /** Sends a host control; the server refuses it (NOT_HOST) if this member may not. */
   #hostAction(act: (session: MeetingSession) => void): void {
     const s = this.#session;
@@ -198,18 +225,53 @@ export class MeetingController {
 
   async setMicOn(on: boolean): Promise<void> {
     this.#opts.media.setMicOn(on);
+    this.#announceMediaState();
     this.#emit();
   }
 
   async setCamOn(on: boolean): Promise<void> {
     this.#opts.media.setCamOn(on);
+    this.#announceMediaState();
     this.#emit();
   }
 
-  async replaceDevice(kind: "audio" | "video", deviceId: string): Promise<void> {
+  /**
+   * Switches to another camera or microphone mid-meeting: the new track replaces the old one in
+   * the same sender (still behind the encrypt transform), so nothing is renegotiated.
+   */
+  async replaceDevice(kind: "audio" | "video", deviceId: string): Promise<boolean> {
     const track = await this.#opts.media.useDevice(kind, deviceId);
-    await this.#media?.replaceTrack(kind === "audio" ? "microphone" : "camera", track);
+    if (!track) {
+      this.recentErrors.push("DEVICE_SWITCH_FAILED");
+      this.#emit();
+      return false;
+    }
+    const media = this.#media;
+    if (media) {
+      // Someone who joined without this kind of device has no sender for it yet: publish it.
+      if (media.hasSender(kind === "audio" ? "microphone" : "camera")) await media.replaceTrack(kind === "audio" ? "microphone" : "camera", track);
+      else await media.addSource(kind === "audio" ? "microphone" : "camera", track, this.#opts.media.stream).catch(() => this.#restartConnection());
+    }
+    this.#announceMediaState();
     this.#emit();
+    return true;
+  }
+
+  /**
+   * The camera or microphone changed outside a control (a device opened late, or went away):
+   * tell the others if that changes what they see. Sends nothing when nothing changed.
+   */
+  syncMediaState(): void {
+    this.#announceMediaState();
+  }
+
+  #localMediaState(): MediaState {
+    const m = this.#opts.media;
+    return { mic: m.micOn, camera: m.camOn, screen: this.#screenSharing };
+  }
+
+  #announceMediaState(): void {
+    this.#mediaState?.setLocal(this.#localMediaState());
   }
 
   /** Starts or stops sharing a screen. A failed renegotiation restarts the connection. */
@@ -220,12 +282,14 @@ export class MeetingController {
       if (this.#screenSharing) {
         this.#screenSharing = false;
         this.#opts.media.stopScreen();
+        this.#announceMediaState();
         this.#emit();
         await media.stopScreenShare();
       } else {
         const track = await this.#opts.media.startScreen();
         if (!track) return; // the person cancelled the picker
         this.#screenSharing = true;
+        this.#announceMediaState();
         this.#emit();
         track.addEventListener("ended", () => {
           if (this.#screenSharing) void this.toggleScreenShare();
@@ -260,10 +324,22 @@ export class MeetingController {
       displayName: o.displayName,
       sframeCrypto: createWebCryptoSFrameCrypto(),
       ...(o.passcode ? { passcode: o.passcode } : {}),
+      deviceToken: deviceToken(),
     });
     this.#session = session;
     this.#channel = channel;
     this.#lastMembers = null;
+    // Mute, camera and screen state travel end to end encrypted; a new one per connection.
+    this.#mediaState?.close();
+    const mediaState = new MeetingMediaState(session, this.#localMediaState());
+    this.#mediaState = mediaState;
+    mediaState.on("remote", () => this.#emit());
+    mediaState.on("spotlight", () => this.#emit());
+    mediaState.on("error", (e) => this.#noteError(e.code));
+    mediaState.on("hostRequest", (r) => {
+      if (r.action === "mute" && this.#opts.media.micOn) void this.setMicOn(false);
+      this.onHostRequest?.({ fromName: r.fromName, action: r.action });
+    });
     session.on("joined", () => {
       this.#waitingReason = null;
       if (this.#session === session) this.#setPhase("waiting");
@@ -281,16 +357,18 @@ export class MeetingController {
       this.#media?.handleSubscribeOffer(sdp, tracks).catch(() => this.#restartConnection());
     });
     session.on("ice", ({ pc, candidate, mid }) => void this.#media?.addRemoteCandidate(pc, candidate, mid));
-    session.on("error", (e) => {
-      this.recentErrors.push(e.code);
-      if (this.recentErrors.length > 20) this.recentErrors.shift();
-    });
+    session.on("error", (e) => this.#noteError(e.code));
     session.on("closed", () => this.#onClosed(session, channel));
     try {
       await session.join(channel);
     } catch {
       channel.close(1000, "join failed");
     }
+  }
+
+  #noteError(code: string): void {
+    this.recentErrors.push(code);
+    if (this.recentErrors.length > 20) this.recentErrors.shift();
   }
 
   async #onEpoch(session: MeetingSession, members: MemberIdentity[]): Promise<void> {
@@ -310,6 +388,8 @@ export class MeetingController {
       const lm = this.#opts.media;
       media.startPublishing({ microphone: lm.microphone, camera: lm.camera }, lm.stream).catch(() => this.#restartConnection());
     }
+    // The state announced to newcomers is the current one, even if a device opened after joining.
+    this.#announceMediaState();
     const previous = this.#lastMembers;
     this.#lastMembers = members;
     if (previous) {

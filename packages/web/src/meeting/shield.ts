@@ -10,6 +10,7 @@
  * Every such member is an exception, listed by name.
  */
 import type { MemberIdentity } from "@conclave/protocol";
+import { t, type MessageKey } from "../i18n/i18n.js";
 
 export type ShieldState = "e2ee" | "encrypted" | "partial";
 
@@ -28,10 +29,10 @@ export interface Shield {
   keyHoldingConnectors: { memberId: string; displayName: string; connector: string }[];
 }
 
-const EXCEPTION_REASONS: Record<ShieldException["connector"], string> = {
-  pstn: "Phone dial-in: the phone network carries this call without end-to-end encryption.",
-  sip: "Room system (SIP/H.323): encrypted at most up to the room system, not end to end.",
-  streaming: "Live stream: the stream is sent to a streaming service that can watch it.",
+const EXCEPTION_REASONS: Record<ShieldException["connector"], MessageKey> = {
+  pstn: "exception.pstn",
+  sip: "exception.sip",
+  streaming: "exception.streaming",
 };
 
 export function computeShield(encryption: "e2ee" | "enhanced", members: readonly MemberIdentity[]): Shield {
@@ -40,7 +41,7 @@ export function computeShield(encryption: "e2ee" | "enhanced", members: readonly
   for (const m of members) {
     if (m.kind !== "connector") continue;
     if (m.connector === "pstn" || m.connector === "sip" || m.connector === "streaming") {
-      exceptions.push({ memberId: m.memberId, displayName: m.displayName, connector: m.connector, reason: EXCEPTION_REASONS[m.connector] });
+      exceptions.push({ memberId: m.memberId, displayName: m.displayName, connector: m.connector, reason: t(EXCEPTION_REASONS[m.connector]) });
     } else {
       keyHoldingConnectors.push({ memberId: m.memberId, displayName: m.displayName, connector: m.connector });
     }
@@ -52,16 +53,12 @@ export function computeShield(encryption: "e2ee" | "enhanced", members: readonly
 export function connectorLabel(connector: string): string {
   switch (connector) {
     case "pstn":
-      return "Phone dial-in";
     case "sip":
-      return "Room system";
     case "streaming":
-      return "Live stream";
     case "recording":
-      return "Recording";
     case "transcription":
-      return "Transcription";
+      return t(`connector.${connector}`);
     default:
-      return "Connector";
+      return t("connector.other");
   }
 }
