@@ -15,7 +15,7 @@
  */
 import { isProtocolError, toBase64, type MediaCodec, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
-import { MeetingSession, type EpochEvent } from "./meeting-session.js";
+import { MeetingSession, type EpochEvent, type SignalingChannel } from "./meeting-session.js";
 import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
@@ -69,6 +69,11 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
    * instance, kept across its reconnects.
    */
   deviceToken?: string;
+  /**
+   * Wraps each signaling channel before the session uses it: an audit or test hook that can
+   * observe what the server sends, or hand the session a message as if the server had sent it.
+   */
+  channelTap?: (channel: SignalingChannel) => SignalingChannel;
 }
 
 export interface ParticipantStats {
@@ -362,7 +367,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   async #open(conn: Connection): Promise<void> {
-    const channel = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
+    const raw = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
+    const channel = this.#opts.channelTap ? this.#opts.channelTap(raw) : raw;
     if (this.#closed || conn !== this.#conn) {
       channel.close(1000, "left");
       return;

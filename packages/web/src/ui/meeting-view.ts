@@ -367,7 +367,9 @@ export class MeetingView {
     this.#chatButton.hidden = !(f.inMeetingChat || f.privateChat);
     this.#reactButton.hidden = !f.reactions;
     this.#pollsButton.hidden = !f.polling;
-    this.#breakoutButton.hidden = !f.breakoutRooms || !hosting;
+    // Hosts keep the breakout panel while they move between rooms (a visit is a leave and a
+    // join: the phase passes through "waiting" until the room's group takes them in).
+    this.#breakoutButton.hidden = !f.breakoutRooms || s.role === "participant";
     for (const [side, button] of [["chat", this.#chatButton], ["polls", this.#pollsButton], ["breakout", this.#breakoutButton]] as const) {
       button.disabled = !inMeeting;
       if (this.#side === side && button.hidden) this.#openSide(null);
