@@ -36,6 +36,14 @@ function collab(s: MeetingSession): Collaboration {
   return new Collaboration(s, { files });
 }
 
+const toB64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+
+/** Wakes a waiter every 50 ms too (for state that changes without an event on the session). */
+function setIntervalOff(wake: () => void): () => void {
+  const timer = setInterval(wake, 50);
+  return () => clearInterval(timer);
+}
+
 function errorsOf(s: MeetingSession): string[] {
   const codes: string[] = [];
   s.on("error", (e) => codes.push(e.code));
@@ -358,6 +366,102 @@ test("an Enhanced meeting whose settings save chat keeps its group chat sealed u
   raw.send!(encodeMessage({ type: "chatArchive", id: "c-12345678", text: "an archive copy the server must refuse" }));
   await waitFor("the server to refuse it", 10_000, (wake) => cy.on("error", wake), () => cyErrors.includes("FEATURE_DISABLED"));
   assert.equal(db.connection.prepare<{ n: number }>("SELECT count(*) AS n FROM chat_history WHERE meeting_id = ?").get(e2ee.id)!.n, 0);
+});
+
+test("a hostile member's payloads under valid MLS keys (malformed, oversized, unknown, unsealed private kinds, host-only kinds, forged poll results and votes, a stolen chat id, a bad sealed envelope) are each refused by name, and the meeting goes on", async (t) => {
+  // Cy is the hostile member: a participant whose modified app encrypts whatever it likes under
+  // its own MLS keys. Ada (host) and Bob must refuse every message by name and carry on.
+  const m = await threeMembers();
+  t.after(m.close);
+  const mallory = m.cy;
+  const [adaErrors, bobErrors] = [errorsOf(m.ada), errorsOf(m.bob)];
+  const collabErrors = (c: Collaboration) => {
+    const codes: string[] = [];
+    for (const part of [c.chat, c.polls, c.reactions, c.breakout] as const) (part as { on(e: "error", l: (e: { code: string }) => void): void }).on("error", (e) => codes.push(e.code));
+    return codes;
+  };
+  const [adaRefused, bobRefused] = [collabErrors(m.c.ada), collabErrors(m.c.bob)];
+  const all = (who: "ada" | "bob") => (who === "ada" ? [...adaErrors, ...adaRefused] : [...bobErrors, ...bobRefused]);
+  const count = (who: "ada" | "bob", code: string) => all(who).filter((c) => c === code).length;
+  /** Sends `payload` from Mallory and waits until Ada and Bob have each refused it with `code`. */
+  const refused = async (what: string, code: string, payload: Uint8Array | object, to?: string[]) => {
+    const who = to ? (["ada", "bob"] as const).filter((w) => to.includes(w === "ada" ? m.ada.memberId : m.bob.memberId)) : (["ada", "bob"] as const);
+    const before = who.map((w) => count(w, code));
+    const bytes = payload instanceof Uint8Array ? payload : new TextEncoder().encode(JSON.stringify(payload));
+    await mallory.sendApplicationBytes(bytes, to);
+    for (const [i, w] of who.entries()) {
+      await waitFor(`${w} to refuse ${what} with ${code}`, 10_000, (wake) => {
+        const offs = [w === "ada" ? m.ada.on("error", wake) : m.bob.on("error", wake), setIntervalOff(wake)];
+        return () => offs.forEach((off) => off());
+      }, () => count(w, code) > before[i]!);
+    }
+  };
+
+  await refused("bytes that are not UTF-8", "APP_MESSAGE_MALFORMED", new Uint8Array([0xff, 0xfe, 0x00, 0x7b]));
+  await refused("a JSON array", "APP_MESSAGE_MALFORMED", []);
+  await refused("a chat message with an extra field", "APP_MESSAGE_MALFORMED", { v: 1, type: "chat", id: "c-12345678", text: "hi", html: "<b>hi</b>" });
+  await refused("a chat message with control characters", "APP_MESSAGE_MALFORMED", { v: 1, type: "chat", id: "c-12345678", text: "bell \u0007" });
+  await refused("a chat message longer than 2,000 characters", "APP_MESSAGE_MALFORMED", { v: 1, type: "chat", id: "c-12345678", text: "x".repeat(2001) });
+  await refused("a payload over 16 KiB", "APP_MESSAGE_TOO_LARGE", new Uint8Array(16 * 1024 + 1).fill(0x20));
+  await refused("an unknown kind", "APP_MESSAGE_UNSUPPORTED", { v: 1, type: "whiteboard", strokes: [] });
+  await refused("a future version", "APP_MESSAGE_UNSUPPORTED", { v: 2, type: "chat", id: "c-12345678", text: "hi" });
+  await refused("a private message sent in the clear to the group", "APP_MESSAGE_NOT_SEALED", { v: 1, type: "privateChat", id: "p-12345678", text: secret("everyone can read this 'private' line") });
+  await refused("a poll vote in the clear", "APP_MESSAGE_NOT_SEALED", { v: 1, type: "pollVote", pollId: "poll-1234567", choices: [0] });
+  await refused("a poll launched by a participant", "APP_MESSAGE_NOT_ALLOWED", { v: 1, type: "pollLaunch", pollId: "fake-poll-1", question: "Fire the host?", options: ["yes", "no"], multiple: false, anonymous: true });
+  await refused("a breakout plan from a participant", "APP_MESSAGE_NOT_ALLOWED", {
+    v: 1, type: "breakoutPlan", planId: "fake-plan-1", rooms: [{ roomId: "room1", name: "Trap" }], broadcastKey: toB64(new Uint8Array(32)), signingKey: toB64(new Uint8Array(32)),
+  });
+  assert.equal(m.c.ada.polls.polls.length + m.c.bob.polls.polls.length, 0, "no fake poll was listed");
+  assert.equal(m.c.bob.breakout.state.rooms.length, 0, "no fake plan was taken");
+
+  // Bob raises his hand; Mallory (not a host) tries to lower it for everyone.
+  await m.c.bob.reactions.raiseHand();
+  await waitFor("Ada to see Bob's hand", 10_000, (wake) => m.c.ada.reactions.on("hands", wake), () => m.c.ada.reactions.raisedHands.length === 1);
+  await refused("a participant lowering someone's hand", "APP_MESSAGE_NOT_ALLOWED", { v: 1, type: "lowerHand", target: m.bob.memberId });
+  assert.equal(m.c.bob.reactions.handRaised, true);
+  assert.deepEqual(m.c.ada.reactions.raisedHands.map((h) => h.displayName), ["Bob"]);
+
+  // Ada's poll: Mallory forges its results and its end, votes out of range, votes to Bob, votes twice.
+  const poll = await m.c.ada.polls.launch({ question: secret("Which room for the retro?"), options: [secret("Blue room"), secret("Green room")] });
+  await waitFor("Bob to get the poll", 10_000, (wake) => m.c.bob.polls.on("poll", wake), () => m.c.bob.polls.poll(poll.pollId));
+  await waitFor("Mallory to get the poll", 10_000, (wake) => m.c.cy.polls.on("poll", wake), () => m.c.cy.polls.poll(poll.pollId));
+  await refused("forged poll results", "APP_MESSAGE_NOT_ALLOWED", { v: 1, type: "pollResults", pollId: poll.pollId, counts: [0, 99], voters: 99 }, [m.bob.memberId]);
+  await refused("a forged end of the poll", "APP_MESSAGE_NOT_ALLOWED", { v: 1, type: "pollEnd", pollId: poll.pollId }, [m.bob.memberId]);
+  assert.equal(m.c.bob.polls.poll(poll.pollId)!.results, null);
+  assert.equal(m.c.bob.polls.poll(poll.pollId)!.open, true);
+  const votesRefused = () => count("ada", "POLL_VOTE_REFUSED");
+  await mallory.sendSealed(m.ada.memberId, { v: 1, type: "pollVote", pollId: poll.pollId, choices: [7] });
+  await waitFor("Ada to refuse a choice the poll does not have", 10_000, (wake) => m.c.ada.polls.on("error", wake), () => votesRefused() === 1);
+  await mallory.sendSealed(m.ada.memberId, { v: 1, type: "pollVote", pollId: poll.pollId, choices: [0, 1] });
+  await waitFor("Ada to refuse two choices in a single-choice poll", 10_000, (wake) => m.c.ada.polls.on("error", wake), () => votesRefused() === 2);
+  await mallory.sendSealed(m.bob.memberId, { v: 1, type: "pollVote", pollId: poll.pollId, choices: [0] });
+  await waitFor("Bob to refuse a vote for a poll he did not launch", 10_000, (wake) => m.c.bob.polls.on("error", wake), () => count("bob", "POLL_VOTE_REFUSED") === 1);
+  await mallory.sendSealed(m.ada.memberId, { v: 1, type: "pollVote", pollId: poll.pollId, choices: [1] });
+  await mallory.sendSealed(m.ada.memberId, { v: 1, type: "pollVote", pollId: poll.pollId, choices: [1] });
+  await waitFor("Ada to refuse the second vote", 10_000, (wake) => m.c.ada.polls.on("error", wake), () => votesRefused() === 3);
+  assert.deepEqual(m.c.ada.polls.poll(poll.pollId)!.results, { counts: [0, 1], voters: 1 }, "one vote counted, once");
+
+  // Bob shares a file; Mallory reuses its chat id with a key of her own, to spoil its download.
+  const data = new Uint8Array(randomBytes(70_000));
+  const shared = await m.c.bob.chat.shareFile(data, { name: "minutes.bin" });
+  await until("Ada to see Bob's file", m.c.ada.chat, () => m.c.ada.chat.entries.find((e) => e.id === shared.id));
+  await refused("a file message that reuses Bob's chat id", "APP_MESSAGE_DUPLICATE", {
+    v: 1, type: "file", id: shared.id, fileId: shared.file!.fileId, name: "minutes.bin", size: data.length, mediaType: "", key: toB64(new Uint8Array(32).fill(7)),
+  }, [m.ada.memberId]);
+  assert.deepEqual(await m.c.ada.chat.download(shared.id), data, "Bob's file still opens with Bob's key");
+
+  // A sealed envelope addressed to Ada whose ciphertext is not sealed to her key.
+  await refused("a sealed envelope that does not open", "MLS_MESSAGE_REJECTED", {
+    v: 1, type: "sealed", to: m.ada.memberId, toLeaf: 0, enc: toB64(new Uint8Array(randomBytes(32))), ct: toB64(new Uint8Array(randomBytes(272))),
+  }, [m.ada.memberId]);
+
+  // None of it reached a chat, and the meeting goes on: same epoch and code, chat flows.
+  assert.equal(m.c.ada.chat.entries.length, 1);
+  assert.equal(m.c.bob.chat.entries.length, 1);
+  assert.equal(m.ada.state, "inGroup");
+  await waitForAgreement([m.ada, m.bob, m.cy], 3);
+  await m.c.bob.chat.send("still here");
+  await until("Ada to read Bob", m.c.ada.chat, () => m.c.ada.chat.entries.some((e) => e.text === "still here"));
 });
 
 test("the tap over every signaling message saw none of the chat text, file bytes, file names, poll questions or answers", async () => {

@@ -12,6 +12,7 @@ export const CLIENT_ERRORS = {
   TLS_UNTRUSTED: "The server's TLS certificate is not trusted.",
   CONNECT_FAILED: "The connection to the server could not be opened.",
   APP_MESSAGE_NOT_ALLOWED: "A host-only message (mute request, spotlight, lowered hand, poll, breakout plan) came from someone who is not a host or co-host; it was ignored.",
+  APP_MESSAGE_DUPLICATE: "A chat message or shared file reused the id of an earlier one; it was ignored.",
   HOST_ONLY: "Only the meeting's host or a co-host can do this.",
   POLL_VOTE_REFUSED: "The vote was refused: the poll is closed or unknown, the choices do not fit it, or this member has already voted.",
   FILE_UPLOAD_FAILED: "The encrypted file could not be uploaded to the meeting's server.",

@@ -273,6 +273,19 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   }
 
   /**
+   * Sends `data` as it is, as the application data of an MLS PrivateMessage of the current
+   * epoch: no encoding, no checks. For conformance tests and scripted hostile members (a member
+   * can always send any bytes under its own keys; receivers decode strictly and refuse what is
+   * wrong). Apps use sendAppMessage and sendSealed.
+   */
+  async sendApplicationBytes(data: Uint8Array, to?: string[]): Promise<void> {
+    const mls = this.#mls;
+    if (!mls || this.#state !== "inGroup") throw new ProtocolError("INVALID_ARGUMENT", "not in the group yet: no keys to encrypt with");
+    const sealed = await mls.encryptApplicationMessage(data);
+    this.#send({ type: "appMessage", message: toBase64(sealed), ...(to ? { to } : {}) });
+  }
+
+  /**
    * Sends a message that only `memberId` can read (private chat, a poll vote): sealed to the HPKE
    * key of its leaf in this epoch (RFC 9420 §5.1.3) inside an MLS PrivateMessage, and routed to it
    * alone. Other members could decrypt the PrivateMessage if the server handed it to them, but

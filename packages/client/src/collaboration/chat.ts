@@ -17,7 +17,7 @@
 import { FileKey, MAX_FILE_BYTES, decryptFile, encryptFile, fromBase64, toBase64, type AppMessage } from "@conclave/protocol";
 import { TypedEmitter } from "../events.js";
 import type { AppMessageEvent, MeetingSession } from "../meeting-session.js";
-import { ClientError } from "../errors.js";
+import { CLIENT_ERRORS, ClientError } from "../errors.js";
 import { errorEvent, randomLocalId } from "./common.js";
 
 /** A file shared in chat, as it is shown (its key stays inside MeetingChat). */
@@ -70,6 +70,8 @@ export class MeetingChat extends TypedEmitter<MeetingChatEvents> {
   readonly #session: MeetingSession;
   readonly #opts: MeetingChatOptions;
   readonly #entries: ChatEntry[] = [];
+  /** The ids of the entries kept: a member cannot reuse another's id (and so its file key). */
+  readonly #ids = new Set<string>();
   /** File keys by chat entry id: never part of an entry, never logged. */
   readonly #keys = new Map<string, Uint8Array>();
   /** Display names seen in any group this member was in (a private chat partner may have moved). */
@@ -184,7 +186,14 @@ export class MeetingChat extends TypedEmitter<MeetingChatEvents> {
 
   #onMessage(m: AppMessageEvent): void {
     const msg = m.message;
+    if (msg.type !== "chat" && msg.type !== "privateChat" && msg.type !== "file" && msg.type !== "privateFile") return;
     this.#names.set(m.from, m.fromName);
+    // Ids are the sender's pick: one reusing an earlier message's id (someone else's, whose file
+    // key it would replace) is refused. MLS already refuses a replay of the same message.
+    if (this.#ids.has(msg.id)) {
+      this.emit("error", { code: "APP_MESSAGE_DUPLICATE", message: CLIENT_ERRORS.APP_MESSAGE_DUPLICATE });
+      return;
+    }
     const base = {
       from: m.from,
       fromName: m.fromName,
@@ -210,8 +219,6 @@ export class MeetingChat extends TypedEmitter<MeetingChatEvents> {
         }
         this.#record({ ...base, id: msg.id, text: null, file: { fileId: msg.fileId, name: msg.name, size: msg.size, mediaType: msg.mediaType } });
         return;
-      default:
-        return; // other kinds are for other features
     }
   }
 
@@ -234,9 +241,11 @@ export class MeetingChat extends TypedEmitter<MeetingChatEvents> {
 
   #record(entry: ChatEntry): ChatEntry {
     this.#entries.push(entry);
+    this.#ids.add(entry.id);
     const max = this.#opts.maxEntries ?? 2000;
     while (this.#entries.length > max) {
       const old = this.#entries.shift()!;
+      this.#ids.delete(old.id);
       this.#keys.get(old.id)?.fill(0);
       this.#keys.delete(old.id);
     }

@@ -208,7 +208,9 @@ export class MeetingPolls extends TypedEmitter<MeetingPollsEvents> {
         if (!record) return;
         if (record.view.launcher !== m.from) return void this.emit("error", notAllowed("a poll update from someone other than its launcher"));
         if (msg.type === "pollEnd") record.view.open = false;
-        else if (msg.counts.length === record.view.options.length) record.view.results = { counts: [...msg.counts], voters: msg.voters };
+        else if (msg.counts.length !== record.view.options.length) {
+          return void this.emit("error", { code: "APP_MESSAGE_MALFORMED", message: "poll results whose counts do not match the poll's options; ignored" });
+        } else record.view.results = { counts: [...msg.counts], voters: msg.voters };
         this.#changed(record);
         return;
       }
