@@ -63,3 +63,44 @@ test("altered, truncated, reordered, extended or wrongly keyed files fail with F
   await fails("bytes appended", extended);
   await fails("wrong key", ct, size, FileKey.fromBytes(random(32)));
 });
+
+test("fuzz: mutated, cut, extended and random ciphertexts under any claimed size fail with FILE_DECRYPT_FAILED; only the genuine one opens", async () => {
+  // A file's ciphertext and its claimed size come from another member (through the server).
+  let seed = 0x5eed;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const size = FILE_CHUNK_BYTES + 300;
+  const data = random(size);
+  const key = FileKey.generate();
+  const raw = key.exportBytes();
+  const ct = await encryptFile(key, data);
+  const sizes = [size, 0, 1, size - 1, size + 1, FILE_CHUNK_BYTES, -1, 0.5, Number.NaN, 2 ** 40, Number.MAX_SAFE_INTEGER + 2];
+  for (let i = 0; i < 400; i++) {
+    let bytes: Uint8Array;
+    let claimed = size;
+    switch (i % 4) {
+      case 0: {
+        bytes = ct.slice();
+        for (let k = 0; k <= rand(4); k++) bytes[rand(bytes.length)]! ^= 1 + rand(255);
+        break;
+      }
+      case 1:
+        bytes = ct.subarray(0, rand(ct.length));
+        claimed = sizes[rand(sizes.length)]!;
+        break;
+      case 2: {
+        bytes = new Uint8Array(ct.length + 1 + rand(40));
+        bytes.set(ct);
+        claimed = rand(2) === 0 ? size : size + (bytes.length - ct.length);
+        break;
+      }
+      default:
+        bytes = random(rand(300));
+        claimed = rand(2) === 0 ? Math.max(0, bytes.length - FILE_TAG_BYTES) : sizes[rand(sizes.length)]!;
+    }
+    await assert.rejects(decryptFile(FileKey.fromBytes(raw), bytes, claimed), (e) => isProtocolError(e, "FILE_DECRYPT_FAILED"), `case ${i % 4}, ${bytes.length} bytes claimed ${claimed}`);
+  }
+  assert.equal(sha(await decryptFile(FileKey.fromBytes(raw), ct, size)), sha(data));
+});

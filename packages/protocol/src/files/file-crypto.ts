@@ -124,6 +124,10 @@ export async function encryptFile(key: FileKey, data: Uint8Array): Promise<Uint8
  */
 export async function decryptFile(key: FileKey, ciphertext: Uint8Array, plainSize: number): Promise<Uint8Array> {
   if (!(ciphertext instanceof Uint8Array)) throw new ProtocolError("INVALID_ARGUMENT", "ciphertext: expected a Uint8Array");
+  // The size comes from the sender's chat message: one that no file can have is a failed file.
+  if (!Number.isSafeInteger(plainSize) || plainSize < 0 || plainSize > MAX_FILE_BYTES) {
+    throw new ProtocolError("FILE_DECRYPT_FAILED", "the claimed size is not a size a shared file can have");
+  }
   if (ciphertext.length !== encryptedFileSize(plainSize)) {
     throw new ProtocolError("FILE_DECRYPT_FAILED", `${ciphertext.length} bytes of ciphertext for a ${plainSize}-byte file`);
   }
