@@ -131,6 +131,7 @@ const schemas: Json = {
             description: { type: "string" },
             needsServerSideMember: { type: "boolean" },
             unavailableInE2ee: { type: "string" },
+            notBuilt: { type: "boolean", enum: [true], description: "The feature is not built yet: the setting does nothing for now." },
           },
         },
       },

@@ -28,6 +28,11 @@ interface CommonDefinition {
   readonly needsServerSideMember: boolean;
   /** Why the feature is off in E2EE meetings, when it is not the media reason (E2EE_UNAVAILABLE_REASON). */
   readonly e2eeReason?: string;
+  /**
+   * The feature it governs is not built yet: the key is kept (stored values and locks stay
+   * valid for when it is), the catalog says so, and the web app does not offer it.
+   */
+  readonly notBuilt?: true;
 }
 
 export type SettingDefinition = CommonDefinition & (BooleanDefinition | EnumDefinition);
@@ -38,6 +43,11 @@ export const E2EE_UNAVAILABLE_REASON =
 
 function bool(label: string, defaultValue: boolean, description: string, needsServerSideMember = false, e2eeReason?: string) {
   return { type: "boolean", default: defaultValue, label, description, needsServerSideMember, ...(e2eeReason !== undefined ? { e2eeReason } : {}) } as const;
+}
+
+/** A setting whose feature is not built yet (see CommonDefinition.notBuilt). */
+function notBuilt<D extends object>(d: D): D & { readonly notBuilt: true } {
+  return { ...d, notBuilt: true };
 }
 
 /** Why saving chat on the server is off in E2EE meetings. */
@@ -69,9 +79,9 @@ export const SETTINGS = {
   passcodeRequired: bool("Require a passcode", true, "New meetings get a passcode. Locked on, no meeting can be created without one."),
   waitingRoom: bool("Waiting room", true, "Participants wait until a host lets them in."),
   joinBeforeHost: bool("Join before host", false, "Participants may enter before the host arrives."),
-  cloudRecording: bool("Cloud recording", false, "Meetings may be recorded on the server.", true),
-  liveStreaming: bool("Live streaming", false, "Meetings may be streamed to an external service.", true),
-  liveTranscription: bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true),
+  cloudRecording: notBuilt(bool("Cloud recording", false, "Meetings may be recorded on the server.", true)),
+  liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
+  liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
   breakoutRooms: bool("Breakout rooms", true, "Hosts may split a meeting into smaller rooms."),
   polling: bool("Polls", true, "Hosts may run polls."),
   reactions: bool("Reactions", true, "Participants may send emoji reactions."),
@@ -137,6 +147,8 @@ export interface CatalogEntry {
   needsServerSideMember: boolean;
   /** For needsServerSideMember features: why they are unavailable in E2EE meetings. */
   unavailableInE2ee?: string;
+  /** The feature is not built yet: the setting does nothing, and the web app does not show it. */
+  notBuilt?: true;
 }
 
 export function settingsCatalog(): CatalogEntry[] {
@@ -151,6 +163,7 @@ export function settingsCatalog(): CatalogEntry[] {
       description: d.description,
       needsServerSideMember: d.needsServerSideMember,
       ...(d.needsServerSideMember ? { unavailableInE2ee: e2eeUnavailableReason(key) } : {}),
+      ...(d.notBuilt ? { notBuilt: true as const } : {}),
     };
   });
 }
