@@ -43,8 +43,18 @@ async function recordSignaling(context: BrowserContext): Promise<void> {
   });
 }
 
-function framesOf(page: Page): Promise<{ t: number; text: string }[]> {
-  return page.evaluate(() => [...(window as unknown as { __frames: { t: number; text: string }[] }).__frames]);
+/**
+ * The frames the page received, without `pong`s: those answer the page's own liveness pings and
+ * carry nothing but the nonce it sent (checked here), so they say nothing about the meeting.
+ */
+async function framesOf(page: Page): Promise<{ t: number; text: string }[]> {
+  const frames = await page.evaluate(() => [...(window as unknown as { __frames: { t: number; text: string }[] }).__frames]);
+  return frames.filter((f) => {
+    const msg = JSON.parse(f.text) as Record<string, unknown>;
+    if (msg.type !== "pong") return true;
+    assert.deepEqual(Object.keys(msg).sort(), ["nonce", "type"], f.text);
+    return false;
+  });
 }
 
 function typeOf(text: string): string {

@@ -265,6 +265,76 @@ test("screenshots: gallery, phone size and the light theme", async () => {
   assert.equal(await ada.page.evaluate(() => getComputedStyle(document.body).backgroundColor), "rgb(14, 17, 22)");
 });
 
+test("phones 360 to 414 px wide: nothing scrolls sideways, every control is a thumb-sized target at the bottom, and the security code opens as a sheet where it is whole and readable", async () => {
+  const page = ada.page;
+  for (const size of [{ width: 360, height: 740 }, { width: 390, height: 844 }, { width: 414, height: 896 }]) {
+    await page.setViewportSize(size);
+    const what = `phone ${size.width}×${size.height}`;
+    checkGeometry(await measure(page), 9, what);
+    // Every button of the control bar: at least 44×44 px (the usual touch-target minimum), in the
+    // bottom tenth of the screen, inside the window.
+    const controls = await page.locator('[data-testid="control-bar"] button').evaluateAll((els) =>
+      els.filter((el) => el.getClientRects().length > 0).map((el) => {
+        const r = el.getBoundingClientRect();
+        return { id: el.getAttribute("data-testid") ?? "?", x: r.x, y: r.y, width: r.width, height: r.height };
+      }),
+    );
+    assert.ok(controls.length >= 6, `${what}: ${controls.length} controls`);
+    for (const id of ["mic-button", "camera-button", "leave-button"]) assert.ok(controls.some((c) => c.id === id), `${what}: ${id} visible`);
+    for (const c of controls) {
+      assert.ok(c.width >= 44 && c.height >= 44, `${what}: ${c.id} is ${c.width}×${c.height}`);
+      assert.ok(c.x >= 0 && c.x + c.width <= size.width + 0.5, `${what}: ${c.id} leaves the window`);
+      assert.ok(c.y >= size.height * 0.9 - 1, `${what}: ${c.id} at y=${c.y} is out of a thumb's reach`);
+    }
+    // The security code: its button is reachable in the header; the sheet shows every digit group.
+    const header = await page.getByTestId("security-code-button").boundingBox();
+    assert.ok(header && header.width >= 44 && header.height >= 44 && header.x + header.width <= size.width + 0.5, `${what}: security-code button ${JSON.stringify(header)}`);
+    await page.getByTestId("security-code-button").click();
+    const sheet = page.getByTestId("security-code-panel");
+    await sheet.waitFor();
+    const code = await page.getByTestId("security-code").evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      // Where each digit group is drawn: wrapped lines are fine, a group cut in two or off-screen is not.
+      const groups: { text: string; rects: number; left: number; right: number }[] = [];
+      const text = el.textContent ?? "";
+      const node = el.firstChild;
+      let at = 0;
+      for (const g of text.split(" ")) {
+        const start = text.indexOf(g, at);
+        at = start + g.length;
+        if (!node || g === "") continue;
+        const range = document.createRange();
+        range.setStart(node, start);
+        range.setEnd(node, at);
+        const rects = [...range.getClientRects()].filter((q) => q.width > 0);
+        groups.push({ text: g, rects: rects.length, left: Math.min(...rects.map((q) => q.left)), right: Math.max(...rects.map((q) => q.right)) });
+      }
+      return {
+        text,
+        left: r.left,
+        right: r.right,
+        fontPx: parseFloat(getComputedStyle(el).fontSize),
+        overflow: el.scrollWidth > el.clientWidth,
+        groups,
+        scrollWidth: document.documentElement.scrollWidth,
+      };
+    });
+    assert.match(code.text, /^\d{5}( \d{5}){6}$/, `${what}: the code is there (35 digits in 7 groups)`);
+    assert.ok(code.fontPx >= 18, `${what}: the code is ${code.fontPx} px`);
+    assert.equal(code.overflow, false, `${what}: the code overflows its box`);
+    assert.ok(code.left >= 0 && code.right <= size.width + 0.5, `${what}: the code's box ${code.left}..${code.right} leaves the window`);
+    assert.equal(code.groups.length, 7);
+    for (const g of code.groups) {
+      assert.equal(g.rects, 1, `${what}: group ${g.text} is split across lines`);
+      assert.ok(g.left >= 0 && g.right <= size.width + 0.5, `${what}: group ${g.text} is drawn at ${g.left}..${g.right}`);
+    }
+    assert.ok(code.scrollWidth <= size.width, `${what}: the open sheet makes the page scroll sideways`);
+    await page.keyboard.press("Escape");
+    await sheet.waitFor({ state: "hidden" });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
 test("the page printed no errors to the console", () => {
   assert.deepEqual(ada.consoleErrors, []);
 });

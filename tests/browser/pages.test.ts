@@ -65,3 +65,27 @@ test("a browser that prefers French gets the app in French, the join screen and 
   await p.page.getByText("Vous avez quitté la réunion").waitFor();
   await p.context.close();
 });
+
+test("at 360 and 414 px wide, the start page, the join screen and the not-found page fit without sideways scrolling", async () => {
+  const meeting = await server.createMeeting("e2ee");
+  const p = await openPage(browser, `${server.origin}/`, undefined, { viewport: { width: 360, height: 740 } });
+  const fits = async (what: string) => {
+    const m = await p.page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    assert.ok(m.scroll <= m.client, `${what}: the document is ${m.scroll} px wide in a ${m.client} px window`);
+  };
+  for (const width of [360, 414]) {
+    await p.page.setViewportSize({ width, height: width === 360 ? 740 : 896 });
+    await p.page.goto(`${server.origin}/`);
+    await p.page.getByTestId("first-start-banner").waitFor();
+    await fits(`start page at ${width} px`);
+    await p.page.goto(server.link(meeting));
+    await p.page.getByTestId("join-button").waitFor();
+    await fits(`join screen at ${width} px`);
+    const join = await p.page.getByTestId("join-button").boundingBox();
+    assert.ok(join && join.x >= 0 && join.x + join.width <= width + 0.5 && join.height >= 40, `the join button at ${width} px: ${JSON.stringify(join)}`);
+    await p.page.goto(`${server.origin}/m/hello-world`);
+    await p.page.getByTestId("not-found").waitFor();
+    await fits(`not-found page at ${width} px`);
+  }
+  await p.context.close();
+});

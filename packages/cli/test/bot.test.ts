@@ -85,6 +85,50 @@ test("two `conclave bot --json` processes join, agree on the security code, decr
   assert.match(String(shared[0]![1]), /^(\d{5} ){6}\d{5}$/);
 });
 
+test("`conclave bot --no-media` members take part in MLS only: same epochs and security code as a member with media, no relay peer, nothing sent or received", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-bot-"));
+  const server = await startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dir }, env: {} }), {
+    relay: { listenAddress: "127.0.0.1" },
+    logger: { info() {}, warn() {}, error() {} },
+  });
+  t.after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const created = await server.context.meetings.create({ encryption: "e2ee" });
+  const url = `https://127.0.0.1:${server.port}/m/${created.meeting.id}#pwd=${created.passcode}`;
+  const common = ["--url", url, "--json", "--ca", server.certFile, "--duration", "8"];
+  const media = bot([...common, "--name", "With media"]);
+  const quiet = [bot([...common, "--name", "Quiet 1", "--no-media"]), bot([...common, "--name", "Quiet 2", "--no-media"])];
+  const everyone = [media, ...quiet];
+  const threeMembers = (e: Record<string, unknown>) => e.event === "stats" && e.remoteMembers === 2;
+  await Promise.all(everyone.map((r) => r.until(threeMembers)));
+  // The media member publishes; the relay holds a peer for it alone.
+  await media.until((e) => e.event === "stats" && (e.framesSent as number) > 10);
+  const room = server.relay?.getRoom(created.meeting.id);
+  assert.ok(room, "the meeting has a relay room");
+  assert.equal(room.peers.size, 1, "only the member with media has a relay peer");
+  assert.deepEqual(await Promise.all(everyone.map((r) => r.code)), [0, 0, 0]);
+
+  for (const run of quiet) {
+    for (const s of run.events.filter((e) => e.event === "stats")) {
+      assert.equal(s.framesSent, 0);
+      assert.equal(s.framesDecrypted, 0);
+      assert.equal(s.decryptFailures, 0);
+    }
+  }
+  // All three reached a three-member epoch with one security code.
+  const codes = (run: BotRun) => new Map(run.events.filter((e) => e.event === "epoch").map((e) => [String(e.epoch), String(e.securityCode)]));
+  const [m, q1, q2] = everyone.map(codes);
+  const sharedEpochs = [...m!.keys()].filter((ep) => q1!.get(ep) === m!.get(ep) && q2!.get(ep) === m!.get(ep));
+  assert.ok(sharedEpochs.length >= 1, "an epoch all three share, with the same code");
+});
+
+test("`conclave bot --no-media --receive-only` is a usage error (exit 2)", async () => {
+  const run = bot(["--url", "https://127.0.0.1:1/m/123456", "--no-media", "--receive-only", "--json"]);
+  assert.equal(await run.code, 2);
+});
+
 test("`conclave bot` with a wrong passcode prints an error event and exits non-zero", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "conclave-bot-"));
   const server = await startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dir }, env: {} }), {

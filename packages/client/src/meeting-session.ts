@@ -34,12 +34,12 @@ import {
   type BreakoutRoomInfo,
   type ClientMessage,
   type MeetingFeatures,
-  type MlsSuiteName,
   type IceServerInfo,
   type MediaCodec,
   type MemberIdentity,
   type MemberInfo,
   type MlsKeyPackageSecret,
+  type MlsSuiteName,
   type ServerMessage,
   type SFrameCrypto,
   type TrackInfo,
@@ -69,7 +69,22 @@ export interface MeetingSessionOptions {
    * a host's ban refuses this device rather than everyone behind its network address.
    */
   deviceToken?: string;
+  /**
+   * How long the server may stay silent before the connection counts as dead (a network that
+   * vanished without closing the socket): the session pings every third of it and closes itself
+   * (`closed` with code 4000) when nothing at all came back. Default 30 000 ms; 0 turns it off.
+   */
+  livenessMs?: number;
+  /** false: signaling and MLS only; the server opens no media connections for this member. */
+  media?: boolean;
+  /**
+   * The meeting's MLS cipher suite (its `postQuantum` flag in GET /api/meetings/:id): the key
+   * package must be for it or the server refuses the join (MLS_SUITE_MISMATCH). Default: suite 1.
+   */
+  suite?: MlsSuiteName;
 }
+
+const DEFAULT_LIVENESS_MS = 30_000;
 
 export interface EpochEvent {
   epoch: bigint;
@@ -146,7 +161,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   readonly memberId: string;
   readonly identity: MemberIdentity;
   readonly keys: MediaKeyRing;
-  readonly #opts: MeetingSessionOptions;
+  #opts: MeetingSessionOptions;
   #channel: SignalingChannel | null = null;
   #state: SessionState = "idle";
   #mls: MlsSession | null = null;
@@ -158,6 +173,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  #lastHeard = 0;
+  #liveness: ReturnType<typeof setInterval> | null = null;
+  #pingNonce = 0;
   /** Member ids of the previous epoch this member saw (to tell who is new). */
   #lastEpochMembers: Set<string> | null = null;
   #iceServers: readonly IceServerInfo[] = [];
@@ -219,6 +237,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return this.#mls?.epoch ?? null;
   }
 
+  /** The MLS cipher suite of this member's group (X-Wing in post-quantum meetings). */
+  get mlsSuite(): MlsSuiteName {
+    return this.#mls?.suite ?? this.#opts.suite ?? DEFAULT_MLS_SUITE;
+  }
+
   get securityCode(): string | null {
     return this.#mls ? securityCodeFromAuthenticator(this.#mls.epochAuthenticator) : null;
   }
@@ -233,14 +256,22 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return [...this.#presence.values()];
   }
 
-  /** Sends the join request over a connected channel. */
-  async join(channel: SignalingChannel): Promise<void> {
+  /**
+   * Sends the join request over a connected channel. `options.suite` overrides the constructor's
+   * (for callers that learn the meeting's suite only now).
+   */
+  async join(channel: SignalingChannel, options: { suite?: MlsSuiteName } = {}): Promise<void> {
     if (this.#state !== "idle") throw new Error(`cannot join in state ${this.#state}`);
+    if (options.suite !== undefined) this.#opts = { ...this.#opts, suite: options.suite };
     this.#channel = channel;
     this.#state = "joining";
-    channel.onMessage((text) => this.#enqueue(text));
+    this.#lastHeard = Date.now();
+    channel.onMessage((text) => {
+      this.#lastHeard = Date.now();
+      this.#enqueue(text);
+    });
     channel.onClose((code, reason) => this.#onClosed(code, reason));
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({
       type: "join",
@@ -251,7 +282,29 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
       ...(this.#opts.deviceToken ? { deviceToken: this.#opts.deviceToken } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
     });
+    this.#startLiveness();
+  }
+
+  /** Pings the server and closes a connection from which nothing has come back for livenessMs. */
+  #startLiveness(): void {
+    const limit = this.#opts.livenessMs ?? DEFAULT_LIVENESS_MS;
+    if (limit <= 0 || this.#state === "closed") return;
+    this.#liveness = setInterval(() => {
+      if (this.#state === "closed") return;
+      if (Date.now() - this.#lastHeard > limit) {
+        this.#close(4000, "the server went silent");
+        return;
+      }
+      try {
+        this.#send({ type: "ping", nonce: ++this.#pingNonce });
+      } catch {
+        // the channel is going away; its close event follows
+      }
+    }, Math.max(100, Math.floor(limit / 3)));
+    // A session waiting for its server does not by itself keep a Node process alive.
+    (this.#liveness as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -487,7 +540,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         return;
       }
       case "createGroup": {
-        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy });
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
         this.#send({ type: "groupCreated", groupId: msg.groupId });
         await this.#enterEpoch();
@@ -710,9 +763,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#lastEpochMembers = null;
     this.keys.clear();
     this.#state = "waitingForGroup";
-    const kp = await createKeyPackage(this.identity);
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({ type: "groupFailure", reason: isProtocolError(e) ? e.code : "error", keyPackage: toBase64(kp.keyPackage) });
+  }
+
+  #suiteOption(): { suite?: MlsSuiteName } {
+    return this.#opts.suite !== undefined ? { suite: this.#opts.suite } : {};
   }
 
   /**
@@ -746,6 +803,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#state = "closed";
     this.#pendingMove = null;
     this.#fileToken = null;
+    if (this.#liveness) clearInterval(this.#liveness);
+    this.#liveness = null;
     this.keys.clear();
     void this.#mls?.close();
     this.#mls = null;

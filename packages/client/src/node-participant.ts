@@ -13,13 +13,13 @@
  * backoff. It ends for good only when it leaves, or is refused, removed, or the host ends the
  * meeting.
  */
-import { isProtocolError, toBase64, type MediaCodec, type TrackInfo } from "@conclave/protocol";
+import { MLS_SUITES, isProtocolError, toBase64, type MediaCodec, type MlsSuiteName, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 import { MeetingSession, type EpochEvent, type SignalingChannel } from "./meeting-session.js";
 import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
-import { connectNodeSignaling, type NodeSignalingOptions } from "./node-signaling.js";
+import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
 import { Collaboration, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
@@ -59,11 +59,24 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   passcode?: string;
   /** Send synthetic audio and video (default true). */
   sendMedia?: boolean;
+  /**
+   * false: signaling and MLS only, no WebRTC at all (no publish or subscribe connection, nothing
+   * sent or received): a member that costs the server and this process almost nothing, so tests
+   * and benchmarks can put hundreds in one meeting. Default true.
+   */
+  media?: boolean;
+  /**
+   * The meeting's MLS suite. Default: read from the meeting's public facts before joining
+   * (GET /api/meetings/:id says whether it is post-quantum).
+   */
+  suite?: MlsSuiteName;
   graceMs?: number;
   /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
   iceAddress?: string;
   /** Join again after the connection drops, as the browser does (default true). */
   reconnect?: boolean;
+  /** Server silence after which the connection counts as lost (MeetingSessionOptions.livenessMs). */
+  livenessMs?: number;
   /**
    * This participant's ban token (docs/threat-model.md, "Bans"); default: a random one per
    * instance, kept across its reconnects.
@@ -170,6 +183,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #micOn: boolean;
   #screenOn = false;
+  /** The meeting's MLS suite, looked up once (it does not change between reconnects). */
+  #suite: MlsSuiteName | undefined;
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
   readonly #perSender = new Map<string, number>();
@@ -285,8 +300,10 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       displayName: this.#opts.displayName,
       sframeCrypto: createNodeSFrameCrypto(),
       deviceToken: this.#deviceToken,
+      ...(this.#opts.livenessMs !== undefined ? { livenessMs: this.#opts.livenessMs } : {}),
       ...(passcode ? { passcode } : {}),
       ...(this.#opts.graceMs !== undefined ? { graceMs: this.#opts.graceMs } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
     });
     const https = `https://${new URL(this.#link.signalingUrl.replace(/^wss:/, "https:")).host}`;
     const files = nodeFileTransport(https, {
@@ -367,13 +384,19 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   async #open(conn: Connection): Promise<void> {
+    const suite = (this.#suite ??= this.#opts.suite ?? (await this.#meetingSuite()));
     const raw = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
     const channel = this.#opts.channelTap ? this.#opts.channelTap(raw) : raw;
     if (this.#closed || conn !== this.#conn) {
       channel.close(1000, "left");
       return;
     }
-    await conn.session.join(channel);
+    await conn.session.join(channel, { suite });
+  }
+
+  async #meetingSuite(): Promise<MlsSuiteName> {
+    const info = await fetchMeetingInfo(this.#link.signalingUrl, this.#link.meetingId, this.#opts);
+    return info.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
   }
 
   #onClosed(conn: Connection, c: { code: number; reason: string }): void {
@@ -423,7 +446,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #onEpoch(conn: Connection, e: EpochEvent): void {
     if (conn !== this.#conn) return;
     this.#attempt = 0;
-    if (!conn.mediaStarted) {
+    if (!conn.mediaStarted && this.#opts.media !== false) {
       conn.mediaStarted = true;
       void this.#startMedia(conn).catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
     }

@@ -3,6 +3,7 @@
  * the system CAs, a given CA/self-signed certificate (PEM), or a pinned SHA-256 fingerprint.
  */
 import { X509Certificate } from "node:crypto";
+import { request } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { WebSocket } from "ws";
 import type { SignalingChannel } from "./meeting-session.js";
@@ -67,5 +68,77 @@ export function connectNodeSignaling(url: string, opts: NodeSignalingOptions = {
         onClose: (handler) => ws.on("close", (code, reason) => handler(code, reason.toString())),
       });
     });
+  });
+}
+
+/** A meeting's public facts (GET /api/meetings/:id), what a participant needs before joining. */
+export interface MeetingPublicInfo {
+  encryption: "e2ee" | "enhanced";
+  /** The meeting's MLS group uses the X-Wing post-quantum suite. */
+  postQuantum: boolean;
+}
+
+/**
+ * Reads a meeting's public facts over HTTPS from the server behind `signalingUrl`
+ * (wss://host:port/ws), with the same TLS trust as the signaling connection.
+ */
+export function fetchMeetingInfo(signalingUrl: string, meetingId: string, opts: NodeSignalingOptions = {}): Promise<MeetingPublicInfo> {
+  const url = new URL(`/api/meetings/${encodeURIComponent(meetingId)}`, signalingUrl.replace(/^wss:/, "https:"));
+  const pinned = opts.fingerprint ? normaliseFingerprint(opts.fingerprint) : null;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: "GET",
+        minVersion: "TLSv1.2",
+        timeout: opts.timeoutMs ?? 10_000,
+        headers: { accept: "application/json" },
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(pinned || opts.insecure ? { rejectUnauthorized: false } : {}),
+      },
+      (res) => {
+        if (pinned) {
+          const cert = (res.socket as TLSSocket).getPeerCertificate(false);
+          const got = cert?.raw ? normaliseFingerprint(new X509Certificate(cert.raw).fingerprint256) : "";
+          if (got !== pinned) {
+            res.destroy();
+            reject(new Error("the server's certificate does not match the pinned fingerprint"));
+            return;
+          }
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > 64 * 1024) res.destroy(new Error("the meeting information is too large"));
+          else chunks.push(c);
+        });
+        res.on("error", reject);
+        res.on("end", () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          } catch {
+            reject(new Error(`the server answered ${res.statusCode} without JSON`));
+            return;
+          }
+          const b = body as { encryption?: unknown; postQuantum?: unknown; code?: unknown; message?: unknown };
+          if (res.statusCode !== 200) {
+            // The server's error code (MEETING_NOT_FOUND, RATE_LIMITED…) travels as `serverCode`.
+            reject(Object.assign(new Error(typeof b.message === "string" ? b.message : `HTTP ${res.statusCode}`), { serverCode: typeof b.code === "string" ? b.code : "REQUEST_FAILED" }));
+            return;
+          }
+          if ((b.encryption !== "e2ee" && b.encryption !== "enhanced") || (b.postQuantum !== undefined && typeof b.postQuantum !== "boolean")) {
+            reject(new Error("the server's meeting information is malformed"));
+            return;
+          }
+          // A server from before post-quantum meetings does not say: its meetings use suite 1.
+          resolve({ encryption: b.encryption, postQuantum: b.postQuantum === true });
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("the server did not answer in time")));
+    req.on("error", reject);
+    req.end();
   });
 }

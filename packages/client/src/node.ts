@@ -1,5 +1,5 @@
 // Node-only entry: signaling over `ws` and the Node WebRTC media transport.
-export { connectNodeSignaling, normaliseFingerprint, type NodeSignalingOptions } from "./node-signaling.js";
+export { connectNodeSignaling, fetchMeetingInfo, normaliseFingerprint, type MeetingPublicInfo, type NodeSignalingOptions } from "./node-signaling.js";
 export { NodeParticipant, parseMeetingLink, type NodeParticipantOptions, type ParticipantStats, type MeetingLink } from "./node-participant.js";
 export { SyntheticMedia } from "./synthetic/synthetic-media.js";
 export { NodeMediaTransport, type NodeMediaTransportOptions, type ReceivedFrame, type LocalTrack } from "./media/index.js";

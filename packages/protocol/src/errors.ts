@@ -31,6 +31,8 @@ export const PROTOCOL_ERRORS = {
   MLS_BAD_CREDENTIAL: "The MLS credential is missing, malformed or not allowed in this meeting.",
   MLS_UNKNOWN_MEMBER: "No such member in the MLS group.",
   MLS_UNSUPPORTED_SUITE: "The MLS cipher suite is not supported.",
+  MLS_LIBRARY_UNPATCHED:
+    "The installed ts-mls lacks Conclave's patches (patches/ in the repository); reinstall with npm ci, which applies them.",
   MLS_MESSAGE_REJECTED: "The MLS proposal or application message failed authentication or validation.",
   MLS_COMMIT_PENDING: "This member already has a pending commit; apply or discard it before creating another.",
   MLS_NO_PENDING_COMMIT: "There is no pending MLS commit to apply.",

@@ -49,6 +49,10 @@ export const SERVER_ERRORS = {
   MESSAGE_MALFORMED: { status: 400, message: "The message is not a valid signaling message." },
   REQUEST_FAILED: { status: 400, message: "The request could not be carried out." },
   BAD_KEY_PACKAGE: { status: 400, message: "The MLS key package is invalid or does not match the join request." },
+  MLS_SUITE_MISMATCH: {
+    status: 409,
+    message: "The key package is for another MLS cipher suite than this meeting's (post-quantum meetings need an X-Wing key package); join with a client that supports the meeting's suite.",
+  },
   MEMBER_ID_TAKEN: { status: 409, message: "Another participant already uses this member id." },
   MEETING_FULL: { status: 403, message: "This meeting has reached its participant limit." },
   CONNECTOR_NOT_ALLOWED: { status: 403, message: "End-to-end encrypted meetings admit no server-side connectors." },

@@ -23,13 +23,15 @@ test("a database from before accounts migrates: its meetings keep working, with 
   // The row as Conclave 0.1 wrote it.
   const passcode = "abcdefghjk";
   const meeting = { id: "12345678901", encryption: "e2ee", passcodeRequired: true, createdAt: 1_700_000_000_000 };
+  // ...and keeps MLS suite 1 (migration 5 adds post_quantum, 0 for existing meetings).
+  const migrated = { ...meeting, postQuantum: false };
   old.connection
     .prepare("INSERT INTO meetings (id, encryption, passcode_hash, created_at) VALUES (?, ?, ?, ?)")
     .run(meeting.id, meeting.encryption, await hashPasscode(passcode), meeting.createdAt);
   old.close();
   const db = open();
   assert.equal(db.schemaVersion, MIGRATIONS.length);
-  assert.deepEqual(db.meetings.get(meeting.id), meeting);
+  assert.deepEqual(db.meetings.get(meeting.id), migrated);
   assert.equal(db.meetings.verifyPasscode(meeting.id, passcode), true);
   assert.deepEqual(db.meetings.meetingPolicy(meeting.id), {
     encryption: "e2ee",

@@ -26,7 +26,7 @@ async function setup(opts: { features?: typeof DEFAULT_MEETING_FEATURES } = {}) 
   let empty = 0;
   const gone: string[] = [];
   const meeting = new BreakoutMeeting({
-    meeting: { id: "12345678901", encryption: "e2ee", passcodeRequired: false, createdAt: 0 },
+    meeting: { id: "12345678901", encryption: "e2ee", passcodeRequired: false, createdAt: 0, postQuantum: false },
     features: opts.features ?? DEFAULT_MEETING_FEATURES,
     onEmpty: () => void (empty += 1),
     onParticipantGone: (id) => void gone.push(id),

@@ -170,7 +170,7 @@ test("GET /api/meetings/:id shows public facts only; unknown IDs are 404 MEETING
   const created = await call(server, "POST", "/api/meetings", { token: server.adminToken });
   const reply = await call(server, "GET", `/api/meetings/${created.json.id}`);
   assert.equal(reply.status, 200);
-  assert.deepEqual(reply.json, { id: created.json.id, encryption: "e2ee", passcodeRequired: true, ended: false });
+  assert.deepEqual(reply.json, { id: created.json.id, encryption: "e2ee", postQuantum: false, passcodeRequired: true, ended: false });
   assert.ok(!reply.text.includes(created.json.passcode));
   server.context.meetings.markEnded(created.json.id);
   assert.equal((await call(server, "GET", `/api/meetings/${created.json.id}`)).json.ended, true);

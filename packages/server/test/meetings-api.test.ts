@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import { Client, addUser, assertError, assertStatus, setupOwner, start } from "./support/api-client.js";
 
-test("a member schedules a meeting: the same response shape as before, the passcode once, details for the owner", async (t) => {
+test("a member schedules a meeting: the response shape from before (plus postQuantum), the passcode once, details for the owner", async (t) => {
   const server = await start(t);
   const owner = await setupOwner(server);
   const { client: member, id: memberId } = await addUser(server, owner, { email: "m@example.org" });
@@ -11,7 +11,7 @@ test("a member schedules a meeting: the same response shape as before, the passc
     body: { topic: "Quarterly review", startAt: "2030-03-01T09:30:00+01:00", durationMin: 45 },
   });
   assertStatus(created, 201);
-  assert.deepEqual(Object.keys(created.json).sort(), ["encryption", "id", "passcode", "url"]);
+  assert.deepEqual(Object.keys(created.json).sort(), ["encryption", "id", "passcode", "postQuantum", "url"]);
   const { id, passcode } = created.json as { id: string; passcode: string };
   assert.match(id, /^[1-9]\d{10}$/);
   assert.match(passcode, /^[2-9a-z]{10}$/);
@@ -33,7 +33,7 @@ test("a member schedules a meeting: the same response shape as before, the passc
   assert.match(details.json.settings.unavailable.cloudRecording, /end-to-end encrypted/);
 
   const anonymous = await new Client(server).call("GET", `/api/meetings/${id}`);
-  assert.deepEqual(anonymous.json, { id, encryption: "e2ee", passcodeRequired: true, ended: false });
+  assert.deepEqual(anonymous.json, { id, encryption: "e2ee", postQuantum: false, passcodeRequired: true, ended: false });
   assert.deepEqual(server.context.meetings.meetingPolicy(id), {
     encryption: "e2ee",
     waitingRoom: true,
@@ -92,12 +92,12 @@ test("a locked waiting room or join-before-host is forced; unlocked, the request
   assert.equal(server.context.meetings.meetingPolicy(forced.json.id)!.waitingRoom, true);
 });
 
-test("admin-token meetings keep the old response shape, have no owner and an open policy unless asked", async (t) => {
+test("admin-token meetings keep the old response shape (plus postQuantum), have no owner and an open policy unless asked", async (t) => {
   const server = await start(t);
   const automation = new Client(server);
   const created = await automation.call("POST", "/api/meetings", { token: server.adminToken });
   assertStatus(created, 201);
-  assert.deepEqual(Object.keys(created.json).sort(), ["encryption", "id", "passcode", "url"]);
+  assert.deepEqual(Object.keys(created.json).sort(), ["encryption", "id", "passcode", "postQuantum", "url"]);
   assert.deepEqual(server.context.meetings.meetingPolicy(created.json.id), {
     encryption: "e2ee",
     waitingRoom: false,
@@ -125,7 +125,7 @@ test("members list and manage only their own meetings; owner and admins see and 
   assert.equal((await new Client(server).call("GET", "/api/meetings", { token: server.adminToken })).json.meetings.length, 3);
 
   const peek = await a.call("GET", `/api/meetings/${theirs}`);
-  assert.deepEqual(Object.keys(peek.json).sort(), ["encryption", "ended", "id", "passcodeRequired"]);
+  assert.deepEqual(Object.keys(peek.json).sort(), ["encryption", "ended", "id", "passcodeRequired", "postQuantum"]);
   assertError(await a.call("PATCH", `/api/meetings/${theirs}`, { body: { topic: "Mine now" } }), 403, "FORBIDDEN");
   assertError(await a.call("DELETE", `/api/meetings/${theirs}`), 403, "FORBIDDEN");
   assertError(await a.call("POST", `/api/meetings/${theirs}/passcode`), 403, "FORBIDDEN");
@@ -194,9 +194,34 @@ test("on the public meeting route a wrong admin token just leaves the caller ano
   const prober = new Client(server);
   for (let i = 0; i < 10; i++) {
     const reply = await prober.call("GET", `/api/meetings/${id}`, { token: `guess${i}` });
-    assert.deepEqual(Object.keys(reply.json).sort(), ["encryption", "ended", "id", "passcodeRequired"]);
+    assert.deepEqual(Object.keys(reply.json).sort(), ["encryption", "ended", "id", "passcodeRequired", "postQuantum"]);
   }
   const limited = await prober.call("GET", `/api/meetings/${id}`, { token: server.adminToken });
-  assert.deepEqual(Object.keys(limited.json).sort(), ["encryption", "ended", "id", "passcodeRequired"], "the right token no longer shows details");
+  assert.deepEqual(Object.keys(limited.json).sort(), ["encryption", "ended", "id", "passcodeRequired", "postQuantum"], "the right token no longer shows details");
   assertError(await prober.call("GET", "/api/meetings", { token: server.adminToken }), 429, "RATE_LIMITED");
+});
+
+test("post-quantum key exchange: asked for at creation it sticks to the meeting and its public facts; the setting is the default, a lock forces it", async (t) => {
+  const server = await start(t);
+  const owner = await setupOwner(server);
+  const { client: member, id: memberId } = await addUser(server, owner, { email: "m@example.org" });
+  const asked = await member.call("POST", "/api/meetings", { body: { postQuantum: true } });
+  assertStatus(asked, 201);
+  assert.equal(asked.json.postQuantum, true);
+  const id = asked.json.id as string;
+  assert.equal((await member.call("GET", `/api/meetings/${id}`)).json.postQuantum, true, "details");
+  assert.equal((await new Client(server).call("GET", `/api/meetings/${id}`)).json.postQuantum, true, "public facts, for clients about to join");
+  assert.equal(server.context.meetings.get(id)!.postQuantum, true);
+  assertError(await member.call("PATCH", `/api/meetings/${id}`, { body: { postQuantum: false } }), 400, "BAD_REQUEST");
+  assert.equal((await member.call("POST", "/api/meetings", { body: {} })).json.postQuantum, false, "off by default");
+
+  // The member's own setting makes it the default...
+  assertStatus(await member.call("PATCH", `/api/settings/users/${memberId}`, { body: { postQuantumKeyExchange: { value: true } } }), 200);
+  assert.equal((await member.call("POST", "/api/meetings", { body: {} })).json.postQuantum, true);
+  assert.equal((await member.call("POST", "/api/meetings", { body: { postQuantum: false } })).json.postQuantum, false, "unlocked: the request wins");
+  // ...and an account lock forces it: asking otherwise is refused, the member cannot override it.
+  assertStatus(await owner.call("PATCH", "/api/settings/account", { body: { postQuantumKeyExchange: { value: true, locked: true } } }), 200);
+  assertError(await member.call("POST", "/api/meetings", { body: { postQuantum: false } }), 409, "SETTING_LOCKED");
+  assertError(await member.call("PATCH", `/api/settings/users/${memberId}`, { body: { postQuantumKeyExchange: { value: false } } }), 409, "SETTING_LOCKED");
+  assert.equal((await member.call("POST", "/api/meetings", { body: {} })).json.postQuantum, true);
 });

@@ -83,6 +83,7 @@ test("the settings table has the required keys, types and defaults", () => {
     allowE2ee: true,
     defaultEncryption: "e2ee",
     requireEncryptedThirdParty: true,
+    postQuantumKeyExchange: false,
     passcodeRequired: true,
     waitingRoom: true,
     joinBeforeHost: false,
@@ -149,8 +150,8 @@ function expectCode(code: string, fn: () => unknown): void {
 }
 
 test("meeting options default to the effective settings: E2EE, passcode, waiting room, no join before host", () => {
-  assert.deepEqual(decideMeetingOptions(defaults, {}), { encryption: "e2ee", passcode: true, waitingRoom: true, joinBeforeHost: false });
-  assert.deepEqual(decideMeetingOptions(defaults, {}, "open"), { encryption: "e2ee", passcode: true, waitingRoom: false, joinBeforeHost: true });
+  assert.deepEqual(decideMeetingOptions(defaults, {}), { encryption: "e2ee", postQuantum: false, passcode: true, waitingRoom: true, joinBeforeHost: false });
+  assert.deepEqual(decideMeetingOptions(defaults, {}, "open"), { encryption: "e2ee", postQuantum: false, passcode: true, waitingRoom: false, joinBeforeHost: true });
 });
 
 test("E2EE is refused with E2EE_NOT_ALLOWED when allowE2ee is off, and the default falls back to enhanced", () => {
@@ -195,4 +196,16 @@ test("an E2EE meeting's settings snapshot turns off features that need a server-
   const enhanced = meetingSettingsSnapshot(withRecording, "enhanced");
   assert.equal(enhanced.values.cloudRecording, true);
   assert.deepEqual(enhanced.unavailable, {});
+});
+
+test("post-quantum key exchange: the request wins unless postQuantumKeyExchange is locked, which forces its value", () => {
+  assert.equal(decideMeetingOptions(defaults, { postQuantum: true }).postQuantum, true);
+  const on = resolveAll({ account: {}, group: { postQuantumKeyExchange: { value: true } } });
+  assert.equal(decideMeetingOptions(on, {}).postQuantum, true, "the setting is the default");
+  assert.equal(decideMeetingOptions(on, { postQuantum: false }).postQuantum, false);
+  const lockedOn = resolveAll({ account: { postQuantumKeyExchange: { value: true, locked: true } } });
+  expectCode("SETTING_LOCKED", () => decideMeetingOptions(lockedOn, { postQuantum: false }));
+  assert.equal(decideMeetingOptions(lockedOn, {}, "open").postQuantum, true, "admin-token meetings too");
+  const lockedOff = resolveAll({ account: {}, group: { postQuantumKeyExchange: { value: false, locked: true } } });
+  expectCode("SETTING_LOCKED", () => decideMeetingOptions(lockedOff, { postQuantum: true }));
 });

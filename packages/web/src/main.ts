@@ -272,6 +272,7 @@ function startMeeting(meetingId: string, req: JoinRequest, media: LocalMedia): v
     passcode: req.passcode,
     displayName: req.displayName,
     encryption: req.info.encryption,
+    postQuantum: req.info.postQuantum,
     mode: req.mode,
     media,
   });

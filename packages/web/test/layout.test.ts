@@ -52,3 +52,22 @@ test("the grid that fits most: 4 tiles in a wide area are 2×2 or 4×1, never a 
   const l = galleryLayout({ width: 378, height: 700 }, 16, 5, { gap: 6, minTileWidth: 150 });
   assert.equal(l.page, l.pages - 1, "a page past the end is clamped");
 });
+
+test("before paging, a filmstrip's tiles shrink so that more people fit; past the smallest size, pages", () => {
+  // A 1280×800 window during a screen share: four others fit in the column at a smaller size.
+  const full = stageLayout({ width: 1256, height: 590 }, 3, 0, opts);
+  const four = stageLayout({ width: 1256, height: 590 }, 4, 0, opts);
+  assert.equal(full.pages, 1);
+  assert.equal(four.pages, 1, "four others on one page");
+  assert.equal(four.strip.length, 4);
+  assert.ok(four.strip[0]!.width < full.strip[0]!.width, "smaller tiles");
+  assert.ok(four.main.width >= full.main.width, "the main tile keeps its room");
+  const many = stageLayout({ width: 1256, height: 590 }, 30, 0, opts);
+  assert.ok(many.pages > 1);
+  assert.ok(many.strip[0]!.width >= 120, `tiles stay readable: ${many.strip[0]!.width} px`);
+  // Portrait (a phone): the row below shrinks the same way.
+  const row3 = stageLayout({ width: 378, height: 600 }, 2, 0, { gap: 6, minTileWidth: 150 });
+  const row4 = stageLayout({ width: 378, height: 600 }, 3, 0, { gap: 6, minTileWidth: 150 });
+  assert.equal(row4.pages, 1);
+  assert.ok(row4.strip[0]!.height <= row3.strip[0]!.height);
+});

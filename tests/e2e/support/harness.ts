@@ -48,6 +48,7 @@ export async function joinSession(
     asHost?: boolean;
     record?: string[];
     headers?: Record<string, string>;
+    media?: boolean;
     deviceToken?: string;
     raw?: { send?: (text: string) => void };
     /** Filled with a function that hands `text` to the session as if the server had sent it. */
@@ -63,6 +64,7 @@ export async function joinSession(
     ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
     ...(extra.graceMs !== undefined ? { graceMs: extra.graceMs } : {}),
     ...(extra.deviceToken !== undefined ? { deviceToken: extra.deviceToken } : {}),
+    ...(extra.media === false ? { media: false } : {}),
   });
   const inner = await connectNodeSignaling(t.wsUrl, {
     ca: t.ca,
@@ -140,7 +142,7 @@ export async function joinBot(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { sendMedia?: boolean; graceMs?: number } = {},
+  extra: { sendMedia?: boolean; media?: boolean; graceMs?: number } = {},
 ): Promise<NodeParticipant> {
   const bot = new NodeParticipant({ link: meetingLink(t, meeting), displayName, ca: t.ca, ...extra });
   await bot.join();

@@ -1,7 +1,8 @@
 /**
  * `conclave bot`: a Node participant that joins a meeting exactly as a browser does (MLS member,
  * WebRTC to the relay, SFrame on every frame), sends synthetic Opus audio and VP8 video, and
- * decrypts what it receives. With --json it prints one JSON object per line:
+ * decrypts what it receives (with --no-media: signaling and MLS only, no WebRTC, for meetings of
+ * hundreds of members on one machine). With --json it prints one JSON object per line:
  *
  *   {"event":"waiting","reason":"waitingRoom"|"hostAbsent"}         until a host lets it in (if it must wait)
  *   {"event":"joined","memberId":"..."}
@@ -39,7 +40,9 @@ Options:
   --passcode CODE       the meeting passcode, if the link does not carry it
   --duration S          leave after S seconds and exit 0 (default: until SIGINT/SIGTERM)
   --json                print one JSON object per line (joined, epoch, stats, left, error)
-  --no-media            join without sending media (still receives and decrypts)
+  --no-media            signaling and MLS only: no WebRTC, nothing sent or received
+                        (the member still gets every epoch and security code)
+  --receive-only        send no media, but receive and decrypt everyone else's
   --chat TEXT           send TEXT to the meeting's chat once in the group (end-to-end
                         encrypted); received chat, reactions, hands, polls and breakout
                         rooms are printed as they arrive
@@ -67,6 +70,7 @@ export const botCommand: Command = {
         duration: { type: "string" },
         json: { type: "boolean" },
         "no-media": { type: "boolean" },
+        "receive-only": { type: "boolean" },
         "no-reconnect": { type: "boolean" },
         chat: { type: "string" },
         vote: { type: "string" },
@@ -79,6 +83,7 @@ export const botCommand: Command = {
       return 0;
     }
     if (!values.url) throw new CliError("USAGE", "--url is required");
+    if (values["no-media"] && values["receive-only"]) throw new CliError("USAGE", "--no-media and --receive-only exclude each other");
     let duration: number | null = null;
     if (values.duration !== undefined) {
       duration = Number(values.duration);
@@ -113,7 +118,8 @@ export const botCommand: Command = {
       link,
       displayName: values.name ?? "Conclave bot",
       ...(values.passcode ? { passcode: values.passcode } : {}),
-      sendMedia: values["no-media"] !== true,
+      sendMedia: values["no-media"] !== true && values["receive-only"] !== true,
+      ...(values["no-media"] === true ? { media: false } : {}),
       reconnect: values["no-reconnect"] !== true,
       ...tls,
     });
@@ -209,11 +215,14 @@ export const botCommand: Command = {
   },
 };
 
-function connectErrorCode(e: unknown): ClientErrorCode {
+function connectErrorCode(e: unknown): string {
+  // The server refused the request for the meeting's facts (MEETING_NOT_FOUND, RATE_LIMITED…).
+  const serverCode = (e as { serverCode?: unknown } | undefined)?.serverCode;
+  if (typeof serverCode === "string" && /^[A-Z_]{3,40}$/.test(serverCode)) return serverCode;
   const code = (e as NodeJS.ErrnoException | undefined)?.code ?? "";
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH") return "SERVER_UNREACHABLE";
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) || /fingerprint/.test(String((e as Error)?.message))) return "TLS_UNTRUSTED";
-  return "CONNECT_FAILED";
+  return "CONNECT_FAILED" satisfies ClientErrorCode;
 }
 
 function humanLine(e: Record<string, unknown>): string {

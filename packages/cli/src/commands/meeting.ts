@@ -1,6 +1,6 @@
 /**
  * `conclave meeting create`: ask a server for a new meeting and print the API's JSON answer
- * (id, url, passcode, encryption) on stdout.
+ * (id, url, passcode, encryption, postQuantum) on stdout.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -12,13 +12,15 @@ import { isLoopbackHost, resolveTrust, TRUST_HELP, TRUST_OPTIONS } from "../tls-
 
 export const MEETING_HELP = `Usage: conclave meeting create --server URL [options]
 
-Create a meeting and print {id, url, passcode, encryption} as JSON.
+Create a meeting and print {id, url, passcode, encryption, postQuantum} as JSON.
 The passcode travels in the join link's #fragment, which browsers never send to servers.
 
 Options:
   --server URL          the Conclave server, e.g. https://localhost:8443 (or CONCLAVE_SERVER)
   --e2ee                end-to-end encrypted meeting (default)
   --enhanced            Enhanced encryption: server-side connectors may join, visibly
+  --post-quantum        post-quantum key exchange: the MLS group uses the X-Wing hybrid
+                        KEM (ML-KEM-768 + X25519); default: the server's settings
   --no-passcode         no passcode (anyone with the ID can ask to join)
   --token TOKEN         admin API token; prefer CONCLAVE_TOKEN (command lines are visible to
                         other users); on the server's machine it is read from <data>/admin-token
@@ -49,6 +51,7 @@ async function createMeeting(args: string[], io: CliIo): Promise<number> {
       e2ee: { type: "boolean" },
       enhanced: { type: "boolean" },
       "no-passcode": { type: "boolean" },
+      "post-quantum": { type: "boolean" },
       token: { type: "string" },
       ...TRUST_OPTIONS,
       help: { type: "boolean", short: "h" },
@@ -66,7 +69,11 @@ async function createMeeting(args: string[], io: CliIo): Promise<number> {
   if (trust.kind === "insecure") io.err("conclave: warning: --insecure: the server's identity is not checked");
   const token = resolveToken(values.token, io, server, local.adminToken);
 
-  const body = { encryption: values.enhanced ? "enhanced" : "e2ee", passcode: !values["no-passcode"] };
+  const body = {
+    encryption: values.enhanced ? "enhanced" : "e2ee",
+    passcode: !values["no-passcode"],
+    ...(values["post-quantum"] ? { postQuantum: true } : {}),
+  };
   const created = await callApi(server, trust, { method: "POST", path: "api/meetings", body, token });
   io.out(JSON.stringify(created, null, 2));
   return 0;

@@ -10,7 +10,19 @@
  *
  * Keeping the library behind this file also makes an upgrade (2.x renames much of this) a
  * one-file change.
+ *
+ * The copy in node_modules carries the versioned patches of patches/ (applied by `npm ci`):
+ * the tree-validation fix and the linear-time tree hashing Conclave relies on.
+ * `isPatchedLibrary()` tells whether they are there.
  */
+import * as parentHashModule from "ts-mls/parentHash.js";
+import * as treeHashModule from "ts-mls/treeHash.js";
+
+/** Whether node_modules/ts-mls carries patches/ (checked through exports the patches add). */
+export function isPatchedLibrary(): boolean {
+  return "treeHashWithoutLeaves" in parentHashModule && "leafHash" in treeHashModule;
+}
+
 export {
   createGroup,
   joinGroup,
@@ -41,7 +53,7 @@ export { initializeEpoch, mlsExporter } from "ts-mls/keySchedule.js";
 export { defaultCapabilities } from "ts-mls/defaultCapabilities.js";
 export { defaultClientConfig } from "ts-mls/clientConfig.js";
 export { emptyPskIndex } from "ts-mls/pskIndex.js";
-export { MlsError, DependencyError } from "ts-mls/mlsError.js";
+export { MlsError, DependencyError, CryptoError } from "ts-mls/mlsError.js";
 export {
   getCiphersuiteFromName,
   getCiphersuiteNameFromId,
@@ -49,6 +61,9 @@ export {
   type CiphersuiteName,
 } from "ts-mls/crypto/ciphersuite.js";
 export { getCiphersuiteImpl } from "ts-mls/crypto/getCiphersuiteImpl.js";
+export type { Hpke, PublicKey, PrivateKey } from "ts-mls/crypto/hpke.js";
+export type { Hash } from "ts-mls/crypto/hash.js";
+export type { Kdf } from "ts-mls/crypto/kdf.js";
 export type { Credential } from "ts-mls/credential.js";
 export type { ClientConfig } from "ts-mls/clientConfig.js";
 export type { IncomingMessageCallback } from "ts-mls/incomingMessageAction.js";

@@ -9,8 +9,20 @@
  *   post-quantum), and handshake messages are 8-10 times larger. It needs the optional peer
  *   dependency `@hpke/hybridkem-x-wing@0.7.0`; without it, choosing the suite fails with
  *   MLS_UNSUPPORTED_SUITE instead of crashing later.
+ *
+ * Speed without touching the library: the stock ts-mls provider awaits one WebCrypto call per
+ * hash, HMAC and HKDF step and runs HPKE through a chain of them. Each suite here keeps the stock
+ * signature scheme and random source but swaps in
+ * - synchronous SHA-2 / HMAC / HKDF from @noble/hashes (./crypto/hash.ts), for both suites;
+ * - for suite 1, HPKE (RFC 9180) with the synchronous key schedule over node:crypto's X25519 and
+ *   AES-GCM in Node (installed by the `@conclave/protocol/node` entry), WebCrypto's in browsers
+ *   (./crypto/hpke.ts, ./crypto/backend.ts, ./crypto/backend-node.ts).
+ * Every swapped primitive gives the stock outputs byte for byte (test/mls-suite-crypto.test.ts).
  */
-import { getCiphersuiteFromName, getCiphersuiteImpl, type CiphersuiteImpl } from "./library.js";
+import { getCiphersuiteFromName, getCiphersuiteImpl, isPatchedLibrary, type CiphersuiteImpl } from "./library.js";
+import { syncHash, syncKdf } from "./crypto/hash.js";
+import { x25519Hpke } from "./crypto/hpke.js";
+import { mlsCryptoBackend, type MlsCryptoBackend } from "./crypto/backend.js";
 import { ProtocolError } from "../errors.js";
 
 export const MLS_SUITES = {
@@ -63,9 +75,39 @@ export function suiteImpl(name: MlsSuiteName): Promise<CiphersuiteImpl> {
   return p;
 }
 
-async function load(suite: MlsSuiteName): Promise<CiphersuiteImpl> {
+/**
+ * The stock ts-mls implementation of a suite with the faster, byte-identical primitives swapped
+ * in (see the module comment). Exported for the benchmark and the tests that compare the two.
+ */
+export async function fastCiphersuite(stock: CiphersuiteImpl): Promise<CiphersuiteImpl> {
+  const spec = getCiphersuiteFromName(stock.name);
+  const fast: CiphersuiteImpl = { ...stock, hash: syncHash(spec.hash), kdf: syncKdf(spec.hash) };
+  const { kem, kdf, aead } = spec.hpke;
+  if (kem === "DHKEM-X25519-HKDF-SHA256" && kdf === "HKDF-SHA256" && (aead === "AES128GCM" || aead === "AES256GCM")) {
+    const backend = mlsCryptoBackend();
+    // A browser without WebCrypto X25519 keeps the stock HPKE (which brings its own fallback).
+    if (await supportsX25519(backend)) fast.hpke = x25519Hpke(backend, { aeadKeyLength: aead === "AES128GCM" ? 16 : 32 });
+  }
+  return fast;
+}
+
+async function supportsX25519(backend: MlsCryptoBackend): Promise<boolean> {
   try {
-    const cs = await getCiphersuiteImpl(getCiphersuiteFromName(suite));
+    const a = await backend.x25519Generate();
+    const b = await backend.x25519Generate();
+    await backend.x25519(a, b.publicKey);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function load(suite: MlsSuiteName): Promise<CiphersuiteImpl> {
+  // Without patches/ the library rejects valid trees (and takes minutes for large Welcomes):
+  // refuse to run MLS on it rather than fail later in a meeting.
+  if (!isPatchedLibrary()) throw new ProtocolError("MLS_LIBRARY_UNPATCHED");
+  try {
+    const cs = await fastCiphersuite(await getCiphersuiteImpl(getCiphersuiteFromName(suite)));
     // ts-mls loads KEMs lazily inside HPKE; force a key generation so a missing optional package
     // shows up here, at suite selection, rather than in the middle of a commit.
     await cs.hpke.generateKeyPair();

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { ProtocolError } from "../errors.js";
 import { FEATURE_KEYS, MAX_BREAKOUT_ROOMS, MAX_CHAT_TEXT, roomIdSchema, type FeatureKey } from "../app-messages/app-message.js";
 import { MAX_BROADCAST_BYTES } from "../app-messages/breakout-broadcast.js";
+import { MLS_SUITES } from "../mls/suites.js";
 
 export const SIGNALING_PROTOCOL_VERSION = 1;
 /** Largest signaling message accepted, in bytes of JSON text. Welcomes for large groups dominate. */
@@ -94,6 +95,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
      * anyone. Without one, an anonymous participant is banned by address.
      */
     deviceToken: deviceToken.optional(),
+    /**
+     * false: this member takes part in signaling and MLS only (no WebRTC): the server opens no
+     * media connections for it. Absent means true.
+     */
+    media: z.boolean().optional(),
   }),
   /** The founder created the MLS group at epoch 0. */
   z.strictObject({ type: z.literal("groupCreated"), groupId: b64 }),
@@ -192,6 +198,8 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
     memberId,
     meetingId,
     encryption: encryptionSchema,
+    /** The MLS cipher suite of the meeting's group (X-Wing in post-quantum meetings). */
+    mlsSuite: z.enum([MLS_SUITES.default, MLS_SUITES.postQuantum]).optional(),
     members: z.array(memberInfoSchema),
     /** TURN servers to reach the relay through (when the server has --turn-url). */
     iceServers: z.array(iceServerSchema).max(4).optional(),

@@ -27,11 +27,15 @@ export interface CreateMeetingResponse {
   url: string;
   passcode: string | null;
   encryption: Encryption;
+  /** The meeting's MLS group uses the X-Wing post-quantum suite. */
+  postQuantum: boolean;
 }
 
 export interface MeetingInfoResponse {
   id: string;
   encryption: Encryption;
+  /** Clients need it before joining: their key package must be for the meeting's MLS suite. */
+  postQuantum: boolean;
   passcodeRequired: boolean;
   ended: boolean;
 }
@@ -52,6 +56,7 @@ const durationField = z.number().int().min(1).max(1440);
 /** POST /api/meetings. Unknown keys are refused so a typo ("encription") is not ignored. */
 const createMeetingBody = z.strictObject({
   encryption: encryptionField.optional(),
+  postQuantum: z.boolean().optional(),
   passcode: z.boolean().optional(),
   topic: topicField.optional(),
   startAt: startAtField.optional(),
@@ -101,6 +106,7 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
   const detailsView = (m: ScheduledMeeting): Record<string, unknown> => ({
     id: m.id,
     encryption: m.encryption,
+    postQuantum: m.postQuantum,
     passcodeRequired: m.passcodeRequired,
     ended: m.endedAt !== undefined,
     url: joinUrl(deps.publicUrl(), m.id, null),
@@ -142,6 +148,7 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
         url: joinUrl(deps.publicUrl(), meeting.id, passcode),
         passcode,
         encryption: meeting.encryption,
+        postQuantum: meeting.postQuantum,
       };
       return { status: 201, body: response, headers: { Location: `/api/meetings/${meeting.id}` } };
     },
@@ -166,6 +173,7 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     const body: MeetingInfoResponse = {
       id: meeting.id,
       encryption: meeting.encryption,
+      postQuantum: meeting.postQuantum,
       passcodeRequired: meeting.passcodeRequired,
       ended: meeting.endedAt !== undefined,
     };

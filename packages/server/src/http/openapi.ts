@@ -205,6 +205,7 @@ const schemas: Json = {
     description: "Every field is optional; what is left out comes from the caller's effective settings.",
     properties: {
       encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      postQuantum: { type: "boolean", description: "Fixed at creation. MLS group keys with the X-Wing post-quantum suite (MLS_256_XWING_AES256GCM_SHA512_Ed25519)." },
       passcode: { type: "boolean" },
       topic: { type: "string", minLength: 1, maxLength: 200 },
       startAt: iso,
@@ -227,30 +228,33 @@ const schemas: Json = {
   },
   CreatedMeeting: {
     type: "object",
-    required: ["id", "url", "passcode", "encryption"],
+    required: ["id", "url", "passcode", "encryption", "postQuantum"],
     properties: {
       id: { type: "string", pattern: "^[1-9][0-9]{10}$" },
       url: { type: "string", description: "Join link; the passcode is in its #fragment." },
       passcode: { oneOf: [{ type: "string" }, { type: "null" }], description: "Shown once." },
       encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      postQuantum: { type: "boolean", description: "MLS group keys with the X-Wing post-quantum suite (MLS_256_XWING_AES256GCM_SHA512_Ed25519)." },
     },
   },
   MeetingInfo: {
     type: "object",
-    required: ["id", "encryption", "passcodeRequired", "ended"],
+    required: ["id", "encryption", "postQuantum", "passcodeRequired", "ended"],
     properties: {
       id: { type: "string" },
       encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      postQuantum: { type: "boolean", description: "A client's key package must be for this suite. MLS group keys with the X-Wing post-quantum suite (MLS_256_XWING_AES256GCM_SHA512_Ed25519)." },
       passcodeRequired: { type: "boolean" },
       ended: { type: "boolean" },
     },
   },
   MeetingDetails: {
     type: "object",
-    required: ["id", "encryption", "passcodeRequired", "ended", "url", "ownerUserId", "topic", "startAt", "durationMin", "waitingRoom", "joinBeforeHost", "createdAt", "endedAt", "settings"],
+    required: ["id", "encryption", "postQuantum", "passcodeRequired", "ended", "url", "ownerUserId", "topic", "startAt", "durationMin", "waitingRoom", "joinBeforeHost", "createdAt", "endedAt", "settings"],
     properties: {
       id: { type: "string" },
       encryption: { type: "string", enum: ["e2ee", "enhanced"] },
+      postQuantum: { type: "boolean", description: "MLS group keys with the X-Wing post-quantum suite (MLS_256_XWING_AES256GCM_SHA512_Ed25519)." },
       passcodeRequired: { type: "boolean" },
       ended: { type: "boolean" },
       url: { type: "string", description: "Join link without the passcode." },

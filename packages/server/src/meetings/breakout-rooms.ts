@@ -19,7 +19,7 @@
  * Owner tree: MeetingRegistry -> BreakoutMeeting -> LiveMeeting (main, rooms). close() is
  * idempotent and cascades; the rooms' timer is owned here and cleared on close.
  */
-import { DEFAULT_MLS_SUITE, fromBase64, isProtocolError, peekKeyPackage, type ClientMessage, type MeetingFeatures, type ServerMessage } from "@conclave/protocol";
+import { MLS_SUITES, fromBase64, isProtocolError, peekKeyPackage, type ClientMessage, type MeetingFeatures, type ServerMessage } from "@conclave/protocol";
 import {
   LiveMeeting,
   OPEN_POLICY,
@@ -297,7 +297,9 @@ export class BreakoutMeeting {
     const keyPackage = fromBase64(keyPackageB64);
     try {
       const peeked = peekKeyPackage(keyPackage);
-      if (peeked.suite !== DEFAULT_MLS_SUITE) return refuse("BAD_KEY_PACKAGE", "it uses an MLS cipher suite this meeting does not");
+      // Every room uses the meeting's suite (post-quantum meetings have post-quantum rooms).
+      const suite = this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
+      if (peeked.suite !== suite) return refuse("BAD_KEY_PACKAGE", "it uses an MLS cipher suite this meeting does not");
       const id = peeked.identity;
       if (id.memberId !== me.identity.memberId || id.displayName !== me.identity.displayName || id.kind !== me.identity.kind) {
         return refuse("BAD_KEY_PACKAGE", "its credential names someone else");
@@ -311,7 +313,7 @@ export class BreakoutMeeting {
     this.#moving += 1;
     try {
       // Join first, then leave: the meeting is never empty in between.
-      const joined = target.join({ identity: me.identity, keyPackage, connection: me.connection, role: me.role, banKey: me.banKey, admitted: true });
+      const joined = target.join({ identity: me.identity, keyPackage, connection: me.connection, role: me.role, banKey: me.banKey, admitted: true, wantsMedia: me.wantsMedia });
       if (!joined.ok) return refuse("MOVE_NOT_ALLOWED", joined.code);
       source.leave(memberId, "moved");
       if (roomId === null) this.#where.delete(memberId);

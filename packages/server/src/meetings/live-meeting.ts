@@ -9,6 +9,7 @@
  * only: no Welcome until a commit adds them, and no media peer until they are full group members.
  */
 import {
+  MLS_SUITES,
   peekMessage,
   toBase64,
   fromBase64,
@@ -72,6 +73,8 @@ interface Participant {
    * message never reaches someone who joined after it was sent.
    */
   sinceEpoch: bigint | undefined;
+  /** false: signaling and MLS only (`conclave bot --no-media`); no relay peer is attached. */
+  wantsMedia: boolean;
 }
 
 interface Waiting {
@@ -80,6 +83,7 @@ interface Waiting {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  wantsMedia?: boolean;
   reason: "waitingRoom" | "hostAbsent";
 }
 
@@ -103,6 +107,8 @@ export interface JoinRequest {
    * room, lock or ban check here — the meeting checked when it first let the participant in.
    */
   admitted?: boolean;
+  /** false: the member asked for signaling and MLS only. Absent means true. */
+  wantsMedia?: boolean;
 }
 
 /** A participant as the meeting holds it (for moves between rooms). */
@@ -111,6 +117,8 @@ export interface ParticipantInfo {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  /** false: signaling and MLS only (`conclave bot --no-media`); kept across breakout room moves. */
+  wantsMedia: boolean;
 }
 
 export type HostControlMessage = Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" }>;
@@ -246,7 +254,7 @@ export class LiveMeeting {
   /** A participant let in (for moving it to another room of the meeting); undefined otherwise. */
   participant(memberId: string): ParticipantInfo | undefined {
     const p = this.#participants.get(memberId);
-    return p && { identity: p.identity, connection: p.connection, role: p.role, banKey: p.banKey };
+    return p && { identity: p.identity, connection: p.connection, role: p.role, banKey: p.banKey, wantsMedia: p.wantsMedia };
   }
 
   /** Whether this participant holds the group's keys (a full member of its MLS group). */
@@ -447,7 +455,7 @@ export class LiveMeeting {
 
   #admit(req: JoinRequest): void {
     const { identity, connection } = req;
-    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, sinceEpoch: undefined };
+    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, sinceEpoch: undefined, wantsMedia: req.wantsMedia !== false };
     this.#participants.set(identity.memberId, p);
     // TURN credentials only now, on admission: a waiting participant gets none.
     const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
@@ -457,6 +465,7 @@ export class LiveMeeting {
       memberId: identity.memberId,
       meetingId: this.meeting.id,
       encryption: this.meeting.encryption,
+      mlsSuite: this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       members: [...this.#participants.values()].map(info),
       ...(iceServers.length > 0 ? { iceServers } : {}),
       ...(this.#opts.roomId !== undefined ? { room: this.#opts.roomId } : {}),
@@ -699,7 +708,7 @@ export class LiveMeeting {
   }
 
   #attachMedia(p: Participant): void {
-    if (!this.#media || p.media) return;
+    if (!this.#media || p.media || !p.wantsMedia) return;
     p.media = this.#media.addPeer(p.identity.memberId, {
       subscribeOffer: (sdp, tracks) => p.connection.send({ type: "subscribeOffer", sdp, tracks }),
       localCandidate: (pc, candidate, mid) => p.connection.send({ type: "ice", pc, candidate, mid }),

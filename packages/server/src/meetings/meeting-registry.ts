@@ -5,7 +5,7 @@
  * meeting's encryption type allows the participant's kind.
  */
 import { createHash } from "node:crypto";
-import { DEFAULT_MLS_SUITE, isProtocolError, peekKeyPackage, type ClientMessage, type MeetingFeatures, type MemberIdentity } from "@conclave/protocol";
+import { MLS_SUITES, isProtocolError, peekKeyPackage, type ClientMessage, type MeetingFeatures, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import {
   MAX_PARTICIPANTS,
@@ -89,6 +89,7 @@ export type JoinErrorCode = Extract<
   | "WRONG_PASSCODE"
   | "RATE_LIMITED"
   | "BAD_KEY_PACKAGE"
+  | "MLS_SUITE_MISMATCH"
   | "MEMBER_ID_TAKEN"
   | "MEETING_FULL"
   | "CONNECTOR_NOT_ALLOWED"
@@ -185,7 +186,9 @@ export class MeetingRegistry {
     let identity: MemberIdentity;
     try {
       const peeked = peekKeyPackage(keyPackage);
-      if (peeked.suite !== DEFAULT_MLS_SUITE) return fail("BAD_KEY_PACKAGE", "it uses an MLS cipher suite this meeting does not");
+      // The group's suite is the meeting's: a key package for another one could never be added.
+      const suite = record.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
+      if (peeked.suite !== suite) return fail("MLS_SUITE_MISMATCH", `this meeting uses ${suite}, the key package ${peeked.suite}`);
       identity = peeked.identity;
     } catch (e) {
       return fail("BAD_KEY_PACKAGE", isProtocolError(e) ? e.code : "unreadable");
@@ -238,6 +241,7 @@ export class MeetingRegistry {
       connection,
       role: host ? "host" : "participant",
       banKey: banKey(who, msg.deviceToken),
+      ...(msg.media === false ? { wantsMedia: false } : {}),
     });
     if (!result.ok) return fail(result.code);
     return { ok: true, meeting: live, memberId: identity.memberId };

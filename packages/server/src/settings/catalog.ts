@@ -76,6 +76,11 @@ export const SETTINGS = {
     true,
     "SIP and H.323 endpoints may join only over encrypted transports.",
   ),
+  postQuantumKeyExchange: bool(
+    "Post-quantum key exchange",
+    false,
+    "New meetings agree their group keys with the X-Wing hybrid KEM (ML-KEM-768 + X25519), so recorded meetings stay confidential against a future quantum computer; handshake messages are about 10 times larger. Locked, it is the only choice.",
+  ),
   passcodeRequired: bool("Require a passcode", true, "New meetings get a passcode. Locked on, no meeting can be created without one."),
   waitingRoom: bool("Waiting room", true, "Participants wait until a host lets them in."),
   joinBeforeHost: bool("Join before host", false, "Participants may enter before the host arrives."),

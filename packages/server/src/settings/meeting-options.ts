@@ -8,8 +8,8 @@
  *   enhanced when that is e2ee but E2EE is not allowed.
  * - Passcode: unrequested, passcodeRequired decides. A meeting without a passcode is refused when
  *   passcodeRequired is locked on (SETTING_LOCKED); locked off still allows a passcode.
- * - Waiting room and join before host: a locked setting forces its value (asking for the other
- *   one is SETTING_LOCKED); unlocked, the request wins, else the setting.
+ * - Waiting room, join before host and post-quantum key exchange: a locked setting forces its
+ *   value (asking for the other one is SETTING_LOCKED); unlocked, the request wins, else the setting.
  */
 import { ServerError } from "../errors.js";
 import type { Encryption } from "../storage/meetings.js";
@@ -18,6 +18,7 @@ import { effectiveValues, type ResolvedSettings } from "./resolve.js";
 
 export interface MeetingRequest {
   readonly encryption?: Encryption;
+  readonly postQuantum?: boolean;
   readonly passcode?: boolean;
   readonly waitingRoom?: boolean;
   readonly joinBeforeHost?: boolean;
@@ -25,6 +26,8 @@ export interface MeetingRequest {
 
 export interface MeetingOptions {
   readonly encryption: Encryption;
+  /** The MLS group uses the X-Wing post-quantum suite. */
+  readonly postQuantum: boolean;
   readonly passcode: boolean;
   readonly waitingRoom: boolean;
   readonly joinBeforeHost: boolean;
@@ -44,6 +47,7 @@ export function decideMeetingOptions(
 ): MeetingOptions {
   return {
     encryption: decideEncryption(settings, request.encryption),
+    postQuantum: decideLockable(settings, "postQuantumKeyExchange", request.postQuantum),
     passcode: decidePasscode(settings, request.passcode),
     waitingRoom: decideLockable(settings, "waitingRoom", request.waitingRoom, fallback === "open" ? false : undefined),
     joinBeforeHost: decideLockable(settings, "joinBeforeHost", request.joinBeforeHost, fallback === "open" ? true : undefined),
@@ -80,7 +84,7 @@ export function decidePasscode(settings: ResolvedSettings, requested: boolean | 
 /** A lockable meeting option: a lock forces the setting's value; unlocked, the request wins. */
 export function decideLockable(
   settings: ResolvedSettings,
-  key: "waitingRoom" | "joinBeforeHost",
+  key: "waitingRoom" | "joinBeforeHost" | "postQuantumKeyExchange",
   requested: boolean | undefined,
   openFallback?: boolean,
 ): boolean {

@@ -44,6 +44,11 @@ export interface Meeting {
   readonly id: string;
   readonly encryption: Encryption;
   readonly passcodeRequired: boolean;
+  /**
+   * The MLS group uses the X-Wing hybrid post-quantum KEM (MLS_256_XWING_AES256GCM_SHA512_Ed25519)
+   * instead of suite 1. Fixed when the meeting is created.
+   */
+  readonly postQuantum: boolean;
   /** Milliseconds since the Unix epoch. */
   readonly createdAt: number;
   readonly endedAt?: number;
@@ -84,6 +89,8 @@ export interface StoredMeetingPolicy {
 
 export interface CreateMeetingOptions {
   encryption?: Encryption;
+  /** Default false: MLS suite 1. */
+  postQuantum?: boolean;
   /** Default true. */
   passcode?: boolean;
   ownerUserId?: string | null;
@@ -120,6 +127,7 @@ interface MeetingRow {
   waiting_room: number;
   join_before_host: number;
   settings_json: string | null;
+  post_quantum: number;
   sealed: Buffer | null;
 }
 
@@ -128,6 +136,7 @@ function toMeeting(row: MeetingRow): Meeting {
     id: row.id,
     encryption: row.encryption,
     passcodeRequired: row.passcode_hash !== null,
+    postQuantum: row.post_quantum === 1,
     createdAt: row.created_at,
   };
   if (row.ended_at !== null) m.endedAt = row.ended_at;
@@ -172,13 +181,14 @@ export class MeetingStore {
    */
   async create(options: CreateMeetingOptions = {}, by: Principal = SERVER_PRINCIPAL): Promise<CreatedMeeting> {
     const encryption = options.encryption ?? "e2ee";
+    const postQuantum = options.postQuantum ?? false;
     const passcode = options.passcode === false ? null : generatePasscode();
     const passcodeHash = passcode === null ? null : await hashPasscode(passcode);
     const createdAt = Date.now();
     const insert = this.#db.connection.prepare(
       `INSERT INTO meetings (id, encryption, passcode_hash, created_at, owner_user_id, topic, start_at, duration_min,
-         waiting_room, join_before_host, settings_json, sealed)
-       VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)`,
+         waiting_room, join_before_host, settings_json, sealed, post_quantum)
+       VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const taken = this.#db.connection.prepare("SELECT 1 FROM meetings WHERE id = ?");
     for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
@@ -199,12 +209,13 @@ export class MeetingStore {
           (options.joinBeforeHost ?? true) ? 1 : 0,
           options.settings == null ? null : JSON.stringify(options.settings),
           sealed,
+          postQuantum ? 1 : 0,
         );
       } catch (e) {
         if (isSqliteError(e, "SQLITE_CONSTRAINT_PRIMARYKEY")) continue;
         throw e;
       }
-      return { meeting: { id, encryption, passcodeRequired: passcode !== null, createdAt }, passcode };
+      return { meeting: { id, encryption, passcodeRequired: passcode !== null, postQuantum, createdAt }, passcode };
     }
     throw new ServerError("INTERNAL", "could not find a free meeting ID");
   }

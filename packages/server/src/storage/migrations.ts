@@ -165,6 +165,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: "post-quantum meetings",
+    // Existing meetings keep MLS suite 1.
+    sql: `
+      ALTER TABLE meetings ADD COLUMN post_quantum INTEGER NOT NULL DEFAULT 0 CHECK (post_quantum IN (0, 1));
+    `,
+  },
+  {
+    version: 7,
     name: "chat history of Enhanced meetings",
     // Group chat messages that participants' apps hand to the server in Enhanced meetings whose
     // settings save chat (chatHistory), sealed under the meeting's data key: deleting the

@@ -8,12 +8,16 @@ import { apiRequest } from "./http.js";
 export type Encryption = "e2ee" | "enhanced";
 const encryption = z.enum(["e2ee", "enhanced"]);
 
-const createdMeeting = z.object({ id: z.string(), url: z.string(), passcode: z.string().nullable(), encryption });
+// postQuantum defaults to false for servers from before post-quantum meetings.
+const postQuantum = z.boolean().optional().default(false);
+const createdMeeting = z.object({ id: z.string(), url: z.string(), passcode: z.string().nullable(), encryption, postQuantum });
 export type CreatedMeeting = z.infer<typeof createdMeeting>;
 
 const meetingInfo = z.object({
   id: z.string(),
   encryption,
+  /** The MLS group uses the X-Wing post-quantum suite: the key package must be for it. */
+  postQuantum,
   passcodeRequired: z.boolean(),
   ended: z.boolean(),
   /** Present for the meeting's owner and admins only. */
@@ -24,6 +28,7 @@ export type MeetingInfo = z.infer<typeof meetingInfo>;
 const meetingDetails = z.object({
   id: z.string(),
   encryption,
+  postQuantum,
   passcodeRequired: z.boolean(),
   ended: z.boolean(),
   url: z.string(),
@@ -49,6 +54,8 @@ export interface MeetingOptions {
   startAt?: string | null;
   durationMin?: number | null;
   encryption?: Encryption;
+  /** Only at creation: a meeting's MLS suite cannot change. */
+  postQuantum?: boolean;
   waitingRoom?: boolean;
   joinBeforeHost?: boolean;
 }

@@ -660,6 +660,14 @@ export const en = {
   "error.MOVE_NOT_ALLOWED.action": "Go to the room you are assigned to, or back to the main meeting.",
   "error.APP_MESSAGE_TOO_LARGE.title": "The message is too long",
   "error.APP_MESSAGE_TOO_LARGE.action": "Shorten it and send it again.",
+  "shield.keyExchange": "Key exchange",
+  "shield.keyExchangePq": "Post-quantum: the meeting's keys are agreed with X-Wing (ML-KEM-768 combined with X25519), so a recording of this meeting's traffic stays confidential even against a future quantum computer. Participants still prove who they are with Ed25519 signatures.",
+  "shield.keyExchangeClassic": "X25519 (elliptic curves). Secure today; an attacker who records the traffic could decrypt it with a large future quantum computer. Meetings can use post-quantum key exchange (a setting).",
+  "join.postQuantum": "Post-quantum key exchange",
+  "schedule.postQuantum": "Post-quantum key exchange",
+  "schedule.postQuantumHelp": "Keys are agreed with X-Wing (ML-KEM-768 + X25519): recordings of the traffic stay confidential against future quantum computers. Handshakes are about 10 times larger.",
+  "setting.postQuantumKeyExchange.label": "Post-quantum key exchange",
+  "setting.postQuantumKeyExchange.description": "New meetings agree their group keys with the X-Wing hybrid KEM (ML-KEM-768 + X25519), so recorded meetings stay confidential against a future quantum computer; handshake messages are about 10 times larger. Locked, it is the only choice.",
 } as const;
 
 export type MessageKey = keyof typeof en;

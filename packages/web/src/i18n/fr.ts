@@ -642,4 +642,12 @@ export const fr: Record<MessageKey, string> = {
   "error.MOVE_NOT_ALLOWED.action": "Allez dans la salle qui vous est attribuée, ou revenez à la réunion principale.",
   "error.APP_MESSAGE_TOO_LARGE.title": "Le message est trop long",
   "error.APP_MESSAGE_TOO_LARGE.action": "Raccourcissez-le et renvoyez-le.",
+  "shield.keyExchange": "Échange de clés",
+  "shield.keyExchangePq": "Post-quantique : les clés de la réunion sont établies avec X-Wing (ML-KEM-768 combiné à X25519) ; un enregistrement du trafic de cette réunion reste confidentiel même face à un futur ordinateur quantique. Les participants prouvent toujours leur identité par des signatures Ed25519.",
+  "shield.keyExchangeClassic": "X25519 (courbes elliptiques). Sûr aujourd'hui ; un attaquant qui enregistre le trafic pourrait le déchiffrer avec un futur grand ordinateur quantique. Les réunions peuvent utiliser un échange de clés post-quantique (un réglage).",
+  "join.postQuantum": "Échange de clés post-quantique",
+  "schedule.postQuantum": "Échange de clés post-quantique",
+  "schedule.postQuantumHelp": "Les clés sont établies avec X-Wing (ML-KEM-768 + X25519) : les enregistrements du trafic restent confidentiels face aux futurs ordinateurs quantiques. Les messages d'établissement sont environ 10 fois plus gros.",
+  "setting.postQuantumKeyExchange.label": "Échange de clés post-quantique",
+  "setting.postQuantumKeyExchange.description": "Les nouvelles réunions établissent leurs clés de groupe avec le KEM hybride X-Wing (ML-KEM-768 + X25519) : les réunions enregistrées restent confidentielles face à un futur ordinateur quantique ; les messages d'établissement sont environ 10 fois plus gros. Verrouillé, c'est le seul choix.",
 };

@@ -17,7 +17,7 @@ import {
   type RaisedHand,
   type Reaction,
 } from "@conclave/client";
-import { createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
+import { MLS_SUITES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
 import { EMPTY_STATS } from "../e2ee/e2ee-worker-client.js";
@@ -50,6 +50,8 @@ export interface MeetingSnapshot {
   /** Everyone connected as the server reports it, including people still joining (inGroup false). */
   presence: MemberInfo[];
   shield: Shield;
+  /** The MLS cipher suite of the group this participant holds keys for (null before it has any). */
+  mlsSuite: MlsSuiteName | null;
   remoteTracks: RemoteTrack[];
   lastCodeChange: CodeChange | null;
   /** Reconnect attempts since the connection was last good. */
@@ -117,6 +119,8 @@ export interface MeetingControllerOptions {
   passcode: string | undefined;
   displayName: string;
   encryption: Encryption;
+  /** The meeting's MLS group uses the X-Wing post-quantum suite (from its public facts). */
+  postQuantum: boolean;
   mode: EncodedTransformMode;
   media: LocalMedia;
 }
@@ -172,6 +176,7 @@ export class MeetingController {
       members,
       presence: s?.presence ?? [],
       shield: computeShield(this.#opts.encryption, members),
+      mlsSuite: s !== null && s.epoch !== null ? s.mlsSuite : null,
       remoteTracks: this.#media?.remoteTracks ?? [],
       lastCodeChange: this.#lastCodeChange,
       reconnectAttempt: this.#attempt,
@@ -465,6 +470,7 @@ export class MeetingController {
       sframeCrypto: createWebCryptoSFrameCrypto(),
       ...(o.passcode ? { passcode: o.passcode } : {}),
       deviceToken: deviceToken(),
+      suite: o.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
     });
     this.#session = session;
     this.#channel = channel;

@@ -163,6 +163,7 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     h("h1", { id: "join-heading" }, t("join.title")),
     h("p", { class: "meeting-id" }, ...tParts("join.meetingId", { id: h("span", { class: "mono" }, formatMeetingId(info.id)) })),
     encryptionBadge(info.encryption),
+    info.postQuantum ? h("span", { class: "badge badge-pq", "data-testid": "join-post-quantum" }, icon(ICONS.lock), t("join.postQuantum")) : null,
     user
       ? h(
           "p",

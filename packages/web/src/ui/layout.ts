@@ -123,9 +123,10 @@ export function stageLayout(area: Size, stripCount: number, page: number, opts: 
   }
   if (landscape) {
     // A column on the right, a fifth of the width (at least a readable tile), 16:9 tiles.
-    const stripW = Math.floor(Math.min(Math.max(area.width * 0.2, Math.min(opts.minTileWidth, area.width * 0.35)), 320));
+    const fullW = Math.floor(Math.min(Math.max(area.width * 0.2, Math.min(opts.minTileWidth, area.width * 0.35)), 320));
+    // Before paging, the tiles shrink (to 60% of the column, not below 120 px) so that more fit.
+    const { size: stripW, perPage } = shrinkToFit(fullW, Math.min(fullW, Math.max(120, Math.floor(fullW * 0.6))), area.height, gap, stripCount, (w) => Math.floor(w / (16 / 9)));
     const tileH = Math.floor(stripW / (16 / 9));
-    const perPage = Math.max(1, Math.floor((area.height + gap) / (tileH + gap)));
     const p = pageOf(stripCount, perPage, page);
     const stripX = area.width - stripW;
     const totalH = p.onPage * tileH + (p.onPage - 1) * gap;
@@ -134,15 +135,27 @@ export function stageLayout(area: Size, stripCount: number, page: number, opts: 
     return { kind: "stage", main: { x: 0, y: 0, width: stripX - gap, height: area.height }, strip, perPage, pages: p.pages, page: p.page };
   }
   // A row below, about a fifth of the height, 4:3 tiles.
-  const stripH = Math.floor(Math.min(Math.max(area.height * 0.2, 72), 180));
+  const fullH = Math.floor(Math.min(Math.max(area.height * 0.2, 72), 180));
+  const { size: stripH, perPage } = shrinkToFit(fullH, Math.min(fullH, Math.max(72, Math.floor(fullH * 0.6))), area.width, gap, stripCount, (h) => Math.floor(h * (4 / 3)));
   const tileW = Math.floor(stripH * (4 / 3));
-  const perPage = Math.max(1, Math.floor((area.width + gap) / (tileW + gap)));
   const p = pageOf(stripCount, perPage, page);
   const stripY = area.height - stripH;
   const totalW = p.onPage * tileW + (p.onPage - 1) * gap;
   const left = Math.max(0, Math.floor((area.width - totalW) / 2));
   const strip = Array.from({ length: p.onPage }, (_, i) => ({ x: left + i * (tileW + gap), y: stripY, width: tileW, height: stripH }));
   return { kind: "stage", main: { x: 0, y: 0, width: area.width, height: stripY - gap }, strip, perPage, pages: p.pages, page: p.page };
+}
+
+/**
+ * A filmstrip's tile size: `full` when `count` tiles fit along `length`, else the largest size
+ * down to `min` at which they all fit, else `min` (and pages). `along(size)` is a tile's extent
+ * along the strip for a given `size` across it.
+ */
+function shrinkToFit(full: number, min: number, length: number, gap: number, count: number, along: (size: number) => number): { size: number; perPage: number } {
+  const fits = (size: number) => Math.max(1, Math.floor((length + gap) / (along(size) + gap)));
+  if (fits(full) >= count) return { size: full, perPage: fits(full) };
+  for (let size = full - 1; size > min; size--) if (fits(size) >= count) return { size, perPage: fits(size) };
+  return { size: min, perPage: fits(min) };
 }
 
 /** Whether two rectangles share any area (touching edges do not count). */

@@ -4,7 +4,7 @@
  * MeetingController snapshots; tiles are kept by member id so their <video>/<audio> elements keep
  * playing across updates.
  */
-import type { MemberIdentity, MemberInfo } from "@conclave/protocol";
+import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel } from "../meeting/shield.js";
 import type { LocalMedia } from "../media/local-media.js";
@@ -590,6 +590,16 @@ export class MeetingView {
         h("ul", { class: "exceptions" }, ...keyHoldingConnectors.map((c) => h("li", {}, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector))))),
       );
     }
+    // Which key exchange protects this meeting's keys: the MLS suite of the group this device is in.
+    const pq = s.mlsSuite === MLS_SUITES.postQuantum;
+    explain.push(
+      h("h3", {}, t("shield.keyExchange")),
+      h(
+        "p",
+        { "data-testid": "shield-key-exchange", "data-post-quantum": s.mlsSuite === null ? "unknown" : String(pq) },
+        s.mlsSuite === null ? t("code.waiting") : pq ? t("shield.keyExchangePq") : t("shield.keyExchangeClassic"),
+      ),
+    );
     explain.push(h("h3", {}, t("shield.howItWorks")), h("p", { class: "muted" }, t("shield.howText")));
     replaceChildren(this.#shieldPanel.body, ...explain);
   }

@@ -78,6 +78,8 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
       })();
   const waitingRoom = lockable("waitingRoom", t("meetings.waitingRoom"), t("schedule.waitingRoomHelp"), "meeting-waiting-room", m?.waitingRoom);
   const joinBeforeHost = lockable("joinBeforeHost", t("meetings.joinBeforeHost"), t("schedule.joinBeforeHostHelp"), "meeting-join-before-host", m?.joinBeforeHost);
+  // Chosen once: a meeting's MLS suite cannot change, so editing shows it without offering it.
+  const postQuantum = editing ? null : lockable("postQuantumKeyExchange", t("schedule.postQuantum"), t("schedule.postQuantumHelp"), "meeting-post-quantum", undefined);
 
   const submit = h("button", { type: "submit", class: "button primary", "data-testid": "schedule-submit" }, editing ? t("schedule.save") : t("schedule.submit"));
   const status = statusArea("schedule-status");
@@ -90,6 +92,8 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
     passcode?.row ?? null,
     waitingRoom.row,
     joinBeforeHost.row,
+    postQuantum?.row ?? null,
+    m ? h("p", { class: "help", "data-testid": "meeting-post-quantum-fixed" }, m.postQuantum ? "Post-quantum key exchange (fixed when the meeting was created)." : "Classical key exchange (X25519), fixed when the meeting was created.") : null,
     h("div", { class: "row" }, submit),
     status,
   );
@@ -122,7 +126,12 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
       ...(joinBeforeHost.input.disabled ? {} : { joinBeforeHost: joinBeforeHost.input.checked }),
     };
     if (!m) {
-      void whileBusy(submit, () => scheduleMeeting({ ...wanted, ...(passcode && !passcode.input.disabled ? { passcode: passcode.input.checked } : {}) }))
+      const created = {
+        ...wanted,
+        ...(passcode && !passcode.input.disabled ? { passcode: passcode.input.checked } : {}),
+        ...(postQuantum && !postQuantum.input.disabled ? { postQuantum: postQuantum.input.checked } : {}),
+      };
+      void whileBusy(submit, () => scheduleMeeting(created))
         .then((created) => opts.onCreated?.(created))
         .catch((e: unknown) => showError(status, e));
       return;
