@@ -50,7 +50,9 @@ before(async () => {
   await joinFromPage(olive, "Olive");
   bea = await openPage(browser, server.link(meeting));
   await joinFromPage(bea, "Bea");
-  robo = new NodeParticipant({ link: server.link(meeting), displayName: "Robo", ca: server.ca, channelTap: tapBot(roboInject) });
+  // Robo's client tries to open payloads sealed to others with its own key (an audit hook), so
+  // the private-message test shows at the protocol level that a third member cannot decrypt one.
+  robo = new NodeParticipant({ link: server.link(meeting), displayName: "Robo", ca: server.ca, channelTap: tapBot(roboInject), probeSealedToOthers: true });
   bots.push(robo);
   await robo.join();
   await agreed([olive.page, bea.page], [robo], 3);
@@ -139,7 +141,10 @@ test("a private message shows only at its recipient, and a third member's client
   const errors: string[] = [];
   const off = robo.on("error", (e) => errors.push(e.code));
   roboInject.deliver!(encodeMessage({ type: "appMessage", from: oliveId, message: sent.message }));
-  await eventually("Robo's client to refuse it", 10_000, () => errors.includes("APP_MESSAGE_NOT_FOR_YOU"));
+  // Robo decrypts the MLS envelope (same epoch), then fails to open what is sealed inside with its
+  // own leaf key: HPKE decryption fails (MLS_MESSAGE_REJECTED), not just an addressing check.
+  await eventually("Robo's client to fail to open it", 10_000, () => errors.includes("MLS_MESSAGE_REJECTED"));
+  assert.ok(!errors.includes("APP_MESSAGE_NOT_FOR_YOU"), "it never opened");
   off();
   assert.ok(!robo.collaboration.chat.entries.some((e) => e.text === words), "Robo's client shows nothing");
 });

@@ -82,6 +82,13 @@ export interface MeetingSessionOptions {
    * package must be for it or the server refuses the join (MLS_SUITE_MISMATCH). Default: suite 1.
    */
   suite?: MlsSuiteName;
+  /**
+   * Audit and test hook: on a payload sealed to another member (which a server should never
+   * deliver here), try to open it with this member's own leaf key anyway before refusing it, so
+   * a test can show a third member cannot decrypt it (the error is then the one opening gave,
+   * MLS_MESSAGE_REJECTED, instead of APP_MESSAGE_NOT_FOR_YOU). Off by default.
+   */
+  probeSealedToOthers?: boolean;
 }
 
 const DEFAULT_LIVENESS_MS = 30_000;
@@ -729,7 +736,14 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     const sealed = message.type === "sealed";
     if (message.type === "sealed") {
       // Sealed to one member: only that member's leaf key opens it, bound to the authenticated sender.
-      if (message.to !== this.memberId) throw new ProtocolError("APP_MESSAGE_NOT_FOR_YOU");
+      if (message.to !== this.memberId) {
+        if (this.#opts.probeSealedToOthers) {
+          const opened = await mls.openSealed({ epoch: result.epoch, toLeaf: message.toLeaf, enc: fromBase64(message.enc), ct: fromBase64(message.ct) }, result.sender.leafIndex);
+          opened.fill(0);
+          throw new ProtocolError("APP_MESSAGE_NOT_FOR_YOU", "sealed to another member, yet it opened with this member's key");
+        }
+        throw new ProtocolError("APP_MESSAGE_NOT_FOR_YOU");
+      }
       const inner = await mls.openSealed(
         { epoch: result.epoch, toLeaf: message.toLeaf, enc: fromBase64(message.enc), ct: fromBase64(message.ct) },
         result.sender.leafIndex,

@@ -77,6 +77,8 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   reconnect?: boolean;
   /** Server silence after which the connection counts as lost (MeetingSessionOptions.livenessMs). */
   livenessMs?: number;
+  /** Audit and test hook (MeetingSessionOptions.probeSealedToOthers). */
+  probeSealedToOthers?: boolean;
   /**
    * This participant's ban token (docs/threat-model.md, "Bans"); default: a random one per
    * instance, kept across its reconnects.
@@ -301,6 +303,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       sframeCrypto: createNodeSFrameCrypto(),
       deviceToken: this.#deviceToken,
       ...(this.#opts.livenessMs !== undefined ? { livenessMs: this.#opts.livenessMs } : {}),
+      ...(this.#opts.probeSealedToOthers ? { probeSealedToOthers: true } : {}),
       ...(passcode ? { passcode } : {}),
       ...(this.#opts.graceMs !== undefined ? { graceMs: this.#opts.graceMs } : {}),
       ...(this.#opts.media === false ? { media: false } : {}),

@@ -84,7 +84,7 @@ export const SETTINGS = {
   passcodeRequired: bool("Require a passcode", true, "New meetings get a passcode. Locked on, no meeting can be created without one."),
   waitingRoom: bool("Waiting room", true, "Participants wait until a host lets them in."),
   joinBeforeHost: bool("Join before host", false, "Participants may enter before the host arrives."),
-  cloudRecording: notBuilt(bool("Cloud recording", false, "Meetings may be recorded on the server.", true)),
+  cloudRecording: bool("Cloud recording", false, "Meetings may be recorded on the server.", true),
   liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
   liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
   breakoutRooms: bool("Breakout rooms", true, "Hosts may split a meeting into smaller rooms."),
