@@ -14,6 +14,8 @@ const BIN = fileURLToPath(new URL("../../bin/conclave.js", import.meta.url));
 interface BotRun {
   events: Record<string, unknown>[];
   code: Promise<number | null>;
+  /** Asks the bot to leave (SIGINT, as Ctrl-C would); `code` resolves when it has exited. */
+  stop(): void;
   /** Resolves when an event matching `pred` has been printed. */
   until(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 }
@@ -37,6 +39,7 @@ function bot(args: string[]): BotRun {
   return {
     events,
     code,
+    stop: () => void (child.exitCode === null && child.signalCode === null && child.kill("SIGINT")),
     until(pred, ms = 30_000) {
       const found = events.find(pred);
       if (found) return Promise.resolve(found);
@@ -211,6 +214,8 @@ test("`conclave bot --chat TEXT` says it once in the group; received chat, priva
   const host = new NodeParticipant({ link: url, displayName: "Host", ca, headers: { authorization: `Bearer ${server.adminToken}` }, sendMedia: false });
   const run = bot(["--url", url, "--json", "--ca", server.certFile, "--name", "Ada", "--no-media", "--chat", "Hello from the bot", "--vote", "1"]);
   t.after(async () => {
+    run.stop();
+    await run.code;
     host.leave();
     await server.close();
     rmSync(dir, { recursive: true, force: true });
@@ -258,4 +263,8 @@ test("`conclave bot --chat TEXT` says it once in the group; received chat, priva
   c.breakout.closeRooms();
   await run.until((e) => e.event === "room" && e.roomId === null);
   assert.ok(!run.events.some((e) => e.event === "error"), JSON.stringify(run.events.filter((e) => e.event === "error")));
+  // Asked to leave, it says so and exits 0.
+  run.stop();
+  assert.equal(await run.code, 0);
+  assert.equal(run.events.at(-1)?.event, "left");
 });
