@@ -85,7 +85,9 @@ test("group chat reaches everyone with the sender's name, in the order sent, bot
       assert.equal(e.mine, false);
     }
   }
-  await until("Ada and Cy to read Bob", m.c.cy.chat, () => texts(m.c.cy.chat.entries, "Bob").length === 1 && texts(m.c.ada.chat.entries, "Bob").length === 1);
+  // Each waits on its own chat's events (a wait on Cy's alone missed Ada's when hers came last).
+  await until("Cy to read Bob", m.c.cy.chat, () => texts(m.c.cy.chat.entries, "Bob").length === 1);
+  await until("Ada to read Bob", m.c.ada.chat, () => texts(m.c.ada.chat.entries, "Bob").length === 1);
   assert.deepEqual(texts(m.c.ada.chat.entries), [...adaSays, bobSays], "Ada's transcript: her own lines, then Bob's");
   assert.ok(m.c.ada.chat.transcript().includes(`Bob: ${bobSays}`));
 });
