@@ -163,6 +163,8 @@ interface Connection {
   media: SyntheticMedia | null;
   tracks: { audio?: LocalTrack; video?: LocalTrack };
   mediaStarted: boolean;
+  /** The media start in progress: a transport is closed only once its offer is made. */
+  starting: Promise<void> | null;
   held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[];
   /** A synthetic screen share (the same test video, published as source "screen"). */
   screen: { track: LocalTrack; media: SyntheticMedia } | null;
@@ -322,6 +324,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       media: null,
       tracks: {},
       mediaStarted: false,
+      starting: null,
       held: [],
       screen: null,
       publishQueue: Promise.resolve(),
@@ -338,6 +341,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       this.emit("waiting", w);
     });
     session.on("epoch", (e) => this.#onEpoch(conn, e));
+    // Out of the group: the server closed our media peer. A new one comes with the next epoch.
+    session.on("groupLost", () => this.#stopMedia(conn));
     session.on("error", (e) => {
       if (e.fatal) {
         // Reported once we know whether the participant goes on (see #onClosed).
@@ -451,7 +456,12 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.#attempt = 0;
     if (!conn.mediaStarted && this.#opts.media !== false) {
       conn.mediaStarted = true;
-      void this.#startMedia(conn).catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
+      const starting = this.#startMedia(conn)
+        .catch((err: unknown) => this.#fail("MEDIA_FAILED", err))
+        .finally(() => {
+          if (conn.starting === starting) conn.starting = null;
+        });
+      conn.starting = starting;
     }
     this.emit("epoch", e);
     // Frames that arrived for this epoch before we processed its commit can be read now.
@@ -489,7 +499,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   /** One publish offer/answer round (the caller serialises them through conn.publishQueue). */
   async #renegotiate(conn: Connection, transport: NodeMediaTransport): Promise<void> {
     const offer = await transport.createPublishOffer();
-    if (conn.closed) return;
+    if (conn.closed || conn.transport !== transport) return; // stopped meanwhile (group lost, moved rooms)
     const answered = new Promise<void>((resolve) => (conn.answered = resolve));
     conn.session.sendMedia({
       type: "publishOffer",
@@ -554,11 +564,24 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #stopMedia(conn: Connection): void {
     conn.media?.stop();
     conn.media = null;
-    void conn.transport?.close();
-    conn.transport = null;
+    this.#closeTransport(conn);
+    conn.answered?.();
+    conn.answered = null;
     conn.tracks = {};
     conn.held = [];
     conn.mediaStarted = false;
+  }
+
+  /**
+   * Closes the connection's transport, after its publish offer if one is being made: closing a
+   * WebRTC connection in the middle of ICE gathering can leave its sockets behind.
+   */
+  #closeTransport(conn: Connection): void {
+    const transport = conn.transport;
+    conn.transport = null;
+    if (!transport) return;
+    if (conn.starting) void conn.starting.then(() => transport.close());
+    else void transport.close();
   }
 
   #teardown(conn: Connection): void {
@@ -572,8 +595,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     conn.screen = null;
     conn.answered?.();
     conn.answered = null;
-    void conn.transport?.close();
-    conn.transport = null;
+    this.#closeTransport(conn);
     conn.held = [];
   }
 }

@@ -39,6 +39,7 @@ export const PROTOCOL_ERRORS = {
   MLS_REMOVED: "This member has been removed from the MLS group; it must join again with a new key package.",
   MLS_SESSION_CLOSED: "The MLS session was closed and its keys erased; join the group again to continue.",
   MLS_REPLAY: "This MLS application message was already received (same sender, epoch and generation): a replay.",
+  MLS_CANNOT_REVERT: "There is no earlier MLS epoch to return to; join the group again with a new key package.",
 
   // Signaling messages
   MESSAGE_MALFORMED: "The message is not valid JSON or does not match any known message type.",

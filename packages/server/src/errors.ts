@@ -78,6 +78,8 @@ export const SERVER_ERRORS = {
   FILE_QUOTA_EXCEEDED: { status: 507, message: "This meeting has used up its space for shared files; files are deleted when the meeting ends." },
   FILE_NOT_FOUND: { status: 404, message: "No such file in this meeting (shared files are deleted when the meeting ends)." },
   LENGTH_REQUIRED: { status: 411, message: "The upload must say its size (Content-Length)." },
+  BAD_COMMIT: { status: 403, message: "The other members could not apply your group changes, or the server refused them; you were removed from the meeting." },
+  COMMIT_TIMEOUT: { status: 408, message: "You were asked to apply the group's changes and did not in time; you were removed from the meeting. Join again." },
 
   // Operation
   CONFIG_INVALID: { status: 500, message: "The server configuration is not valid." },

@@ -128,3 +128,4 @@ export function requires(missing: string | false, fn: TestFn): [TestOptions, Tes
   }
   return [{ skip: missing }, fn];
 }
+export * from "./fuzz.js";

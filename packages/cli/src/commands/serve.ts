@@ -26,6 +26,11 @@ Options (each also settable by environment variable or config file):
   --media-address IP     IP announced in media candidates (CONCLAVE_MEDIA_ADDRESS; for NAT and containers)
   --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
   --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
+  --web-source-maps      also serve the web app's source maps (CONCLAVE_WEB_SOURCE_MAPS; default: no)
+  --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
+  --max-connections-per-address N
+                         open connections at once from one address, IPv6 per /64
+                                                          (CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS, default 256)
   --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (CONCLAVE_LOG_LEVEL, default info)
   --metrics-listen H:P   also serve GET /metrics on this address (CONCLAVE_METRICS_LISTEN)
@@ -69,6 +74,9 @@ export const serveCommand: Command = {
         "media-address": { type: "string" },
         "media-ports": { type: "string" },
         "media-listen": { type: "string" },
+        "max-connections": { type: "string" },
+        "web-source-maps": { type: "boolean" },
+        "max-connections-per-address": { type: "string" },
         config: { type: "string" },
         "log-level": { type: "string" },
         "metrics-listen": { type: "string" },
@@ -109,6 +117,9 @@ export const serveCommand: Command = {
         mediaAddress: values["media-address"],
         mediaPorts: values["media-ports"],
         mediaListen: values["media-listen"],
+        maxConnections: values["max-connections"],
+        ...(values["web-source-maps"] ? { webSourceMaps: true } : {}),
+        maxConnectionsPerAddress: values["max-connections-per-address"],
         config: values.config,
         logLevel: values["log-level"],
         metricsListen: values["metrics-listen"],
@@ -200,7 +211,9 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
   let stop: (signal: NodeJS.Signals) => void = () => {};
   const remove = (): void => {
     for (const s of STOP_SIGNALS) process.off(s, stop);
+    process.off("disconnect", onDisconnect);
   };
+  const onDisconnect = (): void => stop("SIGTERM");
   const signal = new Promise<NodeJS.Signals>((resolve) => {
     stop = (received) => {
       remove();
@@ -209,6 +222,11 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
       resolve(received);
     };
     for (const s of STOP_SIGNALS) process.on(s, stop);
+    // Started by bin/conclave.js with an IPC channel: if that process goes, so does the server.
+    if (process.connected) {
+      process.once("disconnect", onDisconnect);
+      process.channel?.unref();
+    }
   });
   return { signal, cancel: remove };
 }

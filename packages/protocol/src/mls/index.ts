@@ -38,3 +38,11 @@ export {
   SEALED_LABEL,
 } from "./session.js";
 export { MAX_MLS_MESSAGE_BYTES } from "./wire.js";
+export {
+  PublicGroup,
+  checkKeyPackage,
+  MAX_TRANSCRIPT_CANDIDATES,
+  type CommitExpectation,
+  type PublicMember,
+  type CheckedKeyPackage,
+} from "./public-group.js";
