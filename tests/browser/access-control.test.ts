@@ -345,7 +345,12 @@ test("\"End meeting for all\" asks first, then ends the meeting for everyone", a
 
   await host.page.getByTestId("end-meeting-button").click();
   await host.page.getByTestId("confirm-end-meeting").getByTestId("confirm-ok").click();
-  await closed;
+  // With a deadline: a bot that was never let in (an earlier failure) must fail this, not hang it.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closed,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("the bot was not told the meeting ended within 30 s")), 30_000))),
+  ]).finally(() => clearTimeout(timer));
   await host.page.locator('.status-banner[data-phase="ended"]').waitFor({ timeout: 20_000 });
   assert.equal(server.server.context.meetings.get(meeting.id)?.endedAt !== undefined, true, "the meeting's record says it ended");
 });

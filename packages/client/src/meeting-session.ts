@@ -887,15 +887,14 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       }
       this.#state = "inGroup";
       const members = mls.members();
-      const ids = members.map((m) => m.identity.memberId);
-      const before = this.#lastEpochMembers;
-      this.#lastEpochMembers = new Set(ids);
+      // Members the voided commit added are gone again; nobody is newly added by going back.
+      this.#lastEpochMembers = new Set(members.map((m) => m.identity.memberId));
       this.emit("epoch", {
         epoch: mls.epoch,
         rewound: true,
         securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
         members,
-        added: ids.filter((id) => id !== this.memberId && !before?.has(id)),
+        added: [],
       });
       return;
     }

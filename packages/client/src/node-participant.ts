@@ -470,6 +470,44 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     for (const h of held) void this.#receive(conn, h.codec, h.data, h.ownerId, h.kind, h.at);
   }
 
+  /** Stops sending and receiving until the next epoch (after a rejoin) starts media again. */
+  #stopMedia(conn: Connection): void {
+    conn.mediaStarted = false;
+    this.#dropMedia(conn);
+  }
+
+  /** Stops the synthetic sources and closes the transport of `conn`. */
+  #dropMedia(conn: Connection): void {
+    conn.media?.stop();
+    conn.media = null;
+    conn.tracks = {};
+    if (conn.screen) {
+      conn.screen.media.stop();
+      conn.screen = null;
+      // The share ends with the media connection (it is not published again by itself).
+      if (conn === this.#conn && this.#screenOn) {
+        this.#screenOn = false;
+        if (!conn.closed) conn.state.setLocal(this.#localState());
+      }
+    }
+    conn.answered?.();
+    conn.answered = null;
+    this.#closeTransport(conn);
+    conn.held = [];
+  }
+
+  /**
+   * Closes the transport of `conn`, after its publish offer if one is being made: closing a WebRTC
+   * connection in the middle of ICE gathering can leave its sockets behind.
+   */
+  #closeTransport(conn: Connection): void {
+    const transport = conn.transport;
+    conn.transport = null;
+    if (!transport) return;
+    if (conn.starting) void conn.starting.then(() => transport.close());
+    else void transport.close();
+  }
+
   async #startMedia(conn: Connection): Promise<void> {
     if (conn.closed || conn.transport) return;
     const transport = new NodeMediaTransport({ ...(this.#opts.iceAddress ? { iceAddress: this.#opts.iceAddress } : {}) });
@@ -485,7 +523,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     const first = this.#renegotiate(conn, transport);
     conn.publishQueue = first.catch(() => {});
     await first;
-    if (conn.closed) return;
+    if (conn.closed || conn.transport !== transport) return;
     conn.media = SyntheticMedia.load();
     conn.media.start({
       // Muted: no audio frames at all (like a browser's disabled track, minus the silence).
@@ -560,42 +598,11 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal });
   }
 
-  /** Stops media (the relay dropped this member's peer when it changed rooms); the next epoch restarts it. */
-  #stopMedia(conn: Connection): void {
-    conn.media?.stop();
-    conn.media = null;
-    this.#closeTransport(conn);
-    conn.answered?.();
-    conn.answered = null;
-    conn.tracks = {};
-    conn.held = [];
-    conn.mediaStarted = false;
-  }
-
-  /**
-   * Closes the connection's transport, after its publish offer if one is being made: closing a
-   * WebRTC connection in the middle of ICE gathering can leave its sockets behind.
-   */
-  #closeTransport(conn: Connection): void {
-    const transport = conn.transport;
-    conn.transport = null;
-    if (!transport) return;
-    if (conn.starting) void conn.starting.then(() => transport.close());
-    else void transport.close();
-  }
-
   #teardown(conn: Connection): void {
     if (conn.closed) return;
     conn.closed = true;
     conn.state.close();
     conn.collab.close();
-    conn.media?.stop();
-    conn.media = null;
-    conn.screen?.media.stop();
-    conn.screen = null;
-    conn.answered?.();
-    conn.answered = null;
-    this.#closeTransport(conn);
-    conn.held = [];
+    this.#dropMedia(conn);
   }
 }
