@@ -25,6 +25,8 @@ import {
   fromBase64,
   toBase64,
 } from "../packages/protocol/dist/src/index.js";
+// The node:crypto MLS back end, as Node participants use it (the import installs it).
+import "../packages/protocol/dist/src/node.js";
 
 const ROUNDS = 9;
 const median = (xs) => {
