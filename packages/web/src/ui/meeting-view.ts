@@ -91,7 +91,7 @@ export class MeetingView {
   readonly #breakoutButton: HTMLButtonElement;
   readonly #handsQueue = h("section", { class: "hands-queue", "data-testid": "hands-queue", "aria-labelledby": "hands-title", hidden: true });
   #side: Side | null = null;
-  #moreTools!: { react: HTMLButtonElement; hand: HTMLButtonElement; polls: HTMLButtonElement; breakout: HTMLButtonElement };
+  #moreTools!: { chat: HTMLButtonElement; react: HTMLButtonElement; hand: HTMLButtonElement; polls: HTMLButtonElement; breakout: HTMLButtonElement };
   #pollCount = 0;
 
   constructor(root: HTMLElement, opts: MeetingViewOptions) {
@@ -155,7 +155,7 @@ export class MeetingView {
     this.#chat = new ChatPanel(opts.controller, () => this.#openSide(null));
     this.#polls = new PollsPanel(opts.controller, () => this.#openSide(null));
     this.#breakout = new BreakoutPanel(opts.controller, () => this.#openSide(null));
-    this.#chatButton = h("button", { type: "button", class: "control", "aria-controls": "chat", "data-testid": "chat-button" }, icon(ICONS.chat), h("span", { class: "control-label" }, t("controls.chat")), this.#chatUnread);
+    this.#chatButton = h("button", { type: "button", class: "control secondary", "aria-controls": "chat", "data-testid": "chat-button" }, icon(ICONS.chat), h("span", { class: "control-label" }, t("controls.chat")), this.#chatUnread);
     this.#chatButton.addEventListener("click", () => this.#toggleSide("chat"));
     this.#pollsButton = h("button", { type: "button", class: "control secondary", "aria-controls": "polls", "data-testid": "polls-button" }, icon(ICONS.poll), h("span", { class: "control-label" }, t("controls.polls")));
     this.#pollsButton.addEventListener("click", () => this.#toggleSide("polls"));
@@ -206,6 +206,7 @@ export class MeetingView {
       return b;
     };
     this.#moreTools = {
+      chat: tool("more-chat", ICONS.chat, t("controls.chat"), () => this.#openSide("chat")),
       react: tool("more-reactions", ICONS.smile, t("controls.react"), () => this.#reactionsPanel.open(this.#moreButton)),
       hand: tool("more-raise-hand", ICONS.hand, t("controls.raiseHand"), () => void opts.controller.setHand(!opts.controller.handRaised).catch(() => this.#toast(t("hands.failed")))),
       polls: tool("more-polls", ICONS.poll, t("controls.polls"), () => this.#openSide("polls")),
@@ -213,7 +214,7 @@ export class MeetingView {
     };
     replaceChildren(
       this.#morePanel.body,
-      h("div", { class: "row more-tools" }, this.#moreTools.react, this.#moreTools.hand, this.#moreTools.polls, this.#moreTools.breakout),
+      h("div", { class: "row more-tools" }, this.#moreTools.chat, this.#moreTools.react, this.#moreTools.hand, this.#moreTools.polls, this.#moreTools.breakout),
       h("h3", {}, t("more.devices")),
       h(
         "div",
@@ -377,6 +378,7 @@ export class MeetingView {
     this.#reactButton.disabled = !inMeeting;
     this.#handButton.disabled = !inMeeting;
     const tools = this.#moreTools;
+    tools.chat.hidden = this.#chatButton.hidden;
     tools.react.hidden = this.#reactButton.hidden;
     tools.polls.hidden = this.#pollsButton.hidden;
     tools.breakout.hidden = this.#breakoutButton.hidden;
