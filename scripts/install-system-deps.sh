@@ -31,6 +31,10 @@ softhsm2-util            softhsm2          test
 /usr/lib/softhsm/libsofthsm2.so softhsm2   test
 pykmip-server            python3-pykmip    test
 strings                  binutils          test
+ffmpeg                   ffmpeg            server
+baresip                  baresip-core      test
+/usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
+/usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test
 EOF
 
 mode=install

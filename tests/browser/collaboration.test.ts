@@ -40,7 +40,7 @@ function tapBot(target: { deliver?: (text: string) => void }) {
 }
 
 before(async () => {
-  server = await startTestServer({}, { signalingTap: (_d, text) => tapped.push(text) });
+  server = await startTestServer({}, {}, { signalingTap: (_d, text) => tapped.push(text) });
   browser = await launchBrowser(server);
   olive = await openPage(browser, `${server.origin}/`);
   await setupOwner(olive.page);

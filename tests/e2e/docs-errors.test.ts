@@ -6,6 +6,7 @@ import { SERVER_ERRORS, RELAY_ERRORS } from "@conclave/server";
 import { CLIENT_ERRORS } from "@conclave/client";
 import { MEDIA_ERRORS } from "@conclave/client/node";
 import { CLI_ERRORS } from "@conclave/cli";
+import { CONNECTOR_ERRORS } from "@conclave/connectors";
 import { KMS_ERRORS } from "@conclave/kms";
 
 const doc = readFileSync(new URL("../../../docs/protocol.md", import.meta.url), "utf8");
@@ -26,6 +27,7 @@ const tables: [string, Record<string, unknown>][] = [
   ["Server", SERVER_ERRORS],
   ["Relay", RELAY_ERRORS],
   ["Node media transport", MEDIA_ERRORS],
+  ["Connectors", CONNECTOR_ERRORS],
   ["Client SDK", CLIENT_ERRORS],
   ["CLI", CLI_ERRORS],
   ["KMS", KMS_ERRORS],

@@ -86,6 +86,21 @@ test("two `conclave bot --json` processes join, agree on the security code, decr
   const shared = lastEpoch(a).filter(([ep, code]) => lastEpoch(b).some(([ep2, code2]) => ep2 === ep && code2 === code));
   assert.ok(shared.length >= 1, "no epoch with matching codes");
   assert.match(String(shared[0]![1]), /^(\d{5} ){6}\d{5}$/);
+
+  // Every epoch event carries the group's own member list, shield and exceptions; stats carry
+  // frames decrypted per sender and kind.
+  const joinedA = a.events.find((e) => e.event === "joined")!.memberId as string;
+  const joinedB = b.events.find((e) => e.event === "joined")!.memberId as string;
+  const twoMemberEpoch = a.events.find((e) => e.event === "epoch" && (e.members as unknown[]).length === 2)!;
+  assert.deepEqual(
+    (twoMemberEpoch.members as { memberId: string; name: string; kind: string }[]).map((m) => [m.memberId, m.name, m.kind]).sort(),
+    [[joinedA, "Ada", "person"], [joinedB, "Bob", "person"]].sort(),
+  );
+  assert.equal(twoMemberEpoch.shield, "e2ee");
+  assert.deepEqual(twoMemberEpoch.exceptions, []);
+  const lastStats = a.events.filter((e) => e.event === "stats").at(-1)!;
+  const fromBob = (lastStats.bySender as Record<string, { audio: number; video: number }>)[joinedB]!;
+  assert.ok(fromBob.audio > 0 && fromBob.video > 0, JSON.stringify(lastStats.bySender));
 });
 
 test("`conclave bot --no-media` members take part in MLS only: same epochs and security code as a member with media, no relay peer, nothing sent or received", async (t) => {

@@ -34,6 +34,9 @@ import {
   type BreakoutRoomInfo,
   type ClientMessage,
   type MeetingFeatures,
+  type ConnectorKind,
+  type FarLeg,
+  type MeetingEncryption,
   type IceServerInfo,
   type MediaCodec,
   type MemberIdentity,
@@ -60,8 +63,11 @@ export interface MeetingSessionOptions {
   meetingId: string;
   passcode?: string;
   displayName: string;
-  kind?: { kind: "person" } | { kind: "connector"; connector: "recording" | "sip" | "pstn" | "streaming" | "transcription" };
+  /** What kind of member this is; a connector also declares its far leg (shown in the shield's exceptions). */
+  kind?: { kind: "person" } | { kind: "connector"; connector: ConnectorKind; farLeg?: FarLeg };
   sframeCrypto: SFrameCrypto;
+  /** A connector's single-use join ticket from the server (it replaces the passcode). */
+  connectorTicket?: string;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
   /**
@@ -103,6 +109,8 @@ export interface EpochEvent {
   securityCode: string;
   /** Identities of every MLS member, from the group's own credentials. */
   members: { leafIndex: number; identity: MemberIdentity }[];
+  /** The meeting's encryption as the group's own policy extension states it. */
+  encryption: MeetingEncryption;
   /** Member ids in this epoch that were not in this member's previous one (everyone else at first). */
   added: string[];
 }
@@ -147,6 +155,8 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   /** Hosts and co-hosts: who is waiting to be let in. */
   waitingList: { memberId: string; displayName: string }[];
   meetingState: { locked: boolean };
+  /** Hosts: news about the meeting (a room system refused, ringing, joined...). */
+  notice: { code: string; message: string };
   epoch: EpochEvent;
   /**
    * This member dropped out of the MLS group (it could not follow a commit or a Welcome) and waits
@@ -216,7 +226,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#opts = opts;
     this.memberId = randomMemberId();
     this.identity = opts.kind?.kind === "connector"
-      ? { kind: "connector", connector: opts.kind.connector, memberId: this.memberId, displayName: opts.displayName }
+      ? {
+          kind: "connector",
+          connector: opts.kind.connector,
+          memberId: this.memberId,
+          displayName: opts.displayName,
+          ...(opts.kind.farLeg ? { farLeg: opts.kind.farLeg } : {}),
+        }
       : { kind: "person", memberId: this.memberId, displayName: opts.displayName };
     this.keys = MediaKeyRing.create({ crypto: opts.sframeCrypto, ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}) });
   }
@@ -225,6 +241,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     return this.#state;
   }
 
+  /** The meeting's encryption as the server announced it (the group's own is in `groupEncryption`). */
   /** TURN servers (with short-lived credentials) the server gave on admission; empty without TURN. */
   get iceServers(): readonly IceServerInfo[] {
     return this.#iceServers;
@@ -256,6 +273,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   /** The MLS cipher suite of the meeting's groups. */
   get suite(): MlsSuiteName {
     return this.#mls?.suite ?? DEFAULT_MLS_SUITE;
+  }
+
+  /** The meeting's encryption as the MLS group itself states it (its policy extension), once in the group. */
+  get groupEncryption(): MeetingEncryption | null {
+    return this.#mls?.encryption ?? null;
   }
 
   get epoch(): bigint | null {
@@ -306,6 +328,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       displayName: this.#opts.displayName,
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
+      ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
       ...(this.#opts.deviceToken ? { deviceToken: this.#opts.deviceToken } : {}),
       ...(this.#opts.media === false ? { media: false } : {}),
     });
@@ -507,6 +530,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#send({ type: "setRole", memberId, role });
   }
 
+  /** Host or co-host of an Enhanced meeting: call a room system in by SIP URI. */
+  inviteRoomSystem(uri: string, displayName?: string): void {
+    this.#send({ type: "inviteRoomSystem", uri, ...(displayName ? { displayName } : {}) });
+  }
+
   /** Sends a media-signaling message (publish offer, subscribe answer, ICE). */
   sendMedia(msg: Extract<ClientMessage, { type: "publishOffer" | "subscribeAnswer" | "ice" }>): void {
     this.#send(msg);
@@ -565,7 +593,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         return;
       }
       case "createGroup": {
-        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, ...this.#suiteOption() });
+        this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, encryption: this.#encryption, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
         // The public GroupInfo lets the delivery service check every later commit.
         const groupInfo = await this.#mls.publicGroupInfo();
@@ -586,7 +614,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
           this.#mls = await MlsSession.joinFromWelcome(
             fromBase64(msg.welcome),
             this.#keyPackageSecret,
-            { acceptMember: this.#policy, ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}) },
+            {
+              acceptMember: this.#policy,
+              expectedEncryption: this.#encryption,
+              ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
+            },
           );
         } catch (e) {
           await this.#recover(e);
@@ -709,6 +741,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         return;
       case "breakoutBroadcast":
         this.emit("breakoutBroadcast", { from: msg.from, message: fromBase64(msg.message) });
+        return;
+      case "notice":
+        this.emit("notice", { code: msg.code, message: msg.message });
         return;
       case "meetingEnded":
         this.emit("error", { code: "MEETING_ENDED", message: "The host ended the meeting.", fatal: true });
@@ -894,6 +929,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         rewound: true,
         securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
         members,
+        encryption: mls.encryption,
         added: [],
       });
       return;
@@ -950,6 +986,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       rewound: false,
       securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
       members,
+      encryption: mls.encryption,
       added: ids.filter((id) => id !== this.memberId && !before?.has(id)),
     });
   }

@@ -15,7 +15,7 @@
  */
 import { MLS_SUITES, isProtocolError, toBase64, type MediaCodec, type MlsSuiteName, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
-import { MeetingSession, type EpochEvent, type SignalingChannel } from "./meeting-session.js";
+import { MeetingSession, type EpochEvent, type MeetingSessionOptions, type SignalingChannel } from "./meeting-session.js";
 import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
@@ -57,8 +57,17 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   displayName: string;
   /** Overrides the passcode in the link. */
   passcode?: string;
-  /** Send synthetic audio and video (default true). */
+  /** Send synthetic audio and video (default true; ignored with externalMedia). */
   sendMedia?: boolean;
+  /**
+   * Publish frames the caller supplies with `sendFrame` instead of synthetic media (a connector
+   * relaying its far side). Which tracks to publish.
+   */
+  externalMedia?: { audio: boolean; video: boolean };
+  /** Person (default) or connector, with its far leg. */
+  kind?: MeetingSessionOptions["kind"];
+  /** A connector's single-use join ticket from the server (replaces the passcode). */
+  connectorTicket?: string;
   /**
    * false: signaling and MLS only, no WebRTC at all (no publish or subscribe connection, nothing
    * sent or received): a member that costs the server and this process almost nothing, so tests
@@ -73,7 +82,10 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   graceMs?: number;
   /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
   iceAddress?: string;
-  /** Join again after the connection drops, as the browser does (default true). */
+  /**
+   * Join again after the connection drops, as the browser does (default true; false with a
+   * connectorTicket, which is single-use: the connector's supervisor starts a new call instead).
+   */
   reconnect?: boolean;
   /** Server silence after which the connection counts as lost (MeetingSessionOptions.livenessMs). */
   livenessMs?: number;
@@ -101,6 +113,8 @@ export interface ParticipantStats {
   epoch: string | null;
   /** Decrypted frames per remote member id. */
   perSender: Record<string, number>;
+  /** Decrypted frames per remote member id and kind. */
+  bySender: Record<string, { audio: number; video: number }>;
 }
 
 export interface NodeParticipantEvents extends Record<string, unknown> {
@@ -115,7 +129,9 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   /** A host asked this participant to mute (it does) or to unmute (it does not: only people unmute). */
   hostRequest: { from: string; action: "mute" | "askUnmute" };
   /** A decrypted remote frame. */
-  frame: { ownerId: string; kind: "audio" | "video"; frame: Uint8Array; epoch: bigint };
+  frame: { ownerId: string; kind: "audio" | "video"; source: RemoteSource; frame: Uint8Array; epoch: bigint; keyframe: boolean };
+  /** The relay asked for a key frame of our video (external media: ask the far side). */
+  keyframeRequest: Record<string, never>;
   /** A chat message (group or private, text or file) sent or received. */
   chat: ChatEntry;
   reaction: { from: string; fromName: string; emoji: Reaction };
@@ -131,6 +147,8 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
 }
+
+type RemoteSource = "microphone" | "camera" | "screen";
 
 /** How long a frame for the next epoch waits for our commit to be processed. */
 const FUTURE_EPOCH_HOLD_MS = 1000;
@@ -165,7 +183,7 @@ interface Connection {
   mediaStarted: boolean;
   /** The media start in progress: a transport is closed only once its offer is made. */
   starting: Promise<void> | null;
-  held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; at: number }[];
+  held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; source: RemoteSource; at: number }[];
   /** A synthetic screen share (the same test video, published as source "screen"). */
   screen: { track: LocalTrack; media: SyntheticMedia } | null;
   /** Publish renegotiations, one at a time; `answered` resolves the one awaiting its answer. */
@@ -192,6 +210,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
   readonly #perSender = new Map<string, number>();
+  readonly #bySender = new Map<string, { audio: number; video: number }>();
 
   constructor(opts: NodeParticipantOptions) {
     super();
@@ -232,7 +251,27 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       remoteMembers: Math.max(0, this.session.groupMembers.length - 1),
       epoch: this.session.epoch?.toString() ?? null,
       perSender: Object.fromEntries(this.#perSender),
+      bySender: Object.fromEntries([...this.#bySender].map(([k, v]) => [k, { ...v }])),
     };
+  }
+
+  /**
+   * External media: protects one encoded frame with this member's current key and sends it.
+   * Resolves false when it did not leave (no key yet, connection not up, or no such track).
+   */
+  async sendFrame(kind: "audio" | "video", frame: Uint8Array, rtpTimestamp: number, keyframe = false): Promise<boolean> {
+    const conn = this.#conn;
+    const track = kind === "audio" ? conn.tracks.audio : conn.tracks.video;
+    return this.#send(conn, kind === "audio" ? "opus" : "vp8", track, frame, rtpTimestamp, kind === "video" ? keyframe : false);
+  }
+
+  /** Asks the relay for a key frame of a member's camera (e.g. on an active-speaker switch). */
+  requestKeyframe(memberId: string): void {
+    const transport = this.#conn.transport;
+    if (!transport) return;
+    for (const [publicationId, remote] of transport.remoteTracks) {
+      if (remote.info.ownerId === memberId && remote.info.kind === "video" && remote.info.source === "camera") transport.requestKeyframe(publicationId);
+    }
   }
 
   /** Connects and sends the join request; resolves once the request is on its way. */
@@ -304,6 +343,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       displayName: this.#opts.displayName,
       sframeCrypto: createNodeSFrameCrypto(),
       deviceToken: this.#deviceToken,
+      ...(this.#opts.kind ? { kind: this.#opts.kind } : {}),
+      ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
       ...(this.#opts.livenessMs !== undefined ? { livenessMs: this.#opts.livenessMs } : {}),
       ...(this.#opts.probeSealedToOthers ? { probeSealedToOthers: true } : {}),
       ...(passcode ? { passcode } : {}),
@@ -414,7 +455,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       return;
     }
     const fatal = conn.fatal;
-    const reconnect = this.#opts.reconnect !== false && this.#everJoined && (fatal === null || !PERMANENT.has(fatal.code));
+    const reconnect = (this.#opts.reconnect ?? this.#opts.connectorTicket === undefined) && this.#everJoined && (fatal === null || !PERMANENT.has(fatal.code));
     if (!reconnect) {
       this.#closed = true;
       if (fatal) this.emit("error", { ...fatal, fatal: true });
@@ -467,7 +508,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     // Frames that arrived for this epoch before we processed its commit can be read now.
     const held = conn.held;
     conn.held = [];
-    for (const h of held) void this.#receive(conn, h.codec, h.data, h.ownerId, h.kind, h.at);
+    for (const h of held) void this.#receive(conn, h.codec, h.data, h.ownerId, h.kind, h.source, h.at);
   }
 
   /** Stops sending and receiving until the next epoch (after a rejoin) starts media again. */
@@ -516,14 +557,26 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     transport.on("localCandidate", (c) => {
       if (!conn.closed) session.sendMedia({ type: "ice", pc: c.pc, candidate: c.candidate, mid: c.mid });
     });
-    transport.on("frame", (f) => void this.#receive(conn, f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, Date.now()));
-    transport.on("keyframeRequest", (track) => (track === conn.screen?.track ? conn.screen.media : conn.media)?.requestKeyframe());
-    if (this.#opts.sendMedia === false) return; // receive only: nothing to publish (until a screen share)
-    conn.tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
+    transport.on("frame", (f) => void this.#receive(conn, f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, f.source, Date.now()));
+    const external = this.#opts.externalMedia;
+    transport.on("keyframeRequest", (track) => {
+      (track === conn.screen?.track ? conn.screen.media : conn.media)?.requestKeyframe();
+      if (external && track !== conn.screen?.track) this.emit("keyframeRequest", {});
+    });
+    if (external) {
+      conn.tracks = {
+        ...(external.audio ? { audio: transport.publish("audio", "microphone") } : {}),
+        ...(external.video ? { video: transport.publish("video", "camera") } : {}),
+      };
+    } else if (this.#opts.sendMedia !== false) {
+      conn.tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
+    }
+    // Nothing to publish (receive only): the relay still offers the subscribe connection.
+    if (!conn.tracks.audio && !conn.tracks.video) return;
     const first = this.#renegotiate(conn, transport);
     conn.publishQueue = first.catch(() => {});
     await first;
-    if (conn.closed || conn.transport !== transport) return;
+    if (conn.closed || conn.transport !== transport || external) return;
     conn.media = SyntheticMedia.load();
     conn.media.start({
       // Muted: no audio frames at all (like a browser's disabled track, minus the silence).
@@ -547,18 +600,24 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     await answered;
   }
 
-  async #send(conn: Connection, codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<void> {
-    if (!track || conn.closed || conn.session.epoch === null) return;
+  async #send(conn: Connection, codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<boolean> {
+    if (!track || conn.closed || conn.session.epoch === null) return false;
     try {
       const protectedFrame = await conn.session.protect(codec, frame);
       // false until the publish connection is up: those frames never left, so they are not counted.
-      if (track.sendFrame(protectedFrame, { rtpTimestamp, keyframe })) this.#stats.framesSent += 1;
+      if (conn.closed || track.closed) return false;
+      if (track.sendFrame(protectedFrame, { rtpTimestamp, keyframe })) {
+        this.#stats.framesSent += 1;
+        return true;
+      }
+      return false;
     } catch (e) {
       if (!conn.closed) this.#fail("SEND_FAILED", e, false);
+      return false;
     }
   }
 
-  async #receive(conn: Connection, codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", at: number): Promise<void> {
+  async #receive(conn: Connection, codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", source: RemoteSource, at: number): Promise<void> {
     if (conn.closed) return;
     const session = conn.session;
     try {
@@ -566,7 +625,10 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       this.#stats.framesDecrypted += 1;
       const sender = session.memberAtLeaf(out.senderIndex)?.memberId ?? ownerId;
       this.#perSender.set(sender, (this.#perSender.get(sender) ?? 0) + 1);
-      this.emit("frame", { ownerId: sender, kind, frame: out.frame, epoch: out.epoch });
+      const counts = this.#bySender.get(sender) ?? { audio: 0, video: 0 };
+      counts[kind] += 1;
+      this.#bySender.set(sender, counts);
+      this.emit("frame", { ownerId: sender, kind, source, frame: out.frame, epoch: out.epoch, keyframe: kind === "video" && (out.frame[0]! & 1) === 0 });
     } catch (e) {
       if (!isProtocolError(e, "SFRAME_UNKNOWN_KID")) {
         this.#stats.decryptFailures += 1;
@@ -574,7 +636,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       }
       const rel = session.keys.frameEpoch(codec, data);
       if (rel === "next" && Date.now() - at < FUTURE_EPOCH_HOLD_MS && conn.held.length < MAX_HELD_FRAMES) {
-        conn.held.push({ codec, data, ownerId, kind, at });
+        conn.held.push({ codec, data, ownerId, kind, source, at });
       } else if (rel === "beforeFirst") {
         this.#stats.framesSkipped += 1;
       } else {

@@ -45,6 +45,8 @@ export const PROTOCOL_ERRORS = {
   MESSAGE_MALFORMED: "The message is not valid JSON or does not match any known message type.",
   MESSAGE_TOO_LARGE: "The message is larger than the allowed maximum.",
 
+  // Session descriptions (RFC 8866)
+  SDP_MALFORMED: "The session description (SDP) is malformed.",
   // End-to-end encrypted application messages (inside MLS PrivateMessages)
   APP_MESSAGE_MALFORMED: "The encrypted application message is not valid (not UTF-8 JSON, or fields missing, extra or of the wrong type).",
   APP_MESSAGE_TOO_LARGE: "The encrypted application message is larger than allowed.",

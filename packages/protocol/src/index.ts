@@ -40,3 +40,4 @@ export {
 export { DEFAULT_REPLAY_WINDOW_SIZE } from "./sframe/replay-window.js";
 export * from "./media-keys/key-ring.js";
 export * from "./mls/index.js";
+export * from "./shield.js";

@@ -2,6 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   CONNECTOR_KINDS,
+  describeFarLeg,
+  farLegEncrypted,
+  farLegProtection,
+  type FarLeg,
   MAX_DISPLAY_NAME_BYTES,
   MAX_MEMBER_ID_BYTES,
   decodeMemberIdentity,
@@ -72,7 +76,7 @@ test("the decoder rejects every truncation of a valid encoding", () => {
 
 test("the decoder rejects unknown versions, member kinds and connector kinds", () => {
   const good = encodeMemberIdentity(person);
-  for (const v of [0, 2, 255]) rejectsCredential(() => decodeMemberIdentity(new Uint8Array([v, ...good.subarray(1)])), /unknown version/);
+  for (const v of [0, 3, 255]) rejectsCredential(() => decodeMemberIdentity(new Uint8Array([v, ...good.subarray(1)])), /unknown version/);
   rejectsCredential(() => decodeMemberIdentity(new Uint8Array([1, 2, ...good.subarray(2)])), /unknown member kind/);
   for (const c of [0, 6, 255]) {
     rejectsCredential(() => decodeMemberIdentity(new Uint8Array([1, 1, c, 1, 0x61, 0, 1, 0x41])), /unknown connector kind/);
@@ -107,4 +111,69 @@ test("the encoder names the bad field for malformed input objects", () => {
     /connector: unknown/,
   );
   rejectsCredential(() => encodeMemberIdentity({ kind: "person", memberId: 7, displayName: "y" } as unknown as MemberIdentity), /memberId: expected a string/);
+});
+
+const sipTls: FarLeg = { protocol: "SIP", signaling: "tls", media: "srtp", suite: "AES_CM_128_HMAC_SHA1_80" };
+const room: MemberIdentity = { kind: "connector", memberId: "c-1", displayName: "Room 4", connector: "sip", farLeg: sipTls };
+
+test("a connector with a far leg round-trips as version 2; without one it stays version 1", () => {
+  const bytes = encodeMemberIdentity(room);
+  assert.equal(bytes[0], 2);
+  assert.deepEqual(decodeMemberIdentity(bytes), room);
+  const { farLeg: _omit, ...v1 } = room;
+  assert.equal(encodeMemberIdentity(v1)[0], 1);
+  for (const farLeg of [
+    { protocol: "SIP", signaling: "udp", media: "rtp" },
+    { protocol: "SIP", signaling: "tcp", media: "srtp", suite: "AEAD_AES_128_GCM" },
+    { protocol: "SIP", signaling: "tls", media: "dtls-srtp", suite: "SRTP_AES128_CM_SHA1_80" },
+    { protocol: "PSTN", signaling: "none", media: "none" },
+  ] as FarLeg[]) {
+    const id: MemberIdentity = { ...room, farLeg };
+    assert.deepEqual(decodeMemberIdentity(encodeMemberIdentity(id)), id);
+  }
+});
+
+test("the version-2 encoding is byte-exact: ..., protocol<u8>, signaling, media, suite<u8>", () => {
+  const id: MemberIdentity = { kind: "connector", memberId: "s", displayName: "R", connector: "sip", farLeg: { protocol: "SIP", signaling: "tls", media: "srtp", suite: "X_1" } };
+  assert.deepEqual(encodeMemberIdentity(id), hexToBytes("020102" + "01" + "73" + "0001" + "52" + "03" + "534950" + "03" + "02" + "03" + "585f31"));
+});
+
+test("far-leg rules: a suite exactly with SRTP media, known signaling and media values, token characters, no trailing bytes", () => {
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ protocol: "SIP", signaling: "tls", media: "srtp" }, /farLeg.suite/],
+    [{ protocol: "SIP", signaling: "udp", media: "rtp", suite: "AES_CM_128_HMAC_SHA1_80" }, /farLeg.suite/],
+    [{ protocol: "SIP", signaling: "carrier-pigeon", media: "rtp" }, /farLeg.signaling/],
+    [{ protocol: "SIP", signaling: "tls", media: "zrtp" }, /farLeg.media/],
+    [{ protocol: "S I P", signaling: "tls", media: "rtp" }, /farLeg.protocol/],
+    [{ protocol: "", signaling: "tls", media: "rtp" }, /farLeg.protocol/],
+    [{ protocol: "SIP", signaling: "tls", media: "srtp", suite: "aes" }, /farLeg.suite/],
+  ];
+  for (const [farLeg, why] of bad) {
+    rejectsCredential(() => encodeMemberIdentity({ ...room, farLeg } as unknown as MemberIdentity), why);
+  }
+  const good = encodeMemberIdentity(room);
+  rejectsCredential(() => decodeMemberIdentity(new Uint8Array([...good, 0])), /trailing bytes after the far leg/);
+  rejectsCredential(() => decodeMemberIdentity(good.subarray(0, good.length - 1)), /truncated/);
+  // A person is never version 2.
+  rejectsCredential(() => decodeMemberIdentity(new Uint8Array([2, 0, 1, 0x61, 0, 1, 0x41, 3, 0x53, 0x49, 0x50, 0, 0, 0])), /version 2 is for connectors only/);
+  // Unknown signaling and media values.
+  const at = good.length - 1 - "AES_CM_128_HMAC_SHA1_80".length;
+  const withMedia = (v: number) => { const b = good.slice(); b[at - 1] = v; return b; };
+  rejectsCredential(() => decodeMemberIdentity(withMedia(4)), /farLeg.media: unknown/);
+  const withSignaling = (v: number) => { const b = good.slice(); b[at - 2] = v; return b; };
+  rejectsCredential(() => decodeMemberIdentity(withSignaling(9)), /farLeg.signaling: unknown/);
+});
+
+test("only TLS signaling with SRTP or DTLS-SRTP counts as an encrypted far leg", () => {
+  assert.equal(farLegEncrypted(sipTls), true);
+  assert.equal(farLegProtection(sipTls), "TLS + SRTP");
+  assert.equal(describeFarLeg(sipTls), "SIP/TLS + SRTP AES_CM_128_HMAC_SHA1_80");
+  const sdesOverUdp: FarLeg = { protocol: "SIP", signaling: "udp", media: "srtp", suite: "AES_CM_128_HMAC_SHA1_80" };
+  assert.equal(farLegEncrypted(sdesOverUdp), false, "SDES keys crossed the network in clear");
+  assert.equal(farLegProtection(sdesOverUdp), "unencrypted");
+  assert.match(describeFarLeg(sdesOverUdp), /SRTP keys sent without TLS/);
+  assert.equal(farLegProtection({ protocol: "SIP", signaling: "tls", media: "rtp" }), "unencrypted");
+  assert.equal(farLegProtection({ protocol: "SIP", signaling: "tls", media: "dtls-srtp", suite: "SRTP_AES128_CM_SHA1_80" }), "TLS + DTLS-SRTP");
+  assert.equal(farLegEncrypted({ protocol: "SIP", signaling: "udp", media: "dtls-srtp", suite: "SRTP_AES128_CM_SHA1_80" }), false);
+  assert.equal(farLegProtection(undefined), "unencrypted");
 });

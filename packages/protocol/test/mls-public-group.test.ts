@@ -10,12 +10,14 @@ import { getCiphersuiteImpl } from "ts-mls/crypto/getCiphersuiteImpl.js";
 import type { Proposal } from "ts-mls/proposal.js";
 import {
   DEFAULT_MLS_SUITE,
+  MEETING_POLICY_EXTENSION_TYPE,
   MLS_SUITES,
   MlsSession,
   PublicGroup,
   checkKeyPackage,
   createKeyPackage,
   encodeMemberIdentity,
+  encodeMeetingPolicy,
   isProtocolError,
   utf8,
   type MemberIdentity,
@@ -83,8 +85,12 @@ test("a founder that lies about its epoch-0 confirmation tag cannot make the ser
   const cs = await getCiphersuiteImpl(getCiphersuiteFromName(DEFAULT_MLS_SUITE));
   const now = BigInt(Math.floor(Date.now() / 1000));
   const credential = { credentialType: "basic" as const, identity: encodeMemberIdentity(person("Liar")) };
-  const kp = await generateKeyPackage(credential, defaultCapabilities(), { notBefore: now - 60n, notAfter: now + 3600n }, [], cs);
-  const state0 = await createGroup(GROUP, kp.publicPackage, kp.privatePackage, [], cs);
+  // A Conclave group as MlsSession.create makes it: the meeting policy extension in its context.
+  const capabilities = defaultCapabilities();
+  capabilities.extensions = [...capabilities.extensions, MEETING_POLICY_EXTENSION_TYPE];
+  const kp = await generateKeyPackage(credential, capabilities, { notBefore: now - 60n, notAfter: now + 3600n }, [], cs);
+  const policy = { extensionType: MEETING_POLICY_EXTENSION_TYPE, extensionData: encodeMeetingPolicy({ encryption: "e2ee" }) };
+  const state0 = await createGroup(GROUP, kp.publicPackage, kp.privatePackage, [policy], cs);
   // Signed with her real key, but with a confirmation tag that is not the group's.
   const wrongTag = state0.confirmationTag.map((b) => b ^ 0xff);
   const lie = await createGroupInfoWithRatchetTree(state0.groupContext, wrongTag, state0, state0.ratchetTree, [], cs);

@@ -37,9 +37,9 @@ async function rejectsWith(p: Promise<unknown> | (() => unknown), code: Protocol
 }
 
 /** Founder + one commit adding everyone else; all members at epoch 1. */
-async function formGroup(identities: MemberIdentity[], suite?: MlsSuiteName): Promise<MlsSession[]> {
+async function formGroup(identities: MemberIdentity[], suite?: MlsSuiteName, encryption: "e2ee" | "enhanced" = "enhanced"): Promise<MlsSession[]> {
   const [first, ...rest] = identities;
-  const founder = await MlsSession.create(GROUP, first!, { suite });
+  const founder = await MlsSession.create(GROUP, first!, { suite, encryption });
   const kps = await Promise.all(rest.map((id) => createKeyPackage(id, { suite })));
   const out = await founder.commit({ add: kps.map((k) => k.keyPackage) });
   await founder.applyPendingCommit();
@@ -286,12 +286,12 @@ test("a key package secret joins once; a Welcome for someone else is rejected", 
   assert.equal(JSON.stringify({ s: kb.secret }), '{"s":"[MlsKeyPackageSecret]"}', "secrets do not serialise their keys");
 });
 
-test("an E2EE membership policy refuses connectors when adding, joining and processing", async () => {
+test("a caller's membership policy refuses connectors when adding, joining and processing", async () => {
   const personsOnly = (id: MemberIdentity): boolean => id.kind === "person";
-  const host = await MlsSession.create(GROUP, person("Host"), { acceptMember: personsOnly });
+  const host = await MlsSession.create(GROUP, person("Host"), { acceptMember: personsOnly, encryption: "enhanced" });
   const rec = await createKeyPackage(connector("Recorder", "recording"));
   await rejectsWith(host.commit({ add: [rec.keyPackage] }), "MLS_BAD_CREDENTIAL");
-  await rejectsWith(MlsSession.create(GROUP, connector("Bot", "streaming"), { acceptMember: personsOnly }), "MLS_BAD_CREDENTIAL");
+  await rejectsWith(MlsSession.create(GROUP, connector("Bot", "streaming"), { acceptMember: personsOnly, encryption: "enhanced" }), "MLS_BAD_CREDENTIAL");
 
   // A member without the policy adds a connector: a member with the policy refuses the commit,
   // and a joiner with the policy refuses the Welcome.

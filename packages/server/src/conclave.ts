@@ -11,7 +11,7 @@ import { Metrics } from "./observability/metrics.js";
 import { instrumentRelay } from "./observability/relay-metrics.js";
 import { serverMetrics } from "./observability/server-metrics.js";
 import { turnCredentials } from "./turn/credentials.js";
-import type { ServerConfig } from "./config.js";
+import { dataPaths, type ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
 import { MeetingRegistry } from "./meetings/meeting-registry.js";
 import { RateLimiter } from "./http/rate-limit.js";
@@ -22,6 +22,10 @@ import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
 import { handleSignalingConnection, type SignalingTap } from "./signaling/connection.js";
 import type { MeetingFilesLimits } from "./files/meeting-files.js";
 import { meetingFeatures } from "./settings/meeting-features.js";
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { ConnectorTickets } from "./connectors/tickets.js";
+import { SipService, type SipListening } from "./connectors/sip-service.js";
 import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
@@ -56,6 +60,10 @@ export interface ConclaveServer extends RunningServer {
   readonly registry: MeetingRegistry;
   /** The media relay, or null for a signaling-only server. */
   readonly relay: MediaRelay | null;
+  /** The SIP connector for room systems, or null when no SIP listener is configured. */
+  readonly sip: SipService | null;
+  /** Where the SIP gateway listens (empty without SIP). */
+  readonly sipListening: readonly SipListening[];
 }
 
 /**
@@ -95,6 +103,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relaySettings = opts.relay === false ? undefined : (opts.relay ?? relayOptions(config));
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
+  let sip: SipService | null = null;
+  const tickets = new ConnectorTickets();
   const metrics = opts.metrics ?? new Metrics();
   // One security-log line per address and kind of abuse per 10 s (a flood would write one per socket).
   const abuseLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
@@ -104,6 +114,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     ...(opts.fileLimits ? { fileLimits: opts.fileLimits } : {}),
     ...(opts.limits ? { attemptLimits: opts.limits } : {}),
     metrics,
+    connectors: () => sip ?? undefined,
     routes(_router, context) {
       const { settings, users } = context.database;
       // A meeting's features follow its owner's settings as they are now (an admin-token
@@ -130,6 +141,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         ...(config.turn ? { iceServersFor: (memberId: string) => [turnIceServer(config.turn!, memberId)] } : {}),
         // Sealed at rest in the background: a live meeting never waits for the KMS.
         onParticipant: (meetingId, event) => context.database.participants.record(meetingId, event),
+        tickets,
+        connectors: () => sip ?? undefined,
       });
       serverContext = context;
       const live = registry;
@@ -164,6 +177,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       });
     },
     async onClose() {
+      // Room systems hang up first (their connectors leave the meetings), then the meetings close.
+      await sip?.close();
       registry?.close();
       relay?.close();
       await opts.onClosed?.();
@@ -174,7 +189,63 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   });
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   adminToken = running.adminToken;
-  return { ...running, registry: registry!, relay };
+  let sipListening: SipListening[] = [];
+  if (config.sip !== undefined) {
+    sip = sipService(config, running, registry!, relaySettings);
+    try {
+      sipListening = await sip.start();
+    } catch (e) {
+      await running.close();
+      throw new ServerError("LISTEN_FAILED", `the SIP connector could not start: ${(e as Error).message}`, { cause: e });
+    }
+    for (const l of sipListening) running.context.logger.info(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}`);
+  }
+  return { ...running, registry: registry!, relay, sip, sipListening };
+}
+
+/** The SIP connector of a configuration: the gateway listens with the server's certificate. */
+function sipService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry, relay: RelayOptions | undefined): SipService {
+  const sipConfig = config.sip!;
+  const context = running.context;
+  const tlsListen = sipConfig.tlsListen;
+  const specific = (h: string | undefined) => (h !== undefined && h !== "0.0.0.0" && h !== "::" ? h : undefined);
+  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host);
+  const publicHost = listenHost ?? (config.publicUrl ? new URL(config.publicUrl).hostname : firstAddress());
+  const mediaAddress = relay?.announcedAddress ?? specific(relay?.listenAddress) ?? listenHost ?? firstAddress();
+  const serverHost = specific(config.host) ?? "127.0.0.1";
+  const { database } = context;
+  return new SipService({
+    registry,
+    logger: context.logger,
+    ...(tlsListen ? { tls: { host: tlsListen.host, port: tlsListen.port, certFile: running.certFile, keyFile: keyFileOf(config) } } : {}),
+    ...(sipConfig.udpListen ? { udp: sipConfig.udpListen } : {}),
+    publicHost,
+    mediaAddress,
+    ...(relay?.portRange ? { mediaPorts: { min: relay.portRange.min, max: relay.portRange.max } } : {}),
+    signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
+    ca: readFileSync(running.certFile, "utf8"),
+    ...(sipConfig.accounts ? { accounts: sipConfig.accounts.map((a) => ({ ...a })) } : {}),
+    ...(sipConfig.deviceCaFile ? { deviceCa: readFileSync(sipConfig.deviceCaFile, "utf8") } : {}),
+    metrics: context.metrics,
+    requireEncryption: (meetingId) => {
+      const owner = context.meetings.meetingPolicy(meetingId)?.ownerUserId ?? null;
+      const user = owner === null ? undefined : database.users.get(owner);
+      const resolved = resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user));
+      return resolved.requireEncryptedThirdParty.value;
+    },
+  });
+}
+
+function keyFileOf(config: ServerConfig): string {
+  return config.keyFile ?? dataPaths(config.dataDir).keyFile;
+}
+
+/** The first non-internal IPv4 address, for SDP when nothing more specific is configured. */
+function firstAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
 }
 
 function turnIceServer(turn: NonNullable<ServerConfig["turn"]>, memberId: string): { urls: string[]; username: string; credential: string } {

@@ -52,6 +52,8 @@ export interface ServerConfig {
   readonly webRoot?: string;
   /** The media relay's network settings; absent when none is configured (relay defaults apply). */
   readonly media?: MediaConfig;
+  /** The SIP connector for room systems; absent (the default) when no SIP listener is configured. */
+  readonly sip?: SipConfig;
   /** Serve the web app's source maps (`*.map`) too; default false. */
   readonly webSourceMaps?: boolean;
   /** Open TCP connections accepted at once, in total; further ones are closed at once. */
@@ -70,6 +72,18 @@ export interface ServerConfig {
   readonly turn?: TurnConfig;
   /** Where the master key of data at rest is (kms/config.ts); loadConfig always sets it. */
   readonly kms?: KmsConfig;
+}
+
+/** Where the SIP gateway listens, and who may register. Off unless a listener is given. */
+export interface SipConfig {
+  /** SIP over TLS (with the server's certificate), e.g. 0.0.0.0:5061. */
+  readonly tlsListen?: ListenAddress;
+  /** Plain SIP over UDP (devices without TLS), e.g. 0.0.0.0:5060. */
+  readonly udpListen?: ListenAddress;
+  /** Accounts of room systems that register and authenticate with digest (config file only). */
+  readonly accounts?: readonly { readonly username: string; readonly password: string }[];
+  /** PEM file of CA certificates trusted when calling devices over TLS (default: the system's). */
+  readonly deviceCaFile?: string;
 }
 
 export interface ListenAddress {
@@ -122,6 +136,8 @@ export interface ConfigFlags extends KmsFlags {
   mediaAddress?: string;
   mediaPorts?: string;
   mediaListen?: string;
+  sipListen?: string;
+  sipUdpListen?: string;
   maxConnections?: string | number;
   maxConnectionsPerAddress?: string | number;
   webSourceMaps?: string | boolean;
@@ -230,6 +246,15 @@ const listenSchema = z
   })
   .refine((a) => a.port <= 65535, LISTEN_MESSAGE);
 
+const sipAccountsSchema = z
+  .array(
+    z.strictObject({
+      username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'"),
+      password: z.string().min(12, "must be at least 12 characters").max(256),
+    }),
+  )
+  .max(1000);
+
 const acmeDirectorySchema = z
   .string()
   .refine((s) => URL.canParse(s) && new URL(s).protocol === "https:", "must be an https:// URL of an ACME directory");
@@ -282,6 +307,10 @@ interface PartialConfig extends KmsPartial {
   acmeHttpPort?: number;
   turnUrl?: string[];
   turnSecret?: string;
+  sipListen?: ListenAddress;
+  sipUdpListen?: ListenAddress;
+  sipDeviceCa?: string;
+  sipAccounts?: { username: string; password: string }[];
 }
 
 const stringSourceSchema = z.object({
@@ -306,6 +335,9 @@ const stringSourceSchema = z.object({
   acmeHttpPort: portStringSchema.optional(),
   turnUrl: turnUrlListSchema.optional(),
   turnSecret: turnSecretSchema.optional(),
+  sipListen: listenSchema.optional(),
+  sipUdpListen: listenSchema.optional(),
+  sipDeviceCa: pathSchema.optional(),
   ...kmsStringShape,
 });
 
@@ -333,6 +365,10 @@ const fileSchema = z
     acmeHttpPort: portNumberSchema.optional(),
     turnUrl: turnUrlListSchema.optional(),
     turnSecret: turnSecretSchema.optional(),
+    sipListen: listenSchema.optional(),
+    sipUdpListen: listenSchema.optional(),
+    sipDeviceCa: pathSchema.optional(),
+    sipAccounts: sipAccountsSchema.optional(),
     ...kmsFileShape,
   })
   .strict();
@@ -354,6 +390,10 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   webSourceMaps: "--web-source-maps",
   logLevel: "--log-level",
   metricsListen: "--metrics-listen",
+  sipListen: "--sip-listen",
+  sipUdpListen: "--sip-udp-listen",
+  sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
+  sipAccounts: "sipAccounts",
   acmeDirectory: "--acme-directory",
   acmeEmail: "--acme-email",
   acmeCa: "--acme-ca",
@@ -379,6 +419,9 @@ export const ENV_NAMES = {
   webSourceMaps: "CONCLAVE_WEB_SOURCE_MAPS",
   logLevel: "CONCLAVE_LOG_LEVEL",
   metricsListen: "CONCLAVE_METRICS_LISTEN",
+  sipListen: "CONCLAVE_SIP_LISTEN",
+  sipUdpListen: "CONCLAVE_SIP_UDP_LISTEN",
+  sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   acmeDirectory: "CONCLAVE_ACME_DIRECTORY",
   acmeEmail: "CONCLAVE_ACME_EMAIL",
   acmeCa: "CONCLAVE_ACME_CA",
@@ -424,6 +467,8 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     webSourceMaps: typeof flags.webSourceMaps === "boolean" ? String(flags.webSourceMaps) : flags.webSourceMaps,
     logLevel: flags.logLevel,
     metricsListen: flags.metricsListen,
+    sipListen: flags.sipListen,
+    sipUdpListen: flags.sipUdpListen,
     acmeDirectory: flags.acmeDirectory,
     acmeEmail: flags.acmeEmail,
     acmeCa: flags.acmeCa,
@@ -456,6 +501,9 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     webSourceMaps: env[ENV_NAMES.webSourceMaps],
     logLevel: env[ENV_NAMES.logLevel],
     metricsListen: env[ENV_NAMES.metricsListen],
+    sipListen: env[ENV_NAMES.sipListen],
+    sipUdpListen: env[ENV_NAMES.sipUdpListen],
+    sipDeviceCa: env[ENV_NAMES.sipDeviceCa],
     acmeDirectory: env[ENV_NAMES.acmeDirectory],
     acmeEmail: env[ENV_NAMES.acmeEmail],
     acmeCa: env[ENV_NAMES.acmeCa],
@@ -509,6 +557,7 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
     keyFile: abs(c.keyFile),
     webRoot: abs(c.webRoot),
     acmeCa: abs(c.acmeCa),
+    sipDeviceCa: abs(c.sipDeviceCa),
     ...Object.fromEntries(KMS_PATH_KEYS.map((k) => [k, abs(c[k])])),
   };
 }
@@ -584,6 +633,18 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (logLevel !== undefined) config.logLevel = logLevel;
   const metricsListen = pick("metricsListen");
   if (metricsListen !== undefined) config.metricsListen = metricsListen;
+  const sipListen = pick("sipListen");
+  const sipUdpListen = pick("sipUdpListen");
+  if (sipListen !== undefined || sipUdpListen !== undefined) {
+    const accounts = pick("sipAccounts");
+    const deviceCa = pick("sipDeviceCa");
+    config.sip = {
+      ...(sipListen !== undefined ? { tlsListen: sipListen } : {}),
+      ...(sipUdpListen !== undefined ? { udpListen: sipUdpListen } : {}),
+      ...(accounts !== undefined ? { accounts } : {}),
+      ...(deviceCa !== undefined ? { deviceCaFile: deviceCa } : {}),
+    };
+  }
 
   const acmeDirectory = pick("acmeDirectory");
   if (acmeDirectory !== undefined) {

@@ -56,6 +56,8 @@ export const SERVER_ERRORS = {
   MEMBER_ID_TAKEN: { status: 409, message: "Another participant already uses this member id." },
   MEETING_FULL: { status: 403, message: "This meeting has reached its participant limit." },
   CONNECTOR_NOT_ALLOWED: { status: 403, message: "End-to-end encrypted meetings admit no server-side connectors." },
+  BAD_TICKET: { status: 403, message: "The connector's join ticket is unknown, used, expired or for another meeting." },
+  SIP_DISABLED: { status: 409, message: "This server does not run the SIP connector; start it with --sip-listen (or --sip-udp-listen)." },
   GROUP_REJECTED: { status: 409, message: "The delivery service did not expect this group message." },
   NOT_IN_GROUP: { status: 403, message: "Media is available once you hold the meeting's keys (after you are added to the group)." },
   NOT_ADMITTED: { status: 403, message: "You are not in the meeting yet: a host has to let you in." },

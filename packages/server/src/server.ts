@@ -27,6 +27,7 @@ import { AcmeCertificates } from "./tls/acme.js";
 import { secureContextOptions } from "./tls/profile.js";
 import { registerObservabilityRoutes, metricsOnlyRouter } from "./http/observability-routes.js";
 import { Database } from "./storage/database.js";
+import type { MeetingConnectors } from "./meetings/live-meeting.js";
 import { sealClearText, sealMigrationDone } from "./storage/seal-migration.js";
 import { checkMasterKeys, openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
@@ -104,6 +105,8 @@ export interface ServerHooks {
   acme?: { checkIntervalMs?: number; now?: () => number };
   /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
   fileLimits?: MeetingFilesLimits;
+  /** The connector services (the SIP gateway) for the API's host invitations; looked up per request. */
+  connectors?: () => MeetingConnectors | undefined;
 }
 
 /** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
@@ -239,7 +242,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
   const limiters = defaultLimiters(attempts);
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security });
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}) });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,

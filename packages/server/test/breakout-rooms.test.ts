@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_MEETING_FEATURES, createKeyPackage, toBase64, type ClientMessage, type MemberIdentity, type ServerMessage } from "@conclave/protocol";
+import { DEFAULT_MEETING_FEATURES, createKeyPackage, parseServerMessage, toBase64, type ClientMessage, type MemberIdentity, type ServerMessage } from "@conclave/protocol";
 import { BreakoutMeeting } from "../src/meetings/breakout-rooms.js";
 import type { ParticipantConnection } from "../src/meetings/live-meeting.js";
 import type { MeetingRole } from "@conclave/protocol";
@@ -15,6 +15,8 @@ function fakeConnection(): Fake {
     sent: [],
     closed: null,
     send: (m) => void c.sent.push(m),
+    // Commits and Welcomes arrive encoded once for every member (LiveMeeting's fan-out).
+    sendFrame: (frame) => void c.sent.push(parseServerMessage(new TextDecoder().decode(frame))),
     close: (code, reason) => void (c.closed = { code, reason }),
   };
   return c;

@@ -179,3 +179,34 @@ test("a media port range outside 1024-65535, reversed or not MIN-MAX is CONFIG_I
   assertConfigInvalid(() => loadConfig({ flags: { config: file }, env: {}, cwd }), /"mediaPorts"/);
   assert.deepEqual(loadConfig({ flags: { mediaPorts: "1024-65535" }, env: {}, cwd }).media?.portRange, { min: 1024, max: 65535 });
 });
+
+test("SIP listeners: off by default; --sip-listen / --sip-udp-listen beat CONCLAVE_SIP_LISTEN / CONCLAVE_SIP_UDP_LISTEN, which beat sipListen / sipUdpListen in the config file", (t) => {
+  const cwd = tempDir(t);
+  assert.equal(loadConfig({ env: {}, cwd }).sip, undefined, "no SIP listener unless configured");
+  const file = join(cwd, "conf.json");
+  const accounts = [{ username: "room-4", password: "correct horse battery" }];
+  writeFileSync(file, JSON.stringify({ sipListen: "0.0.0.0:5061", sipUdpListen: "0.0.0.0:5060", sipAccounts: accounts, sipDeviceCa: "devices.pem" }));
+  assert.deepEqual(loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }).sip, {
+    tlsListen: { host: "0.0.0.0", port: 5061 },
+    udpListen: { host: "0.0.0.0", port: 5060 },
+    accounts,
+    deviceCaFile: join(cwd, "devices.pem"),
+  });
+  const env = { CONCLAVE_CONFIG: file, CONCLAVE_SIP_LISTEN: "[::]:15061", CONCLAVE_SIP_UDP_LISTEN: "127.0.0.1:15060" };
+  const fromEnv = loadConfig({ env, cwd }).sip;
+  assert.deepEqual([fromEnv?.tlsListen, fromEnv?.udpListen], [{ host: "::", port: 15061 }, { host: "127.0.0.1", port: 15060 }]);
+  const fromFlags = loadConfig({ flags: { sipListen: "192.0.2.7:25061", sipUdpListen: "192.0.2.7:25060" }, env, cwd }).sip;
+  assert.deepEqual([fromFlags?.tlsListen, fromFlags?.udpListen], [{ host: "192.0.2.7", port: 25061 }, { host: "192.0.2.7", port: 25060 }]);
+  // Either one alone turns the SIP gateway on.
+  assert.deepEqual(loadConfig({ flags: { sipUdpListen: "127.0.0.1:0" }, env: {}, cwd }).sip, { udpListen: { host: "127.0.0.1", port: 0 } });
+});
+
+test("a SIP listen address that is not HOST:PORT, or a weak SIP account password, is CONFIG_INVALID naming its source", (t) => {
+  const cwd = tempDir(t);
+  assertConfigInvalid(() => loadConfig({ flags: { sipListen: "5061" }, env: {}, cwd }), /--sip-listen/);
+  assertConfigInvalid(() => loadConfig({ flags: { sipUdpListen: "0.0.0.0:70000" }, env: {}, cwd }), /--sip-udp-listen/);
+  assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_SIP_LISTEN: "host name:5061" }, cwd }), /CONCLAVE_SIP_LISTEN/);
+  const file = join(cwd, "conf.json");
+  writeFileSync(file, JSON.stringify({ sipListen: "0.0.0.0:5061", sipAccounts: [{ username: "room", password: "short" }] }));
+  assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), /sipAccounts/);
+});

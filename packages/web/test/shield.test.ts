@@ -46,3 +46,24 @@ test("recording and transcription connectors hold keys visibly but are not excep
 test("a connector that somehow appears in an E2EE group is never hidden: the shield drops to partial", () => {
   assert.equal(computeShield("e2ee", [person("Ada"), connector("Dial-in", "pstn")]).state, "partial");
 });
+
+test("an exception names its far leg's protection, from the connector's credential", () => {
+  const room: MemberIdentity = {
+    kind: "connector",
+    connector: "sip",
+    memberId: "c-room",
+    displayName: "Room 4",
+    farLeg: { protocol: "SIP", signaling: "tls", media: "srtp", suite: "AES_CM_128_HMAC_SHA1_80" },
+  };
+  const phone: MemberIdentity = { kind: "connector", connector: "sip", memberId: "c-soft", displayName: "Softphone", farLeg: { protocol: "SIP", signaling: "udp", media: "rtp" } };
+  const s = computeShield("enhanced", [person("Ada"), room, phone]);
+  assert.equal(s.state, "partial");
+  assert.deepEqual(s.exceptions.map((x) => [x.displayName, x.protection, x.description]), [
+    ["Room 4", "TLS + SRTP", "SIP/TLS + SRTP AES_CM_128_HMAC_SHA1_80"],
+    ["Softphone", "unencrypted", "SIP/UDP + RTP (unencrypted)"],
+  ]);
+});
+
+test("a recording connector in an E2EE group cannot show the lock", () => {
+  assert.equal(computeShield("e2ee", [person("Ada"), connector("Recorder", "recording")]).state, "encrypted");
+});

@@ -54,12 +54,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(flags: ConfigFlags = {}, options: Pick<ConclaveOptions, "signalingTap"> = {}): Promise<TestServer> {
+export async function startTestServer(
+  flags: ConfigFlags = {},
+  env: Record<string, string> = {},
+  options: Pick<ConclaveOptions, "signalingTap"> = {},
+): Promise<TestServer> {
   if (!existsSync(join(WEB_ROOT, "index.html")) || !existsSync(join(WEB_ROOT, "app.js"))) {
     throw new Error(`the web app is not built (${WEB_ROOT}); run node packages/web/build.mjs`);
   }
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-browser-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT, ...flags }, env: {} });
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, webRoot: WEB_ROOT, ...flags }, env });
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },

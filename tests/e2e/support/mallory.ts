@@ -21,7 +21,7 @@ import { createMembershipTag } from "ts-mls/authenticatedContent.js";
 import type { ClientState } from "ts-mls/clientState.js";
 import type { CiphersuiteImpl } from "ts-mls/crypto/ciphersuite.js";
 import type { Proposal } from "ts-mls/proposal.js";
-import { DEFAULT_MLS_SUITE, decodeMemberIdentity, encodeMemberIdentity, fromBase64, toBase64 } from "@conclave/protocol";
+import { DEFAULT_MLS_SUITE, MEETING_POLICY_EXTENSION_TYPE, decodeMemberIdentity, encodeMeetingPolicy, encodeMemberIdentity, fromBase64, toBase64 } from "@conclave/protocol";
 import type { TestServer } from "./harness.js";
 
 export interface CommitRequestMsg {
@@ -150,9 +150,12 @@ export class Mallory {
   async #newKeyPackage() {
     const identity = { kind: "person" as const, memberId: this.memberId, displayName: this.displayName };
     const now = BigInt(Math.floor(Date.now() / 1000));
+    // Capabilities as Conclave's own key packages list them: the meeting policy extension too.
+    const capabilities = defaultCapabilities();
+    capabilities.extensions = [...capabilities.extensions, MEETING_POLICY_EXTENSION_TYPE];
     return generateKeyPackage(
       { credentialType: "basic", identity: encodeMemberIdentity(identity) },
-      defaultCapabilities(),
+      capabilities,
       { notBefore: now - 3600n, notAfter: now + 86_400n },
       [],
       this.cs,
@@ -164,7 +167,11 @@ export class Mallory {
     switch (msg.type) {
       case "createGroup": {
         const kp = this.#kp!;
-        this.state = await createGroup(fromBase64(msg.groupId as string), kp.publicPackage, kp.privatePackage, [], cs);
+        // A group as honest founders make it, bound to the meeting's encryption (the `joined` message's).
+        const joined = this.received.find((m) => m.type === "joined");
+        const encryption = joined?.encryption === "enhanced" ? "enhanced" : "e2ee";
+        const policy = { extensionType: MEETING_POLICY_EXTENSION_TYPE, extensionData: encodeMeetingPolicy({ encryption }) };
+        this.state = await createGroup(fromBase64(msg.groupId as string), kp.publicPackage, kp.privatePackage, [policy], cs);
         const s = this.state;
         const gi = await createGroupInfoWithRatchetTree(s.groupContext, s.confirmationTag, s, s.ratchetTree, [], cs);
         this.send({ type: "groupCreated", groupId: msg.groupId as string, groupInfo: toBase64(encodeMlsMessage({ version: "mls10", wireformat: "mls_group_info", groupInfo: gi })) });

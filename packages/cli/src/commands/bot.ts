@@ -6,8 +6,8 @@
  *
  *   {"event":"waiting","reason":"waitingRoom"|"hostAbsent"}         until a host lets it in (if it must wait)
  *   {"event":"joined","memberId":"..."}
- *   {"event":"epoch","epoch":N,"securityCode":"..."}                  on every epoch change
- *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..}  about once a second
+ *   {"event":"epoch","epoch":N,"securityCode":"...","members":[...],"shield":"...","exceptions":[...]}  on every epoch change
+ *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..,"bySender":{..}}  about once a second
  *   {"event":"reconnecting","attempt":N,"delayMs":N,"reason":"..."}  the connection dropped (server restart,
  *                                                                      network loss): it joins again as a new member
  *   {"event":"chat","id":"...","from":"...","fromName":"...","text":"...","private":false,"room":null}   a chat message received
@@ -20,10 +20,14 @@
  *   {"event":"broadcast","from":"...","fromName":"...","text":"..."}  a host's message to every room
  *   {"event":"left"}
  *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
+ *
+ * `members`, `shield` and `exceptions` come from the MLS group itself (its credentials and its
+ * policy extension), never from the server: see epochJson.
  */
 import { parseArgs } from "node:util";
 import { NodeParticipant, parseMeetingLink, type NodeSignalingOptions } from "@conclave/client/node";
-import type { ClientErrorCode } from "@conclave/client";
+import type { ClientErrorCode, EpochEvent } from "@conclave/client";
+import { computeShield, describeFarLeg, farLegProtection } from "@conclave/protocol";
 import { localServerFiles } from "../data-dir.js";
 import { CliError } from "../errors.js";
 import type { CliIo, Command } from "../io.js";
@@ -157,6 +161,7 @@ export const botCommand: Command = {
             framesSkipped: s.framesSkipped,
             remoteMembers: s.remoteMembers,
             epoch: s.epoch === null ? null : Number(s.epoch),
+            bySender: s.bySender,
           });
         }, STATS_INTERVAL_MS);
         if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
@@ -165,7 +170,7 @@ export const botCommand: Command = {
       bot.on("reconnecting", ({ attempt, delayMs, reason }) => print({ event: "reconnecting", attempt, delayMs, reason }));
       let chatSent = false;
       bot.on("epoch", (e) => {
-        print({ event: "epoch", epoch: Number(e.epoch), securityCode: e.securityCode });
+        print(epochJson(e));
         if (chatText !== undefined && !chatSent) {
           chatSent = true;
           bot.collaboration.chat.send(chatText).catch((err: unknown) => print({ event: "error", code: (err as { code?: string }).code ?? "CLIENT_INTERNAL", message: err instanceof Error ? err.message : String(err) }));
@@ -215,6 +220,35 @@ export const botCommand: Command = {
   },
 };
 
+/**
+ * An `epoch` event: the epoch, its security code, and what the group's own credentials say about
+ * who holds the keys — each member (for connectors their kind and far leg), the shield state and
+ * the exceptions (every connection not encrypted all the way, with its far leg's protection).
+ */
+export function epochJson(e: EpochEvent): Record<string, unknown> {
+  const identities = e.members.map((m) => m.identity);
+  const shield = computeShield(e.encryption, identities);
+  return {
+    event: "epoch",
+    epoch: Number(e.epoch),
+    securityCode: e.securityCode,
+    encryption: e.encryption,
+    members: identities.map((m) =>
+      m.kind === "connector"
+        ? { memberId: m.memberId, name: m.displayName, kind: "connector", connectorKind: m.connector, farLeg: describeFarLeg(m.farLeg), protection: farLegProtection(m.farLeg) }
+        : { memberId: m.memberId, name: m.displayName, kind: "person" },
+    ),
+    shield: shield.state,
+    exceptions: shield.exceptions.map((x) => ({
+      memberId: x.memberId,
+      name: x.displayName,
+      connectorKind: x.connector,
+      protection: x.protection,
+      farLeg: x.description,
+    })),
+  };
+}
+
 function connectErrorCode(e: unknown): string {
   // The server refused the request for the meeting's facts (MEETING_NOT_FOUND, RATE_LIMITED…).
   const serverCode = (e as { serverCode?: unknown } | undefined)?.serverCode;
@@ -231,8 +265,10 @@ function humanLine(e: Record<string, unknown>): string {
       return e.reason === "hostAbsent" ? "waiting for the host to arrive" : "waiting for a host to let you in";
     case "joined":
       return `joined as ${String(e.memberId)}`;
-    case "epoch":
-      return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}`;
+    case "epoch": {
+      const exceptions = (e.exceptions as { name: string; protection: string }[]).map((x) => `${x.name} (${x.protection})`);
+      return `epoch ${String(e.epoch)}  security code ${String(e.securityCode)}  shield ${String(e.shield)}${exceptions.length ? `  exceptions: ${exceptions.join(", ")}` : ""}`;
+    }
     case "stats":
       return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
     case "reconnecting":

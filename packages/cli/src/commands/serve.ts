@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Writable } from "node:stream";
-import { createLogger, DEFAULT_LOG_LEVEL, loadConfig, startConclave, type RunningServer } from "@conclave/server";
+import { createLogger, DEFAULT_LOG_LEVEL, loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -26,6 +26,10 @@ Options (each also settable by environment variable or config file):
   --media-address IP     IP announced in media candidates (CONCLAVE_MEDIA_ADDRESS; for NAT and containers)
   --media-ports MIN-MAX  UDP port range for media         (CONCLAVE_MEDIA_PORTS; default: any free port)
   --media-listen IP      local IP media sockets bind to   (CONCLAVE_MEDIA_LISTEN; default: all interfaces)
+  --sip-listen HOST:PORT SIP over TLS for room systems, with the server's certificate
+                         (CONCLAVE_SIP_LISTEN; default: off; e.g. 0.0.0.0:5061)
+  --sip-udp-listen HOST:PORT  plain SIP over UDP for devices without TLS
+                         (CONCLAVE_SIP_UDP_LISTEN; default: off; e.g. 0.0.0.0:5060)
   --web-source-maps      also serve the web app's source maps (CONCLAVE_WEB_SOURCE_MAPS; default: no)
   --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
   --max-connections-per-address N
@@ -74,6 +78,8 @@ export const serveCommand: Command = {
         "media-address": { type: "string" },
         "media-ports": { type: "string" },
         "media-listen": { type: "string" },
+        "sip-listen": { type: "string" },
+        "sip-udp-listen": { type: "string" },
         "max-connections": { type: "string" },
         "web-source-maps": { type: "boolean" },
         "max-connections-per-address": { type: "string" },
@@ -117,6 +123,8 @@ export const serveCommand: Command = {
         mediaAddress: values["media-address"],
         mediaPorts: values["media-ports"],
         mediaListen: values["media-listen"],
+        sipListen: values["sip-listen"],
+        sipUdpListen: values["sip-udp-listen"],
         maxConnections: values["max-connections"],
         ...(values["web-source-maps"] ? { webSourceMaps: true } : {}),
         maxConnectionsPerAddress: values["max-connections-per-address"],
@@ -163,7 +171,7 @@ export const serveCommand: Command = {
     // Listen for stop signals before anything is printed: whoever reads our output may signal
     // at once. A signal during start-up stops the server as soon as it is up.
     const stopRequested = onceStopSignal(io);
-    let server: RunningServer;
+    let server: ConclaveServer;
     try {
       server = await startConclave(effective, { logger });
     } catch (e) {
@@ -173,6 +181,9 @@ export const serveCommand: Command = {
 
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
+    for (const l of server.sipListening) {
+      io.out(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}: room systems dial sip:<meeting id>.<passcode>@<this host>${l.transport === "tls" ? ";transport=tls" : ""}`);
+    }
     if (config.acme) io.out(`TLS certificates from the ACME CA ${config.acme.directoryUrl} (renewed automatically; see the log)`);
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);
     if (server.selfSigned && config.acme) {

@@ -2,6 +2,16 @@
 export {
   CONNECTOR_KINDS,
   MEMBER_IDENTITY_VERSION,
+  MEMBER_IDENTITY_VERSION_FAR_LEG,
+  FAR_LEG_SIGNALING,
+  FAR_LEG_MEDIA,
+  checkFarLeg,
+  farLegEncrypted,
+  farLegProtection,
+  describeFarLeg,
+  type FarLeg,
+  type FarLegSignaling,
+  type FarLegMedia,
   MAX_MEMBER_ID_BYTES,
   MAX_DISPLAY_NAME_BYTES,
   encodeMemberIdentity,
@@ -9,6 +19,14 @@ export {
   type ConnectorKind,
   type MemberIdentity,
 } from "./identity.js";
+export {
+  MEETING_POLICY_EXTENSION_TYPE,
+  encodeMeetingPolicy,
+  decodeMeetingPolicy,
+  admitsMember,
+  type MeetingEncryption,
+  type MeetingPolicyExtension,
+} from "./meeting-policy.js";
 export { MLS_SUITES, DEFAULT_MLS_SUITE, isMlsSuiteName, type MlsSuiteName } from "./suites.js";
 export {
   createKeyPackage,

@@ -10,6 +10,7 @@ import { generateKeyPackage, defaultCapabilities, type KeyPackage, type PrivateK
 import { encodeMemberIdentity, type MemberIdentity } from "./identity.js";
 import { DEFAULT_MLS_SUITE, checkSuiteName, suiteImpl, type MlsSuiteName } from "./suites.js";
 import { encodeMlsMessageBytes } from "./wire.js";
+import { MEETING_POLICY_EXTENSION_TYPE } from "./meeting-policy.js";
 import { ProtocolError } from "../errors.js";
 
 export interface CreateKeyPackageOptions {
@@ -113,9 +114,13 @@ export async function generate(
   const credential = basicCredential(identity); // validates the identity first
   const cs = await suiteImpl(suite);
   const now = BigInt(Math.floor(Date.now() / 1000));
+  // RFC 9420 §7.2: a member must list every non-default GroupContext extension it supports, and
+  // Conclave groups carry the meeting policy extension.
+  const capabilities = defaultCapabilities();
+  capabilities.extensions = [...capabilities.extensions, MEETING_POLICY_EXTENSION_TYPE];
   const { publicPackage, privatePackage } = await generateKeyPackage(
     credential,
-    defaultCapabilities(),
+    capabilities,
     { notBefore: now - BigInt(CLOCK_SKEW_SECONDS), notAfter: now + BigInt(lifetime) },
     [],
     cs,

@@ -65,6 +65,7 @@ export type { Hpke, PublicKey, PrivateKey } from "ts-mls/crypto/hpke.js";
 export type { Hash } from "ts-mls/crypto/hash.js";
 export type { Kdf } from "ts-mls/crypto/kdf.js";
 export type { Credential } from "ts-mls/credential.js";
+export type { Extension } from "ts-mls/extension.js";
 export type { ClientConfig } from "ts-mls/clientConfig.js";
 export type { IncomingMessageCallback } from "ts-mls/incomingMessageAction.js";
 export type { Proposal } from "ts-mls/proposal.js";

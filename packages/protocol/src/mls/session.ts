@@ -60,7 +60,15 @@ import {
   type PrivateMessage,
   type PublicMessage,
   type LeafNode,
+  type Extension,
 } from "./library.js";
+import {
+  MEETING_POLICY_EXTENSION_TYPE,
+  admitsMember,
+  decodeMeetingPolicy,
+  encodeMeetingPolicy,
+  type MeetingEncryption,
+} from "./meeting-policy.js";
 import { decodeMemberIdentity, type MemberIdentity } from "./identity.js";
 import { DEFAULT_MLS_SUITE, checkSuiteName, suiteImpl, type MlsSuiteName } from "./suites.js";
 import { generate, openKeyPackageSecret, consumeKeyPackageSecret, type MlsKeyPackageSecret } from "./keyPackage.js";
@@ -81,6 +89,11 @@ export type MemberPolicy = (identity: MemberIdentity) => boolean;
 export interface MlsSessionOptions {
   suite?: MlsSuiteName;
   /**
+   * The meeting's encryption type, bound into the group as a GroupContext extension (default
+   * "e2ee"). In an e2ee group every member refuses connector credentials.
+   */
+  encryption?: MeetingEncryption;
+  /**
    * Membership policy, checked for every credential this member validates: KeyPackages it adds,
    * members in a tree it joins, leaves in commits it processes. A refusal fails that operation
    * (MLS_BAD_CREDENTIAL when adding, MLS_COMMIT_REJECTED / MLS_WELCOME_REJECTED otherwise).
@@ -91,6 +104,12 @@ export interface MlsSessionOptions {
 export interface MlsJoinOptions {
   /** Encoded ratchet tree, only needed if the Welcome lacks the ratchet_tree extension. */
   ratchetTree?: Uint8Array;
+  /**
+   * The encryption the joiner was told the meeting has. A group whose own policy extension says
+   * otherwise is refused (MLS_WELCOME_REJECTED), so a server cannot pass off an enhanced group as
+   * an end-to-end encrypted one.
+   */
+  expectedEncryption?: MeetingEncryption;
   acceptMember?: MemberPolicy;
 }
 
@@ -220,8 +239,10 @@ export class MlsSession {
       throw new ProtocolError("INVALID_ARGUMENT", `groupId: expected 1..${MAX_GROUP_ID_BYTES} bytes`);
     }
     const suite = checkSuiteName(options.suite ?? DEFAULT_MLS_SUITE);
+    const encryption = options.encryption ?? "e2ee";
+    const extension: Extension = { extensionType: MEETING_POLICY_EXTENSION_TYPE, extensionData: encodeMeetingPolicy({ encryption }) };
     const policy = options.acceptMember;
-    if (policy !== undefined && !policy({ ...identity })) {
+    if ((policy !== undefined && !policy({ ...identity })) || !admitsMember(encryption, identity)) {
       throw new ProtocolError("MLS_BAD_CREDENTIAL", "the founder's identity is refused by the membership policy");
     }
     const cs = await suiteImpl(suite);
@@ -229,7 +250,7 @@ export class MlsSession {
     const { privatePackage } = openKeyPackageSecret(secret);
     let state: ClientState;
     try {
-      state = await createGroup(groupId.slice(), publicPackage, privatePackage, [], cs, clientConfig(policy));
+      state = await createGroup(groupId.slice(), publicPackage, privatePackage, [extension], cs, clientConfig(policy));
     } catch (e) {
       throw asProtocolError(e, "INVALID_ARGUMENT", "create");
     }
@@ -258,6 +279,20 @@ export class MlsSession {
     } catch (e) {
       throw asProtocolError(e, "MLS_WELCOME_REJECTED", "welcome");
     }
+    // The group's own policy, authenticated by every member, decides who may be in it.
+    let encryption: MeetingEncryption;
+    try {
+      encryption = groupEncryption(state);
+    } catch {
+      throw new ProtocolError("MLS_WELCOME_REJECTED", "the group has no valid meeting policy extension (not a Conclave meeting group)");
+    }
+    if (options.expectedEncryption !== undefined && encryption !== options.expectedEncryption) {
+      throw new ProtocolError("MLS_WELCOME_REJECTED", `the group is ${encryption} but the meeting was announced as ${options.expectedEncryption}`);
+    }
+    const refused = leaves(state.ratchetTree).find(([, c]) => !admitsMember(encryption, identityOfCredential(c)));
+    if (refused !== undefined) {
+      throw new ProtocolError("MLS_WELCOME_REJECTED", `an end-to-end encrypted group holds a connector (leaf ${refused[0]})`);
+    }
     consumeKeyPackageSecret(secret);
     return new MlsSession(CONSTRUCT, state, cs, ks.suite);
   }
@@ -270,6 +305,12 @@ export class MlsSession {
 
   get epoch(): bigint {
     return this.#state.groupContext.epoch;
+  }
+
+  /** The meeting's encryption type as the group's policy extension states it. */
+  get encryption(): MeetingEncryption {
+    this.#checkOpen();
+    return groupEncryption(this.#state);
   }
 
   get ownLeafIndex(): number {
@@ -390,7 +431,10 @@ export class MlsSession {
         if (kp.cipherSuite !== this.suite) {
           throw new ProtocolError("MLS_UNSUPPORTED_SUITE", `add[${i}]: key package is for ${kp.cipherSuite}, the group uses ${this.suite}`);
         }
-        identityOfLeaf(kp.leafNode); // MLS_BAD_CREDENTIAL with the precise reason
+        const identity = identityOfLeaf(kp.leafNode); // MLS_BAD_CREDENTIAL with the precise reason
+        if (!admitsMember(groupEncryption(state), identity)) {
+          throw new ProtocolError("MLS_BAD_CREDENTIAL", `add[${i}]: an end-to-end encrypted group admits no connectors`);
+        }
         if (!(await policy.validateCredential(kp.leafNode.credential, kp.leafNode.signaturePublicKey))) {
           throw new ProtocolError("MLS_BAD_CREDENTIAL", `add[${i}]: refused by the membership policy`);
         }
@@ -575,6 +619,15 @@ export class MlsSession {
       }
       if (next.groupContext.epoch !== current + 1n) {
         throw new ProtocolError("MLS_COMMIT_REJECTED", "the commit did not advance the epoch by one");
+      }
+      // The meeting policy is fixed for the group's life, and every member enforces it.
+      if (!sameExtension(policyExtension(state), policyExtension(next))) {
+        throw new ProtocolError("MLS_COMMIT_REJECTED", "the commit changes the meeting's encryption policy");
+      }
+      const encryption = groupEncryption(state);
+      const refused = leaves(next.ratchetTree).find(([, c]) => !admitsMember(encryption, identityOfCredential(c)));
+      if (refused !== undefined) {
+        throw new ProtocolError("MLS_COMMIT_REJECTED", `the commit adds a connector (leaf ${refused[0]}) to an end-to-end encrypted group`);
       }
       const diff = leafDiff(state.ratchetTree, next.ratchetTree);
       this.#keepPrevious(result.consumed);
@@ -843,6 +896,22 @@ function clientConfig(policy: MemberPolicy | undefined): ClientConfig {
       },
     },
   };
+}
+
+function policyExtension(state: ClientState): Extension | undefined {
+  const found = state.groupContext.extensions.filter((e) => e.extensionType === MEETING_POLICY_EXTENSION_TYPE);
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/** The group's encryption from its policy extension; MLS_BAD_MESSAGE when it is missing or malformed. */
+function groupEncryption(state: ClientState): MeetingEncryption {
+  const ext = policyExtension(state);
+  if (ext === undefined) throw new ProtocolError("MLS_BAD_MESSAGE", "the group has no (or more than one) meeting policy extension");
+  return decodeMeetingPolicy(ext.extensionData).encryption;
+}
+
+function sameExtension(a: Extension | undefined, b: Extension | undefined): boolean {
+  return a !== undefined && b !== undefined && constantTimeEqual(a.extensionData, b.extensionData);
 }
 
 function identityOfCredential(credential: Credential): MemberIdentity {

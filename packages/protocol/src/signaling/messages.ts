@@ -94,6 +94,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
     /** An MLS KeyPackage (MLSMessage), base64. Its credential must name this member. */
     keyPackage: b64,
     /**
+     * A connector started by the server presents the single-use ticket the server gave it (in
+     * place of the passcode). Only connector credentials may carry one.
+     */
+    connectorTicket: z.string().min(32).max(128).regex(/^[A-Za-z0-9_-]+$/).optional(),
+    /**
      * A random token this browser profile (or Node participant instance) keeps and presents at
      * every join, so a host's ban refuses this device and not everyone behind its network address.
      * The server keeps only its SHA-256, in memory, for the meeting's bans; it is never shown to
@@ -163,6 +168,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   /** End the meeting for everyone (host only). */
   z.strictObject({ type: z.literal("endMeeting") }),
   z.strictObject({ type: z.literal("setRole"), memberId, role: z.enum(["cohost", "participant"]) }),
+  /**
+   * Host or co-host of an Enhanced meeting: call a room system (SIP URI) into the meeting. It
+   * joins as a visible sip connector member; progress comes back as `notice` messages.
+   */
+  z.strictObject({ type: z.literal("inviteRoomSystem"), uri: z.string().min(5).max(512), displayName: z.string().min(1).max(64).optional() }),
   /**
    * An end-to-end encrypted application message (an MLS PrivateMessage of a recent epoch,
    * app-messages/app-message.ts) for the group, or only for the members in `to`. The server
@@ -283,6 +293,12 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   /** An encrypted application message from `from` (a claim: MLS authenticates the real sender). */
   z.strictObject({ type: z.literal("appMessage"), from: memberId, message: b64 }),
   z.strictObject({ type: z.literal("error"), code: z.string().max(64), message: z.string().max(500), fatal: z.boolean() }),
+  /**
+   * To hosts and co-hosts: something about the meeting they should know, e.g. a room system that
+   * dialed in and was refused, and why (ROOM_SYSTEM_REFUSED, ROOM_SYSTEM_RINGING,
+   * ROOM_SYSTEM_JOINED, ROOM_SYSTEM_FAILED, ROOM_SYSTEM_ENDED).
+   */
+  z.strictObject({ type: z.literal("notice"), code: z.string().max(64), message: z.string().max(500) }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
 

@@ -65,6 +65,12 @@ const createMeetingBody = z.strictObject({
   joinBeforeHost: z.boolean().optional(),
 });
 
+/** POST /api/meetings/:id/sip-invites. */
+const sipInviteBody = z.strictObject({
+  uri: z.string().regex(/^sips?:[^\s<>"]{1,500}$/, "must be a sip: or sips: URI"),
+  displayName: z.string().min(1).max(64).optional(),
+});
+
 /** PATCH /api/meetings/:id: null clears topic, start time and duration. */
 const updateMeetingBody = z.strictObject({
   encryption: encryptionField.optional(),
@@ -243,6 +249,19 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
     const passcode = await meetings.resetPasscode(meeting.id);
     return { body: { passcode, url: joinUrl(deps.publicUrl(), meeting.id, passcode) } };
+  });
+
+  // A host calls a room system into the meeting (the SIP connector joins as a visible member).
+  api.route("POST", "/api/meetings/:id/sip-invites", "user", async ({ request, principal }) => {
+    const body = await parseBody(request, sipInviteBody);
+    const meeting = await meetingFor(principal, request.params.id!);
+    if (meeting.endedAt !== undefined) throw new ServerError("MEETING_ENDED");
+    if (meeting.encryption === "e2ee") throw new ServerError("CONNECTOR_NOT_ALLOWED");
+    const connectors = deps.connectors?.();
+    if (!connectors) throw new ServerError("SIP_DISABLED");
+    const r = connectors.inviteRoomSystem(meeting.id, body.uri, body.displayName);
+    if (!r.ok) throw new ServerError(r.code, r.detail);
+    return { status: 202, body: { inviteId: "inviteId" in r ? r.inviteId : null } };
   });
 
   api.route("DELETE", "/api/meetings/:id/passcode", "user", ({ request, principal }) => {

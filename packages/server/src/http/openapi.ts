@@ -287,6 +287,7 @@ const schemas: Json = {
   },
   MeetingList: { type: "object", required: ["meetings"], properties: { meetings: { type: "array", items: ref("MeetingDetails") } } },
   PasscodeReset: { type: "object", required: ["passcode", "url"], properties: { passcode: { type: "string" }, url: { type: "string" } } },
+  SipInviteAccepted: { type: "object", required: ["inviteId"], properties: { inviteId: { type: ["string", "null"] } } },
   ParticipantLog: {
     type: "object",
     required: ["participants"],
@@ -578,6 +579,15 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
     },
   },
+  "/api/meetings/{id}/sip-invites": {
+    POST: {
+      access: "user",
+      summary: "Call a room system (SIP URI) into an Enhanced meeting; it joins as a visible sip connector member (owner or admin).",
+      body: "SipInvite",
+      ok: [202, "SipInviteAccepted"],
+      errors: ["BAD_REQUEST", "MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "SIP_DISABLED"],
+    },
+  },
   "/api/meetings/{id}/participants": {
     GET: {
       access: "user",
@@ -625,6 +635,12 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
 };
 
 const requestSchemas: Json = {
+  SipInvite: {
+    type: "object",
+    additionalProperties: false,
+    required: ["uri"],
+    properties: { uri: { type: "string", pattern: "^sips?:", maxLength: 504 }, displayName: { type: "string", minLength: 1, maxLength: 64 } },
+  },
   SetupRequest: {
     type: "object",
     additionalProperties: false,

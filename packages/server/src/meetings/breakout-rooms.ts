@@ -150,6 +150,12 @@ export class BreakoutMeeting {
     this.main.handleWaiting(memberId, msg);
   }
 
+  /** Tells the hosts and co-hosts, wherever they are, something about the meeting (e.g. a refused room system). */
+  notifyHosts(code: string, message: string): void {
+    this.main.notifyHosts(code, message);
+    for (const r of this.#rooms.values()) r.notifyHosts(code, message);
+  }
+
   /** New effective feature settings, for the main room and every breakout room. */
   setFeatures(features: MeetingFeatures): void {
     this.main.setFeatures(features);
@@ -175,6 +181,7 @@ export class BreakoutMeeting {
       case "lockMeeting":
       case "endMeeting":
       case "setRole":
+      case "inviteRoomSystem":
         this.#hostControl(me, msg);
         return;
       case "leave":

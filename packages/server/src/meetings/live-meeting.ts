@@ -12,6 +12,8 @@ import {
   checkKeyPackage,
   isProtocolError,
   MLS_SUITES,
+  peekMessage,
+  encodeMessage,
   toBase64,
   fromBase64,
   type ClientMessage,
@@ -22,7 +24,7 @@ import {
   type TrackInfo,
   type MeetingFeatures,
 } from "@conclave/protocol";
-import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
+import { DEFAULT_JOIN_BATCH_MS, DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import { AppMessageGate } from "./app-message-gate.js";
 import { DEFAULT_MEETING_FEATURES } from "@conclave/protocol";
 import type { Meeting } from "../storage/meetings.js";
@@ -34,7 +36,17 @@ import type { IceServerInfo } from "@conclave/protocol";
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
   send(msg: ServerMessage): void;
+  /**
+   * Sends a message already serialised (UTF-8 JSON text, `encodeFrame`): a commit or Welcome fanned
+   * out to many members is encoded once and the same bytes go to every connection.
+   */
+  sendFrame(frame: Uint8Array): void;
   close(code: number, reason: string): void;
+}
+
+/** A server message as the UTF-8 JSON text frame it travels in (serialised once for a fan-out). */
+export function encodeFrame(msg: ServerMessage): Uint8Array {
+  return Buffer.from(encodeMessage(msg), "utf8");
 }
 
 /** The media seam: a room in the relay, one peer per full group member. */
@@ -109,6 +121,8 @@ export interface JoinRequest {
    * room, lock or ban check here — the meeting checked when it first let the participant in.
    */
   admitted?: boolean;
+  /** Connectors a host asked for (a room system it called) skip the waiting room. */
+  invitedByHost?: boolean;
   /** false: the member asked for signaling and MLS only. Absent means true. */
   wantsMedia?: boolean;
 }
@@ -123,7 +137,7 @@ export interface ParticipantInfo {
   wantsMedia: boolean;
 }
 
-export type HostControlMessage = Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" }>;
+export type HostControlMessage = Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" | "inviteRoomSystem" }>;
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
 
@@ -134,6 +148,8 @@ export interface LiveMeetingOptions {
   /** The host ended the meeting: record it (the registry marks it ended in storage). */
   onEnded?: () => void;
   commitTimeoutMs?: number;
+  /** The join batching window of the delivery service (default DEFAULT_JOIN_BATCH_MS). */
+  joinBatchMs?: number;
   /** How long members have to acknowledge a commit before the vote is decided (see DeliveryService). */
   ackTimeoutMs?: number;
   /** The security log, bound to this meeting (refused and voided commits, expulsions, host removals). */
@@ -156,6 +172,14 @@ export interface LiveMeetingOptions {
   hostElsewhere?: () => boolean;
   /** Someone was admitted or left (the participant log, sealed at rest: storage/participant-log.ts). */
   onParticipant?: (event: ParticipantLogEvent) => void;
+  /** Connector services (the SIP gateway), when the server runs them. */
+  connectors?: MeetingConnectors;
+}
+
+/** What a meeting asks of the server's connector services. */
+export interface MeetingConnectors {
+  /** Calls a room system into the meeting; progress comes back through notifyHosts. */
+  inviteRoomSystem(meetingId: string, uri: string, displayName: string | undefined): { ok: true; inviteId?: string } | { ok: false; code: "SIP_DISABLED" | "CONNECTOR_NOT_ALLOWED" | "BAD_REQUEST"; detail?: string };
 }
 
 /** What the participant log records of a member joining or leaving. */
@@ -190,6 +214,8 @@ export class LiveMeeting {
   readonly #appMessages = new AppMessageGate();
   #features: MeetingFeatures;
   #closed = false;
+  /** Commits and Welcomes serialised once for all their recipients, by the service's bytes. */
+  readonly #fanout = new WeakMap<Uint8Array, Uint8Array>();
   /** For metrics: when the delivery service first asked for a commit at each epoch. */
   readonly #commitRequestedAt = new Map<bigint, number>();
   /** For metrics: when each member still to be removed from the group left. */
@@ -210,6 +236,7 @@ export class LiveMeeting {
       ...(opts.security ? { onEvent: (e: DeliveryEvent) => logDeliveryEvent(opts.security!, e) } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
       ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
+      joinBatchMs: opts.joinBatchMs ?? DEFAULT_JOIN_BATCH_MS,
     });
   }
 
@@ -304,7 +331,7 @@ export class LiveMeeting {
     }
     if (!isHost && this.#banned.has(req.banKey)) return { ok: false, code: "BANNED" };
     if (!isHost && this.#locked) return { ok: false, code: "MEETING_LOCKED" };
-    const reason = isHost ? null : this.#policy.waitingRoom ? "waitingRoom" : !this.#policy.joinBeforeHost && !this.#hostPresent() ? "hostAbsent" : null;
+    const reason = isHost || req.invitedByHost ? null : this.#policy.waitingRoom ? "waitingRoom" : !this.#policy.joinBeforeHost && !this.#hostPresent() ? "hostAbsent" : null;
     if (reason) {
       this.#waiting.set(req.identity.memberId, { ...req, reason });
       // Only its own waiting state: nothing about the meeting, its members or its keys.
@@ -333,6 +360,12 @@ export class LiveMeeting {
         return;
       }
       case "commit":
+        // The server refuses too: no commit may add a connector to an end-to-end encrypted
+        // meeting (members refuse it anyway: the group's policy extension).
+        if (this.meeting.encryption === "e2ee" && addsConnector(msg.commit)) {
+          p.connection.send({ type: "commitRejected", epoch: msg.epoch, reason: "an end-to-end encrypted meeting admits no connector" });
+          return;
+        }
         await this.#ds.commit(memberId, {
           epoch: BigInt(msg.epoch),
           commit: fromBase64(msg.commit),
@@ -349,6 +382,7 @@ export class LiveMeeting {
         this.#ds.ack(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
         return;
       case "commitFailed": {
+        this.#opts.metrics?.memberRecoveries.inc({ reason: "commitFailed" });
         const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
         if (kp) this.#ds.failed(memberId, BigInt(msg.epoch), kp);
         return;
@@ -364,6 +398,9 @@ export class LiveMeeting {
         }
         return;
       case "groupFailure": {
+        // The client's last-resort recovery (rejoin with a fresh key package): counted, since the
+        // protocol should not need it (docs/performance.md).
+        this.#opts.metrics?.memberRecoveries.inc({ reason: "groupFailure" });
         const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
         if (kp) this.#ds.rejoin(memberId, kp);
         return;
@@ -401,6 +438,7 @@ export class LiveMeeting {
       case "lockMeeting":
       case "endMeeting":
       case "setRole":
+      case "inviteRoomSystem":
         this.#hostControl(p, msg);
         return;
       case "moveRoom":
@@ -542,6 +580,13 @@ export class LiveMeeting {
     this.#hostControl(issuer, msg);
   }
 
+  /** Tells the hosts and co-hosts present something about the meeting (e.g. a refused room system). */
+  notifyHosts(code: string, message: string): void {
+    for (const p of this.#participants.values()) {
+      if (p.role !== "participant") p.connection.send({ type: "notice", code, message: message.slice(0, 500) });
+    }
+  }
+
   #hostControl(p: Pick<ParticipantInfo, "role" | "connection" | "identity">, msg: HostControlMessage): void {
     const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND") => p.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
     if (p.role === "participant" || (msg.type === "endMeeting" && p.role !== "host")) return refuse("NOT_HOST");
@@ -605,6 +650,13 @@ export class LiveMeeting {
         target.role = msg.role;
         this.#broadcast({ type: "memberUpdated", member: info(target) });
         if (target.role === "cohost") this.#sendWaitingList();
+        return;
+      }
+      case "inviteRoomSystem": {
+        const r = this.meeting.encryption === "e2ee"
+          ? ({ ok: false, code: "CONNECTOR_NOT_ALLOWED" } as const)
+          : (this.#opts.connectors?.inviteRoomSystem(this.meeting.id, msg.uri, msg.displayName) ?? ({ ok: false, code: "SIP_DISABLED" } as const));
+        if (!r.ok) p.connection.send({ type: "error", code: r.code, message: errorMessage(r.code, "detail" in r ? r.detail : undefined), fatal: false });
         return;
       }
       default: {
@@ -691,7 +743,8 @@ export class LiveMeeting {
         });
         return;
       case "commit":
-        send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
+        // The same commit goes to every member: encoded once (base64 and JSON), sent as bytes.
+        p.connection.sendFrame(this.#encodedOnce(out.commit, () => ({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from })));
         return;
       case "commitAccepted":
         this.#recordAccepted(out.epoch, out.removed);
@@ -703,7 +756,7 @@ export class LiveMeeting {
         return;
       case "welcome":
         p.sinceEpoch = out.epoch;
-        send({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) });
+        p.connection.sendFrame(this.#encodedOnce(out.welcome, () => ({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) })));
         return;
       case "epochConfirmed":
         send({ type: "epochConfirmed", epoch: out.epoch.toString() });
@@ -739,6 +792,20 @@ export class LiveMeeting {
     }
   }
 
+  /**
+   * The serialised message for a commit or Welcome that the delivery service fans out: built on
+   * the first member's delivery, reused for the others (the service hands every member the same
+   * bytes object).
+   */
+  #encodedOnce(key: Uint8Array, build: () => ServerMessage): Uint8Array {
+    let frame = this.#fanout.get(key);
+    if (!frame) {
+      frame = encodeFrame(build());
+      this.#fanout.set(key, frame);
+    }
+    return frame;
+  }
+
   #recordAccepted(epoch: bigint, removed: readonly string[]): void {
     const m = this.#opts.metrics;
     if (!m) return;
@@ -770,6 +837,16 @@ export class LiveMeeting {
 
 function sameFeatures(a: MeetingFeatures, b: MeetingFeatures): boolean {
   return (Object.keys(a) as (keyof MeetingFeatures)[]).every((k) => a[k] === b[k]);
+}
+
+/** Whether a commit (PublicMessage) visibly adds a connector credential. */
+function addsConnector(commitB64: string): boolean {
+  try {
+    const m = peekMessage(fromBase64(commitB64));
+    return m.wireFormat === "public" && m.commit !== undefined && m.commit.added.some((id) => id.kind === "connector");
+  } catch {
+    return false; // undecodable: the delivery service rejects it
+  }
 }
 
 function info(p: Participant): MemberInfo {

@@ -11,6 +11,7 @@ import {
   MAX_PARTICIPANTS,
   OPEN_POLICY,
   type MediaRoom,
+  type MeetingConnectors,
   type MeetingPolicy,
   type ParticipantConnection,
   type ParticipantLogEvent,
@@ -19,6 +20,8 @@ import { BreakoutMeeting } from "./breakout-rooms.js";
 import type { MeetingFiles } from "../files/meeting-files.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
+import type { ConnectorTickets } from "../connectors/tickets.js";
+import type { ConnectorKind } from "@conclave/protocol";
 import { AttemptGuard, type AttemptLimits } from "../http/attempt-guard.js";
 import type { Logger } from "../observability/logger.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
@@ -56,6 +59,10 @@ export interface MeetingRegistryOptions {
   iceServersFor?: (memberId: string) => IceServerInfo[];
   /** Someone was admitted to or left a meeting (the sealed participant log). */
   onParticipant?: (meetingId: string, event: ParticipantLogEvent) => void;
+  /** Join tickets of connectors the server starts (they replace the passcode). */
+  tickets?: ConnectorTickets;
+  /** The server's connector services (the SIP gateway), looked up when a meeting needs them. */
+  connectors?: () => MeetingConnectors | undefined;
 }
 
 /** Who is asking to join, as far as the server can tell from the connection. */
@@ -87,6 +94,7 @@ export type JoinErrorCode = Extract<
   | "SERVER_CLOSED"
   | "MEETING_LOCKED"
   | "BANNED"
+  | "BAD_TICKET"
 >;
 
 export class MeetingRegistry {
@@ -160,7 +168,14 @@ export class MeetingRegistry {
 
     // The meeting's host (its owner signed in, or the admin-token bearer) needs no passcode.
     const host = who.admin || (who.userId !== null && (this.#opts.isOwner?.(record, who.userId) ?? false));
-    if (record.passcodeRequired && !host) {
+    // A connector the server started presents its ticket instead (checked against its credential below).
+    const grant = msg.connectorTicket !== undefined ? (this.#opts.tickets?.redeem(msg.connectorTicket, record.id) ?? null) : undefined;
+    if (grant === null) {
+      this.#opts.security?.warn("join refused: forged or reused connector ticket", undefined, { event: "join_failed", reason: "bad_ticket", ip: address, meetingId: record.id });
+      await this.#attempts.failure(address, `meeting:${record.id}`);
+      return fail("BAD_TICKET");
+    }
+    if (record.passcodeRequired && !host && grant === undefined) {
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
         this.#opts.security?.warn("join refused: wrong passcode", undefined, { event: "join_failed", reason: "wrong_passcode", ip: address, meetingId: record.id });
@@ -187,6 +202,9 @@ export class MeetingRegistry {
     if (identity.kind === "connector" && record.encryption === "e2ee") {
       return fail("CONNECTOR_NOT_ALLOWED");
     }
+    if (grant !== undefined && (identity.kind !== "connector" || identity.connector !== grant.connector)) {
+      return fail("BAD_TICKET", "the ticket is for another kind of member");
+    }
 
     let live = this.#live.get(record.id);
     if (!live) {
@@ -212,6 +230,7 @@ export class MeetingRegistry {
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
         ...(this.#opts.onChatArchive ? { onChatArchive: (m: { memberId: string; displayName: string; text: string; room: string | null }) => this.#opts.onChatArchive?.(id, m) } : {}),
+        ...(this.#opts.connectors ? { connectors: lateConnectors(this.#opts.connectors) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {
@@ -230,11 +249,52 @@ export class MeetingRegistry {
       keyPackage,
       connection,
       role: host ? "host" : "participant",
-      banKey: banKey(who, msg.deviceToken),
+      banKey: grant !== undefined ? `connector:${identity.memberId}` : banKey(who, msg.deviceToken),
+      ...(grant?.invitedByHost ? { invitedByHost: true } : {}),
       ...(msg.media === false ? { wantsMedia: false } : {}),
     });
     if (!result.ok) return fail(result.code);
     return { ok: true, meeting: live, memberId: identity.memberId };
+  }
+
+  /**
+   * A connector asks, on behalf of a device, to bring it into a meeting (a room system that dialed
+   * `<meetingId>.<passcode>@host`). Checks the meeting, its encryption (no connector in an e2ee
+   * meeting) and the passcode, with the same rate limits as joins; on success issues a ticket.
+   */
+  async authorizeConnector(req: { meetingId: string; passcode?: string; address: string; connector: ConnectorKind }): Promise<
+    { ok: true; ticket: string; meeting: Meeting } | { ok: false; code: JoinErrorCode | "BAD_TICKET"; message: string }
+  > {
+    // `address` is the device's ("sip:192.0.2.7"): a device guessing meeting ids or passcodes
+    // spends the same per-address attempt budget as a browser (http/attempt-guard.ts).
+    const address = req.address;
+    if (this.#closed) return fail("SERVER_CLOSED");
+    if (!this.#opts.tickets) return fail("SERVER_CLOSED", "connectors are not enabled");
+    const refused = this.#attempts.attempt(address, `meeting:${req.meetingId}`);
+    if (refused !== null) return fail("RATE_LIMITED", refused === "attempts" ? "join attempts from your address" : "failed attempts from your address");
+    const record = this.#opts.store.get(req.meetingId);
+    if (!record) {
+      this.#opts.security?.warn("room system refused: unknown meeting", undefined, { event: "join_failed", reason: "unknown_meeting", ip: address, meetingId: req.meetingId });
+      await this.#attempts.failure(address);
+      return fail("MEETING_NOT_FOUND");
+    }
+    if (record.endedAt !== undefined) return fail("MEETING_ENDED");
+    if (record.encryption === "e2ee") return fail("CONNECTOR_NOT_ALLOWED");
+    if (record.passcodeRequired) {
+      const ok = req.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, req.passcode));
+      if (!ok) {
+        this.#opts.security?.warn("room system refused: wrong passcode", undefined, { event: "join_failed", reason: "wrong_passcode", ip: address, meetingId: record.id });
+        await this.#attempts.failure(address, `meeting:${record.id}`);
+        return fail("WRONG_PASSCODE");
+      }
+    }
+    return { ok: true, ticket: this.#opts.tickets.issue({ meetingId: record.id, connector: req.connector, invitedByHost: false }), meeting: record };
+  }
+
+  /** A ticket for a connector a host asked for (outbound call, recording): it skips the waiting room. */
+  hostTicket(meetingId: string, connector: ConnectorKind): string {
+    if (!this.#opts.tickets) throw new Error("connectors are not enabled");
+    return this.#opts.tickets.issue({ meetingId, connector, invitedByHost: true });
   }
 
   close(): void {
@@ -243,6 +303,12 @@ export class MeetingRegistry {
     for (const m of this.#live.values()) m.close("server shutting down");
     this.#live.clear();
   }
+}
+
+function lateConnectors(get: () => MeetingConnectors | undefined): MeetingConnectors {
+  return {
+    inviteRoomSystem: (meetingId, uri, displayName) => get()?.inviteRoomSystem(meetingId, uri, displayName) ?? { ok: false, code: "SIP_DISABLED" },
+  };
 }
 
 /**
@@ -256,6 +322,6 @@ export function banKey(who: Pick<JoinContext, "userId" | "address">, deviceToken
   return `address:${who.address}`;
 }
 
-function fail(code: JoinErrorCode, detail?: string): JoinOutcome {
+function fail(code: JoinErrorCode, detail?: string): Extract<JoinOutcome, { ok: false }> {
   return { ok: false, code, message: errorMessage(code, detail) };
 }

@@ -1,10 +1,12 @@
-// The little SDP the relay needs: parse a description into m-sections (RFC 8866 §5), restrict a
-// publish offer to what the relay forwards, and rewrite announced candidate addresses.
-//
-// The parser is strict about structure (every line `x=value`, `v=0` first, a parsable `m=` line,
-// one a=mid per m-section, unique mids) and lenient about attributes it does not use, which it
-// keeps verbatim: browsers add attributes every release and the WebRTC stack underneath reads them.
+// What the relay needs from SDP, on top of the one SDP parser Conclave has (@conclave/protocol/sdp,
+// which wraps sdp-transform): the m-sections of a description with their mid, direction, codecs
+// and SSRCs, a publish offer restricted to what the relay forwards, and announced candidate
+// addresses. Parsing is strict about structure (see parseSdp in the protocol package) and the
+// relay adds its own rules: one a=mid per m-section, unique mids, an ICE ufrag. Attributes it does
+// not interpret are kept, because the WebRTC stack underneath reads them.
 
+import { parseSdp as parseSessionDescription, writeSdp, type MediaDescription, type SessionDescription as SdpSession } from "@conclave/protocol/sdp";
+import { isProtocolError } from "@conclave/protocol";
 import { RelayError } from "./errors.js";
 
 export type MediaDirection = "sendrecv" | "sendonly" | "recvonly" | "inactive";
@@ -36,139 +38,78 @@ export interface MediaSection {
   /** Every SSRC named in a=ssrc lines, in first-seen order. */
   readonly ssrcs: readonly number[];
   readonly ssrcGroups: readonly SsrcGroup[];
-  /** The attribute and other lines after the `m=` line, verbatim. */
+  /** The parsed m-section (sdp-transform's object), for rewriting and serializing. */
+  readonly raw: MediaDescription;
+  /** The section's lines after its `m=` line, as written back. */
   readonly lines: readonly string[];
 }
 
 export interface SessionDescription {
-  readonly sessionLines: readonly string[];
+  readonly raw: SdpSession;
   readonly media: readonly MediaSection[];
 }
-
-const DIRECTIONS: ReadonlySet<string> = new Set(["sendrecv", "sendonly", "recvonly", "inactive"]);
-const LINE = /^[a-z]=/;
-// m=<media> <port>[/<number of ports>] <proto> <fmt> ... (RFC 8866 §5.14)
-const M_LINE = /^m=([a-z0-9-]+) (\d{1,5})(?:\/\d+)? ([A-Za-z0-9/_.-]+)((?: [^ ]+)*)$/;
-// a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>] (RFC 8866 §6.6)
-const RTPMAP = /^a=rtpmap:(\d{1,3}) ([A-Za-z0-9_.-]+)\/(\d{1,10})(?:\/(\d{1,3}))?$/;
-const SSRC = /^a=ssrc:(\d{1,10})(?: |$)/;
-const SSRC_GROUP = /^a=ssrc-group:([A-Za-z0-9-]+)((?: \d{1,10})+)$/;
 
 function bad(detail: string): RelayError {
   return new RelayError("RELAY_BAD_SDP", detail);
 }
 
-function parseUint32(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw bad(`${what} out of range`);
-  return n;
-}
-
 export function parseSdp(sdp: string): SessionDescription {
-  if (typeof sdp !== "string" || sdp.length === 0) throw bad("empty description");
-  if (sdp.length > 1_000_000) throw bad("description longer than 1 MB");
-  const lines = sdp.split(/\r?\n/);
-  // A trailing CRLF leaves one empty string; any other empty line is malformed.
-  if (lines[lines.length - 1] === "") lines.pop();
-  if (lines[0] !== "v=0") throw bad("first line must be v=0");
-  const sessionLines: string[] = [];
-  const media: MediaSection[] = [];
-  let current: { mLine: RegExpExecArray; lines: string[] } | undefined;
-  const flush = (): void => {
-    if (current) media.push(buildSection(media.length, current.mLine, current.lines));
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (!LINE.test(line)) throw bad(`line ${i + 1} is not of the form x=value`);
-    if (line.startsWith("m=")) {
-      flush();
-      const m = M_LINE.exec(line);
-      if (!m) throw bad(`line ${i + 1} is not a valid m= line`);
-      current = { mLine: m, lines: [] };
-    } else if (current) {
-      current.lines.push(line);
-    } else {
-      sessionLines.push(line);
-    }
+  let raw: SdpSession;
+  try {
+    raw = parseSessionDescription(sdp);
+  } catch (e) {
+    if (isProtocolError(e, "SDP_MALFORMED")) throw bad(e.message);
+    throw e;
   }
-  flush();
+  const media = raw.media.map((m, i) => buildSection(i, m));
   const mids = new Set<string>();
   for (const section of media) {
     if (mids.has(section.mid)) throw bad(`mid ${JSON.stringify(section.mid)} appears twice`);
     mids.add(section.mid);
   }
-  const hasUfrag = (ls: readonly string[]): boolean => ls.some((l) => l.startsWith("a=ice-ufrag:"));
-  if (media.length > 0 && !hasUfrag(sessionLines) && !media.some((m) => hasUfrag(m.lines))) {
-    throw bad("no a=ice-ufrag");
-  }
-  return { sessionLines, media };
+  if (media.length > 0 && raw.iceUfrag === undefined && !raw.media.some((m) => m.iceUfrag !== undefined)) throw bad("no a=ice-ufrag");
+  return { raw, media };
 }
 
-function buildSection(index: number, m: RegExpExecArray, lines: string[]): MediaSection {
-  const kind = m[1] as string;
-  const port = Number(m[2]);
-  if (port > 65535) throw bad(`m-section ${index} port out of range`);
-  const formats = (m[4] ?? "").trim().split(" ").filter((f) => f.length > 0);
-  if (formats.length === 0) throw bad(`m-section ${index} lists no formats`);
-  let mid: string | undefined;
-  let direction: MediaDirection | undefined;
-  const rtpMaps = new Map<number, RtpMap>();
-  const ssrcs: number[] = [];
-  const ssrcGroups: SsrcGroup[] = [];
-  for (const line of lines) {
-    if (line.startsWith("a=mid:")) {
-      if (mid !== undefined) throw bad(`m-section ${index} has two a=mid lines`);
-      mid = line.slice(6);
-      // RFC 8843 §9.1: mid is an RFC 8866 token, at most 16 characters in practice (RFC 8852).
-      if (!/^[A-Za-z0-9!#$%&'*+.^_`{|}~-]{1,32}$/.test(mid)) throw bad(`m-section ${index} has an invalid mid`);
-    } else if (DIRECTIONS.has(line.slice(2))) {
-      if (direction !== undefined) throw bad(`m-section ${index} has two direction attributes`);
-      direction = line.slice(2) as MediaDirection;
-    } else if (line.startsWith("a=rtpmap:")) {
-      const r = RTPMAP.exec(line);
-      if (!r) throw bad(`m-section ${index} has a malformed a=rtpmap`);
-      const payloadType = Number(r[1]);
-      if (payloadType > 127) throw bad(`m-section ${index} has payload type ${payloadType} > 127`);
-      rtpMaps.set(payloadType, {
-        payloadType,
-        encoding: r[2] as string,
-        clockRate: parseUint32(r[3] as string, "clock rate"),
-        channels: r[4] === undefined ? undefined : Number(r[4]),
-      });
-    } else if (line.startsWith("a=ssrc:")) {
-      const s = SSRC.exec(line);
-      if (!s) throw bad(`m-section ${index} has a malformed a=ssrc`);
-      const ssrc = parseUint32(s[1] as string, "ssrc");
-      if (!ssrcs.includes(ssrc)) ssrcs.push(ssrc);
-    } else if (line.startsWith("a=ssrc-group:")) {
-      const g = SSRC_GROUP.exec(line);
-      if (!g) throw bad(`m-section ${index} has a malformed a=ssrc-group`);
-      const members = (g[2] as string).trim().split(" ").map((x) => parseUint32(x, "ssrc"));
-      ssrcGroups.push({ semantics: g[1] as string, ssrcs: members });
-    }
-  }
+function buildSection(index: number, m: MediaDescription): MediaSection {
+  const mid = m.mid === undefined ? undefined : String(m.mid);
   if (mid === undefined) throw bad(`m-section ${index} has no a=mid (the relay needs BUNDLE with mids)`);
+  // RFC 8843 §9.1: mid is an RFC 8866 token, at most 16 characters in practice (RFC 8852).
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`{|}~-]{1,32}$/.test(mid)) throw bad(`m-section ${index} has an invalid mid`);
+  const rtpMaps = new Map<number, RtpMap>();
+  for (const r of m.rtp) {
+    rtpMaps.set(r.payload, { payloadType: r.payload, encoding: r.codec, clockRate: r.rate ?? 0, channels: r.encoding === undefined ? undefined : Number(r.encoding) });
+  }
+  const ssrcs: number[] = [];
+  for (const s of m.ssrcs ?? []) {
+    const id = Number(s.id);
+    if (!ssrcs.includes(id)) ssrcs.push(id);
+  }
+  const ssrcGroups: SsrcGroup[] = (m.ssrcGroups ?? []).map((g) => ({ semantics: g.semantics, ssrcs: g.ssrcs.trim().split(/\s+/).map(Number) }));
   return {
     index,
-    kind,
-    port,
-    protocol: m[3] as string,
-    formats,
+    kind: m.type,
+    port: m.port,
+    protocol: m.protocol,
+    formats: String(m.payloads ?? "").split(" ").filter((f) => f.length > 0),
     mid,
-    direction: direction ?? "sendrecv",
+    direction: (m.direction ?? "sendrecv") as MediaDirection,
     rtpMaps,
     ssrcs,
     ssrcGroups,
-    lines,
+    raw: m,
+    lines: sectionLines(m),
   };
 }
 
+function sectionLines(m: MediaDescription): string[] {
+  const text = writeSdp({ version: 0, origin: { username: "-", sessionId: 0, sessionVersion: 0, netType: "IN", ipVer: 4, address: "0.0.0.0" }, name: "-", timing: { start: 0, stop: 0 }, media: [m] });
+  const lines = text.split("\r\n").filter((l) => l !== "");
+  return lines.slice(lines.findIndex((l) => l.startsWith("m=")) + 1);
+}
+
 export function serializeSdp(desc: SessionDescription): string {
-  const out: string[] = [...desc.sessionLines];
-  for (const m of desc.media) {
-    out.push(`m=${m.kind} ${m.port} ${m.protocol} ${m.formats.join(" ")}`, ...m.lines);
-  }
-  return out.join("\r\n") + "\r\n";
+  return writeSdp(desc.raw);
 }
 
 /** The codecs the relay forwards. Subscribers always see these payload types. */
@@ -208,11 +149,11 @@ const KEPT_FEEDBACK = /^(nack|nack pli|ccm fir|goog-remb)$/;
  */
 export function restrictPublishOffer(desc: SessionDescription): RestrictedOffer {
   const sections: PublishSection[] = [];
-  const media: MediaSection[] = [];
+  const media: MediaDescription[] = [];
   for (const m of desc.media) {
     if (m.kind !== "audio" && m.kind !== "video") {
       if (m.port === 0) {
-        media.push(m);
+        media.push(m.raw);
         continue;
       }
       throw new RelayError("RELAY_UNSUPPORTED_MEDIA", `m-section ${m.mid} is ${m.kind}`);
@@ -247,7 +188,7 @@ export function restrictPublishOffer(desc: SessionDescription): RestrictedOffer 
         `m-section ${m.mid} must signal exactly one media SSRC with a=ssrc (found ${primary.length})`,
       );
     }
-    if (m.lines.some((l) => l.startsWith("a=rid:") || l.startsWith("a=simulcast:"))) {
+    if (m.raw.rids !== undefined || m.raw.simulcast !== undefined || m.raw.simulcast_03 !== undefined) {
       throw new RelayError("RELAY_UNSUPPORTED_MEDIA", `m-section ${m.mid} uses rid/simulcast`);
     }
     sections.push({
@@ -258,36 +199,26 @@ export function restrictPublishOffer(desc: SessionDescription): RestrictedOffer 
       ssrc: sending ? primary[0] : undefined,
     });
     if (!codec) {
-      media.push(m);
+      media.push(m.raw);
       continue;
     }
     const pt = codec.payloadType;
-    const keepPt = (line: string, prefix: string): boolean => {
-      const rest = line.slice(prefix.length);
-      const sp = rest.indexOf(" ");
-      return Number(sp < 0 ? rest : rest.slice(0, sp)) === pt;
+    const raw: MediaDescription = {
+      ...m.raw,
+      payloads: String(pt),
+      rtp: m.raw.rtp.filter((r) => r.payload === pt),
+      fmtp: m.raw.fmtp.filter((f) => f.payload === pt),
+      rtcpFb: (m.raw.rtcpFb ?? []).filter((f) => (String(f.payload) === "*" || Number(f.payload) === pt) && KEPT_FEEDBACK.test(f.subtype ? `${f.type} ${f.subtype}` : f.type)),
+      ssrcs: (m.raw.ssrcs ?? []).filter((s) => !repair.has(Number(s.id))),
     };
-    const lines = m.lines.filter((line) => {
-      if (line.startsWith("a=rtpmap:")) return keepPt(line, "a=rtpmap:");
-      if (line.startsWith("a=fmtp:")) return keepPt(line, "a=fmtp:");
-      if (line.startsWith("a=rtcp-fb:")) {
-        const rest = line.slice("a=rtcp-fb:".length);
-        const sp = rest.indexOf(" ");
-        const target = sp < 0 ? rest : rest.slice(0, sp);
-        if (target !== "*" && Number(target) !== pt) return false;
-        return KEPT_FEEDBACK.test(rest.slice(sp + 1));
-      }
-      if (line.startsWith("a=extmap:") || line.startsWith("a=ssrc-group:")) return false;
-      if (line.startsWith("a=ssrc:")) {
-        const s = SSRC.exec(line);
-        return s !== null && !repair.has(Number(s[1]));
-      }
-      return true;
-    });
-    media.push({ ...m, formats: [String(pt)], lines });
+    delete raw.ext;
+    delete raw.ssrcGroups;
+    delete raw.extmapAllowMixed;
+    media.push(raw);
   }
-  const sessionLines = desc.sessionLines.filter((l) => !l.startsWith("a=extmap:"));
-  return { sdp: serializeSdp({ sessionLines, media }), sections };
+  const session: SdpSession = { ...desc.raw, media };
+  delete session.ext;
+  return { sdp: writeSdp(session), sections };
 }
 
 /**

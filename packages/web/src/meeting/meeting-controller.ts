@@ -63,6 +63,8 @@ export interface MeetingSnapshot {
   waitingList: { memberId: string; displayName: string }[];
   /** A host locked the meeting: no one else can join. */
   locked: boolean;
+  /** Hosts: the latest news about room systems (refused and why, ringing, joined...). */
+  notices: { code: string; message: string; at: number }[];
   /** Others' microphone, camera and screen state, as they announced it (end-to-end encrypted). */
   remoteMedia: ReadonlyMap<string, MediaState>;
   /** Who a host spotlights for everyone (empty: nobody). */
@@ -145,6 +147,7 @@ export class MeetingController {
   #statsBase: WorkerStats = EMPTY_STATS;
   #screenSharing = false;
   #waitingReason: "waitingRoom" | "hostAbsent" | null = null;
+  #notices: { code: string; message: string; at: number }[] = [];
   /** Codes of recent non-fatal errors (codes only: messages may quote details). */
   readonly recentErrors: string[] = [];
   onChange: ((s: MeetingSnapshot) => void) | null = null;
@@ -175,7 +178,8 @@ export class MeetingController {
       securityCode: s?.securityCode ?? null,
       members,
       presence: s?.presence ?? [],
-      shield: computeShield(this.#opts.encryption, members),
+      // The group's own policy extension, once in the group; the meeting's announced type before.
+      shield: computeShield(s?.groupEncryption ?? this.#opts.encryption, members),
       mlsSuite: s !== null && s.epoch !== null ? s.mlsSuite : null,
       remoteTracks: this.#media?.remoteTracks ?? [],
       lastCodeChange: this.#lastCodeChange,
@@ -184,6 +188,7 @@ export class MeetingController {
       role: s?.role ?? "participant",
       waitingList: s?.waitingList ?? [],
       locked: s?.locked ?? false,
+      notices: this.#notices,
       remoteMedia: this.#mediaState?.remote ?? new Map(),
       spotlight: this.#mediaState?.spotlight ?? [],
       features: s?.features ?? NO_FEATURES,
@@ -336,6 +341,11 @@ export class MeetingController {
     this.#hostAction((s) => s.lockMeeting(locked));
   }
 
+  /** Hosts of an Enhanced meeting: call a room system in by SIP URI (it joins as a visible member). */
+  inviteRoomSystem(uri: string, displayName?: string): void {
+    this.#hostAction((s) => s.inviteRoomSystem(uri, displayName));
+  }
+
   /** The host only: ends the meeting for everyone (the server keeps only its record). */
   endMeeting(): void {
     this.#hostAction((s) => s.endMeeting());
@@ -407,7 +417,24 @@ export class MeetingController {
    * tell the others if that changes what they see. Sends nothing when nothing changed.
    */
   syncMediaState(): void {
+    this.#publishLateDevices();
     this.#announceMediaState();
+  }
+
+  /**
+   * Someone who pressed Join before the camera and microphone had opened (a slow permission
+   * prompt or device) joined without senders for them: once a device opens, publish it (a
+   * renegotiation, with the encrypt transform attached like any sender). Nothing happens for a
+   * source that already has a sender, or before the media connection exists (its first publish
+   * takes whatever devices are open then).
+   */
+  #publishLateDevices(): void {
+    const media = this.#media;
+    if (!media) return;
+    const lm = this.#opts.media;
+    for (const [source, track] of [["microphone", lm.microphone], ["camera", lm.camera]] as const) {
+      if (track && !media.hasSender(source)) void media.addSource(source, track, lm.stream).catch(() => this.#restartConnection());
+    }
   }
 
   #localMediaState(): MediaState {
@@ -522,6 +549,10 @@ export class MeetingController {
     });
     session.on("waitingList", () => this.#emit());
     session.on("meetingState", () => this.#emit());
+    session.on("notice", (n) => {
+      this.#notices = [...this.#notices, { ...n, at: Date.now() }].slice(-5);
+      this.#emit();
+    });
     session.on("presence", () => this.#emit());
     session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity), e.rewound));
     // Out of the MLS group (it could not follow a commit): the server closed this member's media;
@@ -534,7 +565,14 @@ export class MeetingController {
       this.#media?.handleSubscribeOffer(sdp, tracks).catch(() => this.#restartConnection());
     });
     session.on("ice", ({ pc, candidate, mid }) => void this.#media?.addRemoteCandidate(pc, candidate, mid));
-    session.on("error", (e) => this.#noteError(e.code));
+    session.on("error", (e) => {
+      this.#noteError(e.code);
+      // A refused room-system invitation is news for the host, with the server's reason.
+      if (!e.fatal && ["SIP_DISABLED", "CONNECTOR_NOT_ALLOWED", "BAD_REQUEST"].includes(e.code)) {
+        this.#notices = [...this.#notices, { code: e.code, message: e.message, at: Date.now() }].slice(-5);
+        this.#emit();
+      }
+    });
     session.on("closed", () => this.#onClosed(session, channel));
     try {
       await session.join(channel);

@@ -7,6 +7,7 @@
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel } from "../meeting/shield.js";
+import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import { t, tn } from "../i18n/i18n.js";
 import { brandHeader, errorBox, formatMeetingId } from "./common.js";
@@ -67,6 +68,9 @@ export class MeetingView {
     h("p", { class: "muted" }, t("waiting.nothing")),
   );
   readonly #hostControls: HTMLElement;
+  readonly #roomSystem: HTMLElement;
+  readonly #roomSystemNotice = h("p", { class: "help", "data-testid": "room-system-notice", role: "status", "aria-live": "polite" });
+  #lastNoticeAt = 0;
   readonly #lockSwitch: HTMLInputElement;
   readonly #endButton: HTMLButtonElement;
   readonly #camSelect = h("select", { id: "meeting-camera-select", "data-testid": "meeting-camera-select" });
@@ -251,12 +255,41 @@ export class MeetingView {
         if (ok) opts.controller.endMeeting();
       });
     });
+    // Hosts of an Enhanced meeting call a room system (SIP) in; it joins as a visible member.
+    const uriInput = h("input", { type: "text", id: "invite-room-system-uri", placeholder: "sip:room@192.0.2.10;transport=tls", autocomplete: "off", spellcheck: "false", "data-testid": "invite-room-system-uri", required: true });
+    const nameInput = h("input", { type: "text", id: "invite-room-system-name", placeholder: "Boardroom", maxlength: 64, autocomplete: "off", "data-testid": "invite-room-system-name" });
+    const inviteButton = h("button", { type: "submit", class: "button small", "data-testid": "invite-room-system-button" }, "Call room system");
+    const inviteForm = h(
+      "form",
+      { class: "invite-room-system", "data-testid": "invite-room-system", "aria-labelledby": "invite-room-system-title" },
+      h("h4", { id: "invite-room-system-title" }, "Invite a room system (SIP)"),
+      h("label", { for: "invite-room-system-uri" }, "SIP address"),
+      uriInput,
+      h("label", { for: "invite-room-system-name" }, "Name shown to everyone (optional)"),
+      nameInput,
+      inviteButton,
+      h("p", { class: "help" }, "It joins as a visible connector; its connection to the device is listed under the encryption shield's exceptions."),
+      this.#roomSystemNotice,
+    );
+    inviteForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const uri = uriInput.value.trim();
+      if (!/^sips?:\S+$/.test(uri)) {
+        this.#roomSystemNotice.textContent = "Enter a SIP address such as sip:room@192.0.2.10;transport=tls.";
+        return;
+      }
+      const name = nameInput.value.trim();
+      opts.controller.inviteRoomSystem(uri, name === "" ? undefined : name);
+      this.#roomSystemNotice.textContent = `Calling ${name || uri}…`;
+    });
+    this.#roomSystem = inviteForm;
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
       h("h3", { id: "host-controls-title" }, t("host.title")),
       h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, t("host.lock"))),
       h("p", { class: "help", id: "lock-meeting-help" }, t("host.lockHelp")),
+      this.#roomSystem,
       this.#endButton,
     );
 
@@ -545,6 +578,15 @@ export class MeetingView {
     this.#hostControls.hidden = !hosting;
     this.#lockSwitch.checked = s.locked;
     this.#endButton.hidden = s.role !== "host";
+    // Room systems: only Enhanced meetings admit connectors.
+    this.#roomSystem.hidden = s.encryption !== "enhanced";
+    const notice = s.notices.at(-1);
+    if (hosting && notice && notice.at > this.#lastNoticeAt) {
+      this.#lastNoticeAt = notice.at;
+      this.#roomSystemNotice.textContent = notice.message;
+      this.#roomSystemNotice.setAttribute("data-code", notice.code);
+      this.#toast(notice.message, ICONS.plug);
+    }
     // Tell hosts when someone new starts waiting (the People panel may be closed).
     const ids = new Set(s.waitingList.map((w) => w.memberId));
     if (hosting) {
@@ -583,7 +625,17 @@ export class MeetingView {
         : h(
             "ul",
             { class: "exceptions", "data-testid": "shield-exceptions" },
-            ...exceptions.map((x) => h("li", {}, h("strong", {}, x.displayName), h("span", { class: "kind" }, connectorLabel(x.connector)), h("span", { class: "muted" }, x.reason))),
+            ...exceptions.map((x) =>
+              h(
+                "li",
+                { "data-testid": "shield-exception", "data-member-id": x.memberId, "data-protection": x.protection },
+                h("strong", {}, x.displayName),
+                h("span", { class: "kind" }, connectorLabel(x.connector)),
+                h("span", { class: x.farLegEncrypted ? "protection" : "protection warn", "data-testid": "shield-exception-protection" }, x.protection),
+                h("span", { class: "muted", "data-testid": "shield-exception-far-leg" }, x.description),
+                h("span", { class: "muted" }, x.reason),
+              ),
+            ),
           ),
     );
     if (keyHoldingConnectors.length > 0) {
@@ -772,7 +824,11 @@ function presenceIdentity(p: MemberInfo): MemberIdentity {
 }
 
 function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", muted: boolean, role: string | undefined, manage: HTMLElement | null): HTMLElement {
-  const kind = m.kind === "connector" ? t("people.connectorKind", { kind: connectorLabel(m.connector) }) : t("people.person");
+  // A connector shows its kind and, from its own credential, how its far leg is protected. While
+  // it is still joining (known from the server's presence only, no credential in the group yet)
+  // its protection is not known, so none is claimed.
+  const showsProtection = m.kind === "connector" && (m.farLeg !== undefined || (state === "in" && (m.connector === "sip" || m.connector === "pstn")));
+  const kind = m.kind === "connector" ? t("people.connectorKind", { kind: `${connectorLabel(m.connector)}${showsProtection ? ` · ${farLegProtection(m.farLeg)}` : ""}` }) : t("people.person");
   return h(
     "li",
     { class: `participant ${state}`, "data-member-id": m.memberId, "data-kind": m.kind },

@@ -1,0 +1,13 @@
+/**
+ * What the server imports from @conclave/connectors/supervisor: the supervisor, the IPC schemas
+ * it speaks with connector services, and where the connector programs live. Nothing here holds
+ * or sees media keys.
+ */
+import { fileURLToPath } from "node:url";
+
+export { ConnectorSupervisor, SupervisedProcess, type ProcessSpec, type ResourceLimits } from "./supervisor.js";
+export { serverToGatewaySchema, gatewayToServerSchema, parseIpc, type ServerToGateway, type GatewayToServer } from "./ipc.js";
+export { CONNECTOR_ERRORS, ConnectorError, isConnectorError, type ConnectorErrorCode } from "../errors.js";
+
+/** The SIP gateway program (a connector service the server supervises). */
+export const SIP_GATEWAY_MODULE = fileURLToPath(new URL("../connectors/sip-room/gateway-main.js", import.meta.url));
