@@ -32,6 +32,7 @@ softhsm2-util            softhsm2          test
 pykmip-server            python3-pykmip    test
 strings                  binutils          test
 ffmpeg                   ffmpeg            server
+ffprobe                  ffmpeg            test
 baresip                  baresip-core      test
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
 /usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test

@@ -3,6 +3,7 @@ import type { AdminToken } from "../auth/admin-token.js";
 import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
+import type { RecordingService } from "../connectors/recording-service.js";
 
 export interface ApiLimiters {
   /** Failed admin-token authentications per client address (10 per minute). */
@@ -23,4 +24,6 @@ export interface ApiDeps {
   readonly publicUrl: () => string;
   /** The connector services (the SIP gateway), when the server runs them; looked up per request. */
   readonly connectors?: () => MeetingConnectors | undefined;
+  /** Cloud recording (conclave.ts starts it once listening); looked up per request. */
+  readonly recordings?: () => RecordingService | undefined;
 }

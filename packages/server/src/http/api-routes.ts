@@ -28,7 +28,7 @@ import { SessionStore, type SessionInfo } from "../storage/sessions.js";
 import type { User, UserStore } from "../storage/users.js";
 import { CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, clearedSessionCookies, parseCookies } from "./cookies.js";
 import type { RateLimiter } from "./rate-limit.js";
-import type { HttpMethod, JsonResponse, RouteRequest, Router } from "./router.js";
+import type { HttpMethod, JsonResponse, RESPONDED, RouteRequest, Router } from "./router.js";
 
 export type Access = "public" | "session" | "user" | "admin";
 export const ACCESS_LEVELS: readonly Access[] = ["public", "session", "user", "admin"];
@@ -50,7 +50,7 @@ export interface ApiCall<A extends Access> {
   readonly principal: PrincipalFor<A>;
 }
 
-export type ApiHandler<A extends Access> = (call: ApiCall<A>) => JsonResponse | Promise<JsonResponse>;
+export type ApiHandler<A extends Access> = (call: ApiCall<A>) => JsonResponse | typeof RESPONDED | Promise<JsonResponse | typeof RESPONDED>;
 
 export interface RouteOptions {
   /** The code for a request with no credentials at all (default UNAUTHENTICATED). */

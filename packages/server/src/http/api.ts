@@ -7,6 +7,7 @@ import type { ApiDeps, ApiLimiters } from "./api-deps.js";
 import { ApiRoutes } from "./api-routes.js";
 import { registerGroupsApi } from "./groups-api.js";
 import { registerMeetingsApi } from "./meetings-api.js";
+import { registerRecordingsApi } from "./recordings-api.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Router } from "./router.js";
@@ -33,6 +34,7 @@ export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
     adminTokenFailures: deps.limiters.adminTokenFailures,
   });
   registerMeetingsApi(api, deps);
+  registerRecordingsApi(api, deps);
   registerAccountsApi(api, deps);
   registerGroupsApi(api, deps);
   registerSettingsApi(api, deps);
