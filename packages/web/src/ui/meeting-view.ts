@@ -5,7 +5,9 @@
  */
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
-import { connectorLabel } from "../meeting/shield.js";
+import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
+import { startRecording, stopRecording } from "../api/recordings.js";
+import { UiError } from "../errors.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import type { RemoteTrack } from "../media/media-connection.js";
@@ -64,6 +66,12 @@ export class MeetingView {
   readonly #screenButton: HTMLButtonElement;
   readonly #toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
   readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), "Locked");
+  /** Shown while a recording connector is in the MLS group (from the credentials, not the server's word). */
+  readonly #recordingBadge = h("span", { class: "badge badge-recording", "data-testid": "recording-indicator", role: "status", hidden: true }, h("span", { class: "rec-dot", "aria-hidden": "true" }), "REC");
+  /** Everyone, including people who join later, is told while the meeting is recorded. */
+  readonly #recordingNotice = h("p", { class: "status-banner recording-notice", "data-testid": "recording-notice", role: "status", hidden: true });
+  readonly #recordButton = h("button", { type: "button", class: "button small", "data-testid": "recording-button", hidden: true }, "Start cloud recording");
+  readonly #recordHelp = h("p", { class: "help", "data-testid": "recording-control-status", role: "status", "aria-live": "polite" });
   readonly #waitingCard = h(
     "section",
     { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
@@ -204,6 +212,23 @@ export class MeetingView {
       this.#roomSystemNotice.textContent = `Calling ${name || uri}…`;
     });
     this.#roomSystem = inviteForm;
+    // Hosts of an Enhanced meeting start and stop cloud recording (the HTTP API, as its owner).
+    this.#recordButton.addEventListener("click", () => {
+      const recording = this.#recordButton.getAttribute("data-recording") === "true";
+      this.#recordButton.disabled = true;
+      this.#recordHelp.textContent = recording ? "Stopping and finalizing the recording…" : "Starting the recorder…";
+      const op = recording ? stopRecording(opts.meetingId) : startRecording(opts.meetingId);
+      void op.then(
+        (r) => {
+          this.#recordHelp.textContent = r.status === "ready" ? "Recording saved. Find it on your Recordings page." : "The recorder is joining; everyone will see it.";
+        },
+        (e: unknown) => {
+          this.#recordHelp.textContent = e instanceof UiError ? e.message : "The recording could not be started.";
+        },
+      ).finally(() => {
+        this.#recordButton.disabled = false;
+      });
+    });
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
@@ -211,6 +236,9 @@ export class MeetingView {
       h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, "Lock the meeting")),
       h("p", { class: "help", id: "lock-meeting-help" }, "While it is locked, no one else can join, not even into the waiting room."),
       this.#roomSystem,
+      h("h4", {}, "Cloud recording"),
+      this.#recordButton,
+      this.#recordHelp,
       this.#endButton,
     );
 
@@ -236,8 +264,9 @@ export class MeetingView {
       h(
         "div",
         { class: "meeting" },
-        brandHeader(title, this.#lockedBadge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        brandHeader(title, this.#lockedBadge, this.#recordingBadge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
+        this.#recordingNotice,
         h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#waitingCard, this.#grid), this.#sidebar),
         h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, leave),
         this.#toasts,
@@ -269,6 +298,7 @@ export class MeetingView {
     this.#renderStatus(s);
     this.#renderAccess(s);
     this.#renderShield(s);
+    this.#renderRecording(s);
     this.#renderCode(s);
     this.#renderTiles(s);
     this.#renderParticipants(s);
@@ -341,6 +371,21 @@ export class MeetingView {
     this.#participantsButton.classList.toggle("attention", hosting && ids.size > 0);
   }
 
+  /** The recording indicator and notice, from the MLS member list; the host's start/stop button. */
+  #renderRecording(s: MeetingSnapshot): void {
+    const recorders = s.shield.keyHoldingConnectors.filter((c) => c.connector === "recording");
+    const on = recorders.length > 0 && s.phase === "in-meeting";
+    this.#recordingBadge.hidden = !on;
+    this.#recordingNotice.hidden = !on;
+    this.#recordingNotice.textContent = on
+      ? "This meeting is being recorded by the server (cloud recording). Everyone's audio and video is stored, encrypted at rest on this server, for the meeting's owner."
+      : "";
+    const hosting = s.role !== "participant" && s.phase === "in-meeting" && s.encryption === "enhanced";
+    this.#recordButton.hidden = !hosting;
+    this.#recordButton.setAttribute("data-recording", String(on));
+    this.#recordButton.textContent = on ? "Stop recording" : "Start cloud recording";
+  }
+
   #renderShield(s: MeetingSnapshot): void {
     const { state, exceptions, keyHoldingConnectors } = s.shield;
     const b = this.#shieldButton;
@@ -390,7 +435,13 @@ export class MeetingView {
     if (keyHoldingConnectors.length > 0) {
       explain.push(
         h("h3", {}, "Connectors that hold the keys"),
-        h("ul", { class: "exceptions" }, ...keyHoldingConnectors.map((c) => h("li", {}, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector))))),
+        h(
+          "ul",
+          { class: "exceptions", "data-testid": "shield-key-holders" },
+          ...keyHoldingConnectors.map((c) =>
+            h("li", { "data-testid": "shield-key-holder", "data-connector": c.connector }, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector)), h("span", { class: "muted" }, connectorMeaning(c.connector))),
+          ),
+        ),
       );
     }
     // Which key exchange protects this meeting's keys: the MLS suite of the group this device is in.

@@ -6,7 +6,7 @@ import { isAdmin, type User } from "../api/accounts.js";
 import { brandHeader } from "./common.js";
 import { h, replaceChildren } from "./dom.js";
 
-export type Section = "meetings" | "settings" | "admin";
+export type Section = "meetings" | "recordings" | "settings" | "admin";
 
 export interface ShellOptions {
   user: User;
@@ -26,6 +26,7 @@ export function renderShell(root: HTMLElement, opts: ShellOptions): HTMLElement 
     "nav",
     { class: "app-nav", "aria-label": "Sections" },
     link("meetings", "#/meetings", "Meetings"),
+    link("recordings", "#/recordings", "Recordings"),
     link("settings", "#/settings", "My settings"),
     isAdmin(opts.user) ? link("admin", "#/admin/settings", "Admin") : null,
   );
