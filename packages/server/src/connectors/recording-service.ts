@@ -325,11 +325,19 @@ export class RecordingService {
     await this.#active.get(meta.meetingId)?.finalized;
   }
 
-  async #save(meta: RecordingMeta): Promise<void> {
+  #saving: Promise<void> = Promise.resolve();
+
+  /** Writes meta.json atomically; writes are serialized so they never race on the temp file. */
+  #save(meta: RecordingMeta): Promise<void> {
     this.#metas.set(meta.id, meta);
     const dir = join(this.#opts.dir, meta.id);
-    const tmp = join(dir, "meta.json.tmp");
-    await writeFile(tmp, JSON.stringify(meta), { mode: 0o600 });
-    await rename(tmp, join(dir, "meta.json"));
+    const next = this.#saving.then(async () => {
+      if (!this.#metas.has(meta.id)) return; // deleted meanwhile
+      const tmp = join(dir, "meta.json.tmp");
+      await writeFile(tmp, JSON.stringify(meta), { mode: 0o600 });
+      await rename(tmp, join(dir, "meta.json"));
+    });
+    this.#saving = next.catch(() => undefined);
+    return next;
   }
 }

@@ -126,11 +126,16 @@ function onFrame(p: NodeParticipant, ownerId: string, kind: "audio" | "video", f
 }
 
 /** The list of live files, sealed (member names are personal data) and replaced atomically. */
-async function saveTracks(): Promise<void> {
-  if (!key) return;
-  const tmp = `${dir}/${TRACKS_FILE}.tmp`;
-  await writeFile(tmp, seal(key, TRACKS_FIELD, JSON.stringify(infos)), { mode: 0o600 });
-  await rename(tmp, `${dir}/${TRACKS_FILE}`);
+let saving: Promise<void> = Promise.resolve();
+function saveTracks(): Promise<void> {
+  // One write at a time (each replaces the whole list), in order.
+  saving = saving.then(async () => {
+    if (!key) return;
+    const tmp = `${dir}/${TRACKS_FILE}.tmp`;
+    await writeFile(tmp, seal(key, TRACKS_FIELD, JSON.stringify(infos)), { mode: 0o600 });
+    await rename(tmp, `${dir}/${TRACKS_FILE}`);
+  });
+  return saving;
 }
 
 async function loadTracks(d: string, k: DataKey): Promise<LiveTrackInfo[]> {
