@@ -50,10 +50,40 @@ after(async () => {
   await coturn?.close();
 });
 
+/** What Ada's peer connections, the bot and coturn say, for a failure message. */
+async function diagnosis(): Promise<string> {
+  const pcs = await ada.page
+    .evaluate(async () => {
+      const out: unknown[] = [];
+      for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+        const stats = await pc.getStats();
+        const candidates: string[] = [];
+        const pairs: string[] = [];
+        stats.forEach((r: Record<string, unknown>) => {
+          if (r.type === "local-candidate" || r.type === "remote-candidate") candidates.push(`${String(r.type)} ${String(r.candidateType)} ${String(r.address)}:${String(r.port)}`);
+          if (r.type === "candidate-pair") pairs.push(`${String(r.state)} nominated=${String(r.nominated)} sent=${String(r.requestsSent)} recv=${String(r.responsesReceived)}`);
+        });
+        out.push({ connection: pc.connectionState, ice: pc.iceConnectionState, gathering: pc.iceGatheringState, candidates, pairs });
+      }
+      return out;
+    })
+    .catch((e: unknown) => `page unreadable: ${String(e)}`);
+  return [
+    `Ada's peer connections: ${JSON.stringify(pcs, null, 1)}`,
+    `Robo's stats: ${JSON.stringify(bot.stats())}`,
+    `Ada's console errors: ${JSON.stringify(ada.consoleErrors)}`,
+    `coturn's log (end): ${coturn.log().slice(-3000)}`,
+  ].join("\n");
+}
+
 test("a relay-only Chromium participant publishes and receives E2EE media through coturn", async () => {
   // Robo decrypts Ada's frames (published through TURN) and Ada renders Robo's (received through TURN).
-  await eventually("Robo to decrypt 30 frames from Ada", 60_000, () => Object.values(bot.stats().perSender).some((n) => n >= 30));
-  await eventually("Ada to render Robo's video", 60_000, async () => ((await renderedFrames(ada.page, 1000)).Robo ?? 0) > 5);
+  try {
+    await eventually("Robo to decrypt 30 frames from Ada", 60_000, () => Object.values(bot.stats().perSender).some((n) => n >= 30));
+    await eventually("Ada to render Robo's video", 60_000, async () => ((await renderedFrames(ada.page, 1000)).Robo ?? 0) > 5);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${await diagnosis()}`);
+  }
 
   // Both of Ada's peer connections are up on a relay candidate: media really went through TURN.
   const pairs = await ada.page.evaluate(async () => {
