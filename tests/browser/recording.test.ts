@@ -3,9 +3,14 @@
 // and the recording plays and seeks from the Recordings page (decrypted on the fly, ranges).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodeErrors, execFileAsync, probe, requireFfmpeg } from "@conclave/e2e-tests/dist/support/recording.js";
 import { apiOk, setupOwner } from "./support/accounts.js";
 import { eventually, joinBot, joinFromPage, launchBrowser, openPage, startTestServer } from "./support/harness.js";
 
+requireFfmpeg();
 const server = await startTestServer();
 const browser = await launchBrowser(server);
 after(async () => {
@@ -87,4 +92,38 @@ test("a host records an Enhanced meeting from the meeting screen: everyone sees 
   assert.ok(Math.abs(played.after - played.seekTo) < 0.5, `seeking lands where asked (${played.after} s for ${played.seekTo} s)`);
   const download = await item.getByTestId("recording-download").getAttribute("href");
   assert.match(download ?? "", /^\/api\/recordings\/[a-f0-9]{32}\/recording\.webm\?download=1$/);
+});
+
+test("local recording in an E2EE meeting: the browser records what it sees and hears into a playable WebM saved on the device, and sends nothing to the server", { timeout: 120_000 }, async (t) => {
+  const meeting = await server.createMeeting("e2ee");
+  const p = await openPage(browser, server.link(meeting));
+  const bot = await joinBot(server, meeting, "Bot");
+  const dir = await mkdtemp(join(tmpdir(), "conclave-local-rec-"));
+  t.after(async () => {
+    bot.leave();
+    await p.context.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await joinFromPage(p, "Ada");
+  // The bot's video is playing on the page before recording starts.
+  await p.page.waitForFunction(() => [...document.querySelectorAll<HTMLVideoElement>(".tiles video")].some((v) => v.videoWidth > 0 && !v.classList.contains("mirror")), undefined, { timeout: 30_000 });
+  const requests: string[] = [];
+  p.page.on("request", (r) => requests.push(`${r.method()} ${r.url()}`));
+  const button = p.page.getByTestId("local-recording-button");
+  await button.click();
+  assert.equal(await button.getAttribute("data-recording"), "true");
+  await p.page.waitForTimeout(5000); // five seconds of meeting recorded
+  const downloaded = p.page.waitForEvent("download");
+  await button.click();
+  const download = await downloaded;
+  assert.match(download.suggestedFilename(), /^conclave-local-.*\.webm$/);
+  const file = join(dir, "local.webm");
+  await download.saveAs(file);
+  const probed = await probe(file);
+  assert.deepEqual(probed.streams.map((s) => s.codec_name).sort(), ["opus", "vp8"]);
+  assert.equal(await decodeErrors(file), "", "the local recording decodes without an error");
+  const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file]);
+  assert.ok(Number(stdout.trim()) >= 30, `the recording holds video frames (${stdout.trim()})`);
+  // Nothing went to the server: no HTTP request at all while recording and saving (the file is a blob: URL).
+  assert.deepEqual(requests.filter((r) => !r.includes(" blob:")), [], "no request left the page while it recorded");
 });

@@ -8,6 +8,7 @@ import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-cont
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
 import { startRecording, stopRecording } from "../api/recordings.js";
 import { UiError } from "../errors.js";
+import { LocalRecording } from "./local-recording.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import type { RemoteTrack } from "../media/media-connection.js";
@@ -72,6 +73,8 @@ export class MeetingView {
   readonly #recordingNotice = h("p", { class: "status-banner recording-notice", "data-testid": "recording-notice", role: "status", hidden: true });
   readonly #recordButton = h("button", { type: "button", class: "button small", "data-testid": "recording-button", hidden: true }, "Start cloud recording");
   readonly #recordHelp = h("p", { class: "help", "data-testid": "recording-control-status", role: "status", "aria-live": "polite" });
+  /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
+  readonly #localRecording: LocalRecording;
   readonly #waitingCard = h(
     "section",
     { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
@@ -212,6 +215,10 @@ export class MeetingView {
       this.#roomSystemNotice.textContent = `Calling ${name || uri}…`;
     });
     this.#roomSystem = inviteForm;
+    this.#localRecording = new LocalRecording({
+      videos: () => [...root.querySelectorAll<HTMLVideoElement>(".tiles video")],
+      audio: () => [opts.media.stream, ...[...this.#tiles.values()].map((t) => t.audio.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
+    });
     // Hosts of an Enhanced meeting start and stop cloud recording (the HTTP API, as its owner).
     this.#recordButton.addEventListener("click", () => {
       const recording = this.#recordButton.getAttribute("data-recording") === "true";
@@ -268,7 +275,8 @@ export class MeetingView {
         this.#status,
         this.#recordingNotice,
         h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#waitingCard, this.#grid), this.#sidebar),
-        h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, leave),
+        h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, this.#localRecording.button, leave),
+        this.#localRecording.status,
         this.#toasts,
         this.#announce,
         this.#shieldPanel.dialog,
@@ -281,6 +289,7 @@ export class MeetingView {
   }
 
   close(): void {
+    this.#localRecording.stop();
     if (this.#levelTimer) clearInterval(this.#levelTimer);
     this.#levelTimer = null;
     this.#shieldPanel.close();
