@@ -22,7 +22,7 @@ test("a host records an Enhanced meeting from the meeting screen: everyone sees 
   const host = await openPage(browser, server.origin);
   await setupOwner(host.page);
   server.server.context.database.settings.writeAccount({ cloudRecording: { value: true } });
-  const created = await apiOk<{ id: string; passcode: string | null }>(host.page, "POST", "/api/meetings", { encryption: "enhanced" });
+  const created = await apiOk<{ id: string; passcode: string | null }>(host.page, "POST", "/api/meetings", { encryption: "enhanced", waitingRoom: false });
   const meeting = { id: created.id, passcode: created.passcode };
   await host.page.goto(server.link(meeting));
   await joinFromPage(host, "Olive");

@@ -86,7 +86,12 @@ export class LiveTrack {
    */
   add(frame: Uint8Array, timestamp: number): boolean {
     if (this.#closed || this.#failed !== undefined) return false;
-    const ts = Math.max(timestamp, this.#lastTimestamp + 1e-6);
+    // WebM counts in milliseconds: each frame gets a later millisecond than the one before, and
+    // Opus frames that arrive in a burst (network jitter) are spaced by their 20 ms duration.
+    // Whole milliseconds (the WebM timescale), so rounding can never make two frames equal.
+    const ms = Math.round(timestamp * 1000);
+    const tsMs = this.#lastTimestamp < 0 ? ms : Math.max(ms, Math.round(this.#lastTimestamp * 1000) + (this.#video ? 1 : AUDIO_FRAME_S * 1000));
+    const ts = tsMs / 1000;
     let meta: EncodedVideoChunkMetadata | EncodedAudioChunkMetadata | undefined;
     let type: "key" | "delta" = "key";
     if (this.#video) {
