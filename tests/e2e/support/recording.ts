@@ -103,9 +103,14 @@ export async function probe(file: string): Promise<{ duration: number; streams: 
   return { duration: Number(j.format.duration), streams: j.streams };
 }
 
-/** Decodes the whole file; resolves with what ffmpeg wrote to stderr at level error (empty = clean). */
+/**
+ * Decodes every stream of the file; resolves with what ffmpeg wrote to stderr at level error
+ * (empty = clean). Recorded video has variable frame timing (frames as they arrived), so the
+ * decoded frames keep their own timestamps (-fps_mode vfr) instead of being forced onto the
+ * nominal frame rate's grid, where two close frames would collide in ffmpeg's null output.
+ */
 export async function decodeErrors(file: string): Promise<string> {
-  const { stderr } = await run("ffmpeg", ["-v", "error", "-i", file, "-map", "0", "-f", "null", "-"], { maxBuffer: 1 << 24 });
+  const { stderr } = await run("ffmpeg", ["-v", "error", "-i", file, "-map", "0", "-fps_mode", "vfr", "-f", "null", "-"], { maxBuffer: 1 << 24 });
   return stderr.trim();
 }
 
