@@ -121,6 +121,7 @@ test("three bots recorded for 20 s: everyone sees the recorder, the finalized We
   }, () => bots.every((b) => !b.p.session.groupMembers.some((m) => m.identity.kind === "connector")) || undefined);
 
   // The finalized files on disk: ciphertext.
+  ctx.diagnostic(`files: ${(await readdir(dirOf(id))).join(" ")}`);
   await assertCiphertext(join(dirOf(id), "recording.webm.clvc"), TONES.map((x) => x.name));
   await assertCiphertext(join(dirOf(id), "audio.webm.clvc"), TONES.map((x) => x.name));
 

@@ -76,6 +76,7 @@ export interface RecordingServiceOptions {
 }
 
 const RETENTION_SWEEP_MS = 60 * 60_000;
+const EXIT_MESSAGE_GRACE_MS = 500;
 const ID = /^[a-f0-9]{32}$/;
 
 export class RecordingService {
@@ -270,6 +271,9 @@ export class RecordingService {
     process.on("exit", ({ reason }) => {
       if (this.#active.get(meta.meetingId)?.id === meta.id) this.#active.delete(meta.meetingId);
       void (async () => {
+        // The child's last IPC messages may be handled after its exit event: give them a moment
+        // before deciding that it died without finalizing.
+        if (!finished) await new Promise((r) => setTimeout(r, EXIT_MESSAGE_GRACE_MS));
         if (!finished && !this.#closed && this.#metas.has(meta.id) && first.type === "record") {
           // The recorder died before finalizing (crash, kill -9, limit): finalize what it wrote.
           this.#opts.logger.warn(`recording ${meta.id}: the connector exited (${reason}) before finalizing; recovering what was written`);

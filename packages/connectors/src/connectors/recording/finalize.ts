@@ -14,7 +14,7 @@
  * start of the file, and the KMS stream is append-only), so a recording must fit in the
  * process's memory: the recorder runs with a raised memory limit (docs/operations.md).
  */
-import { rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { ALL_FORMATS, BufferTarget, CustomSource, EncodedAudioPacketSource, EncodedPacketSink, EncodedVideoPacketSource, Input, Output, WebMOutputFormat, type EncodedPacket, type InputTrack } from "mediabunny";
 import { EncryptedFileReader, EncryptedFileWriter, type DataKey } from "@conclave/kms";
 import type { LiveTrackInfo } from "./live-track.js";
@@ -55,15 +55,19 @@ export async function finalizeRecording(dir: string, tracks: readonly LiveTrackI
     ] as const) {
       const { bytes, end } = await mux(subset);
       durationS = Math.max(durationS, end);
+      // Written under a temporary name and renamed into place: a reader (or a second finalize)
+      // never sees a missing or half-written finalized file.
       const path = `${dir}/${name}.clvc`;
-      await rm(path, { force: true });
-      const writer = await EncryptedFileWriter.create(path, key, FINAL_FIELDS[name]);
+      const tmp = `${path}.tmp`;
+      await rm(tmp, { force: true });
+      const writer = await EncryptedFileWriter.create(tmp, key, FINAL_FIELDS[name]);
       try {
         await writer.write(bytes);
       } finally {
         await writer.finish();
         bytes.fill(0);
       }
+      await rename(tmp, path);
       files.push({ name, bytes: bytes.length });
     }
     return { durationMs: Math.round(durationS * 1000), tracks: open.length, files };

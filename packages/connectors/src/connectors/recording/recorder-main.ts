@@ -152,20 +152,32 @@ function stop(): Promise<void> {
     } catch {
       // already gone
     }
-    const open = (await Promise.all(tracks.values())).filter((t): t is LiveTrack => t !== null);
-    await Promise.all(open.map((t) => t.close()));
-    if (!key) return exitSoon();
-    const r = await finalizeRecording(dir, infos, key);
-    channel.send({ type: "finalized", durationMs: r.durationMs, tracks: r.tracks, files: r.files, recovered: false });
-    exitSoon();
-  })().catch((e: unknown) => fail("CONNECTOR_PROCESS_FAILED", e instanceof Error ? e.message : "finalize failed"));
+    finalizing = true;
+    try {
+      const open = (await Promise.all(tracks.values())).filter((t): t is LiveTrack => t !== null);
+      await Promise.all(open.map((t) => t.close()));
+      if (!key) return exitSoon();
+      const r = await finalizeRecording(dir, infos, key);
+      channel.send({ type: "finalized", durationMs: r.durationMs, tracks: r.tracks, files: r.files, recovered: false });
+      exitSoon();
+    } finally {
+      finalizing = false;
+    }
+  })().catch((e: unknown) => {
+    channel.send({ type: "failed", code: "CONNECTOR_PROCESS_FAILED", detail: (e instanceof Error ? e.message : "finalize failed").slice(0, 300) });
+    exitSoon(1);
+  });
   return stopping;
 }
 
+let finalizing = false;
+
 function fail(code: string, detail: string): void {
   channel.send({ type: "failed", code: code.slice(0, 64), detail: detail.slice(0, 300) });
+  // A failure while finalizing is the finalize's own (stop() exits when it is done or failed);
+  // otherwise stop and finalize what was written.
   if (!stopping) void stop();
-  else exitSoon(1);
+  else if (!finalizing) exitSoon(1);
 }
 
 function exitSoon(code = 0): void {
