@@ -190,13 +190,16 @@ test("a forged commit adding a connector to an e2ee group (from a rogue member c
   const forged = await add(connectorKp.keyPackage);
   evil.send(joinedWs!, { type: "commit", epoch: "1", commit: toBase64(forged.commit), from: "rogue" });
   await waitFor("the honest member's refusal", 10_000, (wake) => honest.on("error", wake), () => errors.includes("MLS_COMMIT_REJECTED") || undefined);
-  // It never entered the forged epoch nor listed the connector; it left that group and asked to
-  // be added again (groupFailure) instead.
+  // It never entered the forged epoch nor listed the connector; it stayed on its epoch and
+  // reported the commit as failed (commitFailed, for the members' vote; or groupFailure when it
+  // could not stay) instead.
   assert.deepEqual(epochs, [{ epoch: 1n, kinds: ["person", "person"] }]);
-  await waitFor("the honest member's groupFailure", 10_000, (wake) => {
+  const report = await waitFor("the honest member's failure report", 10_000, (wake) => {
     const i = setInterval(wake, 20);
     return () => clearInterval(i);
-  }, () => evil.received.find((r) => r.msg.type === "groupFailure") || undefined);
+  }, () => evil.received.find((r) => r.msg.type === "commitFailed" || r.msg.type === "groupFailure") || undefined);
+  if (report.msg.type === "commitFailed") assert.equal(report.msg.epoch, "1");
+  assert.equal(honest.epoch, 1n);
 });
 
 test("the server refuses a connector join to an e2ee meeting, and a forged or reused connector ticket", async (t) => {

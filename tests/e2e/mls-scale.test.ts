@@ -17,7 +17,7 @@ function recordErrors(sessions: MeetingSession[]): { code: string; message: stri
 }
 
 test("50 media-less members joining within one second all end on one epoch with one security code", async (t) => {
-  const server = await startTestServer({ relay: false, limits: { joinsPerAddress: 1000 } });
+  const server = await startTestServer({ relay: false, limits: { attemptsPerAddress: 1000 } });
   t.after(() => server.close());
   const meeting = await server.createMeeting("e2ee");
   const founder = await joinSession(server, meeting, "Founder", { media: false });

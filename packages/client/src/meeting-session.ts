@@ -20,6 +20,7 @@ import {
   fromBase64,
   isProtocolError,
   parseServerMessage,
+  peekMessage,
   securityCodeFromAuthenticator,
   toBase64,
   type ClientMessage,
@@ -70,6 +71,11 @@ export interface MeetingSessionOptions {
 
 export interface EpochEvent {
   epoch: bigint;
+  /**
+   * True when the group went back to this epoch (the delivery service voided the commit that
+   * followed it): media keys return to this epoch's.
+   */
+  rewound: boolean;
   securityCode: string;
   /** Identities of every MLS member, from the group's own credentials. */
   members: { leafIndex: number; identity: MemberIdentity }[];
@@ -87,6 +93,12 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   /** Hosts: news about the meeting (a room system refused, ringing, joined...). */
   notice: { code: string; message: string };
   epoch: EpochEvent;
+  /**
+   * This member dropped out of the MLS group (it could not follow a commit or a Welcome) and waits
+   * to be added again; its media connection is gone on the server side and must be restarted once
+   * the next `epoch` event arrives.
+   */
+  groupLost: { reason: string };
   presence: MemberInfo[];
   /** Media signaling for the transport layer. */
   publishAnswer: { sdp: string };
@@ -110,6 +122,13 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #keyPackageSecret: MlsKeyPackageSecret | null = null;
   /** The epoch of this member's commit awaiting the delivery service's verdict. */
   #pendingEpoch: bigint | null = null;
+  /**
+   * The epoch of a commit this member could not apply (it reported commitFailed), and the key
+   * package it sent to be added again if the others could: kept until the verdict.
+   */
+  #failed: { epoch: bigint; secret: MlsKeyPackageSecret } | null = null;
+  /** Members the server announced as out of the group (rejoining): commits may remove them. */
+  readonly #leftGroup = new Set<string>();
   #queue: Promise<void> = Promise.resolve();
   #presence = new Map<string, MemberInfo>();
   #waitingList: { memberId: string; displayName: string }[] = [];
@@ -317,11 +336,20 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       case "createGroup": {
         this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, encryption: this.#encryption, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
-        this.#send({ type: "groupCreated", groupId: msg.groupId });
+        // The public GroupInfo lets the delivery service check every later commit.
+        const groupInfo = await this.#mls.publicGroupInfo();
+        this.#send({ type: "groupCreated", groupId: msg.groupId, groupInfo: toBase64(groupInfo) });
         await this.#enterEpoch();
         return;
       }
       case "welcome": {
+        if (this.#failed) {
+          // Added again after a commit this member could not apply (the verdict went the other
+          // way): the Welcome is for the key package it sent with its report.
+          this.#keyPackageSecret = this.#failed.secret;
+          this.#failed = null;
+          if (this.#mls) await this.#dropGroup("added again after a failed commit");
+        }
         if (!this.#keyPackageSecret) throw new ProtocolError("MLS_WELCOME_REJECTED", "no key package is waiting for a Welcome");
         try {
           this.#mls = await MlsSession.joinFromWelcome(
@@ -338,7 +366,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
           return;
         }
         this.#keyPackageSecret = null;
-        this.#send({ type: "welcomeProcessed", epoch: this.#mls.epoch.toString() });
+        this.#send({ type: "welcomeProcessed", epoch: this.#mls.epoch.toString(), transcriptHash: toBase64(this.#mls.transcriptHash) });
         await this.#enterEpoch();
         return;
       }
@@ -349,9 +377,26 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         if (!this.#mls || this.#pendingEpoch !== BigInt(msg.epoch)) return;
         this.#pendingEpoch = null;
         await this.#mls.applyPendingCommit();
+        this.#send({ type: "commitAck", epoch: msg.epoch, transcriptHash: toBase64(this.#mls.transcriptHash) });
         await this.#enterEpoch();
         return;
       }
+      case "epochConfirmed": {
+        const failed = this.#failed;
+        if (failed && BigInt(msg.epoch) === failed.epoch + 1n) {
+          // The others applied the commit this member could not: it is out of the group and is
+          // added again with the key package it sent along with its report.
+          this.#failed = null;
+          await this.#dropGroup(`the others applied the commit for epoch ${failed.epoch}`);
+          this.#keyPackageSecret = failed.secret;
+          return;
+        }
+        if (this.#mls && this.#mls.epoch === BigInt(msg.epoch)) await this.#mls.confirmEpoch();
+        return;
+      }
+      case "rollback":
+        await this.#rollback(BigInt(msg.epoch));
+        return;
       case "commitRejected":
         if (this.#mls && this.#pendingEpoch === BigInt(msg.epoch)) {
           this.#pendingEpoch = null;
@@ -359,14 +404,24 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         }
         return;
       case "commit": {
-        if (!this.#mls) return;
+        const mls = this.#mls;
+        if (!mls || this.#failed) return;
+        // A commit for an epoch this member has already left behind (a late or replayed delivery)
+        // changes nothing: reporting it would make a member that is in step look broken.
+        if (BigInt(msg.epoch) < mls.epoch) return;
         // Someone else's commit won this epoch: processMessage drops ours (if any).
         if (this.#pendingEpoch === BigInt(msg.epoch)) this.#pendingEpoch = null;
+        const bytes = fromBase64(msg.commit);
+        const refusal = this.#unannounced(bytes);
+        if (refusal !== null) {
+          await this.#reportFailure(BigInt(msg.epoch), refusal);
+          return;
+        }
         let result;
         try {
-          result = await this.#mls.processMessage(fromBase64(msg.commit));
+          result = await mls.processMessage(bytes);
         } catch (e) {
-          await this.#recover(e);
+          await this.#reportFailure(BigInt(msg.epoch), isProtocolError(e) ? e.code : "error");
           return;
         }
         if (result.kind === "removed") {
@@ -374,16 +429,22 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
           this.#close(1000, "removed");
           return;
         }
+        if (result.kind === "commit") this.#send({ type: "commitAck", epoch: msg.epoch, transcriptHash: toBase64(mls.transcriptHash) });
         await this.#enterEpoch();
         return;
       }
       case "memberJoined":
-      case "memberUpdated":
+      case "memberUpdated": {
+        const before = this.#presence.get(msg.member.memberId);
+        if (msg.member.inGroup) this.#leftGroup.delete(msg.member.memberId);
+        else if (before?.inGroup) this.#leftGroup.add(msg.member.memberId);
         this.#presence.set(msg.member.memberId, msg.member);
         this.emit("presence", this.presence);
         return;
+      }
       case "memberLeft":
         this.#presence.delete(msg.memberId);
+        this.#leftGroup.delete(msg.memberId);
         this.emit("presence", this.presence);
         return;
       case "publishAnswer":
@@ -475,6 +536,92 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     });
   }
 
+  /**
+   * Member-side check of a commit from another member (docs/protocol.md §6): it may remove only
+   * members the server announced as gone (left, removed by a host, or out of the group to be
+   * added again), and add only people the server announced as joining. Returns why it is
+   * refused, or null. The server checks the same; this holds even against a server that does not.
+   */
+  #unannounced(commit: Uint8Array): string | null {
+    let peeked;
+    try {
+      peeked = peekMessage(commit);
+    } catch {
+      return null; // processMessage gives the precise failure
+    }
+    if (peeked.wireFormat !== "public" || !peeked.commit) return null;
+    if (peeked.commit.proposalRefs > 0) return "it includes proposals by reference";
+    const byLeaf = new Map(this.groupMembers.map((m) => [m.leafIndex, m.identity.memberId]));
+    for (const leaf of peeked.commit.removed) {
+      const id = byLeaf.get(leaf);
+      if (id === undefined) continue; // an empty leaf: processMessage refuses it
+      if (this.#presence.has(id) && !this.#leftGroup.has(id)) return "it removes a member the server did not announce as gone";
+    }
+    for (const identity of peeked.commit.added) {
+      const p = this.#presence.get(identity.memberId);
+      if (!p || p.inGroup || p.displayName !== identity.displayName) return "it adds someone the server did not announce as joining";
+    }
+    return null;
+  }
+
+  /**
+   * This member could not apply (or refused) the commit for `epoch`: it keeps its state at
+   * `epoch` and reports, with a fresh key package for the case where the others could apply it.
+   * The delivery service's verdict follows: `rollback` (the commit is void) or `epochConfirmed`.
+   */
+  async #reportFailure(epoch: bigint, reason: string): Promise<void> {
+    this.emit("error", { code: "MLS_COMMIT_REJECTED", message: `Could not apply a commit (${reason}); reported to the server.`, fatal: false });
+    const kp = await createKeyPackage(this.identity, this.#suiteOption());
+    this.#failed = { epoch, secret: kp.secret };
+    this.#send({ type: "commitFailed", epoch: epoch.toString(), reason: reason.slice(0, 200), keyPackage: toBase64(kp.keyPackage) });
+  }
+
+  /** The delivery service voided the commit for `epoch`: return to it, or rejoin if we cannot. */
+  async #rollback(epoch: bigint): Promise<void> {
+    const mls = this.#mls;
+    this.#failed = null;
+    if (!mls) return; // not in the group: a Welcome (or a rejoin) is on its way
+    if (mls.epoch === epoch) {
+      // We never applied it (we could not, or had not yet): nothing to undo.
+      if (this.#pendingEpoch !== null) {
+        this.#pendingEpoch = null;
+        await mls.discardPendingCommit();
+      }
+      return;
+    }
+    if (mls.epoch === epoch + 1n && mls.canRevert) {
+      await mls.revertEpoch();
+      try {
+        this.keys.rewind(mls);
+      } catch (e) {
+        await this.#recover(e);
+        return;
+      }
+      this.#state = "inGroup";
+      this.emit("epoch", {
+        epoch: mls.epoch,
+        rewound: true,
+        securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
+        members: mls.members(),
+        encryption: mls.encryption,
+      });
+      return;
+    }
+    // Joined through the voided commit's Welcome (nothing to return to): be added again.
+    await this.#recover(new ProtocolError("MLS_CANNOT_REVERT", `the group went back to epoch ${epoch}`));
+  }
+
+  /** Leaves the MLS group locally (keys wiped); the server re-adds this member. */
+  async #dropGroup(reason: string): Promise<void> {
+    await this.#mls?.close();
+    this.#mls = null;
+    this.#pendingEpoch = null;
+    this.#failed = null;
+    this.keys.clear();
+    this.#state = "waitingForGroup";
+    this.emit("groupLost", { reason });
+  }
+
   /** After an MLS failure the member leaves the group and asks to be added again. */
   async #recover(e: unknown): Promise<void> {
     this.emit("error", {
@@ -482,11 +629,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       message: "Could not follow the group's keys; rejoining with a fresh key package.",
       fatal: false,
     });
-    await this.#mls?.close();
-    this.#mls = null;
-    this.#pendingEpoch = null;
-    this.keys.clear();
-    this.#state = "waitingForGroup";
+    await this.#dropGroup(isProtocolError(e) ? e.code : "error");
     const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
     this.#send({ type: "groupFailure", reason: isProtocolError(e) ? e.code : "error", keyPackage: toBase64(kp.keyPackage) });
@@ -508,6 +651,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#state = "inGroup";
     this.emit("epoch", {
       epoch: mls.epoch,
+      rewound: false,
       securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
       members: mls.members(),
       encryption: mls.encryption,
@@ -525,6 +669,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     void this.#mls?.close();
     this.#mls = null;
     this.#pendingEpoch = null;
+    this.#failed = null;
     try {
       this.#channel?.close(code, reason);
     } catch {

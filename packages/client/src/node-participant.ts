@@ -116,6 +116,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #media: SyntheticMedia | null = null;
   #tracks: { audio?: LocalTrack; video?: LocalTrack } = {};
   #mediaStarted = false;
+  /** The media start in progress: a transport is closed only once its offer is made. */
+  #starting: Promise<void> | null = null;
   #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; source: RemoteSource; at: number }[] = [];
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
@@ -140,6 +142,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
     this.session.on("waiting", (w) => this.emit("waiting", w));
     this.session.on("epoch", (e) => this.#onEpoch(e));
+    // Out of the group: the server closed our media peer. A new one comes with the next epoch.
+    this.session.on("groupLost", () => this.#stopMedia());
     this.session.on("error", (e) => this.emit("error", e));
     this.session.on("closed", (c) => {
       this.#teardown();
@@ -203,13 +207,40 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   #onEpoch(e: EpochEvent): void {
     if (!this.#mediaStarted && this.#opts.media !== false) {
       this.#mediaStarted = true;
-      void this.#startMedia().catch((err: unknown) => this.#fail("MEDIA_FAILED", err));
+      const starting = this.#startMedia()
+        .catch((err: unknown) => this.#fail("MEDIA_FAILED", err))
+        .finally(() => {
+          if (this.#starting === starting) this.#starting = null;
+        });
+      this.#starting = starting;
     }
     this.emit("epoch", e);
     // Frames that arrived for this epoch before we processed its commit can be read now.
     const held = this.#held;
     this.#held = [];
     for (const h of held) void this.#receive(h.codec, h.data, h.ownerId, h.kind, h.source, h.at);
+  }
+
+  /** Stops sending and receiving until the next epoch (after a rejoin) starts media again. */
+  #stopMedia(): void {
+    this.#mediaStarted = false;
+    this.#media?.stop();
+    this.#media = null;
+    this.#tracks = {};
+    this.#closeTransport();
+    this.#held = [];
+  }
+
+  /**
+   * Closes the current transport, after its publish offer if one is being made: closing a WebRTC
+   * connection in the middle of ICE gathering can leave its sockets behind.
+   */
+  #closeTransport(): void {
+    const transport = this.#transport;
+    this.#transport = null;
+    if (!transport) return;
+    if (this.#starting) void this.#starting.then(() => transport.close());
+    else void transport.close();
   }
 
   async #startMedia(): Promise<void> {
@@ -236,7 +267,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     // Nothing to publish (receive only): the relay still offers the subscribe connection.
     if (!this.#tracks.audio && !this.#tracks.video) return;
     const offer = await transport.createPublishOffer();
-    if (this.#closed) return;
+    if (this.#closed || this.#transport !== transport) return; // stopped meanwhile (group lost)
     this.session.sendMedia({
       type: "publishOffer",
       sdp: offer,
@@ -315,8 +346,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.#closed = true;
     this.#media?.stop();
     this.#media = null;
-    void this.#transport?.close();
-    this.#transport = null;
+    this.#closeTransport();
     this.#held = [];
   }
 }

@@ -38,6 +38,7 @@ export const PROTOCOL_ERRORS = {
   MLS_NO_PENDING_COMMIT: "There is no pending MLS commit to apply.",
   MLS_REMOVED: "This member has been removed from the MLS group; it must join again with a new key package.",
   MLS_SESSION_CLOSED: "The MLS session was closed and its keys erased; join the group again to continue.",
+  MLS_CANNOT_REVERT: "There is no earlier MLS epoch to return to; join the group again with a new key package.",
 
   // Signaling messages
   MESSAGE_MALFORMED: "The message is not valid JSON or does not match any known message type.",

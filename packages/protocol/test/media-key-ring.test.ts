@@ -176,3 +176,31 @@ test("frameEpoch places a frame relative to the ring: next, current, previous, b
   assert.equal(b.frameEpoch("opus", await a.protect("opus", f())), "previous");
   assert.equal(b.frameEpoch("opus", new Uint8Array([0xfc, 0xff])), "other");
 });
+
+test("after a voided commit the ring rewinds to the previous epoch: its sender's counter carries on (no nonce reuse) and the voided epoch's keys are gone", async () => {
+  const g = fakeGroup();
+  const voided = fakeGroup(); // epoch 6 of the voided commit: a different secret than the replacement's
+  let clock = 0;
+  const a = MediaKeyRing.create({ crypto: cryptoImpl, now: () => clock });
+  const b = MediaKeyRing.create({ crypto: cryptoImpl, now: () => clock });
+  await a.advance(g(5n, 0));
+  await b.advance(g(5n, 1));
+  const ctrOf = (frame: Uint8Array) => decodeSFrameHeader(frame.subarray(3)).ctr;
+  const before = [await a.protect("vp8", vp8Delta(40)), await a.protect("vp8", vp8Delta(40))];
+  await a.advance(voided(6n, 0));
+  const underVoided = await a.protect("vp8", vp8Delta(40));
+  clock += 5000; // well past the grace period of epoch 5
+  a.rewind(g(5n, 0));
+  assert.equal(a.epoch, 5n);
+  const after = await a.protect("vp8", vp8Delta(40));
+  assert.ok(ctrOf(after) > ctrOf(before[1]!), "the epoch-5 counter continues after the rewind");
+  // b reads the rewound epoch's frames; nobody can use the voided epoch's keys any more.
+  assert.deepEqual((await b.unprotect("vp8", after)).frame, vp8Delta(40));
+  await assert.rejects(a.unprotect("vp8", underVoided), (e) => isProtocolError(e, "SFRAME_UNKNOWN_KID"));
+  // The replacement epoch 6 (another secret) works for both.
+  await a.advance(g(6n, 0));
+  await b.advance(g(6n, 1));
+  assert.deepEqual((await b.unprotect("vp8", await a.protect("vp8", vp8Delta(30, 7)))).frame, vp8Delta(30, 7));
+  // Only one epoch back: a second rewind has nothing to return to.
+  assert.throws(() => a.rewind(g(4n, 0)), (e) => isProtocolError(e, "MLS_CANNOT_REVERT"));
+});

@@ -13,7 +13,9 @@ import { serverMetrics } from "./observability/server-metrics.js";
 import { turnCredentials } from "./turn/credentials.js";
 import { dataPaths, type ServerConfig } from "./config.js";
 import { ServerError } from "./errors.js";
-import { MeetingRegistry, type JoinLimits } from "./meetings/meeting-registry.js";
+import { MeetingRegistry } from "./meetings/meeting-registry.js";
+import { RateLimiter } from "./http/rate-limit.js";
+import type { AttemptLimits } from "./http/attempt-guard.js";
 import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
@@ -40,8 +42,10 @@ export interface ConclaveOptions {
   /** Called after everything else has closed (e.g. to close the relay). */
   onClosed?: () => void | Promise<void>;
   commitTimeoutMs?: number;
-  /** Join rate limits (see DEFAULT_JOIN_LIMITS). */
-  limits?: JoinLimits;
+  /** Limits on guessing meeting IDs, passcodes and passwords (see DEFAULT_ATTEMPT_LIMITS). */
+  limits?: AttemptLimits;
+  /** How long members have to acknowledge a commit (see DeliveryService). */
+  ackTimeoutMs?: number;
   /** How each meeting admits people (waiting room, join before host); default: open. */
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
@@ -101,9 +105,12 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   let recordings: RecordingService | null = null;
   const tickets = new ConnectorTickets();
   const metrics = opts.metrics ?? new Metrics();
+  // One security-log line per address and kind of abuse per 10 s (a flood would write one per socket).
+  const abuseLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
   if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.limits ? { attemptLimits: opts.limits } : {}),
     metrics,
     connectors: () => sip ?? undefined,
     recordings: () => recordings ?? undefined,
@@ -112,7 +119,9 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         store: context.meetings,
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
-        ...(opts.limits ? { limits: opts.limits } : {}),
+        ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
+        attempts: context.attempts,
+        security: context.security,
         // A meeting admits people as its scheduled settings say (waiting room, join before host).
         policyFor: opts.meetingPolicy ?? ((m) => context.meetings.meetingPolicy(m.id) ?? OPEN_POLICY),
         isOwner: (m, userId) => context.meetings.meetingPolicy(m.id)?.ownerUserId === userId,
@@ -129,13 +138,20 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       // Browsers send Origin on WebSocket upgrades: refuse pages from other sites (cross-site
       // WebSocket hijacking would ride on the session cookie). Non-browser clients send none.
       const origin = req.headers.origin;
-      if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
+      if (origin !== undefined && !sameOrigin(origin, req.headers.host, serverContext?.publicUrl())) {
+        serverContext?.security.warn("WebSocket refused: cross-origin", undefined, { event: "cross_origin", ip: req.socket.remoteAddress ?? "unknown", origin: origin.slice(0, 200) });
         ws.close(4403, "cross-origin");
         return;
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
         metrics: serverMetrics(metrics),
+        onAbuse: (event, address, joined) => {
+          const key = `${event}:${address}`;
+          if (abuseLog.isLimited(key)) return;
+          abuseLog.record(key);
+          serverContext?.security.warn("signaling connection cut", undefined, { event, ip: address, joined });
+        },
         // A signed-in user (session cookie) hosts the meetings it owns; the admin API token
         // (Authorization: Bearer, from automation such as `conclave bot`) hosts any meeting.
         authenticate: (r) => ({
@@ -306,11 +322,28 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   return timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-/** True when an Origin header names the host the request was sent to (scheme-agnostic: TLS only). */
-function sameOrigin(origin: string, host: string | undefined): boolean {
+/**
+ * True when an Origin header is exactly this server's origin (RFC 6454: scheme, host and port):
+ * https, with the host and port the request was sent to (its Host header), or the configured
+ * public URL's origin. `http://` pages, other ports and `null` origins are refused.
+ */
+export function sameOrigin(origin: string, host: string | undefined, publicUrl?: string): boolean {
+  let o: URL;
   try {
-    return host !== undefined && new URL(origin).host === host;
+    o = new URL(origin);
   } catch {
     return false;
   }
+  // An Origin is only scheme://host[:port]: anything more is not a browser's.
+  if (o.protocol !== "https:" || o.origin !== origin.toLowerCase().replace(/\/$/, "")) return false;
+  const allowed = new Set<string>();
+  if (host !== undefined && /^[A-Za-z0-9.:[\]-]+$/.test(host)) {
+    try {
+      allowed.add(new URL(`https://${host}`).origin);
+    } catch {
+      // a malformed Host header allows nothing
+    }
+  }
+  if (publicUrl !== undefined) allowed.add(new URL(publicUrl).origin);
+  return allowed.has(o.origin);
 }

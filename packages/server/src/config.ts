@@ -54,6 +54,12 @@ export interface ServerConfig {
   readonly media?: MediaConfig;
   /** The SIP connector for room systems; absent (the default) when no SIP listener is configured. */
   readonly sip?: SipConfig;
+  /** Serve the web app's source maps (`*.map`) too; default false. */
+  readonly webSourceMaps?: boolean;
+  /** Open TCP connections accepted at once, in total; further ones are closed at once. */
+  readonly maxConnections?: number;
+  /** Open TCP connections accepted at once from one client address (IPv6: one /64). */
+  readonly maxConnectionsPerAddress?: number;
   /** The config file that was read, if any (for diagnostics). */
   readonly configFile?: string;
   /** Lowest log level written (default "info" for `conclave serve`). */
@@ -132,6 +138,9 @@ export interface ConfigFlags extends KmsFlags {
   mediaListen?: string;
   sipListen?: string;
   sipUdpListen?: string;
+  maxConnections?: string | number;
+  maxConnectionsPerAddress?: string | number;
+  webSourceMaps?: string | boolean;
   config?: string;
   logLevel?: string;
   metricsListen?: string;
@@ -212,6 +221,17 @@ const ipAddressSchema = z
   .string()
   .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address such as 203.0.113.7 or 2001:db8::7");
 
+const booleanStringSchema = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .transform((s) => s === "true" || s === "1" || s === "yes");
+
+const COUNT_MESSAGE = "must be a whole number from 1 to 1000000";
+const countStringSchema = z
+  .string()
+  .regex(/^\d{1,7}$/, COUNT_MESSAGE)
+  .transform(Number)
+  .pipe(z.number().int().min(1, COUNT_MESSAGE).max(1_000_000, COUNT_MESSAGE));
+const countNumberSchema = z.number({ error: "must be a number" }).int(COUNT_MESSAGE).min(1, COUNT_MESSAGE).max(1_000_000, COUNT_MESSAGE);
 const logLevelSchema = z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` });
 
 const LISTEN_MESSAGE = "must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464";
@@ -274,6 +294,9 @@ interface PartialConfig extends KmsPartial {
   mediaAddress?: string;
   mediaPorts?: PortRange;
   mediaListen?: string;
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  webSourceMaps?: boolean;
   logLevel?: LogLevel;
   metricsListen?: ListenAddress;
   acmeDirectory?: string;
@@ -299,6 +322,9 @@ const stringSourceSchema = z.object({
   mediaAddress: ipAddressSchema.optional(),
   mediaPorts: portRangeSchema.optional(),
   mediaListen: ipAddressSchema.optional(),
+  maxConnections: countStringSchema.optional(),
+  maxConnectionsPerAddress: countStringSchema.optional(),
+  webSourceMaps: booleanStringSchema.optional(),
   logLevel: logLevelSchema.optional(),
   metricsListen: listenSchema.optional(),
   acmeDirectory: acmeDirectorySchema.optional(),
@@ -326,6 +352,9 @@ const fileSchema = z
     mediaAddress: ipAddressSchema.optional(),
     mediaPorts: portRangeSchema.optional(),
     mediaListen: ipAddressSchema.optional(),
+    maxConnections: countNumberSchema.optional(),
+    maxConnectionsPerAddress: countNumberSchema.optional(),
+    webSourceMaps: z.boolean({ error: "must be true or false" }).optional(),
     logLevel: logLevelSchema.optional(),
     metricsListen: listenSchema.optional(),
     acmeDirectory: acmeDirectorySchema.optional(),
@@ -354,6 +383,9 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   mediaAddress: "--media-address",
   mediaPorts: "--media-ports",
   mediaListen: "--media-listen",
+  maxConnections: "--max-connections",
+  maxConnectionsPerAddress: "--max-connections-per-address",
+  webSourceMaps: "--web-source-maps",
   logLevel: "--log-level",
   metricsListen: "--metrics-listen",
   sipListen: "--sip-listen",
@@ -380,6 +412,9 @@ export const ENV_NAMES = {
   mediaAddress: "CONCLAVE_MEDIA_ADDRESS",
   mediaPorts: "CONCLAVE_MEDIA_PORTS",
   mediaListen: "CONCLAVE_MEDIA_LISTEN",
+  maxConnections: "CONCLAVE_MAX_CONNECTIONS",
+  maxConnectionsPerAddress: "CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS",
+  webSourceMaps: "CONCLAVE_WEB_SOURCE_MAPS",
   logLevel: "CONCLAVE_LOG_LEVEL",
   metricsListen: "CONCLAVE_METRICS_LISTEN",
   sipListen: "CONCLAVE_SIP_LISTEN",
@@ -425,6 +460,9 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     mediaAddress: flags.mediaAddress,
     mediaPorts: flags.mediaPorts,
     mediaListen: flags.mediaListen,
+    maxConnections: typeof flags.maxConnections === "number" ? String(flags.maxConnections) : flags.maxConnections,
+    maxConnectionsPerAddress: typeof flags.maxConnectionsPerAddress === "number" ? String(flags.maxConnectionsPerAddress) : flags.maxConnectionsPerAddress,
+    webSourceMaps: typeof flags.webSourceMaps === "boolean" ? String(flags.webSourceMaps) : flags.webSourceMaps,
     logLevel: flags.logLevel,
     metricsListen: flags.metricsListen,
     sipListen: flags.sipListen,
@@ -456,6 +494,9 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     mediaAddress: env[ENV_NAMES.mediaAddress],
     mediaPorts: env[ENV_NAMES.mediaPorts],
     mediaListen: env[ENV_NAMES.mediaListen],
+    maxConnections: env[ENV_NAMES.maxConnections],
+    maxConnectionsPerAddress: env[ENV_NAMES.maxConnectionsPerAddress],
+    webSourceMaps: env[ENV_NAMES.webSourceMaps],
     logLevel: env[ENV_NAMES.logLevel],
     metricsListen: env[ENV_NAMES.metricsListen],
     sipListen: env[ENV_NAMES.sipListen],
@@ -579,6 +620,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   const mediaPorts = pick("mediaPorts");
   if (mediaPorts !== undefined) media.portRange = mediaPorts;
   if (Object.keys(media).length > 0) config.media = media;
+  const maxConnections = pick("maxConnections");
+  if (maxConnections !== undefined) config.maxConnections = maxConnections;
+  const maxConnectionsPerAddress = pick("maxConnectionsPerAddress");
+  if (maxConnectionsPerAddress !== undefined) config.maxConnectionsPerAddress = maxConnectionsPerAddress;
+  const webSourceMaps = pick("webSourceMaps");
+  if (webSourceMaps !== undefined) config.webSourceMaps = webSourceMaps;
   if (configFile !== undefined) config.configFile = configFile;
   const logLevel = pick("logLevel");
   if (logLevel !== undefined) config.logLevel = logLevel;

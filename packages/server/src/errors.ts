@@ -72,6 +72,8 @@ export const SERVER_ERRORS = {
   REMOVED_BY_HOST: { status: 403, message: "The host removed you from the meeting." },
   MEETING_LOCKED: { status: 403, message: "The host has locked this meeting; no one else can join." },
   BANNED: { status: 403, message: "The host removed you from this meeting and did not allow you back." },
+  BAD_COMMIT: { status: 403, message: "The other members could not apply your group changes, or the server refused them; you were removed from the meeting." },
+  COMMIT_TIMEOUT: { status: 408, message: "You were asked to apply the group's changes and did not in time; you were removed from the meeting. Join again." },
 
   // Operation
   CONFIG_INVALID: { status: 500, message: "The server configuration is not valid." },

@@ -10,7 +10,8 @@ export { sealClearText, sealMigrationDone, type SealMigrationReport } from "./st
 export { MeetingStore, isMeetingId, MEETING_ID_PATTERN, type Meeting, type Encryption, type CreatedMeeting } from "./storage/meetings.js";
 export { RateLimiter } from "./http/rate-limit.js";
 export { SERVER_ERRORS, ServerError, isServerError, type ServerErrorCode } from "./errors.js";
-export { MeetingRegistry, DEFAULT_JOIN_LIMITS, type JoinLimits } from "./meetings/meeting-registry.js";
+export { MeetingRegistry } from "./meetings/meeting-registry.js";
+export { AttemptGuard, DEFAULT_ATTEMPT_LIMITS, addressKey, type AttemptLimits, type AttemptTrip } from "./http/attempt-guard.js";
 export { LiveMeeting, OPEN_POLICY, type MediaRoom, type MediaPeer, type MediaPeerEvents, type MeetingPolicy } from "./meetings/live-meeting.js";
 export { relayMediaRoom } from "./conclave.js";
 export { MediaRelay, RelayRoom, RelayPeer, type RelayOptions, type RelayTap, type TapPacket, RelayError, isRelayError, RELAY_ERRORS } from "./relay/index.js";

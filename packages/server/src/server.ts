@@ -5,7 +5,7 @@
  * releases all of them, once, in order.
  */
 import type { RecordingService } from "./connectors/recording-service.js";
-import { MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
+import { MAX_PRE_JOIN_MESSAGE_BYTES, MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
@@ -19,6 +19,8 @@ import { ServerError } from "./errors.js";
 import { DEFAULT_BODY_LIMIT } from "./http/body.js";
 import { createRequestHandler } from "./http/handler.js";
 import { defaultLimiters, registerApi } from "./http/api.js";
+import { AttemptGuard, addressKey, type AttemptLimits } from "./http/attempt-guard.js";
+import { checkWsInternals } from "./signaling/ws-limits.js";
 import { Router } from "./http/router.js";
 import { StaticFiles } from "./http/static-files.js";
 import { loadTlsMaterial, type TlsMaterial } from "./tls/certificate.js";
@@ -32,11 +34,20 @@ import { checkMasterKeys, openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
+import { serverMetrics } from "./observability/server-metrics.js";
+import { RateLimiter } from "./http/rate-limit.js";
 
 /** The only path that accepts WebSocket upgrades. */
 export const SIGNALING_PATH = "/ws";
-/** Larger signaling messages are refused by ws itself (close code 1009). */
+/**
+ * Larger signaling messages are refused by ws itself (close code 1009): MAX_PRE_JOIN_MESSAGE_BYTES
+ * until the connection's join is accepted, then this (the signaling layer raises it).
+ */
 export const SIGNALING_MAX_PAYLOAD = MAX_SIGNALING_MESSAGE_BYTES;
+/** Open TCP connections accepted at once (config `maxConnections`). */
+export const DEFAULT_MAX_CONNECTIONS = 8192;
+/** Open TCP connections accepted at once from one address, IPv6 by /64 (config `maxConnectionsPerAddress`). */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 /** How long close() lets WebSocket peers answer the close handshake before cutting them off. */
 const WS_CLOSE_GRACE_MS = 1000;
 
@@ -53,6 +64,10 @@ export interface ServerContext {
   readonly meetings: MeetingStore;
   /** Structured logger; narrow it with `logger.child({ component: "…" })`. */
   readonly logger: Logger;
+  /** The guessing budget per address, shared by meeting lookups, joins and sign-ins. */
+  readonly attempts: AttemptGuard;
+  /** The security log: `logger.child({ log: "security" })`; every event has an `event` field. */
+  readonly security: Logger;
   /** This server's metrics registry (GET /metrics); add metrics with `metrics.counter({...})`. */
   readonly metrics: Metrics;
   /** Base of join links: config.publicUrl, else https://localhost:<port>. Valid once listening. */
@@ -80,6 +95,8 @@ export interface ServerHooks {
   onClose?(): void | Promise<void>;
   /** Default: stderrLogger. A bare sink ({ info, warn, error }) is wrapped with asLogger. */
   logger?: LogSink | Logger;
+  /** Limits on guessing (see DEFAULT_ATTEMPT_LIMITS). */
+  attemptLimits?: AttemptLimits;
   /** Default: a new registry with the process metrics. */
   metrics?: Metrics;
   /** ACME timing (tests): how often expiry is checked, and the clock renewal decisions use. */
@@ -194,11 +211,24 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   await migrateClearText(database, logger);
 
   let port = config.port;
+  // The security log: the same structured log, marked { log: "security" } (docs/operations.md).
+  const security = logger.child({ log: "security" });
+  const attempts = new AttemptGuard(hooks.attemptLimits);
+  // One line per address, reason and target per 10 s: a limited address retrying fast writes one.
+  const tripLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
+  attempts.onTrip = (trip) => {
+    const key = `${trip.reason}:${trip.address}:${trip.target ?? ""}`;
+    if (tripLog.isLimited(key)) return;
+    tripLog.record(key);
+    security.warn("refused: rate limited", undefined, { event: "rate_limited", reason: trip.reason, ip: trip.address, ...(trip.target ? { target: trip.target } : {}) });
+  };
   const context: ServerContext = {
     config,
     database,
     meetings: database.meetings,
     logger,
+    attempts,
+    security,
     metrics,
     publicUrl: () => config.publicUrl ?? `https://localhost:${port}`,
     userFromRequest: (req) => userFromRequestWith(database.sessions, req),
@@ -206,8 +236,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
 
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
-  const limiters = defaultLimiters();
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}) });
+  const limiters = defaultLimiters(attempts);
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}) });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,
@@ -243,21 +273,56 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     },
     createRequestHandler({
       router,
-      ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot) } : {}),
+      ...(config.webRoot !== undefined ? { staticFiles: new StaticFiles(config.webRoot, { sourceMaps: config.webSourceMaps === true }) } : {}),
       bodyLimit: DEFAULT_BODY_LIMIT,
       logger: logger.child({ component: "http" }),
       metrics,
     }),
   );
 
-  // Raw sockets, tracked so close() can end connections that are mid-handshake or upgraded.
+  // Raw sockets, tracked so close() can end connections that are mid-handshake or upgraded, and
+  // capped in total and per address: beyond a cap a connection is closed before its TLS handshake
+  // costs anything. Connections that never finish a handshake are cut by handshakeTimeout.
   const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
+  const refusedConnections = serverMetrics(metrics).connectionsRefused;
+  const capLog = new RateLimiter({ limit: 1, windowMs: 10_000 });
+  metrics.gauge({
+    name: "conclave_connections_open",
+    help: "TCP connections open (HTTPS and WebSocket), after the connection caps.",
+    collect() {
+      this.set(sockets.size);
+    },
+  });
+  const maxTotal = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxPerAddress = config.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   server.on("connection", (socket: Socket) => {
+    const key = addressKey(socket.remoteAddress ?? "unknown");
+    const held = perAddress.get(key) ?? 0;
+    const cap = sockets.size >= maxTotal ? "total" : held >= maxPerAddress ? "per_address" : null;
+    if (cap !== null) {
+      socket.destroy();
+      refusedConnections.inc({ cap });
+      // One line per address and cap per window, not one per refused connection (a flood would
+      // otherwise write as fast as it connects).
+      if (!capLog.isLimited(`${cap}:${key}`)) {
+        capLog.record(`${cap}:${key}`);
+        security.warn("connection refused: connection cap reached", undefined, { event: "connection_cap", cap, ip: key, limit: cap === "total" ? maxTotal : maxPerAddress });
+      }
+      return;
+    }
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    perAddress.set(key, held + 1);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      const n = (perAddress.get(key) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(key);
+      else perAddress.set(key, n);
+    });
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: SIGNALING_MAX_PAYLOAD });
+  // Small until a connection has joined a meeting (the signaling layer raises it then).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PRE_JOIN_MESSAGE_BYTES });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     const path = (req.url ?? "").split("?")[0];
@@ -267,6 +332,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       // ws itself closes the connection on protocol errors (oversized message: 1009); this
       // listener only keeps an 'error' event from crashing the process if a hook has none.
       ws.on("error", () => {});
+      checkWsInternals(ws);
       const hook = hooks.onSignalingConnection;
       if (hook === undefined) {
         ws.close(1013, "signaling not available");

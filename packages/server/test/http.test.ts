@@ -93,7 +93,7 @@ test("creating a meeting without the admin token, or with a wrong one, is 401 UN
 
 test("an admin creates a meeting: 11-digit id, passcode by default, join URL with the passcode in the fragment", async (t) => {
   const server = await start(t);
-  const reply = await call(server, "POST", "/api/meetings", { token: server.adminToken });
+  const reply = await call(server, "POST", "/api/meetings", { token: server.adminToken, body: {} });
   assert.equal(reply.status, 201, reply.text);
   const { id, url, passcode, encryption } = reply.json as { id: string; url: string; passcode: string; encryption: string };
   assert.match(id, /^[1-9]\d{10}$/);
@@ -167,7 +167,7 @@ test("a body over 64 KiB is 413 BODY_TOO_LARGE, with or without a Content-Length
 
 test("GET /api/meetings/:id shows public facts only; unknown IDs are 404 MEETING_NOT_FOUND", async (t) => {
   const server = await start(t);
-  const created = await call(server, "POST", "/api/meetings", { token: server.adminToken });
+  const created = await call(server, "POST", "/api/meetings", { token: server.adminToken, body: {} });
   const reply = await call(server, "GET", `/api/meetings/${created.json.id}`);
   assert.equal(reply.status, 200);
   assert.deepEqual(reply.json, { id: created.json.id, encryption: "e2ee", postQuantum: false, passcodeRequired: true, ended: false });
@@ -193,7 +193,7 @@ test("repeated wrong admin tokens from one address are rate limited with 429 RAT
     assertError(await call(server, "POST", "/api/meetings", { token: "wrong" }), 401, "UNAUTHORIZED");
   }
   assertError(await call(server, "POST", "/api/meetings", { token: "wrong" }), 429, "RATE_LIMITED");
-  assertError(await call(server, "POST", "/api/meetings", { token: server.adminToken }), 429, "RATE_LIMITED");
+  assertError(await call(server, "POST", "/api/meetings", { token: server.adminToken, body: {} }), 429, "RATE_LIMITED");
 });
 
 test("neither the admin token nor passcodes nor bodies reach the log", async (t) => {
@@ -284,4 +284,42 @@ test("static files never leave webRoot: dot-dot, encoded slashes, dot-files and 
     assert.equal(reply.status, 404, path);
     assert.ok(!reply.text.includes("SECRET"), path);
   }
+});
+
+test("POST /api/meetings needs a JSON object body: a missing one, an empty one, null, an array or a number is 400 and creates nothing", async (t) => {
+  const server = await start(t);
+  const before = (await server.context.meetings.listDetails()).length;
+  assertError(await call(server, "POST", "/api/meetings", { token: server.adminToken }), 400, "BAD_REQUEST");
+  for (const raw of ["", "null", "[]", "3", '"x"']) {
+    const reply = await call(server, "POST", "/api/meetings", { token: server.adminToken, raw });
+    assert.equal(reply.status, 400, `${JSON.stringify(raw)}: ${reply.text}`);
+  }
+  assert.equal((await server.context.meetings.listDetails()).length, before);
+  assert.equal((await call(server, "POST", "/api/meetings", { token: server.adminToken, body: {} })).status, 201);
+});
+
+test("only the app's own assets are served: no source maps unless configured, no build info, no compiled tests, no TypeScript", async (t) => {
+  const web = mkdtempSync(join(tmpdir(), "conclave-web-"));
+  t.after(() => rmSync(web, { recursive: true, force: true }));
+  writeFileSync(join(web, "index.html"), "<!doctype html><title>Conclave</title>");
+  writeFileSync(join(web, "app.js"), "export {};");
+  writeFileSync(join(web, "app.js.map"), "{}");
+  writeFileSync(join(web, "app.js.LEGAL.txt"), "licenses");
+  writeFileSync(join(web, "types.d.ts"), "export {};");
+  writeFileSync(join(web, "main.ts"), "export {};");
+  writeFileSync(join(web, "package.json"), "{}");
+  for (const dir of ["tsc", "test", "node_modules"]) mkdirSync(join(web, dir));
+  writeFileSync(join(web, "tsc", "app.tsbuildinfo"), "{}");
+  writeFileSync(join(web, "app.tsbuildinfo"), "{}");
+  writeFileSync(join(web, "test", "routes.test.js"), "export {};");
+  writeFileSync(join(web, "node_modules", "x.js"), "export {};");
+  writeFileSync(join(web, "routes.test.js"), "export {};");
+  const server = await start(t, { webRoot: web });
+  for (const ok of ["/", "/app.js", "/app.js.LEGAL.txt"]) assert.equal((await call(server, "GET", ok)).status, 200, ok);
+  for (const no of ["/app.js.map", "/types.d.ts", "/main.ts", "/package.json", "/tsc/app.tsbuildinfo", "/app.tsbuildinfo", "/test/routes.test.js", "/routes.test.js", "/node_modules/x.js"]) {
+    assertError(await call(server, "GET", no), 404, "NOT_FOUND");
+  }
+  const withMaps = await start(t, { webRoot: web, webSourceMaps: true });
+  assert.equal((await call(withMaps, "GET", "/app.js.map")).status, 200);
+  assertError(await call(withMaps, "GET", "/tsc/app.tsbuildinfo"), 404, "NOT_FOUND");
 });

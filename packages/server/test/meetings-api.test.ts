@@ -94,7 +94,7 @@ test("a locked waiting room or join-before-host is forced; unlocked, the request
 test("admin-token meetings keep the old response shape (plus postQuantum), have no owner and an open policy unless asked", async (t) => {
   const server = await start(t);
   const automation = new Client(server);
-  const created = await automation.call("POST", "/api/meetings", { token: server.adminToken });
+  const created = await automation.call("POST", "/api/meetings", { token: server.adminToken, body: {} });
   assertStatus(created, 201);
   assert.deepEqual(Object.keys(created.json).sort(), ["encryption", "id", "passcode", "postQuantum", "url"]);
   assert.deepEqual(server.context.meetings.meetingPolicy(created.json.id), {
@@ -117,7 +117,7 @@ test("members list and manage only their own meetings; owner and admins see and 
   const { client: admin } = await addUser(server, owner, { email: "admin@example.org", role: "admin" });
   const mine = (await a.call("POST", "/api/meetings", { body: { topic: "A's" } })).json.id as string;
   const theirs = (await b.call("POST", "/api/meetings", { body: { topic: "B's" } })).json.id as string;
-  await new Client(server).call("POST", "/api/meetings", { token: server.adminToken });
+  await new Client(server).call("POST", "/api/meetings", { token: server.adminToken, body: {} });
 
   assert.deepEqual((await a.call("GET", "/api/meetings")).json.meetings.map((m: { id: string }) => m.id), [mine]);
   assert.equal((await admin.call("GET", "/api/meetings")).json.meetings.length, 3);
@@ -189,7 +189,7 @@ test("userFromRequest finds the signed-in user of a request's session cookie, fo
 
 test("on the public meeting route a wrong admin token just leaves the caller anonymous, and counts towards the limit", async (t) => {
   const server = await start(t);
-  const id = (await new Client(server).call("POST", "/api/meetings", { token: server.adminToken })).json.id as string;
+  const id = (await new Client(server).call("POST", "/api/meetings", { token: server.adminToken, body: {} })).json.id as string;
   const prober = new Client(server);
   for (let i = 0; i < 10; i++) {
     const reply = await prober.call("GET", `/api/meetings/${id}`, { token: `guess${i}` });

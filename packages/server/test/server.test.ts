@@ -42,7 +42,7 @@ async function createMeeting(server: RunningServer): Promise<{ id: string; passc
         port: server.port,
         method: "POST",
         path: "/api/meetings",
-        headers: { authorization: `Bearer ${server.adminToken}` },
+        headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json", "content-length": "2" },
         ca: readFileSync(server.certFile),
         agent: false,
       },
@@ -53,7 +53,7 @@ async function createMeeting(server: RunningServer): Promise<{ id: string; passc
       },
     );
     req.on("error", reject);
-    req.end();
+    req.end("{}");
   });
 }
 

@@ -37,7 +37,7 @@ self.onmessage = (event: MessageEvent<PageToWorker>) => {
   switch (msg?.type) {
     case "epoch":
       if (typeof msg.epoch !== "bigint" || !Number.isInteger(msg.ownLeafIndex) || !(msg.secret instanceof Uint8Array)) return;
-      cryptor.setEpoch({ epoch: msg.epoch, ownLeafIndex: msg.ownLeafIndex, secret: msg.secret }).catch(() => {
+      cryptor.setEpoch({ epoch: msg.epoch, ownLeafIndex: msg.ownLeafIndex, secret: msg.secret, rewind: msg.rewind === true }).catch(() => {
         post({ type: "error", code: "EPOCH_REJECTED" });
       });
       return;

@@ -30,6 +30,11 @@ Options (each also settable by environment variable or config file):
                          (CONCLAVE_SIP_LISTEN; default: off; e.g. 0.0.0.0:5061)
   --sip-udp-listen HOST:PORT  plain SIP over UDP for devices without TLS
                          (CONCLAVE_SIP_UDP_LISTEN; default: off; e.g. 0.0.0.0:5060)
+  --web-source-maps      also serve the web app's source maps (CONCLAVE_WEB_SOURCE_MAPS; default: no)
+  --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
+  --max-connections-per-address N
+                         open connections at once from one address, IPv6 per /64
+                                                          (CONCLAVE_MAX_CONNECTIONS_PER_ADDRESS, default 256)
   --config FILE          JSON config file                 (CONCLAVE_CONFIG, default <data>/conclave.json if present)
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (CONCLAVE_LOG_LEVEL, default info)
   --metrics-listen H:P   also serve GET /metrics on this address (CONCLAVE_METRICS_LISTEN)
@@ -75,6 +80,9 @@ export const serveCommand: Command = {
         "media-listen": { type: "string" },
         "sip-listen": { type: "string" },
         "sip-udp-listen": { type: "string" },
+        "max-connections": { type: "string" },
+        "web-source-maps": { type: "boolean" },
+        "max-connections-per-address": { type: "string" },
         config: { type: "string" },
         "log-level": { type: "string" },
         "metrics-listen": { type: "string" },
@@ -117,6 +125,9 @@ export const serveCommand: Command = {
         mediaListen: values["media-listen"],
         sipListen: values["sip-listen"],
         sipUdpListen: values["sip-udp-listen"],
+        maxConnections: values["max-connections"],
+        ...(values["web-source-maps"] ? { webSourceMaps: true } : {}),
+        maxConnectionsPerAddress: values["max-connections-per-address"],
         config: values.config,
         logLevel: values["log-level"],
         metricsListen: values["metrics-listen"],
@@ -198,7 +209,9 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
   let stop: (signal: NodeJS.Signals) => void = () => {};
   const remove = (): void => {
     for (const s of STOP_SIGNALS) process.off(s, stop);
+    process.off("disconnect", onDisconnect);
   };
+  const onDisconnect = (): void => stop("SIGTERM");
   const signal = new Promise<NodeJS.Signals>((resolve) => {
     stop = (received) => {
       remove();
@@ -207,6 +220,11 @@ function onceStopSignal(io: CliIo): { signal: Promise<NodeJS.Signals>; cancel():
       resolve(received);
     };
     for (const s of STOP_SIGNALS) process.on(s, stop);
+    // Started by bin/conclave.js with an IPC channel: if that process goes, so does the server.
+    if (process.connected) {
+      process.once("disconnect", onDisconnect);
+      process.channel?.unref();
+    }
   });
   return { signal, cancel: remove };
 }

@@ -57,6 +57,9 @@ interface EpochEntry {
   /** Keys of this epoch are refused after this instant (set when the next epoch starts). */
   notAfter: number | null;
   kids: Set<bigint>;
+  /** This member's sender for the epoch: kept with it so a rewind continues its counter. */
+  encryptor: SFrameEncryptor;
+  ownIndex: number;
 }
 
 export interface UnprotectedFrame {
@@ -127,12 +130,33 @@ export class MediaKeyRing {
     const bits = epochBits(epoch);
     const clash = this.#epochs.get(bits);
     if (clash) this.#forget(bits, clash);
-    const entry: EpochEntry = { epoch, baseKey, notAfter: null, kids: new Set() };
+    const entry: EpochEntry = { epoch, baseKey, notAfter: null, kids: new Set(), encryptor, ownIndex };
     this.#epochs.set(bits, entry);
     this.#current = entry;
     this.#firstEpoch ??= epoch;
     this.#encryptor = encryptor;
     this.#ownIndex = ownIndex;
+  }
+
+  /**
+   * Goes back to the session's epoch after the delivery service voided the commit that started the
+   * current one (docs/protocol.md §6): the voided epoch's keys are forgotten, and the epoch before
+   * it is current again, with no grace deadline and with its own sender, whose counter carries on
+   * (a fresh sender would reuse (key, CTR) pairs, so nonces). Only the previous epoch can be
+   * returned to: MLS_CANNOT_REVERT otherwise.
+   */
+  rewind(session: MlsEpochSource): void {
+    const epoch = session.epoch;
+    const target = this.#epochs.get(epochBits(epoch));
+    if (!target || target.epoch !== epoch || !this.#current || this.#current.epoch <= epoch) {
+      throw new ProtocolError("MLS_CANNOT_REVERT", `the media keys of epoch ${epoch} are not kept`);
+    }
+    for (const [bits, entry] of this.#epochs) if (entry.epoch > epoch) this.#forget(bits, entry);
+    target.notAfter = null;
+    for (const k of target.kids) this.#decryptor.setKeyNotAfter(k, undefined);
+    this.#current = target;
+    this.#encryptor = target.encryptor;
+    this.#ownIndex = target.ownIndex;
   }
 
   /** Encrypts one encoded frame for sending: clear codec prefix || SFrame ciphertext. */

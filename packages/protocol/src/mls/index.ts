@@ -54,3 +54,11 @@ export {
   type MlsProcessResult,
 } from "./session.js";
 export { MAX_MLS_MESSAGE_BYTES } from "./wire.js";
+export {
+  PublicGroup,
+  checkKeyPackage,
+  MAX_TRANSCRIPT_CANDIDATES,
+  type CommitExpectation,
+  type PublicMember,
+  type CheckedKeyPackage,
+} from "./public-group.js";

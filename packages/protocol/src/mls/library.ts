@@ -68,3 +68,25 @@ export type { Proposal } from "ts-mls/proposal.js";
 export type { PublicMessage } from "ts-mls/publicMessage.js";
 export type { LeafNode } from "ts-mls/leafNode.js";
 export type { Sender } from "ts-mls/sender.js";
+
+// The public half of group state, for the delivery service (public-group.ts): applying a commit's
+// proposals and UpdatePath to the public ratchet tree, transcript hashes, and the signature checks
+// that need no group secret.
+export {
+  applyProposals,
+  nextEpochContext,
+  validateRatchetTree,
+  validateLeafNodeUpdateOrCommit,
+  validateLeafNodeCredentialAndKeyUniqueness,
+} from "ts-mls/clientState.js";
+export { applyUpdatePath } from "ts-mls/updatePath.js";
+export { filteredDirectPathAndCopathResolution } from "ts-mls/ratchetTree.js";
+export { treeHashRoot } from "ts-mls/treeHash.js";
+export { verifyFramedContentSignature } from "ts-mls/framedContent.js";
+export { verifyGroupInfoSignature, ratchetTreeFromExtension, type GroupInfo } from "ts-mls/groupInfo.js";
+export { createGroupInfoWithRatchetTree } from "ts-mls/createCommit.js";
+export { verifyKeyPackage, makeKeyPackageRef, encodeKeyPackage } from "ts-mls/keyPackage.js";
+export { verifyLeafNodeSignatureKeyPackage } from "ts-mls/leafNode.js";
+export { leafToNodeIndex, toLeafIndex } from "ts-mls/treemath.js";
+export type { GroupContext } from "ts-mls/groupContext.js";
+export type { Welcome } from "ts-mls/welcome.js";

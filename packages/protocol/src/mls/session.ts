@@ -37,6 +37,7 @@ import {
   bytesToBase64,
   createApplicationMessage,
   encodeRatchetTree,
+  createGroupInfoWithRatchetTree,
   mlsExporter,
   emptyPskIndex,
   defaultClientConfig,
@@ -152,6 +153,13 @@ interface PendingCommit {
   consumed: Uint8Array[];
 }
 
+/** The state before the last commit applied, kept until the delivery service confirms the epoch. */
+interface PreviousEpoch {
+  state: ClientState;
+  /** Secrets of that state the new one no longer needs: wiped on confirmation, not before. */
+  consumed: Uint8Array[];
+}
+
 const CONSTRUCT = Symbol("MlsSession");
 const MAX_GROUP_ID_BYTES = 255;
 
@@ -160,6 +168,7 @@ export class MlsSession {
   #state: ClientState;
   #cs: CiphersuiteImpl;
   #pending: PendingCommit | undefined;
+  #previous: PreviousEpoch | undefined;
   #status: "member" | "removed" | "closed" = "member";
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -265,6 +274,20 @@ export class MlsSession {
     return this.#pending !== undefined;
   }
 
+  /** True while the epoch before the last applied commit is kept (until confirmEpoch/revertEpoch). */
+  get canRevert(): boolean {
+    return this.#previous !== undefined;
+  }
+
+  /**
+   * The confirmed transcript hash of the current epoch (RFC 9420 §8.2). Public: members report it
+   * so the delivery service can check commit signatures against the GroupContext they hold.
+   */
+  get transcriptHash(): Uint8Array {
+    this.#checkUsable();
+    return this.#state.groupContext.confirmedTranscriptHash.slice();
+  }
+
   /**
    * RFC 9420 §8.7 epoch_authenticator: equal for all members of an epoch only if they share its
    * key schedule; the security code shown to users is derived from it.
@@ -294,6 +317,20 @@ export class MlsSession {
       throw new ProtocolError("INVALID_ARGUMENT", `length: expected an integer in 1..${max}`);
     }
     return mlsExporter(this.#state.keySchedule.exporterSecret, label, context, length, this.#cs);
+  }
+
+  /**
+   * A GroupInfo for the current epoch (RFC 9420 §12.4.3), signed by this member, with the ratchet
+   * tree in its ratchet_tree extension, as an encoded MLSMessage. Everything in it is public: the
+   * founder gives it to the delivery service so that it can check commits (public-group.ts).
+   */
+  async publicGroupInfo(): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      this.#checkUsable();
+      const s = this.#state;
+      const groupInfo = await createGroupInfoWithRatchetTree(s.groupContext, s.confirmationTag, s, s.ratchetTree, [], this.#cs);
+      return encodeMlsMessageBytes({ version: "mls10", wireformat: "mls_group_info", groupInfo });
+    });
   }
 
   /** The current ratchet tree (RFC 9420 §12.4.3.3 encoding), for joiners whose Welcome lacks it. */
@@ -385,6 +422,37 @@ export class MlsSession {
       this.#checkUsable();
       if (this.#pending === undefined) throw new ProtocolError("MLS_NO_PENDING_COMMIT");
       this.#adoptPending();
+      return this.epoch;
+    });
+  }
+
+  /**
+   * The delivery service confirmed the current epoch: forget the one before it, and wipe the
+   * secrets only it needed (forward secrecy, RFC 9420 §9.2). Does nothing if none is kept.
+   */
+  confirmEpoch(): Promise<void> {
+    return this.#serial(async () => {
+      this.#dropPrevious();
+    });
+  }
+
+  /**
+   * The delivery service voided the last commit this member applied (other members could not
+   * apply it): go back to the epoch before it. Resolves to that epoch; MLS_CANNOT_REVERT when no
+   * earlier epoch is kept. The voided epoch's secrets are wiped.
+   */
+  revertEpoch(): Promise<bigint> {
+    return this.#serial(async () => {
+      this.#checkUsable();
+      const previous = this.#previous;
+      if (previous === undefined) throw new ProtocolError("MLS_CANNOT_REVERT");
+      this.#previous = undefined;
+      this.#pending = undefined;
+      const voided = this.#state;
+      this.#state = previous.state;
+      // Only the voided epoch's own key schedule: its tree and private path share arrays with the
+      // state we return to.
+      for (const v of Object.values(voided.keySchedule)) v.fill(0);
       return this.epoch;
     });
   }
@@ -498,8 +566,8 @@ export class MlsSession {
         throw new ProtocolError("MLS_COMMIT_REJECTED", `the commit adds a connector (leaf ${refused[0]}) to an end-to-end encrypted group`);
       }
       const diff = leafDiff(state.ratchetTree, next.ratchetTree);
+      this.#keepPrevious(result.consumed);
       this.#state = next;
-      wipe(result.consumed);
       return { kind: "commit", epoch: next.groupContext.epoch, sender, ...diff, ownCommit: false, discardedPendingCommit };
     });
   }
@@ -531,6 +599,10 @@ export class MlsSession {
       if (this.#status === "closed") return;
       this.#status = "closed";
       this.#pending = undefined;
+      if (this.#previous !== undefined) {
+        for (const v of Object.values(this.#previous.state.keySchedule)) v.fill(0);
+        this.#dropPrevious();
+      }
       const s = this.#state;
       for (const v of Object.values(s.keySchedule)) v.fill(0);
       for (const k of Object.values(s.privatePath.privateKeys)) k.fill(0);
@@ -558,8 +630,24 @@ export class MlsSession {
   #adoptPending(): void {
     const pending = this.#pending!;
     this.#pending = undefined;
+    this.#keepPrevious(pending.consumed);
     this.#state = pending.newState;
-    wipe(pending.consumed);
+  }
+
+  /**
+   * Keeps the current state (about to be replaced by a commit) so the commit can be voided. Only
+   * one is kept: the delivery service confirms an epoch before it orders the next commit, so an
+   * older one still kept here is confirmed implicitly.
+   */
+  #keepPrevious(consumed: Uint8Array[]): void {
+    this.#dropPrevious();
+    this.#previous = { state: this.#state, consumed };
+  }
+
+  #dropPrevious(): void {
+    const previous = this.#previous;
+    this.#previous = undefined;
+    if (previous !== undefined) wipe(previous.consumed);
   }
 }
 

@@ -26,10 +26,26 @@ const LINE = /^[a-z]=/;
 const SINGLE = /^a=(mid|sendrecv|sendonly|recvonly|inactive|setup|ice-ufrag|ice-pwd)(?::|$)/;
 const DIRECTION = new Set(["sendrecv", "sendonly", "recvonly", "inactive"]);
 // a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>] (RFC 8866 §6.6)
-const RTPMAP = /^a=rtpmap:(\d{1,3}) ([A-Za-z][A-Za-z0-9_.-]*)\/(\d{1,10})(?:\/(\d{1,3}))?$/;
+const RTPMAP = /^a=rtpmap:(\d{1,3}) ([A-Za-z][A-Za-z0-9_.-]*)\/([1-9]\d{0,9})(?:\/([1-9]\d{0,2}))?$/;
+// a=candidate (RFC 8839 §5.1). sdp-transform reads raddr/rport, tcptype, generation, network-id
+// and network-cost in that order (network-* only after generation: its writer shifts them
+// otherwise), and ignores what follows; so those come in that order, and other extensions
+// (werift's "ufrag", ...) only after them.
+const CANDIDATE =
+  /^a=candidate:[A-Za-z0-9+/]{1,32} \d{1,3} [A-Za-z]{1,8} \d{1,10} [A-Za-z0-9.:-]{1,253} \d{1,5} typ (?:host|srflx|prflx|relay)(?: raddr [A-Za-z0-9.:-]{1,253} rport \d{1,5})?(?: tcptype (?:active|passive|so))?(?: generation \d{1,10}(?: network-id \d{1,10}(?: network-cost \d{1,10})?)?)?(?: (?!(?:raddr|rport|tcptype|generation|network-id|network-cost) )[A-Za-z0-9-]{1,32} [\x21-\x7e]{1,256})*$/;
 // The protocol starts with a letter (RTP/AVP, UDP/TLS/RTP/SAVPF): sdp-transform turns an all-digit
 // token into a number, so "m=audio 1 448 RTP/AVP 0" must not pass as port 1, protocol "448".
-const M_LINE = /^m=[a-z][a-z0-9-]* (\d{1,5})(?:\/\d{1,5})? [A-Za-z][A-Za-z0-9/_.-]*(?: [^ ]+)+$/;
+// sdp-transform reads the media type and protocol as word characters and slashes only.
+const M_LINE = /^m=[a-z][a-z0-9_]* (\d{1,5})(?:\/\d{1,5})? [A-Za-z][A-Za-z0-9/_]*(?: [^ ]+)+$/;
+// o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address> (RFC 8866 §5.2):
+// sdp-transform skips an o= line it cannot read, and would write the description without one.
+const O_LINE = /^o=\S+ \d{1,20} \d{1,20} [A-Za-z]+ IP[46] \S+$/;
+
+// Line order (RFC 8866 §5): the session part v o s i u e p c b (t r)* z k a, then each media
+// section m i c b k a. sdp-transform files lines out of order into its object and writes them back
+// in order: a description whose meaning depends on where a misplaced line lands is refused.
+const SESSION_ORDER = "vosiuepcbtzka";
+const MEDIA_ORDER = "micbka";
 
 function bad(detail: string): ProtocolError {
   return new ProtocolError("SDP_MALFORMED", detail);
@@ -48,11 +64,27 @@ export function parseSdp(text: string): SessionDescription {
   let sawS = false;
   // Attributes that may appear at most once per section (RFC 8866 §6.7, RFC 8843 §9.1).
   let once = new Set<string>();
+  let order = SESSION_ORDER;
+  let rank = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (!LINE.test(line)) throw bad(`line ${i + 1} is not of the form x=value`);
+    const type = line[0]!;
+    if (type === "m") {
+      order = MEDIA_ORDER;
+      rank = 0;
+    } else {
+      // r= lines belong to the t= line before them (t r r t r ...).
+      const r = order.indexOf(type === "r" && order === SESSION_ORDER ? "t" : type);
+      if (r < 0) throw bad(`line ${i + 1}: ${type}= is not allowed ${order === SESSION_ORDER ? "in the session part" : "in a media section"}`);
+      if (r < rank || (type === "v" && i > 0)) throw bad(`line ${i + 1}: ${type}= is out of order (RFC 8866 §5)`);
+      rank = r;
+    }
     if (CONTROL.test(line)) throw bad(`line ${i + 1} contains a control character`);
-    if (line.startsWith("o=")) sawO = true;
+    if (line.startsWith("o=")) {
+      if (sawO || !O_LINE.test(line)) throw bad(`line ${i + 1} is not a valid (single) o= line`);
+      sawO = true;
+    }
     if (line.startsWith("s=")) sawS = true;
     if (line.startsWith("m=")) {
       const m = M_LINE.exec(line);
@@ -68,6 +100,7 @@ export function parseSdp(text: string): SessionDescription {
       once.add(kind);
     }
     if (line.startsWith("a=rtpmap:") && !RTPMAP.test(line)) throw bad(`line ${i + 1} is not a valid a=rtpmap`);
+    if (line.startsWith("a=candidate:") && !CANDIDATE.test(line)) throw bad(`line ${i + 1} is not a valid a=candidate`);
     if (line.startsWith("a=ssrc:")) {
       const ssrc = /^a=ssrc:(\d{1,10})(?: |$)/.exec(line);
       if (!ssrc || Number(ssrc[1]) > 0xffffffff) throw bad(`line ${i + 1} is not a valid a=ssrc`);
@@ -81,6 +114,7 @@ export function parseSdp(text: string): SessionDescription {
     throw bad(`unreadable (${e instanceof Error ? e.name : "error"})`);
   }
   if (parsed.connection) parsed.connection.ip = String(parsed.connection.ip);
+  for (const g of parsed.groups ?? []) g.mids = String(g.mids);
   for (const [i, m] of parsed.media.entries()) checkMedia(i, m);
   return parsed;
 }
@@ -97,6 +131,7 @@ function checkMedia(index: number, m: MediaDescription): void {
     c.config = String(c.config);
   }
   if (m.mid !== undefined) m.mid = String(m.mid);
+  for (const g of m.ssrcGroups ?? []) g.ssrcs = String(g.ssrcs);
   for (const r of m.rtp) {
     if (!Number.isInteger(r.payload) || r.payload < 0 || r.payload > 127) throw bad(`m-section ${index}: payload type out of range`);
     if (!Number.isInteger(r.rate ?? 0) || (r.rate ?? 0) < 0) throw bad(`m-section ${index}: bad clock rate`);

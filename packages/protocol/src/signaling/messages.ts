@@ -13,6 +13,11 @@ import { MLS_SUITES } from "../mls/suites.js";
 export const SIGNALING_PROTOCOL_VERSION = 1;
 /** Largest signaling message accepted, in bytes of JSON text. Welcomes for large groups dominate. */
 export const MAX_SIGNALING_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest message before the server accepts the join: a join carries one key package (under
+ * 5 KiB even for X-Wing), so nothing bigger is buffered for a stranger.
+ */
+export const MAX_PRE_JOIN_MESSAGE_BYTES = 16 * 1024;
 
 const b64 = z.string().max(MAX_SIGNALING_MESSAGE_BYTES).regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const memberId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
@@ -78,15 +83,17 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
      */
     media: z.boolean().optional(),
   }),
-  /** The founder created the MLS group at epoch 0. */
-  z.strictObject({ type: z.literal("groupCreated"), groupId: b64 }),
+  /**
+   * The founder created the MLS group at epoch 0. `groupInfo` is its public, signed GroupInfo
+   * (MLSMessage) with the ratchet tree: the delivery service checks commits against it.
+   */
+  z.strictObject({ type: z.literal("groupCreated"), groupId: b64, groupInfo: b64 }),
   /** An MLS commit for `epoch`; `welcome` when it adds members. */
   z.strictObject({
     type: z.literal("commit"),
     epoch,
     commit: b64,
     welcome: b64.optional(),
-    ratchetTree: b64.optional(),
     /** memberIds whose key packages the commit adds (the Welcome goes to them). */
     added: z.array(memberId).max(1000),
     /** memberIds whose leaves the commit removes. */
@@ -97,8 +104,19 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
    * (e.g. a bad signature). The delivery service drops them so the others are not held up.
    */
   z.strictObject({ type: z.literal("badKeyPackages"), epoch, memberIds: z.array(memberId).min(1).max(1000) }),
-  /** The joiner processed its Welcome and is now at `epoch`. */
-  z.strictObject({ type: z.literal("welcomeProcessed"), epoch }),
+  /** The joiner processed its Welcome and is now at `epoch`, whose transcript hash it reports. */
+  z.strictObject({ type: z.literal("welcomeProcessed"), epoch, transcriptHash: b64 }),
+  /**
+   * The member applied the commit for `epoch` (so it is at epoch + 1), and reports the new epoch's
+   * confirmed transcript hash (public). Every member acknowledges every commit it applies.
+   */
+  z.strictObject({ type: z.literal("commitAck"), epoch, transcriptHash: b64 }),
+  /**
+   * The member could not apply the commit for `epoch` (or refused it: it removes someone the
+   * server did not announce as gone) and stays at `epoch`. `keyPackage` is a fresh one, used to
+   * add it again if the others could apply the commit.
+   */
+  z.strictObject({ type: z.literal("commitFailed"), epoch, reason: z.string().max(200), keyPackage: b64 }),
   /** A member could not process a commit or Welcome and must rejoin with a new key package. */
   z.strictObject({ type: z.literal("groupFailure"), reason: z.string().max(200), keyPackage: b64 }),
   /** The participant's publish connection offer, with what each m-section carries. */
@@ -167,6 +185,13 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   /** A commit accepted for `epoch` (the group moves to epoch + 1). */
   z.strictObject({ type: z.literal("commit"), epoch, commit: b64, from: memberId }),
   z.strictObject({ type: z.literal("commitAccepted"), epoch }),
+  /** The commit that started `epoch` stands: members forget the epoch before it. */
+  z.strictObject({ type: z.literal("epochConfirmed"), epoch }),
+  /**
+   * The commit for `epoch` was voided (members could not apply it): the group is back at `epoch`.
+   * Members that applied it return to `epoch`; a replacement commit follows.
+   */
+  z.strictObject({ type: z.literal("rollback"), epoch, reason: z.string().max(200) }),
   /** Another commit won this epoch (or it was wrong): discard the pending commit and rebase. */
   z.strictObject({ type: z.literal("commitRejected"), epoch, reason: z.string().max(200) }),
   z.strictObject({ type: z.literal("welcome"), epoch, welcome: b64, ratchetTree: b64.optional() }),

@@ -3,6 +3,7 @@
  * management and invitations. Passwords, session ids, CSRF and invitation tokens never reach a
  * log line or an error message; sign-in failures say only "wrong email or password".
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { burnVerification, checkNewPassword, hashPassword, needsRehash, verifyPassword } from "../accounts/password.js";
 import { ASSIGNABLE_ROLES, canAssignRole, canManageUser, type Actor } from "../accounts/roles.js";
@@ -71,7 +72,7 @@ const acceptBody = z.strictObject({ token: z.string().max(100), name: nameField,
 
 export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
   const { users, sessions, invitations, groups } = deps.database;
-  const { loginFailuresByAddress, loginFailuresByAccount, invitationFailures } = deps.limiters;
+  const { attempts, invitationFailures } = deps.limiters;
 
   /** Start a session: cookies on the response, the CSRF token also in the body for the app. */
   const signIn = (request: RouteRequest, user: User, status: number): JsonResponse => {
@@ -114,16 +115,20 @@ export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
     const body = await parseBody(request, loginBody);
     const email = body.email.trim().toLowerCase();
     const address = request.remoteAddress;
-    // Limited before any password check, so guessing stops even at the right password.
-    if (loginFailuresByAddress.isLimited(address) || loginFailuresByAccount.isLimited(email)) throw new ServerError("RATE_LIMITED");
+    // Limited before any password check, so guessing stops even at the right password. An account
+    // under attack refuses only addresses that failed: its owner can still sign in.
+    // The account is named by a digest: rate-limit logs show no email address.
+    const account = `account:${createHash("sha256").update(email).digest("hex").slice(0, 16)}`;
+    if (attempts.attempt(address, account) !== null) throw new ServerError("RATE_LIMITED");
     const user = users.getByEmail(email);
     const hash = user === undefined ? undefined : users.passwordHashOf(user.id);
     let ok = false;
     if (user === undefined || hash === undefined) await burnVerification(body.password);
     else ok = await verifyPassword(body.password, hash);
     if (!ok || user === undefined || hash === undefined) {
-      loginFailuresByAddress.record(address);
-      loginFailuresByAccount.record(email);
+      // The address, not the email (personal data, and a typo of a password in the wrong field).
+      deps.security?.warn("sign-in failed", undefined, { event: "signin_failed", ip: address });
+      await attempts.failure(address, account);
       throw new ServerError("LOGIN_FAILED");
     }
     // Said only to someone who knows the password.
@@ -155,11 +160,11 @@ export function registerAccountsApi(api: ApiRoutes, deps: ApiDeps): void {
 
   api.route("POST", "/api/me/password", "session", async ({ request, principal }) => {
     const body = await parseBody(request, passwordChangeBody);
-    const account = principal.user.email;
-    if (loginFailuresByAccount.isLimited(account)) throw new ServerError("RATE_LIMITED");
+    const account = `account:${createHash("sha256").update(principal.user.email).digest("hex").slice(0, 16)}`;
+    if (attempts.attempt(request.remoteAddress, account) !== null) throw new ServerError("RATE_LIMITED");
     const hash = users.passwordHashOf(principal.user.id);
     if (hash === undefined || !(await verifyPassword(body.currentPassword, hash))) {
-      loginFailuresByAccount.record(account);
+      await attempts.failure(request.remoteAddress, account);
       throw new ServerError("CURRENT_PASSWORD_WRONG");
     }
     checkNewPassword(body.newPassword);

@@ -4,14 +4,17 @@ import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
 import type { RecordingService } from "../connectors/recording-service.js";
+import type { AttemptGuard } from "./attempt-guard.js";
+import type { Logger } from "../observability/logger.js";
 
 export interface ApiLimiters {
   /** Failed admin-token authentications per client address (10 per minute). */
   readonly adminTokenFailures: RateLimiter;
-  /** Failed sign-ins per client address (10 per minute). */
-  readonly loginFailuresByAddress: RateLimiter;
-  /** Failed sign-ins per account email, from any address (10 per minute). */
-  readonly loginFailuresByAccount: RateLimiter;
+  /**
+   * Guessing budget per address, shared by meeting lookups, joins and sign-ins; meetings and
+   * accounts under attack refuse only addresses that failed (attempt-guard.ts).
+   */
+  readonly attempts: AttemptGuard;
   /** Failed invitation acceptances per client address (10 per minute). */
   readonly invitationFailures: RateLimiter;
 }
@@ -26,4 +29,6 @@ export interface ApiDeps {
   readonly connectors?: () => MeetingConnectors | undefined;
   /** Cloud recording (conclave.ts starts it once listening); looked up per request. */
   readonly recordings?: () => RecordingService | undefined;
+  /** The security log (failed sign-ins, admin-token guesses); never given a secret. */
+  readonly security?: Logger;
 }

@@ -20,6 +20,7 @@
  * 3. Nothing: 401 UNAUTHENTICATED.
  * On `public` routes, failed credentials just leave the caller anonymous.
  */
+import type { Logger } from "../observability/logger.js";
 import type { AdminToken } from "../auth/admin-token.js";
 import { TOKEN_PATTERN, constantTimeEqual } from "../auth/tokens.js";
 import type { Actor } from "../accounts/roles.js";
@@ -69,6 +70,8 @@ export interface AuthenticatorDeps {
   readonly sessions: SessionStore;
   /** Failed admin-token authentications per client address. */
   readonly adminTokenFailures: RateLimiter;
+  /** The security log. */
+  readonly security?: Pick<Logger, "warn">;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -121,11 +124,13 @@ export class ApiRoutes {
       // otherwise be used to test tokens without limit.
       const client = request.remoteAddress;
       if (adminTokenFailures.isLimited(client)) {
+        this.#deps.security?.warn("admin token refused: rate limited", undefined, { event: "rate_limited", reason: "admin_token", ip: client });
         if (optional) return null;
         throw new ServerError("RATE_LIMITED");
       }
       if (!adminToken.verifyAuthorization(authorization)) {
         adminTokenFailures.record(client);
+        this.#deps.security?.warn("wrong admin token", undefined, { event: "admin_token_failed", ip: client });
         if (optional) return null;
         throw new ServerError("UNAUTHORIZED");
       }

@@ -10,16 +10,16 @@ import { registerMeetingsApi } from "./meetings-api.js";
 import { registerRecordingsApi } from "./recordings-api.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
+import { AttemptGuard } from "./attempt-guard.js";
 import type { Router } from "./router.js";
 import { registerSettingsApi } from "./settings-api.js";
 
 /** The limits of docs/operations.md: 10 failures per minute for each. */
-export function defaultLimiters(): ApiLimiters {
+export function defaultLimiters(attempts: AttemptGuard = new AttemptGuard()): ApiLimiters {
   const perMinute = (): RateLimiter => new RateLimiter({ limit: 10, windowMs: 60_000 });
   return {
     adminTokenFailures: perMinute(),
-    loginFailuresByAddress: perMinute(),
-    loginFailuresByAccount: perMinute(),
+    attempts,
     invitationFailures: perMinute(),
   };
 }
@@ -28,6 +28,7 @@ export function defaultLimiters(): ApiLimiters {
 export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
   const { users, sessions } = deps.database;
   const api = new ApiRoutes(router, {
+    ...(deps.security ? { security: deps.security } : {}),
     adminToken: deps.adminToken,
     users,
     sessions,

@@ -169,9 +169,16 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     return { body: { meetings: list.map(detailsView) } };
   });
 
+  // Lookups spend the same per-address budget as joins: an unknown ID is a failed guess (answered
+  // slower and slower, then RATE_LIMITED), so meeting IDs cannot be enumerated over HTTP either.
   api.route("GET", "/api/meetings/:id", "public", async ({ request, principal }) => {
+    const { attempts } = deps.limiters;
+    if (attempts.attempt(request.remoteAddress) !== null) throw new ServerError("RATE_LIMITED");
     const policy = meetings.meetingPolicy(request.params.id!);
-    if (policy === undefined) throw new ServerError("MEETING_NOT_FOUND");
+    if (policy === undefined) {
+      await attempts.failure(request.remoteAddress);
+      throw new ServerError("MEETING_NOT_FOUND");
+    }
     // Only those who manage the meeting get its sealed details (and cause an unwrap).
     if (principal !== null && canManage(principal, policy)) return { body: detailsView(await meetingFor(principal, request.params.id!)) };
     const meeting = meetings.get(request.params.id!);

@@ -25,6 +25,11 @@ export class RateLimiter {
     return w !== undefined && w.count >= this.#limit;
   }
 
+  /** Attempts counted for `key` in its current window. */
+  count(key: string): number {
+    return this.#current(key)?.count ?? 0;
+  }
+
   /** Count one attempt for `key`. */
   record(key: string): void {
     const w = this.#current(key);

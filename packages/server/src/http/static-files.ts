@@ -2,6 +2,11 @@
  * Static files for the web app from `webRoot`: GET and HEAD only, no directory listings, no
  * dot-files, nothing outside the root (`..`, encoded slashes and symlinks that leave it are
  * refused). `/` and the join pages `/m/<id>` serve index.html so the app can route itself.
+ *
+ * Only the app's own assets: files whose type is a web asset (CONTENT_TYPES, less source maps
+ * unless `sourceMaps`), never build output that happens to sit in the same folder — compiled
+ * tests (`test/`, `*.test.js`), TypeScript's build info and output (`tsc/`, `*.tsbuildinfo`,
+ * `*.d.ts`), sources (`*.ts`) or packages (`node_modules/`).
  */
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -29,6 +34,21 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".woff2": "font/woff2",
 };
 
+/** Folders and file names that are never the app's assets, wherever they appear. */
+const NEVER_SERVED_DIRS = new Set(["test", "tests", "tsc", "node_modules", "src"]);
+const NEVER_SERVED_FILES = /(\.test\.[cm]?js|\.spec\.[cm]?js|\.d\.ts|\.tsbuildinfo)$/i;
+
+/** Whether a path below the web root is one of the app's assets (see the module comment). */
+export function isServableAsset(segments: readonly string[], sourceMaps: boolean): boolean {
+  if (segments.length === 0) return true; // the root: index.html
+  if (segments.slice(0, -1).some((s) => NEVER_SERVED_DIRS.has(s.toLowerCase()))) return false;
+  const name = segments[segments.length - 1]!;
+  if (NEVER_SERVED_FILES.test(name)) return false;
+  const ext = extname(name).toLowerCase();
+  if (ext === ".map") return sourceMaps;
+  return ext !== ".json" && CONTENT_TYPES[ext] !== undefined;
+}
+
 export function contentTypeFor(file: string): string {
   return CONTENT_TYPES[extname(file).toLowerCase()] ?? "application/octet-stream";
 }
@@ -38,10 +58,13 @@ const APP_ROUTES = [/^\/$/, /^\/m\/[^/]+\/?$/];
 
 export class StaticFiles {
   readonly #root: string;
+  readonly #sourceMaps: boolean;
   #realRoot: Promise<string> | undefined;
 
-  constructor(root: string) {
+  /** `sourceMaps`: also serve `*.map` files (off by default: they show the app's source). */
+  constructor(root: string, options: { sourceMaps?: boolean } = {}) {
     this.#root = root;
+    this.#sourceMaps = options.sourceMaps ?? false;
   }
 
   /**
@@ -51,7 +74,7 @@ export class StaticFiles {
   async serve(path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const relative = APP_ROUTES.some((r) => r.test(path)) ? ["index.html"] : safeSegments(path);
-    if (relative === undefined) return false;
+    if (relative === undefined || !isServableAsset(relative, this.#sourceMaps)) return false;
     const file = await this.#resolve(relative);
     if (file === undefined) return false;
 

@@ -18,9 +18,16 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     .join("; ");
 }
 
-/** Read and validate the JSON body; a missing body counts as `{}`. */
+/**
+ * Read and validate the JSON body. Routes that take a body require one: a JSON object (`{}` when
+ * every field is optional). A missing or empty body, `null`, an array or a scalar is 400
+ * BAD_REQUEST, never read as "all defaults".
+ */
 export async function parseBody<T>(request: RouteRequest, schema: z.ZodType<T>): Promise<T> {
-  const parsed = schema.safeParse((await request.json()) ?? {});
+  const json = await request.json();
+  if (json === undefined) throw new ServerError("BAD_REQUEST", "a JSON object body is required (Content-Type: application/json; {} if every field is optional)");
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw new ServerError("BAD_REQUEST", "body: must be a JSON object");
+  const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ServerError("BAD_REQUEST", describeIssues(parsed.error.issues));
   return parsed.data;
 }

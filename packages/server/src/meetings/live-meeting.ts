@@ -9,6 +9,8 @@
  * only: no Welcome until a commit adds them, and no media peer until they are full group members.
  */
 import {
+  checkKeyPackage,
+  isProtocolError,
   MLS_SUITES,
   peekMessage,
   toBase64,
@@ -20,9 +22,10 @@ import {
   type ServerMessage,
   type TrackInfo,
 } from "@conclave/protocol";
-import { DeliveryService, type DeliveryOutput } from "./delivery-service.js";
+import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
+import type { Logger } from "../observability/logger.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
 import type { IceServerInfo } from "@conclave/protocol";
 
@@ -108,6 +111,10 @@ export interface LiveMeetingOptions {
   /** The host ended the meeting: record it (the registry marks it ended in storage). */
   onEnded?: () => void;
   commitTimeoutMs?: number;
+  /** How long members have to acknowledge a commit before the vote is decided (see DeliveryService). */
+  ackTimeoutMs?: number;
+  /** The security log, bound to this meeting (refused and voided commits, expulsions, host removals). */
+  security?: Logger;
   /** Called when the last participant leaves, so the registry can drop the meeting. */
   onEmpty?: () => void;
   /** Report of non-fatal internal problems (never contains secrets). */
@@ -161,8 +168,6 @@ export class LiveMeeting {
   readonly #commitRequestedAt = new Map<bigint, number>();
   /** For metrics: when each member still to be removed from the group left. */
   readonly #leftAt = new Map<string, number>();
-  /** For metrics: the members the commit being handled removes (the service answers synchronously). */
-  #committingRemoves: readonly string[] = [];
 
   constructor(opts: LiveMeetingOptions) {
     this.meeting = opts.meeting;
@@ -171,14 +176,12 @@ export class LiveMeeting {
     this.#policy = opts.policy ?? OPEN_POLICY;
     this.#ds = new DeliveryService({
       groupIdBase: new TextEncoder().encode(`conclave:${opts.meeting.id}`),
-      inspect: {
-        peekCommit(bytes) {
-          const m = peekMessage(bytes);
-          return { groupId: m.groupId, epoch: m.epoch, isCommit: m.contentType === "commit" };
-        },
-      },
+      // Commits are checked against the meeting's suite (post-quantum meetings: X-Wing).
+      suite: opts.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       emit: (out) => this.#deliver(out),
+      ...(opts.security ? { onEvent: (e: DeliveryEvent) => logDeliveryEvent(opts.security!, e) } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
+      ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
     });
   }
 
@@ -233,8 +236,10 @@ export class LiveMeeting {
         p.connection.send({ type: "error", code: "ALREADY_JOINED", message: errorMessage("ALREADY_JOINED"), fatal: false });
         return;
       case "groupCreated": {
-        const r = this.#ds.groupCreated(memberId, fromBase64(msg.groupId));
-        if (!r.ok) p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", r.reason), fatal: false });
+        const r = await this.#ds.groupCreated(memberId, fromBase64(msg.groupId), fromBase64(msg.groupInfo));
+        if (!r.ok && this.#participants.get(memberId) === p) {
+          p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", r.reason), fatal: false });
+        }
         return;
       }
       case "commit":
@@ -244,25 +249,26 @@ export class LiveMeeting {
           p.connection.send({ type: "commitRejected", epoch: msg.epoch, reason: "an end-to-end encrypted meeting admits no connector" });
           return;
         }
-        this.#committingRemoves = msg.removed;
-        try {
-          this.#ds.commit(memberId, {
-            epoch: BigInt(msg.epoch),
-            commit: fromBase64(msg.commit),
-            ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
-            ...(msg.ratchetTree ? { ratchetTree: fromBase64(msg.ratchetTree) } : {}),
-            added: msg.added,
-            removed: msg.removed,
-          });
-        } finally {
-          this.#committingRemoves = [];
-        }
+        await this.#ds.commit(memberId, {
+          epoch: BigInt(msg.epoch),
+          commit: fromBase64(msg.commit),
+          ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
+          added: msg.added,
+          removed: msg.removed,
+        });
         return;
       case "welcomeProcessed":
-        if (!this.#ds.welcomeProcessed(memberId)) {
-          p.connection.send({ type: "error", code: "GROUP_REJECTED", message: errorMessage("GROUP_REJECTED", "no Welcome was pending"), fatal: false });
-        }
+        // A Welcome voided by a rollback meanwhile is not an error: a new one follows.
+        this.#ds.welcomeProcessed(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
         return;
+      case "commitAck":
+        this.#ds.ack(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
+        return;
+      case "commitFailed": {
+        const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
+        if (kp) this.#ds.failed(memberId, BigInt(msg.epoch), kp);
+        return;
+      }
       case "badKeyPackages":
         for (const id of this.#ds.rejectKeyPackages(memberId, msg.memberIds)) {
           const joiner = this.#participants.get(id);
@@ -273,9 +279,11 @@ export class LiveMeeting {
           joiner.connection.close(4403, "BAD_KEY_PACKAGE");
         }
         return;
-      case "groupFailure":
-        this.#ds.rejoin(memberId, fromBase64(msg.keyPackage));
+      case "groupFailure": {
+        const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
+        if (kp) this.#ds.rejoin(memberId, kp);
         return;
+      }
       case "publishOffer": {
         const media = this.#requireMedia(p);
         if (!media) return;
@@ -314,6 +322,32 @@ export class LiveMeeting {
         throw new Error(`unhandled message ${(never as { type: string }).type}`);
       }
     }
+  }
+
+  /**
+   * A fresh key package a member sends to be added again: it must verify and name the member
+   * exactly as it joined (else anyone could re-enter the group as someone else). A bad one ends
+   * the member's participation.
+   */
+  async #rejoinKeyPackage(p: Participant, b64: string): Promise<Uint8Array | null> {
+    const bytes = fromBase64(b64);
+    let why: string | null = null;
+    try {
+      const checked = await checkKeyPackage(bytes);
+      const id = p.identity;
+      const got = checked.identity;
+      const same = got.kind === id.kind && got.memberId === id.memberId && got.displayName === id.displayName && (got.kind !== "connector" || (id.kind === "connector" && got.connector === id.connector));
+      if (checked.suite !== (this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default)) why = "it uses another MLS cipher suite";
+      else if (!same) why = "its credential names someone else";
+    } catch (e) {
+      why = isProtocolError(e) ? e.code : "unreadable";
+    }
+    if (why === null) return bytes;
+    if (this.#participants.get(p.identity.memberId) !== p) return null;
+    this.leave(p.identity.memberId, "removed");
+    p.connection.send({ type: "error", code: "BAD_KEY_PACKAGE", message: errorMessage("BAD_KEY_PACKAGE", why), fatal: true });
+    p.connection.close(4403, "BAD_KEY_PACKAGE");
+    return null;
   }
 
   /** A participant left or its connection dropped: the others rekey without it. */
@@ -441,6 +475,12 @@ export class LiveMeeting {
         }
         if (target.role === "host" && p.role !== "host") return refuse("NOT_HOST");
         if (!msg.allowRejoin) this.#banned.add(target.banKey);
+        this.#opts.security?.warn("participant removed by a host", undefined, {
+          event: "host_removed",
+          memberId: target.identity.memberId,
+          by: p.identity.memberId,
+          allowRejoin: msg.allowRejoin === true,
+        });
         // Leave first (the others rekey without it at once), then tell it why.
         this.leave(target.identity.memberId, "removed");
         target.connection.send({ type: "error", code: "REMOVED_BY_HOST", message: errorMessage("REMOVED_BY_HOST"), fatal: true });
@@ -526,7 +566,7 @@ export class LiveMeeting {
         send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
         return;
       case "commitAccepted":
-        this.#recordAccepted(out.epoch);
+        this.#recordAccepted(out.epoch, out.removed);
         send({ type: "commitAccepted", epoch: out.epoch.toString() });
         return;
       case "commitRejected":
@@ -534,13 +574,22 @@ export class LiveMeeting {
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
-        send({
-          type: "welcome",
-          epoch: out.epoch.toString(),
-          welcome: toBase64(out.welcome),
-          ...(out.ratchetTree ? { ratchetTree: toBase64(out.ratchetTree) } : {}),
-        });
+        send({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) });
         return;
+      case "epochConfirmed":
+        send({ type: "epochConfirmed", epoch: out.epoch.toString() });
+        return;
+      case "rollback":
+        send({ type: "rollback", epoch: out.epoch.toString(), reason: out.reason });
+        return;
+      case "expel": {
+        // Banned from this meeting: whoever breaks the group's commits does not get back in.
+        if (out.code === "BAD_COMMIT") this.#banned.add(p.banKey);
+        this.leave(out.to, "removed");
+        send({ type: "error", code: out.code, message: errorMessage(out.code, out.reason), fatal: true });
+        p.connection.close(4403, out.code);
+        return;
+      }
       case "inGroup":
         p.inGroup = true;
         this.#attachMedia(p);
@@ -559,7 +608,7 @@ export class LiveMeeting {
     }
   }
 
-  #recordAccepted(epoch: bigint): void {
+  #recordAccepted(epoch: bigint, removed: readonly string[]): void {
     const m = this.#opts.metrics;
     if (!m) return;
     const now = performance.now();
@@ -567,7 +616,7 @@ export class LiveMeeting {
     const requested = this.#commitRequestedAt.get(epoch);
     if (requested !== undefined) m.commitLatency.observe((now - requested) / 1000);
     for (const e of this.#commitRequestedAt.keys()) if (e <= epoch) this.#commitRequestedAt.delete(e);
-    for (const id of this.#committingRemoves) {
+    for (const id of removed) {
       const left = this.#leftAt.get(id);
       if (left === undefined) continue;
       this.#leftAt.delete(id);
@@ -601,4 +650,29 @@ function addsConnector(commitB64: string): boolean {
 function info(p: Participant): MemberInfo {
   const kind = p.identity.kind === "connector" ? { kind: "connector" as const, connector: p.identity.connector } : { kind: "person" as const };
   return { memberId: p.identity.memberId, displayName: p.identity.displayName, kind, inGroup: p.inGroup, role: p.role };
+}
+
+/** One security-log line per delivery-service decision (docs/operations.md, "Security log"). */
+function logDeliveryEvent(log: Logger, e: DeliveryEvent): void {
+  switch (e.event) {
+    case "commitRefused":
+      log.warn("commit refused by the delivery service", undefined, { event: "commit_refused", memberId: e.memberId, epoch: e.epoch, reason: e.detail });
+      return;
+    case "commitVoided":
+      log.warn("commit voided: most members could not apply it", undefined, { event: "commit_voided", memberId: e.memberId, epoch: e.epoch, failures: e.failures, acks: e.acks });
+      return;
+    case "commitFailuresOutvoted":
+      log.warn("commit stands; members that could not apply it are added again", undefined, { event: "commit_failures_outvoted", memberId: e.memberId, epoch: e.epoch, reporters: e.reporters });
+      return;
+    case "memberExpelled":
+      log.warn("member expelled from the meeting", undefined, { event: "member_expelled", memberId: e.memberId, code: e.code, reason: e.detail });
+      return;
+    case "groupInfoRefused":
+      log.warn("founder's group refused", undefined, { event: "group_info_refused", memberId: e.memberId, reason: e.detail });
+      return;
+    default: {
+      const never: never = e;
+      throw new Error(`unhandled event ${(never as { event: string }).event}`);
+    }
+  }
 }

@@ -1,10 +1,10 @@
 /**
  * The live meetings of this server, by meeting id, and the join checks in front of them:
- * the meeting exists and has not ended, the passcode is right (with per-address and per-meeting
- * rate limits on attempts), the key package is well formed and names the participant, and the
- * meeting's encryption type allows the participant's kind.
+ * the meeting exists and has not ended, the passcode is right (guessing limited per address,
+ * http/attempt-guard.ts), the key package verifies and names the participant, and the meeting's
+ * encryption type allows the participant's kind.
  */
-import { MLS_SUITES, isProtocolError, peekKeyPackage, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
+import { MLS_SUITES, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import {
   LiveMeeting,
@@ -18,9 +18,10 @@ import {
 } from "./live-meeting.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
-import { RateLimiter } from "../http/rate-limit.js";
 import type { ConnectorTickets } from "../connectors/tickets.js";
 import type { ConnectorKind } from "@conclave/protocol";
+import { AttemptGuard, type AttemptLimits } from "../http/attempt-guard.js";
+import type { Logger } from "../observability/logger.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { IceServerInfo } from "@conclave/protocol";
@@ -31,7 +32,12 @@ export interface MeetingRegistryOptions {
   /** Creates the media room of a meeting (the relay); omitted, meetings have signaling only. */
   createMediaRoom?: (meetingId: string) => MediaRoom;
   commitTimeoutMs?: number;
-  limits?: JoinLimits;
+  ackTimeoutMs?: number;
+  /** The guessing budget shared with HTTP lookups and sign-ins; default: its own, with `limits`. */
+  attempts?: AttemptGuard;
+  limits?: AttemptLimits;
+  /** The security log (failed joins, refused commits, host removals); never given a secret. */
+  security?: Logger;
   /** How a meeting admits people (waiting room, join before host); default OPEN_POLICY. */
   policyFor?: (meeting: Meeting) => MeetingPolicy;
   /** Whether a signed-in user is the meeting's host (its owner). */
@@ -58,21 +64,6 @@ export interface JoinContext {
   admin: boolean;
 }
 
-/** Per-minute limits on join attempts (defaults in DEFAULT_JOIN_LIMITS). */
-export interface JoinLimits {
-  /** Failed joins (unknown meeting or wrong passcode) per client address: against guessing. */
-  failuresPerAddress?: number;
-  /** Wrong passcodes per meeting, from all addresses: against distributed guessing. */
-  passcodeFailuresPerMeeting?: number;
-  /** Join attempts of any outcome per client address (generous: offices share one NAT address). */
-  joinsPerAddress?: number;
-}
-
-export const DEFAULT_JOIN_LIMITS: Required<JoinLimits> = {
-  failuresPerAddress: 10,
-  passcodeFailuresPerMeeting: 50,
-  joinsPerAddress: 600,
-};
 
 export type JoinOutcome =
   | { ok: true; meeting: LiveMeeting; memberId: string }
@@ -98,14 +89,13 @@ export type JoinErrorCode = Extract<
 export class MeetingRegistry {
   readonly #opts: MeetingRegistryOptions;
   readonly #live = new Map<string, LiveMeeting>();
-  readonly #joinLimiter: RateLimiter;
-  readonly #failuresByAddress: RateLimiter;
-  readonly #passcodeFailuresByMeeting: RateLimiter;
+  readonly #attempts: AttemptGuard;
   #closed = false;
   readonly #metrics: ServerMetrics | undefined;
 
   constructor(opts: MeetingRegistryOptions) {
     this.#opts = opts;
+    this.#attempts = opts.attempts ?? new AttemptGuard(opts.limits);
     this.#metrics = opts.metrics ? serverMetrics(opts.metrics) : undefined;
     const live = this.#live;
     opts.metrics?.gauge({
@@ -124,10 +114,6 @@ export class MeetingRegistry {
         this.set(n);
       },
     });
-    const limits = { ...DEFAULT_JOIN_LIMITS, ...opts.limits };
-    this.#joinLimiter = new RateLimiter({ limit: limits.joinsPerAddress, windowMs: 60_000 });
-    this.#failuresByAddress = new RateLimiter({ limit: limits.failuresPerAddress, windowMs: 60_000 });
-    this.#passcodeFailuresByMeeting = new RateLimiter({ limit: limits.passcodeFailuresPerMeeting, windowMs: 60_000 });
   }
 
   /** The live meeting with this id, if anyone is in it. */
@@ -148,14 +134,16 @@ export class MeetingRegistry {
   async #join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
     const address = who.address;
     if (this.#closed) return fail("SERVER_CLOSED");
-    if (this.#joinLimiter.isLimited(address)) return fail("RATE_LIMITED", "join attempts from your address");
-    if (this.#failuresByAddress.isLimited(address)) return fail("RATE_LIMITED", "failed join attempts from your address");
-    this.#joinLimiter.record(address);
+    // Per address, and per meeting only for addresses that have failed (attempt-guard.ts): a
+    // newcomer with the right passcode is never locked out by someone else's guessing.
+    const refused = this.#attempts.attempt(address, `meeting:${msg.meetingId}`);
+    if (refused !== null) return fail("RATE_LIMITED", refused === "attempts" ? "join attempts from your address" : "failed attempts from your address");
 
     const record = this.#opts.store.get(msg.meetingId);
     if (!record) {
       // Unknown ids count as failures: guessing meeting ids is rate limited like passcodes.
-      this.#failuresByAddress.record(address);
+      this.#opts.security?.warn("join refused: unknown meeting", undefined, { event: "join_failed", reason: "unknown_meeting", ip: address, meetingId: msg.meetingId });
+      await this.#attempts.failure(address);
       return fail("MEETING_NOT_FOUND");
     }
     if (record.endedAt !== undefined) return fail("MEETING_ENDED");
@@ -165,15 +153,15 @@ export class MeetingRegistry {
     // A connector the server started presents its ticket instead (checked against its credential below).
     const grant = msg.connectorTicket !== undefined ? (this.#opts.tickets?.redeem(msg.connectorTicket, record.id) ?? null) : undefined;
     if (grant === null) {
-      this.#failuresByAddress.record(address);
+      this.#opts.security?.warn("join refused: forged or reused connector ticket", undefined, { event: "join_failed", reason: "bad_ticket", ip: address, meetingId: record.id });
+      await this.#attempts.failure(address, `meeting:${record.id}`);
       return fail("BAD_TICKET");
     }
     if (record.passcodeRequired && !host && grant === undefined) {
-      if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
       const ok = msg.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, msg.passcode));
       if (!ok) {
-        this.#failuresByAddress.record(address);
-        this.#passcodeFailuresByMeeting.record(record.id);
+        this.#opts.security?.warn("join refused: wrong passcode", undefined, { event: "join_failed", reason: "wrong_passcode", ip: address, meetingId: record.id });
+        await this.#attempts.failure(address, `meeting:${record.id}`);
         return fail("WRONG_PASSCODE");
       }
     }
@@ -181,7 +169,8 @@ export class MeetingRegistry {
     const keyPackage = fromBase64(msg.keyPackage);
     let identity: MemberIdentity;
     try {
-      const peeked = peekKeyPackage(keyPackage);
+      // Decoded and its signatures verified here, so a forged one never reaches a committer.
+      const peeked = await checkKeyPackage(keyPackage);
       // The group's suite is the meeting's: a key package for another one could never be added.
       const suite = record.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
       if (peeked.suite !== suite) return fail("MLS_SUITE_MISMATCH", `this meeting uses ${suite}, the key package ${peeked.suite}`);
@@ -212,6 +201,8 @@ export class MeetingRegistry {
         },
         ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
+        ...(this.#opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: this.#opts.ackTimeoutMs } : {}),
+        ...(this.#opts.security ? { security: this.#opts.security.child({ meetingId: id }) } : {}),
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
@@ -248,23 +239,26 @@ export class MeetingRegistry {
   async authorizeConnector(req: { meetingId: string; passcode?: string; address: string; connector: ConnectorKind }): Promise<
     { ok: true; ticket: string; meeting: Meeting } | { ok: false; code: JoinErrorCode | "BAD_TICKET"; message: string }
   > {
+    // `address` is the device's ("sip:192.0.2.7"): a device guessing meeting ids or passcodes
+    // spends the same per-address attempt budget as a browser (http/attempt-guard.ts).
     const address = req.address;
     if (this.#closed) return fail("SERVER_CLOSED");
     if (!this.#opts.tickets) return fail("SERVER_CLOSED", "connectors are not enabled");
-    if (this.#failuresByAddress.isLimited(address)) return fail("RATE_LIMITED", "failed join attempts from your address");
+    const refused = this.#attempts.attempt(address, `meeting:${req.meetingId}`);
+    if (refused !== null) return fail("RATE_LIMITED", refused === "attempts" ? "join attempts from your address" : "failed attempts from your address");
     const record = this.#opts.store.get(req.meetingId);
     if (!record) {
-      this.#failuresByAddress.record(address);
+      this.#opts.security?.warn("room system refused: unknown meeting", undefined, { event: "join_failed", reason: "unknown_meeting", ip: address, meetingId: req.meetingId });
+      await this.#attempts.failure(address);
       return fail("MEETING_NOT_FOUND");
     }
     if (record.endedAt !== undefined) return fail("MEETING_ENDED");
     if (record.encryption === "e2ee") return fail("CONNECTOR_NOT_ALLOWED");
     if (record.passcodeRequired) {
-      if (this.#passcodeFailuresByMeeting.isLimited(record.id)) return fail("RATE_LIMITED", "passcode attempts for this meeting");
       const ok = req.passcode !== undefined && (await this.#opts.store.verifyPasscodeAsync(record.id, req.passcode));
       if (!ok) {
-        this.#failuresByAddress.record(address);
-        this.#passcodeFailuresByMeeting.record(record.id);
+        this.#opts.security?.warn("room system refused: wrong passcode", undefined, { event: "join_failed", reason: "wrong_passcode", ip: address, meetingId: record.id });
+        await this.#attempts.failure(address, `meeting:${record.id}`);
         return fail("WRONG_PASSCODE");
       }
     }

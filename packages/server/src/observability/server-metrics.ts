@@ -40,6 +40,11 @@ export function serverMetrics(metrics: Metrics) {
       help: "Time from the delivery service asking for a commit to accepting one for that epoch.",
       buckets: LATENCY_BUCKETS_SECONDS,
     }),
+    connectionsRefused: metrics.counter<"cap">({
+      name: "conclave_connections_refused_total",
+      help: "TCP connections closed at once because a connection cap was reached, by cap (total, per_address).",
+      labelNames: ["cap"],
+    }),
     rekeyAfterLeave: metrics.histogram({
       name: "conclave_mls_rekey_after_leave_seconds",
       help: "Time from a member leaving (or being removed) to the accepted commit that removes it from the group.",

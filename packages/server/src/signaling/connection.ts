@@ -4,20 +4,28 @@
  * - Only text frames of valid signaling messages pass (packages/protocol/src/signaling); anything
  *   else gets an `error` message, and repeated garbage closes the socket (4400) — the meeting and
  *   everyone else in it carry on.
- * - The first message must be `join`, within JOIN_TIMEOUT_MS.
+ * - The first message must be `join`, within JOIN_TIMEOUT_MS, and no message may exceed
+ *   MAX_PRE_JOIN_MESSAGE_BYTES (the server's WebSocket limit) until the join is accepted (a join with a key package is a few
+ *   KiB); then up to MAX_SIGNALING_MESSAGE_BYTES (Welcomes of large groups).
+ * - A message that starts arriving must finish within MESSAGE_TIMEOUT_MS (PRE_JOIN_MESSAGE_TIMEOUT_MS
+ *   before the join): a sender that stalls mid-message is cut off instead of pinning its buffer.
  * - Messages are rate limited per connection; a flood closes the socket (4429).
  * - Messages from one connection are handled one at a time, in order.
  * - Nothing from a message body is logged (it may hold passcodes or key packages).
  */
 import type { IncomingMessage } from "node:http";
 import type { WebSocket, RawData } from "ws";
-import { encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
+import { MAX_SIGNALING_MESSAGE_BYTES, encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
+import { messageInProgress, setMaxMessageBytes } from "./ws-limits.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
 
 export const JOIN_TIMEOUT_MS = 15_000;
+/** A message must arrive whole within this time (4 MiB at about 1.1 Mbit/s), 5 s before the join. */
+export const MESSAGE_TIMEOUT_MS = 30_000;
+export const PRE_JOIN_MESSAGE_TIMEOUT_MS = 5_000;
 /**
  * WebSocket ping interval. A peer that answers no ping for two intervals is cut off, so a
  * participant whose network vanished (no TCP close) leaves the group within ~2 intervals.
@@ -29,6 +37,7 @@ export const CLOSE_CODES = {
   MALFORMED: 4400,
   JOIN_TIMEOUT: 4408,
   RATE_LIMITED: 4429,
+  MESSAGE_TIMEOUT: 4408,
   SERVER_SHUTDOWN: 1001,
 } as const;
 const MAX_MALFORMED = 5;
@@ -38,11 +47,18 @@ const RATE_LIMIT = 500;
 
 export interface SignalingOptions {
   heartbeatMs?: number;
+  /** How often a half-received message is looked for (default 1 s). */
+  messageCheckMs?: number;
   /** Who the upgrade request authenticates (session cookie, admin token); default nobody. */
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
   /** Counts error messages by code and rate-limited connections. */
   metrics?: ServerMetrics;
+  /** A connection cut for abuse (for the security log): which limit, from where, joined or not. */
+  onAbuse?: (event: SignalingAbuse, address: string, joined: boolean) => void;
 }
+
+/** Why a connection was cut. */
+export type SignalingAbuse = "message_timeout" | "message_too_large" | "malformed_messages" | "message_flood";
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
   const address = req.socket.remoteAddress ?? "unknown";
@@ -89,6 +105,22 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
   }, JOIN_TIMEOUT_MS);
   joinTimer.unref();
 
+  // A message half-received for too long: the sender stalled (or is trickling bytes to pin memory).
+  let messageSince: number | null = null;
+  const messageWatch = setInterval(() => {
+    if (!messageInProgress(ws)) {
+      messageSince = null;
+      return;
+    }
+    const now = Date.now();
+    messageSince ??= now;
+    if (now - messageSince > (memberId ? MESSAGE_TIMEOUT_MS : PRE_JOIN_MESSAGE_TIMEOUT_MS)) {
+      opts.onAbuse?.("message_timeout", address, memberId !== null);
+      ws.terminate();
+    }
+  }, opts.messageCheckMs ?? 1000);
+  messageWatch.unref();
+
   ws.on("message", (data: RawData, isBinary: boolean) => {
     const now = Date.now();
     if (now - windowStart > RATE_WINDOW_MS) {
@@ -96,6 +128,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       count = 0;
     }
     if (++count > RATE_LIMIT) {
+      if (count === RATE_LIMIT + 1) opts.onAbuse?.("message_flood", address, memberId !== null);
       error("RATE_LIMITED", errorMessage("RATE_LIMITED", "messages on this connection"), true, CLOSE_CODES.RATE_LIMITED);
       return;
     }
@@ -133,6 +166,8 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
         meeting = outcome.meeting;
         memberId = outcome.memberId;
         clearTimeout(joinTimer);
+        // Joined: Welcomes and commits of large groups may now come through.
+        setMaxMessageBytes(ws, MAX_SIGNALING_MESSAGE_BYTES);
         return;
       }
       if (meeting.isWaiting(memberId)) meeting.handleWaiting(memberId, msg);
@@ -145,17 +180,20 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
 
   function onMalformed(message: string): void {
     malformed += 1;
+    if (malformed === MAX_MALFORMED) opts.onAbuse?.("malformed_messages", address, memberId !== null);
     error("MESSAGE_MALFORMED", message, malformed >= MAX_MALFORMED);
   }
 
   ws.on("close", () => {
     clearTimeout(joinTimer);
     clearInterval(heartbeat);
+    clearInterval(messageWatch);
     if (meeting && memberId) meeting.leave(memberId, "disconnected");
     meeting = null;
   });
-  ws.on("error", () => {
+  ws.on("error", (e: Error & { code?: string }) => {
     // 'close' follows; oversized frames (ws maxPayload) end up here with code 1009.
+    if (e.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") opts.onAbuse?.("message_too_large", address, memberId !== null);
   });
 }
 

@@ -57,9 +57,9 @@ export class E2eeWorkerClient {
   }
 
   /** Hands the worker a new epoch's secret; the page's copy is transferred (detached). */
-  setEpoch(e: { epoch: bigint; ownLeafIndex: number; secret: Uint8Array }): void {
+  setEpoch(e: { epoch: bigint; ownLeafIndex: number; secret: Uint8Array; rewind?: boolean }): void {
     if (this.#closed) return;
-    this.#post({ type: "epoch", epoch: e.epoch, ownLeafIndex: e.ownLeafIndex, secret: e.secret }, [e.secret.buffer as ArrayBuffer]);
+    this.#post({ type: "epoch", epoch: e.epoch, ownLeafIndex: e.ownLeafIndex, secret: e.secret, rewind: e.rewind === true }, [e.secret.buffer as ArrayBuffer]);
   }
 
   close(): void {

@@ -18,8 +18,11 @@ export interface TransformOptions {
 }
 
 export type PageToWorker =
-  /** The SFrame epoch secret of a new MLS epoch (RFC 9605 §5.2): the worker's key ring advances. */
-  | { type: "epoch"; epoch: bigint; ownLeafIndex: number; secret: Uint8Array }
+  /**
+   * The SFrame epoch secret of a new MLS epoch (RFC 9605 §5.2): the worker's key ring advances.
+   * With `rewind`, the group went back to this (the previous) epoch: the ring returns to it.
+   */
+  | { type: "epoch"; epoch: bigint; ownLeafIndex: number; secret: Uint8Array; rewind: boolean }
   /** Fallback path (createEncodedStreams): a sender's or receiver's streams, transferred. */
   | { type: "streams"; side: TransformSide; kind: MediaKind; readable: ReadableStream; writable: WritableStream }
   /** Forget every key (leaving). */

@@ -295,7 +295,12 @@ export class MeetingController {
       this.#emit();
     });
     session.on("presence", () => this.#emit());
-    session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity)));
+    session.on("epoch", (e) => void this.#onEpoch(session, e.members.map((m) => m.identity), e.rewound));
+    // Out of the MLS group (it could not follow a commit): the server closed this member's media;
+    // it starts again, with new connections, at the next epoch.
+    session.on("groupLost", () => {
+      if (this.#session === session) this.#teardownMedia();
+    });
     session.on("publishAnswer", ({ sdp }) => this.#media?.handlePublishAnswer(sdp));
     session.on("subscribeOffer", ({ sdp, tracks }) => {
       this.#media?.handleSubscribeOffer(sdp, tracks).catch(() => this.#restartConnection());
@@ -318,7 +323,7 @@ export class MeetingController {
     }
   }
 
-  async #onEpoch(session: MeetingSession, members: MemberIdentity[]): Promise<void> {
+  async #onEpoch(session: MeetingSession, members: MemberIdentity[], rewound = false): Promise<void> {
     if (this.#session !== session) return;
     const first = this.#media === null;
     if (first) {
@@ -330,7 +335,7 @@ export class MeetingController {
     const media = this.#media!;
     // The worker's key ring follows every epoch; the secret never leaves this device.
     const secret = await session.exportMediaEpochSecret();
-    if (secret && this.#media === media) media.e2ee.setEpoch(secret);
+    if (secret && this.#media === media) media.e2ee.setEpoch({ ...secret, rewind: rewound });
     if (first && this.#media === media) {
       const lm = this.#opts.media;
       media.startPublishing({ microphone: lm.microphone, camera: lm.camera }, lm.stream).catch(() => this.#restartConnection());

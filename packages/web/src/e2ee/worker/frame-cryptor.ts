@@ -30,6 +30,8 @@ export interface EpochSecret {
   epoch: bigint;
   ownLeafIndex: number;
   secret: Uint8Array;
+  /** The group went back to this epoch (a voided commit): return to its keys. */
+  rewind?: boolean;
 }
 
 export class FrameCryptor {
@@ -64,6 +66,11 @@ export class FrameCryptor {
     const run = this.#queue.then(async () => {
       try {
         const current = this.#ring.epoch;
+        if (e.rewind === true) {
+          if (current !== null && e.epoch < current) this.#ring.rewind(epochSource(e));
+          this.stats.epoch = e.epoch.toString();
+          return;
+        }
         if (current !== null && e.epoch <= current) return;
         await this.#ring.advance(epochSource(e));
         this.stats.epoch = e.epoch.toString();
