@@ -29,6 +29,7 @@ import {
   type SupervisedProcess,
 } from "@conclave/connectors/supervisor";
 import { ServerError } from "../errors.js";
+import { kmsCall } from "../kms/runtime.js";
 import type { Logger } from "../observability/logger.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 
@@ -123,7 +124,7 @@ export class RecordingService {
     if (this.#active.has(meetingId)) throw new ServerError("RECORDING_ACTIVE");
     const id = randomBytes(16).toString("hex");
     const dir = join(this.#opts.dir, id);
-    const key = await this.#opts.keys().keyFor({ kind: "recording", id }, principal);
+    const key = await kmsCall(() => this.#opts.keys().keyFor({ kind: "recording", id }, principal));
     await mkdir(dir, { mode: 0o700 });
     const meta: RecordingMeta = {
       id,
@@ -195,8 +196,10 @@ export class RecordingService {
   async openFile(id: string, name: RecordingFileName, principal: string): Promise<EncryptedFileReader> {
     const meta = this.get(id);
     if (!meta.files.some((f) => f.name === name)) throw new ServerError("RECORDING_NOT_READY");
-    const key = await this.#opts.keys().existingKey({ kind: "recording", id }, principal);
-    return EncryptedFileReader.open(join(this.#opts.dir, id, `${name}.clvc`), key, FINAL_FIELDS[name]);
+    return kmsCall(async () => {
+      const key = await this.#opts.keys().existingKey({ kind: "recording", id }, principal);
+      return EncryptedFileReader.open(join(this.#opts.dir, id, `${name}.clvc`), key, FINAL_FIELDS[name]);
+    });
   }
 
   /** Crypto-shreds a recording: its data key is destroyed, then its files removed. */
@@ -207,7 +210,7 @@ export class RecordingService {
       await active.process.stop();
       this.#active.delete(meta.meetingId);
     }
-    await this.#opts.keys().shred({ kind: "recording", id }, principal);
+    await kmsCall(() => this.#opts.keys().shred({ kind: "recording", id }, principal));
     this.#metas.delete(id);
     await rm(join(this.#opts.dir, id), { recursive: true, force: true });
   }
