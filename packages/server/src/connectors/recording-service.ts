@@ -320,8 +320,18 @@ export class RecordingService {
     if (this.#metas.has(meta.id)) await this.#save(meta);
   }
 
-  /** Finalizes what a dead recorder wrote (a recorder process in recovery mode). */
+  /** Finalizes what a dead recorder wrote (a recorder process in recovery mode); never throws. */
   async #recover(meta: RecordingMeta): Promise<void> {
+    try {
+      await this.#recoverOnce(meta);
+    } catch (e) {
+      this.#opts.logger.warn(`recording ${meta.id}: recovery could not start (it is retried at the next start)`, e);
+      meta.error = "recovery could not start; it is retried when the server starts again";
+      await this.#save(meta).catch(() => undefined);
+    }
+  }
+
+  async #recoverOnce(meta: RecordingMeta): Promise<void> {
     if (this.#closed) return;
     meta.status = "finalizing";
     meta.stoppedAt ??= Date.now();
