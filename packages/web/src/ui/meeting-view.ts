@@ -217,7 +217,7 @@ export class MeetingView {
     this.#roomSystem = inviteForm;
     this.#localRecording = new LocalRecording({
       videos: () => [...root.querySelectorAll<HTMLVideoElement>(".tiles video")],
-      audio: () => [opts.media.stream, ...[...this.#tiles.values()].map((t) => t.audio.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
+      audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
     });
     // Hosts of an Enhanced meeting start and stop cloud recording (the HTTP API, as its owner).
     this.#recordButton.addEventListener("click", () => {
