@@ -6,9 +6,8 @@
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
-import { startRecording, stopRecording } from "../api/recordings.js";
-import { UiError } from "../errors.js";
 import { LocalRecording } from "./local-recording.js";
+import { CloudRecordingUi } from "./recording-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import type { RemoteTrack } from "../media/media-connection.js";
@@ -67,12 +66,8 @@ export class MeetingView {
   readonly #screenButton: HTMLButtonElement;
   readonly #toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
   readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), "Locked");
-  /** Shown while a recording connector is in the MLS group (from the credentials, not the server's word). */
-  readonly #recordingBadge = h("span", { class: "badge badge-recording", "data-testid": "recording-indicator", role: "status", hidden: true }, h("span", { class: "rec-dot", "aria-hidden": "true" }), "REC");
-  /** Everyone, including people who join later, is told while the meeting is recorded. */
-  readonly #recordingNotice = h("p", { class: "status-banner recording-notice", "data-testid": "recording-notice", role: "status", hidden: true });
-  readonly #recordButton = h("button", { type: "button", class: "button small", "data-testid": "recording-button", hidden: true }, "Start cloud recording");
-  readonly #recordHelp = h("p", { class: "help", "data-testid": "recording-control-status", role: "status", "aria-live": "polite" });
+  /** Cloud recording: indicator, notice, the host's button. */
+  readonly #recording: CloudRecordingUi;
   /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
   readonly #localRecording: LocalRecording;
   readonly #waitingCard = h(
@@ -219,23 +214,7 @@ export class MeetingView {
       videos: () => [...root.querySelectorAll<HTMLVideoElement>(".tiles video")],
       audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
     });
-    // Hosts of an Enhanced meeting start and stop cloud recording (the HTTP API, as its owner).
-    this.#recordButton.addEventListener("click", () => {
-      const recording = this.#recordButton.getAttribute("data-recording") === "true";
-      this.#recordButton.disabled = true;
-      this.#recordHelp.textContent = recording ? "Stopping and finalizing the recording…" : "Starting the recorder…";
-      const op = recording ? stopRecording(opts.meetingId) : startRecording(opts.meetingId);
-      void op.then(
-        (r) => {
-          this.#recordHelp.textContent = r.status === "ready" ? "Recording saved. Find it on your Recordings page." : "The recorder is joining; everyone will see it.";
-        },
-        (e: unknown) => {
-          this.#recordHelp.textContent = e instanceof UiError ? e.message : "The recording could not be started.";
-        },
-      ).finally(() => {
-        this.#recordButton.disabled = false;
-      });
-    });
+    this.#recording = new CloudRecordingUi(opts.meetingId);
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
@@ -243,9 +222,7 @@ export class MeetingView {
       h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, "Lock the meeting")),
       h("p", { class: "help", id: "lock-meeting-help" }, "While it is locked, no one else can join, not even into the waiting room."),
       this.#roomSystem,
-      h("h4", {}, "Cloud recording"),
-      this.#recordButton,
-      this.#recordHelp,
+      this.#recording.hostSection,
       this.#endButton,
     );
 
@@ -271,9 +248,9 @@ export class MeetingView {
       h(
         "div",
         { class: "meeting" },
-        brandHeader(title, this.#lockedBadge, this.#recordingBadge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
-        this.#recordingNotice,
+        this.#recording.notice,
         h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#waitingCard, this.#grid), this.#sidebar),
         h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, this.#localRecording.button, leave),
         this.#localRecording.status,
@@ -307,7 +284,7 @@ export class MeetingView {
     this.#renderStatus(s);
     this.#renderAccess(s);
     this.#renderShield(s);
-    this.#renderRecording(s);
+    this.#recording.render(s);
     this.#renderCode(s);
     this.#renderTiles(s);
     this.#renderParticipants(s);
@@ -378,21 +355,6 @@ export class MeetingView {
     }
     this.#knownWaiting = ids;
     this.#participantsButton.classList.toggle("attention", hosting && ids.size > 0);
-  }
-
-  /** The recording indicator and notice, from the MLS member list; the host's start/stop button. */
-  #renderRecording(s: MeetingSnapshot): void {
-    const recorders = s.shield.keyHoldingConnectors.filter((c) => c.connector === "recording");
-    const on = recorders.length > 0 && s.phase === "in-meeting";
-    this.#recordingBadge.hidden = !on;
-    this.#recordingNotice.hidden = !on;
-    this.#recordingNotice.textContent = on
-      ? "This meeting is being recorded by the server (cloud recording). Everyone's audio and video is stored, encrypted at rest on this server, for the meeting's owner."
-      : "";
-    const hosting = s.role !== "participant" && s.phase === "in-meeting" && s.encryption === "enhanced";
-    this.#recordButton.hidden = !hosting;
-    this.#recordButton.setAttribute("data-recording", String(on));
-    this.#recordButton.textContent = on ? "Stop recording" : "Start cloud recording";
   }
 
   #renderShield(s: MeetingSnapshot): void {
