@@ -10,6 +10,7 @@
 import { runTarget } from "../packages/test-support/dist/src/index.js";
 import { mlsSeeds, mlsTargets, syncTargets } from "../packages/protocol/dist/test/fuzz-targets.js";
 import { relayTargets } from "../packages/server/dist/test/fuzz-relay-targets.js";
+import { connectorTargets } from "../packages/connectors/dist/test/fuzz-targets.js";
 
 const executions = Number(process.argv[2] ?? 1_000_000);
 const maxSeconds = Number(process.argv[3] ?? 3600);
@@ -17,7 +18,7 @@ const seed = Number(process.argv[4] ?? 1);
 const only = process.argv.slice(5);
 const ROUND = 50_000;
 
-const targets = [...syncTargets(), ...relayTargets(), ...mlsTargets(await mlsSeeds())].filter((t) => only.length === 0 || only.some((o) => t.name.includes(o)));
+const targets = [...syncTargets(), ...relayTargets(), ...connectorTargets(), ...mlsTargets(await mlsSeeds())].filter((t) => only.length === 0 || only.some((o) => t.name.includes(o)));
 let failed = false;
 console.log(`| target | executions | seconds | executions/s | property violations |`);
 console.log(`|---|---|---|---|---|`);
