@@ -43,8 +43,18 @@ async function recordSignaling(context: BrowserContext): Promise<void> {
   });
 }
 
-function framesOf(page: Page): Promise<{ t: number; text: string }[]> {
-  return page.evaluate(() => [...(window as unknown as { __frames: { t: number; text: string }[] }).__frames]);
+/**
+ * The frames the page received, without `pong`s: those answer the page's own liveness pings and
+ * carry nothing but the nonce it sent (checked here), so they say nothing about the meeting.
+ */
+async function framesOf(page: Page): Promise<{ t: number; text: string }[]> {
+  const frames = await page.evaluate(() => [...(window as unknown as { __frames: { t: number; text: string }[] }).__frames]);
+  return frames.filter((f) => {
+    const msg = JSON.parse(f.text) as Record<string, unknown>;
+    if (msg.type !== "pong") return true;
+    assert.deepEqual(Object.keys(msg).sort(), ["nonce", "type"], f.text);
+    return false;
+  });
 }
 
 function typeOf(text: string): string {
@@ -252,6 +262,75 @@ test("host controls are keyboard-reachable and labelled, in the People panel and
   await waiting.context.close();
 });
 
+test("the host mutes a guest, asks them to unmute (only the guest can), and spotlights them for everyone; all end-to-end encrypted", async () => {
+  const gus = await openPage(browser, server.link(meeting));
+  others.push(gus);
+  await gus.page.getByTestId("display-name").fill("Gus");
+  await gus.page.getByTestId("join-button").click();
+  await waitingEntry(host.page, "Gus").getByTestId("admit-button").click();
+  await gus.page.waitForFunction(() => window.conclave.phase() === "in-meeting", undefined, { timeout: 30_000 });
+  const gusTile = host.page.locator('[data-testid="video-tile"][data-participant-name="Gus"]');
+  await gusTile.waitFor({ timeout: 30_000 });
+  await eventually("Gus's state to reach the host", 15_000, async () => (await gusTile.getAttribute("data-muted")) === null && (await gus.page.getByTestId("mic-button").textContent()) === "Mute");
+
+  // Mute: Gus's own app mutes itself, and every tile shows it.
+  await gusTile.getByTestId("tile-menu-button").click();
+  await host.page.getByTestId("tile-menu").getByTestId("mute-participant").click();
+  await eventually("Gus muted", 10_000, async () => (await gus.page.getByTestId("mic-button").textContent()) === "Unmute");
+  await eventually("the host sees Gus muted", 10_000, async () => (await gusTile.getAttribute("data-muted")) !== null);
+
+  // Ask to unmute: Gus is asked, and stays muted until Gus says yes.
+  await gusTile.getByTestId("tile-menu-button").click();
+  await host.page.getByTestId("tile-menu").getByTestId("ask-unmute").click();
+  const request = gus.page.getByTestId("unmute-request");
+  await request.waitFor({ timeout: 10_000 });
+  assert.match((await request.textContent()) ?? "", /asks you to unmute/);
+  assert.equal(await gus.page.getByTestId("mic-button").textContent(), "Unmute", "nobody unmutes Gus but Gus");
+  await request.getByTestId("unmute-request-accept").click();
+  await eventually("the host sees Gus unmuted", 10_000, async () => (await gusTile.getAttribute("data-muted")) === null);
+
+  // Spotlight for everyone: Gus is the main tile on the other pages too.
+  await gusTile.getByTestId("tile-menu-button").click();
+  await host.page.getByTestId("tile-menu").getByTestId("spotlight-button").click();
+  const robo = bots[bots.length - 1]!;
+  const gusId = await gus.page.evaluate(() => window.conclave.memberId());
+  await eventually("the bot to hear the spotlight", 10_000, () => robo.spotlight.includes(gusId!));
+  await eventually("Gus on the host's main tile", 10_000, async () => (await host.page.locator('[data-testid="video-tile"].main').getAttribute("data-participant-name").catch(() => null)) === "Gus");
+  await gusTile.getByTestId("tile-menu-button").click();
+  await host.page.getByTestId("tile-menu").getByTestId("spotlight-button").click();
+  await eventually("the spotlight ended", 10_000, () => robo.spotlight.length === 0);
+});
+
+test("two guests on the same address: the host removes one without allowing back; that browser is refused, the other guest joins", async () => {
+  const gus = others[others.length - 1]!;
+  const before = await securityCode(host.page);
+  await host.page.getByRole("button", { name: "Manage Gus" }).click();
+  const dialog = host.page.getByTestId("manage-participant-dialog");
+  await dialog.waitFor();
+  await dialog.getByTestId("remove-participant").click();
+  const exit = gus.page.getByTestId("meeting-exit");
+  await exit.waitFor({ timeout: 20_000 });
+  await eventually("a new code without Gus", 20_000, async () => (await securityCode(host.page)) !== before);
+  // Gus's browser (same device token, even under a new name) is refused.
+  await exit.getByRole("link", { name: "Join again" }).click();
+  await gus.page.getByTestId("display-name").fill("Not Gus");
+  await gus.page.getByTestId("join-button").click();
+  await gus.page.locator('[data-testid="error"][data-error-code="BANNED"]').waitFor({ timeout: 20_000 });
+
+  // Gia: another guest on 127.0.0.1, another browser: let in as usual.
+  const gia = await openPage(browser, server.link(meeting));
+  others.push(gia);
+  await gia.page.getByTestId("display-name").fill("Gia");
+  await gia.page.getByTestId("join-button").click();
+  await waitingEntry(host.page, "Gia").waitFor({ timeout: 20_000 });
+  await waitingEntry(host.page, "Gia").getByTestId("admit-button").click();
+  await gia.page.waitForFunction(() => window.conclave.phase() === "in-meeting", undefined, { timeout: 30_000 });
+  await eventually("Gia and the host on one code", 30_000, async () => {
+    const [a, b] = await Promise.all([securityCode(host.page), securityCode(gia.page)]);
+    return a !== "" && a === b;
+  });
+});
+
 test("\"End meeting for all\" asks first, then ends the meeting for everyone", async () => {
   const robo = bots[bots.length - 1]!;
   const closed = robo.session.once("closed");
@@ -266,7 +345,12 @@ test("\"End meeting for all\" asks first, then ends the meeting for everyone", a
 
   await host.page.getByTestId("end-meeting-button").click();
   await host.page.getByTestId("confirm-end-meeting").getByTestId("confirm-ok").click();
-  await closed;
+  // With a deadline: a bot that was never let in (an earlier failure) must fail this, not hang it.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closed,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("the bot was not told the meeting ended within 30 s")), 30_000))),
+  ]).finally(() => clearTimeout(timer));
   await host.page.locator('.status-banner[data-phase="ended"]').waitFor({ timeout: 20_000 });
   assert.equal(server.server.context.meetings.get(meeting.id)?.endedAt !== undefined, true, "the meeting's record says it ended");
 });

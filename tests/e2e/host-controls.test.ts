@@ -26,7 +26,9 @@ test("a waiting participant receives nothing but its waiting state — no key ma
   t.after(() => carol.leave());
   await waitForAgreement([host, bob, carol], 3, 15_000, before.epoch + 1n);
 
-  const types = seen.map((m) => (JSON.parse(m) as { type: string }).type);
+  // `pong`s answer the guest's own liveness pings and carry only its nonce: nothing of the meeting.
+  for (const m of seen) if (m.includes('"pong"')) assert.deepEqual(Object.keys(JSON.parse(m) as object).sort(), ["nonce", "type"], m);
+  const types = seen.map((m) => (JSON.parse(m) as { type: string }).type).filter((type) => type !== "pong");
   assert.deepEqual([...new Set(types)], ["waiting"], `the waiting guest received ${types.join(", ")}`);
   for (const m of seen) for (const secret of ["welcome", "commit", "keyPackage", "ratchetTree", "members", "sdp"]) assert.ok(!m.includes(secret), m);
   assert.equal(guest.epoch, null);
@@ -93,4 +95,23 @@ test("without join-before-host, people wait until a host arrives and are then le
   const host = await joinSession(server, meeting, "Host", { asHost: true });
   t.after(() => host.leave());
   await waitForAgreement([host, bob], 2);
+});
+
+test("a ban hits the removed guest's device, not its network address: another guest on the same address still joins", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  const eve = await joinSession(server, meeting, "Eve", { deviceToken: "eve-device-token-0123456789" });
+  t.after(() => host.leave());
+  await waitForAgreement([host, eve], 2);
+  host.remove(eve.memberId);
+  assert.equal((await eve.once("error")).code, "REMOVED_BY_HOST");
+  // Same browser (same token), new member id and name: refused.
+  const eveAgain = await joinSession(server, meeting, "Not Eve", { deviceToken: "eve-device-token-0123456789" });
+  assert.equal((await eveAgain.once("error")).code, "BANNED");
+  // Another guest from the same address (127.0.0.1) with a device of its own: let in.
+  const fay = await joinSession(server, meeting, "Fay", { deviceToken: "fay-device-token-9876543210" });
+  t.after(() => fay.leave());
+  await waitForAgreement([host, fay], 2);
 });

@@ -1,12 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { loadConfig, startConclave } from "@conclave/server";
+import { NodeParticipant } from "@conclave/client/node";
 
 const BIN = fileURLToPath(new URL("../../bin/conclave.js", import.meta.url));
 
@@ -163,4 +164,52 @@ test("`conclave bot` with a wrong passcode prints an error event and exits non-z
 test("`conclave bot` without --url is a usage error (exit 2)", async () => {
   const run = bot(["--json"]);
   assert.equal(await run.code, 2);
+});
+
+test("`conclave bot` rejoins after a server restart with a new security code that matches the others', and reports MEETING_ENDED only when the host ends the meeting", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-bot-"));
+  const start = (port: number) =>
+    startConclave(loadConfig({ flags: { port, host: "127.0.0.1", data: dir }, env: {} }), {
+      relay: { listenAddress: "127.0.0.1" },
+      logger: { info() {}, warn() {}, error() {} },
+    });
+  let server = await start(0);
+  const port = server.port;
+  const created = await server.context.meetings.create({ encryption: "e2ee" });
+  const url = `https://127.0.0.1:${port}/m/${created.meeting.id}#pwd=${created.passcode}`;
+  const ca = readFileSync(server.certFile, "utf8");
+  // The host: an in-process Node participant holding the admin token (it reconnects too).
+  const host = new NodeParticipant({ link: url, displayName: "Host", ca, headers: { authorization: `Bearer ${server.adminToken}` }, sendMedia: false });
+  const run = bot(["--url", url, "--json", "--ca", server.certFile, "--name", "Ada", "--no-media"]);
+  t.after(async () => {
+    host.leave();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await host.join();
+  const agreed = async (what: string, notCode?: string): Promise<string> => {
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      const code = host.session.securityCode;
+      if (code && code !== notCode && host.session.groupMembers.length === 2 && run.events.some((e) => e.event === "epoch" && e.securityCode === code)) return code;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; bot said ${JSON.stringify(run.events.slice(-4))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const before = await agreed("the bot and the host to share a code");
+
+  await server.close();
+  await run.until((e) => e.event === "reconnecting");
+  server = await start(port);
+  const after = await agreed("a new shared code after the restart", before);
+  assert.notEqual(after, before);
+  const joins = run.events.filter((e) => e.event === "joined");
+  assert.equal(joins.length, 2, "the bot joined again, as a new member");
+  assert.notEqual(joins[0]!.memberId, joins[1]!.memberId);
+  assert.ok(!run.events.some((e) => e.event === "error"), `no error while the server restarted: ${JSON.stringify(run.events.filter((e) => e.event === "error"))}`);
+
+  host.session.endMeeting();
+  const ended = await run.until((e) => e.event === "error");
+  assert.equal(ended.code, "MEETING_ENDED");
+  assert.equal(await run.code, 1);
 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { firstStartBanner } from "../src/commands/serve.js";
 
 const BIN = fileURLToPath(new URL("../../bin/conclave.js", import.meta.url));
 
@@ -88,6 +89,14 @@ async function serve(t: Cleanup, dataDir: string): Promise<Served> {
   return { child, url, fingerprint, token, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
+test("the first-start banner asks to claim the server at / until an account exists, and is gone after", () => {
+  assert.deepEqual(firstStartBanner(0, "https://meet.example.org/"), [
+    "Next step: open https://meet.example.org/ in a browser and create the owner account.",
+    "  Until then anyone who can reach this server can claim it.",
+  ]);
+  assert.deepEqual(firstStartBanner(1, "https://meet.example.org"), []);
+});
+
 test("conclave --help lists the commands; each command has its own help", async () => {
   const top = await run(["--help"]);
   assert.equal(top.code, 0);
@@ -139,6 +148,10 @@ test("serve prints its URL, fingerprint and admin token; meeting create on the s
   assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.match(server.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   assert.match(server.token, /^[A-Za-z0-9_-]{43}$/);
+  // A fresh server says that claiming it at / is the next step.
+  for (let i = 0; i < 50 && !server.stdout().includes("Press Ctrl+C"); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(server.stdout(), /^Next step: open https:\/\/localhost:\d+\/ in a browser and create the owner account\.$/m);
+  assert.match(server.stdout(), /anyone who can reach this server can claim it/);
 
   // Token and certificate come from the data directory, as they would next to the server.
   const created = await run(["meeting", "create", "--server", server.url, "--data", data]);

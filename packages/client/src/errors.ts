@@ -11,6 +11,7 @@ export const CLIENT_ERRORS = {
   SERVER_UNREACHABLE: "The server could not be reached.",
   TLS_UNTRUSTED: "The server's TLS certificate is not trusted.",
   CONNECT_FAILED: "The connection to the server could not be opened.",
+  APP_MESSAGE_NOT_ALLOWED: "A host-only request (mute, spotlight) came from someone who is not a host or co-host; it was ignored.",
   E2EE_UNSUPPORTED: "This browser cannot encrypt media end to end (no encoded transforms), so it cannot join.",
 } as const;
 

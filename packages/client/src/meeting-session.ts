@@ -10,12 +10,15 @@
  * transitions are asynchronous and must not interleave.
  */
 import {
+  MAX_APP_MESSAGE_BYTES,
   DEFAULT_MLS_SUITE,
   MediaKeyRing,
   MlsSession,
   SFRAME_MLS_EXPORTER_LABEL,
   ProtocolError,
   createKeyPackage,
+  decodeAppMessage,
+  encodeAppMessage,
   encodeMessage,
   fromBase64,
   isProtocolError,
@@ -23,6 +26,7 @@ import {
   peekMessage,
   securityCodeFromAuthenticator,
   toBase64,
+  type AppMessage,
   type ClientMessage,
   type ConnectorKind,
   type FarLeg,
@@ -60,6 +64,17 @@ export interface MeetingSessionOptions {
   connectorTicket?: string;
   /** Grace period for the previous epoch's media keys (ms, <= 1000). */
   graceMs?: number;
+  /**
+   * This device's ban token (a random string kept by the browser profile or the bot instance):
+   * a host's ban refuses this device rather than everyone behind its network address.
+   */
+  deviceToken?: string;
+  /**
+   * How long the server may stay silent before the connection counts as dead (a network that
+   * vanished without closing the socket): the session pings every third of it and closes itself
+   * (`closed` with code 4000) when nothing at all came back. Default 30 000 ms; 0 turns it off.
+   */
+  livenessMs?: number;
   /** false: signaling and MLS only; the server opens no media connections for this member. */
   media?: boolean;
   /**
@@ -68,6 +83,8 @@ export interface MeetingSessionOptions {
    */
   suite?: MlsSuiteName;
 }
+
+const DEFAULT_LIVENESS_MS = 30_000;
 
 export interface EpochEvent {
   epoch: bigint;
@@ -81,6 +98,17 @@ export interface EpochEvent {
   members: { leafIndex: number; identity: MemberIdentity }[];
   /** The meeting's encryption as the group's own policy extension states it. */
   encryption: MeetingEncryption;
+  /** Member ids in this epoch that were not in this member's previous one (everyone else at first). */
+  added: string[];
+}
+
+/** A decrypted, authenticated application message (docs/protocol.md §6.1). */
+export interface AppMessageEvent {
+  /** The sender, as MLS authenticated it (its leaf's credential). */
+  from: string;
+  fromName: string;
+  epoch: bigint;
+  message: AppMessage;
 }
 
 export interface MeetingSessionEvents extends Record<string, unknown> {
@@ -104,6 +132,8 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   publishAnswer: { sdp: string };
   subscribeOffer: { sdp: string; tracks: TrackInfo[] };
   ice: { pc: "publish" | "subscribe"; candidate: string; mid: string };
+  /** An end-to-end encrypted application message from another member. */
+  appMessage: AppMessageEvent;
   /** Server-reported or local errors. Fatal ones end the session. */
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
@@ -134,6 +164,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #waitingList: { memberId: string; displayName: string }[] = [];
   #locked = false;
   #encryption: "e2ee" | "enhanced" = "e2ee";
+  #lastHeard = 0;
+  #liveness: ReturnType<typeof setInterval> | null = null;
+  #pingNonce = 0;
+  /** Member ids of the previous epoch this member saw (to tell who is new). */
+  #lastEpochMembers: Set<string> | null = null;
   #iceServers: readonly IceServerInfo[] = [];
 
   constructor(opts: MeetingSessionOptions) {
@@ -203,7 +238,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     if (options.suite !== undefined) this.#opts = { ...this.#opts, suite: options.suite };
     this.#channel = channel;
     this.#state = "joining";
-    channel.onMessage((text) => this.#enqueue(text));
+    this.#lastHeard = Date.now();
+    channel.onMessage((text) => {
+      this.#lastHeard = Date.now();
+      this.#enqueue(text);
+    });
     channel.onClose((code, reason) => this.#onClosed(code, reason));
     const kp = await createKeyPackage(this.identity, this.#suiteOption());
     this.#keyPackageSecret = kp.secret;
@@ -216,8 +255,46 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       keyPackage: toBase64(kp.keyPackage),
       ...(this.#opts.passcode ? { passcode: this.#opts.passcode } : {}),
       ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
+      ...(this.#opts.deviceToken ? { deviceToken: this.#opts.deviceToken } : {}),
       ...(this.#opts.media === false ? { media: false } : {}),
     });
+    this.#startLiveness();
+  }
+
+  /** Pings the server and closes a connection from which nothing has come back for livenessMs. */
+  #startLiveness(): void {
+    const limit = this.#opts.livenessMs ?? DEFAULT_LIVENESS_MS;
+    if (limit <= 0 || this.#state === "closed") return;
+    this.#liveness = setInterval(() => {
+      if (this.#state === "closed") return;
+      if (Date.now() - this.#lastHeard > limit) {
+        this.#close(4000, "the server went silent");
+        return;
+      }
+      try {
+        this.#send({ type: "ping", nonce: ++this.#pingNonce });
+      } catch {
+        // the channel is going away; its close event follows
+      }
+    }, Math.max(100, Math.floor(limit / 3)));
+    // A session waiting for its server does not by itself keep a Node process alive.
+    (this.#liveness as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Sends an end-to-end encrypted application message: an MLS PrivateMessage of the current
+   * epoch, to the whole group or only to the members in `to` (the server routes it; any member
+   * of the epoch could read it). Rejects when this member holds no keys yet, or the message is
+   * invalid or too large (APP_MESSAGE_MALFORMED, APP_MESSAGE_TOO_LARGE).
+   */
+  async sendAppMessage(message: AppMessage, to?: string[]): Promise<void> {
+    const payload = encodeAppMessage(message);
+    const mls = this.#mls;
+    if (!mls || this.#state !== "inGroup") throw new ProtocolError("INVALID_ARGUMENT", "not in the group yet: no keys to encrypt with");
+    const sealed = await mls.encryptApplicationMessage(payload);
+    if (sealed.length > MAX_APP_MESSAGE_BYTES) throw new ProtocolError("APP_MESSAGE_TOO_LARGE", `${sealed.length} bytes encrypted`);
+    if (to !== undefined && to.length === 0) return;
+    this.#send({ type: "appMessage", message: toBase64(sealed), ...(to ? { to } : {}) });
   }
 
   /** Encrypts an encoded frame with this member's current media key. */
@@ -456,6 +533,9 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
       case "ice":
         this.emit("ice", { pc: msg.pc, candidate: msg.candidate, mid: msg.mid });
         return;
+      case "appMessage":
+        await this.#receiveAppMessage(msg.from, msg.message);
+        return;
       case "pong":
         return;
       case "waiting":
@@ -537,6 +617,28 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   }
 
   /**
+   * An application message relayed by the server: only MLS application data of this group is
+   * processed (a handshake message smuggled in here would otherwise change the group), the sender
+   * the server names must be the one MLS authenticates, and the payload must decode strictly.
+   */
+  async #receiveAppMessage(claimedFrom: string, text: string): Promise<void> {
+    const mls = this.#mls;
+    if (!mls) return; // not in the group yet (or between groups): nothing to decrypt it with
+    const bytes = fromBase64(text);
+    if (bytes.length > MAX_APP_MESSAGE_BYTES) throw new ProtocolError("APP_MESSAGE_TOO_LARGE", `${bytes.length} bytes`);
+    const framing = peekMessage(bytes);
+    if (framing.wireFormat !== "private" || framing.contentType !== "application") {
+      throw new ProtocolError("MLS_BAD_MESSAGE", "an application message must be a PrivateMessage with application content");
+    }
+    const result = await mls.processMessage(bytes);
+    if (result.kind !== "application") throw new ProtocolError("MLS_BAD_MESSAGE", "not application data");
+    if (result.sender.identity.memberId !== claimedFrom) throw new ProtocolError("APP_MESSAGE_SENDER_MISMATCH");
+    const message = decodeAppMessage(result.data);
+    result.data.fill(0);
+    this.emit("appMessage", { from: claimedFrom, fromName: result.sender.identity.displayName, epoch: result.epoch, message });
+  }
+
+  /**
    * Member-side check of a commit from another member (docs/protocol.md §6): it may remove only
    * members the server announced as gone (left, removed by a host, or out of the group to be
    * added again), and add only people the server announced as joining. Returns why it is
@@ -598,12 +700,16 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         return;
       }
       this.#state = "inGroup";
+      const members = mls.members();
+      // Members the voided commit added are gone again; nobody is newly added by going back.
+      this.#lastEpochMembers = new Set(members.map((m) => m.identity.memberId));
       this.emit("epoch", {
         epoch: mls.epoch,
         rewound: true,
         securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
-        members: mls.members(),
+        members,
         encryption: mls.encryption,
+        added: [],
       });
       return;
     }
@@ -617,6 +723,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#mls = null;
     this.#pendingEpoch = null;
     this.#failed = null;
+    this.#lastEpochMembers = null;
     this.keys.clear();
     this.#state = "waitingForGroup";
     this.emit("groupLost", { reason });
@@ -649,12 +756,17 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     const mls = this.#mls!;
     await this.keys.advance(mls);
     this.#state = "inGroup";
+    const members = mls.members();
+    const ids = members.map((m) => m.identity.memberId);
+    const before = this.#lastEpochMembers;
+    this.#lastEpochMembers = new Set(ids);
     this.emit("epoch", {
       epoch: mls.epoch,
       rewound: false,
       securityCode: securityCodeFromAuthenticator(mls.epochAuthenticator),
-      members: mls.members(),
+      members,
       encryption: mls.encryption,
+      added: ids.filter((id) => id !== this.memberId && !before?.has(id)),
     });
   }
 
@@ -665,6 +777,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #close(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    if (this.#liveness) clearInterval(this.#liveness);
+    this.#liveness = null;
     this.keys.clear();
     void this.#mls?.close();
     this.#mls = null;

@@ -6,10 +6,17 @@
  * Frames are protected with the member's current media key right before they are packetized, and
  * received frames are unprotected right after they are reassembled. The relay in between only
  * ever sees the protected form.
+ *
+ * Like the browser, it outlives its connection: when the signaling connection drops (server
+ * restart, network loss) without a leave or a refusal that retrying cannot fix, it joins again as
+ * a NEW member (new key package, new media connections; no MLS state is ever persisted), with
+ * backoff. It ends for good only when it leaves, or is refused, removed, or the host ends the
+ * meeting.
  */
-import { MLS_SUITES, isProtocolError, type MediaCodec, type MlsSuiteName, type TrackInfo } from "@conclave/protocol";
+import { MLS_SUITES, isProtocolError, toBase64, type MediaCodec, type MlsSuiteName, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 import { MeetingSession, type EpochEvent, type MeetingSessionOptions } from "./meeting-session.js";
+import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
 import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
@@ -73,6 +80,18 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   graceMs?: number;
   /** Address announced in ICE (default 127.0.0.1 for loopback tests; real deployments set it). */
   iceAddress?: string;
+  /**
+   * Join again after the connection drops, as the browser does (default true; false with a
+   * connectorTicket, which is single-use: the connector's supervisor starts a new call instead).
+   */
+  reconnect?: boolean;
+  /** Server silence after which the connection counts as lost (MeetingSessionOptions.livenessMs). */
+  livenessMs?: number;
+  /**
+   * This participant's ban token (docs/threat-model.md, "Bans"); default: a random one per
+   * instance, kept across its reconnects.
+   */
+  deviceToken?: string;
 }
 
 export interface ParticipantStats {
@@ -94,8 +113,14 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   /** Not let in yet (waiting room, or no host yet). */
   waiting: { reason: "waitingRoom" | "hostAbsent" };
   epoch: EpochEvent;
+  /** The connection dropped; it joins again after `delayMs` (attempt counts from 1). */
+  reconnecting: { attempt: number; delayMs: number; reason: string };
+  /** Another member's mute / camera / screen state, from its end-to-end encrypted announcement. */
+  mediaState: { memberId: string; state: MediaState };
+  /** A host asked this participant to mute (it does) or to unmute (it does not: only people unmute). */
+  hostRequest: { from: string; action: "mute" | "askUnmute" };
   /** A decrypted remote frame. */
-  frame: { ownerId: string; kind: "audio" | "video"; source: "microphone" | "camera" | "screen"; frame: Uint8Array; epoch: bigint; keyframe: boolean };
+  frame: { ownerId: string; kind: "audio" | "video"; source: RemoteSource; frame: Uint8Array; epoch: bigint; keyframe: boolean };
   /** The relay asked for a key frame of our video (external media: ask the far side). */
   keyframeRequest: Record<string, never>;
   error: { code: string; message: string; fatal: boolean };
@@ -107,18 +132,59 @@ type RemoteSource = "microphone" | "camera" | "screen";
 /** How long a frame for the next epoch waits for our commit to be processed. */
 const FUTURE_EPOCH_HOLD_MS = 1000;
 const MAX_HELD_FRAMES = 200;
+/** Refusals that joining again cannot fix: the participant ends with the error. */
+const PERMANENT = new Set([
+  "MEETING_NOT_FOUND",
+  "MEETING_ENDED",
+  "WRONG_PASSCODE",
+  "RATE_LIMITED",
+  "MEETING_FULL",
+  "CONNECTOR_NOT_ALLOWED",
+  "REMOVED",
+  "REMOVED_BY_HOST",
+  "BANNED",
+  "MEETING_LOCKED",
+  "NOT_ADMITTED",
+  "BAD_KEY_PACKAGE",
+  "TLS_UNTRUSTED",
+]);
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const MAX_BACKOFF_MS = 10_000;
+
+/** One signaling connection's worth of state: a new one per (re)join. */
+interface Connection {
+  session: MeetingSession;
+  state: MeetingMediaState;
+  transport: NodeMediaTransport | null;
+  media: SyntheticMedia | null;
+  tracks: { audio?: LocalTrack; video?: LocalTrack };
+  mediaStarted: boolean;
+  /** The media start in progress: a transport is closed only once its offer is made. */
+  starting: Promise<void> | null;
+  held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; source: RemoteSource; at: number }[];
+  /** A synthetic screen share (the same test video, published as source "screen"). */
+  screen: { track: LocalTrack; media: SyntheticMedia } | null;
+  /** Publish renegotiations, one at a time; `answered` resolves the one awaiting its answer. */
+  publishQueue: Promise<void>;
+  answered: (() => void) | null;
+  /** The fatal error the server sent before closing, if any. */
+  fatal: { code: string; message: string } | null;
+  closed: boolean;
+}
 
 export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
-  readonly session: MeetingSession;
   readonly #opts: NodeParticipantOptions;
   readonly #link: MeetingLink;
-  #transport: NodeMediaTransport | null = null;
-  #media: SyntheticMedia | null = null;
-  #tracks: { audio?: LocalTrack; video?: LocalTrack } = {};
-  #mediaStarted = false;
-  /** The media start in progress: a transport is closed only once its offer is made. */
-  #starting: Promise<void> | null = null;
-  #held: { codec: MediaCodec; data: Uint8Array; ownerId: string; kind: "audio" | "video"; source: RemoteSource; at: number }[] = [];
+  readonly #deviceToken: string;
+  #conn: Connection;
+  /** Whether this participant reached the meeting once (joined or waiting): then drops reconnect. */
+  #everJoined = false;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #micOn: boolean;
+  #screenOn = false;
+  /** The meeting's MLS suite, looked up once (it does not change between reconnects). */
+  #suite: MlsSuiteName | undefined;
   #closed = false;
   readonly #stats = { framesSent: 0, framesDecrypted: 0, decryptFailures: 0, framesSkipped: 0 };
   readonly #perSender = new Map<string, number>();
@@ -128,34 +194,28 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     super();
     this.#opts = opts;
     this.#link = typeof opts.link === "string" ? parseMeetingLink(opts.link) : opts.link;
-    const passcode = opts.passcode ?? this.#link.passcode;
-    this.session = new MeetingSession({
-      meetingId: this.#link.meetingId,
-      displayName: opts.displayName,
-      sframeCrypto: createNodeSFrameCrypto(),
-      ...(opts.kind ? { kind: opts.kind } : {}),
-      ...(opts.connectorTicket ? { connectorTicket: opts.connectorTicket } : {}),
-      ...(passcode ? { passcode } : {}),
-      ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
-      ...(opts.media === false ? { media: false } : {}),
-    });
-    this.session.on("joined", (j) => this.emit("joined", { memberId: j.memberId }));
-    this.session.on("waiting", (w) => this.emit("waiting", w));
-    this.session.on("epoch", (e) => this.#onEpoch(e));
-    // Out of the group: the server closed our media peer. A new one comes with the next epoch.
-    this.session.on("groupLost", () => this.#stopMedia());
-    this.session.on("error", (e) => this.emit("error", e));
-    this.session.on("closed", (c) => {
-      this.#teardown();
-      this.emit("closed", c);
-    });
-    this.session.on("publishAnswer", ({ sdp }) => void this.#transport?.applyPublishAnswer(sdp).catch((e: unknown) => this.#fail("MEDIA_FAILED", e)));
-    this.session.on("subscribeOffer", ({ sdp, tracks }) => void this.#answerSubscribe(sdp, tracks));
-    this.session.on("ice", ({ pc, candidate, mid }) => void this.#transport?.addRemoteCandidate(pc, candidate, mid).catch(() => {}));
+    this.#deviceToken = opts.deviceToken ?? toBase64(globalThis.crypto.getRandomValues(new Uint8Array(24))).replace(/\+/g, "-").replace(/\//g, "_");
+    this.#micOn = opts.sendMedia !== false;
+    this.#conn = this.#newConnection();
+  }
+
+  /** The current connection's meeting session (a new one after each reconnect). */
+  get session(): MeetingSession {
+    return this.#conn.session;
   }
 
   get memberId(): string {
-    return this.session.memberId;
+    return this.#conn.session.memberId;
+  }
+
+  /** The other members' announced mute / camera / screen state, by member id. */
+  get remoteMediaStates(): ReadonlyMap<string, MediaState> {
+    return this.#conn.state.remote;
+  }
+
+  /** The members a host spotlights (as this participant last heard). */
+  get spotlight(): readonly string[] {
+    return this.#conn.state.spotlight;
   }
 
   stats(): ParticipantStats {
@@ -173,13 +233,14 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
    * Resolves false when it did not leave (no key yet, connection not up, or no such track).
    */
   async sendFrame(kind: "audio" | "video", frame: Uint8Array, rtpTimestamp: number, keyframe = false): Promise<boolean> {
-    const track = kind === "audio" ? this.#tracks.audio : this.#tracks.video;
-    return this.#send(kind === "audio" ? "opus" : "vp8", track, frame, rtpTimestamp, kind === "video" ? keyframe : false);
+    const conn = this.#conn;
+    const track = kind === "audio" ? conn.tracks.audio : conn.tracks.video;
+    return this.#send(conn, kind === "audio" ? "opus" : "vp8", track, frame, rtpTimestamp, kind === "video" ? keyframe : false);
   }
 
   /** Asks the relay for a key frame of a member's camera (e.g. on an active-speaker switch). */
   requestKeyframe(memberId: string): void {
-    const transport = this.#transport;
+    const transport = this.#conn.transport;
     if (!transport) return;
     for (const [publicationId, remote] of transport.remoteTracks) {
       if (remote.info.ownerId === memberId && remote.info.kind === "video" && remote.info.source === "camera") transport.requestKeyframe(publicationId);
@@ -188,9 +249,144 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
 
   /** Connects and sends the join request; resolves once the request is on its way. */
   async join(): Promise<void> {
-    const suite = this.#opts.suite ?? (await this.#meetingSuite());
+    await this.#open(this.#conn);
+  }
+
+  /** Mutes or unmutes the synthetic microphone (audio frames stop) and tells everyone, encrypted. */
+  setMicOn(on: boolean): void {
+    this.#micOn = on && this.#opts.sendMedia !== false;
+    this.#conn.state.setLocal(this.#localState());
+  }
+
+  /**
+   * Starts or stops a screen share: the synthetic video again, published as a "screen" source
+   * (for tests and demos of layouts). Resolves once the relay has answered the renegotiation.
+   */
+  async setScreenShare(on: boolean): Promise<void> {
+    const conn = this.#conn;
+    const run = conn.publishQueue.then(async () => {
+      const transport = conn.transport;
+      if (!transport || conn.closed) throw new Error("no media connection yet");
+      if (on === (conn.screen !== null)) return;
+      if (on) {
+        const track = transport.publish("video", "screen");
+        const media = SyntheticMedia.load();
+        conn.screen = { track, media };
+        media.start({ audio: () => {}, video: (f) => void this.#send(conn, "vp8", track, f.data, f.rtpTimestamp, f.keyframe) });
+      } else if (conn.screen) {
+        conn.screen.media.stop();
+        conn.screen.track.close();
+        conn.screen = null;
+      }
+      await this.#renegotiate(conn, transport);
+    });
+    conn.publishQueue = run.catch(() => {});
+    await run;
+    this.#screenOn = on;
+    conn.state.setLocal(this.#localState());
+  }
+
+  /** Host or co-host: ask a member to mute (its app mutes) or to unmute (it decides). */
+  requestMute(memberId: string, action: "mute" | "askUnmute" = "mute"): void {
+    this.#conn.state.request(memberId, action);
+  }
+
+  /** Host or co-host: spotlight these members for everyone (empty: none). */
+  setSpotlight(memberIds: string[]): void {
+    this.#conn.state.setSpotlight(memberIds);
+  }
+
+  /** Leaves the meeting and releases every resource. */
+  leave(): void {
+    this.#closed = true;
+    this.#clearTimer();
+    this.#conn.session.leave();
+    this.#teardown(this.#conn);
+  }
+
+  #localState(): MediaState {
+    const media = this.#opts.sendMedia !== false;
+    return { mic: media && this.#micOn, camera: media, screen: this.#screenOn };
+  }
+
+  #newConnection(): Connection {
+    const passcode = this.#opts.passcode ?? this.#link.passcode;
+    const session = new MeetingSession({
+      meetingId: this.#link.meetingId,
+      displayName: this.#opts.displayName,
+      sframeCrypto: createNodeSFrameCrypto(),
+      deviceToken: this.#deviceToken,
+      ...(this.#opts.kind ? { kind: this.#opts.kind } : {}),
+      ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
+      ...(this.#opts.livenessMs !== undefined ? { livenessMs: this.#opts.livenessMs } : {}),
+      ...(passcode ? { passcode } : {}),
+      ...(this.#opts.graceMs !== undefined ? { graceMs: this.#opts.graceMs } : {}),
+      ...(this.#opts.media === false ? { media: false } : {}),
+    });
+    const conn: Connection = {
+      session,
+      state: new MeetingMediaState(session, this.#localState()),
+      transport: null,
+      media: null,
+      tracks: {},
+      mediaStarted: false,
+      starting: null,
+      held: [],
+      screen: null,
+      publishQueue: Promise.resolve(),
+      answered: null,
+      fatal: null,
+      closed: false,
+    };
+    session.on("joined", (j) => {
+      this.#everJoined = true;
+      this.emit("joined", { memberId: j.memberId });
+    });
+    session.on("waiting", (w) => {
+      this.#everJoined = true;
+      this.emit("waiting", w);
+    });
+    session.on("epoch", (e) => this.#onEpoch(conn, e));
+    // Out of the group: the server closed our media peer. A new one comes with the next epoch.
+    session.on("groupLost", () => this.#stopMedia(conn));
+    session.on("error", (e) => {
+      if (e.fatal) {
+        // Reported once we know whether the participant goes on (see #onClosed).
+        conn.fatal = { code: e.code, message: e.message };
+        return;
+      }
+      this.emit("error", e);
+    });
+    session.on("closed", (c) => this.#onClosed(conn, c));
+    session.on("publishAnswer", ({ sdp }) => {
+      void conn.transport
+        ?.applyPublishAnswer(sdp)
+        .then(() => {
+          const answered = conn.answered;
+          conn.answered = null;
+          answered?.();
+        })
+        .catch((e: unknown) => this.#fail("MEDIA_FAILED", e));
+    });
+    session.on("subscribeOffer", ({ sdp, tracks }) => void this.#answerSubscribe(conn, sdp, tracks));
+    session.on("ice", ({ pc, candidate, mid }) => void conn.transport?.addRemoteCandidate(pc, candidate, mid).catch(() => {}));
+    conn.state.on("remote", (r) => this.emit("mediaState", r));
+    conn.state.on("error", (e) => this.emit("error", { ...e, fatal: false }));
+    conn.state.on("hostRequest", ({ from, action }) => {
+      this.emit("hostRequest", { from, action });
+      if (action === "mute") this.setMicOn(false); // never the other way: only people unmute
+    });
+    return conn;
+  }
+
+  async #open(conn: Connection): Promise<void> {
+    const suite = (this.#suite ??= this.#opts.suite ?? (await this.#meetingSuite()));
     const channel = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
-    await this.session.join(channel, { suite });
+    if (this.#closed || conn !== this.#conn) {
+      channel.close(1000, "left");
+      return;
+    }
+    await conn.session.join(channel, { suite });
   }
 
   async #meetingSuite(): Promise<MlsSuiteName> {
@@ -198,113 +394,182 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     return info.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default;
   }
 
-  /** Leaves the meeting and releases every resource. */
-  leave(): void {
-    this.session.leave();
-    this.#teardown();
+  #onClosed(conn: Connection, c: { code: number; reason: string }): void {
+    this.#teardown(conn);
+    if (conn !== this.#conn || this.#closed) {
+      if (conn === this.#conn) this.emit("closed", c);
+      return;
+    }
+    const fatal = conn.fatal;
+    const reconnect = (this.#opts.reconnect ?? this.#opts.connectorTicket === undefined) && this.#everJoined && (fatal === null || !PERMANENT.has(fatal.code));
+    if (!reconnect) {
+      this.#closed = true;
+      if (fatal) this.emit("error", { ...fatal, fatal: true });
+      this.emit("closed", c);
+      return;
+    }
+    if (fatal) this.emit("error", { ...fatal, fatal: false });
+    this.#scheduleReconnect(fatal?.code ?? (c.reason || `closed (${c.code})`));
   }
 
-  #onEpoch(e: EpochEvent): void {
-    if (!this.#mediaStarted && this.#opts.media !== false) {
-      this.#mediaStarted = true;
-      const starting = this.#startMedia()
+  #scheduleReconnect(reason: string): void {
+    const base = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? MAX_BACKOFF_MS;
+    const delayMs = Math.round(Math.min(MAX_BACKOFF_MS, base * (0.75 + Math.random() * 0.5)));
+    this.#attempt += 1;
+    this.emit("reconnecting", { attempt: this.#attempt, delayMs, reason });
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#closed) return;
+      const conn = this.#newConnection();
+      this.#conn = conn;
+      this.#open(conn).catch((e: unknown) => {
+        if (conn !== this.#conn || this.#closed) return;
+        this.#teardown(conn);
+        this.#scheduleReconnect(e instanceof Error ? e.message : String(e)); // still unreachable
+      });
+    }, delayMs);
+    // A participant waiting to reconnect does not by itself keep the process alive.
+    this.#timer.unref?.();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #onEpoch(conn: Connection, e: EpochEvent): void {
+    if (conn !== this.#conn) return;
+    this.#attempt = 0;
+    if (!conn.mediaStarted && this.#opts.media !== false) {
+      conn.mediaStarted = true;
+      const starting = this.#startMedia(conn)
         .catch((err: unknown) => this.#fail("MEDIA_FAILED", err))
         .finally(() => {
-          if (this.#starting === starting) this.#starting = null;
+          if (conn.starting === starting) conn.starting = null;
         });
-      this.#starting = starting;
+      conn.starting = starting;
     }
     this.emit("epoch", e);
     // Frames that arrived for this epoch before we processed its commit can be read now.
-    const held = this.#held;
-    this.#held = [];
-    for (const h of held) void this.#receive(h.codec, h.data, h.ownerId, h.kind, h.source, h.at);
+    const held = conn.held;
+    conn.held = [];
+    for (const h of held) void this.#receive(conn, h.codec, h.data, h.ownerId, h.kind, h.source, h.at);
   }
 
   /** Stops sending and receiving until the next epoch (after a rejoin) starts media again. */
-  #stopMedia(): void {
-    this.#mediaStarted = false;
-    this.#media?.stop();
-    this.#media = null;
-    this.#tracks = {};
-    this.#closeTransport();
-    this.#held = [];
+  #stopMedia(conn: Connection): void {
+    conn.mediaStarted = false;
+    this.#dropMedia(conn);
+  }
+
+  /** Stops the synthetic sources and closes the transport of `conn`. */
+  #dropMedia(conn: Connection): void {
+    conn.media?.stop();
+    conn.media = null;
+    conn.tracks = {};
+    if (conn.screen) {
+      conn.screen.media.stop();
+      conn.screen = null;
+      // The share ends with the media connection (it is not published again by itself).
+      if (conn === this.#conn && this.#screenOn) {
+        this.#screenOn = false;
+        if (!conn.closed) conn.state.setLocal(this.#localState());
+      }
+    }
+    conn.answered?.();
+    conn.answered = null;
+    this.#closeTransport(conn);
+    conn.held = [];
   }
 
   /**
-   * Closes the current transport, after its publish offer if one is being made: closing a WebRTC
+   * Closes the transport of `conn`, after its publish offer if one is being made: closing a WebRTC
    * connection in the middle of ICE gathering can leave its sockets behind.
    */
-  #closeTransport(): void {
-    const transport = this.#transport;
-    this.#transport = null;
+  #closeTransport(conn: Connection): void {
+    const transport = conn.transport;
+    conn.transport = null;
     if (!transport) return;
-    if (this.#starting) void this.#starting.then(() => transport.close());
+    if (conn.starting) void conn.starting.then(() => transport.close());
     else void transport.close();
   }
 
-  async #startMedia(): Promise<void> {
-    if (this.#closed || this.#transport) return;
+  async #startMedia(conn: Connection): Promise<void> {
+    if (conn.closed || conn.transport) return;
     const transport = new NodeMediaTransport({ ...(this.#opts.iceAddress ? { iceAddress: this.#opts.iceAddress } : {}) });
-    this.#transport = transport;
+    conn.transport = transport;
+    const session = conn.session;
     transport.on("localCandidate", (c) => {
-      if (!this.#closed) this.session.sendMedia({ type: "ice", pc: c.pc, candidate: c.candidate, mid: c.mid });
+      if (!conn.closed) session.sendMedia({ type: "ice", pc: c.pc, candidate: c.candidate, mid: c.mid });
     });
-    transport.on("frame", (f) => void this.#receive(f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, f.source, Date.now()));
-    transport.on("keyframeRequest", () => {
-      this.#media?.requestKeyframe();
-      if (this.#opts.externalMedia) this.emit("keyframeRequest", {});
-    });
+    transport.on("frame", (f) => void this.#receive(conn, f.kind === "audio" ? "opus" : "vp8", f.frame, f.ownerId, f.kind, f.source, Date.now()));
     const external = this.#opts.externalMedia;
+    transport.on("keyframeRequest", (track) => {
+      (track === conn.screen?.track ? conn.screen.media : conn.media)?.requestKeyframe();
+      if (external && track !== conn.screen?.track) this.emit("keyframeRequest", {});
+    });
     if (external) {
-      this.#tracks = {
+      conn.tracks = {
         ...(external.audio ? { audio: transport.publish("audio", "microphone") } : {}),
         ...(external.video ? { video: transport.publish("video", "camera") } : {}),
       };
     } else if (this.#opts.sendMedia !== false) {
-      this.#tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
+      conn.tracks = { audio: transport.publish("audio", "microphone"), video: transport.publish("video", "camera") };
     }
     // Nothing to publish (receive only): the relay still offers the subscribe connection.
-    if (!this.#tracks.audio && !this.#tracks.video) return;
+    if (!conn.tracks.audio && !conn.tracks.video) return;
+    const first = this.#renegotiate(conn, transport);
+    conn.publishQueue = first.catch(() => {});
+    await first;
+    if (conn.closed || conn.transport !== transport || external) return;
+    conn.media = SyntheticMedia.load();
+    conn.media.start({
+      // Muted: no audio frames at all (like a browser's disabled track, minus the silence).
+      audio: (f) => {
+        if (this.#micOn) void this.#send(conn, "opus", conn.tracks.audio, f.data, f.rtpTimestamp, false);
+      },
+      video: (f) => void this.#send(conn, "vp8", conn.tracks.video, f.data, f.rtpTimestamp, f.keyframe),
+    });
+  }
+
+  /** One publish offer/answer round (the caller serialises them through conn.publishQueue). */
+  async #renegotiate(conn: Connection, transport: NodeMediaTransport): Promise<void> {
     const offer = await transport.createPublishOffer();
-    if (this.#closed || this.#transport !== transport) return; // stopped meanwhile (group lost)
-    this.session.sendMedia({
+    if (conn.closed || conn.transport !== transport) return; // stopped meanwhile (group lost)
+    const answered = new Promise<void>((resolve) => (conn.answered = resolve));
+    conn.session.sendMedia({
       type: "publishOffer",
       sdp: offer,
       tracks: transport.publishTracks.map((t) => ({ mid: t.mid, kind: t.kind, source: t.source })),
     });
-    if (this.#opts.sendMedia !== false && !external) {
-      this.#media = SyntheticMedia.load();
-      this.#media.start({
-        audio: (f) => void this.#send("opus", this.#tracks.audio, f.data, f.rtpTimestamp, false),
-        video: (f) => void this.#send("vp8", this.#tracks.video, f.data, f.rtpTimestamp, f.keyframe),
-      });
-    }
+    await answered;
   }
 
-  async #send(codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<boolean> {
-    if (!track || this.#closed || this.session.epoch === null) return false;
+  async #send(conn: Connection, codec: MediaCodec, track: LocalTrack | undefined, frame: Uint8Array, rtpTimestamp: number, keyframe: boolean): Promise<boolean> {
+    if (!track || conn.closed || conn.session.epoch === null) return false;
     try {
-      const protectedFrame = await this.session.protect(codec, frame);
+      const protectedFrame = await conn.session.protect(codec, frame);
       // false until the publish connection is up: those frames never left, so they are not counted.
-      if (this.#closed || track.closed) return false;
+      if (conn.closed || track.closed) return false;
       if (track.sendFrame(protectedFrame, { rtpTimestamp, keyframe })) {
         this.#stats.framesSent += 1;
         return true;
       }
       return false;
     } catch (e) {
-      if (!this.#closed) this.#fail("SEND_FAILED", e, false);
+      if (!conn.closed) this.#fail("SEND_FAILED", e, false);
       return false;
     }
   }
 
-  async #receive(codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", source: RemoteSource, at: number): Promise<void> {
-    if (this.#closed) return;
+  async #receive(conn: Connection, codec: MediaCodec, data: Uint8Array, ownerId: string, kind: "audio" | "video", source: RemoteSource, at: number): Promise<void> {
+    if (conn.closed) return;
+    const session = conn.session;
     try {
-      const out = await this.session.unprotect(codec, data);
+      const out = await session.unprotect(codec, data);
       this.#stats.framesDecrypted += 1;
-      const sender = this.session.memberAtLeaf(out.senderIndex)?.memberId ?? ownerId;
+      const sender = session.memberAtLeaf(out.senderIndex)?.memberId ?? ownerId;
       this.#perSender.set(sender, (this.#perSender.get(sender) ?? 0) + 1);
       const counts = this.#bySender.get(sender) ?? { audio: 0, video: 0 };
       counts[kind] += 1;
@@ -315,9 +580,9 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
         this.#stats.decryptFailures += 1;
         return;
       }
-      const rel = this.session.keys.frameEpoch(codec, data);
-      if (rel === "next" && Date.now() - at < FUTURE_EPOCH_HOLD_MS && this.#held.length < MAX_HELD_FRAMES) {
-        this.#held.push({ codec, data, ownerId, kind, source, at });
+      const rel = session.keys.frameEpoch(codec, data);
+      if (rel === "next" && Date.now() - at < FUTURE_EPOCH_HOLD_MS && conn.held.length < MAX_HELD_FRAMES) {
+        conn.held.push({ codec, data, ownerId, kind, source, at });
       } else if (rel === "beforeFirst") {
         this.#stats.framesSkipped += 1;
       } else {
@@ -326,12 +591,12 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     }
   }
 
-  async #answerSubscribe(sdp: string, tracks: TrackInfo[]): Promise<void> {
-    const transport = this.#transport;
+  async #answerSubscribe(conn: Connection, sdp: string, tracks: TrackInfo[]): Promise<void> {
+    const transport = conn.transport;
     if (!transport) return;
     try {
       const answer = await transport.handleSubscribeOffer(sdp, tracks);
-      if (!this.#closed) this.session.sendMedia({ type: "subscribeAnswer", sdp: answer });
+      if (!conn.closed) conn.session.sendMedia({ type: "subscribeAnswer", sdp: answer });
     } catch (e) {
       this.#fail("MEDIA_FAILED", e);
     }
@@ -341,12 +606,10 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     this.emit("error", { code, message: e instanceof Error ? e.message : String(e), fatal });
   }
 
-  #teardown(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#media?.stop();
-    this.#media = null;
-    this.#closeTransport();
-    this.#held = [];
+  #teardown(conn: Connection): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.state.close();
+    this.#dropMedia(conn);
   }
 }

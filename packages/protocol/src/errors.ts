@@ -38,6 +38,7 @@ export const PROTOCOL_ERRORS = {
   MLS_NO_PENDING_COMMIT: "There is no pending MLS commit to apply.",
   MLS_REMOVED: "This member has been removed from the MLS group; it must join again with a new key package.",
   MLS_SESSION_CLOSED: "The MLS session was closed and its keys erased; join the group again to continue.",
+  MLS_REPLAY: "This MLS application message was already received (same sender, epoch and generation): a replay.",
   MLS_CANNOT_REVERT: "There is no earlier MLS epoch to return to; join the group again with a new key package.",
 
   // Signaling messages
@@ -46,6 +47,11 @@ export const PROTOCOL_ERRORS = {
 
   // Session descriptions (RFC 8866)
   SDP_MALFORMED: "The session description (SDP) is malformed.",
+  // End-to-end encrypted application messages (inside MLS PrivateMessages)
+  APP_MESSAGE_MALFORMED: "The encrypted application message is not valid (not UTF-8 JSON, or fields missing, extra or of the wrong type).",
+  APP_MESSAGE_TOO_LARGE: "The encrypted application message is larger than allowed.",
+  APP_MESSAGE_UNSUPPORTED: "The encrypted application message has a version or type this client does not know; it was ignored.",
+  APP_MESSAGE_SENDER_MISMATCH: "The server named a different sender than the one MLS authenticated; the message was dropped.",
 
   // Codec framing
   FRAME_TOO_SHORT: "The media frame is too short for its codec's header.",

@@ -4,6 +4,7 @@ export * from "./security-code.js";
 export * from "./codec-framing.js";
 export * from "./media-keys/kid.js";
 export * from "./signaling/messages.js";
+export * from "./app-messages/app-message.js";
 
 // SFrame (RFC 9605), isomorphic: runs on WebCrypto. The node:crypto back end is in "./node".
 export {

@@ -126,7 +126,10 @@ test("the delivery service reads a KeyPackage's identity and a commit's epoch, s
   // Application data is a PrivateMessage: the DS sees only group, epoch and content type.
   const app = await b!.encryptApplicationMessage(utf8.encode("hello"));
   assert.deepEqual(peekMessage(app), { wireFormat: "private", groupId: GROUP, epoch: 1n, contentType: "application" });
-  assert.deepEqual(await a!.processMessage(app), { kind: "application", epoch: 1n, data: utf8.encode("hello") });
+  // The receiver learns who sent it (the leaf the message's signature belongs to), and a replay
+  // of the same message is refused by name.
+  assert.deepEqual(await a!.processMessage(app), { kind: "application", epoch: 1n, data: utf8.encode("hello"), sender: { leafIndex: 1, identity: person("B") } });
+  await assert.rejects(a!.processMessage(app), (e) => isProtocolError(e, "MLS_REPLAY"));
 });
 
 test("removing a member starts an epoch whose exporter differs and which the removed member cannot follow", async () => {

@@ -72,6 +72,9 @@ export const SERVER_ERRORS = {
   REMOVED_BY_HOST: { status: 403, message: "The host removed you from the meeting." },
   MEETING_LOCKED: { status: 403, message: "The host has locked this meeting; no one else can join." },
   BANNED: { status: 403, message: "The host removed you from this meeting and did not allow you back." },
+  APP_MESSAGE_REJECTED: { status: 400, message: "The encrypted application message is not an MLS application message of this meeting's group and a recent epoch." },
+  APP_MESSAGE_TOO_LARGE: { status: 413, message: "The encrypted application message is larger than the server relays." },
+  APP_MESSAGE_RATE_LIMITED: { status: 429, message: "Too many encrypted application messages from you; slow down." },
   BAD_COMMIT: { status: 403, message: "The other members could not apply your group changes, or the server refused them; you were removed from the meeting." },
   COMMIT_TIMEOUT: { status: 408, message: "You were asked to apply the group's changes and did not in time; you were removed from the meeting. Join again." },
 

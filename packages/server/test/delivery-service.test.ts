@@ -30,7 +30,7 @@ class Peer {
   }
 }
 
-function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number } = {}) {
+function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number; joinBatchMs?: number } = {}) {
   const out: DeliveryOutput[] = [];
   const events: DeliveryEvent[] = [];
   const ds = new DeliveryService({
@@ -39,6 +39,7 @@ function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number } = {}) {
     onEvent: (e) => events.push(e),
     commitTimeoutMs: opts.commitTimeoutMs ?? 60_000,
     ackTimeoutMs: opts.ackTimeoutMs ?? 60_000,
+    ...(opts.joinBatchMs !== undefined ? { joinBatchMs: opts.joinBatchMs } : {}),
   });
   const peers = new Map<string, Peer>();
   const find = <T extends DeliveryOutput["type"]>(type: T, to?: string): Out<T> | undefined =>
@@ -68,8 +69,10 @@ function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number } = {}) {
     });
     return { commit, welcome: built.welcome };
   };
+  /** Commits held back from silent (lagging) members, in order. */
+  const held: Out<"commit">[] = [];
   /** Delivers an accepted commit: the author applies it, everyone else processes it and acks. */
-  const deliver = async (req: Out<"commitRequest">, fail: string[] = []) => {
+  const deliver = async (req: Out<"commitRequest">, fail: string[] = [], silent: string[] = []) => {
     take("commitAccepted", req.to);
     const author = peers.get(req.to)!;
     await author.mls!.applyPendingCommit();
@@ -80,6 +83,10 @@ function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number } = {}) {
     };
     for (const c of drain("commit")) {
       const p = peers.get(c.to)!;
+      if (silent.includes(c.to)) {
+        held.push(c);
+        continue;
+      }
       if (fail.includes(c.to)) {
         ds.failed(c.to, c.epoch, await p.freshKeyPackage());
         continue;
@@ -101,6 +108,7 @@ function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number } = {}) {
     assert.deepEqual(await ds.groupCreated(a, create.groupId, await founder.mls.publicGroupInfo()), { ok: true });
     for (const o of others) {
       await join(o);
+      await waitFor("the commit request", () => find("commitRequest") !== undefined);
       const req = take("commitRequest");
       await commitFor(req);
       await deliver(req);
@@ -120,7 +128,7 @@ function setup(opts: { commitTimeoutMs?: number; ackTimeoutMs?: number } = {}) {
         }
       }, 5);
     });
-  return { ds, out, events, peers, find, take, join, commitFor, deliver, build, waitFor };
+  return { ds, out, events, peers, held, find, take, join, commitFor, deliver, build, waitFor };
 }
 
 test("the founder's public GroupInfo opens the group; a joiner is added by the designated committer's checked commit and gets the Welcome", async () => {
@@ -366,4 +374,58 @@ test("a pending participant (waiting room) receives nothing but its own create/w
   ds.join("w", person("w"), (await createKeyPackage(person("w"))).keyPackage);
   assert.equal(out.filter((o) => o.to === "w").length, 0);
   ds.close();
+});
+
+test("joins within the batching window are asked for in one commit, once the earliest has waited the window", async () => {
+  const { ds, out, find, take, build, waitFor } = setup({ joinBatchMs: 300 });
+  await build("a");
+  const kps = await Promise.all(["b", "c", "d"].map((id) => createKeyPackage(person(id))));
+  const started = performance.now();
+  ["b", "c", "d"].forEach((id, i) => ds.join(id, person(id), kps[i]!.keyPackage));
+  assert.equal(find("commitRequest"), undefined, "no request before the window closes");
+  await waitFor("the commit request", () => find("commitRequest") !== undefined);
+  assert.ok(performance.now() - started >= 290, "the request waited for the window");
+  const req = take("commitRequest", "a");
+  assert.deepEqual(req.add.map((x) => x.memberId), ["b", "c", "d"]);
+  assert.equal(out.filter((o) => o.type === "commitRequest").length, 0);
+});
+
+test("a leave is asked for at once, with no window, and takes the joins waiting in theirs along", async () => {
+  const { ds, find, take, build } = setup({ joinBatchMs: 1500 });
+  await build("a", "b", "c");
+  const kp = await createKeyPackage(person("d"));
+  ds.join("d", person("d"), kp.keyPackage);
+  assert.equal(find("commitRequest"), undefined, "the join waits in its window");
+  ds.leave("c");
+  const req = take("commitRequest", "a");
+  assert.deepEqual(req.remove, ["c"]);
+  assert.deepEqual(req.add.map((x) => x.memberId), ["d"]);
+});
+
+test("a member that has not acknowledged the current epoch is not asked to commit while an up-to-date one can; it catches up from its queued commits", async () => {
+  const { ds, peers, held, take, join, commitFor, deliver, build } = setup();
+  await build("a", "b", "c");
+  // b stops processing (a frozen tab, a slow link): d's add is confirmed without it.
+  await join("d");
+  const add = take("commitRequest", "a");
+  await commitFor(add);
+  await deliver(add, [], ["b"]);
+  assert.equal(ds.awaitingVerdict, false, "one silent member does not hold the verdict");
+  // a leaves: b is the most senior, but behind; c is asked.
+  ds.leave("a");
+  const removal = take("commitRequest");
+  assert.equal(removal.to, "c", "the up-to-date member commits, not the lagging senior one");
+  await commitFor(removal);
+  await deliver(removal, [], ["b"]);
+  // b wakes up and processes what was queued for it, in order: it reaches everyone's epoch.
+  const b = peers.get("b")!;
+  for (const c of held.splice(0)) {
+    await b.mls!.processMessage(c.commit);
+    ds.ack("b", c.epoch, b.mls!.transcriptHash);
+  }
+  assert.equal(b.mls!.epoch, ds.epoch);
+  assert.deepEqual(b.mls!.epochAuthenticator, peers.get("c")!.mls!.epochAuthenticator);
+  // Up to date again: as the most senior member it is asked first.
+  await join("e");
+  assert.equal(take("commitRequest").to, "b");
 });

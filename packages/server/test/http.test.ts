@@ -257,6 +257,18 @@ test("static files are served from webRoot with content types; /m/<id> serves th
   assert.equal(head.text, "");
   assert.equal(head.headers["content-length"], "10");
   assertError(await call(server, "GET", "/assets/missing.js"), 404, "NOT_FOUND");
+  // A browser navigating to nothing (or to a malformed meeting link) gets the app, with 404, and
+  // the app says so in words; API clients and scripts still get the JSON error.
+  const html = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+  for (const path of ["/foo/bar", "/m/hello-world", "/m/123", "/m/12345678901/extra"]) {
+    const page = await call(server, "GET", path, { headers: html });
+    assert.equal(page.status, 404, path);
+    assert.equal(page.headers["content-type"], "text/html; charset=utf-8", path);
+    assert.equal(page.text, index.text, path);
+  }
+  assertError(await call(server, "GET", "/foo/bar"), 404, "NOT_FOUND");
+  assertError(await call(server, "GET", "/api/nothing", { headers: html }), 404, "NOT_FOUND");
+  assertError(await call(server, "POST", "/foo/bar", { headers: html, body: {} }), 404, "NOT_FOUND");
 });
 
 test("static files never leave webRoot: dot-dot, encoded slashes, dot-files and symlinks are 404", async (t) => {

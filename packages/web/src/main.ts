@@ -11,6 +11,7 @@
  * never exposes keys, frames or the passcode.
  */
 import "./zod-config.js"; // first: before the protocol's schemas are built
+import { chooseLocale, currentLocale, setLocale, t } from "./i18n/i18n.js";
 import { currentUser, setupRequired, signOut, type User, isAdmin } from "./api/accounts.js";
 import { csrfToken, setSessionExpiredHandler } from "./api/http.js";
 import type { WorkerStats } from "./e2ee/messages.js";
@@ -42,6 +43,8 @@ interface Diagnostics {
   errors(): string[];
   /** Drops the signaling connection as a network blip would (the app reconnects). */
   simulateNetworkBlip(): void;
+  /** Labels of the camera and microphone in use (device names, nothing secret). */
+  devices(): { camera: string | null; microphone: string | null };
 }
 
 declare global {
@@ -50,7 +53,12 @@ declare global {
   }
 }
 
+// The language, from the browser's preferences, before anything is rendered.
+setLocale(chooseLocale(navigator.languages ?? [navigator.language]));
+document.documentElement.lang = currentLocale();
+
 let current: MeetingController | null = null;
+let currentMedia: LocalMedia | null = null;
 
 window.conclave = {
   stats: () => current?.stats ?? null,
@@ -59,6 +67,7 @@ window.conclave = {
   memberId: () => current?.snapshot.selfId ?? null,
   errors: () => [...(current?.recentErrors ?? [])],
   simulateNetworkBlip: () => current?.dropConnection(),
+  devices: () => ({ camera: currentMedia?.camera?.label ?? null, microphone: currentMedia?.microphone?.label ?? null }),
 };
 
 const root = document.getElementById("app") ?? document.body;
@@ -116,15 +125,20 @@ async function route(): Promise<void> {
   if (r.kind === "meeting") {
     const meetingId = r.id;
     const passcode = new URLSearchParams(location.hash.replace(/^#/, "")).get("pwd") ?? undefined;
-    document.title = "Join meeting · Conclave";
+    document.title = title(t("title.join"));
     const media = new LocalMedia();
+    currentMedia = media;
     showJoin(meetingId, passcode, media);
+    return;
+  }
+  if (r.kind === "not-found") {
+    showNotFound(r.meetingLink);
     return;
   }
   if (r.kind === "invite") {
     // The token leaves the address bar (and history) at once.
     history.replaceState(null, "", "/");
-    document.title = "Accept invitation · Conclave";
+    document.title = title(t("title.accept"));
     renderAcceptInvitation(root, r.token, onSignedIn);
     return;
   }
@@ -153,15 +167,15 @@ async function route(): Promise<void> {
 
 async function showStart(focusAccount: boolean, u: User | null): Promise<void> {
   const seq = renderSeq;
-  document.title = focusAccount ? "Sign in · Conclave" : "Conclave";
+  document.title = focusAccount ? title(t("title.signIn")) : t("common.brand");
   let accountCard: HTMLElement;
   if (u) {
     accountCard = h(
       "section",
       { class: "card", "aria-labelledby": "account-title" },
-      h("h2", { id: "account-title" }, `Signed in as ${u.name}`),
-      h("p", { class: "muted" }, "Schedule and host meetings from your Meetings page."),
-      h("a", { class: "button primary", href: "#/meetings" }, "Go to your meetings"),
+      h("h2", { id: "account-title" }, t("start.signedInAs", { name: u.name })),
+      h("p", { class: "muted" }, t("start.signedInLead")),
+      h("a", { class: "button primary", href: "#/meetings" }, t("start.goToMeetings")),
     );
   } else {
     let needsSetup = false;
@@ -177,7 +191,7 @@ async function showStart(focusAccount: boolean, u: User | null): Promise<void> {
   renderStartView(root, { navigate, accountCard, focusAccount });
 }
 
-const SECTION: Record<Exclude<Route["kind"], "meeting" | "start" | "invite">, Section> = {
+const SECTION: Record<Exclude<Route["kind"], "meeting" | "start" | "invite" | "not-found">, Section> = {
   meetings: "meetings",
   recordings: "recordings",
   settings: "settings",
@@ -188,22 +202,22 @@ const SECTION: Record<Exclude<Route["kind"], "meeting" | "start" | "invite">, Se
   "admin-meetings": "admin",
 };
 
-async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite" }>, u: User): Promise<void> {
+async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite" | "not-found" }>, u: User): Promise<void> {
   const main = renderShell(root, { user: u, section: SECTION[r.kind], onSignOut: (button) => void doSignOut(button) });
   if (SECTION[r.kind] === "admin" && !isAdmin(u)) {
-    document.title = "Admin · Conclave";
+    document.title = title(t("shell.admin"));
     replaceChildren(main, pageHead("Admin"), errorBox(new UiError("FORBIDDEN")));
     return;
   }
   switch (r.kind) {
     case "meetings":
-      document.title = "Meetings · Conclave";
+      document.title = title(t("shell.meetings"));
       return renderMeetingsPage(main, u);
     case "recordings":
       document.title = "Recordings · Conclave";
       return renderRecordingsPage(main);
     case "settings":
-      document.title = "My settings · Conclave";
+      document.title = title(t("shell.mySettings"));
       return renderMySettingsPage(main, {
         user: u,
         onRenamed: (renamed) => {
@@ -216,19 +230,19 @@ async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite"
         },
       });
     case "admin-settings":
-      document.title = "Admin: settings · Conclave";
+      document.title = title(t("title.adminSettings"));
       return renderAdminSettingsPage(main, r.level);
     case "admin-users":
-      document.title = "Admin: users · Conclave";
+      document.title = title(t("title.adminUsers"));
       return renderAdminUsersPage(main, u);
     case "admin-groups":
-      document.title = "Admin: groups · Conclave";
+      document.title = title(t("title.adminGroups"));
       return renderAdminGroupsPage(main);
     case "admin-group":
-      document.title = "Admin: group · Conclave";
+      document.title = title(t("title.adminGroup"));
       return renderAdminGroupPage(main, r.id);
     case "admin-meetings":
-      document.title = "Admin: meetings · Conclave";
+      document.title = title(t("title.adminMeetings"));
       return renderAdminMeetingsPage(main);
   }
 }
@@ -257,7 +271,7 @@ function showJoin(meetingId: string, passcode: string | undefined, media: LocalM
 }
 
 function startMeeting(meetingId: string, req: JoinRequest, media: LocalMedia): void {
-  document.title = "Meeting · Conclave";
+  document.title = title(t("meeting.meeting"));
   const controller = new MeetingController({
     meetingId,
     passcode: req.passcode,
@@ -293,18 +307,41 @@ function startMeeting(meetingId: string, req: JoinRequest, media: LocalMedia): v
   controller.start();
 }
 
+/** "Page · Conclave" for the window title. */
+function title(page: string): string {
+  return `${page} · ${t("common.brand")}`;
+}
+
+/** Nothing at this address (the server answered 404 with this page): say so, in words. */
+function showNotFound(meetingLink: boolean): void {
+  document.title = title(t("notFound.pageTitle"));
+  const heading = h("h1", { tabindex: "-1" }, meetingLink ? t("notFound.meetingTitle") : t("notFound.title"));
+  replaceChildren(
+    root,
+    brandHeader(),
+    h(
+      "main",
+      { class: "left-screen", id: "main", "data-testid": "not-found", "data-meeting-link": String(meetingLink) },
+      heading,
+      h("p", {}, meetingLink ? t("notFound.meetingText", { host: location.host }) : t("notFound.text")),
+      h("div", { class: "row" }, h("a", { class: "button primary", href: "/" }, t("common.startPageShort"))),
+    ),
+  );
+  heading.focus();
+}
+
 function showLeft(meetingId: string): void {
   current = null;
-  document.title = "Conclave";
-  const rejoin = h("a", { class: "button primary", href: `/m/${meetingId}${location.hash}` }, "Rejoin");
+  document.title = t("common.brand");
+  const rejoin = h("a", { class: "button primary", href: `/m/${meetingId}${location.hash}` }, t("left.rejoin"));
   replaceChildren(
     root,
     h(
       "main",
       { class: "left-screen", id: "main" },
-      h("h1", {}, "You left the meeting"),
-      h("p", {}, "Your keys for this meeting were erased from this device."),
-      h("div", { class: "row" }, rejoin, h("a", { class: "button", href: "/" }, "Start page")),
+      h("h1", {}, t("left.title")),
+      h("p", {}, t("left.text")),
+      h("div", { class: "row" }, rejoin, h("a", { class: "button", href: "/" }, t("common.startPageShort"))),
     ),
   );
   rejoin.focus();
@@ -313,10 +350,10 @@ function showLeft(meetingId: string): void {
 /** Out of the meeting without leaving: removed by a host, or the meeting is gone. Says why. */
 function showOut(meetingId: string, error: UiError, media: LocalMedia): void {
   media.stop();
-  document.title = "Conclave";
-  const rejoin = h("a", { class: "button primary", href: `/m/${meetingId}${location.hash}` }, "Join again");
-  const home = h("a", { class: "button", href: "/" }, "Start page");
-  const heading = h("h1", { tabindex: "-1" }, "You are no longer in the meeting");
+  document.title = t("common.brand");
+  const rejoin = h("a", { class: "button primary", href: `/m/${meetingId}${location.hash}` }, t("out.joinAgain"));
+  const home = h("a", { class: "button", href: "/" }, t("common.startPageShort"));
+  const heading = h("h1", { tabindex: "-1" }, t("out.title"));
   replaceChildren(
     root,
     brandHeader(),

@@ -6,6 +6,8 @@ import type { SettingsLevel } from "./api/settings.js";
 
 export type Route =
   | { kind: "meeting"; id: string }
+  /** Nothing is at this address; `meetingLink` when it looks like a (malformed) meeting link. */
+  | { kind: "not-found"; meetingLink: boolean }
   | { kind: "start"; signIn: boolean }
   | { kind: "invite"; token: string }
   | { kind: "meetings" }
@@ -20,6 +22,8 @@ export type Route =
 export function parseRoute(pathname: string, fragment: string): Route {
   const m = /^\/m\/([0-9]{6,32})\/?$/.exec(pathname);
   if (m) return { kind: "meeting", id: m[1]! };
+  if (pathname === "/m" || pathname.startsWith("/m/")) return { kind: "not-found", meetingLink: true };
+  if (pathname !== "/" && pathname !== "/index.html") return { kind: "not-found", meetingLink: false };
   const hash = fragment.replace(/^#/, "");
   if (!hash.startsWith("/")) {
     const invite = new URLSearchParams(hash).get("invite");

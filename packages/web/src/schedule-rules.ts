@@ -5,12 +5,13 @@
  */
 import type { Encryption } from "./api/meetings.js";
 import type { EffectiveSetting } from "./api/settings.js";
+import { t } from "./i18n/i18n.js";
 
 export type Effective = Record<string, EffectiveSetting>;
 
 /** "Locked by your account admin" for a setting locked above the user, else null. */
 export function lockReason(s: EffectiveSetting | undefined): string | null {
-  return s?.locked ? `Locked by your ${s.lockedAt ?? "account"} admin` : null;
+  return s?.locked ? (s.lockedAt === "group" ? t("lock.byGroup") : t("lock.byAccount")) : null;
 }
 
 /** Which encryptions the person may choose, and why not the others. */
@@ -20,12 +21,12 @@ export function encryptionChoices(effective: Effective): { allowed: Record<Encry
   const allowed: Record<Encryption, string | null> = { e2ee: null, enhanced: null };
   if (allowE2ee && allowE2ee.value === false) {
     allowed.e2ee = allowE2ee.locked
-      ? `End-to-end encryption is turned off: ${lockReason(allowE2ee)!.toLowerCase()}.`
-      : "End-to-end encryption is turned off in your settings (Allow end-to-end encryption).";
+      ? t("rules.e2eeOffLocked", { reason: lockReason(allowE2ee)!.toLowerCase() })
+      : t("rules.e2eeOff");
   }
   if (def?.locked && (def.value === "e2ee" || def.value === "enhanced")) {
     const other: Encryption = def.value === "e2ee" ? "enhanced" : "e2ee";
-    allowed[other] ??= `${lockReason(def)}: every meeting uses ${def.value === "e2ee" ? "end-to-end encryption" : "enhanced encryption"}.`;
+    allowed[other] ??= def.value === "e2ee" ? t("rules.alwaysE2ee", { reason: lockReason(def) ?? "" }) : t("rules.alwaysEnhanced", { reason: lockReason(def) ?? "" });
   }
   const wanted: Encryption = def?.value === "enhanced" ? "enhanced" : "e2ee";
   const preferred: Encryption = allowed[wanted] === null ? wanted : wanted === "e2ee" ? "enhanced" : "e2ee";

@@ -34,3 +34,11 @@ test("unknown pages fall back to the start page, and a malformed escape does not
   assert.deepEqual(parseRoute("/", "#/nowhere"), { kind: "start", signIn: false });
   assert.deepEqual(parseRoute("/", "#/admin/groups/%E0%A4%A"), { kind: "admin-group", id: "%E0%A4%A" });
 });
+
+test("any other path is not found; a malformed meeting link is called one", () => {
+  assert.deepEqual(parseRoute("/m/hello-world", ""), { kind: "not-found", meetingLink: true });
+  assert.deepEqual(parseRoute("/m/123", "#pwd=x"), { kind: "not-found", meetingLink: true });
+  assert.deepEqual(parseRoute("/m/12345678901/extra", ""), { kind: "not-found", meetingLink: true });
+  assert.deepEqual(parseRoute("/foo/bar", ""), { kind: "not-found", meetingLink: false });
+  assert.deepEqual(parseRoute("/index.html", ""), { kind: "start", signIn: false });
+});

@@ -36,7 +36,10 @@ export const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
   "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
+  // Three fake cameras; the fake microphones and speakers are three each already. Measured here:
+  // fake_device_0 (I420) and fake_device_2 (MJPEG) encode; fake_device_1 is a Y16 depth camera
+  // that WebRTC encodes no frame from, so tests switch between 0 and 2.
+  "--use-fake-device-for-media-stream=device-count=3",
   "--allow-loopback-in-peer-connection",
   "--autoplay-policy=no-user-gesture-required",
 ];
@@ -102,8 +105,21 @@ export interface Participant {
   consoleErrors: string[];
 }
 
-export async function openPage(browser: Browser, url: string, init?: (context: BrowserContext) => Promise<void>): Promise<Participant> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ["camera", "microphone"] });
+export interface PageOptions {
+  viewport?: { width: number; height: number };
+  /** The system theme the page sees (prefers-color-scheme); default dark. */
+  colorScheme?: "dark" | "light";
+  /** The browser's language (navigator.languages); default en-US. */
+  locale?: string;
+}
+
+export async function openPage(browser: Browser, url: string, init?: (context: BrowserContext) => Promise<void>, opts: PageOptions = {}): Promise<Participant> {
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 1280, height: 800 },
+    permissions: ["camera", "microphone"],
+    colorScheme: opts.colorScheme ?? "dark",
+    locale: opts.locale ?? "en-US",
+  });
   if (init) await init(context);
   const page = await context.newPage();
   const consoleErrors: string[] = [];
@@ -122,8 +138,8 @@ export async function joinFromPage(p: Participant, displayName: string, timeoutM
   await p.page.waitForFunction(() => window.conclave?.phase() === "in-meeting", undefined, { timeout: timeoutMs });
 }
 
-export async function joinBot(t: TestServer, meeting: { id: string; passcode: string | null }, displayName: string): Promise<NodeParticipant> {
-  const bot = new NodeParticipant({ link: t.link(meeting), displayName, ca: t.ca });
+export async function joinBot(t: TestServer, meeting: { id: string; passcode: string | null }, displayName: string, extra: { sendMedia?: boolean } = {}): Promise<NodeParticipant> {
+  const bot = new NodeParticipant({ link: t.link(meeting), displayName, ca: t.ca, ...extra });
   await bot.join();
   return bot;
 }
@@ -234,6 +250,7 @@ declare global {
       memberId(): string | null;
       errors(): string[];
       simulateNetworkBlip(): void;
+      devices(): { camera: string | null; microphone: string | null };
     };
   }
 }

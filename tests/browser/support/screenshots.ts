@@ -14,7 +14,22 @@ import { REPO_ROOT } from "./harness.js";
 export const SCREENSHOT_DIR =
   process.env.CONCLAVE_UPDATE_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs/screenshots") : join(tmpdir(), "conclave-screenshots");
 
-export function screenshotPath(name: "join" | "meeting" | "shield" | "security-code" | "waiting-room" | "admin-settings" | "schedule"): string {
+export type ScreenshotName =
+  | "join"
+  | "meeting"
+  | "shield"
+  | "security-code"
+  | "waiting-room"
+  | "admin-settings"
+  | "schedule"
+  | "gallery"
+  | "speaker-view"
+  | "screen-share"
+  | "phone"
+  | "light-theme"
+  | "not-found";
+
+export function screenshotPath(name: ScreenshotName): string {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   return join(SCREENSHOT_DIR, `${name}.png`);
 }

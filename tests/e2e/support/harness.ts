@@ -43,7 +43,7 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; media?: boolean } = {},
+  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; media?: boolean; deviceToken?: string; raw?: { send?: (text: string) => void } } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
@@ -51,6 +51,7 @@ export async function joinSession(
     sframeCrypto: createNodeSFrameCrypto(),
     ...(meeting.passcode ? { passcode: meeting.passcode } : {}),
     ...(extra.graceMs !== undefined ? { graceMs: extra.graceMs } : {}),
+    ...(extra.deviceToken !== undefined ? { deviceToken: extra.deviceToken } : {}),
     ...(extra.media === false ? { media: false } : {}),
   });
   const inner = await connectNodeSignaling(t.wsUrl, {
@@ -58,6 +59,8 @@ export async function joinSession(
     headers: { ...(extra.asHost ? { authorization: `Bearer ${t.server.adminToken}` } : {}), ...extra.headers },
   });
   const record = extra.record;
+  // `raw` gets the unfiltered send of the connection: a scripted participant sends what it likes.
+  if (extra.raw) extra.raw.send = (text) => inner.send(text);
   // `record` collects every text message the participant receives, for assertions on what it saw.
   const channel = record ? { ...inner, onMessage: (h: (text: string) => void) => inner.onMessage((text) => (record.push(text), h(text))) } : inner;
   await session.join(channel);

@@ -8,11 +8,13 @@
  *   {"event":"joined","memberId":"..."}
  *   {"event":"epoch","epoch":N,"securityCode":"...","members":[...],"shield":"...","exceptions":[...]}  on every epoch change
  *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..,"bySender":{..}}  about once a second
+ *   {"event":"reconnecting","attempt":N,"delayMs":N,"reason":"..."}  the connection dropped (server restart,
+ *                                                                      network loss): it joins again as a new member
+ *   {"event":"left"}
+ *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
  *
  * `members`, `shield` and `exceptions` come from the MLS group itself (its credentials and its
  * policy extension), never from the server: see epochJson.
- *   {"event":"left"}
- *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
  */
 import { parseArgs } from "node:util";
 import { NodeParticipant, parseMeetingLink, type NodeSignalingOptions } from "@conclave/client/node";
@@ -37,6 +39,9 @@ Options:
   --no-media            signaling and MLS only: no WebRTC, nothing sent or received
                         (the member still gets every epoch and security code)
   --receive-only        send no media, but receive and decrypt everyone else's
+  --no-reconnect        exit when the connection drops instead of joining again
+                        (by default it rejoins after a server restart or network loss,
+                        and exits only when it is refused, removed or the host ends the meeting)
   --data DIR            a local server's data directory, to trust its certificate
 
 ${TRUST_HELP}`;
@@ -58,6 +63,7 @@ export const botCommand: Command = {
         json: { type: "boolean" },
         "no-media": { type: "boolean" },
         "receive-only": { type: "boolean" },
+        "no-reconnect": { type: "boolean" },
         ...TRUST_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -97,6 +103,7 @@ export const botCommand: Command = {
       ...(values.passcode ? { passcode: values.passcode } : {}),
       sendMedia: values["no-media"] !== true && values["receive-only"] !== true,
       ...(values["no-media"] === true ? { media: false } : {}),
+      reconnect: values["no-reconnect"] !== true,
       ...tls,
     });
 
@@ -122,6 +129,7 @@ export const botCommand: Command = {
 
       bot.on("joined", ({ memberId }) => {
         print({ event: "joined", memberId });
+        if (statsTimer) return; // joined again after a reconnect: the timers keep running
         statsTimer = setInterval(() => {
           const s = bot.stats();
           print({
@@ -138,6 +146,7 @@ export const botCommand: Command = {
         if (duration !== null) durationTimer = setTimeout(() => finish(0), duration * 1000);
       });
       bot.on("waiting", ({ reason }) => print({ event: "waiting", reason }));
+      bot.on("reconnecting", ({ attempt, delayMs, reason }) => print({ event: "reconnecting", attempt, delayMs, reason }));
       bot.on("epoch", (e) => print(epochJson(e)));
       bot.on("error", (e) => {
         if (e.fatal) finish(1, e);
@@ -201,6 +210,8 @@ function humanLine(e: Record<string, unknown>): string {
     }
     case "stats":
       return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
+    case "reconnecting":
+      return `connection lost (${String(e.reason)}); joining again in ${String(e.delayMs)} ms (attempt ${String(e.attempt)})`;
     case "left":
       return "left the meeting";
     case "error":

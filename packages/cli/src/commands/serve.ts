@@ -193,6 +193,7 @@ export const serveCommand: Command = {
     }
     io.out(`Admin API token: ${server.adminToken}`);
     io.out(`  (keep it secret; \`conclave meeting create\` on this machine reads it from ${config.dataDir})`);
+    for (const line of firstStartBanner(server.context.database.users.count(), server.publicUrl)) io.out(line);
     io.out("Press Ctrl+C to stop.");
 
     await stopRequested.signal;
@@ -200,6 +201,18 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * While nobody has set the server up, its first page offers to create the owner account to
+ * whoever opens it first: say so, and that this is the next step.
+ */
+export function firstStartBanner(userCount: number, publicUrl: string): string[] {
+  if (userCount > 0) return [];
+  return [
+    `Next step: open ${publicUrl.replace(/\/+$/, "")}/ in a browser and create the owner account.`,
+    "  Until then anyone who can reach this server can claim it.",
+  ];
+}
 
 /**
  * Resolves on the first SIGINT or SIGTERM. A second signal while shutting down exits at once

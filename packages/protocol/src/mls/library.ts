@@ -33,6 +33,7 @@ export { processMessage } from "ts-mls/processMessages.js";
 export { unprotectPublicMessage } from "ts-mls/messageProtectionPublic.js";
 export { bytesToBase64 } from "ts-mls/util/byteArray.js";
 export { createApplicationMessage } from "ts-mls/createMessage.js";
+export { decryptSenderData } from "ts-mls/privateMessage.js";
 export {
   generateKeyPackage,
   type KeyPackage,
@@ -66,6 +67,7 @@ export type { ClientConfig } from "ts-mls/clientConfig.js";
 export type { IncomingMessageCallback } from "ts-mls/incomingMessageAction.js";
 export type { Proposal } from "ts-mls/proposal.js";
 export type { PublicMessage } from "ts-mls/publicMessage.js";
+export type { PrivateMessage } from "ts-mls/privateMessage.js";
 export type { LeafNode } from "ts-mls/leafNode.js";
 export type { Sender } from "ts-mls/sender.js";
 

@@ -36,6 +36,7 @@ import {
   unprotectPublicMessage,
   bytesToBase64,
   createApplicationMessage,
+  decryptSenderData,
   encodeRatchetTree,
   createGroupInfoWithRatchetTree,
   mlsExporter,
@@ -48,6 +49,7 @@ import {
   type Proposal,
   type RatchetTree,
   type MLSMessage,
+  type PrivateMessage,
   type PublicMessage,
   type Extension,
 } from "./library.js";
@@ -145,7 +147,13 @@ export type MlsProcessResult =
       sender: MlsSender | undefined;
     }
   | { kind: "proposal"; sender: MlsSender | undefined }
-  | { kind: "application"; epoch: bigint; data: Uint8Array };
+  | {
+      kind: "application";
+      epoch: bigint;
+      data: Uint8Array;
+      /** The member whose signature the message carries (its leaf in the message's epoch). */
+      sender: MlsMember;
+    };
 
 interface PendingCommit {
   bytes: Uint8Array;
@@ -162,6 +170,10 @@ interface PreviousEpoch {
 
 const CONSTRUCT = Symbol("MlsSession");
 const MAX_GROUP_ID_BYTES = 255;
+/** Application-message generations remembered per sender and epoch (replay detection). */
+const REPLAY_MEMORY = 1024;
+/** Epochs whose application messages are still accepted: ts-mls keeps receive keys for 4 past epochs. */
+const APPLICATION_EPOCHS_KEPT = 5n;
 
 export class MlsSession {
   readonly suite: MlsSuiteName;
@@ -171,6 +183,8 @@ export class MlsSession {
   #previous: PreviousEpoch | undefined;
   #status: "member" | "removed" | "closed" = "member";
   #queue: Promise<unknown> = Promise.resolve();
+  /** epoch -> sender leaf -> generations of application messages already accepted. */
+  readonly #seenApplication = new Map<bigint, Map<number, Set<number>>>();
 
   /** @internal Use MlsSession.create or MlsSession.joinFromWelcome. */
   constructor(token: symbol, state: ClientState, cs: CiphersuiteImpl, suite: MlsSuiteName) {
@@ -526,6 +540,10 @@ export class MlsSession {
         return { kind: "removed", epoch: current + 1n, sender };
       }
 
+      // Application data: who sent it (RFC 9420 §6.3.2 sender data) and whether it is a replay,
+      // before ts-mls spends a ratchet step on it.
+      const app = msg.wireformat === "mls_private_message" && contentType === "application" ? await this.#applicationSender(msg.privateMessage, state) : null;
+
       let result;
       try {
         result = await processMessage(asGroupMessage(msg), state, emptyPskIndex, () => "accept", this.#cs);
@@ -534,9 +552,11 @@ export class MlsSession {
       }
 
       if (result.kind === "applicationMessage") {
+        if (!app) throw new ProtocolError("MLS_MESSAGE_REJECTED", "application data without sender data");
         this.#state = result.newState;
         wipe(result.consumed);
-        return { kind: "application", epoch, data: result.message };
+        this.#rememberApplication(epoch, app.sender.leafIndex, app.generation);
+        return { kind: "application", epoch, data: result.message, sender: app.sender };
       }
       const next = result.newState;
       if (contentType === "proposal") {
@@ -625,6 +645,44 @@ export class MlsSession {
   #checkUsable(): void {
     this.#checkOpen();
     if (this.#status === "removed") throw new ProtocolError("MLS_REMOVED");
+  }
+
+  /**
+   * The sender of a PrivateMessage carrying application data: its sender data decrypted with the
+   * epoch's sender_data_secret (RFC 9420 §6.3.2). The identity comes from the tree of that epoch,
+   * since the leaf may hold someone else by now. A generation already accepted is a replay.
+   */
+  async #applicationSender(pm: PrivateMessage, state: ClientState): Promise<{ sender: MlsMember; generation: number }> {
+    const epoch = pm.epoch;
+    const receiver = epoch === state.groupContext.epoch
+      ? { senderDataSecret: state.keySchedule.senderDataSecret, ratchetTree: state.ratchetTree }
+      : state.historicalReceiverData.get(epoch);
+    if (receiver === undefined) throw new ProtocolError("MLS_WRONG_EPOCH", `application data for epoch ${epoch}, no longer kept`);
+    let senderData;
+    try {
+      senderData = await decryptSenderData(pm, receiver.senderDataSecret, this.#cs);
+    } catch (e) {
+      throw asProtocolError(e, "MLS_MESSAGE_REJECTED", "sender data");
+    }
+    if (senderData === undefined) throw new ProtocolError("MLS_MESSAGE_REJECTED", "sender data does not decode");
+    const leafIndex = senderData.leafIndex;
+    const credential = leaves(receiver.ratchetTree).find(([i]) => i === leafIndex)?.[1];
+    if (credential === undefined) throw new ProtocolError("MLS_MESSAGE_REJECTED", `sender data names leaf ${leafIndex}, which is blank`);
+    if (this.#seenApplication.get(epoch)?.get(leafIndex)?.has(senderData.generation)) {
+      throw new ProtocolError("MLS_REPLAY", `leaf ${leafIndex}, epoch ${epoch}, generation ${senderData.generation}`);
+    }
+    return { sender: { leafIndex, identity: identityOfCredential(credential) }, generation: senderData.generation };
+  }
+
+  #rememberApplication(epoch: bigint, leaf: number, generation: number): void {
+    let byLeaf = this.#seenApplication.get(epoch);
+    if (!byLeaf) this.#seenApplication.set(epoch, (byLeaf = new Map()));
+    let seen = byLeaf.get(leaf);
+    if (!seen) byLeaf.set(leaf, (seen = new Set()));
+    seen.add(generation);
+    // Generations only grow; ts-mls refuses ones this far back anyway (no key kept for them).
+    if (seen.size > REPLAY_MEMORY) for (const g of [...seen].sort((a, b) => a - b).slice(0, seen.size - REPLAY_MEMORY)) seen.delete(g);
+    for (const e of this.#seenApplication.keys()) if (e + APPLICATION_EPOCHS_KEPT <= this.#state.groupContext.epoch) this.#seenApplication.delete(e);
   }
 
   #adoptPending(): void {

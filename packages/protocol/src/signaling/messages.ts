@@ -25,6 +25,7 @@ const meetingId = z.string().min(1).max(32).regex(/^[0-9]+$/);
 const epoch = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, "decimal epoch");
 const sdp = z.string().min(1).max(64 * 1024);
 const pcName = z.enum(["publish", "subscribe"]);
+export const deviceToken = z.string().min(16).max(128).regex(/^[A-Za-z0-9_-]+$/);
 const connectorKind = z.enum(["recording", "sip", "pstn", "streaming", "transcription"]);
 export const memberKindSchema = z.union([
   z.strictObject({ kind: z.literal("person") }),
@@ -77,6 +78,13 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
      * place of the passcode). Only connector credentials may carry one.
      */
     connectorTicket: z.string().min(32).max(128).regex(/^[A-Za-z0-9_-]+$/).optional(),
+    /**
+     * A random token this browser profile (or Node participant instance) keeps and presents at
+     * every join, so a host's ban refuses this device and not everyone behind its network address.
+     * The server keeps only its SHA-256, in memory, for the meeting's bans; it is never shown to
+     * anyone. Without one, an anonymous participant is banned by address.
+     */
+    deviceToken: deviceToken.optional(),
     /**
      * false: this member takes part in signaling and MLS only (no WebRTC): the server opens no
      * media connections for it. Absent means true.
@@ -145,6 +153,12 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
    * joins as a visible sip connector member; progress comes back as `notice` messages.
    */
   z.strictObject({ type: z.literal("inviteRoomSystem"), uri: z.string().min(5).max(512), displayName: z.string().min(1).max(64).optional() }),
+  /**
+   * An end-to-end encrypted application message (an MLS PrivateMessage of a recent epoch,
+   * app-messages/app-message.ts) for the group, or only for the members in `to`. The server
+   * checks the framing (group, epoch, content type), size and rate, and relays it unread.
+   */
+  z.strictObject({ type: z.literal("appMessage"), message: b64, to: z.array(memberId).min(1).max(1000).optional() }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -212,6 +226,8 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
   }),
   /** The meeting's host-controlled state. */
   z.strictObject({ type: z.literal("meetingState"), locked: z.boolean() }),
+  /** An encrypted application message from `from` (a claim: MLS authenticates the real sender). */
+  z.strictObject({ type: z.literal("appMessage"), from: memberId, message: b64 }),
   z.strictObject({ type: z.literal("error"), code: z.string().max(64), message: z.string().max(500), fatal: z.boolean() }),
   /**
    * To hosts and co-hosts: something about the meeting they should know, e.g. a room system that

@@ -89,6 +89,9 @@ async function handle(options: RequestHandlerOptions, req: IncomingMessage, res:
       throw new ServerError("METHOD_NOT_ALLOWED");
     }
     if (options.staticFiles !== undefined && (await options.staticFiles.serve(path, req, res))) return;
+    // A person's browser asking for a page that does not exist gets the app's not-found page
+    // (status 404); API clients keep getting the JSON error.
+    if (options.staticFiles !== undefined && !path.startsWith("/api/") && wantsHtml(req) && (await options.staticFiles.serveNotFoundPage(req, res))) return;
     throw new ServerError("NOT_FOUND");
   } catch (e) {
     sendError(log, req, res, e);
@@ -124,6 +127,11 @@ function sendError(log: Logger, req: IncomingMessage, res: ServerResponse, e: un
   if (error.code === "KMS_UNAVAILABLE") res.setHeader("Retry-After", String(KMS_RETRY_AFTER_SECONDS));
   const body: ErrorBody = error.toBody();
   sendJson(req, res, { status: error.status, body });
+}
+
+/** A browser navigating (Accept lists text/html), as opposed to fetch() or an API client. */
+function wantsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/.test(req.headers.accept ?? "");
 }
 
 /** Paths may carry meeting IDs but never secrets; the query string is dropped to be safe. */

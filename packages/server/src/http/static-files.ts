@@ -54,7 +54,7 @@ export function contentTypeFor(file: string): string {
 }
 
 /** Single-page-app routes answered with index.html. */
-const APP_ROUTES = [/^\/$/, /^\/m\/[^/]+\/?$/];
+const APP_ROUTES = [/^\/$/, /^\/m\/[0-9]{6,32}\/?$/];
 
 export class StaticFiles {
   readonly #root: string;
@@ -75,11 +75,24 @@ export class StaticFiles {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const relative = APP_ROUTES.some((r) => r.test(path)) ? ["index.html"] : safeSegments(path);
     if (relative === undefined || !isServableAsset(relative, this.#sourceMaps)) return false;
+    return this.#send(relative, req, res, 200);
+  }
+
+  /**
+   * The app's page with status 404, for a browser that navigated to an address that is nothing
+   * here (the app then says so in words, instead of the API's JSON). Resolves false without it.
+   */
+  serveNotFoundPage(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (req.method !== "GET" && req.method !== "HEAD") return Promise.resolve(false);
+    return this.#send(["index.html"], req, res, 404);
+  }
+
+  async #send(relative: string[], req: IncomingMessage, res: ServerResponse, status: number): Promise<boolean> {
     const file = await this.#resolve(relative);
     if (file === undefined) return false;
 
     const info = await stat(file);
-    res.statusCode = 200;
+    res.statusCode = status;
     res.setHeader("Content-Type", contentTypeFor(file));
     res.setHeader("Content-Length", info.size);
     res.setHeader("Cache-Control", "no-cache");

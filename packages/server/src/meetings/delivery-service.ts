@@ -15,6 +15,14 @@
  * from the meeting, and another member is asked to commit for the same epoch. Otherwise the epoch
  * is confirmed, and members that could not apply it are added again with the fresh key package
  * they sent. No single member — committer or reporter — can stall the group or split it.
+ *
+ * Batching (docs/protocol.md §6, "Batching"): every join and leave pending when a commit is asked
+ * for goes into that one commit, and while a commit awaits its verdict new changes queue for the
+ * next. Leaves are asked for at once (the removed member's 1 s cut-off budget is spent on the
+ * commit's round trip); joins wait up to `joinBatchMs` for others to arrive, so a burst of joiners
+ * lands in one commit. A member that has not acknowledged the current epoch (slow, or frozen) is
+ * not asked to commit while an up-to-date member can: it catches up by processing the commits
+ * queued for it, in order, without anyone waiting for it.
  */
 import {
   bytesToHex,
@@ -68,7 +76,17 @@ export interface DeliveryServiceOptions {
   ackTimeoutMs?: number;
   /** The meeting's MLS cipher suite. */
   suite?: MlsSuiteName;
+  /**
+   * How long a join may wait for other joins to be committed with it (0: asked for at once).
+   * Leaves never wait. The live meeting uses DEFAULT_JOIN_BATCH_MS.
+   */
+  joinBatchMs?: number;
+  /** The clock for the batching window (tests). */
+  now?: () => number;
 }
+
+/** The live meeting's join batching window: a burst of joins within it is one commit. */
+export const DEFAULT_JOIN_BATCH_MS = 100;
 
 type MemberState =
   /** Connected and waiting to be added by a commit (a key package queued, or awaited). */
@@ -96,6 +114,10 @@ interface Member {
   missed: number;
   /** Who committed the Welcome this member is processing (it answers for a Welcome that fails). */
   welcomedBy: string | null;
+  /** When its current key package arrived (the join batching window starts there). */
+  pendingSince: number;
+  /** The latest epoch it is known to have reached (acknowledged, Welcome processed, or founded). */
+  reached: bigint;
 }
 
 interface CommitRequest {
@@ -132,6 +154,8 @@ export const MAX_MISSED_DEADLINES = 3;
 
 export class DeliveryService {
   readonly #opts: Required<Omit<DeliveryServiceOptions, "onEvent">> & Pick<DeliveryServiceOptions, "onEvent">;
+  /** Waits for the join batching window to close. */
+  #batchTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #members = new Map<string, Member>();
   /** Members whose leaves are in the tree but who have gone (or must be re-added): removed next. */
   readonly #pendingRemovals = new Set<string>();
@@ -147,7 +171,7 @@ export class DeliveryService {
   #closed = false;
 
   constructor(opts: DeliveryServiceOptions) {
-    this.#opts = { commitTimeoutMs: 3000, ackTimeoutMs: 5000, suite: DEFAULT_MLS_SUITE, ...opts };
+    this.#opts = { commitTimeoutMs: 3000, ackTimeoutMs: 5000, suite: DEFAULT_MLS_SUITE, joinBatchMs: 0, now: () => performance.now(), ...opts };
   }
 
   /** The group's current epoch (0 before the group exists). */
@@ -182,7 +206,7 @@ export class DeliveryService {
   join(memberId: string, identity: MemberIdentity, keyPackage: Uint8Array): void {
     this.#assertOpen();
     if (this.#members.has(memberId)) throw new Error(`member ${memberId} already joined`);
-    this.#members.set(memberId, { memberId, identity, state: "pending", keyPackage, seniority: 0, demoted: false, strikes: 0, missed: 0, welcomedBy: null });
+    this.#members.set(memberId, { memberId, identity, state: "pending", keyPackage, seniority: 0, demoted: false, strikes: 0, missed: 0, welcomedBy: null, pendingSince: this.#opts.now(), reached: -1n });
     this.#schedule();
   }
 
@@ -231,6 +255,7 @@ export class DeliveryService {
     m.state = "member";
     m.keyPackage = null;
     m.seniority = ++this.#seniorityCounter;
+    m.reached = group.epoch;
     this.#opts.emit({ to: memberId, type: "inGroup", memberId });
     this.#schedule();
     return { ok: true };
@@ -302,6 +327,7 @@ export class DeliveryService {
     // A commit that went through clears a missed deadline (a slow moment, not a broken member).
     author.missed = 0;
     author.demoted = false;
+    author.reached = epoch + 1n;
     const receivers = new Set(this.#inTree().filter((m) => m.state === "member" && m !== author).map((m) => m.memberId));
     const removed = [...req.removes.keys()];
     for (const id of removed) this.#pendingRemovals.delete(id);
@@ -329,7 +355,9 @@ export class DeliveryService {
 
   /** A member applied the commit for `epoch` and reached a state with this transcript hash. */
   ack(memberId: string, epoch: bigint, transcriptHash: Uint8Array): void {
-    if (this.#closed || !this.#members.has(memberId)) return;
+    const member = this.#members.get(memberId);
+    if (this.#closed || !member) return;
+    if (epoch + 1n > member.reached) member.reached = epoch + 1n;
     if (epoch + 1n === this.epoch) this.#addCandidate(transcriptHash);
     const p = this.#provisional;
     if (!p || p.epoch !== epoch || !p.receivers.has(memberId) || p.failures.has(memberId)) return;
@@ -403,6 +431,7 @@ export class DeliveryService {
     // The removals it made are pending again; its joiners wait for a fresh key package each
     // (the Welcome they may have processed belongs to the voided epoch).
     for (const id of p.removed) this.#pendingRemovals.add(id);
+    for (const m of this.#members.values()) if (m.reached > p.epoch) m.reached = p.epoch;
     for (const id of p.joiners) {
       const j = this.#members.get(id);
       if (!j || (j.state !== "welcomed" && j.state !== "member")) continue;
@@ -443,6 +472,7 @@ export class DeliveryService {
     if (!m || m.state !== "welcomed") return false;
     m.state = "member";
     m.seniority = ++this.#seniorityCounter;
+    m.reached = epoch;
     if (epoch === this.epoch) this.#addCandidate(transcriptHash);
     this.#opts.emit({ to: memberId, type: "inGroup", memberId });
     this.#schedule();
@@ -469,6 +499,7 @@ export class DeliveryService {
     if (this.#request?.committer === memberId || this.#request?.adds.has(memberId)) this.#clearRequest();
     m.state = "pending";
     m.keyPackage = keyPackage;
+    m.pendingSince = this.#opts.now();
     this.#maybeReset();
     this.#schedule();
   }
@@ -494,6 +525,8 @@ export class DeliveryService {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearRequest();
+    if (this.#batchTimer) clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
     if (this.#founding) clearTimeout(this.#founding.timer);
     this.#founding = null;
     if (this.#provisional) clearTimeout(this.#provisional.timer);
@@ -571,9 +604,29 @@ export class DeliveryService {
       else removes.set(id, leaf);
     }
     if (adds.length === 0 && removes.size === 0) return;
+    // Joins only: wait for the batching window of the earliest to close (a leave goes at once,
+    // taking the waiting joins with it).
+    if (removes.size === 0 && this.#opts.joinBatchMs > 0) {
+      const wait = Math.min(...adds.map((m) => m.pendingSince)) + this.#opts.joinBatchMs - this.#opts.now();
+      if (wait > 0) {
+        if (!this.#batchTimer) {
+          this.#batchTimer = setTimeout(() => {
+            this.#batchTimer = null;
+            this.#schedule();
+          }, Math.ceil(wait));
+          this.#batchTimer.unref?.();
+        }
+        return;
+      }
+    }
+    if (this.#batchTimer) clearTimeout(this.#batchTimer);
+    this.#batchTimer = null;
+    // Up-to-date members first: one that has not reached the current epoch (slow or frozen) would
+    // make everyone wait for its deadline.
+    const behind = (m: Member) => Number(m.reached < group.epoch);
     const candidates = [...this.#members.values()]
       .filter((m) => m.state === "member" && !removes.has(m.memberId))
-      .sort((a, b) => Number(a.demoted) - Number(b.demoted) || a.seniority - b.seniority);
+      .sort((a, b) => Number(a.demoted) - Number(b.demoted) || behind(a) - behind(b) || a.seniority - b.seniority);
     const committer = candidates[0];
     if (!committer) return; // only joiners still processing Welcomes: retried when one finishes
     const soleCandidate = candidates.length === 1;

@@ -13,6 +13,7 @@ import {
   isProtocolError,
   MLS_SUITES,
   peekMessage,
+  encodeMessage,
   toBase64,
   fromBase64,
   type ClientMessage,
@@ -22,7 +23,8 @@ import {
   type ServerMessage,
   type TrackInfo,
 } from "@conclave/protocol";
-import { DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
+import { DEFAULT_JOIN_BATCH_MS, DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
+import { AppMessageGate } from "./app-message-gate.js";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
@@ -32,7 +34,17 @@ import type { IceServerInfo } from "@conclave/protocol";
 /** How the meeting talks to one participant's connection. */
 export interface ParticipantConnection {
   send(msg: ServerMessage): void;
+  /**
+   * Sends a message already serialised (UTF-8 JSON text, `encodeFrame`): a commit or Welcome fanned
+   * out to many members is encoded once and the same bytes go to every connection.
+   */
+  sendFrame(frame: Uint8Array): void;
   close(code: number, reason: string): void;
+}
+
+/** A server message as the UTF-8 JSON text frame it travels in (serialised once for a fan-out). */
+export function encodeFrame(msg: ServerMessage): Uint8Array {
+  return Buffer.from(encodeMessage(msg), "utf8");
 }
 
 /** The media seam: a room in the relay, one peer per full group member. */
@@ -63,7 +75,7 @@ interface Participant {
   identity: MemberIdentity;
   connection: ParticipantConnection;
   role: MeetingRole;
-  /** Who this is beyond the meeting (signed-in user id, else the client address): for bans. */
+  /** Who this is beyond the meeting (account, else device token hash, else address): for bans. */
   banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
@@ -111,6 +123,8 @@ export interface LiveMeetingOptions {
   /** The host ended the meeting: record it (the registry marks it ended in storage). */
   onEnded?: () => void;
   commitTimeoutMs?: number;
+  /** The join batching window of the delivery service (default DEFAULT_JOIN_BATCH_MS). */
+  joinBatchMs?: number;
   /** How long members have to acknowledge a commit before the vote is decided (see DeliveryService). */
   ackTimeoutMs?: number;
   /** The security log, bound to this meeting (refused and voided commits, expulsions, host removals). */
@@ -163,7 +177,11 @@ export class LiveMeeting {
   readonly #ds: DeliveryService;
   readonly #media: MediaRoom | undefined;
   readonly #opts: LiveMeetingOptions;
+  /** Size, framing and rate checks for encrypted application messages (relayed unread). */
+  readonly #appMessages = new AppMessageGate();
   #closed = false;
+  /** Commits and Welcomes serialised once for all their recipients, by the service's bytes. */
+  readonly #fanout = new WeakMap<Uint8Array, Uint8Array>();
   /** For metrics: when the delivery service first asked for a commit at each epoch. */
   readonly #commitRequestedAt = new Map<bigint, number>();
   /** For metrics: when each member still to be removed from the group left. */
@@ -182,6 +200,7 @@ export class LiveMeeting {
       ...(opts.security ? { onEvent: (e: DeliveryEvent) => logDeliveryEvent(opts.security!, e) } : {}),
       ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
       ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
+      joinBatchMs: opts.joinBatchMs ?? DEFAULT_JOIN_BATCH_MS,
     });
   }
 
@@ -265,6 +284,7 @@ export class LiveMeeting {
         this.#ds.ack(memberId, BigInt(msg.epoch), fromBase64(msg.transcriptHash));
         return;
       case "commitFailed": {
+        this.#opts.metrics?.memberRecoveries.inc({ reason: "commitFailed" });
         const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
         if (kp) this.#ds.failed(memberId, BigInt(msg.epoch), kp);
         return;
@@ -280,6 +300,9 @@ export class LiveMeeting {
         }
         return;
       case "groupFailure": {
+        // The client's last-resort recovery (rejoin with a fresh key package): counted, since the
+        // protocol should not need it (docs/performance.md).
+        this.#opts.metrics?.memberRecoveries.inc({ reason: "groupFailure" });
         const kp = await this.#rejoinKeyPackage(p, msg.keyPackage);
         if (kp) this.#ds.rejoin(memberId, kp);
         return;
@@ -307,6 +330,9 @@ export class LiveMeeting {
         return;
       case "ping":
         p.connection.send({ type: "pong", nonce: msg.nonce });
+        return;
+      case "appMessage":
+        this.#relayAppMessage(p, msg);
         return;
       case "admit":
       case "deny":
@@ -493,7 +519,7 @@ export class LiveMeeting {
         return;
       case "endMeeting":
         this.#opts.onEnded?.();
-        this.close("ended by the host");
+        this.close("ended by the host", true);
         return;
       case "setRole": {
         const target = this.#participants.get(msg.memberId);
@@ -518,13 +544,16 @@ export class LiveMeeting {
     }
   }
 
-  /** Ends the meeting for everyone. */
-  close(reason = "meeting closed"): void {
+  /**
+   * Ends the meeting for everyone. Only a host's ending is announced as `meetingEnded`; a server
+   * shutting down just closes the connections (1001), so participants reconnect when it is back.
+   */
+  close(reason = "meeting closed", endedByHost = false): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const p of [...this.#participants.values(), ...this.#waiting.values()]) {
       if ("media" in p) p.media?.close();
-      p.connection.send({ type: "meetingEnded" });
+      if (endedByHost) p.connection.send({ type: "meetingEnded" });
       p.connection.close(1001, reason);
     }
     this.#participants.clear();
@@ -532,6 +561,30 @@ export class LiveMeeting {
     this.#banned.clear();
     this.#ds.close();
     this.#media?.close();
+  }
+
+  /**
+   * Relays an encrypted application message, unread, to the group (or to the members in `to`).
+   * Only full group members may send; everyone admitted receives (a joiner whose Welcome is on
+   * its way can read messages of its first epoch once it has processed it). Waiting people never do.
+   */
+  #relayAppMessage(p: Participant, msg: Extract<ClientMessage, { type: "appMessage" }>): void {
+    const from = p.identity.memberId;
+    if (!this.#ds.isMember(from)) {
+      p.connection.send({ type: "error", code: "NOT_IN_GROUP", message: errorMessage("NOT_IN_GROUP"), fatal: false });
+      return;
+    }
+    const verdict = this.#appMessages.check(from, fromBase64(msg.message), { groupId: this.#ds.groupId, epoch: this.#ds.epoch });
+    if (!verdict.ok) {
+      p.connection.send({ type: "error", code: verdict.code, message: errorMessage(verdict.code, verdict.detail), fatal: false });
+      return;
+    }
+    const out: ServerMessage = { type: "appMessage", from, message: msg.message };
+    if (msg.to === undefined) {
+      this.#broadcast(out, from);
+      return;
+    }
+    for (const id of new Set(msg.to)) if (id !== from) this.#participants.get(id)?.connection.send(out);
   }
 
   #requireMedia(p: Participant): MediaPeer | null {
@@ -563,7 +616,8 @@ export class LiveMeeting {
         });
         return;
       case "commit":
-        send({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from });
+        // The same commit goes to every member: encoded once (base64 and JSON), sent as bytes.
+        p.connection.sendFrame(this.#encodedOnce(out.commit, () => ({ type: "commit", epoch: out.epoch.toString(), commit: toBase64(out.commit), from: out.from })));
         return;
       case "commitAccepted":
         this.#recordAccepted(out.epoch, out.removed);
@@ -574,7 +628,7 @@ export class LiveMeeting {
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
-        send({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) });
+        p.connection.sendFrame(this.#encodedOnce(out.welcome, () => ({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) })));
         return;
       case "epochConfirmed":
         send({ type: "epochConfirmed", epoch: out.epoch.toString() });
@@ -606,6 +660,20 @@ export class LiveMeeting {
         throw new Error(`unhandled output ${(never as { type: string }).type}`);
       }
     }
+  }
+
+  /**
+   * The serialised message for a commit or Welcome that the delivery service fans out: built on
+   * the first member's delivery, reused for the others (the service hands every member the same
+   * bytes object).
+   */
+  #encodedOnce(key: Uint8Array, build: () => ServerMessage): Uint8Array {
+    let frame = this.#fanout.get(key);
+    if (!frame) {
+      frame = encodeFrame(build());
+      this.#fanout.set(key, frame);
+    }
+    return frame;
   }
 
   #recordAccepted(epoch: bigint, removed: readonly string[]): void {

@@ -4,6 +4,7 @@
  * http/attempt-guard.ts), the key package verifies and names the participant, and the meeting's
  * encryption type allows the participant's kind.
  */
+import { createHash } from "node:crypto";
 import { MLS_SUITES, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import {
@@ -223,7 +224,7 @@ export class MeetingRegistry {
       keyPackage,
       connection,
       role: host ? "host" : "participant",
-      banKey: who.userId !== null ? `user:${who.userId}` : grant !== undefined ? `connector:${identity.memberId}` : `address:${address}`,
+      banKey: grant !== undefined ? `connector:${identity.memberId}` : banKey(who, msg.deviceToken),
       ...(grant?.invitedByHost ? { invitedByHost: true } : {}),
       ...(msg.media === false ? { wantsMedia: false } : {}),
     });
@@ -285,6 +286,17 @@ function lateConnectors(get: () => MeetingConnectors | undefined): MeetingConnec
   };
 }
 
-function fail(code: JoinErrorCode, detail?: string): { ok: false; code: JoinErrorCode; message: string } {
+/**
+ * What a host's ban refuses (docs/threat-model.md, "Bans"): the account when signed in, else this
+ * browser's or bot's device token (only its hash is kept), else — for clients that present none —
+ * the network address. A guest's ban never matches another guest who presents a token of its own.
+ */
+export function banKey(who: Pick<JoinContext, "userId" | "address">, deviceToken: string | undefined): string {
+  if (who.userId !== null) return `user:${who.userId}`;
+  if (deviceToken !== undefined) return `device:${createHash("sha256").update(deviceToken, "utf8").digest("base64url")}`;
+  return `address:${who.address}`;
+}
+
+function fail(code: JoinErrorCode, detail?: string): Extract<JoinOutcome, { ok: false }> {
   return { ok: false, code, message: errorMessage(code, detail) };
 }

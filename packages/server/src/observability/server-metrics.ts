@@ -45,6 +45,11 @@ export function serverMetrics(metrics: Metrics) {
       help: "TCP connections closed at once because a connection cap was reached, by cap (total, per_address).",
       labelNames: ["cap"],
     }),
+    memberRecoveries: metrics.counter<"reason">({
+      name: "conclave_mls_member_recoveries_total",
+      help: "Members that lost the MLS group and asked to be added again with a fresh key package, by message: groupFailure (the client's rejoin recovery after a commit or Welcome it could not process) or commitFailed (a failure report on a commit).",
+      labelNames: ["reason"],
+    }),
     rekeyAfterLeave: metrics.histogram({
       name: "conclave_mls_rekey_after_leave_seconds",
       help: "Time from a member leaving (or being removed) to the accepted commit that removes it from the group.",

@@ -74,6 +74,10 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
     send(msg: ServerMessage) {
       if (ws.readyState === ws.OPEN) ws.send(encodeMessage(msg));
     },
+    sendFrame(frame: Uint8Array) {
+      // A text frame from bytes already encoded (the same buffer for every member of a fan-out).
+      if (ws.readyState === ws.OPEN) ws.send(frame, { binary: false });
+    },
     close(code: number, reason: string) {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
     },

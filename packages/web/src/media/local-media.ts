@@ -8,6 +8,8 @@ import { uiErrorFromMediaError, type UiError } from "../errors.js";
 export interface DeviceLists {
   cameras: MediaDeviceInfo[];
   microphones: MediaDeviceInfo[];
+  /** Audio outputs (speakers, headsets), where the browser lists them. */
+  speakers: MediaDeviceInfo[];
 }
 
 export class LocalMedia {
@@ -87,9 +89,10 @@ export class LocalMedia {
       return {
         cameras: all.filter((d) => d.kind === "videoinput" && d.deviceId !== ""),
         microphones: all.filter((d) => d.kind === "audioinput" && d.deviceId !== ""),
+        speakers: all.filter((d) => d.kind === "audiooutput" && d.deviceId !== ""),
       };
     } catch {
-      return { cameras: [], microphones: [] };
+      return { cameras: [], microphones: [], speakers: [] };
     }
   }
 

@@ -94,6 +94,19 @@ export class MediaConnection {
     });
   }
 
+  /** Whether a source is being published (it has a sender). */
+  hasSender(source: Source): boolean {
+    return this.#transceivers.has(source);
+  }
+
+  /** Starts publishing a source this device did not have when it joined (renegotiates). */
+  addSource(source: "microphone" | "camera", track: MediaStreamTrack, stream: MediaStream): Promise<void> {
+    return this.#negotiatePublish(() => {
+      if (this.#transceivers.has(source)) return;
+      this.#addTransceiver(this.#ensurePublish().pc, source, source === "microphone" ? "audio" : "video", track, stream);
+    });
+  }
+
   /** Replaces what a published source sends (e.g. another camera), without renegotiating. */
   async replaceTrack(source: Source, track: MediaStreamTrack | null): Promise<void> {
     const t = this.#transceivers.get(source);

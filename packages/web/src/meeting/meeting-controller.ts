@@ -5,7 +5,7 @@
  * the controller backs off and joins again as a NEW member with a new key package (session
  * state is never persisted), keeping the camera and microphone open.
  */
-import { MeetingSession } from "@conclave/client";
+import { MeetingMediaState, MeetingSession, type MediaState } from "@conclave/client";
 import { MLS_SUITES, createWebCryptoSFrameCrypto, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
@@ -14,6 +14,7 @@ import type { WorkerStats } from "../e2ee/messages.js";
 import { UiError, uiErrorFromCode } from "../errors.js";
 import type { LocalMedia } from "../media/local-media.js";
 import { MediaConnection, type RemoteTrack } from "../media/media-connection.js";
+import { deviceToken } from "../media/device-token.js";
 import { computeShield, type Shield } from "./shield.js";
 import { BrowserSignalingChannel } from "./signaling-channel.js";
 
@@ -53,6 +54,16 @@ export interface MeetingSnapshot {
   locked: boolean;
   /** Hosts: the latest news about room systems (refused and why, ringing, joined...). */
   notices: { code: string; message: string; at: number }[];
+  /** Others' microphone, camera and screen state, as they announced it (end-to-end encrypted). */
+  remoteMedia: ReadonlyMap<string, MediaState>;
+  /** Who a host spotlights for everyone (empty: nobody). */
+  spotlight: readonly string[];
+}
+
+/** A host's request to this participant, for the view to show. */
+export interface HostRequest {
+  fromName: string;
+  action: "mute" | "askUnmute";
 }
 
 /** Join refusals that trying again cannot fix. */
@@ -87,6 +98,7 @@ export interface MeetingControllerOptions {
 export class MeetingController {
   readonly #opts: MeetingControllerOptions;
   #session: MeetingSession | null = null;
+  #mediaState: MeetingMediaState | null = null;
   #channel: BrowserSignalingChannel | null = null;
   #media: MediaConnection | null = null;
   #phase: MeetingPhase = "connecting";
@@ -105,6 +117,8 @@ export class MeetingController {
   /** Codes of recent non-fatal errors (codes only: messages may quote details). */
   readonly recentErrors: string[] = [];
   onChange: ((s: MeetingSnapshot) => void) | null = null;
+  /** A host asked this participant to mute (done) or to unmute (only the person can). */
+  onHostRequest: ((r: HostRequest) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -133,6 +147,8 @@ export class MeetingController {
       waitingList: s?.waitingList ?? [],
       locked: s?.locked ?? false,
       notices: this.#notices,
+      remoteMedia: this.#mediaState?.remote ?? new Map(),
+      spotlight: this.#mediaState?.spotlight ?? [],
     };
   }
 
@@ -195,6 +211,17 @@ export class MeetingController {
     this.#hostAction((s) => s.endMeeting());
   }
 
+  /** Hosts and co-hosts: ask someone to mute (their app mutes) or to unmute (they decide). */
+  requestMute(memberId: string, action: "mute" | "askUnmute"): void {
+    this.#mediaState?.request(memberId, action);
+  }
+
+  /** Hosts and co-hosts: spotlight members for everyone (empty list: end it). */
+  setSpotlight(memberIds: string[]): void {
+    this.#mediaState?.setSpotlight(memberIds);
+    this.#emit();
+  }
+
   /** Sends a host control; the server refuses it (NOT_HOST) if this member may not. */
   #hostAction(act: (session: MeetingSession) => void): void {
     const s = this.#session;
@@ -213,18 +240,53 @@ export class MeetingController {
 
   async setMicOn(on: boolean): Promise<void> {
     this.#opts.media.setMicOn(on);
+    this.#announceMediaState();
     this.#emit();
   }
 
   async setCamOn(on: boolean): Promise<void> {
     this.#opts.media.setCamOn(on);
+    this.#announceMediaState();
     this.#emit();
   }
 
-  async replaceDevice(kind: "audio" | "video", deviceId: string): Promise<void> {
+  /**
+   * Switches to another camera or microphone mid-meeting: the new track replaces the old one in
+   * the same sender (still behind the encrypt transform), so nothing is renegotiated.
+   */
+  async replaceDevice(kind: "audio" | "video", deviceId: string): Promise<boolean> {
     const track = await this.#opts.media.useDevice(kind, deviceId);
-    await this.#media?.replaceTrack(kind === "audio" ? "microphone" : "camera", track);
+    if (!track) {
+      this.recentErrors.push("DEVICE_SWITCH_FAILED");
+      this.#emit();
+      return false;
+    }
+    const media = this.#media;
+    if (media) {
+      // Someone who joined without this kind of device has no sender for it yet: publish it.
+      if (media.hasSender(kind === "audio" ? "microphone" : "camera")) await media.replaceTrack(kind === "audio" ? "microphone" : "camera", track);
+      else await media.addSource(kind === "audio" ? "microphone" : "camera", track, this.#opts.media.stream).catch(() => this.#restartConnection());
+    }
+    this.#announceMediaState();
     this.#emit();
+    return true;
+  }
+
+  /**
+   * The camera or microphone changed outside a control (a device opened late, or went away):
+   * tell the others if that changes what they see. Sends nothing when nothing changed.
+   */
+  syncMediaState(): void {
+    this.#announceMediaState();
+  }
+
+  #localMediaState(): MediaState {
+    const m = this.#opts.media;
+    return { mic: m.micOn, camera: m.camOn, screen: this.#screenSharing };
+  }
+
+  #announceMediaState(): void {
+    this.#mediaState?.setLocal(this.#localMediaState());
   }
 
   /** Starts or stops sharing a screen. A failed renegotiation restarts the connection. */
@@ -235,12 +297,14 @@ export class MeetingController {
       if (this.#screenSharing) {
         this.#screenSharing = false;
         this.#opts.media.stopScreen();
+        this.#announceMediaState();
         this.#emit();
         await media.stopScreenShare();
       } else {
         const track = await this.#opts.media.startScreen();
         if (!track) return; // the person cancelled the picker
         this.#screenSharing = true;
+        this.#announceMediaState();
         this.#emit();
         track.addEventListener("ended", () => {
           if (this.#screenSharing) void this.toggleScreenShare();
@@ -275,11 +339,23 @@ export class MeetingController {
       displayName: o.displayName,
       sframeCrypto: createWebCryptoSFrameCrypto(),
       ...(o.passcode ? { passcode: o.passcode } : {}),
+      deviceToken: deviceToken(),
       suite: o.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
     });
     this.#session = session;
     this.#channel = channel;
     this.#lastMembers = null;
+    // Mute, camera and screen state travel end to end encrypted; a new one per connection.
+    this.#mediaState?.close();
+    const mediaState = new MeetingMediaState(session, this.#localMediaState());
+    this.#mediaState = mediaState;
+    mediaState.on("remote", () => this.#emit());
+    mediaState.on("spotlight", () => this.#emit());
+    mediaState.on("error", (e) => this.#noteError(e.code));
+    mediaState.on("hostRequest", (r) => {
+      if (r.action === "mute" && this.#opts.media.micOn) void this.setMicOn(false);
+      this.onHostRequest?.({ fromName: r.fromName, action: r.action });
+    });
     session.on("joined", () => {
       this.#waitingReason = null;
       if (this.#session === session) this.#setPhase("waiting");
@@ -307,13 +383,12 @@ export class MeetingController {
     });
     session.on("ice", ({ pc, candidate, mid }) => void this.#media?.addRemoteCandidate(pc, candidate, mid));
     session.on("error", (e) => {
-      this.recentErrors.push(e.code);
+      this.#noteError(e.code);
       // A refused room-system invitation is news for the host, with the server's reason.
       if (!e.fatal && ["SIP_DISABLED", "CONNECTOR_NOT_ALLOWED", "BAD_REQUEST"].includes(e.code)) {
         this.#notices = [...this.#notices, { code: e.code, message: e.message, at: Date.now() }].slice(-5);
         this.#emit();
       }
-      if (this.recentErrors.length > 20) this.recentErrors.shift();
     });
     session.on("closed", () => this.#onClosed(session, channel));
     try {
@@ -321,6 +396,11 @@ export class MeetingController {
     } catch {
       channel.close(1000, "join failed");
     }
+  }
+
+  #noteError(code: string): void {
+    this.recentErrors.push(code);
+    if (this.recentErrors.length > 20) this.recentErrors.shift();
   }
 
   async #onEpoch(session: MeetingSession, members: MemberIdentity[], rewound = false): Promise<void> {
@@ -340,6 +420,8 @@ export class MeetingController {
       const lm = this.#opts.media;
       media.startPublishing({ microphone: lm.microphone, camera: lm.camera }, lm.stream).catch(() => this.#restartConnection());
     }
+    // The state announced to newcomers is the current one, even if a device opened after joining.
+    this.#announceMediaState();
     const previous = this.#lastMembers;
     this.#lastMembers = members;
     if (previous) {

@@ -5,21 +5,18 @@
  * yellow "!", and every exception by name with its far leg's protection.
  */
 export { computeShield, type Shield, type ShieldException, type ShieldState } from "@conclave/protocol";
+import { t } from "../i18n/i18n.js";
 
 export function connectorLabel(connector: string): string {
   switch (connector) {
     case "pstn":
-      return "Phone dial-in";
     case "sip":
-      return "Room system";
     case "streaming":
-      return "Live stream";
     case "recording":
-      return "Recording";
     case "transcription":
-      return "Transcription";
+      return t(`connector.${connector}`);
     default:
-      return "Connector";
+      return t("connector.other");
   }
 }
 

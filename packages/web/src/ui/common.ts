@@ -3,9 +3,10 @@ import type { Encryption } from "../api/meetings.js";
 import type { UiError } from "../errors.js";
 import { h, icon } from "./dom.js";
 import { ICONS } from "./icons.js";
+import { t } from "../i18n/i18n.js";
 
 export function brandHeader(...extra: Node[]): HTMLElement {
-  return h("header", { class: "brand-bar" }, h("a", { class: "brand", href: "/" }, logo(), h("span", {}, "Conclave")), ...extra);
+  return h("header", { class: "brand-bar" }, h("a", { class: "brand", href: "/" }, logo(), h("span", {}, t("common.brand"))), ...extra);
 }
 
 export function logo(): SVGSVGElement {
@@ -32,8 +33,8 @@ function detailText(message: string): string {
 
 export function encryptionBadge(encryption: Encryption): HTMLElement {
   return encryption === "e2ee"
-    ? h("span", { class: "badge badge-e2ee" }, icon(ICONS.lock), "End-to-end encrypted")
-    : h("span", { class: "badge badge-encrypted" }, icon(ICONS.shieldCheck), "Enhanced encryption");
+    ? h("span", { class: "badge badge-e2ee" }, icon(ICONS.lock), t("common.e2ee"))
+    : h("span", { class: "badge badge-encrypted" }, icon(ICONS.shieldCheck), t("common.enhanced"));
 }
 
 /** "12345678901" → "123 4567 8901" for reading; the ID itself is unchanged elsewhere. */

@@ -5,6 +5,7 @@
  */
 import { h, icon, uid, type Child } from "./dom.js";
 import { ICONS } from "./icons.js";
+import { t } from "../i18n/i18n.js";
 
 export interface Panel {
   dialog: HTMLDialogElement;
@@ -17,7 +18,7 @@ export interface Panel {
 export function createPanel(opts: { title: string; testid: string; description?: Child }): Panel {
   const titleId = uid("dlg-title");
   const body = h("div", { class: "dialog-body" });
-  const closeButton = h("button", { type: "button", class: "icon-button dialog-close", "aria-label": "Close" }, icon(ICONS.close));
+  const closeButton = h("button", { type: "button", class: "icon-button dialog-close", "aria-label": t("common.close") }, icon(ICONS.close));
   const dialog = h(
     "dialog",
     { class: "panel", "aria-labelledby": titleId, "data-testid": opts.testid },
@@ -70,7 +71,7 @@ export interface ConfirmOptions {
  */
 export function confirmDialog(opts: ConfirmOptions, opener?: HTMLElement | null): Promise<boolean> {
   const panel = createPanel({ title: opts.title, testid: opts.testid });
-  const cancel = h("button", { type: "button", class: "button", "data-testid": "confirm-cancel" }, "Cancel");
+  const cancel = h("button", { type: "button", class: "button", "data-testid": "confirm-cancel" }, t("common.cancel"));
   const ok = h("button", { type: "button", class: `button ${opts.danger ? "danger" : "primary"}`, "data-testid": "confirm-ok" }, opts.confirmLabel);
   panel.body.append(h("p", {}, opts.message), ...(opts.extra ? [h("div", {}, opts.extra)] : []), h("div", { class: "row end" }, cancel, ok));
   document.body.append(panel.dialog);

@@ -6,6 +6,7 @@ import { UiError } from "../errors.js";
 import { errorBox } from "./common.js";
 import { h, icon, replaceChildren, uid, type Attrs, type Child } from "./dom.js";
 import { ICONS } from "./icons.js";
+import { t } from "../i18n/i18n.js";
 
 /** A label above its control, and optional help the control is described by. */
 export function field(label: string, control: HTMLInputElement | HTMLSelectElement, help?: Child): HTMLElement {
@@ -60,13 +61,13 @@ export function copyField(label: string, value: string, testid: string): HTMLEle
   const text = h("input", { id, type: "text", readonly: true, "data-testid": testid, spellcheck: "false" });
   text.value = value;
   const said = h("span", { class: "muted", "aria-live": "polite" });
-  const copy = h("button", { type: "button", class: "button", "aria-label": `Copy: ${label}` }, icon(ICONS.copy), "Copy");
+  const copy = h("button", { type: "button", class: "button", "aria-label": t("forms.copyLabel", { label }) }, icon(ICONS.copy), t("common.copy"));
   copy.addEventListener("click", () => {
     text.select();
     navigator.clipboard
       .writeText(value)
-      .then(() => (said.textContent = "Copied."))
-      .catch(() => (said.textContent = "Press Ctrl+C (⌘C) to copy the selected text."));
+      .then(() => (said.textContent = t("forms.copied")))
+      .catch(() => (said.textContent = t("forms.copyByHand")));
   });
   return h("div", { class: "copy-field" }, h("label", { for: id, class: "field-label" }, label), h("div", { class: "row" }, text, copy), said);
 }

@@ -6,6 +6,7 @@
 import { createPanel } from "./dialog.js";
 import { append, h } from "./dom.js";
 import { checkbox } from "./forms.js";
+import { t } from "../i18n/i18n.js";
 
 export interface ManageParticipantOptions {
   name: string;
@@ -20,22 +21,22 @@ export function manageParticipantDialog(opts: ManageParticipantOptions): void {
   const panel = createPanel({ title: opts.name, testid: "manage-participant-dialog" });
   panel.dialog.setAttribute("data-meeting-dialog", "");
   const isCohost = opts.role === "cohost";
-  const roleButton = h("button", { type: "button", class: "button", "data-testid": "cohost-toggle" }, isCohost ? "Remove co-host role" : "Make co-host");
+  const roleButton = h("button", { type: "button", class: "button", "data-testid": "cohost-toggle" }, isCohost ? t("manage.cohostOff") : t("manage.cohostOn"));
   roleButton.addEventListener("click", () => {
     opts.onRole(isCohost ? "participant" : "cohost");
     panel.close();
   });
-  const allow = checkbox(`Allow ${opts.name} to join again`, { "data-testid": "allow-rejoin" }, "Otherwise this meeting refuses them (their account, or their network address when they are not signed in).");
-  const remove = h("button", { type: "button", class: "button danger", "data-testid": "remove-participant" }, `Remove ${opts.name}`);
+  const allow = checkbox(t("manage.allowRejoin", { name: opts.name }), { "data-testid": "allow-rejoin" }, t("manage.allowRejoinHelp"));
+  const remove = h("button", { type: "button", class: "button danger", "data-testid": "remove-participant" }, t("manage.remove", { name: opts.name }));
   remove.addEventListener("click", () => {
     opts.onRemove(allow.input.checked);
     panel.close();
   });
   append(panel.body, [
-    h("p", { class: "muted" }, isCohost ? "Co-host: can let people in, remove them and lock the meeting." : "Participant."),
+    h("p", { class: "muted" }, isCohost ? t("manage.roleCohost") : t("manage.roleParticipant")),
     opts.canChangeRole ? h("div", { class: "row" }, roleButton) : null,
-    h("h3", {}, "Remove from the meeting"),
-    h("p", {}, `${opts.name} is disconnected at once and the meeting's keys change, so nothing said afterwards can be decrypted with what they hold.`),
+    h("h3", {}, t("manage.removeTitle")),
+    h("p", {}, t("manage.removeText", { name: opts.name })),
     allow.row,
     h("div", { class: "row end" }, remove),
   ]);

@@ -12,6 +12,7 @@ import type { LocalMedia } from "../media/local-media.js";
 import { brandHeader, encryptionBadge, errorBox, formatMeetingId } from "./common.js";
 import { h, icon, replaceChildren } from "./dom.js";
 import { ICONS } from "./icons.js";
+import { t, tParts } from "../i18n/i18n.js";
 
 const NAME_KEY = "conclave.displayName";
 export const MAX_NAME_LENGTH = 64;
@@ -35,7 +36,7 @@ export interface JoinViewOptions {
 }
 
 export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): Promise<void> {
-  const main = h("main", { class: "join", id: "main" }, h("p", { class: "muted center" }, "Checking the meeting…"));
+  const main = h("main", { class: "join", id: "main" }, h("p", { class: "muted center" }, t("join.checking")));
   replaceChildren(root, brandHeader(), main);
 
   const mode = detectEncodedTransform();
@@ -45,22 +46,22 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     info = await getMeeting(opts.meetingId);
   } catch (e) {
     const err = e instanceof UiError ? e : new UiError("INTERNAL");
-    const retry = h("button", { type: "button", class: "button" }, icon(ICONS.refresh), "Try again");
+    const retry = h("button", { type: "button", class: "button" }, icon(ICONS.refresh), t("common.tryAgain"));
     retry.addEventListener("click", () => void renderJoinView(root, opts));
-    replaceChildren(main, h("section", { class: "card narrow" }, h("h1", {}, "Cannot join"), errorBox(err, retry), h("a", { href: "/", class: "link" }, "Go to the start page")));
+    replaceChildren(main, h("section", { class: "card narrow" }, h("h1", {}, t("join.cannotJoin")), errorBox(err, retry), h("a", { href: "/", class: "link" }, t("common.startPage"))));
     return;
   }
   if (info.ended) {
-    replaceChildren(main, h("section", { class: "card narrow" }, h("h1", {}, "Cannot join"), errorBox(new UiError("MEETING_ENDED")), h("a", { href: "/", class: "link" }, "Go to the start page")));
+    replaceChildren(main, h("section", { class: "card narrow" }, h("h1", {}, t("join.cannotJoin")), errorBox(new UiError("MEETING_ENDED")), h("a", { href: "/", class: "link" }, t("common.startPage"))));
     return;
   }
 
   // --- preview -------------------------------------------------------------------------------
   const media = opts.media;
-  const video = h("video", { class: "preview-video mirror", autoplay: true, playsinline: true, muted: true, "aria-label": "Your camera preview" });
+  const video = h("video", { class: "preview-video mirror", autoplay: true, playsinline: true, muted: true, "aria-label": t("join.preview") });
   video.muted = true;
   video.srcObject = media.stream;
-  const previewOff = h("div", { class: "preview-off" }, icon(ICONS.camOff), h("span", {}, "Camera is off"));
+  const previewOff = h("div", { class: "preview-off" }, icon(ICONS.camOff), h("span", {}, t("join.cameraOff")));
   const micButton = h("button", { type: "button", class: "round-button", "data-testid": "preview-mic" });
   const camButton = h("button", { type: "button", class: "round-button", "data-testid": "preview-camera" });
   const camSelect = h("select", { id: "camera-select", "data-testid": "camera-select" });
@@ -69,12 +70,12 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
 
   const refreshPreview = (): void => {
     micButton.replaceChildren(icon(media.micOn ? ICONS.mic : ICONS.micOff));
-    micButton.setAttribute("aria-label", media.micOn ? "Mute microphone" : "Unmute microphone");
+    micButton.setAttribute("aria-label", media.micOn ? t("join.muteMic") : t("join.unmuteMic"));
     micButton.setAttribute("aria-pressed", String(!media.micOn));
     micButton.classList.toggle("off", !media.micOn);
     micButton.disabled = media.microphone === null;
     camButton.replaceChildren(icon(media.camOn ? ICONS.cam : ICONS.camOff));
-    camButton.setAttribute("aria-label", media.camOn ? "Turn camera off" : "Turn camera on");
+    camButton.setAttribute("aria-label", media.camOn ? t("join.cameraOffAction") : t("join.cameraOnAction"));
     camButton.setAttribute("aria-pressed", String(!media.camOn));
     camButton.classList.toggle("off", !media.camOn);
     camButton.disabled = media.camera === null;
@@ -95,10 +96,10 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
       const active = current ?? track?.getSettings().deviceId ?? null;
       select.replaceChildren(...list.map((dev, i) => h("option", { value: dev.deviceId, selected: dev.deviceId === active }, dev.label || `${fallback} ${i + 1}`)));
       select.disabled = list.length === 0;
-      if (list.length === 0) select.append(h("option", {}, `No ${fallback.toLowerCase()} found`));
+      if (list.length === 0) select.append(h("option", {}, t("devices.none")));
     };
-    fill(camSelect, d.cameras, media.cameraId, "Camera", media.camera);
-    fill(micSelect, d.microphones, media.microphoneId, "Microphone", media.microphone);
+    fill(camSelect, d.cameras, media.cameraId, t("devices.camera"), media.camera);
+    fill(micSelect, d.microphones, media.microphoneId, t("devices.microphone"), media.microphone);
   };
   camSelect.addEventListener("change", () => void media.useDevice("video", camSelect.value).then(() => refreshPreview()));
   micSelect.addEventListener("change", () => void media.useDevice("audio", micSelect.value).then(() => refreshPreview()));
@@ -107,7 +108,7 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     replaceChildren(mediaStatus);
     if (media.microphone === null && media.camera === null) await media.open();
     if (media.error) {
-      const retry = h("button", { type: "button", class: "button" }, icon(ICONS.refresh), "Try again");
+      const retry = h("button", { type: "button", class: "button" }, icon(ICONS.refresh), t("common.tryAgain"));
       retry.addEventListener("click", () => void openDevices());
       replaceChildren(mediaStatus, errorBox(media.error, retry));
     }
@@ -127,11 +128,12 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
   const user = await signedIn;
   nameInput.value = safeGet(NAME_KEY) ?? user?.name ?? "";
   const hosting = user !== null && info.ownerUserId === user.id;
-  const needPasscode = info.passcodeRequired && (!opts.passcode || opts.error?.code === "WRONG_PASSCODE");
+  // The meeting's owner, signed in, is its host and needs no passcode (the server checks who it is).
+  const needPasscode = info.passcodeRequired && !hosting && (!opts.passcode || opts.error?.code === "WRONG_PASSCODE");
   const passInput = h("input", { id: "passcode", type: "password", autocomplete: "off", "data-testid": "passcode" });
   passInput.value = opts.passcode ?? "";
   const formStatus = h("div", { class: "form-status", "aria-live": "polite" });
-  const joinButton = h("button", { type: "submit", class: "button primary wide", "data-testid": "join-button" }, "Join meeting");
+  const joinButton = h("button", { type: "submit", class: "button primary wide", "data-testid": "join-button" }, t("join.submit"));
 
   const refusal = mode === null ? new UiError("NO_ENCODED_TRANSFORMS") : null;
   const showRefusal = (): void => {
@@ -146,8 +148,8 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
           "p",
           { class: "help" },
           info.encryption === "e2ee"
-            ? "This is an end-to-end encrypted meeting: media that is not encrypted on your device may never enter it."
-            : "This meeting uses enhanced encryption, and Conclave encrypts all media on the sender's device in every meeting, so the same requirement applies here.",
+            ? t("join.refusedE2ee")
+            : t("join.refusedEnhanced"),
         ),
       ),
     );
@@ -158,31 +160,30 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
   const form = h(
     "form",
     { class: "join-form card", "aria-labelledby": "join-heading", novalidate: true },
-    h("h1", { id: "join-heading" }, "Join meeting"),
-    h("p", { class: "meeting-id" }, "Meeting ", h("span", { class: "mono" }, formatMeetingId(info.id))),
+    h("h1", { id: "join-heading" }, t("join.title")),
+    h("p", { class: "meeting-id" }, ...tParts("join.meetingId", { id: h("span", { class: "mono" }, formatMeetingId(info.id)) })),
     encryptionBadge(info.encryption),
-    info.postQuantum ? h("span", { class: "badge badge-pq", "data-testid": "join-post-quantum" }, icon(ICONS.lock), "Post-quantum key exchange") : null,
+    info.postQuantum ? h("span", { class: "badge badge-pq", "data-testid": "join-post-quantum" }, icon(ICONS.lock), t("join.postQuantum")) : null,
     user
       ? h(
           "p",
           { class: "help", "data-testid": "join-signed-in" },
-          `Signed in as ${user.name}. `,
-          hosting ? "This is your meeting: you are its host, so you go straight in and let others in." : "",
+          t("join.signedInAs", { name: user.name }),
+          hosting ? ` ${t("join.youHost")}` : "",
         )
       : null,
-    h("label", { for: "display-name", class: "field-label" }, "Your name"),
+    h("label", { for: "display-name", class: "field-label" }, t("setup.name")),
     nameInput,
-    needPasscode ? h("label", { for: "passcode", class: "field-label" }, "Meeting passcode") : null,
+    needPasscode ? h("label", { for: "passcode", class: "field-label" }, t("join.passcode")) : null,
     needPasscode ? passInput : null,
-    needPasscode && hosting ? h("p", { class: "help" }, "Hosts need the passcode too: it was shown when you scheduled the meeting. Lost it? Set a new one from your Meetings page.") : null,
     joinButton,
     formStatus,
     h(
       "p",
       { class: "help" },
       info.encryption === "e2ee"
-        ? "Your device makes the keys. The server relays encrypted media it cannot read."
-        : "Media is encrypted on your device; visible connectors (such as dial-in) may join and are listed by name.",
+        ? t("join.helpE2ee")
+        : t("join.helpEnhanced"),
     ),
   );
   form.addEventListener("submit", (event) => {
@@ -193,13 +194,13 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
     }
     const name = nameInput.value.trim().normalize("NFC");
     if (!name || name.length > MAX_NAME_LENGTH || /\p{Cc}|[\u202a-\u202e\u2066-\u2069]/u.test(name)) {
-      replaceChildren(formStatus, h("p", { class: "field-error", role: "alert" }, "Enter the name others will see (up to 64 characters)."));
+      replaceChildren(formStatus, h("p", { class: "field-error", role: "alert" }, t("join.nameMissing", { max: MAX_NAME_LENGTH })));
       nameInput.focus();
       return;
     }
     const passcode = needPasscode ? passInput.value.trim() : opts.passcode;
-    if (info.passcodeRequired && !passcode) {
-      replaceChildren(formStatus, h("p", { class: "field-error", role: "alert" }, "Enter the meeting passcode."));
+    if (needPasscode && !passcode) {
+      replaceChildren(formStatus, h("p", { class: "field-error", role: "alert" }, t("join.passcodeMissing")));
       passInput.focus();
       return;
     }
@@ -210,14 +211,14 @@ export async function renderJoinView(root: HTMLElement, opts: JoinViewOptions): 
 
   const preview = h(
     "section",
-    { class: "preview card", "aria-label": "Camera and microphone" },
+    { class: "preview card", "aria-label": t("join.devices") },
     h("div", { class: "preview-frame" }, video, previewOff, h("div", { class: "preview-controls" }, micButton, camButton)),
     mediaStatus,
     h(
       "div",
       { class: "devices" },
-      h("div", { class: "field" }, h("label", { for: "camera-select", class: "field-label" }, "Camera"), camSelect),
-      h("div", { class: "field" }, h("label", { for: "microphone-select", class: "field-label" }, "Microphone"), micSelect),
+      h("div", { class: "field" }, h("label", { for: "camera-select", class: "field-label" }, t("devices.camera")), camSelect),
+      h("div", { class: "field" }, h("label", { for: "microphone-select", class: "field-label" }, t("devices.microphone")), micSelect),
     ),
   );
   // A refused browser gets no preview: it will not use the camera here.

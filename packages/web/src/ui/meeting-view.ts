@@ -1,37 +1,24 @@
 /**
- * The meeting screen: video tiles, controls, participant list, the encryption shield and the
- * security code. It renders MeetingController snapshots; tiles are kept by member id so their
- * <video>/<audio> elements keep playing across updates.
+ * The meeting screen: the tiles (ui/meeting-stage.ts), the controls, the participant list, the
+ * encryption shield and the security code, devices, and keyboard shortcuts. It renders
+ * MeetingController snapshots; tiles are kept by member id so their <video>/<audio> elements keep
+ * playing across updates.
  */
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
-import type { MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
+import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
 import { LocalRecording } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
-import type { RemoteTrack } from "../media/media-connection.js";
+import { t, tn } from "../i18n/i18n.js";
 import { brandHeader, errorBox, formatMeetingId } from "./common.js";
 import { confirmDialog, createPanel, type Panel } from "./dialog.js";
 import { manageParticipantDialog } from "./host-controls.js";
 import { h, icon, initials, replaceChildren } from "./dom.js";
 import { ICONS } from "./icons.js";
-
-/** A remote member counts as silent (muted, or not talking) after this long without sound. */
-const SILENCE_MS = 2500;
-const SPEAKING_LEVEL = 0.02;
-const LEVEL_POLL_MS = 400;
-
-interface Tile {
-  el: HTMLElement;
-  video: HTMLVideoElement;
-  audio: HTMLAudioElement;
-  name: HTMLElement;
-  mic: HTMLElement;
-  videoTrack: MediaStreamTrack | null;
-  audioTrack: MediaStreamTrack | null;
-  lastSound: number;
-}
+import { MeetingStage } from "./meeting-stage.js";
+import { installShortcuts, shortcutsPanel, type ShortcutAction } from "./shortcuts.js";
 
 export interface MeetingViewOptions {
   meetingId: string;
@@ -43,10 +30,7 @@ export interface MeetingViewOptions {
 
 export class MeetingView {
   readonly #opts: MeetingViewOptions;
-  readonly #grid = h("div", { class: "grid", role: "list", "aria-label": "Participants' video" });
-  readonly #tiles = new Map<string, Tile>();
-  readonly #screenTiles = new Map<string, { el: HTMLElement; video: HTMLVideoElement; track: MediaStreamTrack }>();
-  readonly #selfTile: { el: HTMLElement; video: HTMLVideoElement; mic: HTMLElement; off: HTMLElement };
+  readonly #stage: MeetingStage;
   readonly #status = h("div", { class: "status-banner", role: "status", "aria-live": "polite", hidden: true });
   readonly #shieldButton: HTMLButtonElement;
   readonly #codeButton: HTMLButtonElement;
@@ -54,18 +38,23 @@ export class MeetingView {
   readonly #codeDot = h("span", { class: "dot", hidden: true });
   readonly #shieldPanel: Panel;
   readonly #codePanel: Panel;
+  readonly #morePanel: Panel;
+  readonly #shortcutsPanel: Panel;
   readonly #codeText = h("p", { class: "security-code mono", "data-testid": "security-code" });
   readonly #codeMeta = h("p", { class: "muted" });
   readonly #codeNotice = h("div", { class: "code-notice", "data-testid": "security-code-notice", role: "status", hidden: true });
-  readonly #participantList = h("ul", { class: "participant-list", "data-testid": "participant-list", "aria-label": "Participants" });
+  readonly #participantList = h("ul", { class: "participant-list", "data-testid": "participant-list", "aria-label": t("people.listLabel") });
   readonly #sidebar: HTMLElement;
   readonly #participantsButton: HTMLButtonElement;
   readonly #participantCount = h("span", { class: "count" }, "1");
   readonly #micButton: HTMLButtonElement;
   readonly #camButton: HTMLButtonElement;
   readonly #screenButton: HTMLButtonElement;
+  readonly #layoutButton: HTMLButtonElement;
+  readonly #moreButton: HTMLButtonElement;
+  readonly #leaveButton: HTMLButtonElement;
   readonly #toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
-  readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), "Locked");
+  readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), t("meeting.locked"));
   /** Cloud recording: indicator, notice, the host's button. */
   readonly #recording: CloudRecordingUi;
   /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
@@ -73,9 +62,9 @@ export class MeetingView {
   readonly #waitingCard = h(
     "section",
     { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
-    h("h1", { id: "waiting-title" }, "Waiting to be let in"),
-    h("p", {}, "The host knows you are here and will let you in."),
-    h("p", { class: "muted" }, "Until then this device receives nothing from the meeting: no keys, no media, not even who is in it."),
+    h("h1", { id: "waiting-title" }, t("waiting.title")),
+    h("p", {}, t("waiting.text")),
+    h("p", { class: "muted" }, t("waiting.nothing")),
   );
   readonly #hostControls: HTMLElement;
   readonly #roomSystem: HTMLElement;
@@ -83,48 +72,34 @@ export class MeetingView {
   #lastNoticeAt = 0;
   readonly #lockSwitch: HTMLInputElement;
   readonly #endButton: HTMLButtonElement;
+  readonly #camSelect = h("select", { id: "meeting-camera-select", "data-testid": "meeting-camera-select" });
+  readonly #micSelect = h("select", { id: "meeting-microphone-select", "data-testid": "meeting-microphone-select" });
+  readonly #speakerSelect = h("select", { id: "speaker-select", "data-testid": "speaker-select" });
+  readonly #deviceStatus = h("div", { class: "form-status", "aria-live": "polite" });
   #knownWaiting = new Set<string>();
   readonly #announce = h("p", { class: "visually-hidden", "aria-live": "polite" });
   #lastShownEpoch: bigint | null = null;
-  #levelTimer: ReturnType<typeof setInterval> | null = null;
   #snapshot: MeetingSnapshot;
+  readonly #removeShortcuts: () => void;
 
   constructor(root: HTMLElement, opts: MeetingViewOptions) {
     this.#opts = opts;
     this.#snapshot = opts.controller.snapshot;
-
-    const selfVideo = h("video", { class: "mirror", autoplay: true, playsinline: true, muted: true, "aria-hidden": "true" });
-    selfVideo.muted = true;
-    selfVideo.srcObject = opts.media.stream;
-    const selfMic = h("span", { class: "tile-mic" });
-    const selfOff = h("div", { class: "avatar" }, initials(opts.displayName));
-    this.#selfTile = {
-      el: h(
-        "div",
-        { class: "tile self", role: "listitem", "data-testid": "self-tile", "aria-label": `${opts.displayName} (you)` },
-        selfVideo,
-        selfOff,
-        h("div", { class: "tile-label" }, selfMic, h("span", { class: "tile-name" }, `${opts.displayName} (you)`)),
-      ),
-      video: selfVideo,
-      mic: selfMic,
-      off: selfOff,
-    };
-    this.#grid.append(this.#selfTile.el);
+    this.#stage = new MeetingStage({ controller: opts.controller, media: opts.media, displayName: opts.displayName, toast: (text) => this.#toast(text, ICONS.screen) });
 
     // Shield and security code.
     this.#shieldButton = h("button", { type: "button", class: "shield", "data-testid": "encryption-shield", "aria-haspopup": "dialog" });
-    this.#shieldPanel = createPanel({ title: "Encryption", testid: "shield-panel" });
+    this.#shieldPanel = createPanel({ title: t("shield.title"), testid: "shield-panel" });
     this.#shieldButton.addEventListener("click", () => this.#shieldPanel.open(this.#shieldButton));
     this.#codeButton = h(
       "button",
-      { type: "button", class: "code-button", "aria-haspopup": "dialog", "aria-label": "Show the security code", "data-testid": "security-code-button" },
+      { type: "button", class: "code-button", "aria-haspopup": "dialog", "aria-label": t("code.show"), "data-testid": "security-code-button" },
       icon(ICONS.key),
-      h("span", { class: "code-button-label" }, "Security code"),
+      h("span", { class: "code-button-label" }, t("code.title")),
       this.#codePreview,
       this.#codeDot,
     );
-    this.#codePanel = createPanel({ title: "Security code", testid: "security-code-panel" });
+    this.#codePanel = createPanel({ title: t("code.title"), testid: "security-code-panel" });
     this.#codeButton.addEventListener("click", () => {
       this.#codeDot.hidden = true;
       this.#codePanel.open(this.#codeButton);
@@ -137,43 +112,74 @@ export class MeetingView {
       h(
         "div",
         { class: "explain" },
-        h("p", {}, h("strong", {}, "Read it aloud. "), "Everyone in the meeting sees a code made from the meeting's current encryption keys. If everyone's code matches, nobody is in the middle: not the server, not anyone else."),
-        h("p", {}, "If someone's code is different, their connection is not the same meeting as yours: stop sharing anything sensitive and tell the organiser."),
-        h("p", {}, "The code changes every time someone joins or leaves, because the keys change too. Compare it again after each change."),
+        h("p", {}, h("strong", {}, t("code.readAloud")), " ", t("code.explain1")),
+        h("p", {}, t("code.explain2")),
+        h("p", {}, t("code.explain3")),
       ),
     );
 
     // Controls.
-    this.#micButton = h("button", { type: "button", class: "control", "data-testid": "mic-button" });
-    this.#micButton.addEventListener("click", () => void opts.controller.setMicOn(!opts.media.micOn));
-    this.#camButton = h("button", { type: "button", class: "control", "data-testid": "camera-button" });
-    this.#camButton.addEventListener("click", () => void opts.controller.setCamOn(!opts.media.camOn));
-    this.#screenButton = h("button", { type: "button", class: "control", "data-testid": "screen-button" });
-    this.#screenButton.addEventListener("click", () => void opts.controller.toggleScreenShare());
+    this.#micButton = h("button", { type: "button", class: "control", "data-testid": "mic-button", "aria-keyshortcuts": "M" });
+    this.#micButton.addEventListener("click", () => this.#run("mic"));
+    this.#camButton = h("button", { type: "button", class: "control", "data-testid": "camera-button", "aria-keyshortcuts": "V" });
+    this.#camButton.addEventListener("click", () => this.#run("camera"));
+    this.#screenButton = h("button", { type: "button", class: "control", "data-testid": "screen-button", "aria-keyshortcuts": "S" });
+    this.#screenButton.addEventListener("click", () => this.#run("screen"));
+    this.#layoutButton = h("button", { type: "button", class: "control", "data-testid": "layout-button", "aria-keyshortcuts": "G" });
+    this.#layoutButton.addEventListener("click", () => this.#run("layout"));
     this.#participantsButton = h(
       "button",
-      { type: "button", class: "control", "aria-controls": "participants", "data-testid": "participants-button" },
+      { type: "button", class: "control", "aria-controls": "participants", "data-testid": "participants-button", "aria-keyshortcuts": "P" },
       icon(ICONS.users),
-      h("span", { class: "control-label" }, "People"),
+      h("span", { class: "control-label" }, t("controls.people")),
       this.#participantCount,
     );
-    const leave = h("button", { type: "button", class: "control danger", "data-testid": "leave-button" }, icon(ICONS.leave), h("span", { class: "control-label" }, "Leave"));
-    leave.addEventListener("click", () => {
-      opts.controller.leave();
-      this.close();
-      opts.onLeft();
+    this.#participantsButton.addEventListener("click", () => this.#run("people"));
+    this.#moreButton = h("button", { type: "button", class: "control", "data-testid": "more-button", "aria-haspopup": "dialog" }, icon(ICONS.more), h("span", { class: "control-label" }, t("controls.more")));
+    this.#leaveButton = h("button", { type: "button", class: "control danger", "data-testid": "leave-button", "aria-keyshortcuts": "L" }, icon(ICONS.leave), h("span", { class: "control-label" }, t("controls.leave")));
+    this.#leaveButton.addEventListener("click", () => this.#leave());
+
+    // More: devices (camera, microphone, speaker) and the shortcuts.
+    this.#shortcutsPanel = shortcutsPanel();
+    this.#morePanel = createPanel({ title: t("more.title"), testid: "more-panel" });
+    const shortcutsButton = h("button", { type: "button", class: "button", "data-testid": "shortcuts-button", "aria-haspopup": "dialog" }, icon(ICONS.keyboard), t("more.shortcuts"));
+    shortcutsButton.addEventListener("click", () => {
+      this.#morePanel.close();
+      this.#shortcutsPanel.open(this.#moreButton);
+    });
+    this.#camSelect.addEventListener("change", () => void this.#switchDevice("video", this.#camSelect.value));
+    this.#micSelect.addEventListener("change", () => void this.#switchDevice("audio", this.#micSelect.value));
+    this.#speakerSelect.addEventListener("change", () => void this.#switchSpeaker(this.#speakerSelect.value));
+    replaceChildren(
+      this.#morePanel.body,
+      h("h3", {}, t("more.devices")),
+      h(
+        "div",
+        { class: "device-fields" },
+        h("div", { class: "field" }, h("label", { for: "meeting-camera-select", class: "field-label" }, t("devices.camera")), this.#camSelect),
+        h("div", { class: "field" }, h("label", { for: "meeting-microphone-select", class: "field-label" }, t("devices.microphone")), this.#micSelect),
+        h("div", { class: "field" }, h("label", { for: "speaker-select", class: "field-label" }, t("devices.speaker")), this.#speakerSelect),
+      ),
+      this.#deviceStatus,
+      h("p", { class: "help" }, t("more.devicesHelp")),
+      h("h3", {}, t("more.keyboard")),
+      h("div", { class: "row" }, shortcutsButton),
+    );
+    this.#moreButton.addEventListener("click", () => {
+      void this.#fillDevices();
+      this.#morePanel.open(this.#moreButton);
     });
 
     // Host and co-host controls: lock the meeting; the host alone ends it for everyone.
     this.#lockSwitch = h("input", { type: "checkbox", role: "switch", class: "switch", id: "lock-meeting", "data-testid": "lock-meeting", "aria-describedby": "lock-meeting-help" });
     this.#lockSwitch.addEventListener("change", () => opts.controller.lockMeeting(this.#lockSwitch.checked));
-    this.#endButton = h("button", { type: "button", class: "button small danger", "data-testid": "end-meeting-button" }, "End meeting for all");
+    this.#endButton = h("button", { type: "button", class: "button small danger", "data-testid": "end-meeting-button" }, t("host.endForAll"));
     this.#endButton.addEventListener("click", () => {
       void confirmDialog(
         {
-          title: "End the meeting for everyone?",
-          message: "Everyone is disconnected at once and the meeting's link stops working. Only the meeting's record is kept.",
-          confirmLabel: "End meeting for all",
+          title: t("host.endTitle"),
+          message: t("host.endMessage"),
+          confirmLabel: t("host.endForAll"),
           danger: true,
           testid: "confirm-end-meeting",
         },
@@ -218,31 +224,27 @@ export class MeetingView {
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
-      h("h3", { id: "host-controls-title" }, "Host controls"),
-      h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, "Lock the meeting")),
-      h("p", { class: "help", id: "lock-meeting-help" }, "While it is locked, no one else can join, not even into the waiting room."),
+      h("h3", { id: "host-controls-title" }, t("host.title")),
+      h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, t("host.lock"))),
+      h("p", { class: "help", id: "lock-meeting-help" }, t("host.lockHelp")),
       this.#roomSystem,
       this.#recording.hostSection,
       this.#endButton,
     );
 
+    const closeSidebar = h("button", { type: "button", class: "icon-button sidebar-close", "aria-label": t("people.close"), "data-testid": "participants-close" }, icon(ICONS.close));
+    closeSidebar.addEventListener("click", () => this.#setSidebar(false));
     this.#sidebar = h(
       "aside",
-      { class: "sidebar", id: "participants", "aria-labelledby": "participants-title" },
-      h("h2", { id: "participants-title" }, "People"),
+      { class: "sidebar", id: "participants", "aria-labelledby": "participants-title", "data-testid": "side-panel" },
+      h("div", { class: "sidebar-head" }, h("h2", { id: "participants-title" }, t("people.title")), closeSidebar),
       this.#hostControls,
       this.#participantList,
-      h("p", { class: "help" }, "A lock marks each member that holds the meeting's current keys. Every member is either a person's device or a connector (a server-side bridge such as phone dial-in), and is shown with its kind."),
+      h("p", { class: "help" }, t("people.help")),
     );
-    const wide = window.matchMedia("(min-width: 1100px)").matches;
-    this.#sidebar.hidden = !wide;
-    this.#participantsButton.setAttribute("aria-expanded", String(wide));
-    this.#participantsButton.addEventListener("click", () => {
-      this.#sidebar.hidden = !this.#sidebar.hidden;
-      this.#participantsButton.setAttribute("aria-expanded", String(!this.#sidebar.hidden));
-    });
+    this.#setSidebar(window.matchMedia("(min-width: 1100px)").matches);
 
-    const title = h("div", { class: "meeting-title" }, h("span", { class: "muted" }, "Meeting"), h("span", { class: "mono" }, formatMeetingId(opts.meetingId)));
+    const title = h("div", { class: "meeting-title" }, h("span", { class: "muted" }, t("meeting.meeting")), h("span", { class: "mono" }, formatMeetingId(opts.meetingId)));
     replaceChildren(
       root,
       h(
@@ -251,32 +253,47 @@ export class MeetingView {
         brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
         this.#recording.notice,
-        h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": "Meeting" }, this.#waitingCard, this.#grid), this.#sidebar),
-        h("footer", { class: "controls", "aria-label": "Meeting controls" }, this.#micButton, this.#camButton, this.#screenButton, this.#participantsButton, this.#localRecording.button, leave),
+        h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": t("meeting.main") }, this.#waitingCard, this.#stage.grid, this.#stage.pager), this.#sidebar),
+        h(
+          "footer",
+          { class: "controls", "aria-label": t("controls.label"), "data-testid": "control-bar" },
+          this.#micButton,
+          this.#camButton,
+          this.#screenButton,
+          this.#layoutButton,
+          this.#participantsButton,
+          this.#localRecording.button,
+          this.#moreButton,
+          this.#leaveButton,
+        ),
         this.#localRecording.status,
         this.#toasts,
         this.#announce,
         this.#shieldPanel.dialog,
         this.#codePanel.dialog,
+        this.#morePanel.dialog,
+        this.#shortcutsPanel.dialog,
       ),
     );
-    opts.media.onChange = () => this.#renderControls();
-    this.#levelTimer = setInterval(() => void this.#pollAudioLevels(), LEVEL_POLL_MS);
+    opts.media.onChange = () => {
+      opts.controller.syncMediaState();
+      this.#renderControls();
+      this.#stage.render(this.#snapshot);
+    };
+    opts.controller.onHostRequest = (r) => this.#hostRequest(r);
+    this.#removeShortcuts = installShortcuts((action) => this.#run(action));
     this.render(this.#snapshot);
   }
 
   close(): void {
     this.#localRecording.stop();
-    if (this.#levelTimer) clearInterval(this.#levelTimer);
-    this.#levelTimer = null;
-    this.#shieldPanel.close();
-    this.#codePanel.close();
+    this.#removeShortcuts();
+    this.#stage.close();
+    this.#opts.controller.onHostRequest = null;
+    for (const p of [this.#shieldPanel, this.#codePanel, this.#morePanel, this.#shortcutsPanel]) p.close();
     for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[data-meeting-dialog]")) d.close();
     document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-end-meeting"]')?.close();
-    for (const t of this.#tiles.values()) {
-      t.video.srcObject = null;
-      t.audio.srcObject = null;
-    }
+    document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-leave"]')?.close();
   }
 
   render(s: MeetingSnapshot): void {
@@ -286,34 +303,79 @@ export class MeetingView {
     this.#renderShield(s);
     this.#recording.render(s);
     this.#renderCode(s);
-    this.#renderTiles(s);
+    this.#stage.render(s);
     this.#renderParticipants(s);
     this.#renderControls();
+  }
+
+  /** What a control button or its keyboard shortcut does. */
+  #run(action: ShortcutAction): void {
+    const c = this.#opts.controller;
+    const m = this.#opts.media;
+    switch (action) {
+      case "mic":
+        if (m.microphone) void c.setMicOn(!m.micOn);
+        return;
+      case "camera":
+        if (m.camera) void c.setCamOn(!m.camOn);
+        return;
+      case "screen":
+        if (!this.#screenButton.disabled) void c.toggleScreenShare();
+        return;
+      case "layout":
+        this.#stage.mode = this.#stage.mode === "gallery" ? "speaker" : "gallery";
+        this.#renderControls();
+        this.#announce.textContent = this.#stage.mode === "gallery" ? t("controls.galleryOn") : t("controls.speakerOn");
+        return;
+      case "people":
+        this.#setSidebar(this.#sidebar.hidden);
+        return;
+      case "leave":
+        void confirmDialog(
+          { title: t("leave.title"), message: t("leave.message"), confirmLabel: t("controls.leave"), danger: true, testid: "confirm-leave" },
+          this.#leaveButton,
+        ).then((ok) => {
+          if (ok) this.#leave();
+        });
+        return;
+      case "help":
+        this.#shortcutsPanel.open(document.activeElement instanceof HTMLElement ? document.activeElement : null);
+        return;
+    }
+  }
+
+  #leave(): void {
+    this.#opts.controller.leave();
+    this.close();
+    this.#opts.onLeft();
+  }
+
+  #setSidebar(open: boolean): void {
+    this.#sidebar.hidden = !open;
+    this.#participantsButton.setAttribute("aria-expanded", String(open));
+    this.#participantsButton.classList.toggle("active", open);
   }
 
   #renderStatus(s: MeetingSnapshot): void {
     let content: Node | string | null = null;
     switch (s.phase) {
       case "connecting":
-        content = "Connecting…";
+        content = t("status.connecting");
         break;
       case "waiting-room":
-        content =
-          s.waitingReason === "hostAbsent"
-            ? "Waiting for the host to join. You will be let in when they arrive."
-            : "Waiting for the host to let you in. You receive no keys and no media until then.";
+        content = s.waitingReason === "hostAbsent" ? t("status.hostAbsent") : t("status.waitingRoom");
         break;
       case "waiting":
-        content = "Joining the encrypted group… waiting for a member to add you.";
+        content = t("status.joiningGroup");
         break;
       case "reconnecting":
-        content = "Reconnecting…";
+        content = t("status.reconnecting");
         break;
       case "ended":
-        content = h("span", {}, "This meeting has ended. ", h("a", { href: "/", class: "link" }, "Go to the start page"));
+        content = h("span", {}, t("status.ended"), " ", h("a", { href: "/", class: "link" }, t("common.startPage")));
         break;
       case "failed":
-        content = s.error ? errorBox(s.error) : "The meeting connection failed.";
+        content = s.error ? errorBox(s.error) : t("status.failed");
         break;
       default:
         content = null;
@@ -328,7 +390,7 @@ export class MeetingView {
   #renderAccess(s: MeetingSnapshot): void {
     const waiting = s.phase === "waiting-room";
     this.#waitingCard.hidden = !waiting;
-    this.#grid.hidden = waiting;
+    this.#stage.grid.hidden = waiting;
     this.#lockedBadge.hidden = !s.locked || s.phase !== "in-meeting";
     const hosting = s.role !== "participant" && s.phase === "in-meeting";
     this.#hostControls.hidden = !hosting;
@@ -349,8 +411,8 @@ export class MeetingView {
       for (const w of s.waitingList) {
         if (this.#knownWaiting.has(w.memberId)) continue;
         // With the People panel open the entry itself shows; screen readers still hear it.
-        if (this.#sidebar.hidden) this.#toast(`${w.displayName} is waiting to join. Open People to let them in.`, ICONS.users);
-        else this.#announce.textContent = `${w.displayName} is waiting to join.`;
+        if (this.#sidebar.hidden) this.#toast(t("host.waitingToast", { name: w.displayName }), ICONS.users);
+        else this.#announce.textContent = t("host.waitingAnnounce", { name: w.displayName });
       }
     }
     this.#knownWaiting = ids;
@@ -362,31 +424,22 @@ export class MeetingView {
     const b = this.#shieldButton;
     b.setAttribute("data-state", state);
     b.className = `shield shield-${state}`;
-    const label = state === "e2ee" ? "End-to-end encrypted" : state === "encrypted" ? "Encrypted" : "Partially encrypted";
-    b.setAttribute("aria-label", `${label}. Show encryption details`);
+    const label = state === "e2ee" ? t("shield.e2ee") : state === "encrypted" ? t("shield.encrypted") : t("shield.partial");
+    b.setAttribute("aria-label", t("shield.buttonLabel", { state: label }));
     b.replaceChildren(icon(state === "e2ee" ? ICONS.lock : state === "encrypted" ? ICONS.shieldCheck : ICONS.shieldAlert), h("span", { class: "shield-label" }, label));
 
     const explain: Node[] = [];
     if (state === "e2ee") {
-      explain.push(
-        h("p", { class: "panel-lead" }, icon(ICONS.lock), "This meeting is end-to-end encrypted."),
-        h("p", {}, "Video, audio and screen shares are encrypted on each participant's device with keys that only the participants' devices hold. The Conclave server relays them but cannot decrypt them, and no server-side connector (recording, phone dial-in, streaming) can join."),
-      );
+      explain.push(h("p", { class: "panel-lead" }, icon(ICONS.lock), t("shield.e2eeLead")), h("p", {}, t("shield.e2eeText")));
     } else if (state === "encrypted") {
-      explain.push(
-        h("p", { class: "panel-lead" }, icon(ICONS.shieldCheck), "This meeting is encrypted."),
-        h("p", {}, "Media is encrypted on each sender's device and stays encrypted through the server. In a meeting with enhanced encryption, connectors may join (for example a recorder or a phone bridge); each one is a visible member that holds the keys, and any connection that is not encrypted all the way is listed below."),
-      );
+      explain.push(h("p", { class: "panel-lead" }, icon(ICONS.shieldCheck), t("shield.encryptedLead")), h("p", {}, t("shield.encryptedText")));
     } else {
-      explain.push(
-        h("p", { class: "panel-lead warn" }, icon(ICONS.shieldAlert), "This meeting is partially encrypted."),
-        h("p", {}, "Everyone's media is encrypted up to the connectors listed below. Beyond them, these connections are not encrypted end to end, so what is said there can be heard outside the meeting's encryption."),
-      );
+      explain.push(h("p", { class: "panel-lead warn" }, icon(ICONS.shieldAlert), t("shield.partialLead")), h("p", {}, t("shield.partialText")));
     }
-    explain.push(h("h3", {}, "Exceptions"));
+    explain.push(h("h3", {}, t("shield.exceptions")));
     explain.push(
       exceptions.length === 0
-        ? h("p", { class: "muted", "data-testid": "shield-exceptions-empty" }, "None: every connection in this meeting is encrypted all the way.")
+        ? h("p", { class: "muted", "data-testid": "shield-exceptions-empty" }, t("shield.noExceptions"))
         : h(
             "ul",
             { class: "exceptions", "data-testid": "shield-exceptions" },
@@ -405,7 +458,7 @@ export class MeetingView {
     );
     if (keyHoldingConnectors.length > 0) {
       explain.push(
-        h("h3", {}, "Connectors that hold the keys"),
+        h("h3", {}, t("shield.keyHolders")),
         h(
           "ul",
           { class: "exceptions", "data-testid": "shield-key-holders" },
@@ -418,21 +471,14 @@ export class MeetingView {
     // Which key exchange protects this meeting's keys: the MLS suite of the group this device is in.
     const pq = s.mlsSuite === MLS_SUITES.postQuantum;
     explain.push(
-      h("h3", {}, "Key exchange"),
+      h("h3", {}, t("shield.keyExchange")),
       h(
         "p",
         { "data-testid": "shield-key-exchange", "data-post-quantum": s.mlsSuite === null ? "unknown" : String(pq) },
-        s.mlsSuite === null
-          ? "Waiting for the meeting's keys…"
-          : pq
-            ? "Post-quantum: the meeting's keys are agreed with X-Wing (ML-KEM-768 combined with X25519), so a recording of this meeting's traffic stays confidential even against a future quantum computer. Participants still prove who they are with Ed25519 signatures."
-            : "X25519 (elliptic curves). Secure today; an attacker who records the traffic could decrypt it with a large future quantum computer. Meetings can use post-quantum key exchange (a setting).",
+        s.mlsSuite === null ? t("code.waiting") : pq ? t("shield.keyExchangePq") : t("shield.keyExchangeClassic"),
       ),
     );
-    explain.push(
-      h("h3", {}, "How it works"),
-      h("p", { class: "muted" }, "Keys come from MLS (RFC 9420), run by the participants' devices; every join and leave changes them. Each frame is encrypted with SFrame (RFC 9605) using the sender's own key, in a worker on this device. Compare the security code to confirm nobody is in the middle."),
-    );
+    explain.push(h("h3", {}, t("shield.howItWorks")), h("p", { class: "muted" }, t("shield.howText")));
     replaceChildren(this.#shieldPanel.body, ...explain);
   }
 
@@ -440,103 +486,24 @@ export class MeetingView {
     const code = s.securityCode;
     this.#codeText.textContent = code ?? "";
     this.#codePreview.textContent = code ? `${code.split(" ").slice(0, 2).join(" ")} …` : "…";
-    this.#codeMeta.textContent = code ? `Key epoch ${s.epoch?.toString() ?? "?"} · ${s.members.length} ${s.members.length === 1 ? "member" : "members"} hold the keys` : "Waiting for the meeting's keys…";
+    this.#codeMeta.textContent = code ? t("code.meta", { epoch: s.epoch?.toString() ?? "?", members: tn("code.members", s.members.length) }) : t("code.waiting");
     const change = s.lastCodeChange;
     if (change && s.epoch !== null && this.#lastShownEpoch !== null && s.epoch !== this.#lastShownEpoch && change.epoch === s.epoch) {
-      const who = [...change.joined.map((n) => `${n} joined`), ...change.left.map((n) => `${n} left`)];
-      const text = `The security code changed${who.length ? ` because ${who.join(" and ")}` : ""}. Compare the new code.`;
+      // Named when few; counted when many (a dozen names would not fit in a notice).
+      const named = change.joined.length + change.left.length <= 2;
+      const who = named
+        ? [...change.joined.map((n) => t("code.joined", { name: n })), ...change.left.map((n) => t("code.left", { name: n }))]
+        : [
+            ...(change.joined.length > 0 ? [tn("code.peopleJoined", change.joined.length)] : []),
+            ...(change.left.length > 0 ? [tn("code.peopleLeft", change.left.length)] : []),
+          ];
+      const text = who.length ? t("code.changedBecause", { who: who.join(t("code.and")) }) : t("code.changed");
       this.#codeNotice.hidden = false;
       replaceChildren(this.#codeNotice, icon(ICONS.refresh), text);
       this.#codeDot.hidden = this.#codePanel.dialog.open;
       this.#toast(text);
     }
     if (s.epoch !== null) this.#lastShownEpoch = s.epoch;
-  }
-
-  #renderTiles(s: MeetingSnapshot): void {
-    const names = memberNames(s);
-    // A tile per remote participant in the group (and anyone whose media is arriving).
-    const ids = new Set<string>();
-    for (const p of s.presence) if (p.memberId !== s.selfId && p.inGroup) ids.add(p.memberId);
-    const byOwner = new Map<string, RemoteTrack[]>();
-    for (const t of s.remoteTracks) {
-      if (t.ownerId === s.selfId) continue;
-      ids.add(t.ownerId);
-      byOwner.set(t.ownerId, [...(byOwner.get(t.ownerId) ?? []), t]);
-    }
-    for (const [id, tile] of this.#tiles) {
-      if (!ids.has(id)) {
-        tile.video.srcObject = null;
-        tile.audio.srcObject = null;
-        tile.el.remove();
-        this.#tiles.delete(id);
-      }
-    }
-    for (const id of ids) {
-      const name = names.get(id) ?? "Participant";
-      const tile = this.#tiles.get(id) ?? this.#createTile(id, name);
-      if (tile.name.textContent !== name) {
-        tile.name.textContent = name;
-        tile.el.setAttribute("data-participant-name", name);
-        tile.el.setAttribute("aria-label", name);
-      }
-      const tracks = byOwner.get(id) ?? [];
-      const v = tracks.find((t) => t.kind === "video" && t.source === "camera")?.track ?? null;
-      const a = tracks.find((t) => t.kind === "audio")?.track ?? null;
-      if (tile.videoTrack !== v) {
-        tile.videoTrack = v;
-        tile.video.srcObject = v ? new MediaStream([v]) : null;
-        tile.el.classList.toggle("no-video", v === null);
-      }
-      if (tile.audioTrack !== a) {
-        tile.audioTrack = a;
-        tile.audio.srcObject = a ? new MediaStream([a]) : null;
-      }
-    }
-    // Screen shares get their own, larger tiles.
-    const screens = new Map(s.remoteTracks.filter((t) => t.source === "screen" && t.kind === "video").map((t) => [t.ownerId, t.track]));
-    for (const [id, st] of this.#screenTiles) {
-      if (screens.get(id) !== st.track) {
-        st.video.srcObject = null;
-        st.el.remove();
-        this.#screenTiles.delete(id);
-      }
-    }
-    for (const [id, track] of screens) {
-      if (this.#screenTiles.has(id)) continue;
-      const video = h("video", { autoplay: true, playsinline: true, muted: true, "aria-hidden": "true" });
-      video.muted = true;
-      video.srcObject = new MediaStream([track]);
-      const name = names.get(id) ?? "Participant";
-      const el = h("div", { class: "tile screen", role: "listitem", "data-testid": "screen-tile", "data-participant-name": name, "aria-label": `${name}'s screen` }, video, h("div", { class: "tile-label" }, icon(ICONS.screen), h("span", { class: "tile-name" }, `${name}'s screen`)));
-      this.#grid.prepend(el);
-      this.#screenTiles.set(id, { el, video, track });
-    }
-    const count = this.#grid.children.length;
-    this.#grid.className = `grid count-${Math.min(count, 9)}`;
-  }
-
-  #createTile(id: string, name: string): Tile {
-    const video = h("video", { autoplay: true, playsinline: true, muted: true, "aria-hidden": "true" });
-    video.muted = true;
-    const audio = h("audio", { autoplay: true });
-    const mic = h("span", { class: "tile-mic", hidden: true }, icon(ICONS.micOff));
-    mic.setAttribute("title", "Muted or silent");
-    mic.setAttribute("role", "img");
-    mic.setAttribute("aria-label", "Muted or silent");
-    const nameEl = h("span", { class: "tile-name" }, name);
-    const el = h(
-      "div",
-      { class: "tile no-video", role: "listitem", "data-testid": "video-tile", "data-participant-name": name, "data-member-id": id, "aria-label": name },
-      video,
-      h("div", { class: "avatar" }, initials(name)),
-      h("div", { class: "tile-label" }, mic, nameEl),
-      audio,
-    );
-    this.#grid.append(el);
-    const tile: Tile = { el, video, audio, name: nameEl, mic, videoTrack: null, audioTrack: null, lastSound: Date.now() };
-    this.#tiles.set(id, tile);
-    return tile;
   }
 
   #renderParticipants(s: MeetingSnapshot): void {
@@ -550,26 +517,27 @@ export class MeetingView {
       const role = roles.get(m.memberId);
       // Hosts and co-hosts manage everyone but themselves and the host.
       const manage = hosting && m.memberId !== self && role !== undefined && role !== "host" ? this.#manageButton(m.memberId, m.displayName, role) : null;
-      rows.push(participantRow(m.displayName, m, m.memberId === self, "in", this.#opts.media, role, manage));
+      const muted = m.memberId === self ? !this.#opts.media.micOn : s.remoteMedia.get(m.memberId)?.mic === false;
+      rows.push(participantRow(m.displayName, m, m.memberId === self, "in", muted, role, manage));
     }
     const waiting = s.presence.filter((p) => !inGroup.has(p.memberId));
-    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", this.#opts.media, p.role, null));
-    if (s.phase === "waiting-room") rows.splice(0, rows.length, h("li", { class: "muted" }, "You see who is here once the host lets you in."));
-    if (rows.length === 0) rows.push(h("li", { class: "muted" }, "Joining…"));
+    for (const p of waiting) rows.push(participantRow(p.displayName, presenceIdentity(p), p.memberId === self, "waiting", false, p.role, null));
+    if (s.phase === "waiting-room") rows.splice(0, rows.length, h("li", { class: "muted" }, t("people.seeOnceIn")));
+    if (rows.length === 0) rows.push(h("li", { class: "muted" }, t("people.joining")));
     // Hosts and co-hosts: the waiting room.
     if (hosting && s.waitingList.length > 0) {
-      rows.push(h("li", { class: "list-heading", "data-testid": "waiting-heading" }, `Waiting to join (${s.waitingList.length})`));
+      rows.push(h("li", { class: "list-heading", "data-testid": "waiting-heading" }, t("people.waitingHeading", { count: s.waitingList.length })));
       for (const w of s.waitingList) {
-        const admit = h("button", { type: "button", class: "button small primary", "aria-label": `Admit ${w.displayName}`, "data-testid": "admit-button", "data-focus-key": `admit:${w.memberId}` }, "Admit");
+        const admit = h("button", { type: "button", class: "button small primary", "aria-label": t("people.admitLabel", { name: w.displayName }), "data-testid": "admit-button", "data-focus-key": `admit:${w.memberId}` }, t("people.admit"));
         admit.addEventListener("click", () => this.#opts.controller.admit(w.memberId));
-        const deny = h("button", { type: "button", class: "button small", "aria-label": `Deny ${w.displayName}`, "data-testid": "deny-button", "data-focus-key": `deny:${w.memberId}` }, "Deny");
+        const deny = h("button", { type: "button", class: "button small", "aria-label": t("people.denyLabel", { name: w.displayName }), "data-testid": "deny-button", "data-focus-key": `deny:${w.memberId}` }, t("people.deny"));
         deny.addEventListener("click", () => this.#opts.controller.deny(w.memberId));
         rows.push(
           h(
             "li",
             { class: "participant waiting", "data-member-id": w.memberId, "data-testid": "waiting-entry", "data-participant-name": w.displayName },
             h("span", { class: "avatar small person" }, initials(w.displayName)),
-            h("span", { class: "participant-main" }, h("span", { class: "participant-name" }, w.displayName), h("span", { class: "participant-meta" }, "Waiting: no keys, no media")),
+            h("span", { class: "participant-main" }, h("span", { class: "participant-name" }, w.displayName), h("span", { class: "participant-meta" }, t("people.waitingMeta"))),
             h("span", { class: "participant-actions" }, admit, deny),
           ),
         );
@@ -579,12 +547,16 @@ export class MeetingView {
     const focused = this.#participantList.contains(document.activeElement) ? document.activeElement?.getAttribute("data-focus-key") : null;
     replaceChildren(this.#participantList, ...rows);
     if (focused) this.#participantList.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
-    this.#participantCount.textContent = String(Math.max(1, s.members.length));
-    this.#participantsButton.setAttribute("aria-label", `People (${Math.max(1, s.members.length)})${hosting && s.waitingList.length > 0 ? `, ${s.waitingList.length} waiting` : ""}`);
+    const count = Math.max(1, s.members.length);
+    this.#participantCount.textContent = String(count);
+    this.#participantsButton.setAttribute(
+      "aria-label",
+      hosting && s.waitingList.length > 0 ? t("people.buttonLabelWaiting", { count, waiting: s.waitingList.length }) : t("people.buttonLabel", { count }),
+    );
   }
 
   #manageButton(memberId: string, name: string, role: "host" | "cohost" | "participant"): HTMLButtonElement {
-    const b = h("button", { type: "button", class: "button small", "aria-label": `Manage ${name}`, "aria-haspopup": "dialog", "data-testid": "manage-participant", "data-focus-key": `manage:${memberId}` }, "Manage");
+    const b = h("button", { type: "button", class: "button small", "aria-label": t("people.manageLabel", { name }), "aria-haspopup": "dialog", "data-testid": "manage-participant", "data-focus-key": `manage:${memberId}` }, t("people.manage"));
     b.addEventListener("click", () => {
       manageParticipantDialog({
         name,
@@ -594,7 +566,7 @@ export class MeetingView {
         onRole: (next) => this.#opts.controller.setRole(memberId, next),
         onRemove: (allowRejoin) => {
           this.#opts.controller.remove(memberId, allowRejoin);
-          this.#toast(allowRejoin ? `${name} was removed and may join again. The meeting's keys changed.` : `${name} was removed and may not join again. The meeting's keys changed.`, ICONS.users);
+          this.#toast(allowRejoin ? t("host.removedMayReturn", { name }) : t("host.removedBanned", { name }), ICONS.users);
         },
       });
     });
@@ -603,56 +575,70 @@ export class MeetingView {
 
   #renderControls(): void {
     const m = this.#opts.media;
-    setControl(this.#micButton, m.micOn ? ICONS.mic : ICONS.micOff, m.micOn ? "Mute" : "Unmute", !m.micOn, m.microphone === null);
-    setControl(this.#camButton, m.camOn ? ICONS.cam : ICONS.camOff, m.camOn ? "Stop video" : "Start video", !m.camOn, m.camera === null);
+    setControl(this.#micButton, m.micOn ? ICONS.mic : ICONS.micOff, m.micOn ? t("controls.mute") : t("controls.unmute"), !m.micOn, m.microphone === null);
+    setControl(this.#camButton, m.camOn ? ICONS.cam : ICONS.camOff, m.camOn ? t("controls.stopVideo") : t("controls.startVideo"), !m.camOn, m.camera === null);
     const sharing = this.#opts.controller.screenSharing;
-    setControl(this.#screenButton, ICONS.screen, sharing ? "Stop sharing" : "Share screen", false, typeof navigator.mediaDevices?.getDisplayMedia !== "function");
+    setControl(this.#screenButton, ICONS.screen, sharing ? t("controls.stopSharing") : t("controls.share"), false, typeof navigator.mediaDevices?.getDisplayMedia !== "function");
     this.#screenButton.classList.toggle("active", sharing);
-    this.#selfTile.mic.replaceChildren(m.micOn ? "" : icon(ICONS.micOff));
-    this.#selfTile.mic.hidden = m.micOn;
-    this.#selfTile.el.classList.toggle("no-video", !m.camOn);
+    const gallery = this.#stage.mode === "gallery";
+    setControl(this.#layoutButton, gallery ? ICONS.speakerView : ICONS.grid, gallery ? t("controls.speakerView") : t("controls.galleryView"), false, false);
+    this.#layoutButton.setAttribute("data-layout", this.#stage.mode);
   }
 
-  /** Remote mute indicators: the level of each remote audio track after decryption and decoding. */
-  async #pollAudioLevels(): Promise<void> {
-    const pc = this.#opts.controller.subscribePeerConnection;
-    if (!pc) return;
-    let report: RTCStatsReport;
-    try {
-      report = await pc.getStats();
-    } catch {
+  /** Devices to switch to mid-meeting; the current ones selected. */
+  async #fillDevices(): Promise<void> {
+    const m = this.#opts.media;
+    const d = await m.devices();
+    const fill = (select: HTMLSelectElement, list: MediaDeviceInfo[], active: string | null, fallback: string): void => {
+      select.replaceChildren(...list.map((dev, i) => h("option", { value: dev.deviceId, selected: dev.deviceId === active }, dev.label || `${fallback} ${i + 1}`)));
+      select.disabled = list.length === 0;
+      if (list.length === 0) select.append(h("option", {}, t("devices.none")));
+    };
+    fill(this.#camSelect, d.cameras, m.cameraId ?? m.camera?.getSettings().deviceId ?? null, t("devices.camera"));
+    fill(this.#micSelect, d.microphones, m.microphoneId ?? m.microphone?.getSettings().deviceId ?? null, t("devices.microphone"));
+    fill(this.#speakerSelect, d.speakers, this.#stage.speakerId ?? "default", t("devices.speaker"));
+    if (!("setSinkId" in HTMLMediaElement.prototype)) {
+      this.#speakerSelect.disabled = true;
+      this.#speakerSelect.title = t("devices.noSpeakerChoice");
+    }
+  }
+
+  async #switchDevice(kind: "audio" | "video", deviceId: string): Promise<void> {
+    replaceChildren(this.#deviceStatus);
+    const ok = await this.#opts.controller.replaceDevice(kind, deviceId);
+    if (!ok && this.#opts.media.error) replaceChildren(this.#deviceStatus, errorBox(this.#opts.media.error));
+    else replaceChildren(this.#deviceStatus, h("p", { class: "success" }, kind === "audio" ? t("devices.micSwitched") : t("devices.cameraSwitched")));
+    this.#renderControls();
+  }
+
+  async #switchSpeaker(deviceId: string): Promise<void> {
+    const ok = await this.#stage.setSpeaker(deviceId);
+    replaceChildren(this.#deviceStatus, ok ? h("p", { class: "success" }, t("devices.speakerSwitched")) : h("p", { class: "field-error" }, t("devices.speakerFailed")));
+  }
+
+  /** A host asked: "mute" already happened; "unmute" is a question only the person answers. */
+  #hostRequest(r: HostRequest): void {
+    if (r.action === "mute") {
+      this.#toast(t("host.mutedYou", { name: r.fromName }), ICONS.micOff);
       return;
     }
-    const levelByMid = new Map<string, number>();
-    report.forEach((stat: { type?: string; kind?: string; mid?: string; audioLevel?: number }) => {
-      if (stat.type === "inbound-rtp" && stat.kind === "audio" && stat.mid !== undefined) levelByMid.set(stat.mid, stat.audioLevel ?? 0);
+    if (this.#opts.media.micOn) return;
+    const unmute = h("button", { type: "button", class: "button small primary", "data-testid": "unmute-request-accept" }, t("controls.unmute"));
+    const toast = this.#toast(t("host.asksUnmute", { name: r.fromName }), ICONS.mic, unmute, 15_000);
+    toast.setAttribute("data-testid", "unmute-request");
+    unmute.addEventListener("click", () => {
+      void this.#opts.controller.setMicOn(true);
+      toast.remove();
     });
-    const now = Date.now();
-    for (const t of this.#snapshot.remoteTracks) {
-      if (t.kind !== "audio") continue;
-      const tile = this.#tiles.get(t.ownerId);
-      const level = levelByMid.get(t.mid);
-      if (!tile || level === undefined) continue;
-      if (level > SPEAKING_LEVEL) tile.lastSound = now;
-      tile.el.classList.toggle("speaking", level > SPEAKING_LEVEL);
-      tile.mic.hidden = now - tile.lastSound < SILENCE_MS;
-    }
   }
 
-  #toast(text: string, paths: readonly string[] = ICONS.key): void {
-    const t = h("div", { class: "toast" }, icon(paths), text);
-    this.#toasts.append(t);
-    while (this.#toasts.children.length > 3) this.#toasts.firstElementChild?.remove();
-    setTimeout(() => t.remove(), 6000);
+  #toast(text: string, paths: readonly string[] = ICONS.key, action?: HTMLElement, ms = 6000): HTMLElement {
+    const toast = h("div", { class: "toast" }, icon(paths), h("span", {}, text), action ?? null);
+    this.#toasts.append(toast);
+    while (this.#toasts.children.length > 2) this.#toasts.firstElementChild?.remove();
+    setTimeout(() => toast.remove(), ms);
+    return toast;
   }
-}
-
-function memberNames(s: MeetingSnapshot): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const p of s.presence) names.set(p.memberId, p.displayName);
-  // The group's own credentials win over what the server reports.
-  for (const m of s.members) names.set(m.memberId, m.displayName);
-  return names;
 }
 
 function presenceIdentity(p: MemberInfo): MemberIdentity {
@@ -661,12 +647,12 @@ function presenceIdentity(p: MemberInfo): MemberIdentity {
     : { kind: "person", memberId: p.memberId, displayName: p.displayName };
 }
 
-function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", media: LocalMedia, role: string | undefined, manage: HTMLElement | null): HTMLElement {
+function participantRow(name: string, m: MemberIdentity, self: boolean, state: "in" | "waiting", muted: boolean, role: string | undefined, manage: HTMLElement | null): HTMLElement {
   // A connector shows its kind and, from its own credential, how its far leg is protected. While
   // it is still joining (known from the server's presence only, no credential in the group yet)
   // its protection is not known, so none is claimed.
   const showsProtection = m.kind === "connector" && (m.farLeg !== undefined || (state === "in" && (m.connector === "sip" || m.connector === "pstn")));
-  const kind = m.kind === "connector" ? `Connector · ${connectorLabel(m.connector)}${showsProtection ? ` · ${farLegProtection(m.farLeg)}` : ""}` : "Person";
+  const kind = m.kind === "connector" ? t("people.connectorKind", { kind: `${connectorLabel(m.connector)}${showsProtection ? ` · ${farLegProtection(m.farLeg)}` : ""}` }) : t("people.person");
   return h(
     "li",
     { class: `participant ${state}`, "data-member-id": m.memberId, "data-kind": m.kind },
@@ -674,23 +660,24 @@ function participantRow(name: string, m: MemberIdentity, self: boolean, state: "
     h(
       "span",
       { class: "participant-main" },
-      h("span", { class: "participant-name" }, name, self ? h("span", { class: "muted" }, " (you)") : null),
+      h("span", { class: "participant-name" }, name, self ? h("span", { class: "muted" }, ` ${t("people.you")}`) : null),
       h(
         "span",
         { class: "participant-meta" },
         h("span", { class: "kind-label", "data-testid": "member-kind" }, kind),
-        role === "host" ? " · Host" : role === "cohost" ? " · Co-host" : null,
-        state === "waiting" ? h("span", { class: "muted" }, " · joining…") : null,
+        role === "host" ? ` · ${t("people.host")}` : role === "cohost" ? ` · ${t("people.cohost")}` : null,
+        state === "waiting" ? h("span", { class: "muted" }, ` · ${t("people.joiningMeta")}`) : null,
       ),
     ),
-    self && !media.micOn ? h("span", { class: "participant-icon", role: "img", "aria-label": "Your microphone is muted" }, icon(ICONS.micOff)) : null,
-    state === "in" ? h("span", { class: "participant-icon ok", role: "img", "aria-label": "Holds the current keys" }, icon(ICONS.lock)) : null,
+    muted ? h("span", { class: "participant-icon", role: "img", "aria-label": self ? t("people.youMuted") : t("people.muted") }, icon(ICONS.micOff)) : null,
+    state === "in" ? h("span", { class: "participant-icon ok", role: "img", "aria-label": t("people.holdsKeys") }, icon(ICONS.lock)) : null,
     manage,
   );
 }
 
 function setControl(b: HTMLButtonElement, paths: readonly string[], label: string, off: boolean, disabled: boolean): void {
   b.replaceChildren(icon(paths), h("span", { class: "control-label" }, label));
+  b.setAttribute("aria-label", label);
   b.classList.toggle("off", off);
   b.disabled = disabled;
 }

@@ -15,9 +15,10 @@ import type { Effective } from "../schedule-rules.js";
 import { scheduleForm } from "./schedule-form.js";
 import { pageHead } from "./shell.js";
 import { UiError } from "../errors.js";
+import { t, tParts } from "../i18n/i18n.js";
 
 export async function renderMeetingsPage(main: HTMLElement, user: User): Promise<void> {
-  replaceChildren(main, pageHead("Meetings"), h("p", { class: "muted" }, "Loading…"));
+  replaceChildren(main, pageHead(t("shell.meetings")), h("p", { class: "muted" }, t("common.loading")));
   let effective: Effective;
   let meetings: MeetingDetails[];
   try {
@@ -43,7 +44,7 @@ export async function renderMeetingsPage(main: HTMLElement, user: User): Promise
     const mine = meetings.filter((m) => m.ownerUserId === user.id);
     replaceChildren(
       listBox,
-      h("h2", { id: "my-meetings-title" }, "Your meetings"),
+      h("h2", { id: "my-meetings-title" }, t("meetings.yours")),
       meetingList(mine, { effective, onChanged: () => void refreshList() }),
     );
   };
@@ -57,13 +58,13 @@ export async function renderMeetingsPage(main: HTMLElement, user: User): Promise
         void refreshList();
       },
     });
-    replaceChildren(formCard, h("h2", { id: "schedule-title" }, "Schedule a meeting"), createdBox, form);
+    replaceChildren(formCard, h("h2", { id: "schedule-title" }, t("meetings.schedule")), createdBox, form);
   };
   renderForm();
   renderList();
   replaceChildren(
     main,
-    pageHead("Meetings", "Schedule meetings, share their links, and host them: when you open your own meeting's link signed in, you are its host."),
+    pageHead(t("shell.meetings"), t("meetings.lead")),
     h("div", { class: "columns" }, formCard, listBox),
   );
 }
@@ -74,12 +75,12 @@ function createdMeetingBox(created: CreatedMeeting): HTMLElement {
   return h(
     "div",
     { class: "created", "data-testid": "meeting-created" },
-    h("p", { class: "success" }, icon(ICONS.shieldCheck), created.encryption === "e2ee" ? " End-to-end encrypted meeting scheduled." : " Meeting with enhanced encryption scheduled."),
-    copyField(created.passcode ? "Join link (includes the passcode)" : "Join link", created.url, "created-link"),
+    h("p", { class: "success" }, icon(ICONS.shieldCheck), created.encryption === "e2ee" ? ` ${t("meetings.scheduledE2ee")}` : ` ${t("meetings.scheduledEnhanced")}`),
+    copyField(created.passcode ? t("meetings.joinLinkWithPasscode") : t("meetings.joinLink"), created.url, "created-link"),
     created.passcode
-      ? h("p", { class: "help" }, "Passcode ", h("strong", { class: "mono", "data-testid": "created-passcode" }, created.passcode), ". Save it now: it is shown only this once (you can set a new one later).")
+      ? h("p", { class: "help" }, ...tParts("meetings.passcodeOnce", { passcode: h("strong", { class: "mono", "data-testid": "created-passcode" }, created.passcode) }))
       : null,
-    h("div", { class: "row" }, h("a", { class: "button primary", href: url.pathname + url.hash, "data-testid": "created-join" }, "Join now")),
+    h("div", { class: "row" }, h("a", { class: "button primary", href: url.pathname + url.hash, "data-testid": "created-join" }, t("start.joinNow"))),
   );
 }
 
@@ -91,48 +92,48 @@ export interface MeetingListOptions {
 }
 
 export function meetingList(meetings: MeetingDetails[], opts: MeetingListOptions): HTMLElement {
-  if (meetings.length === 0) return h("p", { class: "muted", "data-testid": "no-meetings" }, "No meetings yet.");
+  if (meetings.length === 0) return h("p", { class: "muted", "data-testid": "no-meetings" }, t("meetings.none"));
   return h("ul", { class: "item-list", "data-testid": "meeting-list" }, ...meetings.map((m) => meetingItem(m, opts)));
 }
 
 function when(m: MeetingDetails): string {
   const parts: string[] = [];
   if (m.startAt) parts.push(new Date(m.startAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
-  else parts.push("Starts any time");
-  if (m.durationMin) parts.push(`${m.durationMin} min`);
+  else parts.push(t("meetings.anyTime"));
+  if (m.durationMin) parts.push(t("meetings.minutes", { minutes: m.durationMin }));
   return parts.join(" · ");
 }
 
 function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
-  const title = m.topic ?? "Meeting without a topic";
+  const title = m.topic ?? t("meetings.noTopic");
   const status = statusArea();
   const tags = [
-    m.ended ? h("span", { class: "tag warn" }, "Ended") : null,
-    m.passcodeRequired ? h("span", { class: "tag" }, "Passcode") : h("span", { class: "tag" }, "No passcode"),
-    m.waitingRoom ? h("span", { class: "tag" }, "Waiting room") : null,
-    m.joinBeforeHost ? h("span", { class: "tag" }, "Join before host") : null,
+    m.ended ? h("span", { class: "tag warn" }, t("meetings.ended")) : null,
+    m.passcodeRequired ? h("span", { class: "tag" }, t("meetings.passcode")) : h("span", { class: "tag" }, t("meetings.noPasscode")),
+    m.waitingRoom ? h("span", { class: "tag" }, t("meetings.waitingRoom")) : null,
+    m.joinBeforeHost ? h("span", { class: "tag" }, t("meetings.joinBeforeHost")) : null,
   ];
   const actions: HTMLElement[] = [];
   if (!m.ended) {
-    const join = h("a", { class: "button small primary", href: `/m/${m.id}`, "aria-label": `Join ${title}`, "data-testid": "meeting-join" }, "Join");
-    const copy = h("button", { type: "button", class: "button small", "aria-label": `Copy the link to ${title}`, "data-testid": "meeting-copy" }, icon(ICONS.copy), "Copy link");
+    const join = h("a", { class: "button small primary", href: `/m/${m.id}`, "aria-label": t("meetings.joinLabel", { title }), "data-testid": "meeting-join" }, t("meetings.join"));
+    const copy = h("button", { type: "button", class: "button small", "aria-label": t("meetings.copyLabel", { title }), "data-testid": "meeting-copy" }, icon(ICONS.copy), t("start.copyLink"));
     copy.addEventListener("click", () => {
       navigator.clipboard
         .writeText(m.url)
-        .then(() => replaceChildren(status, h("p", { class: "muted" }, `Copied ${m.url} (without the passcode: share it separately).`)))
-        .catch(() => replaceChildren(status, h("p", { class: "muted" }, `Link: ${m.url}`)));
+        .then(() => replaceChildren(status, h("p", { class: "muted" }, t("meetings.copied", { url: m.url }))))
+        .catch(() => replaceChildren(status, h("p", { class: "muted" }, t("meetings.link", { url: m.url }))));
     });
     actions.push(join, copy);
     if (opts.effective) {
       const effective = opts.effective;
-      const edit = h("button", { type: "button", class: "button small", "aria-label": `Edit ${title}`, "data-testid": "meeting-edit" }, "Edit");
+      const edit = h("button", { type: "button", class: "button small", "aria-label": t("meetings.editLabel", { title }), "data-testid": "meeting-edit" }, t("meetings.edit"));
       edit.addEventListener("click", () => openEditDialog(m, effective, edit, opts.onChanged));
       actions.push(edit);
     }
-    const reset = h("button", { type: "button", class: "button small", "aria-label": `New passcode for ${title}`, "data-testid": "meeting-reset-passcode" }, "New passcode");
+    const reset = h("button", { type: "button", class: "button small", "aria-label": t("meetings.newPasscodeLabel", { title }), "data-testid": "meeting-reset-passcode" }, t("meetings.newPasscode"));
     reset.addEventListener("click", () => {
       void confirmDialog(
-        { title: "Set a new passcode?", message: "The old passcode and every link that carries it stop working. The new one is shown once.", confirmLabel: "Set a new passcode", testid: "confirm-passcode" },
+        { title: t("meetings.newPasscodeTitle"), message: t("meetings.newPasscodeMessage"), confirmLabel: t("meetings.newPasscodeConfirm"), testid: "confirm-passcode" },
         reset,
       ).then(async (ok) => {
         if (!ok) return;
@@ -143,8 +144,8 @@ function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
             h(
               "div",
               { class: "created", "data-testid": "new-passcode" },
-              copyField("New join link (includes the passcode, shown only now)", fresh.url, "new-passcode-link"),
-              h("p", { class: "help" }, "Passcode ", h("strong", { class: "mono" }, fresh.passcode)),
+              copyField(t("meetings.newLink"), fresh.url, "new-passcode-link"),
+              h("p", { class: "help" }, ...tParts("meetings.passcodeIs", { passcode: h("strong", { class: "mono" }, fresh.passcode) })),
             ),
           );
           status.querySelector<HTMLElement>("input")?.focus();
@@ -155,9 +156,9 @@ function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
     });
     actions.push(reset);
   }
-  const del = h("button", { type: "button", class: "button small danger-outline", "aria-label": `Delete ${title}`, "data-testid": "meeting-delete" }, "Delete");
+  const del = h("button", { type: "button", class: "button small danger-outline", "aria-label": t("meetings.deleteLabel", { title }), "data-testid": "meeting-delete" }, t("common.delete"));
   del.addEventListener("click", () => {
-    void confirmDialog({ title: "Delete this meeting?", message: `“${title}” is deleted and its link stops working. This cannot be undone.`, confirmLabel: "Delete meeting", danger: true, testid: "confirm-delete-meeting" }, del).then(async (ok) => {
+    void confirmDialog({ title: t("meetings.deleteTitle"), message: t("meetings.deleteMessage", { title }), confirmLabel: t("meetings.deleteConfirm"), danger: true, testid: "confirm-delete-meeting" }, del).then(async (ok) => {
       if (!ok) return;
       try {
         await whileBusy(del, () => deleteMeeting(m.id));
@@ -168,7 +169,7 @@ function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
     });
   });
   actions.push(del);
-  const owner = opts.owners ? (m.ownerUserId ? (opts.owners.get(m.ownerUserId) ?? "a deleted user") : "the admin token") : null;
+  const owner = opts.owners ? (m.ownerUserId ? (opts.owners.get(m.ownerUserId) ?? t("meetings.deletedUser")) : t("meetings.adminToken")) : null;
   return h(
     "li",
     { class: "item", "data-testid": "meeting-item", "data-meeting-id": m.id, "data-topic": m.topic ?? "" },
@@ -176,7 +177,7 @@ function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
       "div",
       { class: "item-main" },
       h("p", { class: "item-title" }, title),
-      h("p", { class: "item-meta" }, when(m), " · ", h("span", { class: "mono" }, formatMeetingId(m.id)), owner ? ` · Owner: ${owner}` : null),
+      h("p", { class: "item-meta" }, when(m), " · ", h("span", { class: "mono" }, formatMeetingId(m.id)), owner ? ` · ${t("meetings.owner", { owner })}` : null),
       h("div", { class: "tags" }, encryptionBadge(m.encryption), ...tags),
     ),
     h("div", { class: "item-actions" }, ...actions),
@@ -185,7 +186,7 @@ function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
 }
 
 function openEditDialog(m: MeetingDetails, effective: Effective, opener: HTMLElement, onChanged: () => void): void {
-  const panel = createPanel({ title: `Edit “${m.topic ?? "meeting"}”`, testid: "edit-meeting-dialog" });
+  const panel = createPanel({ title: t("meetings.editTitle", { topic: m.topic ?? t("meetings.meetingWord") }), testid: "edit-meeting-dialog" });
   panel.body.append(
     scheduleForm({
       effective,

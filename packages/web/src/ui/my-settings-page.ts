@@ -11,6 +11,7 @@ import { h, replaceChildren } from "./dom.js";
 import { field, input, showError, showSuccess, statusArea, whileBusy } from "./forms.js";
 import { settingsTable } from "./settings-table.js";
 import { pageHead } from "./shell.js";
+import { t } from "../i18n/i18n.js";
 
 export interface MySettingsOptions {
   user: User;
@@ -19,8 +20,8 @@ export interface MySettingsOptions {
 }
 
 export async function renderMySettingsPage(main: HTMLElement, opts: MySettingsOptions): Promise<void> {
-  const head = pageHead("My settings", "Your profile and password, and how your meetings are set up. Settings your admin has locked are shown with a lock.");
-  replaceChildren(main, head, h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.mySettings"), t("my.lead"));
+  replaceChildren(main, head, h("p", { class: "muted" }, t("common.loading")));
   const level = { kind: "user" as const, id: opts.user.id };
   let table: HTMLElement;
   try {
@@ -35,7 +36,7 @@ export async function renderMySettingsPage(main: HTMLElement, opts: MySettingsOp
     h(
       "div",
       { class: "columns wide-left" },
-      h("section", { class: "card", "aria-labelledby": "my-meeting-settings" }, h("h2", { id: "my-meeting-settings" }, "Meeting settings"), table),
+      h("section", { class: "card", "aria-labelledby": "my-meeting-settings" }, h("h2", { id: "my-meeting-settings" }, t("my.meetingSettings")), table),
       h("div", { class: "stack" }, profileCard(opts), passwordCard(), sessionsCard(opts)),
     ),
   );
@@ -44,14 +45,14 @@ export async function renderMySettingsPage(main: HTMLElement, opts: MySettingsOp
 function profileCard(opts: MySettingsOptions): HTMLElement {
   const name = input({ autocomplete: "name", required: true, maxlength: 100, "data-testid": "profile-name" });
   name.value = opts.user.name;
-  const save = h("button", { type: "submit", class: "button" }, "Save name");
+  const save = h("button", { type: "submit", class: "button" }, t("my.saveName"));
   const status = statusArea();
   const form = h(
     "form",
     { class: "card", "aria-labelledby": "profile-title", novalidate: true },
-    h("h2", { id: "profile-title" }, "Profile"),
+    h("h2", { id: "profile-title" }, t("my.profile")),
     h("p", { class: "muted" }, opts.user.email),
-    field("Name", name),
+    field(t("my.name"), name),
     save,
     status,
   );
@@ -59,7 +60,7 @@ function profileCard(opts: MySettingsOptions): HTMLElement {
     event.preventDefault();
     void whileBusy(save, () => renameMe(name.value.trim()))
       .then((u) => {
-        showSuccess(status, "Saved.");
+        showSuccess(status, t("common.saved"));
         opts.onRenamed(u);
       })
       .catch((e: unknown) => showError(status, e));
@@ -70,14 +71,14 @@ function profileCard(opts: MySettingsOptions): HTMLElement {
 function passwordCard(): HTMLElement {
   const current = input({ type: "password", autocomplete: "current-password", required: true, "data-testid": "password-current" });
   const next = input({ type: "password", autocomplete: "new-password", required: true, minlength: 10, "data-testid": "password-new" });
-  const save = h("button", { type: "submit", class: "button" }, "Change password");
+  const save = h("button", { type: "submit", class: "button" }, t("my.changePassword"));
   const status = statusArea();
   const form = h(
     "form",
     { class: "card", "aria-labelledby": "password-title", novalidate: true },
-    h("h2", { id: "password-title" }, "Password"),
-    field("Current password", current),
-    field("New password", next, "At least 10 characters. Your other sessions end; this one stays."),
+    h("h2", { id: "password-title" }, t("signin.password")),
+    field(t("my.currentPassword"), current),
+    field(t("my.newPassword"), next, t("my.newPasswordHelp")),
     save,
     status,
   );
@@ -92,7 +93,7 @@ function passwordCard(): HTMLElement {
       .then(() => {
         current.value = "";
         next.value = "";
-        showSuccess(status, "Password changed. Your other sessions were signed out.");
+        showSuccess(status, t("my.passwordChanged"));
       })
       .catch((e: unknown) => showError(status, e));
   });
@@ -100,14 +101,14 @@ function passwordCard(): HTMLElement {
 }
 
 function sessionsCard(opts: MySettingsOptions): HTMLElement {
-  const button = h("button", { type: "button", class: "button danger-outline", "data-testid": "sign-out-everywhere" }, "Sign out everywhere");
+  const button = h("button", { type: "button", class: "button danger-outline", "data-testid": "sign-out-everywhere" }, t("my.signOutEverywhere"));
   const status = statusArea();
   button.addEventListener("click", () => {
     void confirmDialog(
       {
-        title: "Sign out everywhere?",
-        message: "Every browser signed in to your account is signed out, this one included.",
-        confirmLabel: "Sign out everywhere",
+        title: t("my.signOutEverywhereTitle"),
+        message: t("my.signOutEverywhereMessage"),
+        confirmLabel: t("my.signOutEverywhere"),
         danger: true,
         testid: "confirm-sign-out-everywhere",
       },
@@ -125,8 +126,8 @@ function sessionsCard(opts: MySettingsOptions): HTMLElement {
   return h(
     "section",
     { class: "card", "aria-labelledby": "sessions-title" },
-    h("h2", { id: "sessions-title" }, "Sessions"),
-    h("p", { class: "muted" }, "A session lasts 12 hours, or 2 hours without use. Lost a device, or signed in on a shared computer? End every session at once."),
+    h("h2", { id: "sessions-title" }, t("my.sessions")),
+    h("p", { class: "muted" }, t("my.sessionsLead")),
     button,
     status,
   );

@@ -9,6 +9,7 @@ import { encryptionChoices, lockReason, toLocalInput, type Effective } from "../
 import { h, icon, uid } from "./dom.js";
 import { checkbox, field, input, showError, statusArea, whileBusy } from "./forms.js";
 import { ICONS } from "./icons.js";
+import { t } from "../i18n/i18n.js";
 
 export interface ScheduleFormOptions {
   effective: Effective;
@@ -22,7 +23,7 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
   const m = opts.meeting;
   const eff = opts.effective;
   const editing = m !== undefined;
-  const topic = input({ maxlength: 200, autocomplete: "off", "data-testid": "meeting-topic", placeholder: "Weekly planning" });
+  const topic = input({ maxlength: 200, autocomplete: "off", "data-testid": "meeting-topic", placeholder: t("schedule.topicPlaceholder") });
   topic.value = m?.topic ?? "";
   const start = input({ type: "datetime-local", "data-testid": "meeting-start" });
   start.value = toLocalInput(m?.startAt ?? null);
@@ -48,9 +49,9 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
   const encryption = h(
     "fieldset",
     { class: "choices", "data-testid": "schedule-encryption" },
-    h("legend", {}, "Encryption"),
-    radio("e2ee", "End-to-end encrypted", "Keys only on participants' devices. No recording, streaming, transcription or dial-in.", ICONS.shieldLock),
-    radio("enhanced", "Enhanced encryption", "Encrypted on every hop; visible connectors (recording, dial-in) may join.", ICONS.shieldCheck),
+    h("legend", {}, t("start.encryption")),
+    radio("e2ee", t("common.e2ee"), t("schedule.e2eeText"), ICONS.shieldLock),
+    radio("enhanced", t("common.enhanced"), t("schedule.enhancedText"), ICONS.shieldCheck),
   );
 
   const lockable = (key: string, label: string, help: string, testid: string, initial: boolean | undefined): { row: HTMLElement; input: HTMLInputElement } => {
@@ -67,34 +68,26 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
     ? null
     : (() => {
         const c = checkbox(
-          "Require a passcode",
+          t("schedule.requirePasscode"),
           { "data-testid": "meeting-passcode", disabled: passcodeLockedOn },
-          passcodeLockedOn ? [icon(ICONS.lock), ` ${lockReason(passcodeSetting)}: every meeting needs a passcode. `, "It goes in the link's #fragment, which browsers never send to the server."] : "It goes in the link's #fragment, which browsers never send to the server.",
+          passcodeLockedOn ? [icon(ICONS.lock), ` ${t("schedule.passcodeLocked", { reason: lockReason(passcodeSetting) ?? "" })} `, t("schedule.passcodeHelp")] : t("schedule.passcodeHelp"),
         );
         c.input.checked = passcodeLockedOn || passcodeSetting?.value !== false;
         if (passcodeLockedOn) c.row.classList.add("locked");
         return c;
       })();
-  const waitingRoom = lockable("waitingRoom", "Waiting room", "People wait, with no keys and no media, until you let them in.", "meeting-waiting-room", m?.waitingRoom);
-  const joinBeforeHost = lockable("joinBeforeHost", "Join before host", "People may enter before you arrive.", "meeting-join-before-host", m?.joinBeforeHost);
+  const waitingRoom = lockable("waitingRoom", t("meetings.waitingRoom"), t("schedule.waitingRoomHelp"), "meeting-waiting-room", m?.waitingRoom);
+  const joinBeforeHost = lockable("joinBeforeHost", t("meetings.joinBeforeHost"), t("schedule.joinBeforeHostHelp"), "meeting-join-before-host", m?.joinBeforeHost);
   // Chosen once: a meeting's MLS suite cannot change, so editing shows it without offering it.
-  const postQuantum = editing
-    ? null
-    : lockable(
-        "postQuantumKeyExchange",
-        "Post-quantum key exchange",
-        "Keys are agreed with X-Wing (ML-KEM-768 + X25519): recordings of the traffic stay confidential against future quantum computers. Handshakes are about 10 times larger.",
-        "meeting-post-quantum",
-        undefined,
-      );
+  const postQuantum = editing ? null : lockable("postQuantumKeyExchange", t("schedule.postQuantum"), t("schedule.postQuantumHelp"), "meeting-post-quantum", undefined);
 
-  const submit = h("button", { type: "submit", class: "button primary", "data-testid": "schedule-submit" }, editing ? "Save changes" : "Schedule meeting");
+  const submit = h("button", { type: "submit", class: "button primary", "data-testid": "schedule-submit" }, editing ? t("schedule.save") : t("schedule.submit"));
   const status = statusArea("schedule-status");
   const form = h(
     "form",
-    { class: "schedule-form", "data-testid": editing ? "edit-meeting-form" : "schedule-form", novalidate: true, "aria-label": editing ? "Edit meeting" : "Schedule a meeting" },
-    field("Topic", topic),
-    h("div", { class: "two" }, field("Starts", start, "Your time zone. Empty: it can start any time."), field("Duration (minutes)", duration)),
+    { class: "schedule-form", "data-testid": editing ? "edit-meeting-form" : "schedule-form", novalidate: true, "aria-label": editing ? t("schedule.editLabel") : t("meetings.schedule") },
+    field(t("schedule.topic"), topic),
+    h("div", { class: "two" }, field(t("schedule.starts"), start, t("schedule.startsHelp")), field(t("schedule.duration"), duration)),
     encryption,
     passcode?.row ?? null,
     waitingRoom.row,
@@ -109,7 +102,7 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
     event.preventDefault();
     const minutes = Number(duration.value);
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-      status.replaceChildren(h("p", { class: "field-error", role: "alert" }, "The duration is a whole number of minutes, 1 to 1440."));
+      status.replaceChildren(h("p", { class: "field-error", role: "alert" }, t("schedule.durationInvalid")));
       duration.focus();
       return;
     }
@@ -117,7 +110,7 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
     if (start.value) {
       const d = new Date(start.value);
       if (Number.isNaN(d.getTime())) {
-        status.replaceChildren(h("p", { class: "field-error", role: "alert" }, "Enter the start as a date and time, or leave it empty."));
+        status.replaceChildren(h("p", { class: "field-error", role: "alert" }, t("schedule.startInvalid")));
         start.focus();
         return;
       }

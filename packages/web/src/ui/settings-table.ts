@@ -10,6 +10,7 @@ import { UiError } from "../errors.js";
 import { errorBox } from "./common.js";
 import { h, icon, replaceChildren, uid } from "./dom.js";
 import { ICONS } from "./icons.js";
+import { hasMessage, t, type MessageKey } from "../i18n/i18n.js";
 
 export interface SettingsTableOptions {
   level: SettingsLevel;
@@ -18,27 +19,30 @@ export interface SettingsTableOptions {
   settings: LevelSettings;
 }
 
-const E2EE_NOTE =
-  "Unavailable in end-to-end encrypted meetings: it needs a server-side member that can read the media, and in E2EE meetings only participants hold the keys.";
-
-const ENUM_LABELS: Record<string, string> = { e2ee: "End-to-end encrypted", enhanced: "Enhanced encryption" };
+const ENUM_LABELS: Record<string, MessageKey> = { e2ee: "common.e2ee", enhanced: "common.enhanced" };
 
 /** "Locked by your account admin" / "Locked by your group admin". */
 export function lockedAboveText(lockedAt: "account" | "group" | undefined): string {
-  return `Locked by your ${lockedAt ?? "account"} admin`;
+  return lockedAt === "group" ? t("lock.byGroup") : t("lock.byAccount");
+}
+
+/** A setting's words: the catalogue's translation when it has one, else the server's (English). */
+function settingText(entry: CatalogEntry, part: "label" | "description"): string {
+  const key = `setting.${entry.key}.${part}`;
+  return hasMessage(key) ? t(key) : entry[part];
 }
 
 function sourceText(view: SettingView, level: SettingsLevel["kind"]): string {
-  if (view.value !== null && !(view.lockedAt !== undefined && view.lockedAt !== level)) return "Set here";
+  if (view.value !== null && !(view.lockedAt !== undefined && view.lockedAt !== level)) return t("settings.setHere");
   switch (view.source) {
     case "default":
-      return "Built-in default";
+      return t("settings.default");
     case "account":
-      return level === "account" ? "Set here" : "From the account";
+      return level === "account" ? t("settings.setHere") : t("settings.fromAccount");
     case "group":
-      return level === "group" ? "Set here" : "From the group";
+      return level === "group" ? t("settings.setHere") : t("settings.fromGroup");
     case "user":
-      return "Set by the user";
+      return t("settings.fromUser");
   }
 }
 
@@ -51,12 +55,13 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
   const notes = new Map<string, Node>();
 
   const save = async (key: string, patch: SettingPatch, focusTestid: string): Promise<void> => {
-    notes.set(key, h("p", { class: "muted" }, "Saving…"));
+    notes.set(key, h("p", { class: "muted" }, t("settings.saving")));
     render();
     try {
       settings = await patchLevelSettings(opts.level, patch);
-      notes.set(key, h("p", { class: "success", "data-testid": "setting-saved" }, "Saved."));
-      announce.textContent = `Saved: ${opts.catalog.find((c) => c.key === key)?.label ?? key}.`;
+      notes.set(key, h("p", { class: "success", "data-testid": "setting-saved" }, t("common.saved")));
+      const saved = opts.catalog.find((c) => c.key === key);
+      announce.textContent = t("settings.savedAnnounce", { label: saved ? settingText(saved, "label") : key });
     } catch (e) {
       const err = e instanceof UiError ? e : new UiError("INTERNAL");
       notes.set(key, errorBox(err));
@@ -91,7 +96,7 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
       const select = h(
         "select",
         { "aria-labelledby": labelId, "aria-describedby": descId, "data-testid": "setting-value" },
-        ...(entry.values ?? []).map((v) => h("option", { value: v, selected: v === effective }, ENUM_LABELS[v] ?? v)),
+        ...(entry.values ?? []).map((v) => h("option", { value: v, selected: v === effective }, ENUM_LABELS[v] ? t(ENUM_LABELS[v]) : v)),
       );
       select.addEventListener("change", () => void save(key, { [key]: { value: select.value } }, "setting-value"));
       control = select;
@@ -103,19 +108,19 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
     let lockButton: HTMLButtonElement | null = null;
     if (lockable) {
       const lockedHere = view.locked;
-      const scope = opts.level.kind === "account" ? "for every group and user" : "for this group's members";
+      const label = settingText(entry, "label");
       lockButton = h(
         "button",
         {
           type: "button",
           class: `lock-toggle${lockedHere ? " on" : ""}`,
           "aria-pressed": String(lockedHere),
-          "aria-label": `Lock “${entry.label}” ${scope}`,
+          "aria-label": opts.level.kind === "account" ? t("settings.lockAccount", { label }) : t("settings.lockGroup", { label }),
           "data-testid": "setting-lock",
           disabled: lockedAbove,
         },
         icon(ICONS.lock),
-        lockedHere ? "Locked" : "Lock",
+        lockedHere ? t("settings.locked") : t("settings.lock"),
       );
       lockButton.addEventListener("click", () => {
         // Locking forces the value shown here (not the built-in default) on the levels below.
@@ -125,7 +130,7 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
     }
     let reset: HTMLButtonElement | null = null;
     if (view.value !== null && !lockedAbove && !view.locked) {
-      reset = h("button", { type: "button", class: "button small", "aria-label": `Reset “${entry.label}” to the inherited value`, "data-testid": "setting-reset" }, "Reset");
+      reset = h("button", { type: "button", class: "button small", "aria-label": t("settings.resetLabel", { label: settingText(entry, "label") }), "data-testid": "setting-reset" }, t("settings.reset"));
       reset.addEventListener("click", () => void save(key, { [key]: { value: null } }, "setting-value"));
     }
     const note = notes.get(key) ?? null;
@@ -141,9 +146,9 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
       h(
         "div",
         { class: "setting-text" },
-        h("span", { class: "setting-label", id: labelId }, entry.label),
-        h("span", { class: "setting-desc", id: descId }, entry.description),
-        entry.needsServerSideMember ? h("span", { class: "setting-note", "data-testid": "e2ee-unavailable" }, icon(ICONS.shieldAlert), entry.unavailableInE2ee ?? E2EE_NOTE) : null,
+        h("span", { class: "setting-label", id: labelId }, settingText(entry, "label")),
+        h("span", { class: "setting-desc", id: descId }, settingText(entry, "description")),
+        entry.needsServerSideMember ? h("span", { class: "setting-note", "data-testid": "e2ee-unavailable" }, icon(ICONS.shieldAlert), t("settings.e2eeUnavailable")) : null,
         lockedAbove
           ? h("span", { class: "locked-note", id: noteId, "data-testid": "setting-locked-note" }, icon(ICONS.lock), lockedAboveText(view.lockedAt))
           : h("span", { class: "setting-source" }, sourceText(view, opts.level.kind)),

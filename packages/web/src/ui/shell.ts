@@ -5,6 +5,7 @@
 import { isAdmin, type User } from "../api/accounts.js";
 import { brandHeader } from "./common.js";
 import { h, replaceChildren } from "./dom.js";
+import { t, type MessageKey } from "../i18n/i18n.js";
 
 export type Section = "meetings" | "recordings" | "settings" | "admin";
 
@@ -14,27 +15,27 @@ export interface ShellOptions {
   onSignOut: (button: HTMLButtonElement) => void;
 }
 
-const ROLE_LABEL = { owner: "Owner", admin: "Admin", member: "Member" } as const;
+const ROLE_LABEL = { owner: "role.owner", admin: "role.admin", member: "role.member" } as const satisfies Record<string, MessageKey>;
 
 /** Renders the frame and returns its <main>, for the page's content. */
 export function renderShell(root: HTMLElement, opts: ShellOptions): HTMLElement {
   const link = (section: Section, href: string, text: string): HTMLAnchorElement =>
     h("a", { class: "nav-link", href, "data-testid": `nav-${section}`, ...(opts.section === section ? { "aria-current": "page" } : {}) }, text);
-  const signOut = h("button", { type: "button", class: "button small", "data-testid": "sign-out" }, "Sign out");
+  const signOut = h("button", { type: "button", class: "button small", "data-testid": "sign-out" }, t("shell.signOut"));
   signOut.addEventListener("click", () => opts.onSignOut(signOut));
   const nav = h(
     "nav",
-    { class: "app-nav", "aria-label": "Sections" },
-    link("meetings", "#/meetings", "Meetings"),
-    link("recordings", "#/recordings", "Recordings"),
-    link("settings", "#/settings", "My settings"),
-    isAdmin(opts.user) ? link("admin", "#/admin/settings", "Admin") : null,
+    { class: "app-nav", "aria-label": t("shell.sections") },
+    link("meetings", "#/meetings", t("shell.meetings")),
+    link("recordings", "#/recordings", t("shell.recordings")),
+    link("settings", "#/settings", t("shell.mySettings")),
+    isAdmin(opts.user) ? link("admin", "#/admin/settings", t("shell.admin")) : null,
   );
   const who = h(
     "span",
     { class: "who", "data-testid": "signed-in-as" },
     h("span", { class: "who-name" }, opts.user.name),
-    h("span", { class: "muted" }, ` · ${ROLE_LABEL[opts.user.role]}`),
+    h("span", { class: "muted" }, ` · ${t(ROLE_LABEL[opts.user.role])}`),
   );
   const main = h("main", { class: "page", id: "main" });
   replaceChildren(root, brandHeader(nav, h("div", { class: "spacer" }), who, signOut), main);
@@ -45,9 +46,9 @@ export type AdminTab = "settings" | "users" | "groups" | "meetings";
 
 /** The admin portal's own tabs, above each admin page. */
 export function adminTabs(active: AdminTab): HTMLElement {
-  const tab = (t: AdminTab, text: string): HTMLAnchorElement =>
-    h("a", { class: "tab", href: `#/admin/${t}`, "data-testid": `admin-tab-${t}`, ...(active === t ? { "aria-current": "page" } : {}) }, text);
-  return h("nav", { class: "tabs", "aria-label": "Admin" }, tab("settings", "Settings"), tab("users", "Users"), tab("groups", "Groups"), tab("meetings", "Meetings"));
+  const tab = (name: AdminTab, text: string): HTMLAnchorElement =>
+    h("a", { class: "tab", href: `#/admin/${name}`, "data-testid": `admin-tab-${name}`, ...(active === name ? { "aria-current": "page" } : {}) }, text);
+  return h("nav", { class: "tabs", "aria-label": t("shell.admin") }, tab("settings", t("admin.tabSettings")), tab("users", t("admin.tabUsers")), tab("groups", t("admin.tabGroups")), tab("meetings", t("admin.tabMeetings")));
 }
 
 /** A page heading with optional lead text. */

@@ -6,8 +6,10 @@
 import { acceptInvitation, setup, signIn, type User } from "../api/accounts.js";
 import { UiError } from "../errors.js";
 import { brandHeader, errorBox } from "./common.js";
-import { h, replaceChildren } from "./dom.js";
+import { h, icon, replaceChildren } from "./dom.js";
+import { ICONS } from "./icons.js";
 import { field, input, showError, statusArea, whileBusy } from "./forms.js";
+import { t } from "../i18n/i18n.js";
 
 const MIN_PASSWORD = 10;
 
@@ -26,23 +28,23 @@ export function signInCard(opts: SignInCardOptions): HTMLFormElement {
 function signInForm(opts: SignInCardOptions): HTMLFormElement {
   const email = input({ type: "email", autocomplete: "username", required: true, spellcheck: "false", "data-testid": "signin-email" });
   const password = input({ type: "password", autocomplete: "current-password", required: true, "data-testid": "signin-password" });
-  const submit = h("button", { type: "submit", class: "button primary wide", "data-testid": "signin-submit" }, "Sign in");
+  const submit = h("button", { type: "submit", class: "button primary wide", "data-testid": "signin-submit" }, t("signin.submit"));
   const status = statusArea("signin-status");
   const form = h(
     "form",
     { class: "card", "aria-labelledby": "signin-title", "data-testid": "sign-in-form", novalidate: true },
-    h("h2", { id: "signin-title" }, "Sign in"),
+    h("h2", { id: "signin-title" }, t("signin.title")),
     opts.notice ? h("div", { "data-testid": "signin-notice" }, errorBox(opts.notice)) : null,
-    h("p", { class: "muted" }, "Sign in to schedule meetings and host them, and (for admins) to manage users, groups and settings."),
-    field("Email", email),
-    field("Password", password),
+    h("p", { class: "muted" }, t("signin.lead")),
+    field(t("signin.email"), email),
+    field(t("signin.password"), password),
     submit,
     status,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!email.value.trim() || !password.value) {
-      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, "Enter your email and password."));
+      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, t("signin.missing")));
       (email.value.trim() ? password : email).focus();
       return;
     }
@@ -61,20 +63,17 @@ function setupForm(onSignedIn: (u: User) => void): HTMLFormElement {
   const name = input({ autocomplete: "name", required: true, maxlength: 100, "data-testid": "setup-name" });
   const email = input({ type: "email", autocomplete: "username", required: true, spellcheck: "false", "data-testid": "setup-email" });
   const password = input({ type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSWORD, "data-testid": "setup-password" });
-  const submit = h("button", { type: "submit", class: "button primary wide", "data-testid": "setup-submit" }, "Create the owner account");
+  const submit = h("button", { type: "submit", class: "button primary wide", "data-testid": "setup-submit" }, t("setup.submit"));
   const status = statusArea("setup-status");
   const form = h(
     "form",
     { class: "card", "aria-labelledby": "setup-title", "data-testid": "setup-form", novalidate: true },
-    h("h2", { id: "setup-title" }, "Set up this server"),
-    h(
-      "p",
-      { class: "muted" },
-      "No account exists yet. Create the owner account: the owner manages users, groups and settings. Until this is done, anyone who can reach this server can claim it.",
-    ),
-    field("Your name", name),
-    field("Email", email),
-    field("Password", password, `At least ${MIN_PASSWORD} characters.`),
+    h("h2", { id: "setup-title" }, t("setup.title")),
+    h("p", { class: "first-start", role: "note", "data-testid": "first-start-banner" }, icon(ICONS.shieldAlert), h("span", {}, t("setup.banner"))),
+    h("p", { class: "muted" }, t("setup.lead")),
+    field(t("setup.name"), name),
+    field(t("signin.email"), email),
+    field(t("signin.password"), password, t("setup.passwordHelp", { min: MIN_PASSWORD })),
     submit,
     status,
   );
@@ -82,7 +81,7 @@ function setupForm(onSignedIn: (u: User) => void): HTMLFormElement {
     event.preventDefault();
     const problem = !name.value.trim() ? name : !email.value.trim() ? email : null;
     if (problem) {
-      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, "Enter your name, email and a password."));
+      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, t("setup.missing")));
       problem.focus();
       return;
     }
@@ -102,23 +101,23 @@ function setupForm(onSignedIn: (u: User) => void): HTMLFormElement {
 export function renderAcceptInvitation(root: HTMLElement, token: string, onSignedIn: (u: User) => void): void {
   const name = input({ autocomplete: "name", required: true, maxlength: 100, "data-testid": "accept-name" });
   const password = input({ type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSWORD, "data-testid": "accept-password" });
-  const submit = h("button", { type: "submit", class: "button primary wide", "data-testid": "accept-submit" }, "Create my account");
+  const submit = h("button", { type: "submit", class: "button primary wide", "data-testid": "accept-submit" }, t("accept.submit"));
   const status = statusArea("accept-status");
   const form = h(
     "form",
     { class: "card narrow", "aria-labelledby": "accept-title", "data-testid": "accept-form", novalidate: true },
-    h("h1", { id: "accept-title" }, "Accept your invitation"),
-    h("p", { class: "muted" }, "You were invited to this Conclave server. Choose the name others will see and a password; your email address is the one the invitation was sent to."),
-    field("Your name", name),
-    field("Password", password, `At least ${MIN_PASSWORD} characters.`),
+    h("h1", { id: "accept-title" }, t("accept.title")),
+    h("p", { class: "muted" }, t("accept.lead")),
+    field(t("setup.name"), name),
+    field(t("signin.password"), password, t("setup.passwordHelp", { min: MIN_PASSWORD })),
     submit,
     status,
-    h("p", { class: "help" }, "Already have an account? ", h("a", { href: "#/signin", class: "link" }, "Sign in")),
+    h("p", { class: "help" }, t("accept.haveAccount"), " ", h("a", { href: "#/signin", class: "link" }, t("signin.submit"))),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!name.value.trim()) {
-      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, "Enter your name."));
+      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, t("accept.missingName")));
       name.focus();
       return;
     }

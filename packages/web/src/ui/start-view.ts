@@ -13,6 +13,7 @@ import { h, icon, replaceChildren } from "./dom.js";
 import { ICONS } from "./icons.js";
 import { brandHeader, errorBox } from "./common.js";
 import { safeGet, safeRemove, safeSet } from "./forms.js";
+import { t, tParts } from "../i18n/i18n.js";
 
 const TOKEN_KEY = "conclave.adminToken";
 
@@ -55,21 +56,21 @@ export function renderStartView(root: HTMLElement, opts: StartViewOptions): void
   };
 
   const status = h("div", { class: "form-status", "aria-live": "polite" });
-  const submit = h("button", { type: "submit", class: "button primary", "data-testid": "start-button" }, "Start meeting");
+  const submit = h("button", { type: "submit", class: "button primary", "data-testid": "start-button" }, t("start.startButton"));
   const form = h(
     "form",
-    { class: "token-form", "aria-label": "Start a meeting with the admin token" },
+    { class: "token-form", "aria-label": t("start.tokenTitle") },
     h(
       "fieldset",
       { class: "choices" },
-      h("legend", {}, "Encryption"),
-      radio("e2ee", "End-to-end encrypted", "Keys are made on participants' devices only. No server, recorder or phone bridge can join.", ICONS.shieldLock, true),
-      radio("enhanced", "Enhanced encryption", "Encrypted on every hop; visible connectors (dial-in, recording) may join and are listed by name.", ICONS.shieldCheck, false),
+      h("legend", {}, t("start.encryption")),
+      radio("e2ee", t("common.e2ee"), t("start.e2eeText"), ICONS.shieldLock, true),
+      radio("enhanced", t("common.enhanced"), t("start.enhancedText"), ICONS.shieldCheck, false),
     ),
-    h("label", { for: "admin-token", class: "field-label" }, "Server admin token"),
+    h("label", { for: "admin-token", class: "field-label" }, t("start.tokenLabel")),
     tokenInput,
-    h("p", { id: "admin-token-help", class: "help" }, "Printed by ", h("code", {}, "conclave serve"), ". It acts with the owner's rights: keep it secret."),
-    h("label", { class: "check" }, remember, "Remember the token on this device"),
+    h("p", { id: "admin-token-help", class: "help" }, ...tParts("start.tokenHelp", { command: h("code", {}, "conclave serve") })),
+    h("label", { class: "check" }, remember, t("start.remember")),
     submit,
     status,
   );
@@ -86,7 +87,7 @@ export function renderStartView(root: HTMLElement, opts: StartViewOptions): void
     if (remember.checked) safeSet(TOKEN_KEY, token);
     else safeRemove(TOKEN_KEY);
     submit.disabled = true;
-    replaceChildren(status, h("p", { class: "muted" }, "Creating the meeting…"));
+    replaceChildren(status, h("p", { class: "muted" }, t("start.creating")));
     createMeetingWithToken(token, encryption)
       .then((created) => replaceChildren(status, createdBox(created, navigate)))
       .catch((e: unknown) => {
@@ -100,10 +101,10 @@ export function renderStartView(root: HTMLElement, opts: StartViewOptions): void
   const joinForm = h(
     "form",
     { class: "card", "aria-labelledby": "join-title" },
-    h("h2", { id: "join-title" }, "Join a meeting"),
-    h("label", { for: "join-link", class: "field-label" }, "Meeting link or ID"),
+    h("h2", { id: "join-title" }, t("start.joinTitle")),
+    h("label", { for: "join-link", class: "field-label" }, t("start.joinLabel")),
     linkInput,
-    h("button", { type: "submit", class: "button" }, "Continue"),
+    h("button", { type: "submit", class: "button" }, t("start.continue")),
     joinStatus,
   );
   joinForm.addEventListener("submit", (event) => {
@@ -119,8 +120,8 @@ export function renderStartView(root: HTMLElement, opts: StartViewOptions): void
   const tokenCard = h(
     "details",
     { class: "card token-card", "data-testid": "token-card", ...(fromFragment !== null || stored !== null ? { open: true } : {}) },
-    h("summary", { "data-testid": "token-summary" }, h("h2", { id: "start-title" }, "Start a meeting with the admin token")),
-    h("p", { class: "muted" }, "For automation and for servers without accounts yet. Signed-in users schedule meetings from their Meetings page instead."),
+    h("summary", { "data-testid": "token-summary" }, h("h2", { id: "start-title" }, t("start.tokenTitle"))),
+    h("p", { class: "muted" }, t("start.tokenLead")),
     form,
   );
 
@@ -133,12 +134,8 @@ export function renderStartView(root: HTMLElement, opts: StartViewOptions): void
       h(
         "section",
         { class: "hero" },
-        h("h1", {}, "Private meetings you can verify"),
-        h(
-          "p",
-          {},
-          "Video and audio are encrypted on your device with keys only participants hold (MLS, RFC 9420, and SFrame, RFC 9605). The server relays what it cannot read, and everyone can compare a security code to prove nobody is in the middle.",
-        ),
+        h("h1", {}, t("start.heroTitle")),
+        h("p", {}, t("start.heroText")),
       ),
       h("div", { class: "cards" }, opts.accountCard, joinForm),
       tokenCard,
@@ -151,16 +148,16 @@ function createdBox(created: CreatedMeeting, navigate: (path: string) => void): 
   const link = h("input", { id: "meeting-link", type: "text", readonly: true, "data-testid": "meeting-link" });
   link.value = created.url;
   const copied = h("span", { class: "muted", "aria-live": "polite" });
-  const copy = h("button", { type: "button", class: "button" }, icon(ICONS.copy), "Copy link");
+  const copy = h("button", { type: "button", class: "button" }, icon(ICONS.copy), t("start.copyLink"));
   copy.addEventListener("click", () => {
     link.select();
     navigator.clipboard
       .writeText(created.url)
-      .then(() => (copied.textContent = "Copied."))
-      .catch(() => (copied.textContent = "Press Ctrl+C (⌘C) to copy the selected link."));
+      .then(() => (copied.textContent = t("forms.copied")))
+      .catch(() => (copied.textContent = t("start.copyLinkByHand")));
   });
   const url = new URL(created.url);
-  const open = h("a", { class: "button primary", href: url.pathname + url.hash }, "Join now");
+  const open = h("a", { class: "button primary", href: url.pathname + url.hash }, t("start.joinNow"));
   open.addEventListener("click", (event) => {
     event.preventDefault();
     navigate(url.pathname + url.hash);
@@ -168,8 +165,8 @@ function createdBox(created: CreatedMeeting, navigate: (path: string) => void): 
   return h(
     "div",
     { class: "created" },
-    h("p", { class: "success" }, created.encryption === "e2ee" ? "End-to-end encrypted meeting ready." : "Meeting with enhanced encryption ready."),
-    h("label", { for: "meeting-link", class: "field-label" }, "Meeting link (includes the passcode)"),
+    h("p", { class: "success" }, created.encryption === "e2ee" ? t("start.readyE2ee") : t("start.readyEnhanced")),
+    h("label", { for: "meeting-link", class: "field-label" }, t("start.linkLabel")),
     h("div", { class: "row" }, link, copy),
     copied,
     h("div", { class: "row" }, open),
@@ -178,10 +175,10 @@ function createdBox(created: CreatedMeeting, navigate: (path: string) => void): 
 
 /** A meeting link or a bare ID → the app path to open, or null. */
 export function parseJoinTarget(text: string): string | null {
-  const t = text.trim();
-  if (/^[0-9][0-9 ]{5,40}$/.test(t)) return `/m/${t.replace(/ /g, "")}`;
+  const typed = text.trim();
+  if (/^[0-9][0-9 ]{5,40}$/.test(typed)) return `/m/${typed.replace(/ /g, "")}`;
   try {
-    const u = new URL(t);
+    const u = new URL(typed);
     const m = /^\/m\/([0-9]{6,32})\/?$/.exec(u.pathname);
     return m ? `/m/${m[1]}${u.hash}` : null;
   } catch {

@@ -11,10 +11,11 @@ import { h, replaceChildren } from "../dom.js";
 import { field, input, showError, showSuccess, statusArea, whileBusy } from "../forms.js";
 import { adminTabs, pageHead } from "../shell.js";
 import { levelHash } from "./settings-page.js";
+import { t, tn } from "../../i18n/i18n.js";
 
 export async function renderAdminGroupsPage(main: HTMLElement): Promise<void> {
-  const head = pageHead("Admin");
-  replaceChildren(main, head, adminTabs("groups"), h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.admin"));
+  replaceChildren(main, head, adminTabs("groups"), h("p", { class: "muted" }, t("common.loading")));
   let groups: Group[];
   try {
     groups = await listGroups();
@@ -23,21 +24,21 @@ export async function renderAdminGroupsPage(main: HTMLElement): Promise<void> {
     return;
   }
   const name = input({ maxlength: 100, required: true, autocomplete: "off", "data-testid": "group-name" });
-  const create = h("button", { type: "submit", class: "button primary", "data-testid": "group-create" }, "Create group");
+  const create = h("button", { type: "submit", class: "button primary", "data-testid": "group-create" }, t("groups.create"));
   const status = statusArea("group-create-status");
   const form = h(
     "form",
     { class: "card", "aria-labelledby": "new-group-title", novalidate: true },
-    h("h2", { id: "new-group-title" }, "New group"),
-    h("p", { class: "muted" }, "Groups let you give a team its own settings and locks."),
-    field("Name", name),
+    h("h2", { id: "new-group-title" }, t("groups.new")),
+    h("p", { class: "muted" }, t("groups.lead")),
+    field(t("my.name"), name),
     create,
     status,
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!name.value.trim()) {
-      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, "Enter the group's name."));
+      replaceChildren(status, h("p", { class: "field-error", role: "alert" }, t("groups.nameMissing")));
       name.focus();
       return;
     }
@@ -47,7 +48,7 @@ export async function renderAdminGroupsPage(main: HTMLElement): Promise<void> {
   });
   const list =
     groups.length === 0
-      ? h("p", { class: "muted" }, "No groups yet.")
+      ? h("p", { class: "muted" }, t("groups.none"))
       : h(
           "ul",
           { class: "item-list", "data-testid": "group-list" },
@@ -55,12 +56,12 @@ export async function renderAdminGroupsPage(main: HTMLElement): Promise<void> {
             h(
               "li",
               { class: "item", "data-testid": "group-item", "data-group-name": g.name },
-              h("div", { class: "item-main" }, h("p", { class: "item-title" }, g.name), h("p", { class: "item-meta" }, `${g.memberCount} ${g.memberCount === 1 ? "member" : "members"}`)),
+              h("div", { class: "item-main" }, h("p", { class: "item-title" }, g.name), h("p", { class: "item-meta" }, tn("code.members", g.memberCount))),
               h(
                 "div",
                 { class: "item-actions" },
-                h("a", { class: "button small", href: `#/admin/groups/${encodeURIComponent(g.id)}`, "aria-label": `Manage ${g.name}` }, "Manage"),
-                h("a", { class: "button small", href: levelHash({ kind: "group", id: g.id }), "aria-label": `Settings of ${g.name}` }, "Settings"),
+                h("a", { class: "button small", href: `#/admin/groups/${encodeURIComponent(g.id)}`, "aria-label": t("people.manageLabel", { name: g.name }) }, t("people.manage")),
+                h("a", { class: "button small", href: levelHash({ kind: "group", id: g.id }), "aria-label": t("groups.settingsOf", { name: g.name }) }, t("admin.tabSettings")),
               ),
             ),
           ),
@@ -69,13 +70,13 @@ export async function renderAdminGroupsPage(main: HTMLElement): Promise<void> {
     main,
     head,
     adminTabs("groups"),
-    h("div", { class: "columns" }, h("section", { class: "card", "aria-labelledby": "groups-title" }, h("h2", { id: "groups-title" }, "Groups"), list), form),
+    h("div", { class: "columns" }, h("section", { class: "card", "aria-labelledby": "groups-title" }, h("h2", { id: "groups-title" }, t("admin.tabGroups")), list), form),
   );
 }
 
 export async function renderAdminGroupPage(main: HTMLElement, groupId: string): Promise<void> {
-  const head = pageHead("Admin");
-  replaceChildren(main, head, adminTabs("groups"), h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.admin"));
+  replaceChildren(main, head, adminTabs("groups"), h("p", { class: "muted" }, t("common.loading")));
   let group: Group;
   let members: User[];
   let users: User[];
@@ -90,15 +91,15 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
   // Rename.
   const name = input({ maxlength: 100, required: true, autocomplete: "off", "data-testid": "group-rename-input" });
   name.value = group.name;
-  const rename = h("button", { type: "submit", class: "button", "data-testid": "group-rename" }, "Rename");
+  const rename = h("button", { type: "submit", class: "button", "data-testid": "group-rename" }, t("groups.rename"));
   const renameStatus = statusArea();
-  const renameForm = h("form", { class: "card", novalidate: true, "aria-labelledby": "rename-title" }, h("h2", { id: "rename-title" }, "Rename"), field("Name", name), rename, renameStatus);
+  const renameForm = h("form", { class: "card", novalidate: true, "aria-labelledby": "rename-title" }, h("h2", { id: "rename-title" }, t("groups.rename")), field(t("my.name"), name), rename, renameStatus);
   renameForm.addEventListener("submit", (event) => {
     event.preventDefault();
     void whileBusy(rename, () => renameGroup(group.id, name.value.trim()))
       .then((g) => {
         group = g;
-        showSuccess(renameStatus, "Renamed.");
+        showSuccess(renameStatus, t("groups.renamed"));
         title.textContent = `Group: ${g.name}`;
       })
       .catch((e: unknown) => showError(renameStatus, e));
@@ -107,7 +108,7 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
   // Members.
   const memberItem = (u: User): HTMLElement => {
     const st = statusArea();
-    const remove = h("button", { type: "button", class: "button small", "aria-label": `Remove ${u.name} from ${group.name}`, "data-testid": "group-member-remove" }, "Remove");
+    const remove = h("button", { type: "button", class: "button small", "aria-label": t("groups.removeMemberLabel", { name: u.name, group: group.name }), "data-testid": "group-member-remove" }, t("groups.removeMember"));
     remove.addEventListener("click", () => {
       void whileBusy(remove, () => removeGroupMember(group.id, u.id))
         .then(reload)
@@ -125,11 +126,11 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
   const candidate = h(
     "select",
     { "data-testid": "group-add-user" },
-    ...outside.map((u) => h("option", { value: u.id }, `${u.name} (${u.email})${u.groupId ? " · in another group" : ""}`)),
+    ...outside.map((u) => h("option", { value: u.id }, u.groupId ? t("groups.candidateElsewhere", { name: u.name, email: u.email }) : t("groups.candidate", { name: u.name, email: u.email }))),
   );
-  const add = h("button", { type: "submit", class: "button primary", "data-testid": "group-add", disabled: outside.length === 0 }, "Add to group");
+  const add = h("button", { type: "submit", class: "button primary", "data-testid": "group-add", disabled: outside.length === 0 }, t("groups.add"));
   const addStatus = statusArea();
-  const addForm = h("form", { class: "inline-form", novalidate: true, "aria-label": "Add a member" }, field("Add a member", candidate, "Someone in another group moves to this one."), add, addStatus);
+  const addForm = h("form", { class: "inline-form", novalidate: true, "aria-label": t("groups.addMember") }, field(t("groups.addMember"), candidate, t("groups.addMemberHelp")), add, addStatus);
   addForm.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!candidate.value) return;
@@ -138,11 +139,11 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
       .catch((e: unknown) => showError(addStatus, e));
   });
 
-  const del = h("button", { type: "button", class: "button danger-outline", "data-testid": "group-delete" }, "Delete group");
+  const del = h("button", { type: "button", class: "button danger-outline", "data-testid": "group-delete" }, t("groups.delete"));
   const delStatus = statusArea();
   del.addEventListener("click", () => {
     void confirmDialog(
-      { title: `Delete ${group.name}?`, message: "Its members stay, without a group; its settings and locks are deleted.", confirmLabel: "Delete group", danger: true, testid: "confirm-delete-group" },
+      { title: t("groups.deleteTitle", { name: group.name }), message: t("groups.deleteMessage"), confirmLabel: t("groups.delete"), danger: true, testid: "confirm-delete-group" },
       del,
     ).then(async (ok) => {
       if (!ok) return;
@@ -155,12 +156,12 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
     });
   });
 
-  const title = h("h2", { id: "group-title" }, `Group: ${group.name}`);
+  const title = h("h2", { id: "group-title" }, t("groups.title", { name: group.name }));
   replaceChildren(
     main,
     head,
     adminTabs("groups"),
-    h("p", {}, h("a", { href: "#/admin/groups", class: "link" }, "← All groups")),
+    h("p", {}, h("a", { href: "#/admin/groups", class: "link" }, t("groups.all"))),
     h(
       "div",
       { class: "columns" },
@@ -168,7 +169,7 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
         "section",
         { class: "card", "aria-labelledby": "group-title", "data-testid": "group-detail" },
         title,
-        members.length === 0 ? h("p", { class: "muted" }, "No members yet.") : h("ul", { class: "item-list", "data-testid": "group-members" }, ...members.map(memberItem)),
+        members.length === 0 ? h("p", { class: "muted" }, t("groups.noMembers")) : h("ul", { class: "item-list", "data-testid": "group-members" }, ...members.map(memberItem)),
         addForm,
       ),
       h(
@@ -178,8 +179,8 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
         h(
           "section",
           { class: "card", "aria-labelledby": "group-more" },
-          h("h2", { id: "group-more" }, "Settings and removal"),
-          h("p", {}, h("a", { class: "button", href: levelHash({ kind: "group", id: group.id }), "data-testid": "group-settings-link" }, "Open the group's settings")),
+          h("h2", { id: "group-more" }, t("groups.more")),
+          h("p", {}, h("a", { class: "button", href: levelHash({ kind: "group", id: group.id }), "data-testid": "group-settings-link" }, t("groups.openSettings"))),
           del,
           delStatus,
         ),

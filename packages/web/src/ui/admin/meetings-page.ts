@@ -9,10 +9,11 @@ import { errorBox } from "../common.js";
 import { h, replaceChildren } from "../dom.js";
 import { meetingList } from "../meetings-page.js";
 import { adminTabs, pageHead } from "../shell.js";
+import { t } from "../../i18n/i18n.js";
 
 export async function renderAdminMeetingsPage(main: HTMLElement): Promise<void> {
-  const head = pageHead("Admin");
-  replaceChildren(main, head, adminTabs("meetings"), h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.admin"));
+  replaceChildren(main, head, adminTabs("meetings"), h("p", { class: "muted" }, t("common.loading")));
   try {
     const [meetings, users] = await Promise.all([listMeetings(), listUsers()]);
     const owners = new Map(users.map((u) => [u.id, u.name]));
@@ -23,7 +24,7 @@ export async function renderAdminMeetingsPage(main: HTMLElement): Promise<void> 
       h(
         "section",
         { class: "card", "aria-labelledby": "all-meetings-title" },
-        h("h2", { id: "all-meetings-title" }, `All meetings (${meetings.length})`),
+        h("h2", { id: "all-meetings-title" }, t("adminMeetings.title", { count: meetings.length })),
         meetingList(meetings, { effective: null, owners, onChanged: () => void renderAdminMeetingsPage(main) }),
       ),
     );

@@ -9,14 +9,15 @@ import { errorBox } from "../common.js";
 import { h, replaceChildren } from "../dom.js";
 import { settingsTable } from "../settings-table.js";
 import { adminTabs, pageHead } from "../shell.js";
+import { t } from "../../i18n/i18n.js";
 
 export function levelHash(l: SettingsLevel): string {
   return l.kind === "account" ? "#/admin/settings" : `#/admin/settings/${l.kind}/${encodeURIComponent(l.id)}`;
 }
 
 export async function renderAdminSettingsPage(main: HTMLElement, level: SettingsLevel): Promise<void> {
-  const head = pageHead("Admin");
-  replaceChildren(main, head, adminTabs("settings"), h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.admin"));
+  replaceChildren(main, head, adminTabs("settings"), h("p", { class: "muted" }, t("common.loading")));
   let groups: Group[];
   let users: User[];
   let body: HTMLElement;
@@ -33,26 +34,26 @@ export async function renderAdminSettingsPage(main: HTMLElement, level: Settings
   const picker = h(
     "select",
     { id: "settings-level", "data-testid": "settings-level" },
-    h("option", { value: levelHash({ kind: "account" }), selected: level.kind === "account" }, "The whole account (everyone)"),
+    h("option", { value: levelHash({ kind: "account" }), selected: level.kind === "account" }, t("adminSettings.account")),
     groups.length > 0
-      ? h("optgroup", { label: "Groups" }, ...groups.map((g) => h("option", { value: levelHash({ kind: "group", id: g.id }), selected: level.kind === "group" && level.id === g.id }, `Group: ${g.name}`)))
+      ? h("optgroup", { label: t("admin.tabGroups") }, ...groups.map((g) => h("option", { value: levelHash({ kind: "group", id: g.id }), selected: level.kind === "group" && level.id === g.id }, t("groups.title", { name: g.name }))))
       : null,
-    h("optgroup", { label: "Users" }, ...users.map((u) => h("option", { value: levelHash({ kind: "user", id: u.id }), selected: level.kind === "user" && level.id === u.id }, `User: ${u.name} (${u.email})`))),
+    h("optgroup", { label: t("admin.tabUsers") }, ...users.map((u) => h("option", { value: levelHash({ kind: "user", id: u.id }), selected: level.kind === "user" && level.id === u.id }, t("adminSettings.userOption", { name: u.name, email: u.email })))),
   );
   picker.addEventListener("change", () => (location.hash = picker.value));
 
   let title: string;
   let explain: string;
   if (level.kind === "account") {
-    title = "Account settings";
-    explain = "These apply to everyone. Lock a setting to force it on every group and user: they then see it read-only.";
+    title = t("adminSettings.accountTitle");
+    explain = t("adminSettings.accountExplain");
   } else if (level.kind === "group") {
-    title = `Group settings: ${groups.find((g) => g.id === level.id)?.name ?? "unknown group"}`;
-    explain = "These apply to the group's members. A lock here forces the value on them; a lock on the account wins over the group.";
+    title = t("adminSettings.groupTitle", { name: groups.find((g) => g.id === level.id)?.name ?? t("adminSettings.unknownGroup") });
+    explain = t("adminSettings.groupExplain");
   } else {
     const u = users.find((x) => x.id === level.id);
-    title = `User settings: ${u?.name ?? "unknown user"}`;
-    explain = "What this user would set for themselves. Locks on the account or their group win.";
+    title = t("adminSettings.userTitle", { name: u?.name ?? t("adminSettings.unknownUser") });
+    explain = t("adminSettings.userExplain");
   }
   replaceChildren(
     main,
@@ -61,7 +62,7 @@ export async function renderAdminSettingsPage(main: HTMLElement, level: Settings
     h(
       "section",
       { class: "card", "aria-labelledby": "level-title", "data-testid": "admin-settings" },
-      h("div", { class: "field level-picker" }, h("label", { for: "settings-level", class: "field-label" }, "Settings for"), picker),
+      h("div", { class: "field level-picker" }, h("label", { for: "settings-level", class: "field-label" }, t("adminSettings.for")), picker),
       h("h2", { id: "level-title" }, title),
       h("p", { class: "muted" }, explain),
       body,

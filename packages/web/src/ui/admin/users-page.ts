@@ -12,12 +12,13 @@ import { confirmDialog } from "../dialog.js";
 import { h, replaceChildren } from "../dom.js";
 import { copyField, field, input, showError, statusArea, whileBusy } from "../forms.js";
 import { adminTabs, pageHead } from "../shell.js";
+import { t, type MessageKey } from "../../i18n/i18n.js";
 
-const ROLE = { owner: "Owner", admin: "Admin", member: "Member" } as const;
+const ROLE = { owner: "role.owner", admin: "role.admin", member: "role.member" } as const satisfies Record<string, MessageKey>;
 
 export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise<void> {
-  const head = pageHead("Admin");
-  replaceChildren(main, head, adminTabs("users"), h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.admin"));
+  replaceChildren(main, head, adminTabs("users"), h("p", { class: "muted" }, t("common.loading")));
   let users: User[];
   let groups: Group[];
   let invitations: Invitation[];
@@ -38,9 +39,9 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
       if (me.role === "owner") {
         const role = h(
           "select",
-          { "aria-label": `Role of ${u.name}`, "data-testid": "user-role" },
-          h("option", { value: "member", selected: u.role === "member" }, "Member"),
-          h("option", { value: "admin", selected: u.role === "admin" }, "Admin"),
+          { "aria-label": t("users.roleOf", { name: u.name }), "data-testid": "user-role" },
+          h("option", { value: "member", selected: u.role === "member" }, t("role.member")),
+          h("option", { value: "admin", selected: u.role === "admin" }, t("role.admin")),
         );
         role.addEventListener("change", () => {
           updateUser(u.id, { role: role.value as "admin" | "member" })
@@ -49,16 +50,16 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
         });
         controls.push(role);
       }
-      const toggle = h("button", { type: "button", class: "button small", "aria-label": `${u.disabled ? "Enable" : "Disable"} ${u.name}`, "data-testid": "user-disable" }, u.disabled ? "Enable" : "Disable");
+      const toggle = h("button", { type: "button", class: "button small", "aria-label": u.disabled ? t("users.enableLabel", { name: u.name }) : t("users.disableLabel", { name: u.name }), "data-testid": "user-disable" }, u.disabled ? t("users.enable") : t("users.disable"));
       toggle.addEventListener("click", () => {
         void whileBusy(toggle, () => updateUser(u.id, { disabled: !u.disabled }))
           .then(reload)
           .catch((e: unknown) => showError(status, e));
       });
-      const del = h("button", { type: "button", class: "button small danger-outline", "aria-label": `Delete ${u.name}`, "data-testid": "user-delete" }, "Delete");
+      const del = h("button", { type: "button", class: "button small danger-outline", "aria-label": t("users.deleteLabel", { name: u.name }), "data-testid": "user-delete" }, t("common.delete"));
       del.addEventListener("click", () => {
         void confirmDialog(
-          { title: `Delete ${u.name}?`, message: "Their account, sessions, settings and meetings are deleted. This cannot be undone.", confirmLabel: "Delete user", danger: true, testid: "confirm-delete-user" },
+          { title: t("users.deleteTitle", { name: u.name }), message: t("users.deleteMessage"), confirmLabel: t("users.deleteConfirm"), danger: true, testid: "confirm-delete-user" },
           del,
         ).then(async (ok) => {
           if (!ok) return;
@@ -78,14 +79,14 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
       h(
         "div",
         { class: "item-main" },
-        h("p", { class: "item-title" }, u.name, u.id === me.id ? h("span", { class: "muted" }, " (you)") : null),
+        h("p", { class: "item-title" }, u.name, u.id === me.id ? h("span", { class: "muted" }, ` ${t("people.you")}`) : null),
         h("p", { class: "item-meta" }, u.email),
         h(
           "div",
           { class: "tags" },
-          h("span", { class: "tag" }, ROLE[u.role]),
-          u.groupId ? h("span", { class: "tag" }, `Group: ${groupName.get(u.groupId) ?? "?"}`) : null,
-          u.disabled ? h("span", { class: "tag warn" }, "Disabled") : null,
+          h("span", { class: "tag" }, t(ROLE[u.role])),
+          u.groupId ? h("span", { class: "tag" }, t("groups.title", { name: groupName.get(u.groupId) ?? "?" })) : null,
+          u.disabled ? h("span", { class: "tag warn" }, t("users.disabled")) : null,
         ),
       ),
       h("div", { class: "item-actions" }, ...controls),
@@ -95,24 +96,24 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
 
   // Invite.
   const email = input({ type: "email", autocomplete: "off", required: true, spellcheck: "false", "data-testid": "invite-email" });
-  const role = h("select", { "data-testid": "invite-role" }, h("option", { value: "member" }, "Member"), me.role === "owner" ? h("option", { value: "admin" }, "Admin") : null);
-  const group = h("select", { "data-testid": "invite-group" }, h("option", { value: "" }, "No group"), ...groups.map((g) => h("option", { value: g.id }, g.name)));
-  const send = h("button", { type: "submit", class: "button primary", "data-testid": "invite-submit" }, "Create invitation");
+  const role = h("select", { "data-testid": "invite-role" }, h("option", { value: "member" }, t("role.member")), me.role === "owner" ? h("option", { value: "admin" }, t("role.admin")) : null);
+  const group = h("select", { "data-testid": "invite-group" }, h("option", { value: "" }, t("users.noGroup")), ...groups.map((g) => h("option", { value: g.id }, g.name)));
+  const send = h("button", { type: "submit", class: "button primary", "data-testid": "invite-submit" }, t("users.invite"));
   const inviteStatus = statusArea("invite-status");
   const inviteForm = h(
     "form",
     { class: "card", "aria-labelledby": "invite-title", novalidate: true },
-    h("h2", { id: "invite-title" }, "Invite someone"),
-    h("p", { class: "muted" }, "You get a link to pass on (by email or chat). It works once, for 7 days, and is shown only now."),
-    field("Email", email),
-    h("div", { class: "two" }, field("Role", role), field("Group", group)),
+    h("h2", { id: "invite-title" }, t("users.inviteTitle")),
+    h("p", { class: "muted" }, t("users.inviteLead")),
+    field(t("signin.email"), email),
+    h("div", { class: "two" }, field(t("users.role"), role), field(t("users.group"), group)),
     send,
     inviteStatus,
   );
   inviteForm.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!email.value.trim()) {
-      replaceChildren(inviteStatus, h("p", { class: "field-error", role: "alert" }, "Enter the email address to invite."));
+      replaceChildren(inviteStatus, h("p", { class: "field-error", role: "alert" }, t("users.emailMissing")));
       email.focus();
       return;
     }
@@ -124,8 +125,8 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
           h(
             "div",
             { class: "created", "data-testid": "invitation-created" },
-            h("p", { class: "success" }, `Invitation for ${created.invitation.email} created.`),
-            copyField("Invitation link (shown only now)", invitationLink(created.token), "invitation-link"),
+            h("p", { class: "success" }, t("users.invited", { email: created.invitation.email })),
+            copyField(t("users.inviteLink"), invitationLink(created.token), "invitation-link"),
           ),
         );
         inviteStatus.querySelector<HTMLElement>("input")?.focus();
@@ -136,13 +137,13 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
 
   const pendingList = (list: Invitation[]): HTMLElement =>
     list.length === 0
-      ? h("p", { class: "muted" }, "No pending invitations.")
+      ? h("p", { class: "muted" }, t("users.noPending"))
       : h(
           "ul",
           { class: "item-list", "data-testid": "invitation-list" },
           ...list.map((inv) => {
             const st = statusArea();
-            const withdraw = h("button", { type: "button", class: "button small", "aria-label": `Withdraw the invitation for ${inv.email}` }, "Withdraw");
+            const withdraw = h("button", { type: "button", class: "button small", "aria-label": t("users.withdrawLabel", { email: inv.email }) }, t("users.withdraw"));
             withdraw.addEventListener("click", () => {
               void whileBusy(withdraw, () => withdrawInvitation(inv.id))
                 .then(reload)
@@ -155,7 +156,7 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
                 "div",
                 { class: "item-main" },
                 h("p", { class: "item-title" }, inv.email),
-                h("p", { class: "item-meta" }, `${ROLE[inv.role]}${inv.groupId ? ` · ${groupName.get(inv.groupId) ?? "?"}` : ""} · expires ${new Date(inv.expiresAt).toLocaleDateString()}`),
+                h("p", { class: "item-meta" }, `${t(ROLE[inv.role])}${inv.groupId ? ` · ${groupName.get(inv.groupId) ?? "?"}` : ""} · ${t("users.expires", { date: new Date(inv.expiresAt).toLocaleDateString() })}`),
               ),
               h("div", { class: "item-actions" }, withdraw),
               st,
@@ -171,8 +172,8 @@ export async function renderAdminUsersPage(main: HTMLElement, me: User): Promise
     h(
       "div",
       { class: "columns" },
-      h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, `Users (${users.length})`), h("ul", { class: "item-list", "data-testid": "user-list" }, ...users.map(userItem))),
-      h("div", { class: "stack" }, inviteForm, h("section", { class: "card", "aria-labelledby": "pending-title" }, h("h2", { id: "pending-title" }, "Pending invitations"), pendingBox)),
+      h("section", { class: "card", "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, t("users.title", { count: users.length })), h("ul", { class: "item-list", "data-testid": "user-list" }, ...users.map(userItem))),
+      h("div", { class: "stack" }, inviteForm, h("section", { class: "card", "aria-labelledby": "pending-title" }, h("h2", { id: "pending-title" }, t("users.pending")), pendingBox)),
     ),
   );
 }

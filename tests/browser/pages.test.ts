@@ -1,0 +1,91 @@
+/**
+ * The pages around the meeting: a clear not-found page for unknown addresses and malformed
+ * meeting links (not the API's JSON), the unclaimed server's banner on the start page, and the
+ * app in the browser's language (French here), with English as the fallback.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Browser } from "playwright-core";
+import { launchBrowser, openPage, startTestServer, type TestServer } from "./support/harness.js";
+import { screenshotPath } from "./support/screenshots.js";
+
+let server: TestServer;
+let browser: Browser;
+
+before(async () => {
+  server = await startTestServer();
+  browser = await launchBrowser(server);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test("an unknown address and a malformed meeting link show a not-found page (HTTP 404), with a way back", async () => {
+  const p = await openPage(browser, `${server.origin}/foo/bar`);
+  const response = await p.page.goto(`${server.origin}/foo/bar`);
+  assert.equal(response?.status(), 404);
+  const notFound = p.page.getByTestId("not-found");
+  await notFound.waitFor();
+  assert.match((await notFound.textContent()) ?? "", /There is nothing here/);
+  assert.equal(await notFound.getAttribute("data-meeting-link"), "false");
+  assert.equal(await p.page.evaluate(() => document.activeElement?.tagName), "H1", "focus on the heading");
+  await p.page.screenshot({ path: screenshotPath("not-found") });
+
+  const bad = await p.page.goto(`${server.origin}/m/hello-world`);
+  assert.equal(bad?.status(), 404);
+  await notFound.waitFor();
+  assert.match((await notFound.textContent()) ?? "", /This meeting link is not valid/);
+  assert.match((await notFound.textContent()) ?? "", /followed by the meeting's number/);
+  await notFound.getByRole("link", { name: "Start page" }).click();
+  await p.page.waitForURL(`${server.origin}/`);
+  // A fresh server: the start page says it must be claimed, and how.
+  const banner = p.page.getByTestId("first-start-banner");
+  await banner.waitFor();
+  assert.match((await banner.textContent()) ?? "", /not been claimed yet.*anyone who can reach this server can claim it/);
+  assert.deepEqual(p.consoleErrors.filter((e) => !/404/.test(e)), []);
+  await p.context.close();
+});
+
+test("a browser that prefers French gets the app in French, the join screen and the meeting alike", async () => {
+  const meeting = await server.createMeeting("e2ee");
+  const p = await openPage(browser, server.link(meeting), undefined, { locale: "fr-FR" });
+  assert.equal(await p.page.evaluate(() => document.documentElement.lang), "fr");
+  await p.page.getByTestId("join-button").waitFor();
+  assert.equal(await p.page.getByTestId("join-button").textContent(), "Rejoindre la réunion");
+  assert.match((await p.page.locator("main").textContent()) ?? "", /Chiffré de bout en bout/);
+  await p.page.getByTestId("display-name").fill("Amélie");
+  await p.page.getByTestId("join-button").click();
+  await p.page.waitForFunction(() => window.conclave?.phase() === "in-meeting", undefined, { timeout: 45_000 });
+  assert.equal(await p.page.getByTestId("mic-button").textContent(), "Couper le micro");
+  assert.equal(await p.page.getByTestId("leave-button").textContent(), "Quitter");
+  assert.equal(await p.page.getByTestId("encryption-shield").textContent(), "Chiffré de bout en bout");
+  await p.page.getByTestId("leave-button").click();
+  await p.page.getByText("Vous avez quitté la réunion").waitFor();
+  await p.context.close();
+});
+
+test("at 360 and 414 px wide, the start page, the join screen and the not-found page fit without sideways scrolling", async () => {
+  const meeting = await server.createMeeting("e2ee");
+  const p = await openPage(browser, `${server.origin}/`, undefined, { viewport: { width: 360, height: 740 } });
+  const fits = async (what: string) => {
+    const m = await p.page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    assert.ok(m.scroll <= m.client, `${what}: the document is ${m.scroll} px wide in a ${m.client} px window`);
+  };
+  for (const width of [360, 414]) {
+    await p.page.setViewportSize({ width, height: width === 360 ? 740 : 896 });
+    await p.page.goto(`${server.origin}/`);
+    await p.page.getByTestId("first-start-banner").waitFor();
+    await fits(`start page at ${width} px`);
+    await p.page.goto(server.link(meeting));
+    await p.page.getByTestId("join-button").waitFor();
+    await fits(`join screen at ${width} px`);
+    const join = await p.page.getByTestId("join-button").boundingBox();
+    assert.ok(join && join.x >= 0 && join.x + join.width <= width + 0.5 && join.height >= 40, `the join button at ${width} px: ${JSON.stringify(join)}`);
+    await p.page.goto(`${server.origin}/m/hello-world`);
+    await p.page.getByTestId("not-found").waitFor();
+    await fits(`not-found page at ${width} px`);
+  }
+  await p.context.close();
+});
