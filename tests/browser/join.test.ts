@@ -242,6 +242,37 @@ test("without RTCRtpScriptTransform, the createEncodedStreams fallback encrypts 
   bot.leave();
 });
 
+test("pressing Join before the camera and microphone open still publishes them once they do: the others decrypt this person's media", async () => {
+  const meeting = await server.createMeeting("e2ee");
+  const bot = await joinBot(server, meeting, "Robo");
+  bots.push(bot);
+  // getUserMedia answers only when the test says so (a slow permission prompt or device).
+  const p = await page(server.link(meeting), async (context) => {
+    await context.addInitScript(() => {
+      const md = navigator.mediaDevices;
+      const real = md.getUserMedia.bind(md);
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      (window as unknown as { __releaseDevices: () => void }).__releaseDevices = release;
+      md.getUserMedia = async (c?: MediaStreamConstraints) => {
+        await released;
+        return real(c);
+      };
+    });
+  });
+  await joinFromPage(p, "Ada");
+  const me = await p.page.evaluate(() => window.conclave.memberId());
+  assert.ok(me);
+  assert.equal(bot.stats().perSender[me] ?? 0, 0, "nothing to publish before the devices open");
+  await p.page.evaluate(() => (window as unknown as { __releaseDevices: () => void }).__releaseDevices());
+  await eventually("the bot decrypts Ada's late camera and microphone", 40_000, () => {
+    const s = bot.stats().bySender[me];
+    return s !== undefined && s.video >= 20 && s.audio >= 20;
+  });
+  await closeAll();
+  bot.leave();
+});
+
 test("when the meeting ends, the page says so and does not try to reconnect", async () => {
   const meeting = await server.createMeeting("e2ee");
   const p = await page(server.link(meeting));

@@ -89,8 +89,9 @@ export class MediaConnection {
     if (!tracks.microphone && !tracks.camera) return Promise.resolve();
     return this.#negotiatePublish(() => {
       const side = this.#ensurePublish();
-      if (tracks.microphone) this.#addTransceiver(side.pc, "microphone", "audio", tracks.microphone, stream);
-      if (tracks.camera) this.#addTransceiver(side.pc, "camera", "video", tracks.camera, stream);
+      // A device that opened late may have been added already (addSource): never twice.
+      if (tracks.microphone && !this.#transceivers.has("microphone")) this.#addTransceiver(side.pc, "microphone", "audio", tracks.microphone, stream);
+      if (tracks.camera && !this.#transceivers.has("camera")) this.#addTransceiver(side.pc, "camera", "video", tracks.camera, stream);
     });
   }
 
@@ -101,6 +102,7 @@ export class MediaConnection {
 
   /** Starts publishing a source this device did not have when it joined (renegotiates). */
   addSource(source: "microphone" | "camera", track: MediaStreamTrack, stream: MediaStream): Promise<void> {
+    if (this.#transceivers.has(source)) return Promise.resolve();
     return this.#negotiatePublish(() => {
       if (this.#transceivers.has(source)) return;
       this.#addTransceiver(this.#ensurePublish().pc, source, source === "microphone" ? "audio" : "video", track, stream);

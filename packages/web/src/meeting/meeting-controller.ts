@@ -277,7 +277,24 @@ export class MeetingController {
    * tell the others if that changes what they see. Sends nothing when nothing changed.
    */
   syncMediaState(): void {
+    this.#publishLateDevices();
     this.#announceMediaState();
+  }
+
+  /**
+   * Someone who pressed Join before the camera and microphone had opened (a slow permission
+   * prompt or device) joined without senders for them: once a device opens, publish it (a
+   * renegotiation, with the encrypt transform attached like any sender). Nothing happens for a
+   * source that already has a sender, or before the media connection exists (its first publish
+   * takes whatever devices are open then).
+   */
+  #publishLateDevices(): void {
+    const media = this.#media;
+    if (!media) return;
+    const lm = this.#opts.media;
+    for (const [source, track] of [["microphone", lm.microphone], ["camera", lm.camera]] as const) {
+      if (track && !media.hasSender(source)) void media.addSource(source, track, lm.stream).catch(() => this.#restartConnection());
+    }
   }
 
   #localMediaState(): MediaState {
