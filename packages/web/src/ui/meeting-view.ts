@@ -239,6 +239,8 @@ export class MeetingView {
       { class: "sidebar", id: "participants", "aria-labelledby": "participants-title", "data-testid": "side-panel" },
       h("div", { class: "sidebar-head" }, h("h2", { id: "participants-title" }, t("people.title")), closeSidebar),
       this.#hostControls,
+      // Recording on this device: in the People panel, so the control bar stays thumb-sized on phones.
+      h("section", { class: "local-recording", "aria-label": "Record on this device" }, this.#localRecording.button, this.#localRecording.status),
       this.#participantList,
       h("p", { class: "help" }, t("people.help")),
     );
@@ -262,11 +264,9 @@ export class MeetingView {
           this.#screenButton,
           this.#layoutButton,
           this.#participantsButton,
-          this.#localRecording.button,
           this.#moreButton,
           this.#leaveButton,
         ),
-        this.#localRecording.status,
         this.#toasts,
         this.#announce,
         this.#shieldPanel.dialog,

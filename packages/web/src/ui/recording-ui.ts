@@ -10,7 +10,7 @@ import { h } from "./dom.js";
 
 export class CloudRecordingUi {
   readonly badge = h("span", { class: "badge badge-recording", "data-testid": "recording-indicator", role: "status", hidden: true }, h("span", { class: "rec-dot", "aria-hidden": "true" }), "REC");
-  readonly notice = h("p", { class: "status-banner recording-notice", "data-testid": "recording-notice", role: "status", hidden: true });
+  readonly notice = h("p", { class: "recording-notice", "data-testid": "recording-notice", role: "status", hidden: true });
   readonly #button = h("button", { type: "button", class: "button small", "data-testid": "recording-button", hidden: true }, "Start cloud recording");
   readonly #help = h("p", { class: "help", "data-testid": "recording-control-status", role: "status", "aria-live": "polite" });
   /** For the host controls: start or stop the meeting's cloud recording. */
