@@ -83,10 +83,11 @@ async function assertCiphertext(path: string, names: string[]): Promise<void> {
   await assert.rejects(probe(path), "ffprobe cannot read the file on disk");
 }
 
+// Long, distinctive names: `strings` over random ciphertext finds short words by chance.
 const TONES = [
-  { name: "Ada", hz: 440 },
-  { name: "Bob", hz: 660 },
-  { name: "Cyd", hz: 1000 },
+  { name: "Ada Tone-440", hz: 440 },
+  { name: "Bob Tone-660", hz: 660 },
+  { name: "Cyd Tone-1000", hz: 1000 },
 ];
 
 test("three bots recorded for 20 s: everyone sees the recorder, the finalized WebM decodes cleanly with each bot's tone on its own track and a duration within 1 s, ranges work, the files on disk are ciphertext, and deleting shreds the key", { timeout: 240_000 }, async (ctx) => {
