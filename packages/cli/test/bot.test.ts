@@ -14,6 +14,8 @@ const BIN = fileURLToPath(new URL("../../bin/conclave.js", import.meta.url));
 interface BotRun {
   events: Record<string, unknown>[];
   code: Promise<number | null>;
+  /** Asks the bot to leave (SIGINT, as Ctrl-C would); `code` resolves when it has exited. */
+  stop(): void;
   /** Resolves when an event matching `pred` has been printed. */
   until(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 }
@@ -37,6 +39,7 @@ function bot(args: string[]): BotRun {
   return {
     events,
     code,
+    stop: () => void (child.exitCode === null && child.signalCode === null && child.kill("SIGINT")),
     until(pred, ms = 30_000) {
       const found = events.find(pred);
       if (found) return Promise.resolve(found);
@@ -212,4 +215,71 @@ test("`conclave bot` rejoins after a server restart with a new security code tha
   const ended = await run.until((e) => e.event === "error");
   assert.equal(ended.code, "MEETING_ENDED");
   assert.equal(await run.code, 1);
+});
+
+test("`conclave bot --chat TEXT` says it once in the group; received chat, private chat, reactions, hands, polls and breakout rooms come out as JSON lines; --vote votes", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-bot-"));
+  const server = await startConclave(loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dir }, env: {} }), {
+    relay: false,
+    logger: { info() {}, warn() {}, error() {} },
+  });
+  const created = await server.context.meetings.create({ encryption: "e2ee" });
+  const url = `https://127.0.0.1:${server.port}/m/${created.meeting.id}#pwd=${created.passcode}`;
+  const ca = readFileSync(server.certFile, "utf8");
+  const host = new NodeParticipant({ link: url, displayName: "Host", ca, headers: { authorization: `Bearer ${server.adminToken}` }, sendMedia: false });
+  const run = bot(["--url", url, "--json", "--ca", server.certFile, "--name", "Ada", "--no-media", "--chat", "Hello from the bot", "--vote", "1"]);
+  t.after(async () => {
+    run.stop();
+    await run.code;
+    host.leave();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await host.join();
+  const heard = await new Promise<{ text: string | null; fromName: string }>((resolve) => host.on("chat", (m) => resolve(m)));
+  assert.deepEqual([heard.text, heard.fromName], ["Hello from the bot", "Ada"]);
+  const ada = await run.until((e) => e.event === "joined");
+
+  const c = host.collaboration;
+  await c.chat.send("Hi Ada, from the host");
+  assert.deepEqual(await run.until((e) => e.event === "chat" && e.private === false), {
+    event: "chat", id: (run.events.find((e) => e.event === "chat") as { id: string }).id, from: host.memberId, fromName: "Host", private: false, room: null, text: "Hi Ada, from the host",
+  });
+  await c.chat.sendPrivate(String(ada.memberId), "just between us");
+  const priv = await run.until((e) => e.event === "chat" && e.private === true);
+  assert.equal(priv.text, "just between us");
+  await c.reactions.react("🎉");
+  assert.deepEqual(await run.until((e) => e.event === "reaction"), { event: "reaction", from: host.memberId, fromName: "Host", emoji: "🎉" });
+  await c.reactions.raiseHand();
+  const hands = await run.until((e) => e.event === "hands" && (e.raised as unknown[]).length === 1);
+  assert.deepEqual(hands.raised, [{ memberId: host.memberId, displayName: "Host" }]);
+
+  const poll = await c.polls.launch({ question: "Tea or coffee?", options: ["Tea", "Coffee"] });
+  const printed = await run.until((e) => e.event === "poll" && e.pollId === poll.pollId);
+  assert.deepEqual([printed.question, printed.options, printed.open], ["Tea or coffee?", ["Tea", "Coffee"], true]);
+  // --vote 1: the bot votes Coffee; the host counts it.
+  await new Promise<void>((resolve) => {
+    const check = () => c.polls.poll(poll.pollId)?.results?.voters === 1 && resolve();
+    c.polls.on("poll", check);
+    check();
+  });
+  assert.deepEqual(c.polls.poll(poll.pollId)!.results, { counts: [0, 1], voters: 1 });
+  await c.polls.end(poll.pollId);
+  await c.polls.share(poll.pollId);
+  const results = await run.until((e) => e.event === "poll" && e.pollId === poll.pollId && e.results !== null);
+  assert.deepEqual(results.results, { counts: [0, 1], voters: 1 });
+
+  await c.breakout.openRooms([{ name: "Corner", members: [String(ada.memberId)] }]);
+  assert.deepEqual(await run.until((e) => e.event === "room"), { event: "room", roomId: "room1" });
+  const state = await run.until((e) => e.event === "breakout" && e.open === true && (e.rooms as { name: string }[])[0]?.name === "Corner");
+  assert.ok(state);
+  await c.breakout.broadcast("Time to come back soon");
+  assert.equal((await run.until((e) => e.event === "broadcast")).text, "Time to come back soon");
+  c.breakout.closeRooms();
+  await run.until((e) => e.event === "room" && e.roomId === null);
+  assert.ok(!run.events.some((e) => e.event === "error"), JSON.stringify(run.events.filter((e) => e.event === "error")));
+  // Asked to leave, it says so and exits 0.
+  run.stop();
+  assert.equal(await run.code, 0);
+  assert.equal(run.events.at(-1)?.event, "left");
 });

@@ -10,8 +10,12 @@
  * transitions are asynchronous and must not interleave.
  */
 import {
-  MAX_APP_MESSAGE_BYTES,
   DEFAULT_MLS_SUITE,
+  MAX_APP_MESSAGE_BYTES,
+  SEALED_ONLY_TYPES,
+  decodeSealedPayload,
+  disabledFeature,
+  encodeSealedPayload,
   MediaKeyRing,
   MlsSession,
   SFRAME_MLS_EXPORTER_LABEL,
@@ -27,7 +31,9 @@ import {
   securityCodeFromAuthenticator,
   toBase64,
   type AppMessage,
+  type BreakoutRoomInfo,
   type ClientMessage,
+  type MeetingFeatures,
   type ConnectorKind,
   type FarLeg,
   type MeetingEncryption,
@@ -82,6 +88,13 @@ export interface MeetingSessionOptions {
    * package must be for it or the server refuses the join (MLS_SUITE_MISMATCH). Default: suite 1.
    */
   suite?: MlsSuiteName;
+  /**
+   * Audit and test hook: on a payload sealed to another member (which a server should never
+   * deliver here), try to open it with this member's own leaf key anyway before refusing it, so
+   * a test can show a third member cannot decrypt it (the error is then the one opening gave,
+   * MLS_MESSAGE_REJECTED, instead of APP_MESSAGE_NOT_FOR_YOU). Off by default.
+   */
+  probeSealedToOthers?: boolean;
 }
 
 const DEFAULT_LIVENESS_MS = 30_000;
@@ -109,7 +122,31 @@ export interface AppMessageEvent {
   fromName: string;
   epoch: bigint;
   message: AppMessage;
+  /** True when it was sealed to this member alone (private chat, a vote): no other member can read it. */
+  sealed: boolean;
 }
+
+/** Where the breakout rooms stand, as the server reports it (signaling `breakoutState`). */
+export interface BreakoutStateEvent {
+  open: boolean;
+  rooms: BreakoutRoomInfo[];
+  endsAt: number | null;
+  /** The room this member is in (null: the main meeting). */
+  room: string | null;
+}
+
+/** Every feature off: what a member assumes until the server says what the meeting allows. */
+const NO_FEATURES: MeetingFeatures = {
+  inMeetingChat: false,
+  privateChat: false,
+  reactions: false,
+  polling: false,
+  breakoutRooms: false,
+  fileSharing: false,
+  chatHistory: false,
+};
+/** Refusals of a moveRoom: the move is off, this member stays in its group. */
+const MOVE_REFUSALS = new Set(["MOVE_NOT_ALLOWED", "ROOM_NOT_FOUND", "BAD_KEY_PACKAGE", "FEATURE_DISABLED", "NOT_ADMITTED"]);
 
 export interface MeetingSessionEvents extends Record<string, unknown> {
   joined: { memberId: string; encryption: "e2ee" | "enhanced"; members: MemberInfo[] };
@@ -134,6 +171,13 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
   ice: { pc: "publish" | "subscribe"; candidate: string; mid: string };
   /** An end-to-end encrypted application message from another member. */
   appMessage: AppMessageEvent;
+  /** The meeting's feature settings (chat, polls, …) as the server says them; enforced on both sides. */
+  features: MeetingFeatures;
+  /** This member moved to another group of the meeting: a breakout room, or back to the main meeting (null). */
+  room: { roomId: string | null };
+  breakoutState: BreakoutStateEvent;
+  /** A host's broadcast to every breakout room: still encrypted and signed (see breakout-broadcast.ts). */
+  breakoutBroadcast: { from: string; message: Uint8Array };
   /** Server-reported or local errors. Fatal ones end the session. */
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
@@ -170,6 +214,12 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   /** Member ids of the previous epoch this member saw (to tell who is new). */
   #lastEpochMembers: Set<string> | null = null;
   #iceServers: readonly IceServerInfo[] = [];
+  #features: MeetingFeatures = { ...NO_FEATURES };
+  /** The breakout room this member's group belongs to (null: the main meeting). */
+  #room: string | null = null;
+  #fileToken: string | null = null;
+  /** A move to another room asked for, with the key package it sent for the group there. */
+  #pendingMove: { roomId: string | null; secret: MlsKeyPackageSecret } | null = null;
 
   constructor(opts: MeetingSessionOptions) {
     super();
@@ -199,6 +249,30 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
 
   get encryption(): "e2ee" | "enhanced" {
     return this.#encryption;
+  }
+
+  get meetingId(): string {
+    return this.#opts.meetingId;
+  }
+
+  /** The meeting's feature settings (all off until the server has said). */
+  get features(): MeetingFeatures {
+    return { ...this.#features };
+  }
+
+  /** The breakout room this member is in (null: the main meeting). */
+  get room(): string | null {
+    return this.#room;
+  }
+
+  /** This member's token for the meeting's encrypted-file routes (null before it is let in). */
+  get fileToken(): string | null {
+    return this.#fileToken;
+  }
+
+  /** The MLS cipher suite of the meeting's groups. */
+  get suite(): MlsSuiteName {
+    return this.#mls?.suite ?? DEFAULT_MLS_SUITE;
   }
 
   /** The meeting's encryption as the MLS group itself states it (its policy extension), once in the group. */
@@ -288,6 +362,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
    * invalid or too large (APP_MESSAGE_MALFORMED, APP_MESSAGE_TOO_LARGE).
    */
   async sendAppMessage(message: AppMessage, to?: string[]): Promise<void> {
+    if (SEALED_ONLY_TYPES.has(message.type)) throw new ProtocolError("APP_MESSAGE_NOT_SEALED", `send a ${message.type} with sendSealed`);
+    this.#checkFeature(message);
     const payload = encodeAppMessage(message);
     const mls = this.#mls;
     if (!mls || this.#state !== "inGroup") throw new ProtocolError("INVALID_ARGUMENT", "not in the group yet: no keys to encrypt with");
@@ -295,6 +371,95 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     if (sealed.length > MAX_APP_MESSAGE_BYTES) throw new ProtocolError("APP_MESSAGE_TOO_LARGE", `${sealed.length} bytes encrypted`);
     if (to !== undefined && to.length === 0) return;
     this.#send({ type: "appMessage", message: toBase64(sealed), ...(to ? { to } : {}) });
+  }
+
+  /**
+   * Sends `data` as it is, as the application data of an MLS PrivateMessage of the current
+   * epoch: no encoding, no checks. For conformance tests and scripted hostile members (a member
+   * can always send any bytes under its own keys; receivers decode strictly and refuse what is
+   * wrong). Apps use sendAppMessage and sendSealed.
+   */
+  async sendApplicationBytes(data: Uint8Array, to?: string[]): Promise<void> {
+    const mls = this.#mls;
+    if (!mls || this.#state !== "inGroup") throw new ProtocolError("INVALID_ARGUMENT", "not in the group yet: no keys to encrypt with");
+    const sealed = await mls.encryptApplicationMessage(data);
+    this.#send({ type: "appMessage", message: toBase64(sealed), ...(to ? { to } : {}) });
+  }
+
+  /**
+   * Sends a message that only `memberId` can read (private chat, a poll vote): sealed to the HPKE
+   * key of its leaf in this epoch (RFC 9420 §5.1.3) inside an MLS PrivateMessage, and routed to it
+   * alone. Other members could decrypt the PrivateMessage if the server handed it to them, but
+   * not what is sealed in it.
+   */
+  async sendSealed(memberId: string, message: AppMessage): Promise<void> {
+    if (!SEALED_ONLY_TYPES.has(message.type)) throw new ProtocolError("APP_MESSAGE_MALFORMED", `a ${message.type} message is not sealed`);
+    this.#checkFeature(message);
+    const payload = encodeSealedPayload(message);
+    const mls = this.#mls;
+    if (!mls || this.#state !== "inGroup") throw new ProtocolError("INVALID_ARGUMENT", "not in the group yet: no keys to encrypt with");
+    const leaf = mls.members().find((m) => m.identity.memberId === memberId)?.leafIndex;
+    if (leaf === undefined) throw new ProtocolError("MLS_UNKNOWN_MEMBER", "that member is not in this group");
+    const sealed = await mls.sealApplicationMessage(leaf, payload, (s) =>
+      encodeAppMessage({ v: 1, type: "sealed", to: memberId, toLeaf: s.toLeaf, enc: toBase64(s.enc), ct: toBase64(s.ct) }),
+    );
+    if (sealed.length > MAX_APP_MESSAGE_BYTES) throw new ProtocolError("APP_MESSAGE_TOO_LARGE", `${sealed.length} bytes encrypted`);
+    this.#send({ type: "appMessage", message: toBase64(sealed), to: [memberId] });
+  }
+
+  /**
+   * Moves to another group of the meeting: a breakout room, or back to the main meeting (null).
+   * Sends a fresh key package for the group there; this member keeps its current group until the
+   * server confirms (`room` event), then leaves it (its keys are erased) and joins the other.
+   */
+  moveTo(roomId: string | null): Promise<void> {
+    return this.#local(async () => {
+      if (this.#state !== "inGroup" && this.#state !== "waitingForGroup") throw new ProtocolError("INVALID_ARGUMENT", `cannot move in state ${this.#state}`);
+      if (roomId === this.#room && this.#pendingMove === null) return;
+      const kp = await createKeyPackage(this.identity);
+      this.#pendingMove = { roomId, secret: kp.secret };
+      this.#send({ type: "moveRoom", roomId, keyPackage: toBase64(kp.keyPackage) });
+    });
+  }
+
+  /**
+   * Enhanced meetings whose settings save chat (features.chatHistory): hands a copy of a group
+   * chat message this member sent to the server, in clear over TLS, to be kept sealed under the
+   * KMS. Does nothing in any other meeting (in E2EE meetings the server never gets chat text).
+   */
+  archiveChat(id: string, text: string): void {
+    if (this.#encryption !== "enhanced" || !this.#features.chatHistory) return;
+    this.#send({ type: "chatArchive", id, text });
+  }
+
+  /** Host or co-host: open breakout rooms with these assignments (or change them). */
+  openBreakout(rooms: { roomId: string; members: string[] }[], durationSec?: number): void {
+    this.#send({ type: "breakoutOpen", rooms, ...(durationSec !== undefined ? { durationSec } : {}) });
+  }
+
+  /** Host or co-host: close the breakout rooms (everyone comes back). */
+  closeBreakout(): void {
+    this.#send({ type: "breakoutClose" });
+  }
+
+  /** Host or co-host: relay an encrypted, signed broadcast to every room. */
+  sendBreakoutBroadcast(message: Uint8Array): void {
+    this.#send({ type: "breakoutBroadcast", message: toBase64(message) });
+  }
+
+  #checkFeature(message: AppMessage): void {
+    const off = disabledFeature(message.type, this.#features);
+    if (off !== null) throw new ProtocolError("FEATURE_DISABLED", `${off} is off in this meeting`);
+  }
+
+  /** Runs a local operation in order with incoming messages (MLS state must not interleave). */
+  #local<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(op);
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** Encrypts an encoded frame with this member's current media key. */
@@ -402,14 +567,31 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     if (this.#state === "closed") return;
     const msg: ServerMessage = parseServerMessage(text);
     switch (msg.type) {
-      case "joined":
+      case "joined": {
+        // A second `joined` is the server confirming a move to another room: leave the group we
+        // were in (erasing its keys) and wait for the one there, with the key package we sent.
+        const move = this.#pendingMove;
+        if (move !== null) {
+          this.#pendingMove = null;
+          await this.#mls?.close();
+          this.#mls = null;
+          this.#pendingEpoch = null;
+          this.#lastEpochMembers = null;
+          this.keys.clear();
+          this.#presence.clear();
+          this.#keyPackageSecret = move.secret;
+        }
         this.#encryption = msg.encryption;
-        this.#iceServers = msg.iceServers ?? [];
+        this.#iceServers = msg.iceServers ?? this.#iceServers;
+        this.#fileToken = msg.fileToken ?? this.#fileToken;
+        this.#room = msg.room ?? null;
         this.#state = "waitingForGroup";
         for (const m of msg.members) this.#presence.set(m.memberId, m);
+        if (move !== null) this.emit("room", { roomId: this.#room });
         this.emit("joined", { memberId: msg.memberId, encryption: msg.encryption, members: msg.members });
         this.emit("presence", this.presence);
         return;
+      }
       case "createGroup": {
         this.#mls = await MlsSession.create(fromBase64(msg.groupId), this.identity, { acceptMember: this.#policy, encryption: this.#encryption, ...this.#suiteOption() });
         this.#keyPackageSecret = null;
@@ -546,9 +728,19 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.#waitingList = msg.entries;
         this.emit("waitingList", msg.entries);
         return;
-      case "meetingState":
+      case "meetingState": {
         this.#locked = msg.locked;
+        const changed = disabledFeatureChange(this.#features, msg.features);
+        this.#features = { ...msg.features };
         this.emit("meetingState", { locked: msg.locked });
+        if (changed) this.emit("features", this.features);
+        return;
+      }
+      case "breakoutState":
+        this.emit("breakoutState", { open: msg.open, rooms: msg.rooms, endsAt: msg.endsAt, room: msg.room });
+        return;
+      case "breakoutBroadcast":
+        this.emit("breakoutBroadcast", { from: msg.from, message: fromBase64(msg.message) });
         return;
       case "notice":
         this.emit("notice", { code: msg.code, message: msg.message });
@@ -558,6 +750,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
         this.#close(1000, "meeting ended");
         return;
       case "error":
+        if (this.#pendingMove !== null && !msg.fatal && MOVE_REFUSALS.has(msg.code)) this.#pendingMove = null;
         this.emit("error", { code: msg.code, message: msg.message, fatal: msg.fatal });
         if (msg.fatal) this.#close(1000, msg.code);
         return;
@@ -633,9 +826,37 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     const result = await mls.processMessage(bytes);
     if (result.kind !== "application") throw new ProtocolError("MLS_BAD_MESSAGE", "not application data");
     if (result.sender.identity.memberId !== claimedFrom) throw new ProtocolError("APP_MESSAGE_SENDER_MISMATCH");
-    const message = decodeAppMessage(result.data);
+    let message = decodeAppMessage(result.data);
     result.data.fill(0);
-    this.emit("appMessage", { from: claimedFrom, fromName: result.sender.identity.displayName, epoch: result.epoch, message });
+    const sealed = message.type === "sealed";
+    if (message.type === "sealed") {
+      // Sealed to one member: only that member's leaf key opens it, bound to the authenticated sender.
+      if (message.to !== this.memberId) {
+        if (this.#opts.probeSealedToOthers) {
+          const opened = await mls.openSealed({ epoch: result.epoch, toLeaf: message.toLeaf, enc: fromBase64(message.enc), ct: fromBase64(message.ct) }, result.sender.leafIndex);
+          opened.fill(0);
+          throw new ProtocolError("APP_MESSAGE_NOT_FOR_YOU", "sealed to another member, yet it opened with this member's key");
+        }
+        throw new ProtocolError("APP_MESSAGE_NOT_FOR_YOU");
+      }
+      const inner = await mls.openSealed(
+        { epoch: result.epoch, toLeaf: message.toLeaf, enc: fromBase64(message.enc), ct: fromBase64(message.ct) },
+        result.sender.leafIndex,
+      );
+      message = decodeSealedPayload(inner);
+      inner.fill(0);
+    } else if (SEALED_ONLY_TYPES.has(message.type)) {
+      throw new ProtocolError("APP_MESSAGE_NOT_SEALED", message.type);
+    }
+    // The meeting's settings govern what members accept, whatever a sender's app let through.
+    this.#checkFeature(message);
+    this.emit("appMessage", {
+      from: claimedFrom,
+      fromName: result.sender.identity.displayName,
+      epoch: result.epoch,
+      message,
+      sealed,
+    });
   }
 
   /**
@@ -777,6 +998,8 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   #close(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    this.#pendingMove = null;
+    this.#fileToken = null;
     if (this.#liveness) clearInterval(this.#liveness);
     this.#liveness = null;
     this.keys.clear();
@@ -791,6 +1014,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     }
     this.emit("closed", { code, reason });
   }
+}
+
+/** Whether any feature changed between two sets. */
+function disabledFeatureChange(a: MeetingFeatures, b: MeetingFeatures): boolean {
+  return (Object.keys(b) as (keyof MeetingFeatures)[]).some((k) => a[k] !== b[k]);
 }
 
 function randomMemberId(): string {

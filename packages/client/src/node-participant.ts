@@ -15,13 +15,15 @@
  */
 import { MLS_SUITES, isProtocolError, toBase64, type MediaCodec, type MlsSuiteName, type TrackInfo } from "@conclave/protocol";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
-import { MeetingSession, type EpochEvent, type MeetingSessionOptions } from "./meeting-session.js";
+import { MeetingSession, type EpochEvent, type MeetingSessionOptions, type SignalingChannel } from "./meeting-session.js";
 import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
 import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
+import { Collaboration, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
+import { nodeFileTransport } from "./node-files.js";
 
 export interface MeetingLink {
   /** wss://host:port/ws */
@@ -87,11 +89,18 @@ export interface NodeParticipantOptions extends NodeSignalingOptions {
   reconnect?: boolean;
   /** Server silence after which the connection counts as lost (MeetingSessionOptions.livenessMs). */
   livenessMs?: number;
+  /** Audit and test hook (MeetingSessionOptions.probeSealedToOthers). */
+  probeSealedToOthers?: boolean;
   /**
    * This participant's ban token (docs/threat-model.md, "Bans"); default: a random one per
    * instance, kept across its reconnects.
    */
   deviceToken?: string;
+  /**
+   * Wraps each signaling channel before the session uses it: an audit or test hook that can
+   * observe what the server sends, or hand the session a message as if the server had sent it.
+   */
+  channelTap?: (channel: SignalingChannel) => SignalingChannel;
 }
 
 export interface ParticipantStats {
@@ -123,6 +132,18 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   frame: { ownerId: string; kind: "audio" | "video"; source: RemoteSource; frame: Uint8Array; epoch: bigint; keyframe: boolean };
   /** The relay asked for a key frame of our video (external media: ask the far side). */
   keyframeRequest: Record<string, never>;
+  /** A chat message (group or private, text or file) sent or received. */
+  chat: ChatEntry;
+  reaction: { from: string; fromName: string; emoji: Reaction };
+  /** The raised hands, in the order they went up. */
+  hands: RaisedHand[];
+  /** A poll was launched or changed (votes counted, ended, results shared). */
+  poll: PollView;
+  breakout: BreakoutView;
+  /** A host's broadcast to every breakout room. */
+  broadcast: { from: string; fromName: string; text: string };
+  /** This participant moved to a breakout room (or back to the main meeting: null). */
+  room: { roomId: string | null };
   error: { code: string; message: string; fatal: boolean };
   closed: { code: number; reason: string };
 }
@@ -155,6 +176,7 @@ const MAX_BACKOFF_MS = 10_000;
 interface Connection {
   session: MeetingSession;
   state: MeetingMediaState;
+  collab: Collaboration;
   transport: NodeMediaTransport | null;
   media: SyntheticMedia | null;
   tracks: { audio?: LocalTrack; video?: LocalTrack };
@@ -211,6 +233,11 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   /** The other members' announced mute / camera / screen state, by member id. */
   get remoteMediaStates(): ReadonlyMap<string, MediaState> {
     return this.#conn.state.remote;
+  }
+
+  /** Chat, reactions and hands, polls and breakout rooms of the current connection. */
+  get collaboration(): Collaboration {
+    return this.#conn.collab;
   }
 
   /** The members a host spotlights (as this participant last heard). */
@@ -319,13 +346,21 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       ...(this.#opts.kind ? { kind: this.#opts.kind } : {}),
       ...(this.#opts.connectorTicket ? { connectorTicket: this.#opts.connectorTicket } : {}),
       ...(this.#opts.livenessMs !== undefined ? { livenessMs: this.#opts.livenessMs } : {}),
+      ...(this.#opts.probeSealedToOthers ? { probeSealedToOthers: true } : {}),
       ...(passcode ? { passcode } : {}),
       ...(this.#opts.graceMs !== undefined ? { graceMs: this.#opts.graceMs } : {}),
       ...(this.#opts.media === false ? { media: false } : {}),
     });
+    const https = `https://${new URL(this.#link.signalingUrl.replace(/^wss:/, "https:")).host}`;
+    const files = nodeFileTransport(https, {
+      ...(this.#opts.ca ? { ca: this.#opts.ca } : {}),
+      ...(this.#opts.fingerprint ? { fingerprint: this.#opts.fingerprint } : {}),
+      ...(this.#opts.insecure ? { insecure: true } : {}),
+    });
     const conn: Connection = {
       session,
       state: new MeetingMediaState(session, this.#localState()),
+      collab: new Collaboration(session, { files }),
       transport: null,
       media: null,
       tracks: {},
@@ -371,6 +406,24 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     session.on("subscribeOffer", ({ sdp, tracks }) => void this.#answerSubscribe(conn, sdp, tracks));
     session.on("ice", ({ pc, candidate, mid }) => void conn.transport?.addRemoteCandidate(pc, candidate, mid).catch(() => {}));
     conn.state.on("remote", (r) => this.emit("mediaState", r));
+    const collab = conn.collab;
+    collab.chat.on("message", (m) => this.emit("chat", m));
+    collab.reactions.on("reaction", (r) => this.emit("reaction", r));
+    collab.reactions.on("hands", (h) => this.emit("hands", h));
+    collab.polls.on("poll", (p) => this.emit("poll", p));
+    collab.breakout.on("state", (b) => this.emit("breakout", b));
+    collab.breakout.on("broadcast", (b) => this.emit("broadcast", b));
+    const featureError = (e: { code: string; message: string }) => this.emit("error", { ...e, fatal: false });
+    collab.chat.on("error", featureError);
+    collab.reactions.on("error", featureError);
+    collab.polls.on("error", featureError);
+    collab.breakout.on("error", featureError);
+    // Another group (a breakout room, or back): another relay room, so new media connections.
+    session.on("room", ({ roomId }) => {
+      if (conn !== this.#conn) return;
+      this.#stopMedia(conn);
+      this.emit("room", { roomId });
+    });
     conn.state.on("error", (e) => this.emit("error", { ...e, fatal: false }));
     conn.state.on("hostRequest", ({ from, action }) => {
       this.emit("hostRequest", { from, action });
@@ -381,7 +434,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
 
   async #open(conn: Connection): Promise<void> {
     const suite = (this.#suite ??= this.#opts.suite ?? (await this.#meetingSuite()));
-    const channel = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
+    const raw = await connectNodeSignaling(this.#link.signalingUrl, this.#opts);
+    const channel = this.#opts.channelTap ? this.#opts.channelTap(raw) : raw;
     if (this.#closed || conn !== this.#conn) {
       channel.close(1000, "left");
       return;
@@ -536,7 +590,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   /** One publish offer/answer round (the caller serialises them through conn.publishQueue). */
   async #renegotiate(conn: Connection, transport: NodeMediaTransport): Promise<void> {
     const offer = await transport.createPublishOffer();
-    if (conn.closed || conn.transport !== transport) return; // stopped meanwhile (group lost)
+    if (conn.closed || conn.transport !== transport) return; // stopped meanwhile (group lost, moved rooms)
     const answered = new Promise<void>((resolve) => (conn.answered = resolve));
     conn.session.sendMedia({
       type: "publishOffer",
@@ -610,6 +664,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     if (conn.closed) return;
     conn.closed = true;
     conn.state.close();
+    conn.collab.close();
     this.#dropMedia(conn);
   }
 }

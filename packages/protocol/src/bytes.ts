@@ -53,3 +53,8 @@ export const utf8 = {
   encode: (s: string): Uint8Array => new TextEncoder().encode(s),
   decode: (b: Uint8Array): string => new TextDecoder("utf-8", { fatal: true }).decode(b),
 };
+
+/** The view WebCrypto accepts (ArrayBuffer-backed); a view of shared memory is copied first. */
+export function webCryptoBytes(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  return b.buffer instanceof ArrayBuffer ? (b as Uint8Array<ArrayBuffer>) : new Uint8Array(b);
+}

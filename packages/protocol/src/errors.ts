@@ -52,6 +52,14 @@ export const PROTOCOL_ERRORS = {
   APP_MESSAGE_TOO_LARGE: "The encrypted application message is larger than allowed.",
   APP_MESSAGE_UNSUPPORTED: "The encrypted application message has a version or type this client does not know; it was ignored.",
   APP_MESSAGE_SENDER_MISMATCH: "The server named a different sender than the one MLS authenticated; the message was dropped.",
+  FEATURE_DISABLED: "This meeting's settings turn this feature off (chat, private chat, reactions, polls, breakout rooms or file sharing): the message was not sent, or was refused on arrival.",
+  APP_MESSAGE_NOT_SEALED: "A private message or poll vote arrived unsealed (readable by every member of the group); it was refused.",
+  APP_MESSAGE_NOT_FOR_YOU: "This sealed message is addressed to another member; only its recipient can open it.",
+  BREAKOUT_BROADCAST_REJECTED: "The broadcast to the breakout rooms is malformed, not signed by the host who opened them, or does not decrypt; it was ignored.",
+
+  // Files shared in chat (encrypted before upload)
+  FILE_KEY_REUSED: "This file key has already encrypted a file; every file gets a fresh key.",
+  FILE_DECRYPT_FAILED: "The shared file failed authentication: it was altered, truncated or reordered, or the key is wrong. Nothing of it was kept.",
 
   // Codec framing
   FRAME_TOO_SHORT: "The media frame is too short for its codec's header.",

@@ -5,6 +5,8 @@ export * from "./codec-framing.js";
 export * from "./media-keys/kid.js";
 export * from "./signaling/messages.js";
 export * from "./app-messages/app-message.js";
+export * from "./app-messages/breakout-broadcast.js";
+export * from "./files/file-crypto.js";
 
 // SFrame (RFC 9605), isomorphic: runs on WebCrypto. The node:crypto back end is in "./node".
 export {

@@ -1,10 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  DEFAULT_MEETING_FEATURES,
   APP_MESSAGE_TYPES,
   MAX_APP_MESSAGE_PAYLOAD_BYTES,
+  SEALED_ONLY_TYPES,
+  SEALED_PADDING,
   decodeAppMessage,
+  decodeSealedPayload,
+  disabledFeature,
   encodeAppMessage,
+  encodeSealedPayload,
   type AppMessage,
 } from "../src/app-messages/app-message.js";
 import { MlsSession, createKeyPackage, type MemberIdentity } from "../src/mls/index.js";
@@ -19,6 +25,20 @@ const SAMPLES: AppMessage[] = [
   { v: 1, type: "hostRequest", action: "mute", target: "m2" },
   { v: 1, type: "spotlight", memberIds: ["a", "b"] },
   { v: 1, type: "spotlight", memberIds: [] },
+  { v: 1, type: "chat", id: "c-12345678", text: "Hello, everyone\n👋 ça va?" },
+  { v: 1, type: "privateChat", id: "p_abcdefgh", text: "just for you" },
+  { v: 1, type: "file", id: "f-12345678", fileId: "0123456789abcdefABCDEF", name: "notes.pdf", size: 5_000_000, mediaType: "application/pdf", key: "A".repeat(43) + "=" },
+  { v: 1, type: "privateFile", id: "f-87654321", fileId: "0123456789abcdefABCDEF", name: "empty", size: 0, mediaType: "", key: "B".repeat(43) + "=" },
+  { v: 1, type: "reaction", emoji: "👏" },
+  { v: 1, type: "reaction", emoji: "❤️" },
+  { v: 1, type: "hand", raised: true },
+  { v: 1, type: "lowerHand", target: "m2" },
+  { v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Lunch?", options: ["Pizza", "Salad"], multiple: false, anonymous: true },
+  { v: 1, type: "pollVote", pollId: "poll-0001", choices: [1] },
+  { v: 1, type: "pollEnd", pollId: "poll-0001" },
+  { v: 1, type: "pollResults", pollId: "poll-0001", counts: [3, 1], voters: 4 },
+  { v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [{ roomId: "r1", name: "Room 1" }], broadcastKey: "C".repeat(43) + "=", signingKey: "F".repeat(43) + "=" },
+  { v: 1, type: "sealed", to: "m2", toLeaf: 3, enc: "D".repeat(43) + "=", ct: "E".repeat(364) },
 ];
 
 function code(f: () => unknown): ProtocolErrorCode | "ok" {
@@ -48,6 +68,21 @@ test("malformed payloads are refused by name: not UTF-8, not a JSON object, miss
     [utf8.encode(JSON.stringify({ v: 1, type: "hostRequest", action: "unmute", target: "x" })), "APP_MESSAGE_MALFORMED"],
     [utf8.encode(JSON.stringify({ v: 1, type: "hostRequest", action: "mute", target: "has space" })), "APP_MESSAGE_MALFORMED"],
     [utf8.encode(JSON.stringify({ v: 1, type: "spotlight", memberIds: ["a", "b", "c", "d", "e"] })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "chat", id: "c-12345678", text: "" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "chat", id: "c-12345678", text: "   " })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "chat", id: "c-12345678", text: "bell\u0007" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "chat", id: "c-12345678", text: "lone \ud800 surrogate" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "chat", id: "c-12345678", text: "x".repeat(2001) })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "chat", id: "short", text: "hi" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "reaction", emoji: "<script>" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Q", options: ["only one"], multiple: false, anonymous: false })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "pollVote", pollId: "poll-0001", choices: [1, 1] })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "pollVote", pollId: "poll-0001", choices: [] })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "pollVote", pollId: "poll-0001", choices: [10] })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "file", id: "f-12345678", fileId: "0123456789abcdefABCDEF", name: "../etc/passwd", size: 1, mediaType: "", key: "A".repeat(43) + "=" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "file", id: "f-12345678", fileId: "0123456789abcdefABCDEF", name: "a", size: 1, mediaType: "", key: "A".repeat(40) })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [], broadcastKey: "C".repeat(43) + "=", signingKey: "F".repeat(43) + "=" })), "APP_MESSAGE_MALFORMED"],
+    [utf8.encode(JSON.stringify({ v: 1, type: "sealed", to: "m2", toLeaf: -1, enc: "D".repeat(43) + "=", ct: "E".repeat(364) })), "APP_MESSAGE_MALFORMED"],
   ];
   for (const [bytes, expected] of bad) assert.equal(code(() => decodeAppMessage(bytes)), expected, new TextDecoder().decode(bytes));
 });
@@ -121,4 +156,73 @@ test("carried in MLS: the receiver learns the authenticated sender, a tampered o
   await assert.rejects(alice.processMessage(late), (e) => isProtocolError(e, "MLS_REPLAY"));
   await bob.processMessage(next.commit);
   assert.equal(bob.epoch, 2n);
+});
+
+test("sealed payloads are padded to whole blocks (a vote is as long as any other) and decode strictly", () => {
+  const vote: AppMessage = { v: 1, type: "pollVote", pollId: "poll-0001", choices: [0] };
+  const votes3: AppMessage = { v: 1, type: "pollVote", pollId: "poll-0001", choices: [0, 4, 9] };
+  assert.equal(encodeSealedPayload(vote).length, SEALED_PADDING);
+  assert.equal(encodeSealedPayload(votes3).length, SEALED_PADDING);
+  assert.deepEqual(decodeSealedPayload(encodeSealedPayload(vote)), vote);
+  const chat = SAMPLES.find((m) => m.type === "privateChat")!;
+  assert.deepEqual(decodeSealedPayload(encodeSealedPayload(chat)), chat);
+  // Only sealed-only kinds are sealed, and a sealed-only kind must not appear unsealed-in-sealed.
+  assert.equal(code(() => encodeSealedPayload(SAMPLES[0]!)), "APP_MESSAGE_MALFORMED");
+  const inner = encodeAppMessage({ v: 1, type: "chat", id: "c-12345678", text: "hi" });
+  const block = new Uint8Array(SEALED_PADDING);
+  block.set(inner);
+  assert.equal(code(() => decodeSealedPayload(block)), "APP_MESSAGE_MALFORMED");
+  // Padding: not block-aligned, too much, or not zeros.
+  assert.equal(code(() => decodeSealedPayload(encodeSealedPayload(vote).subarray(1))), "APP_MESSAGE_MALFORMED");
+  const double = new Uint8Array(SEALED_PADDING * 2);
+  double.set(encodeSealedPayload(vote).subarray(0, 40));
+  assert.equal(code(() => decodeSealedPayload(double)), "APP_MESSAGE_MALFORMED");
+  const dirty = encodeSealedPayload(vote);
+  dirty[SEALED_PADDING - 1] = 0x20;
+  assert.equal(code(() => decodeSealedPayload(dirty)), "APP_MESSAGE_MALFORMED");
+  assert.equal(code(() => decodeSealedPayload(new Uint8Array(0))), "APP_MESSAGE_MALFORMED");
+  assert.deepEqual([...SEALED_ONLY_TYPES].sort(), ["pollVote", "privateChat", "privateFile"]);
+});
+
+test("each kind is governed by the settings that name it: chat by inMeetingChat, files also by fileSharing, polls by polling", () => {
+  const off = (k: keyof typeof DEFAULT_MEETING_FEATURES) => ({ ...DEFAULT_MEETING_FEATURES, [k]: false });
+  assert.equal(disabledFeature("chat", off("inMeetingChat")), "inMeetingChat");
+  assert.equal(disabledFeature("chat", off("privateChat")), null);
+  assert.equal(disabledFeature("privateChat", off("privateChat")), "privateChat");
+  assert.equal(disabledFeature("file", off("fileSharing")), "fileSharing");
+  assert.equal(disabledFeature("file", off("inMeetingChat")), "inMeetingChat");
+  assert.equal(disabledFeature("privateFile", off("fileSharing")), "fileSharing");
+  assert.equal(disabledFeature("reaction", off("reactions")), "reactions");
+  for (const t of ["pollLaunch", "pollVote", "pollEnd", "pollResults"] as const) assert.equal(disabledFeature(t, off("polling")), "polling");
+  assert.equal(disabledFeature("breakoutPlan", off("breakoutRooms")), "breakoutRooms");
+  for (const t of ["mediaState", "hostRequest", "spotlight", "hand", "lowerHand", "sealed"] as const) {
+    for (const k of Object.keys(DEFAULT_MEETING_FEATURES) as (keyof typeof DEFAULT_MEETING_FEATURES)[]) assert.equal(disabledFeature(t, off(k)), null);
+  }
+  // chatHistory governs no kind of message: it only tells apps to hand group chat to the server.
+  for (const t of ["chat", "privateChat", "file"] as const) {
+    assert.equal(disabledFeature(t, { ...DEFAULT_MEETING_FEATURES, chatHistory: false }), null);
+  }
+});
+
+test("fuzz: random and mutated sealed payloads decode to a sealed-only kind or fail with an APP_MESSAGE code", () => {
+  let seed = 0x7654321;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const allowed = new Set(["ok", "APP_MESSAGE_MALFORMED", "APP_MESSAGE_UNSUPPORTED", "APP_MESSAGE_TOO_LARGE"]);
+  const sealable = SAMPLES.filter((m) => SEALED_ONLY_TYPES.has(m.type));
+  for (let i = 0; i < 3000; i++) {
+    let bytes: Uint8Array;
+    if (i % 3 === 0) {
+      bytes = new Uint8Array(rand(3) * SEALED_PADDING);
+      for (let j = 0; j < bytes.length; j++) bytes[j] = rand(256);
+    } else {
+      bytes = encodeSealedPayload(sealable[rand(sealable.length)]!).slice();
+      for (let k = 0; k <= rand(3); k++) bytes[rand(bytes.length)] = rand(256);
+    }
+    const c = code(() => decodeSealedPayload(bytes));
+    assert.ok(allowed.has(c), `${c} for ${Buffer.from(bytes).toString("hex")}`);
+    if (c === "ok") assert.ok(SEALED_ONLY_TYPES.has(decodeSealedPayload(bytes).type));
+  }
 });

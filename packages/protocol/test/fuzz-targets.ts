@@ -23,6 +23,12 @@ import {
   clearPrefixLength,
   createKeyPackage,
   decodeMemberIdentity,
+  decodeAppMessage,
+  decodeSealedPayload,
+  encodeAppMessage,
+  encodeSealedPayload,
+  SEALED_PADDING,
+  type AppMessage,
   decodeSFrameHeader,
   encodeMemberIdentity,
   encodeMessage,
@@ -81,6 +87,13 @@ function jsonTextArbitrary(seeds: readonly Record<string, unknown>[]): fc.Arbitr
   );
 }
 
+/** Zero-padded to whole SEALED_PADDING blocks, as sealed payloads are. */
+function pad(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.max(1, Math.ceil(bytes.length / SEALED_PADDING)) * SEALED_PADDING);
+  out.set(bytes.subarray(0, out.length));
+  return out;
+}
+
 function bytesArbitrary(seeds: readonly Uint8Array[], maxLength: number): fc.Arbitrary<Uint8Array> {
   return fc.oneof({ weight: 1, arbitrary: fc.uint8Array({ maxLength }) }, { weight: 4, arbitrary: mutatedBytes(seeds) });
 }
@@ -100,6 +113,13 @@ export const CLIENT_MESSAGE_SEEDS: Record<string, unknown>[] = [
   { type: "ice", pc: "publish", candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host", mid: "0" },
   { type: "remove", memberId: "m2", allowRejoin: false },
   { type: "ping", nonce: 7 },
+  { type: "appMessage", message: b64(300), to: ["m2"] },
+  { type: "moveRoom", roomId: "room1", keyPackage: b64(40) },
+  { type: "moveRoom", roomId: null, keyPackage: b64(40) },
+  { type: "breakoutOpen", rooms: [{ roomId: "room1", members: ["m2", "m3"] }, { roomId: "room2", members: [] }], durationSec: 600 },
+  { type: "breakoutClose" },
+  { type: "breakoutBroadcast", message: b64(120) },
+  { type: "chatArchive", id: "c-12345678", text: "saved in Enhanced meetings" },
 ];
 
 export const SERVER_MESSAGE_SEEDS: Record<string, unknown>[] = [
@@ -111,6 +131,32 @@ export const SERVER_MESSAGE_SEEDS: Record<string, unknown>[] = [
   { type: "welcome", epoch: "3", welcome: b64(90) },
   { type: "subscribeOffer", sdp: "v=0\r\n", tracks: [{ mid: "0", publicationId: "p1", ownerId: "m2", kind: "video", source: "camera" }] },
   { type: "error", code: "BAD_COMMIT", message: "x", fatal: true },
+  { type: "appMessage", from: "m2", message: b64(300) },
+  { type: "meetingState", locked: false, features: { inMeetingChat: true, privateChat: false, reactions: true, polling: true, breakoutRooms: true, fileSharing: false, chatHistory: false } },
+  { type: "breakoutState", open: true, rooms: [{ roomId: "room1", assigned: ["m2"], present: ["m2"] }], endsAt: 1_800_000_000_000, room: null },
+  { type: "breakoutBroadcast", from: "m1", message: b64(120) },
+];
+
+/** Real application payloads (docs/protocol.md §6.1): what a member encrypts for the others. */
+export const APP_MESSAGE_SEEDS: Record<string, unknown>[] = [
+  { v: 1, type: "mediaState", mic: false, camera: true, screen: false },
+  { v: 1, type: "spotlight", memberIds: ["a", "b"] },
+  { v: 1, type: "chat", id: "c-12345678", text: "Hello, everyone\n👋 ça va?" },
+  { v: 1, type: "file", id: "f-12345678", fileId: "0123456789abcdefABCDEF", name: "notes.pdf", size: 5_000_000, mediaType: "application/pdf", key: "A".repeat(43) + "=" },
+  { v: 1, type: "reaction", emoji: "👏" },
+  { v: 1, type: "hand", raised: true },
+  { v: 1, type: "lowerHand", target: "m2" },
+  { v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Lunch?", options: ["Pizza", "Salad"], multiple: false, anonymous: true },
+  { v: 1, type: "pollResults", pollId: "poll-0001", counts: [3, 1], voters: 4 },
+  { v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [{ roomId: "r1", name: "Room 1" }], broadcastKey: "C".repeat(43) + "=", signingKey: "F".repeat(43) + "=" },
+  { v: 1, type: "sealed", to: "m2", toLeaf: 3, enc: "D".repeat(43) + "=", ct: "E".repeat(364) },
+];
+
+/** Real sealed payloads (§6.2): what one member seals to another. */
+export const SEALED_PAYLOAD_SEEDS: Record<string, unknown>[] = [
+  { v: 1, type: "privateChat", id: "p_abcdefgh", text: "just for you" },
+  { v: 1, type: "privateFile", id: "f-87654321", fileId: "0123456789abcdefABCDEF", name: "empty", size: 0, mediaType: "", key: "B".repeat(43) + "=" },
+  { v: 1, type: "pollVote", pollId: "poll-0001", choices: [1] },
 ];
 
 /** Real MLS messages of a three-member group: key packages, a GroupInfo, commits, a Welcome. */
@@ -191,6 +237,44 @@ export function syncTargets(): FuzzTarget[] {
         }
         const again = parseServerMessage(encodeMessage(msg));
         if (JSON.stringify(again) !== JSON.stringify(msg)) throw new PropertyViolation("a server message does not round-trip");
+      },
+    },
+    {
+      name: "app.message",
+      reads: "the payload of every application message a member sends the group (chat, files, reactions, hands, polls, breakout plans), after MLS decryption",
+      arbitrary: fc.oneof(
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }) },
+        { weight: 6, arbitrary: jsonTextArbitrary(APP_MESSAGE_SEEDS).map((t) => utf8.encode(t)) },
+        { weight: 2, arbitrary: mutatedBytes(APP_MESSAGE_SEEDS.map((m) => utf8.encode(JSON.stringify(m)))) },
+      ),
+      check(input) {
+        let msg;
+        try {
+          msg = decodeAppMessage(input as Uint8Array);
+        } catch (e) {
+          return expectRefusal(e, ["APP_MESSAGE_MALFORMED", "APP_MESSAGE_UNSUPPORTED", "APP_MESSAGE_TOO_LARGE"], "decodeAppMessage");
+        }
+        const again = decodeAppMessage(encodeAppMessage(msg));
+        if (JSON.stringify(again) !== JSON.stringify(msg)) throw new PropertyViolation("an application message does not round-trip");
+      },
+    },
+    {
+      name: "app.sealedPayload",
+      reads: "what a member seals to one other member (private chat, private files, poll votes), after HPKE decryption",
+      arbitrary: fc.oneof(
+        { weight: 1, arbitrary: fc.uint8Array({ maxLength: 600 }) },
+        { weight: 3, arbitrary: mutatedBytes(SEALED_PAYLOAD_SEEDS.map((m) => encodeSealedPayload(m as AppMessage))) },
+        { weight: 4, arbitrary: jsonTextArbitrary(SEALED_PAYLOAD_SEEDS).map((t) => pad(utf8.encode(t))) },
+      ),
+      check(input) {
+        let msg;
+        try {
+          msg = decodeSealedPayload(input as Uint8Array);
+        } catch (e) {
+          return expectRefusal(e, ["APP_MESSAGE_MALFORMED", "APP_MESSAGE_UNSUPPORTED", "APP_MESSAGE_TOO_LARGE"], "decodeSealedPayload");
+        }
+        const again = decodeSealedPayload(encodeSealedPayload(msg));
+        if (JSON.stringify(again) !== JSON.stringify(msg)) throw new PropertyViolation("a sealed payload does not round-trip");
       },
     },
     {

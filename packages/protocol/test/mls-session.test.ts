@@ -128,7 +128,13 @@ test("the delivery service reads a KeyPackage's identity and a commit's epoch, s
   assert.deepEqual(peekMessage(app), { wireFormat: "private", groupId: GROUP, epoch: 1n, contentType: "application" });
   // The receiver learns who sent it (the leaf the message's signature belongs to), and a replay
   // of the same message is refused by name.
-  assert.deepEqual(await a!.processMessage(app), { kind: "application", epoch: 1n, data: utf8.encode("hello"), sender: { leafIndex: 1, identity: person("B") } });
+  assert.deepEqual(await a!.processMessage(app), {
+    kind: "application",
+    epoch: 1n,
+    data: utf8.encode("hello"),
+    sender: { leafIndex: 1, identity: person("B") },
+    senderSignatureKey: b!.signaturePublicKey,
+  });
   await assert.rejects(a!.processMessage(app), (e) => isProtocolError(e, "MLS_REPLAY"));
 });
 

@@ -19,7 +19,9 @@ import type { AttemptLimits } from "./http/attempt-guard.js";
 import { OPEN_POLICY, type MediaRoom, type MeetingPolicy } from "./meetings/live-meeting.js";
 import type { Meeting } from "./storage/meetings.js";
 import { isRelayError, MediaRelay, type RelayOptions } from "./relay/index.js";
-import { handleSignalingConnection } from "./signaling/connection.js";
+import { handleSignalingConnection, type SignalingTap } from "./signaling/connection.js";
+import type { MeetingFilesLimits } from "./files/meeting-files.js";
+import { meetingFeatures } from "./settings/meeting-features.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { networkInterfaces } from "node:os";
@@ -50,6 +52,10 @@ export interface ConclaveOptions {
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
   heartbeatMs?: number;
+  /** Sees every signaling text frame both ways (an audit hook; see SignalingOptions.tap). */
+  signalingTap?: SignalingTap;
+  /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
+  fileLimits?: MeetingFilesLimits;
 }
 
 export interface ConclaveServer extends RunningServer {
@@ -110,13 +116,25 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relay) instrumentRelay(relay, metrics);
   const running = await startServer(config, {
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.fileLimits ? { fileLimits: opts.fileLimits } : {}),
     ...(opts.limits ? { attemptLimits: opts.limits } : {}),
     metrics,
     connectors: () => sip ?? undefined,
     recordings: () => recordings ?? undefined,
     routes(_router, context) {
+      const { settings, users } = context.database;
+      // A meeting's features follow its owner's settings as they are now (an admin-token
+      // meeting: the account's), so a lock added above applies to every meeting at once.
+      const featuresFor = (m: Meeting) => {
+        const ownerId = context.meetings.meetingPolicy(m.id)?.ownerUserId ?? null;
+        const owner = ownerId === null ? undefined : users.get(ownerId);
+        return meetingFeatures(resolveAll(owner === undefined ? { account: settings.account() } : settings.levelsFor(owner)), m.encryption);
+      };
       registry = new MeetingRegistry({
         store: context.meetings,
+        featuresFor,
+        files: context.files,
+        onChatArchive: (meetingId, message) => context.database.chat.record(meetingId, message),
         ...(relay ? { createMediaRoom: (id: string) => relayMediaRoom(relay, id, context.logger) } : {}),
         ...(opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: opts.commitTimeoutMs } : {}),
         ...(opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: opts.ackTimeoutMs } : {}),
@@ -133,6 +151,9 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
         connectors: () => sip ?? undefined,
       });
       serverContext = context;
+      const live = registry;
+      context.files.setPolicy((meetingId) => live.get(meetingId)?.features.fileSharing ?? false);
+      settings.onChange(() => live.refreshFeatures());
     },
     onSignalingConnection(ws, req) {
       // Browsers send Origin on WebSocket upgrades: refuse pages from other sites (cross-site
@@ -145,6 +166,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        ...(opts.signalingTap ? { tap: opts.signalingTap } : {}),
         metrics: serverMetrics(metrics),
         onAbuse: (event, address, joined) => {
           const key = `${event}:${address}`;

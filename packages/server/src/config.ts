@@ -169,6 +169,7 @@ export function dataPaths(dataDir: string): {
   certFile: string;
   keyFile: string;
   configFile: string;
+  files: string;
 } {
   return {
     database: join(dataDir, "conclave.db"),
@@ -177,6 +178,7 @@ export function dataPaths(dataDir: string): {
     certFile: join(dataDir, "tls", "cert.pem"),
     keyFile: join(dataDir, "tls", "key.pem"),
     configFile: join(dataDir, DATA_DIR_CONFIG_FILE),
+    files: join(dataDir, "files"),
   };
 }
 

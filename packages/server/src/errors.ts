@@ -75,6 +75,17 @@ export const SERVER_ERRORS = {
   APP_MESSAGE_REJECTED: { status: 400, message: "The encrypted application message is not an MLS application message of this meeting's group and a recent epoch." },
   APP_MESSAGE_TOO_LARGE: { status: 413, message: "The encrypted application message is larger than the server relays." },
   APP_MESSAGE_RATE_LIMITED: { status: 429, message: "Too many encrypted application messages from you; slow down." },
+  FEATURE_DISABLED: { status: 403, message: "This meeting's settings turn this feature off; ask the meeting's owner or an admin." },
+  MOVE_NOT_ALLOWED: { status: 403, message: "You can go only to the breakout room you are assigned to, or back to the main meeting." },
+  ROOM_NOT_FOUND: { status: 404, message: "No such breakout room is open in this meeting." },
+  BREAKOUT_NOT_OPEN: { status: 409, message: "Breakout rooms are not open in this meeting." },
+
+  // Files shared in chat (only their ciphertext reaches the server)
+  FILE_TOKEN_INVALID: { status: 403, message: "The file token is missing or not valid: only participants in this meeting can share and download its files." },
+  FILE_TOO_LARGE: { status: 413, message: "The file is larger than this server accepts for sharing." },
+  FILE_QUOTA_EXCEEDED: { status: 507, message: "This meeting has used up its space for shared files; files are deleted when the meeting ends." },
+  FILE_NOT_FOUND: { status: 404, message: "No such file in this meeting (shared files are deleted when the meeting ends)." },
+  LENGTH_REQUIRED: { status: 411, message: "The upload must say its size (Content-Length)." },
   BAD_COMMIT: { status: 403, message: "The other members could not apply your group changes, or the server refused them; you were removed from the meeting." },
   COMMIT_TIMEOUT: { status: 408, message: "You were asked to apply the group's changes and did not in time; you were removed from the meeting. Join again." },
 

@@ -14,4 +14,8 @@ export { MeetingRegistry } from "./meetings/meeting-registry.js";
 export { AttemptGuard, DEFAULT_ATTEMPT_LIMITS, addressKey, type AttemptLimits, type AttemptTrip } from "./http/attempt-guard.js";
 export { LiveMeeting, OPEN_POLICY, type MediaRoom, type MediaPeer, type MediaPeerEvents, type MeetingPolicy } from "./meetings/live-meeting.js";
 export { relayMediaRoom } from "./conclave.js";
+export { BreakoutMeeting } from "./meetings/breakout-rooms.js";
+export { MeetingFiles, DEFAULT_FILE_LIMITS, type MeetingFilesLimits } from "./files/meeting-files.js";
+export { FILE_TOKEN_HEADER } from "./http/files-api.js";
+export type { SignalingTap } from "./signaling/connection.js";
 export { MediaRelay, RelayRoom, RelayPeer, type RelayOptions, type RelayTap, type TapPacket, RelayError, isRelayError, RELAY_ERRORS } from "./relay/index.js";

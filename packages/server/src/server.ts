@@ -32,6 +32,7 @@ import type { MeetingConnectors } from "./meetings/live-meeting.js";
 import { sealClearText, sealMigrationDone } from "./storage/seal-migration.js";
 import { checkMasterKeys, openKeyManagement } from "./kms/runtime.js";
 import type { MeetingStore } from "./storage/meetings.js";
+import { MeetingFiles, type MeetingFilesLimits } from "./files/meeting-files.js";
 import { asLogger, createLogger, type Logger, type LogSink } from "./observability/logger.js";
 import { Metrics } from "./observability/metrics.js";
 import { serverMetrics } from "./observability/server-metrics.js";
@@ -62,6 +63,8 @@ export interface ServerContext {
   readonly config: ServerConfig;
   readonly database: Database;
   readonly meetings: MeetingStore;
+  /** Ciphertext of files shared in live meetings (<data>/files, emptied at start and stop). */
+  readonly files: MeetingFiles;
   /** Structured logger; narrow it with `logger.child({ component: "…" })`. */
   readonly logger: Logger;
   /** The guessing budget per address, shared by meeting lookups, joins and sign-ins. */
@@ -101,6 +104,8 @@ export interface ServerHooks {
   metrics?: Metrics;
   /** ACME timing (tests): how often expiry is checked, and the clock renewal decisions use. */
   acme?: { checkIntervalMs?: number; now?: () => number };
+  /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
+  fileLimits?: MeetingFilesLimits;
   /** The connector services (the SIP gateway) for the API's host invitations; looked up per request. */
   connectors?: () => MeetingConnectors | undefined;
   /** Cloud recording for the API; looked up per request. */
@@ -187,6 +192,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     await acme?.close();
     throw e;
   }
+  const files = await MeetingFiles.open(paths.files, hooks.fileLimits);
   let database: Database;
   try {
     database = Database.open(paths.database, { kms });
@@ -197,6 +203,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     throw e;
   }
   database.participants.onWarning = (message, error) => logger.warn(message, error);
+  database.chat.onWarning = (message, error) => logger.warn(message, error);
   const closeDatabase = (): void => {
     database.close();
     kms.audit.close();
@@ -226,6 +233,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
     config,
     database,
     meetings: database.meetings,
+    files,
     logger,
     attempts,
     security,
@@ -237,7 +245,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
   const limiters = defaultLimiters(attempts);
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}) });
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}) });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,
@@ -420,7 +428,8 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
       await acme?.close();
       // Participant-log entries still being sealed are written before the database closes.
       // Bounded: a KMS that is down does not hold up the shutdown (those entries are lost, and logged).
-      await Promise.race([database.participants.flush(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await Promise.race([Promise.all([database.participants.flush(), database.chat.flush()]), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await files.close();
       closeDatabase();
     })();
     return closed;

@@ -28,7 +28,8 @@ test("a member schedules a meeting: the response shape from before (plus postQua
   assert.equal(details.json.joinBeforeHost, false);
   assert.equal(details.json.passcodeRequired, true);
   assert.ok(!details.text.includes(passcode), "the passcode is never shown again");
-  assert.deepEqual(Object.keys(details.json.settings.unavailable).sort(), ["cloudRecording", "liveStreaming", "liveTranscription"]);
+  assert.deepEqual(Object.keys(details.json.settings.unavailable).sort(), ["chatHistory", "cloudRecording", "liveStreaming", "liveTranscription"]);
+  assert.match(details.json.settings.unavailable.chatHistory, /would have to read the chat/);
   assert.match(details.json.settings.unavailable.cloudRecording, /end-to-end encrypted/);
 
   const anonymous = await new Client(server).call("GET", `/api/meetings/${id}`);

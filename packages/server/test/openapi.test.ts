@@ -9,6 +9,7 @@ import { defaultLimiters, registerApi } from "../src/http/api.js";
 import { OPENAPI_DOCUMENT, openApiPath } from "../src/http/openapi.js";
 import { Router } from "../src/http/router.js";
 import { Database } from "../src/storage/database.js";
+import { MeetingFiles } from "../src/files/meeting-files.js";
 import { Client, start } from "./support/api-client.js";
 
 type Cleanup = { after(fn: () => void): void };
@@ -16,8 +17,10 @@ type Cleanup = { after(fn: () => void): void };
 async function apiRoutes(t: Cleanup) {
   const dir = mkdtempSync(join(tmpdir(), "conclave-openapi-"));
   const database = Database.open(":memory:");
+  const files = await MeetingFiles.open(join(dir, "files"));
   t.after(() => {
     database.close();
+    void files.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const router = new Router();
@@ -26,6 +29,7 @@ async function apiRoutes(t: Cleanup) {
     adminToken: await AdminToken.loadOrCreate(join(dir, "admin-token")),
     limiters: defaultLimiters(),
     publicUrl: () => "https://localhost",
+    files,
   });
   return { router, declared: api.declared() };
 }

@@ -96,11 +96,13 @@ test("the settings table has the required keys, types and defaults", () => {
     reactions: true,
     inMeetingChat: true,
     privateChat: true,
+    chatHistory: false,
+    fileSharing: true,
   };
   assert.deepEqual(defaultSettings(), expected);
   assert.deepEqual(
     SETTING_KEYS.filter((k) => SETTINGS[k].needsServerSideMember),
-    ["cloudRecording", "liveStreaming", "liveTranscription"],
+    ["cloudRecording", "liveStreaming", "liveTranscription", "chatHistory"],
   );
   assert.equal(SETTINGS.requireEncryptedThirdParty.label, "Require encryption for 3rd-party endpoints (SIP/H.323)");
   for (const entry of settingsCatalog()) {
@@ -190,7 +192,8 @@ test("an E2EE meeting's settings snapshot turns off features that need a server-
   const e2ee = meetingSettingsSnapshot(withRecording, "e2ee");
   assert.equal(e2ee.values.cloudRecording, false);
   assert.match(e2ee.unavailable.cloudRecording ?? "", /end-to-end encrypted/);
-  assert.deepEqual(Object.keys(e2ee.unavailable).sort(), ["cloudRecording", "liveStreaming", "liveTranscription"]);
+  assert.deepEqual(Object.keys(e2ee.unavailable).sort(), ["chatHistory", "cloudRecording", "liveStreaming", "liveTranscription"]);
+  assert.match(e2ee.unavailable.chatHistory ?? "", /read the chat/, "saving chat says its own reason");
   const enhanced = meetingSettingsSnapshot(withRecording, "enhanced");
   assert.equal(enhanced.values.cloudRecording, true);
   assert.deepEqual(enhanced.unavailable, {});

@@ -43,6 +43,15 @@ export const UI_ERRORS = {
   GROUP_NAME_TAKEN: true,
   SETTING_LOCKED: true,
   BAD_REQUEST: true,
+  NOT_CONNECTED: true,
+  FEATURE_DISABLED: true,
+  HOST_ONLY: true,
+  FILE_UPLOAD_FAILED: true,
+  FILE_DOWNLOAD_FAILED: true,
+  FILE_DECRYPT_FAILED: true,
+  POLL_VOTE_REFUSED: true,
+  MOVE_NOT_ALLOWED: true,
+  APP_MESSAGE_TOO_LARGE: true,
   INTERNAL: true,
 } as const satisfies Record<string, true>;
 

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { requireSystemBinary } from "@conclave/test-support";
-import { loadConfig, startConclave, type ConclaveServer, type ConfigFlags } from "@conclave/server";
+import { loadConfig, startConclave, type ConclaveOptions, type ConclaveServer, type ConfigFlags } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,7 +54,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(flags: ConfigFlags = {}, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  flags: ConfigFlags = {},
+  env: Record<string, string> = {},
+  options: Pick<ConclaveOptions, "signalingTap"> = {},
+): Promise<TestServer> {
   if (!existsSync(join(WEB_ROOT, "index.html")) || !existsSync(join(WEB_ROOT, "app.js"))) {
     throw new Error(`the web app is not built (${WEB_ROOT}); run node packages/web/build.mjs`);
   }
@@ -63,6 +67,7 @@ export async function startTestServer(flags: ConfigFlags = {}, env: Record<strin
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
+    ...options,
   });
   const ca = await readFile(server.certFile, "utf8");
   const spki = new X509Certificate(ca).publicKey.export({ type: "spki", format: "der" });

@@ -27,7 +27,10 @@ export type ScreenshotName =
   | "screen-share"
   | "phone"
   | "light-theme"
-  | "not-found";
+  | "not-found"
+  | "chat"
+  | "polls"
+  | "breakout-rooms";
 
 export function screenshotPath(name: ScreenshotName): string {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });

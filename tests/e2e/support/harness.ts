@@ -43,7 +43,19 @@ export async function joinSession(
   t: TestServer,
   meeting: { id: string; passcode: string | null },
   displayName: string,
-  extra: { graceMs?: number; asHost?: boolean; record?: string[]; headers?: Record<string, string>; media?: boolean; deviceToken?: string; raw?: { send?: (text: string) => void } } = {},
+  extra: {
+    graceMs?: number;
+    asHost?: boolean;
+    record?: string[];
+    headers?: Record<string, string>;
+    media?: boolean;
+    deviceToken?: string;
+    raw?: { send?: (text: string) => void };
+    /** Filled with a function that hands `text` to the session as if the server had sent it. */
+    inject?: { deliver?: (text: string) => void };
+    /** Sees each message the session sends; it goes out only when `forward` is called. */
+    outbound?: (text: string, forward: () => void) => void;
+  } = {},
 ): Promise<MeetingSession> {
   const session = new MeetingSession({
     meetingId: meeting.id,
@@ -61,8 +73,20 @@ export async function joinSession(
   const record = extra.record;
   // `raw` gets the unfiltered send of the connection: a scripted participant sends what it likes.
   if (extra.raw) extra.raw.send = (text) => inner.send(text);
+  const inject = extra.inject;
+  const outbound = extra.outbound;
   // `record` collects every text message the participant receives, for assertions on what it saw.
-  const channel = record ? { ...inner, onMessage: (h: (text: string) => void) => inner.onMessage((text) => (record.push(text), h(text))) } : inner;
+  const channel = {
+    ...inner,
+    send: outbound ? (text: string) => outbound(text, () => inner.send(text)) : (text: string) => inner.send(text),
+    onMessage: (h: (text: string) => void) => {
+      if (inject) inject.deliver = h;
+      inner.onMessage((text) => {
+        record?.push(text);
+        h(text);
+      });
+    },
+  };
   await session.join(channel);
   return session;
 }

@@ -10,6 +10,14 @@
  *   {"event":"stats","framesSent":..,"framesDecrypted":..,"decryptFailures":..,"remoteMembers":..,"bySender":{..}}  about once a second
  *   {"event":"reconnecting","attempt":N,"delayMs":N,"reason":"..."}  the connection dropped (server restart,
  *                                                                      network loss): it joins again as a new member
+ *   {"event":"chat","id":"...","from":"...","fromName":"...","text":"...","private":false,"room":null}   a chat message received
+ *   {"event":"file","id":"...","from":"...","fromName":"...","name":"...","size":N,"private":false,"room":null}   a file shared
+ *   {"event":"reaction","from":"...","fromName":"...","emoji":"👏"}
+ *   {"event":"hands","raised":[{"memberId":"...","displayName":"..."}]}   raised hands, in order
+ *   {"event":"poll","pollId":"...","question":"...","options":[...],"open":true,"results":null|{"counts":[..],"voters":N},...}
+ *   {"event":"breakout","open":true,"rooms":[{"roomId":"...","name":"...","assigned":[..],"present":[..]}],"endsAt":null}
+ *   {"event":"room","roomId":"..."|null}                              moved to a breakout room (null: back)
+ *   {"event":"broadcast","from":"...","fromName":"...","text":"..."}  a host's message to every room
  *   {"event":"left"}
  *   {"event":"error","code":"...","message":"..."}                     then a non-zero exit
  *
@@ -39,6 +47,10 @@ Options:
   --no-media            signaling and MLS only: no WebRTC, nothing sent or received
                         (the member still gets every epoch and security code)
   --receive-only        send no media, but receive and decrypt everyone else's
+  --chat TEXT           send TEXT to the meeting's chat once in the group (end-to-end
+                        encrypted); received chat, reactions, hands, polls and breakout
+                        rooms are printed as they arrive
+  --vote N              vote for option N (0-based) in every poll launched
   --no-reconnect        exit when the connection drops instead of joining again
                         (by default it rejoins after a server restart or network loss,
                         and exits only when it is refused, removed or the host ends the meeting)
@@ -64,6 +76,8 @@ export const botCommand: Command = {
         "no-media": { type: "boolean" },
         "receive-only": { type: "boolean" },
         "no-reconnect": { type: "boolean" },
+        chat: { type: "string" },
+        vote: { type: "string" },
         ...TRUST_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -91,6 +105,13 @@ export const botCommand: Command = {
       trust.kind === "ca" ? { ca: trust.pem } : trust.kind === "fingerprint" ? { fingerprint: trust.fingerprint } : trust.kind === "insecure" ? { insecure: true } : {};
     if (trust.kind === "insecure") io.err("conclave bot: warning: --insecure accepts any certificate; use only for testing");
 
+    const chatText = values.chat;
+    if (chatText !== undefined && chatText.trim().length === 0) throw new CliError("USAGE", "--chat needs some text");
+    let vote: number | null = null;
+    if (values.vote !== undefined) {
+      vote = Number(values.vote);
+      if (!Number.isInteger(vote) || vote < 0 || vote > 9) throw new CliError("USAGE", "--vote must be an option number from 0 to 9");
+    }
     const json = values.json === true;
     const print = (event: Record<string, unknown>) => {
       if (json) io.out(JSON.stringify(event));
@@ -147,7 +168,47 @@ export const botCommand: Command = {
       });
       bot.on("waiting", ({ reason }) => print({ event: "waiting", reason }));
       bot.on("reconnecting", ({ attempt, delayMs, reason }) => print({ event: "reconnecting", attempt, delayMs, reason }));
-      bot.on("epoch", (e) => print(epochJson(e)));
+      let chatSent = false;
+      bot.on("epoch", (e) => {
+        print(epochJson(e));
+        if (chatText !== undefined && !chatSent) {
+          chatSent = true;
+          bot.collaboration.chat.send(chatText).catch((err: unknown) => print({ event: "error", code: (err as { code?: string }).code ?? "CLIENT_INTERNAL", message: err instanceof Error ? err.message : String(err) }));
+        }
+      });
+      bot.on("chat", (m) => {
+        if (m.mine) return;
+        const common = { id: m.id, from: m.from, fromName: m.fromName, private: m.private, room: m.room };
+        if (m.file) print({ event: "file", ...common, name: m.file.name, size: m.file.size });
+        else print({ event: "chat", ...common, text: m.text });
+      });
+      bot.on("reaction", (r) => {
+        if (r.from !== bot.memberId) print({ event: "reaction", from: r.from, fromName: r.fromName, emoji: r.emoji });
+      });
+      bot.on("hands", (h) => print({ event: "hands", raised: h.map((x) => ({ memberId: x.memberId, displayName: x.displayName })) }));
+      const voted = new Set<string>();
+      bot.on("poll", (p) => {
+        print({
+          event: "poll",
+          pollId: p.pollId,
+          question: p.question,
+          options: p.options,
+          multiple: p.multiple,
+          anonymous: p.anonymous,
+          launcher: p.launcher,
+          launcherName: p.launcherName,
+          open: p.open,
+          voted: p.myChoices !== null,
+          results: p.results,
+        });
+        if (vote !== null && p.open && !p.mine && p.myChoices === null && !voted.has(p.pollId) && vote < p.options.length) {
+          voted.add(p.pollId);
+          bot.collaboration.polls.vote(p.pollId, [vote]).catch((err: unknown) => print({ event: "error", code: (err as { code?: string }).code ?? "CLIENT_INTERNAL", message: err instanceof Error ? err.message : String(err) }));
+        }
+      });
+      bot.on("breakout", (b) => print({ event: "breakout", open: b.open, rooms: b.rooms, endsAt: b.endsAt }));
+      bot.on("room", ({ roomId }) => print({ event: "room", roomId }));
+      bot.on("broadcast", (b) => print({ event: "broadcast", from: b.from, fromName: b.fromName, text: b.text }));
       bot.on("error", (e) => {
         if (e.fatal) finish(1, e);
       });
@@ -212,6 +273,22 @@ function humanLine(e: Record<string, unknown>): string {
       return `sent ${String(e.framesSent)}  decrypted ${String(e.framesDecrypted)}  failures ${String(e.decryptFailures)}  remote members ${String(e.remoteMembers)}`;
     case "reconnecting":
       return `connection lost (${String(e.reason)}); joining again in ${String(e.delayMs)} ms (attempt ${String(e.attempt)})`;
+    case "chat":
+      return `${e.private ? "(private) " : ""}${String(e.fromName)}: ${String(e.text)}`;
+    case "file":
+      return `${e.private ? "(private) " : ""}${String(e.fromName)} shared a file: ${String(e.name)} (${String(e.size)} bytes)`;
+    case "reaction":
+      return `${String(e.fromName)} reacted ${String(e.emoji)}`;
+    case "hands":
+      return `raised hands: ${(e.raised as { displayName: string }[]).map((h) => h.displayName).join(", ") || "none"}`;
+    case "poll":
+      return `poll "${String(e.question)}"${e.open ? "" : " (closed)"}${e.results ? ` results ${JSON.stringify(e.results)}` : ""}`;
+    case "breakout":
+      return e.open ? `breakout rooms open: ${(e.rooms as { name: string }[]).map((r) => r.name).join(", ")}` : "breakout rooms closed";
+    case "room":
+      return e.roomId === null ? "back in the main meeting" : `moved to breakout room ${String(e.roomId)}`;
+    case "broadcast":
+      return `broadcast from ${String(e.fromName)}: ${String(e.text)}`;
     case "left":
       return "left the meeting";
     case "error":

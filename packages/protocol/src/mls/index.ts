@@ -52,6 +52,8 @@ export {
   type MlsCommitOutput,
   type MlsMember,
   type MlsProcessResult,
+  type MlsSealed,
+  SEALED_LABEL,
 } from "./session.js";
 export { MAX_MLS_MESSAGE_BYTES } from "./wire.js";
 export {

@@ -34,6 +34,9 @@ export { unprotectPublicMessage } from "ts-mls/messageProtectionPublic.js";
 export { bytesToBase64 } from "ts-mls/util/byteArray.js";
 export { createApplicationMessage } from "ts-mls/createMessage.js";
 export { decryptSenderData } from "ts-mls/privateMessage.js";
+export { encryptWithLabel, decryptWithLabel } from "ts-mls/crypto/hpke.js";
+export { signWithLabel, verifyWithLabel } from "ts-mls/crypto/signature.js";
+export { defaultKeyRetentionConfig } from "ts-mls/keyRetentionConfig.js";
 export {
   generateKeyPackage,
   type KeyPackage,

@@ -24,7 +24,10 @@
  *   new members' credentials (to show the member list). The DS of a meeting knows who is in it
  *   anyway; a PrivateMessage would hide the sender and content from it, but then the DS could
  *   only forward blindly. Group secrets are never in either framing.
- * - Application data is a PrivateMessage (mandatory, RFC 9420 §6.2).
+ * - Application data is a PrivateMessage (mandatory, RFC 9420 §6.2). A payload for ONE member
+ *   (private chat, a poll vote) is additionally sealed to the HPKE key of that member's leaf
+ *   (RFC 9420 §5.1.3 EncryptWithLabel) inside the PrivateMessage: every member of the epoch can
+ *   decrypt the PrivateMessage, only the recipient can open what is sealed in it.
  * - Welcomes carry the ratchet tree in a ratchet_tree GroupInfo extension (RFC 9420
  *   §12.4.3.3), so a joiner needs nothing but the Welcome.
  */
@@ -37,6 +40,11 @@ import {
   bytesToBase64,
   createApplicationMessage,
   decryptSenderData,
+  decryptWithLabel,
+  encryptWithLabel,
+  signWithLabel,
+  verifyWithLabel,
+  defaultKeyRetentionConfig,
   encodeRatchetTree,
   createGroupInfoWithRatchetTree,
   mlsExporter,
@@ -51,6 +59,7 @@ import {
   type MLSMessage,
   type PrivateMessage,
   type PublicMessage,
+  type LeafNode,
   type Extension,
 } from "./library.js";
 import {
@@ -153,7 +162,22 @@ export type MlsProcessResult =
       data: Uint8Array;
       /** The member whose signature the message carries (its leaf in the message's epoch). */
       sender: MlsMember;
+      /** That leaf's signature public key (to check what it signs outside MLS, e.g. broadcasts). */
+      senderSignatureKey: Uint8Array;
     };
+
+/** What `sealApplicationMessage` sealed to one member: the fields of the `sealed` envelope. */
+export interface MlsSealed {
+  /** The epoch whose tree held the recipient's key (the PrivateMessage's epoch). */
+  epoch: bigint;
+  toLeaf: number;
+  /** HPKE encapsulated key. */
+  enc: Uint8Array;
+  ct: Uint8Array;
+}
+
+/** RFC 9420 §5.1.3 label of payloads sealed to one member (namespaced for Conclave). */
+export const SEALED_LABEL = "conclave sealed to member";
 
 interface PendingCommit {
   bytes: Uint8Array;
@@ -174,6 +198,13 @@ const MAX_GROUP_ID_BYTES = 255;
 const REPLAY_MEMORY = 1024;
 /** Epochs whose application messages are still accepted: ts-mls keeps receive keys for 4 past epochs. */
 const APPLICATION_EPOCHS_KEPT = 5n;
+/**
+ * How far a receiver ratchets forward within one sender's chain in an epoch (RFC 9420 §9.1).
+ * Messages addressed to some members only (private chat, votes, state for newcomers) advance the
+ * sender's generation for everyone; the others must skip them when its next message arrives.
+ * ts-mls defaults to 200; a few HKDF steps per skipped message are cheap.
+ */
+const MAX_FORWARD_RATCHET_STEPS = 20_000;
 
 export class MlsSession {
   readonly suite: MlsSuiteName;
@@ -185,6 +216,12 @@ export class MlsSession {
   #queue: Promise<unknown> = Promise.resolve();
   /** epoch -> sender leaf -> generations of application messages already accepted. */
   readonly #seenApplication = new Map<bigint, Map<number, Set<number>>>();
+  /**
+   * This member's leaf HPKE private key in each recent epoch (copies), so a payload sealed to it
+   * in epoch n still opens after a commit that renewed its leaf (kept as long as application
+   * data of that epoch is accepted; zeroed after).
+   */
+  readonly #ownLeafKeys = new Map<bigint, Uint8Array>();
 
   /** @internal Use MlsSession.create or MlsSession.joinFromWelcome. */
   constructor(token: symbol, state: ClientState, cs: CiphersuiteImpl, suite: MlsSuiteName) {
@@ -192,6 +229,7 @@ export class MlsSession {
     this.#state = state;
     this.#cs = cs;
     this.suite = suite;
+    this.#recordLeafKey();
   }
 
   /** Founds a new group whose only member (leaf 0) has `identity`, at epoch 0. */
@@ -464,6 +502,12 @@ export class MlsSession {
       this.#pending = undefined;
       const voided = this.#state;
       this.#state = previous.state;
+      // The voided epoch's leaf key (kept for payloads sealed to this member) goes with it.
+      const voidedKey = this.#ownLeafKeys.get(voided.groupContext.epoch);
+      if (voidedKey !== undefined && voided.groupContext.epoch !== previous.state.groupContext.epoch) {
+        voidedKey.fill(0);
+        this.#ownLeafKeys.delete(voided.groupContext.epoch);
+      }
       // Only the voided epoch's own key schedule: its tree and private path share arrays with the
       // state we return to.
       for (const v of Object.values(voided.keySchedule)) v.fill(0);
@@ -556,7 +600,7 @@ export class MlsSession {
         this.#state = result.newState;
         wipe(result.consumed);
         this.#rememberApplication(epoch, app.sender.leafIndex, app.generation);
-        return { kind: "application", epoch, data: result.message, sender: app.sender };
+        return { kind: "application", epoch, data: result.message, sender: app.sender, senderSignatureKey: app.signatureKey };
       }
       const next = result.newState;
       if (contentType === "proposal") {
@@ -588,6 +632,7 @@ export class MlsSession {
       const diff = leafDiff(state.ratchetTree, next.ratchetTree);
       this.#keepPrevious(result.consumed);
       this.#state = next;
+      this.#recordLeafKey();
       return { kind: "commit", epoch: next.groupContext.epoch, sender, ...diff, ownCommit: false, discardedPendingCommit };
     });
   }
@@ -610,6 +655,97 @@ export class MlsSession {
   }
 
   /**
+   * Seals `payload` to the member at `toLeaf` and encrypts the envelope built by `wrap` as a
+   * PrivateMessage, both in the current epoch (one step: no commit can come in between).
+   *
+   * Sealing is RFC 9420 §5.1.3 EncryptWithLabel(leaf HPKE key, SEALED_LABEL, context) where the
+   * context binds group id, epoch, the sender's leaf and the recipient's leaf: a member cannot
+   * pass someone else's sealed payload off as its own (the recipient opens it with the sender the
+   * PrivateMessage authenticates), and it opens only with the recipient's leaf private key.
+   */
+  sealApplicationMessage(toLeaf: number, payload: Uint8Array, wrap: (sealed: MlsSealed) => Uint8Array): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      checkBytes("payload", payload);
+      this.#checkUsable();
+      const state = this.#state;
+      if (!Number.isInteger(toLeaf) || toLeaf < 0) throw new ProtocolError("INVALID_ARGUMENT", "toLeaf: expected a leaf index");
+      if (toLeaf === state.privatePath.leafIndex) throw new ProtocolError("INVALID_ARGUMENT", "toLeaf: sealing to oneself");
+      const leaf = leafNodeAt(state.ratchetTree, toLeaf);
+      if (leaf === undefined) throw new ProtocolError("MLS_UNKNOWN_MEMBER", `no member at leaf ${toLeaf}`);
+      const epoch = state.groupContext.epoch;
+      let sealed: { ct: Uint8Array; enc: Uint8Array };
+      try {
+        const publicKey = await this.#cs.hpke.importPublicKey(leaf.hpkePublicKey);
+        sealed = await encryptWithLabel(publicKey, SEALED_LABEL, this.#sealContext(epoch, state.privatePath.leafIndex, toLeaf), payload, this.#cs.hpke);
+      } catch (e) {
+        throw asProtocolError(e, "MLS_MESSAGE_REJECTED", "seal");
+      }
+      const data = wrap({ epoch, toLeaf, enc: sealed.enc, ct: sealed.ct });
+      checkBytes("data", data);
+      let result;
+      try {
+        result = await createApplicationMessage(state, data, this.#cs);
+      } catch (e) {
+        throw asProtocolError(e, "MLS_MESSAGE_REJECTED", "application message");
+      }
+      this.#state = result.newState;
+      wipe(result.consumed);
+      return encodeMlsMessageBytes({ version: "mls10", wireformat: "mls_private_message", privateMessage: result.privateMessage });
+    });
+  }
+
+  /**
+   * Opens a payload sealed to this member in `epoch` by the member at `fromLeaf` (the sender the
+   * PrivateMessage carrying it authenticated). MLS_MESSAGE_REJECTED when it was sealed to someone
+   * else, altered, or claims another sender; MLS_WRONG_EPOCH when that epoch's key is gone.
+   */
+  openSealed(sealed: MlsSealed, fromLeaf: number): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      this.#checkUsable();
+      const key = this.#ownLeafKeys.get(sealed.epoch);
+      if (key === undefined) throw new ProtocolError("MLS_WRONG_EPOCH", `no leaf key kept for epoch ${sealed.epoch}`);
+      try {
+        const privateKey = await this.#cs.hpke.importPrivateKey(key);
+        return await decryptWithLabel(privateKey, SEALED_LABEL, this.#sealContext(sealed.epoch, fromLeaf, sealed.toLeaf), sealed.enc, sealed.ct, this.#cs.hpke);
+      } catch (e) {
+        throw asProtocolError(e, "MLS_MESSAGE_REJECTED", "sealed payload does not open with this member's key");
+      }
+    });
+  }
+
+  /** RFC 9420 §5.1.2 SignWithLabel with this member's leaf signature key (e.g. host broadcasts). */
+  async signWithLabel(label: string, content: Uint8Array): Promise<Uint8Array> {
+    this.#checkUsable();
+    checkBytes("content", content);
+    return signWithLabel(this.#state.signaturePrivateKey, label, content, this.#cs.signature);
+  }
+
+  /** This member's leaf signature public key (what others check its signatures with). */
+  get signaturePublicKey(): Uint8Array {
+    this.#checkUsable();
+    const leaf = leafNodeAt(this.#state.ratchetTree, this.#state.privatePath.leafIndex);
+    if (leaf === undefined) throw new ProtocolError("MLS_UNKNOWN_MEMBER", "own leaf is blank");
+    return leaf.signaturePublicKey.slice();
+  }
+
+  /**
+   * RFC 9420 §5.1.2 VerifyWithLabel under a member's signature public key (from a message it sent,
+   * `senderSignatureKey`). Needs no group state: a member that moved to another group can still
+   * check what a host of the first one signed.
+   */
+  static async verifyWithLabel(suite: MlsSuiteName, publicKey: Uint8Array, label: string, content: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    checkBytes("publicKey", publicKey);
+    checkBytes("content", content);
+    checkBytes("signature", signature);
+    const cs = await suiteImpl(checkSuiteName(suite));
+    try {
+      return await verifyWithLabel(publicKey, label, content, signature, cs.signature);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Erases this member's keys (epoch secrets, path and leaf private keys, signature key) and ends
    * the session; later calls fail with MLS_SESSION_CLOSED. Idempotent. Call it on leaving a
    * meeting, so a later compromise of the device does not expose the meeting's keys.
@@ -626,6 +762,8 @@ export class MlsSession {
       const s = this.#state;
       for (const v of Object.values(s.keySchedule)) v.fill(0);
       for (const k of Object.values(s.privatePath.privateKeys)) k.fill(0);
+      for (const k of this.#ownLeafKeys.values()) k.fill(0);
+      this.#ownLeafKeys.clear();
       s.signaturePrivateKey.fill(0);
     });
   }
@@ -652,7 +790,7 @@ export class MlsSession {
    * epoch's sender_data_secret (RFC 9420 §6.3.2). The identity comes from the tree of that epoch,
    * since the leaf may hold someone else by now. A generation already accepted is a replay.
    */
-  async #applicationSender(pm: PrivateMessage, state: ClientState): Promise<{ sender: MlsMember; generation: number }> {
+  async #applicationSender(pm: PrivateMessage, state: ClientState): Promise<{ sender: MlsMember; generation: number; signatureKey: Uint8Array }> {
     const epoch = pm.epoch;
     const receiver = epoch === state.groupContext.epoch
       ? { senderDataSecret: state.keySchedule.senderDataSecret, ratchetTree: state.ratchetTree }
@@ -666,12 +804,16 @@ export class MlsSession {
     }
     if (senderData === undefined) throw new ProtocolError("MLS_MESSAGE_REJECTED", "sender data does not decode");
     const leafIndex = senderData.leafIndex;
-    const credential = leaves(receiver.ratchetTree).find(([i]) => i === leafIndex)?.[1];
-    if (credential === undefined) throw new ProtocolError("MLS_MESSAGE_REJECTED", `sender data names leaf ${leafIndex}, which is blank`);
+    const leaf = leafNodeAt(receiver.ratchetTree, leafIndex);
+    if (leaf === undefined) throw new ProtocolError("MLS_MESSAGE_REJECTED", `sender data names leaf ${leafIndex}, which is blank`);
     if (this.#seenApplication.get(epoch)?.get(leafIndex)?.has(senderData.generation)) {
       throw new ProtocolError("MLS_REPLAY", `leaf ${leafIndex}, epoch ${epoch}, generation ${senderData.generation}`);
     }
-    return { sender: { leafIndex, identity: identityOfCredential(credential) }, generation: senderData.generation };
+    return {
+      sender: { leafIndex, identity: identityOfCredential(leaf.credential) },
+      generation: senderData.generation,
+      signatureKey: leaf.signaturePublicKey.slice(),
+    };
   }
 
   #rememberApplication(epoch: bigint, leaf: number, generation: number): void {
@@ -690,6 +832,34 @@ export class MlsSession {
     this.#pending = undefined;
     this.#keepPrevious(pending.consumed);
     this.#state = pending.newState;
+    this.#recordLeafKey();
+  }
+
+  /** Keeps a copy of this member's leaf private key for the current epoch; forgets old ones. */
+  #recordLeafKey(): void {
+    const state = this.#state;
+    const epoch = state.groupContext.epoch;
+    const key = state.privatePath.privateKeys[state.privatePath.leafIndex * 2];
+    if (key !== undefined && !this.#ownLeafKeys.has(epoch)) this.#ownLeafKeys.set(epoch, key.slice());
+    for (const [e, k] of this.#ownLeafKeys) {
+      if (e + APPLICATION_EPOCHS_KEPT <= epoch) {
+        k.fill(0);
+        this.#ownLeafKeys.delete(e);
+      }
+    }
+  }
+
+  /** RFC 9420 §5.1.3 EncryptContext for a sealed payload: which group, epoch, sender and recipient. */
+  #sealContext(epoch: bigint, fromLeaf: number, toLeaf: number): Uint8Array {
+    const groupId = this.#state.groupContext.groupId;
+    const out = new Uint8Array(1 + groupId.length + 8 + 4 + 4);
+    const view = new DataView(out.buffer);
+    out[0] = groupId.length;
+    out.set(groupId, 1);
+    view.setBigUint64(1 + groupId.length, epoch);
+    view.setUint32(9 + groupId.length, fromLeaf);
+    view.setUint32(13 + groupId.length, toLeaf);
+    return out;
   }
 
   /**
@@ -712,6 +882,7 @@ export class MlsSession {
 function clientConfig(policy: MemberPolicy | undefined): ClientConfig {
   return {
     ...defaultClientConfig,
+    keyRetentionConfig: { ...defaultKeyRetentionConfig, maximumForwardRatchetSteps: MAX_FORWARD_RATCHET_STEPS },
     authService: {
       // Called by ts-mls for every leaf it validates. A basic credential is accepted when its
       // identity decodes strictly and the policy (if any) admits it.
@@ -756,6 +927,12 @@ function leaves(tree: RatchetTree): [number, Credential][] {
     if (n?.nodeType === "leaf") out.push([node / 2, n.leaf.credential]);
   }
   return out;
+}
+
+/** The leaf node at `leafIndex`, or undefined when that leaf is blank or beyond the tree. */
+function leafNodeAt(tree: RatchetTree, leafIndex: number): LeafNode | undefined {
+  const n = tree[leafIndex * 2];
+  return n?.nodeType === "leaf" ? n.leaf : undefined;
 }
 
 /** Leaves whose occupant changed between two trees, keyed by signature key (stable across updates). */

@@ -8,6 +8,8 @@
  */
 import { z } from "zod";
 import { ProtocolError } from "../errors.js";
+import { FEATURE_KEYS, MAX_BREAKOUT_ROOMS, MAX_CHAT_TEXT, roomIdSchema, type FeatureKey } from "../app-messages/app-message.js";
+import { MAX_BROADCAST_BYTES } from "../app-messages/breakout-broadcast.js";
 import { MLS_SUITES } from "../mls/suites.js";
 
 export const SIGNALING_PROTOCOL_VERSION = 1;
@@ -32,6 +34,24 @@ export const memberKindSchema = z.union([
   z.strictObject({ kind: z.literal("connector"), connector: connectorKind }),
 ]);
 export const encryptionSchema = z.enum(["e2ee", "enhanced"]);
+
+/**
+ * The meeting's effective feature settings (its owner's, with locks from above), sent to every
+ * member; members enforce them on what they send and accept (app-messages/app-message.ts).
+ */
+export const meetingFeaturesSchema = z.strictObject(
+  Object.fromEntries(FEATURE_KEYS.map((k) => [k, z.boolean()])) as Record<FeatureKey, z.ZodBoolean>,
+);
+/** A participant's token for the meeting's encrypted-file routes (32 random bytes, base64url). */
+export const fileTokenSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+const roomId = roomIdSchema;
+/** Where breakout rooms stand, as the server sees them: ids and who is assigned and present. */
+export const breakoutRoomInfoSchema = z.strictObject({
+  roomId,
+  assigned: z.array(memberId).max(1000),
+  present: z.array(memberId).max(1000),
+});
+export type BreakoutRoomInfo = z.infer<typeof breakoutRoomInfoSchema>;
 
 export const memberInfoSchema = z.strictObject({
   memberId,
@@ -159,6 +179,34 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
    * checks the framing (group, epoch, content type), size and rate, and relays it unread.
    */
   z.strictObject({ type: z.literal("appMessage"), message: b64, to: z.array(memberId).min(1).max(1000).optional() }),
+  // Breakout rooms (each one its own MLS group and relay room; docs/protocol.md §6.5).
+  /**
+   * Leave the current group (the main meeting's or a room's) and join another with a fresh key
+   * package: `roomId` null is the main meeting. Participants may go to the room they are assigned
+   * to while rooms are open, and back to the main meeting; hosts and co-hosts anywhere.
+   */
+  z.strictObject({ type: z.literal("moveRoom"), roomId: roomId.nullable(), keyPackage: b64 }),
+  /** Host or co-host: open breakout rooms with these assignments (or change them while open). */
+  z.strictObject({
+    type: z.literal("breakoutOpen"),
+    rooms: z
+      .array(z.strictObject({ roomId, members: z.array(memberId).max(1000) }))
+      .min(1)
+      .max(MAX_BREAKOUT_ROOMS)
+      .refine((r) => new Set(r.map((x) => x.roomId)).size === r.length, "distinct room ids"),
+    /** Close the rooms by themselves after this long (seconds). */
+    durationSec: z.number().int().min(30).max(24 * 3600).optional(),
+  }),
+  /** Host or co-host: close the rooms; everyone returns to the main meeting. */
+  z.strictObject({ type: z.literal("breakoutClose") }),
+  /** Host or co-host: an encrypted, signed message for every room (app-messages/breakout-broadcast.ts). */
+  z.strictObject({ type: z.literal("breakoutBroadcast"), message: b64.max(Math.ceil(MAX_BROADCAST_BYTES / 3) * 4) }),
+  /**
+   * ENHANCED meetings whose settings save chat (meetingState.features.chatHistory) only: a copy of
+   * a group chat message this participant sent, IN CLEAR over TLS, for the server to keep sealed
+   * under the KMS. The server refuses it in every other meeting.
+   */
+  z.strictObject({ type: z.literal("chatArchive"), id: z.string().regex(/^[A-Za-z0-9_-]{8,32}$/), text: z.string().min(1).max(MAX_CHAT_TEXT) }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
@@ -183,12 +231,16 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
     members: z.array(memberInfoSchema),
     /** TURN servers to reach the relay through (when the server has --turn-url). */
     iceServers: z.array(iceServerSchema).max(4).optional(),
+    /** Set when this is a breakout room's group (after a moveRoom); absent for the main meeting. */
+    room: roomId.optional(),
+    /** For the meeting's encrypted-file routes (POST/GET /api/meetings/:id/files), while connected. */
+    fileToken: fileTokenSchema.optional(),
   }),
   /** You are the first member: create the MLS group with this id, then send groupCreated. */
   z.strictObject({ type: z.literal("createGroup"), groupId: b64 }),
   z.strictObject({ type: z.literal("memberJoined"), member: memberInfoSchema }),
   z.strictObject({ type: z.literal("memberUpdated"), member: memberInfoSchema }),
-  z.strictObject({ type: z.literal("memberLeft"), memberId, reason: z.enum(["left", "disconnected", "removed"]) }),
+  z.strictObject({ type: z.literal("memberLeft"), memberId, reason: z.enum(["left", "disconnected", "removed", "moved"]) }),
   /** Asks a member to commit these changes to the group (the delivery service's request). */
   z.strictObject({
     type: z.literal("commitRequest"),
@@ -224,8 +276,20 @@ export const serverMessageSchema = z.discriminatedUnion("type", [
     type: z.literal("waitingList"),
     entries: z.array(z.strictObject({ memberId, displayName: z.string().min(1).max(64) })).max(1000),
   }),
-  /** The meeting's host-controlled state. */
-  z.strictObject({ type: z.literal("meetingState"), locked: z.boolean() }),
+  /** The meeting's host-controlled state and its effective feature settings. */
+  z.strictObject({ type: z.literal("meetingState"), locked: z.boolean(), features: meetingFeaturesSchema }),
+  /** Breakout rooms: open or not, who is assigned and present where, and where you are now. */
+  z.strictObject({
+    type: z.literal("breakoutState"),
+    open: z.boolean(),
+    rooms: z.array(breakoutRoomInfoSchema).max(MAX_BREAKOUT_ROOMS),
+    /** When the rooms close by themselves (ms since the Unix epoch), if a host set a duration. */
+    endsAt: z.number().int().nonnegative().nullable(),
+    /** The room this participant is in (null: the main meeting). */
+    room: roomId.nullable(),
+  }),
+  /** A host's encrypted broadcast to every room (relayed unread). */
+  z.strictObject({ type: z.literal("breakoutBroadcast"), from: memberId, message: b64.max(Math.ceil(MAX_BROADCAST_BYTES / 3) * 4) }),
   /** An encrypted application message from `from` (a claim: MLS authenticates the real sender). */
   z.strictObject({ type: z.literal("appMessage"), from: memberId, message: b64 }),
   z.strictObject({ type: z.literal("error"), code: z.string().max(64), message: z.string().max(500), fatal: z.boolean() }),

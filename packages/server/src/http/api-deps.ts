@@ -2,6 +2,7 @@
 import type { AdminToken } from "../auth/admin-token.js";
 import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { MeetingFiles } from "../files/meeting-files.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
 import type { RecordingService } from "../connectors/recording-service.js";
 import type { AttemptGuard } from "./attempt-guard.js";
@@ -25,6 +26,8 @@ export interface ApiDeps {
   readonly limiters: ApiLimiters;
   /** Base of join links; a function because the port is known only after listening. */
   readonly publicUrl: () => string;
+  /** Ciphertext of files shared in live meetings, and who may read it. */
+  readonly files: MeetingFiles;
   /** The connector services (the SIP gateway), when the server runs them; looked up per request. */
   readonly connectors?: () => MeetingConnectors | undefined;
   /** Cloud recording (conclave.ts starts it once listening); looked up per request. */

@@ -51,6 +51,7 @@ export interface ApiCall<A extends Access> {
   readonly principal: PrincipalFor<A>;
 }
 
+/** A handler answers JSON, or RESPONDED when it wrote the response itself (a file download). */
 export type ApiHandler<A extends Access> = (call: ApiCall<A>) => JsonResponse | typeof RESPONDED | Promise<JsonResponse | typeof RESPONDED>;
 
 export interface RouteOptions {

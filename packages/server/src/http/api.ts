@@ -6,6 +6,7 @@ import { registerAccountsApi } from "./accounts-api.js";
 import type { ApiDeps, ApiLimiters } from "./api-deps.js";
 import { ApiRoutes } from "./api-routes.js";
 import { registerGroupsApi } from "./groups-api.js";
+import { registerFilesApi } from "./files-api.js";
 import { registerMeetingsApi } from "./meetings-api.js";
 import { registerRecordingsApi } from "./recordings-api.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
@@ -39,6 +40,7 @@ export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
   registerAccountsApi(api, deps);
   registerGroupsApi(api, deps);
   registerSettingsApi(api, deps);
+  registerFilesApi(api, deps);
   api.route("GET", "/api/openapi.json", "public", () => ({ body: OPENAPI_DOCUMENT }));
   return api;
 }

@@ -217,6 +217,16 @@ export function registerMeetingsApi(api: ApiRoutes, deps: ApiDeps): void {
     return { status: 204, body: null };
   });
 
+  api.route("GET", "/api/meetings/:id/chat", "user", async ({ request, principal }) => {
+    const { meeting } = recordFor(principal, request.params.id!);
+    const chat = await deps.database.chat.list(meeting.id, principalName(principal));
+    return {
+      body: {
+        messages: chat.map((e) => ({ at: new Date(e.at).toISOString(), memberId: e.memberId, displayName: e.displayName, text: e.text, room: e.room })),
+      },
+    };
+  });
+
   api.route("GET", "/api/meetings/:id/participants", "user", async ({ request, principal }) => {
     const { meeting } = recordFor(principal, request.params.id!);
     const log = await deps.database.participants.list(meeting.id, principalName(principal));

@@ -58,6 +58,28 @@ const schemas: Json = {
     properties: { user: ref("User"), csrfToken: { type: "string" }, expiresAt: iso },
   },
   Me: { type: "object", required: ["user", "sessionExpiresAt"], properties: { user: ref("User"), sessionExpiresAt: iso } },
+  ChatHistory: {
+    type: "object",
+    required: ["messages"],
+    properties: {
+      messages: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["at", "memberId", "displayName", "text", "room"],
+          properties: { at: iso, memberId: { type: "string" }, displayName: { type: "string" }, text: { type: "string" }, room: { type: ["string", "null"] } },
+        },
+      },
+    },
+  },
+  FileStored: {
+    type: "object",
+    required: ["fileId", "size"],
+    properties: {
+      fileId: { type: "string", description: "Where the ciphertext is kept, until the meeting ends." },
+      size: { type: "integer", description: "Bytes of ciphertext stored." },
+    },
+  },
   UserList: { type: "object", required: ["users"], properties: { users: { type: "array", items: ref("User") } } },
   UserResponse: { type: "object", required: ["user"], properties: { user: ref("User") } },
   Group: {
@@ -109,6 +131,7 @@ const schemas: Json = {
             description: { type: "string" },
             needsServerSideMember: { type: "boolean" },
             unavailableInE2ee: { type: "string" },
+            notBuilt: { type: "boolean", enum: [true], description: "The feature is not built yet: the setting does nothing for now." },
           },
         },
       },
@@ -319,6 +342,12 @@ interface Operation {
   readonly ok: readonly [number, string?];
   /** Errors besides the authentication ones implied by `access` and the body ones implied by `body`. */
   readonly errors?: readonly ServerErrorCode[];
+  /** The request body is raw bytes (application/octet-stream), not JSON. */
+  readonly binaryBody?: boolean;
+  /** The success response is raw bytes (application/octet-stream). */
+  readonly binaryResponse?: boolean;
+  /** Headers the operation reads (besides the authentication ones). */
+  readonly headers?: readonly { readonly name: string; readonly description: string }[];
 }
 
 const BODY_ERRORS: readonly ServerErrorCode[] = ["BAD_REQUEST", "MALFORMED_JSON", "UNSUPPORTED_MEDIA_TYPE", "BODY_TOO_LARGE"];
@@ -348,9 +377,11 @@ function operation(method: HttpMethod, path: string, op: Operation): Json {
   const codes = [...new Set([...(op.body ? BODY_ERRORS : []), ...authErrors(op.access, method), ...(op.errors ?? [])])];
   const responses: Json = {};
   const [okStatus, okSchema] = op.ok;
-  responses[String(okStatus)] = okSchema
-    ? { description: "Success.", content: { "application/json": { schema: ref(okSchema) } } }
-    : { description: "Success; no body." };
+  responses[String(okStatus)] = op.binaryResponse
+    ? { description: "Success: the bytes.", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }
+    : okSchema
+      ? { description: "Success.", content: { "application/json": { schema: ref(okSchema) } } }
+      : { description: "Success; no body." };
   const byStatus = new Map<number, ServerErrorCode[]>();
   for (const code of codes) {
     const status = SERVER_ERRORS[code].status;
@@ -363,7 +394,10 @@ function operation(method: HttpMethod, path: string, op: Operation): Json {
       content: { "application/json": { schema: ref("Error") } },
     };
   }
-  const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+  const params: Json[] = [
+    ...[...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } })),
+    ...(op.headers ?? []).map((h) => ({ name: h.name, in: "header", required: true, description: h.description, schema: { type: "string" } })),
+  ];
   return {
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
@@ -372,6 +406,7 @@ function operation(method: HttpMethod, path: string, op: Operation): Json {
     security: security(op.access, method),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(op.body ? { requestBody: { required: false, content: { "application/json": { schema: ref(op.body) } } } } : {}),
+    ...(op.binaryBody ? { requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } } } : {}),
     responses,
   };
 }
@@ -556,6 +591,15 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
     },
     DELETE: { access: "user", summary: "Delete a meeting (owner or admin).", ok: [204], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
   },
+  "/api/meetings/{id}/chat": {
+    GET: {
+      access: "user",
+      summary:
+        "The saved chat of an Enhanced meeting whose settings keep chat (owner or admin): group messages participants handed to the server, sealed at rest, so it needs the KMS. E2EE meetings have none.",
+      ok: [200, "ChatHistory"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "KMS_UNAVAILABLE", "DATA_UNREADABLE"],
+    },
+  },
   "/api/meetings/{id}/sip-invites": {
     POST: {
       access: "user",
@@ -615,6 +659,28 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       summary: "Remove the meeting's passcode (refused while passcodeRequired is locked on).",
       ok: [204],
       errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "SETTING_LOCKED"],
+    },
+  },
+  "/api/meetings/{id}/files": {
+    POST: {
+      access: "public",
+      summary: "Upload the ciphertext of a file shared in the meeting's chat (participants in the meeting only, by their file token).",
+      description:
+        "The body is the file as the participant's app encrypted it (chunked AES-256-GCM under a fresh key that travels only inside an MLS message); the server stores it until the meeting ends.",
+      binaryBody: true,
+      headers: [{ name: "X-Conclave-File-Token", description: "The fileToken the server gave this participant in `joined`." }],
+      ok: [201, "FileStored"],
+      errors: ["FILE_TOKEN_INVALID", "FEATURE_DISABLED", "LENGTH_REQUIRED", "FILE_TOO_LARGE", "FILE_QUOTA_EXCEEDED", "UNSUPPORTED_MEDIA_TYPE", "BAD_REQUEST", "RATE_LIMITED", "MEETING_ENDED"],
+    },
+  },
+  "/api/meetings/{id}/files/{fileId}": {
+    GET: {
+      access: "public",
+      summary: "Download the ciphertext of a file shared in the meeting (participants in the meeting only, by their file token).",
+      headers: [{ name: "X-Conclave-File-Token", description: "The fileToken the server gave this participant in `joined`." }],
+      binaryResponse: true,
+      ok: [200],
+      errors: ["FILE_TOKEN_INVALID", "FILE_NOT_FOUND"],
     },
   },
 };

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { canManageUser } from "../accounts/roles.js";
 import { ServerError } from "../errors.js";
-import { E2EE_UNAVAILABLE_REASON, SETTINGS, SETTING_KEYS, settingValueSchema, settingsCatalog, type SettingKey } from "../settings/catalog.js";
+import { SETTINGS, SETTING_KEYS, e2eeUnavailableReason, settingValueSchema, settingsCatalog, type SettingKey } from "../settings/catalog.js";
 import { checkWritable, levelView } from "../settings/levels.js";
 import { resolveAll, type SettingLevel } from "../settings/resolve.js";
 import type { LevelChanges } from "../storage/settings.js";
@@ -94,7 +94,7 @@ export function registerSettingsApi(api: ApiRoutes, deps: ApiDeps): void {
     const resolved = resolveAll(settings.levelsFor(principal.user));
     const out: Record<string, unknown> = {};
     for (const key of SETTING_KEYS) {
-      out[key] = { ...resolved[key], ...(SETTINGS[key].needsServerSideMember ? { unavailableInE2ee: E2EE_UNAVAILABLE_REASON } : {}) };
+      out[key] = { ...resolved[key], ...(SETTINGS[key].needsServerSideMember ? { unavailableInE2ee: e2eeUnavailableReason(key) } : {}) };
     }
     return { body: { settings: out } };
   });

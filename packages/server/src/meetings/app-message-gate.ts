@@ -19,7 +19,7 @@ export interface AppMessageLimits {
 
 export const DEFAULT_APP_MESSAGE_LIMITS: Required<AppMessageLimits> = { perMember: 100, windowMs: 10_000 };
 
-export type AppMessageVerdict = { ok: true } | { ok: false; code: Extract<ServerErrorCode, "APP_MESSAGE_REJECTED" | "APP_MESSAGE_TOO_LARGE" | "APP_MESSAGE_RATE_LIMITED">; detail: string };
+export type AppMessageVerdict = { ok: true; epoch: bigint } | { ok: false; code: Extract<ServerErrorCode, "APP_MESSAGE_REJECTED" | "APP_MESSAGE_TOO_LARGE" | "APP_MESSAGE_RATE_LIMITED">; detail: string };
 
 export class AppMessageGate {
   readonly #limits: Required<AppMessageLimits>;
@@ -44,7 +44,7 @@ export class AppMessageGate {
     if (framing.epoch > group.epoch || framing.epoch + APP_MESSAGE_EPOCHS <= group.epoch) {
       return { ok: false, code: "APP_MESSAGE_REJECTED", detail: `epoch ${framing.epoch}, the group is at ${group.epoch}` };
     }
-    return { ok: true };
+    return { ok: true, epoch: framing.epoch };
   }
 
   /** Fixed window per member; stale windows are dropped as the map grows. */

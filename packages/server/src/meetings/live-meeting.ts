@@ -22,9 +22,11 @@ import {
   type MemberInfo,
   type ServerMessage,
   type TrackInfo,
+  type MeetingFeatures,
 } from "@conclave/protocol";
 import { DEFAULT_JOIN_BATCH_MS, DeliveryService, type DeliveryEvent, type DeliveryOutput } from "./delivery-service.js";
 import { AppMessageGate } from "./app-message-gate.js";
+import { DEFAULT_MEETING_FEATURES } from "@conclave/protocol";
 import type { Meeting } from "../storage/meetings.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
@@ -79,6 +81,12 @@ interface Participant {
   banKey: string;
   inGroup: boolean;
   media: MediaPeer | null;
+  /**
+   * The first epoch of the group this participant holds keys for (undefined: none yet).
+   * Application messages of earlier epochs are not relayed to it: it could not read them, and a
+   * message never reaches someone who joined after it was sent.
+   */
+  sinceEpoch: bigint | undefined;
   /** false: signaling and MLS only (`conclave bot --no-media`); no relay peer is attached. */
   wantsMedia: boolean;
 }
@@ -108,11 +116,28 @@ export interface JoinRequest {
   connection: ParticipantConnection;
   role: MeetingRole;
   banKey: string;
+  /**
+   * Already let into the meeting (moving between its main room and breakout rooms): no waiting
+   * room, lock or ban check here — the meeting checked when it first let the participant in.
+   */
+  admitted?: boolean;
   /** Connectors a host asked for (a room system it called) skip the waiting room. */
   invitedByHost?: boolean;
   /** false: the member asked for signaling and MLS only. Absent means true. */
   wantsMedia?: boolean;
 }
+
+/** A participant as the meeting holds it (for moves between rooms). */
+export interface ParticipantInfo {
+  identity: MemberIdentity;
+  connection: ParticipantConnection;
+  role: MeetingRole;
+  banKey: string;
+  /** false: signaling and MLS only (`conclave bot --no-media`); kept across breakout room moves. */
+  wantsMedia: boolean;
+}
+
+export type HostControlMessage = Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" | "inviteRoomSystem" }>;
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
 
@@ -137,6 +162,14 @@ export interface LiveMeetingOptions {
   metrics?: ServerMetrics;
   /** TURN servers with fresh credentials for a participant being admitted (none: no TURN). */
   iceServersFor?: (memberId: string) => IceServerInfo[];
+  /** Set for a breakout room: its id (in its MLS group id and in `joined.room`). */
+  roomId?: string;
+  /** The meeting's effective feature settings, sent to every member in `meetingState`. */
+  features?: MeetingFeatures;
+  /** The participant's token for the meeting's encrypted-file routes (sent in `joined`). */
+  fileTokenFor?: (memberId: string) => string | undefined;
+  /** Whether a host or co-host is in another room of this meeting (a breakout room). */
+  hostElsewhere?: () => boolean;
   /** Someone was admitted or left (the participant log, sealed at rest: storage/participant-log.ts). */
   onParticipant?: (event: ParticipantLogEvent) => void;
   /** Connector services (the SIP gateway), when the server runs them. */
@@ -159,7 +192,7 @@ export interface ParticipantLogEvent {
   readonly reason?: "left" | "disconnected" | "removed";
 }
 
-function logIdentity(identity: MemberIdentity): { memberId: string; displayName: string; kind: string } {
+export function logIdentity(identity: MemberIdentity): { memberId: string; displayName: string; kind: string } {
   return { memberId: identity.memberId, displayName: identity.displayName, kind: identity.kind === "person" ? "person" : identity.connector };
 }
 
@@ -179,6 +212,7 @@ export class LiveMeeting {
   readonly #opts: LiveMeetingOptions;
   /** Size, framing and rate checks for encrypted application messages (relayed unread). */
   readonly #appMessages = new AppMessageGate();
+  #features: MeetingFeatures;
   #closed = false;
   /** Commits and Welcomes serialised once for all their recipients, by the service's bytes. */
   readonly #fanout = new WeakMap<Uint8Array, Uint8Array>();
@@ -192,8 +226,10 @@ export class LiveMeeting {
     this.#opts = opts;
     this.#media = opts.media;
     this.#policy = opts.policy ?? OPEN_POLICY;
+    this.#features = { ...(opts.features ?? DEFAULT_MEETING_FEATURES) };
     this.#ds = new DeliveryService({
-      groupIdBase: new TextEncoder().encode(`conclave:${opts.meeting.id}`),
+      // Each breakout room is a group of its own: another group id, another epoch, other keys.
+      groupIdBase: new TextEncoder().encode(opts.roomId === undefined ? `conclave:${opts.meeting.id}` : `conclave:${opts.meeting.id}/room:${opts.roomId}`),
       // Commits are checked against the meeting's suite (post-quantum meetings: X-Wing).
       suite: opts.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       emit: (out) => this.#deliver(out),
@@ -222,6 +258,64 @@ export class LiveMeeting {
     return this.#participants.has(memberId) || this.#waiting.has(memberId);
   }
 
+  /** The breakout room this is (undefined: the main meeting). */
+  get roomId(): string | undefined {
+    return this.#opts.roomId;
+  }
+
+  /** The meeting's effective feature settings as its members were told. */
+  get features(): MeetingFeatures {
+    return { ...this.#features };
+  }
+
+  /** New effective feature settings (an admin changed them): every member is told at once. */
+  setFeatures(features: MeetingFeatures): void {
+    if (this.#closed || sameFeatures(features, this.#features)) return;
+    this.#features = { ...features };
+    this.#broadcast({ type: "meetingState", locked: this.#locked, features: this.features });
+  }
+
+  /** Ids of the participants let in (not the waiting ones), in arrival order. */
+  get participantIds(): string[] {
+    return [...this.#participants.keys()];
+  }
+
+  /** A participant let in (for moving it to another room of the meeting); undefined otherwise. */
+  participant(memberId: string): ParticipantInfo | undefined {
+    const p = this.#participants.get(memberId);
+    return p && { identity: p.identity, connection: p.connection, role: p.role, banKey: p.banKey, wantsMedia: p.wantsMedia };
+  }
+
+  /** Whether this participant holds the group's keys (a full member of its MLS group). */
+  isGroupMember(memberId: string): boolean {
+    return this.#ds.isMember(memberId);
+  }
+
+  /** Whether a host or co-host is here. */
+  get hasHost(): boolean {
+    return this.#hostPresent();
+  }
+
+  /** A host elsewhere in the meeting changed this participant's role. */
+  updateRole(memberId: string, role: "cohost" | "participant"): boolean {
+    const target = this.#participants.get(memberId);
+    if (!target || target.role === "host") return false;
+    target.role = role;
+    this.#broadcast({ type: "memberUpdated", member: info(target) });
+    if (role === "cohost") this.#sendWaitingList();
+    return true;
+  }
+
+  /** Refuses this ban key from now on (a host in another room removed someone without rejoin). */
+  ban(banKey: string): void {
+    this.#banned.add(banKey);
+  }
+
+  /** Sends a message to every participant let in here (not the waiting ones). */
+  sendToAll(msg: ServerMessage): void {
+    this.#broadcast(msg);
+  }
+
   /**
    * A validated join request (the registry checked passcode, key package and identity). Hosts go
    * straight in; others wait in the waiting room, or until a host arrives when the meeting does
@@ -231,6 +325,10 @@ export class LiveMeeting {
     if (this.#closed) throw new Error("meeting is closed");
     const isHost = req.role !== "participant";
     if (this.has(req.identity.memberId)) return { ok: false, code: "MEMBER_ID_TAKEN" };
+    if (req.admitted) {
+      this.#admit(req);
+      return { ok: true, state: "joined" };
+    }
     if (!isHost && this.#banned.has(req.banKey)) return { ok: false, code: "BANNED" };
     if (!isHost && this.#locked) return { ok: false, code: "MEETING_LOCKED" };
     const reason = isHost || req.invitedByHost ? null : this.#policy.waitingRoom ? "waitingRoom" : !this.#policy.joinBeforeHost && !this.#hostPresent() ? "hostAbsent" : null;
@@ -343,6 +441,14 @@ export class LiveMeeting {
       case "inviteRoomSystem":
         this.#hostControl(p, msg);
         return;
+      case "moveRoom":
+      case "breakoutOpen":
+      case "breakoutClose":
+      case "breakoutBroadcast":
+      case "chatArchive":
+        // The meeting's rooms (breakout-rooms.ts) handle these before they get here.
+        p.connection.send({ type: "error", code: "REQUEST_FAILED", message: errorMessage("REQUEST_FAILED", "breakout rooms are not available here"), fatal: false });
+        return;
       default: {
         const never: never = msg;
         throw new Error(`unhandled message ${(never as { type: string }).type}`);
@@ -376,8 +482,11 @@ export class LiveMeeting {
     return null;
   }
 
-  /** A participant left or its connection dropped: the others rekey without it. */
-  leave(memberId: string, reason: "left" | "disconnected" | "removed"): void {
+  /**
+   * A participant left or its connection dropped (or it moved to another room of the meeting):
+   * the others rekey without it.
+   */
+  leave(memberId: string, reason: "left" | "disconnected" | "removed" | "moved"): void {
     if (this.#waiting.delete(memberId)) {
       this.#sendWaitingList();
       if (this.size === 0) this.#opts.onEmpty?.();
@@ -390,7 +499,8 @@ export class LiveMeeting {
     p.media = null;
     if (p.inGroup && this.#opts.metrics) this.#leftAt.set(memberId, performance.now());
     this.#ds.leave(memberId);
-    this.#opts.onParticipant?.({ event: "left", ...logIdentity(p.identity), reason });
+    // A move between rooms of the meeting is not leaving it (breakout-rooms.ts logs who really leaves).
+    if (reason !== "moved") this.#opts.onParticipant?.({ event: "left", ...logIdentity(p.identity), reason });
     this.#broadcast({ type: "memberLeft", memberId, reason });
     if (p.role !== "participant" && !this.#hostPresent()) this.#sendWaitingList();
     if (this.size === 0) this.#opts.onEmpty?.();
@@ -416,10 +526,11 @@ export class LiveMeeting {
 
   #admit(req: JoinRequest): void {
     const { identity, connection } = req;
-    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, wantsMedia: req.wantsMedia !== false };
+    const p: Participant = { identity, connection, role: req.role, banKey: req.banKey, inGroup: false, media: null, sinceEpoch: undefined, wantsMedia: req.wantsMedia !== false };
     this.#participants.set(identity.memberId, p);
     // TURN credentials only now, on admission: a waiting participant gets none.
     const iceServers = this.#opts.iceServersFor?.(identity.memberId) ?? [];
+    const fileToken = this.#opts.fileTokenFor?.(identity.memberId);
     connection.send({
       type: "joined",
       memberId: identity.memberId,
@@ -428,11 +539,13 @@ export class LiveMeeting {
       mlsSuite: this.meeting.postQuantum ? MLS_SUITES.postQuantum : MLS_SUITES.default,
       members: [...this.#participants.values()].map(info),
       ...(iceServers.length > 0 ? { iceServers } : {}),
+      ...(this.#opts.roomId !== undefined ? { room: this.#opts.roomId } : {}),
+      ...(fileToken !== undefined ? { fileToken } : {}),
     });
-    connection.send({ type: "meetingState", locked: this.#locked });
+    connection.send({ type: "meetingState", locked: this.#locked, features: this.features });
     if (p.role !== "participant") this.#sendWaitingList();
     this.#broadcast({ type: "memberJoined", member: info(p) }, identity.memberId);
-    this.#opts.onParticipant?.({ event: "joined", ...logIdentity(identity) });
+    if (!req.admitted) this.#opts.onParticipant?.({ event: "joined", ...logIdentity(identity) });
     this.#ds.join(identity.memberId, identity, req.keyPackage);
   }
 
@@ -448,7 +561,7 @@ export class LiveMeeting {
 
   #hostPresent(): boolean {
     for (const p of this.#participants.values()) if (p.role === "host" || p.role === "cohost") return true;
-    return false;
+    return this.#opts.hostElsewhere?.() ?? false;
   }
 
   #sendWaitingList(): void {
@@ -458,6 +571,15 @@ export class LiveMeeting {
     }
   }
 
+  /**
+   * A host control from a participant of this meeting who may be in one of its breakout rooms
+   * (its role and connection there): admitting, denying, locking and ending are meeting-wide.
+   */
+  control(issuer: Pick<ParticipantInfo, "role" | "connection" | "identity">, msg: HostControlMessage): void {
+    if (this.#closed) return;
+    this.#hostControl(issuer, msg);
+  }
+
   /** Tells the hosts and co-hosts present something about the meeting (e.g. a refused room system). */
   notifyHosts(code: string, message: string): void {
     for (const p of this.#participants.values()) {
@@ -465,7 +587,7 @@ export class LiveMeeting {
     }
   }
 
-  #hostControl(p: Participant, msg: Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" | "inviteRoomSystem" }>): void {
+  #hostControl(p: Pick<ParticipantInfo, "role" | "connection" | "identity">, msg: HostControlMessage): void {
     const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND") => p.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
     if (p.role === "participant" || (msg.type === "endMeeting" && p.role !== "host")) return refuse("NOT_HOST");
     switch (msg.type) {
@@ -515,7 +637,7 @@ export class LiveMeeting {
       }
       case "lockMeeting":
         this.#locked = msg.locked;
-        this.#broadcast({ type: "meetingState", locked: this.#locked });
+        this.#broadcast({ type: "meetingState", locked: this.#locked, features: this.features });
         return;
       case "endMeeting":
         this.#opts.onEnded?.();
@@ -580,11 +702,16 @@ export class LiveMeeting {
       return;
     }
     const out: ServerMessage = { type: "appMessage", from, message: msg.message };
+    // Only to members who hold keys of the message's epoch: a joiner added after it never gets it.
+    const canRead = (q: Participant | undefined): q is Participant => q !== undefined && q.sinceEpoch !== undefined && q.sinceEpoch <= verdict.epoch;
     if (msg.to === undefined) {
-      this.#broadcast(out, from);
+      for (const [id, q] of this.#participants) if (id !== from && canRead(q)) q.connection.send(out);
       return;
     }
-    for (const id of new Set(msg.to)) if (id !== from) this.#participants.get(id)?.connection.send(out);
+    for (const id of new Set(msg.to)) {
+      const q = this.#participants.get(id);
+      if (id !== from && canRead(q)) q.connection.send(out);
+    }
   }
 
   #requireMedia(p: Participant): MediaPeer | null {
@@ -628,6 +755,7 @@ export class LiveMeeting {
         send({ type: "commitRejected", epoch: out.epoch.toString(), reason: out.reason });
         return;
       case "welcome":
+        p.sinceEpoch = out.epoch;
         p.connection.sendFrame(this.#encodedOnce(out.welcome, () => ({ type: "welcome", epoch: out.epoch.toString(), welcome: toBase64(out.welcome) })));
         return;
       case "epochConfirmed":
@@ -646,11 +774,13 @@ export class LiveMeeting {
       }
       case "inGroup":
         p.inGroup = true;
+        p.sinceEpoch ??= this.#ds.epoch; // the founder, at epoch 0
         this.#attachMedia(p);
         this.#broadcast({ type: "memberUpdated", member: info(p) });
         return;
       case "leftGroup":
         p.inGroup = false;
+        p.sinceEpoch = undefined;
         p.media?.close();
         p.media = null;
         this.#broadcast({ type: "memberUpdated", member: info(p) });
@@ -703,6 +833,10 @@ export class LiveMeeting {
   #broadcast(msg: ServerMessage, except?: string): void {
     for (const [id, p] of this.#participants) if (id !== except) p.connection.send(msg);
   }
+}
+
+function sameFeatures(a: MeetingFeatures, b: MeetingFeatures): boolean {
+  return (Object.keys(a) as (keyof MeetingFeatures)[]).every((k) => a[k] === b[k]);
 }
 
 /** Whether a commit (PublicMessage) visibly adds a connector credential. */

@@ -5,10 +5,9 @@
  * encryption type allows the participant's kind.
  */
 import { createHash } from "node:crypto";
-import { MLS_SUITES, checkKeyPackage, isProtocolError, type ClientMessage, type MemberIdentity } from "@conclave/protocol";
+import { MLS_SUITES, checkKeyPackage, isProtocolError, type ClientMessage, type MeetingFeatures, type MemberIdentity } from "@conclave/protocol";
 import { fromBase64 } from "@conclave/protocol";
 import {
-  LiveMeeting,
   MAX_PARTICIPANTS,
   OPEN_POLICY,
   type MediaRoom,
@@ -17,6 +16,8 @@ import {
   type ParticipantConnection,
   type ParticipantLogEvent,
 } from "./live-meeting.js";
+import { BreakoutMeeting } from "./breakout-rooms.js";
+import type { MeetingFiles } from "../files/meeting-files.js";
 import type { Meeting } from "../storage/meetings.js";
 import type { MeetingStore } from "../storage/meetings.js";
 import type { ConnectorTickets } from "../connectors/tickets.js";
@@ -30,8 +31,17 @@ import { serverMetrics, type ServerMetrics } from "../observability/server-metri
 
 export interface MeetingRegistryOptions {
   store: MeetingStore;
-  /** Creates the media room of a meeting (the relay); omitted, meetings have signaling only. */
-  createMediaRoom?: (meetingId: string) => MediaRoom;
+  /**
+   * Creates a relay room: the meeting's (its id) or a breakout room's (`<id>/room:<roomId>`);
+   * omitted, meetings have signaling only.
+   */
+  createMediaRoom?: (relayRoomId: string) => MediaRoom;
+  /** The meeting's effective feature settings (chat, polls, …), resolved when it goes live. */
+  featuresFor?: (meeting: Meeting) => MeetingFeatures;
+  /** Where files shared in meetings are kept (ciphertext), and the participants' tokens for them. */
+  files?: MeetingFiles;
+  /** A group chat message to keep after the meeting (Enhanced meetings whose settings save chat). */
+  onChatArchive?: (meetingId: string, message: { memberId: string; displayName: string; text: string; room: string | null }) => void;
   commitTimeoutMs?: number;
   ackTimeoutMs?: number;
   /** The guessing budget shared with HTTP lookups and sign-ins; default: its own, with `limits`. */
@@ -67,7 +77,7 @@ export interface JoinContext {
 
 
 export type JoinOutcome =
-  | { ok: true; meeting: LiveMeeting; memberId: string }
+  | { ok: true; meeting: BreakoutMeeting; memberId: string }
   | { ok: false; code: JoinErrorCode; message: string };
 
 export type JoinErrorCode = Extract<
@@ -89,7 +99,7 @@ export type JoinErrorCode = Extract<
 
 export class MeetingRegistry {
   readonly #opts: MeetingRegistryOptions;
-  readonly #live = new Map<string, LiveMeeting>();
+  readonly #live = new Map<string, BreakoutMeeting>();
   readonly #attempts: AttemptGuard;
   #closed = false;
   readonly #metrics: ServerMetrics | undefined;
@@ -117,9 +127,16 @@ export class MeetingRegistry {
     });
   }
 
-  /** The live meeting with this id, if anyone is in it. */
-  get(meetingId: string): LiveMeeting | undefined {
+  /** The live meeting with this id (its main room and breakout rooms), if anyone is in it. */
+  get(meetingId: string): BreakoutMeeting | undefined {
     return this.#live.get(meetingId);
+  }
+
+  /** Resolves every live meeting's feature settings again (an admin changed settings). */
+  refreshFeatures(): void {
+    const featuresFor = this.#opts.featuresFor;
+    if (!featuresFor) return;
+    for (const live of this.#live.values()) live.setFeatures(featuresFor(live.meeting));
   }
 
   async join(msg: Extract<ClientMessage, { type: "join" }>, who: JoinContext, connection: ParticipantConnection): Promise<JoinOutcome> {
@@ -192,27 +209,35 @@ export class MeetingRegistry {
     let live = this.#live.get(record.id);
     if (!live) {
       const id = record.id;
-      live = new LiveMeeting({
+      const files = this.#opts.files;
+      const createMediaRoom = this.#opts.createMediaRoom;
+      live = new BreakoutMeeting({
         meeting: record,
         policy: this.#opts.policyFor?.(record) ?? OPEN_POLICY,
+        ...(this.#opts.featuresFor ? { features: this.#opts.featuresFor(record) } : {}),
         // Ending keeps only the meeting's record: the live state (members, MLS ordering, media) goes.
         onEnded: () => {
           this.#opts.store.markEnded(id);
           this.#live.delete(id);
+          void files?.endMeeting(id);
         },
-        ...(this.#opts.createMediaRoom ? { media: this.#opts.createMediaRoom(id) } : {}),
+        ...(createMediaRoom ? { media: createMediaRoom(id), createRoomMedia: createMediaRoom } : {}),
+        ...(files ? { fileTokenFor: (memberId: string) => files.grant(id, memberId), onParticipantGone: (memberId: string) => files.revoke(id, memberId) } : {}),
         ...(this.#opts.commitTimeoutMs !== undefined ? { commitTimeoutMs: this.#opts.commitTimeoutMs } : {}),
         ...(this.#opts.ackTimeoutMs !== undefined ? { ackTimeoutMs: this.#opts.ackTimeoutMs } : {}),
         ...(this.#opts.security ? { security: this.#opts.security.child({ meetingId: id }) } : {}),
         ...(this.#metrics ? { metrics: this.#metrics } : {}),
         ...(this.#opts.iceServersFor ? { iceServersFor: this.#opts.iceServersFor } : {}),
         ...(this.#opts.onParticipant ? { onParticipant: (e: ParticipantLogEvent) => this.#opts.onParticipant?.(id, e) } : {}),
+        ...(this.#opts.onChatArchive ? { onChatArchive: (m: { memberId: string; displayName: string; text: string; room: string | null }) => this.#opts.onChatArchive?.(id, m) } : {}),
         ...(this.#opts.connectors ? { connectors: lateConnectors(this.#opts.connectors) } : {}),
         onEmpty: () => {
           const current = this.#live.get(id);
           if (current && current.size === 0) {
             this.#live.delete(id);
             current.close();
+            // Everyone has gone: the meeting's shared files go too (only ciphertext, but no one needs it).
+            void files?.endMeeting(id);
           }
         },
       });

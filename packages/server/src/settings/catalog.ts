@@ -26,6 +26,13 @@ interface CommonDefinition {
    * transcription bot). End-to-end encrypted meetings have none, so the feature is unavailable there.
    */
   readonly needsServerSideMember: boolean;
+  /** Why the feature is off in E2EE meetings, when it is not the media reason (E2EE_UNAVAILABLE_REASON). */
+  readonly e2eeReason?: string;
+  /**
+   * The feature it governs is not built yet: the key is kept (stored values and locks stay
+   * valid for when it is), the catalog says so, and the web app does not offer it.
+   */
+  readonly notBuilt?: true;
 }
 
 export type SettingDefinition = CommonDefinition & (BooleanDefinition | EnumDefinition);
@@ -34,8 +41,23 @@ export type SettingDefinition = CommonDefinition & (BooleanDefinition | EnumDefi
 export const E2EE_UNAVAILABLE_REASON =
   "Unavailable in end-to-end encrypted meetings: it needs a server-side member that can read the media, and in E2EE meetings only participants hold the keys.";
 
-function bool(label: string, defaultValue: boolean, description: string, needsServerSideMember = false) {
-  return { type: "boolean", default: defaultValue, label, description, needsServerSideMember } as const;
+function bool(label: string, defaultValue: boolean, description: string, needsServerSideMember = false, e2eeReason?: string) {
+  return { type: "boolean", default: defaultValue, label, description, needsServerSideMember, ...(e2eeReason !== undefined ? { e2eeReason } : {}) } as const;
+}
+
+/** A setting whose feature is not built yet (see CommonDefinition.notBuilt). */
+function notBuilt<D extends object>(d: D): D & { readonly notBuilt: true } {
+  return { ...d, notBuilt: true };
+}
+
+/** Why saving chat on the server is off in E2EE meetings. */
+export const CHAT_HISTORY_E2EE_REASON =
+  "Unavailable in end-to-end encrypted meetings: the server would have to read the chat. Participants can save the chat on their own devices instead.";
+
+/** Why a setting's feature is unavailable in E2EE meetings, or undefined when it is available. */
+export function e2eeUnavailableReason(key: SettingKey): string | undefined {
+  const d: SettingDefinition = SETTINGS[key];
+  return d.needsServerSideMember ? (d.e2eeReason ?? E2EE_UNAVAILABLE_REASON) : undefined;
 }
 
 export const SETTINGS = {
@@ -71,13 +93,25 @@ export const SETTINGS = {
     description: "How long cloud recordings are kept before they are deleted (crypto-shredded: their data key is destroyed).",
     needsServerSideMember: false,
   } as const satisfies EnumDefinition<"forever" | "7d" | "30d" | "90d" | "365d"> & CommonDefinition,
-  liveStreaming: bool("Live streaming", false, "Meetings may be streamed to an external service.", true),
-  liveTranscription: bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true),
+  liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
+  liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
   breakoutRooms: bool("Breakout rooms", true, "Hosts may split a meeting into smaller rooms."),
   polling: bool("Polls", true, "Hosts may run polls."),
   reactions: bool("Reactions", true, "Participants may send emoji reactions."),
   inMeetingChat: bool("In-meeting chat", true, "Participants may chat with everyone in the meeting."),
   privateChat: bool("Private chat", true, "Participants may send private messages to one another."),
+  chatHistory: bool(
+    "Save chat in Enhanced meetings",
+    false,
+    "In Enhanced meetings, participants' apps also send their group chat messages to the server, which keeps them with the meeting's record, encrypted at rest under the KMS. Private messages and files are never saved.",
+    true,
+    CHAT_HISTORY_E2EE_REASON,
+  ),
+  fileSharing: bool(
+    "File sharing",
+    true,
+    "Participants may share files in chat. Files are encrypted on the sender's device; the server keeps only their ciphertext, until the meeting ends.",
+  ),
 } as const satisfies Record<string, SettingDefinition>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -126,6 +160,8 @@ export interface CatalogEntry {
   needsServerSideMember: boolean;
   /** For needsServerSideMember features: why they are unavailable in E2EE meetings. */
   unavailableInE2ee?: string;
+  /** The feature is not built yet: the setting does nothing, and the web app does not show it. */
+  notBuilt?: true;
 }
 
 export function settingsCatalog(): CatalogEntry[] {
@@ -139,7 +175,8 @@ export function settingsCatalog(): CatalogEntry[] {
       label: d.label,
       description: d.description,
       needsServerSideMember: d.needsServerSideMember,
-      ...(d.needsServerSideMember ? { unavailableInE2ee: E2EE_UNAVAILABLE_REASON } : {}),
+      ...(d.needsServerSideMember ? { unavailableInE2ee: e2eeUnavailableReason(key) } : {}),
+      ...(d.notBuilt ? { notBuilt: true as const } : {}),
     };
   });
 }

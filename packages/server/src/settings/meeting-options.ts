@@ -13,7 +13,7 @@
  */
 import { ServerError } from "../errors.js";
 import type { Encryption } from "../storage/meetings.js";
-import { E2EE_UNAVAILABLE_REASON, SETTINGS, SETTING_KEYS, type SettingKey, type SettingValues } from "./catalog.js";
+import { SETTINGS, SETTING_KEYS, e2eeUnavailableReason, type SettingKey, type SettingValues } from "./catalog.js";
 import { effectiveValues, type ResolvedSettings } from "./resolve.js";
 
 export interface MeetingRequest {
@@ -113,7 +113,7 @@ export function meetingSettingsSnapshot(settings: ResolvedSettings, encryption: 
     for (const key of SETTING_KEYS) {
       if (SETTINGS[key].needsServerSideMember) {
         values[key] = false;
-        unavailable[key] = E2EE_UNAVAILABLE_REASON;
+        unavailable[key] = e2eeUnavailableReason(key)!;
       }
     }
   }

@@ -18,7 +18,8 @@ import type { WebSocket, RawData } from "ws";
 import { MAX_SIGNALING_MESSAGE_BYTES, encodeMessage, isProtocolError, parseClientMessage, type ServerMessage } from "@conclave/protocol";
 import { messageInProgress, setMaxMessageBytes } from "./ws-limits.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
-import type { LiveMeeting, ParticipantConnection } from "../meetings/live-meeting.js";
+import type { ParticipantConnection } from "../meetings/live-meeting.js";
+import type { BreakoutMeeting } from "../meetings/breakout-rooms.js";
 import { errorMessage, type ServerErrorCode } from "../errors.js";
 import type { ServerMetrics } from "../observability/server-metrics.js";
 
@@ -53,16 +54,23 @@ export interface SignalingOptions {
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
   /** Counts error messages by code and rate-limited connections. */
   metrics?: ServerMetrics;
+  /**
+   * Sees every signaling text frame of every connection, both ways, as it crosses the server
+   * (an audit hook: tests use it to check that no chat text, file byte or vote ever does).
+   */
+  tap?: SignalingTap;
   /** A connection cut for abuse (for the security log): which limit, from where, joined or not. */
   onAbuse?: (event: SignalingAbuse, address: string, joined: boolean) => void;
 }
+
+export type SignalingTap = (direction: "in" | "out", text: string) => void;
 
 /** Why a connection was cut. */
 export type SignalingAbuse = "message_timeout" | "message_too_large" | "malformed_messages" | "message_flood";
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
   const address = req.socket.remoteAddress ?? "unknown";
-  let meeting: LiveMeeting | null = null;
+  let meeting: BreakoutMeeting | null = null;
   let memberId: string | null = null;
   let joining = false;
   let malformed = 0;
@@ -72,7 +80,10 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
 
   const connection: ParticipantConnection = {
     send(msg: ServerMessage) {
-      if (ws.readyState === ws.OPEN) ws.send(encodeMessage(msg));
+      if (ws.readyState !== ws.OPEN) return;
+      const text = encodeMessage(msg);
+      opts.tap?.("out", text);
+      ws.send(text);
     },
     sendFrame(frame: Uint8Array) {
       // A text frame from bytes already encoded (the same buffer for every member of a fan-out).
@@ -141,6 +152,7 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
       return;
     }
     const text = data.toString();
+    opts.tap?.("in", text);
     let msg;
     try {
       msg = parseClientMessage(text);

@@ -7,6 +7,7 @@ import { KeyManager } from "@conclave/kms";
 import type { KeyManagement } from "../kms/runtime.js";
 import { SqliteKeyStore } from "./data-keys.js";
 import { ParticipantLog } from "./participant-log.js";
+import { ChatHistory } from "./chat-history.js";
 import { ServerError } from "../errors.js";
 import { GroupStore } from "./groups.js";
 import { InvitationStore } from "./invitations.js";
@@ -41,6 +42,7 @@ export class Database {
   readonly #invitations: InvitationStore;
   readonly #settings: SettingsStore;
   readonly #participants: ParticipantLog;
+  readonly #chat: ChatHistory;
   readonly #keys: KeyManager | undefined;
   #closed = false;
 
@@ -55,6 +57,7 @@ export class Database {
     this.#invitations = new InvitationStore(this, this.#users, now);
     this.#settings = new SettingsStore(this, now);
     this.#participants = new ParticipantLog(this);
+    this.#chat = new ChatHistory(this);
   }
 
   /** Open (creating if needed) the database file and apply pending migrations. The directory must exist. */
@@ -111,6 +114,11 @@ export class Database {
 
   get participants(): ParticipantLog {
     return this.#participants;
+  }
+
+  /** The saved chat of Enhanced meetings whose settings keep it (sealed under the KMS). */
+  get chat(): ChatHistory {
+    return this.#chat;
   }
 
   /** The key manager of data at rest; KMS_UNAVAILABLE if the database was opened without one. */

@@ -171,4 +171,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE meetings ADD COLUMN post_quantum INTEGER NOT NULL DEFAULT 0 CHECK (post_quantum IN (0, 1));
     `,
   },
+  {
+    version: 7,
+    name: "chat history of Enhanced meetings",
+    // Group chat messages that participants' apps hand to the server in Enhanced meetings whose
+    // settings save chat (chatHistory), sealed under the meeting's data key: deleting the
+    // meeting shreds them with it.
+    sql: `
+      CREATE TABLE chat_history (
+        seq        INTEGER PRIMARY KEY,
+        meeting_id TEXT    NOT NULL REFERENCES meetings (id) ON DELETE CASCADE,
+        at         INTEGER NOT NULL,
+        sealed     BLOB    NOT NULL
+      ) STRICT;
+      CREATE INDEX chat_history_by_meeting ON chat_history (meeting_id, at);
+    `,
+  },
 ];

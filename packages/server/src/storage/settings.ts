@@ -48,11 +48,25 @@ function parseValue(key: SettingKey, text: string): SettingValue | undefined {
 export class SettingsStore {
   readonly #db: Database;
   readonly #now: () => number;
+  readonly #listeners = new Set<() => void>();
 
   /** @internal Created by Database. */
   constructor(db: Database, now: () => number) {
     this.#db = db;
     this.#now = now;
+  }
+
+  /**
+   * Calls `listener` after every write at any level (live meetings re-resolve their features).
+   * Returns the function that stops it.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(): void {
+    for (const l of [...this.#listeners]) l();
   }
 
   account(): StoredLevel {
@@ -89,6 +103,7 @@ export class SettingsStore {
           ).run(key, next.value, next.locked, this.#now());
       }
     })();
+    this.#changed();
   }
 
   writeGroup(groupId: string, changes: LevelChanges): void {
@@ -103,6 +118,7 @@ export class SettingsStore {
           ).run(groupId, key, next.value, next.locked, this.#now());
       }
     })();
+    this.#changed();
   }
 
   /** Users cannot lock: `locked` in a change is ignored (the API refuses it before). */
@@ -118,6 +134,7 @@ export class SettingsStore {
           ).run(userId, key, next.value, this.#now());
       }
     })();
+    this.#changed();
   }
 }
 

@@ -18,6 +18,7 @@ const catalogEntry = z.object({
   description: z.string(),
   needsServerSideMember: z.boolean(),
   unavailableInE2ee: z.string().optional(),
+  notBuilt: z.literal(true).optional(),
 });
 export type CatalogEntry = z.infer<typeof catalogEntry>;
 

@@ -5,8 +5,19 @@
  * the controller backs off and joins again as a NEW member with a new key package (session
  * state is never persisted), keeping the camera and microphone open.
  */
-import { MeetingMediaState, MeetingSession, type MediaState } from "@conclave/client";
-import { MLS_SUITES, createWebCryptoSFrameCrypto, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
+import {
+  Collaboration,
+  MeetingMediaState,
+  MeetingSession,
+  fetchFileTransport,
+  type BreakoutView,
+  type ChatEntry,
+  type MediaState,
+  type PollView,
+  type RaisedHand,
+  type Reaction,
+} from "@conclave/client";
+import { MLS_SUITES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
 import { EMPTY_STATS } from "../e2ee/e2ee-worker-client.js";
@@ -58,7 +69,28 @@ export interface MeetingSnapshot {
   remoteMedia: ReadonlyMap<string, MediaState>;
   /** Who a host spotlights for everyone (empty: nobody). */
   spotlight: readonly string[];
+  /** The meeting's feature settings (chat, private chat, reactions, polls, breakout rooms, files). */
+  features: MeetingFeatures;
+  /** The breakout room this participant is in (null: the main meeting). */
+  room: string | null;
+  /** Chat this participant sent and received, oldest first (end-to-end encrypted). */
+  chat: readonly ChatEntry[];
+  /** Raised hands in the order they went up. */
+  hands: RaisedHand[];
+  polls: PollView[];
+  breakout: BreakoutView;
 }
+
+const NO_BREAKOUT: BreakoutView = { open: false, rooms: [], endsAt: null, room: null };
+const NO_FEATURES: MeetingFeatures = {
+  inMeetingChat: false,
+  privateChat: false,
+  reactions: false,
+  polling: false,
+  breakoutRooms: false,
+  fileSharing: false,
+  chatHistory: false,
+};
 
 /** A host's request to this participant, for the view to show. */
 export interface HostRequest {
@@ -99,6 +131,8 @@ export class MeetingController {
   readonly #opts: MeetingControllerOptions;
   #session: MeetingSession | null = null;
   #mediaState: MeetingMediaState | null = null;
+  /** Chat, reactions and hands, polls and breakout rooms of the current connection. */
+  #collab: Collaboration | null = null;
   #channel: BrowserSignalingChannel | null = null;
   #media: MediaConnection | null = null;
   #phase: MeetingPhase = "connecting";
@@ -119,6 +153,14 @@ export class MeetingController {
   onChange: ((s: MeetingSnapshot) => void) | null = null;
   /** A host asked this participant to mute (done) or to unmute (only the person can). */
   onHostRequest: ((r: HostRequest) => void) | null = null;
+  /** Someone reacted (this participant too): the view shows it on their tile for a few seconds. */
+  onReaction: ((r: { memberId: string; fromName: string; emoji: Reaction; self: boolean }) => void) | null = null;
+  /** A chat message arrived or was sent. */
+  onChat: ((entry: ChatEntry) => void) | null = null;
+  /** A host's message to every breakout room. */
+  onBroadcast: ((b: { fromName: string; text: string }) => void) | null = null;
+  /** A host lowered this participant's hand. */
+  onHandLowered: ((byName: string) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -149,7 +191,105 @@ export class MeetingController {
       notices: this.#notices,
       remoteMedia: this.#mediaState?.remote ?? new Map(),
       spotlight: this.#mediaState?.spotlight ?? [],
+      features: s?.features ?? NO_FEATURES,
+      room: s?.room ?? null,
+      chat: this.#collab?.chat.entries ?? [],
+      hands: this.#collab?.reactions.raisedHands ?? [],
+      polls: this.#collab?.polls.polls ?? [],
+      breakout: this.#collab?.breakout.state ?? NO_BREAKOUT,
     };
+  }
+
+  // ---- chat, reactions, hands, polls, breakout rooms (end-to-end encrypted) ----------------
+
+  /** Chat to everyone in this participant's group (the main meeting or its breakout room). */
+  sendChat(text: string): Promise<ChatEntry> {
+    return this.#require().chat.send(text);
+  }
+
+  /** A private message: only `memberId` can read it. */
+  sendPrivateChat(memberId: string, text: string): Promise<ChatEntry> {
+    return this.#require().chat.sendPrivate(memberId, text);
+  }
+
+  /** Shares a file (encrypted here, uploaded as ciphertext), to everyone or privately. */
+  async shareFile(file: File, to?: string): Promise<ChatEntry> {
+    const data = new Uint8Array(await file.arrayBuffer());
+    return this.#require().chat.shareFile(data, { name: file.name || "file", mediaType: file.type, ...(to !== undefined ? { to } : {}) });
+  }
+
+  /** Downloads and decrypts a shared file on this device. */
+  async downloadFile(entryId: string): Promise<Blob> {
+    const collab = this.#require();
+    const entry = collab.chat.entries.find((e) => e.id === entryId);
+    const bytes = await collab.chat.download(entryId);
+    return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: entry?.file?.mediaType || "application/octet-stream" });
+  }
+
+  /** The chat as text, to save on this device. */
+  chatTranscript(): string {
+    return this.#collab?.chat.transcript() ?? "";
+  }
+
+  react(emoji: Reaction): Promise<void> {
+    return this.#require().reactions.react(emoji);
+  }
+
+  setHand(raised: boolean): Promise<void> {
+    const r = this.#require().reactions;
+    return raised ? r.raiseHand() : r.lowerHand();
+  }
+
+  get handRaised(): boolean {
+    return this.#collab?.reactions.handRaised ?? false;
+  }
+
+  /** Hosts and co-hosts: lower someone's hand, for everyone. */
+  lowerHandOf(memberId: string): Promise<void> {
+    return this.#require().reactions.lowerHandOf(memberId);
+  }
+
+  launchPoll(spec: { question: string; options: string[]; multiple: boolean; anonymous: boolean }): Promise<PollView> {
+    return this.#require().polls.launch(spec);
+  }
+
+  votePoll(pollId: string, choices: number[]): Promise<void> {
+    return this.#require().polls.vote(pollId, choices);
+  }
+
+  endPoll(pollId: string): Promise<void> {
+    return this.#require().polls.end(pollId);
+  }
+
+  sharePollResults(pollId: string): Promise<void> {
+    return this.#require().polls.share(pollId);
+  }
+
+  /** Hosts and co-hosts: open breakout rooms (names travel encrypted; the server gets ids). */
+  openBreakout(rooms: { name: string; members: string[] }[], durationSec?: number): Promise<void> {
+    return this.#require().breakout.openRooms(rooms, durationSec !== undefined ? { durationSec } : {});
+  }
+
+  closeBreakout(): void {
+    this.#collab?.breakout.closeRooms();
+  }
+
+  broadcastToRooms(text: string): Promise<void> {
+    return this.#require().breakout.broadcast(text);
+  }
+
+  visitRoom(roomId: string): Promise<void> {
+    return this.#require().breakout.visit(roomId);
+  }
+
+  returnToMain(): Promise<void> {
+    return this.#require().breakout.returnToMain();
+  }
+
+  #require(): Collaboration {
+    const c = this.#collab;
+    if (!c || this.#phase !== "in-meeting") throw new UiError("NOT_CONNECTED");
+    return c;
   }
 
   /** Frame counters from the E2EE worker (for the diagnostics panel and tests). */
@@ -373,6 +513,32 @@ export class MeetingController {
       if (r.action === "mute" && this.#opts.media.micOn) void this.setMicOn(false);
       this.onHostRequest?.({ fromName: r.fromName, action: r.action });
     });
+    this.#collab?.close();
+    const collab = new Collaboration(session, { files: fetchFileTransport(location.origin) });
+    this.#collab = collab;
+    collab.chat.on("message", (entry) => {
+      this.onChat?.(entry);
+      this.#emit();
+    });
+    collab.reactions.on("reaction", (r) => this.onReaction?.({ memberId: r.from, fromName: r.fromName, emoji: r.emoji, self: r.from === session.memberId }));
+    collab.reactions.on("hands", () => this.#emit());
+    collab.reactions.on("handLowered", (l) => this.onHandLowered?.(l.byName));
+    collab.polls.on("poll", () => this.#emit());
+    collab.breakout.on("state", () => this.#emit());
+    collab.breakout.on("broadcast", (b) => this.onBroadcast?.({ fromName: b.fromName, text: b.text }));
+    for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout] as const) {
+      (emitter as unknown as { on(e: "error", l: (e: { code: string }) => void): void }).on("error", (e) => this.#noteError(e.code));
+    }
+    // Another group (a breakout room, or back): another relay room, so new media connections,
+    // made when the first epoch there arrives; the code there is another one.
+    session.on("room", () => {
+      if (this.#session !== session) return;
+      this.#teardownMedia();
+      this.#lastMembers = null;
+      this.#lastCodeChange = null;
+      this.#emit();
+    });
+    session.on("features", () => this.#emit());
     session.on("joined", () => {
       this.#waitingReason = null;
       if (this.#session === session) this.#setPhase("waiting");

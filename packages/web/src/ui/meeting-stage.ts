@@ -27,6 +27,8 @@ const LEVEL_POLL_MS = 300;
 /** The main speaker changes only after it has been quiet this long (no flicker between two voices). */
 const SPEAKER_HOLD_MS = 1500;
 const PAGER_HEIGHT = 44;
+/** How long a reaction stays on the sender's tile. */
+const REACTION_MS = 4000;
 
 export type ViewMode = "gallery" | "speaker";
 
@@ -38,6 +40,8 @@ interface Tile {
   audio: HTMLAudioElement | null;
   name: HTMLElement;
   mic: HTMLElement;
+  /** Shown while this participant's hand is raised. */
+  hand: HTMLElement;
   avatar: HTMLElement;
   menuButton: HTMLButtonElement | null;
   videoTrack: MediaStreamTrack | null;
@@ -73,6 +77,7 @@ export class MeetingStage {
   #levelTimer: ReturnType<typeof setInterval> | null = null;
   #observer: ResizeObserver | null = null;
   #frame = 0;
+  #hands: ReadonlySet<string> = new Set();
 
   constructor(opts: MeetingStageOptions) {
     this.#opts = opts;
@@ -124,6 +129,31 @@ export class MeetingStage {
     return this.#sinkId;
   }
 
+  /** Shows a reaction on the sender's tile (null: this participant's own) for a few seconds. */
+  showReaction(memberId: string | null, emoji: string): void {
+    const tile = memberId === null ? this.#self : this.#tiles.get(memberId);
+    if (!tile) return;
+    const badge = h("span", { class: "tile-reaction", "data-testid": "tile-reaction", "data-emoji": emoji, role: "img", "aria-label": t("stage.reacted", { name: tile.label, emoji }) }, emoji);
+    tile.el.append(badge);
+    setTimeout(() => badge.remove(), REACTION_MS);
+  }
+
+  /** Whose hands are raised (member ids; this participant's own included). */
+  setHands(raised: ReadonlySet<string>): void {
+    this.#hands = raised;
+    this.#applyHands();
+  }
+
+  #applyHands(): void {
+    const selfId = this.#snapshot?.selfId ?? null;
+    for (const tile of [this.#self, ...this.#tiles.values()]) {
+      if (tile.kind === "screen") continue;
+      const up = tile.kind === "self" ? selfId !== null && this.#hands.has(selfId) : this.#hands.has(tile.id);
+      tile.hand.hidden = !up;
+      tile.el.toggleAttribute("data-hand-raised", up);
+    }
+  }
+
   close(): void {
     if (this.#levelTimer) clearInterval(this.#levelTimer);
     this.#levelTimer = null;
@@ -140,6 +170,7 @@ export class MeetingStage {
     this.#syncRemoteTiles(s);
     this.#syncScreenTiles(s);
     this.#renderSelf();
+    this.#applyHands();
     this.#layout();
   }
 
@@ -214,6 +245,7 @@ export class MeetingStage {
     const mic = h("span", { class: "tile-mic", role: "img", "aria-label": t("stage.muted"), title: t("stage.muted"), hidden: true }, icon(ICONS.micOff));
     const nameEl = h("span", { class: "tile-name" });
     const avatar = h("div", { class: "avatar" });
+    const hand = h("span", { class: "tile-hand", "data-testid": "tile-hand", role: "img", "aria-label": t("stage.handRaised"), hidden: true }, icon(ICONS.hand));
     const audio = kind === "remote" ? h("audio", { autoplay: true }) : null;
     const testid = kind === "self" ? "self-tile" : kind === "screen" ? "screen-tile" : "video-tile";
     const el = h(
@@ -222,6 +254,7 @@ export class MeetingStage {
       video,
       avatar,
       h("div", { class: "tile-label" }, kind === "screen" ? icon(ICONS.screen) : mic, nameEl),
+      hand,
       audio,
     );
     let menuButton: HTMLButtonElement | null = null;
@@ -230,7 +263,7 @@ export class MeetingStage {
       menuButton.addEventListener("click", () => this.#openTileMenu(tile));
       el.append(menuButton);
     }
-    const tile: Tile = { id, kind, el, video, audio, name: nameEl, mic, avatar, menuButton, videoTrack: null, audioTrack: null, label: "" };
+    const tile: Tile = { id, kind, el, video, audio, name: nameEl, mic, hand, avatar, menuButton, videoTrack: null, audioTrack: null, label: "" };
     this.#rename(tile, name);
     this.grid.append(el);
     this.#tiles.set(id, tile);

@@ -19,6 +19,13 @@ import { h, icon, initials, replaceChildren } from "./dom.js";
 import { ICONS } from "./icons.js";
 import { MeetingStage } from "./meeting-stage.js";
 import { installShortcuts, shortcutsPanel, type ShortcutAction } from "./shortcuts.js";
+import { REACTIONS, type ChatEntry } from "@conclave/client";
+import { ChatPanel } from "./chat-panel.js";
+import { PollsPanel } from "./polls-panel.js";
+import { BreakoutPanel } from "./breakout-panel.js";
+
+/** The side panels; one is open at a time. */
+type Side = "people" | "chat" | "polls" | "breakout";
 
 export interface MeetingViewOptions {
   meetingId: string;
@@ -81,6 +88,21 @@ export class MeetingView {
   #lastShownEpoch: bigint | null = null;
   #snapshot: MeetingSnapshot;
   readonly #removeShortcuts: () => void;
+  readonly #chat: ChatPanel;
+  readonly #polls: PollsPanel;
+  readonly #breakout: BreakoutPanel;
+  readonly #chatButton: HTMLButtonElement;
+  readonly #chatUnread = h("span", { class: "count", "data-testid": "chat-unread", hidden: true }, "0");
+  #unread = 0;
+  readonly #reactButton: HTMLButtonElement;
+  readonly #reactionsPanel: Panel;
+  readonly #handButton: HTMLButtonElement;
+  readonly #pollsButton: HTMLButtonElement;
+  readonly #breakoutButton: HTMLButtonElement;
+  readonly #handsQueue = h("section", { class: "hands-queue", "data-testid": "hands-queue", "aria-labelledby": "hands-title", hidden: true });
+  #side: Side | null = null;
+  #moreTools!: { chat: HTMLButtonElement; react: HTMLButtonElement; hand: HTMLButtonElement; polls: HTMLButtonElement; breakout: HTMLButtonElement };
+  #pollCount = 0;
 
   constructor(root: HTMLElement, opts: MeetingViewOptions) {
     this.#opts = opts;
@@ -139,6 +161,40 @@ export class MeetingView {
     this.#leaveButton = h("button", { type: "button", class: "control danger", "data-testid": "leave-button", "aria-keyshortcuts": "L" }, icon(ICONS.leave), h("span", { class: "control-label" }, t("controls.leave")));
     this.#leaveButton.addEventListener("click", () => this.#leave());
 
+    // Chat, reactions and a raised hand, polls, breakout rooms (all end-to-end encrypted).
+    this.#chat = new ChatPanel(opts.controller, () => this.#openSide(null));
+    this.#polls = new PollsPanel(opts.controller, () => this.#openSide(null));
+    this.#breakout = new BreakoutPanel(opts.controller, () => this.#openSide(null));
+    this.#chatButton = h("button", { type: "button", class: "control secondary", "aria-controls": "chat", "data-testid": "chat-button" }, icon(ICONS.chat), h("span", { class: "control-label" }, t("controls.chat")), this.#chatUnread);
+    this.#chatButton.addEventListener("click", () => this.#toggleSide("chat"));
+    this.#pollsButton = h("button", { type: "button", class: "control secondary", "aria-controls": "polls", "data-testid": "polls-button" }, icon(ICONS.poll), h("span", { class: "control-label" }, t("controls.polls")));
+    this.#pollsButton.addEventListener("click", () => this.#toggleSide("polls"));
+    this.#breakoutButton = h("button", { type: "button", class: "control secondary", "aria-controls": "breakout", "data-testid": "breakout-button", hidden: true }, icon(ICONS.door), h("span", { class: "control-label" }, t("controls.breakout")));
+    this.#breakoutButton.addEventListener("click", () => this.#toggleSide("breakout"));
+    this.#reactionsPanel = createPanel({ title: t("reactions.title"), testid: "reactions-panel" });
+    replaceChildren(
+      this.#reactionsPanel.body,
+      h(
+        "div",
+        { class: "reaction-picker", role: "group", "aria-label": t("reactions.pick") },
+        ...REACTIONS.map((emoji) => {
+          const b = h("button", { type: "button", class: "reaction-button", "data-testid": "reaction-button", "data-emoji": emoji, "aria-label": t("reactions.send", { emoji }) }, emoji);
+          b.addEventListener("click", () => {
+            this.#reactionsPanel.close();
+            opts.controller.react(emoji).catch(() => this.#toast(t("reactions.failed")));
+          });
+          return b;
+        }),
+      ),
+      h("p", { class: "help" }, t("reactions.help")),
+    );
+    this.#reactButton = h("button", { type: "button", class: "control secondary", "data-testid": "reactions-button", "aria-haspopup": "dialog" }, icon(ICONS.smile), h("span", { class: "control-label" }, t("controls.react")));
+    this.#reactButton.addEventListener("click", () => this.#reactionsPanel.open(this.#reactButton));
+    this.#handButton = h("button", { type: "button", class: "control secondary", "data-testid": "raise-hand-button" });
+    this.#handButton.addEventListener("click", () => {
+      opts.controller.setHand(!opts.controller.handRaised).catch(() => this.#toast(t("hands.failed")));
+    });
+
     // More: devices (camera, microphone, speaker) and the shortcuts.
     this.#shortcutsPanel = shortcutsPanel();
     this.#morePanel = createPanel({ title: t("more.title"), testid: "more-panel" });
@@ -150,8 +206,25 @@ export class MeetingView {
     this.#camSelect.addEventListener("change", () => void this.#switchDevice("video", this.#camSelect.value));
     this.#micSelect.addEventListener("change", () => void this.#switchDevice("audio", this.#micSelect.value));
     this.#speakerSelect.addEventListener("change", () => void this.#switchSpeaker(this.#speakerSelect.value));
+    // On phones the bar keeps only the essentials: these tools are here too.
+    const tool = (testid: string, paths: readonly string[], label: string, act: () => void): HTMLButtonElement => {
+      const b = h("button", { type: "button", class: "button", "data-testid": testid }, icon(paths), label);
+      b.addEventListener("click", () => {
+        this.#morePanel.close();
+        act();
+      });
+      return b;
+    };
+    this.#moreTools = {
+      chat: tool("more-chat", ICONS.chat, t("controls.chat"), () => this.#openSide("chat")),
+      react: tool("more-reactions", ICONS.smile, t("controls.react"), () => this.#reactionsPanel.open(this.#moreButton)),
+      hand: tool("more-raise-hand", ICONS.hand, t("controls.raiseHand"), () => void opts.controller.setHand(!opts.controller.handRaised).catch(() => this.#toast(t("hands.failed")))),
+      polls: tool("more-polls", ICONS.poll, t("controls.polls"), () => this.#openSide("polls")),
+      breakout: tool("more-breakout", ICONS.door, t("controls.breakout"), () => this.#openSide("breakout")),
+    };
     replaceChildren(
       this.#morePanel.body,
+      h("div", { class: "row more-tools" }, this.#moreTools.chat, this.#moreTools.react, this.#moreTools.hand, this.#moreTools.polls, this.#moreTools.breakout),
       h("h3", {}, t("more.devices")),
       h(
         "div",
@@ -241,6 +314,7 @@ export class MeetingView {
       this.#hostControls,
       // Recording on this device: in the People panel, so the control bar stays thumb-sized on phones.
       h("section", { class: "local-recording", "aria-label": "Record on this device" }, this.#localRecording.button, this.#localRecording.status),
+      this.#handsQueue,
       this.#participantList,
       h("p", { class: "help" }, t("people.help")),
     );
@@ -255,7 +329,16 @@ export class MeetingView {
         brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
         this.#recording.notice,
-        h("div", { class: "stage" }, h("main", { class: "tiles", id: "main", "aria-label": t("meeting.main") }, this.#waitingCard, this.#stage.grid, this.#stage.pager), this.#sidebar),
+        this.#breakout.banner,
+        h(
+          "div",
+          { class: "stage" },
+          h("main", { class: "tiles", id: "main", "aria-label": t("meeting.main") }, this.#waitingCard, this.#stage.grid, this.#stage.pager),
+          this.#sidebar,
+          this.#chat.element,
+          this.#polls.element,
+          this.#breakout.element,
+        ),
         h(
           "footer",
           { class: "controls", "aria-label": t("controls.label"), "data-testid": "control-bar" },
@@ -264,6 +347,11 @@ export class MeetingView {
           this.#screenButton,
           this.#layoutButton,
           this.#participantsButton,
+          this.#chatButton,
+          this.#reactButton,
+          this.#handButton,
+          this.#pollsButton,
+          this.#breakoutButton,
           this.#moreButton,
           this.#leaveButton,
         ),
@@ -273,6 +361,7 @@ export class MeetingView {
         this.#codePanel.dialog,
         this.#morePanel.dialog,
         this.#shortcutsPanel.dialog,
+        this.#reactionsPanel.dialog,
       ),
     );
     opts.media.onChange = () => {
@@ -281,6 +370,13 @@ export class MeetingView {
       this.#stage.render(this.#snapshot);
     };
     opts.controller.onHostRequest = (r) => this.#hostRequest(r);
+    opts.controller.onReaction = (r) => this.#stage.showReaction(r.self ? null : r.memberId, r.emoji);
+    opts.controller.onChat = (entry) => this.#onChat(entry);
+    opts.controller.onBroadcast = (b) => {
+      const toast = this.#toast(t("breakout.broadcastFrom", { name: b.fromName, text: b.text }), ICONS.door, undefined, 15_000);
+      toast.setAttribute("data-testid", "breakout-broadcast-toast");
+    };
+    opts.controller.onHandLowered = (byName) => this.#toast(t("hands.loweredBy", { name: byName }), ICONS.hand);
     this.#removeShortcuts = installShortcuts((action) => this.#run(action));
     this.render(this.#snapshot);
   }
@@ -290,7 +386,11 @@ export class MeetingView {
     this.#removeShortcuts();
     this.#stage.close();
     this.#opts.controller.onHostRequest = null;
-    for (const p of [this.#shieldPanel, this.#codePanel, this.#morePanel, this.#shortcutsPanel]) p.close();
+    this.#opts.controller.onReaction = null;
+    this.#opts.controller.onChat = null;
+    this.#opts.controller.onBroadcast = null;
+    this.#opts.controller.onHandLowered = null;
+    for (const p of [this.#shieldPanel, this.#codePanel, this.#morePanel, this.#shortcutsPanel, this.#reactionsPanel]) p.close();
     for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[data-meeting-dialog]")) d.close();
     document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-end-meeting"]')?.close();
     document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-leave"]')?.close();
@@ -306,6 +406,106 @@ export class MeetingView {
     this.#stage.render(s);
     this.#renderParticipants(s);
     this.#renderControls();
+    this.#renderCollaboration(s);
+  }
+
+  /** Chat, reactions, hands, polls and breakout rooms: what the meeting's settings allow. */
+  #renderCollaboration(s: MeetingSnapshot): void {
+    const f = s.features;
+    const inMeeting = s.phase === "in-meeting";
+    const hosting = s.role !== "participant" && inMeeting;
+    // A feature the settings turn off is not offered (its panel closes).
+    this.#chatButton.hidden = !(f.inMeetingChat || f.privateChat);
+    this.#reactButton.hidden = !f.reactions;
+    this.#pollsButton.hidden = !f.polling;
+    // Hosts keep the breakout panel while they move between rooms (a visit is a leave and a
+    // join: the phase passes through "waiting" until the room's group takes them in).
+    this.#breakoutButton.hidden = !f.breakoutRooms || s.role === "participant";
+    for (const [side, button] of [["chat", this.#chatButton], ["polls", this.#pollsButton], ["breakout", this.#breakoutButton]] as const) {
+      button.disabled = !inMeeting;
+      if (this.#side === side && button.hidden) this.#openSide(null);
+    }
+    this.#reactButton.disabled = !inMeeting;
+    this.#handButton.disabled = !inMeeting;
+    const tools = this.#moreTools;
+    tools.chat.hidden = this.#chatButton.hidden;
+    tools.react.hidden = this.#reactButton.hidden;
+    tools.polls.hidden = this.#pollsButton.hidden;
+    tools.breakout.hidden = this.#breakoutButton.hidden;
+    for (const b of Object.values(tools)) b.disabled = !inMeeting;
+    const raised = this.#opts.controller.handRaised;
+    setControl(this.#handButton, ICONS.hand, raised ? t("controls.lowerHand") : t("controls.raiseHand"), false, !inMeeting);
+    this.#handButton.classList.toggle("active", raised);
+    this.#handButton.setAttribute("aria-pressed", String(raised));
+    tools.hand.replaceChildren(icon(ICONS.hand), raised ? t("controls.lowerHand") : t("controls.raiseHand"));
+    this.#chat.render(s);
+    this.#polls.render(s);
+    this.#breakout.render(s);
+    this.#stage.setHands(new Set(s.hands.map((x) => x.memberId)));
+    // A new poll while the panel is closed: point at it.
+    if (s.polls.length > this.#pollCount && this.#side !== "polls" && s.polls.some((p) => !p.mine && p.open && p.myChoices === null)) {
+      this.#toast(t("polls.newPoll"), ICONS.poll);
+      this.#pollsButton.classList.add("attention");
+    }
+    this.#pollCount = s.polls.length;
+    this.#renderHands(s, hosting);
+  }
+
+  /** The raised hands, in the order they went up, for hosts and co-hosts (who can lower them). */
+  #renderHands(s: MeetingSnapshot, hosting: boolean): void {
+    const others = s.hands.filter((x) => x.memberId !== s.selfId || hosting);
+    this.#handsQueue.hidden = !hosting || others.length === 0;
+    if (this.#handsQueue.hidden) return;
+    const focused = this.#handsQueue.contains(document.activeElement) ? document.activeElement?.getAttribute("data-focus-key") : null;
+    replaceChildren(
+      this.#handsQueue,
+      h("h3", { id: "hands-title" }, icon(ICONS.hand), t("hands.title", { count: others.length })),
+      h(
+        "ol",
+        { class: "hands-list" },
+        ...others.map((x) => {
+          const lower = h("button", { type: "button", class: "button small", "data-testid": "lower-hand-button", "data-focus-key": `lower:${x.memberId}`, "aria-label": t("hands.lowerLabel", { name: x.displayName }) }, t("hands.lower"));
+          lower.addEventListener("click", () => void this.#opts.controller.lowerHandOf(x.memberId).catch(() => this.#toast(t("hands.failed"))));
+          return h("li", { class: "hand-entry", "data-testid": "hand-entry", "data-member-id": x.memberId, "data-participant-name": x.displayName }, h("span", {}, x.displayName), lower);
+        }),
+      ),
+    );
+    if (focused) this.#handsQueue.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  #onChat(entry: ChatEntry): void {
+    if (entry.mine || this.#side === "chat") return;
+    this.#unread += 1;
+    this.#chatUnread.textContent = String(this.#unread);
+    this.#chatUnread.hidden = false;
+    this.#announce.textContent = entry.private ? t("chat.newPrivate", { name: entry.fromName }) : t("chat.newFrom", { name: entry.fromName });
+  }
+
+  #toggleSide(side: Side): void {
+    this.#openSide(this.#side === side ? null : side);
+  }
+
+  /** Opens one side panel (closing the others), or none. */
+  #openSide(side: Side | null): void {
+    this.#side = side;
+    this.#sidebar.hidden = side !== "people";
+    this.#chat.element.hidden = side !== "chat";
+    this.#polls.element.hidden = side !== "polls";
+    this.#breakout.element.hidden = side !== "breakout";
+    for (const [s, b] of [["people", this.#participantsButton], ["chat", this.#chatButton], ["polls", this.#pollsButton], ["breakout", this.#breakoutButton]] as const) {
+      b.setAttribute("aria-expanded", String(side === s));
+      b.classList.toggle("active", side === s);
+    }
+    if (side === "chat") {
+      this.#unread = 0;
+      this.#chatUnread.hidden = true;
+      this.#chat.focus();
+    }
+    if (side === "polls") {
+      this.#pollsButton.classList.remove("attention");
+      this.#polls.focus();
+    }
+    if (side === "breakout") this.#breakout.focus();
   }
 
   /** What a control button or its keyboard shortcut does. */
@@ -351,9 +551,8 @@ export class MeetingView {
   }
 
   #setSidebar(open: boolean): void {
-    this.#sidebar.hidden = !open;
-    this.#participantsButton.setAttribute("aria-expanded", String(open));
-    this.#participantsButton.classList.toggle("active", open);
+    if (open) this.#openSide("people");
+    else if (this.#side === "people" || this.#side === null) this.#openSide(null);
   }
 
   #renderStatus(s: MeetingSnapshot): void {

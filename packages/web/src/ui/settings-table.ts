@@ -159,7 +159,8 @@ export function settingsTable(opts: SettingsTableOptions): HTMLElement {
   };
 
   const render = (): void => {
-    replaceChildren(list, ...opts.catalog.map(row));
+    // A setting whose feature is not built yet is not offered (it would change nothing).
+    replaceChildren(list, ...opts.catalog.filter((entry) => !entry.notBuilt).map(row));
   };
   render();
   return h("div", { class: "settings-table" }, list, announce);
