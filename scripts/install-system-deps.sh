@@ -33,6 +33,7 @@ pykmip-server            python3-pykmip    test
 strings                  binutils          test
 ffmpeg                   ffmpeg            server
 espeak-ng                espeak-ng         server
+ffprobe                  ffmpeg            test
 baresip                  baresip-core      test
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
 /usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test

@@ -83,3 +83,31 @@ export function countRandomNonceUse(key: DataKey): void {
   if (s.uses >= MAX_RANDOM_NONCE_USES) throw new KmsError("KMS_CONFIG_INVALID", "this data key has encrypted 2^32 values; rotate it");
   s.uses++;
 }
+
+/** A data key in transit to a connector process over its IPC channel (never logged, never on disk). */
+export interface DataKeyTransfer {
+  id: string;
+  kind: string;
+  objectId: string;
+  /** The key bytes, base64. */
+  key: string;
+}
+
+/**
+ * Hands a data key to a supervised connector process (the recording connector encrypts what it
+ * writes itself, so no clear media ever crosses into the server or onto disk). Only for the
+ * parent→child IPC pipe; the caller must not log or store the result.
+ */
+export function exportDataKey(key: DataKey): DataKeyTransfer {
+  return { id: key.id, kind: key.object.kind, objectId: key.object.id, key: keyBytes(key).toString("base64") };
+}
+
+/** The inverse of exportDataKey, in the connector process. */
+export function importDataKey(t: DataKeyTransfer): DataKey {
+  const bytes = Buffer.from(t.key, "base64");
+  try {
+    return DataKey.fromBytes(t.id, { kind: t.kind, id: t.objectId }, bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}

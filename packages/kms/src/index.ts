@@ -5,7 +5,7 @@
  */
 export { KMS_ERRORS, KMS_RETRY_AFTER_SECONDS, KmsError, isKmsError, type KmsErrorCode } from "./errors.js";
 export { describeRef, type ObjectRef } from "./object-ref.js";
-export { DataKey } from "./data-key.js";
+export { DataKey, exportDataKey, importDataKey, type DataKeyTransfer } from "./data-key.js";
 export { seal, open, openString, looksSealed, decodeSealedHeader, type SealedHeader } from "./envelope.js";
 export {
   DEFAULT_CHUNK_SIZE,

@@ -24,10 +24,12 @@ import { handleSignalingConnection, type SignalingTap } from "./signaling/connec
 import type { MeetingFilesLimits } from "./files/meeting-files.js";
 import { meetingFeatures } from "./settings/meeting-features.js";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { networkInterfaces } from "node:os";
 import { ConnectorTickets } from "./connectors/tickets.js";
 import { SipService, type SipListening } from "./connectors/sip-service.js";
 import { DialInPasscodes } from "./connectors/dial-in.js";
+import { RecordingService } from "./connectors/recording-service.js";
 import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
@@ -66,6 +68,8 @@ export interface ConclaveServer extends RunningServer {
   readonly sip: SipService | null;
   /** Where the SIP gateway listens (empty without SIP). */
   readonly sipListening: readonly SipListening[];
+  /** Cloud recording (null for a signaling-only server: there is no media to record). */
+  readonly recordings: RecordingService | null;
 }
 
 /**
@@ -106,6 +110,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relaySettings?.listenAddress !== undefined) await checkBindable(relaySettings.listenAddress);
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   let sip: SipService | null = null;
+  let recordings: RecordingService | null = null;
   const tickets = new ConnectorTickets();
   const metrics = opts.metrics ?? new Metrics();
   // One security-log line per address and kind of abuse per 10 s (a flood would write one per socket).
@@ -117,6 +122,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     ...(opts.limits ? { attemptLimits: opts.limits } : {}),
     metrics,
     connectors: () => sip ?? undefined,
+    recordings: () => recordings ?? undefined,
     routes(_router, context) {
       const { settings, users } = context.database;
       // A meeting's features follow its owner's settings as they are now (an admin-token
@@ -179,7 +185,9 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       });
     },
     async onClose() {
-      // Room systems hang up first (their connectors leave the meetings), then the meetings close.
+      // Recordings finalize and room systems hang up first (their connectors leave the
+      // meetings), then the meetings close.
+      await recordings?.close();
       await sip?.close();
       registry?.close();
       relay?.close();
@@ -191,6 +199,10 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   });
   if (relaySettings !== undefined) running.context.logger.info(describeRelay(relaySettings));
   adminToken = running.adminToken;
+  if (relay) {
+    recordings = recordingService(config, running, registry!);
+    await recordings.start();
+  }
   let sipListening: SipListening[] = [];
   if (config.sip !== undefined) {
     sip = sipService(config, running, registry!, relaySettings);
@@ -202,7 +214,35 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     }
     for (const l of sipListening) running.context.logger.info(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}`);
   }
-  return { ...running, registry: registry!, relay, sip, sipListening };
+  return { ...running, registry: registry!, relay, sip, sipListening, recordings };
+}
+
+/** Cloud recording: recorder processes join as `recording` connectors; files under <dataDir>/recordings. */
+function recordingService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry): RecordingService {
+  const context = running.context;
+  const { database } = context;
+  const serverHost = config.host !== undefined && config.host !== "0.0.0.0" && config.host !== "::" ? config.host : "127.0.0.1";
+  const settingsOf = (owner: string | null) => {
+    const user = owner === null ? undefined : database.users.get(owner);
+    return resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user));
+  };
+  return new RecordingService({
+    registry,
+    logger: context.logger,
+    dir: join(config.dataDir, "recordings"),
+    keys: () => database.keys,
+    signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
+    ca: readFileSync(running.certFile, "utf8"),
+    meeting: (id) => {
+      const m = context.meetings.get(id);
+      return m === undefined ? undefined : { encryption: m.encryption, ownerUserId: context.meetings.meetingPolicy(id)?.ownerUserId ?? null, ended: m.endedAt !== undefined };
+    },
+    recordingAllowed: (owner) => settingsOf(owner).cloudRecording.value,
+    retentionDays: (owner) => {
+      const v = settingsOf(owner).recordingRetention.value;
+      return v === "forever" ? null : Number(v.slice(0, -1));
+    },
+  });
 }
 
 /** The SIP connector of a configuration: the gateway listens with the server's certificate. */

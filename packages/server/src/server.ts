@@ -4,6 +4,7 @@
  * plugs into. The running server owns every socket it accepts and the database; close()
  * releases all of them, once, in order.
  */
+import type { RecordingService } from "./connectors/recording-service.js";
 import { MAX_PRE_JOIN_MESSAGE_BYTES, MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
@@ -107,6 +108,8 @@ export interface ServerHooks {
   fileLimits?: MeetingFilesLimits;
   /** The connector services (the SIP gateway) for the API's host invitations; looked up per request. */
   connectors?: () => MeetingConnectors | undefined;
+  /** Cloud recording for the API; looked up per request. */
+  recordings?: () => RecordingService | undefined;
 }
 
 /** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
@@ -242,7 +245,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
   const limiters = defaultLimiters(attempts);
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}) });
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}) });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,

@@ -89,6 +89,7 @@ test("the settings table has the required keys, types and defaults", () => {
     waitingRoom: true,
     joinBeforeHost: false,
     cloudRecording: false,
+    recordingRetention: "forever",
     liveStreaming: false,
     liveTranscription: false,
     breakoutRooms: true,

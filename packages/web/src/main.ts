@@ -27,6 +27,7 @@ import { h, replaceChildren } from "./ui/dom.js";
 import { renderJoinView, type JoinRequest } from "./ui/join-view.js";
 import { MeetingView } from "./ui/meeting-view.js";
 import { renderMeetingsPage } from "./ui/meetings-page.js";
+import { renderRecordingsPage } from "./ui/recordings-page.js";
 import { renderMySettingsPage } from "./ui/my-settings-page.js";
 import { pageHead, renderShell, type Section } from "./ui/shell.js";
 import { renderAcceptInvitation, signInCard } from "./ui/sign-in-view.js";
@@ -192,6 +193,7 @@ async function showStart(focusAccount: boolean, u: User | null): Promise<void> {
 
 const SECTION: Record<Exclude<Route["kind"], "meeting" | "start" | "invite" | "not-found">, Section> = {
   meetings: "meetings",
+  recordings: "recordings",
   settings: "settings",
   "admin-settings": "admin",
   "admin-users": "admin",
@@ -211,6 +213,9 @@ async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite"
     case "meetings":
       document.title = title(t("shell.meetings"));
       return renderMeetingsPage(main, u);
+    case "recordings":
+      document.title = "Recordings · Conclave";
+      return renderRecordingsPage(main);
     case "settings":
       document.title = title(t("shell.mySettings"));
       return renderMySettingsPage(main, {

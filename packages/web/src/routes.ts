@@ -11,6 +11,7 @@ export type Route =
   | { kind: "start"; signIn: boolean }
   | { kind: "invite"; token: string }
   | { kind: "meetings" }
+  | { kind: "recordings" }
   | { kind: "settings" }
   | { kind: "admin-settings"; level: SettingsLevel }
   | { kind: "admin-users" }
@@ -34,6 +35,8 @@ export function parseRoute(pathname: string, fragment: string): Route {
       return { kind: "start", signIn: true };
     case "meetings":
       return { kind: "meetings" };
+    case "recordings":
+      return { kind: "recordings" };
     case "settings":
       return { kind: "settings" };
     case "admin":

@@ -11,3 +11,7 @@ export { CONNECTOR_ERRORS, ConnectorError, isConnectorError, type ConnectorError
 
 /** The SIP gateway program (a connector service the server supervises). */
 export const SIP_GATEWAY_MODULE = fileURLToPath(new URL("../connectors/sip-room/gateway-main.js", import.meta.url));
+
+/** The cloud recording connector program (one process per recording). */
+export const RECORDING_CONNECTOR_MODULE = fileURLToPath(new URL("../connectors/recording/recorder-main.js", import.meta.url));
+export { serverToRecorderSchema, recorderToServerSchema, type ServerToRecorder, type RecorderToServer } from "../connectors/recording/messages.js";

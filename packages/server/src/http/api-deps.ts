@@ -4,6 +4,7 @@ import type { Database } from "../storage/database.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { MeetingFiles } from "../files/meeting-files.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
+import type { RecordingService } from "../connectors/recording-service.js";
 import type { AttemptGuard } from "./attempt-guard.js";
 import type { Logger } from "../observability/logger.js";
 
@@ -29,6 +30,8 @@ export interface ApiDeps {
   readonly files: MeetingFiles;
   /** The connector services (the SIP gateway), when the server runs them; looked up per request. */
   readonly connectors?: () => MeetingConnectors | undefined;
+  /** Cloud recording (conclave.ts starts it once listening); looked up per request. */
+  readonly recordings?: () => RecordingService | undefined;
   /** The security log (failed sign-ins, admin-token guesses); never given a secret. */
   readonly security?: Logger;
 }

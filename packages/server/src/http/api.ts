@@ -8,6 +8,7 @@ import { ApiRoutes } from "./api-routes.js";
 import { registerGroupsApi } from "./groups-api.js";
 import { registerFilesApi } from "./files-api.js";
 import { registerMeetingsApi } from "./meetings-api.js";
+import { registerRecordingsApi } from "./recordings-api.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { AttemptGuard } from "./attempt-guard.js";
@@ -35,6 +36,7 @@ export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
     adminTokenFailures: deps.limiters.adminTokenFailures,
   });
   registerMeetingsApi(api, deps);
+  registerRecordingsApi(api, deps);
   registerAccountsApi(api, deps);
   registerGroupsApi(api, deps);
   registerSettingsApi(api, deps);

@@ -302,6 +302,27 @@ const schemas: Json = {
     },
   },
   SipInviteAccepted: { type: "object", required: ["inviteId"], properties: { inviteId: { type: ["string", "null"] } } },
+  Recording: {
+    type: "object",
+    required: ["id", "meetingId", "status", "recovered", "createdAt", "files"],
+    properties: {
+      id: { type: "string" },
+      meetingId: { type: "string" },
+      ownerUserId: { type: ["string", "null"] },
+      status: { type: "string", enum: ["starting", "recording", "finalizing", "ready", "failed"] },
+      recovered: { type: "boolean" },
+      createdAt: { type: "string", format: "date-time" },
+      startedAt: { type: ["string", "null"], format: "date-time" },
+      stoppedAt: { type: ["string", "null"], format: "date-time" },
+      durationMs: { type: ["integer", "null"] },
+      tracks: { type: ["integer", "null"] },
+      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
+      error: { type: ["string", "null"] },
+    },
+  },
+  RecordingEnvelope: { type: "object", required: ["recording"], properties: { recording: { $ref: "#/components/schemas/Recording" } } },
+  ActiveRecording: { type: "object", required: ["recording"], properties: { recording: { oneOf: [{ $ref: "#/components/schemas/Recording" }, { type: "null" }] } } },
+  RecordingList: { type: "object", required: ["recordings"], properties: { recordings: { type: "array", items: { $ref: "#/components/schemas/Recording" } } } },
   ParticipantLog: {
     type: "object",
     required: ["participants"],
@@ -600,6 +621,36 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       body: "SipInvite",
       ok: [202, "SipInviteAccepted"],
       errors: ["BAD_REQUEST", "MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "SIP_DISABLED"],
+    },
+  },
+  "/api/meetings/{id}/recording": {
+    POST: {
+      access: "user",
+      summary: "Start cloud recording of an Enhanced meeting (owner or admin): the recording connector joins as a visible member; cloudRecording must be on for the owner.",
+      ok: [202, "RecordingEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "RECORDING_NOT_ALLOWED", "RECORDING_ACTIVE", "KMS_UNAVAILABLE"],
+    },
+    GET: { access: "user", summary: "The meeting's recording under way, or null (owner or admin).", ok: [200, "ActiveRecording"], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+    DELETE: {
+      access: "user",
+      summary: "Stop the meeting's recording; answers once the recording is finalized (owner or admin).",
+      ok: [200, "RecordingEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "RECORDING_NOT_ACTIVE"],
+    },
+  },
+  "/api/recordings": {
+    GET: { access: "user", summary: "Cloud recordings: the caller's own, or all for admins.", ok: [200, "RecordingList"] },
+  },
+  "/api/recordings/{id}": {
+    GET: { access: "user", summary: "One recording (its owner or an admin).", ok: [200, "RecordingEnvelope"], errors: ["RECORDING_NOT_FOUND"] },
+    DELETE: { access: "user", summary: "Delete a recording by destroying its data key (crypto-shredding), then its files (owner or admin).", ok: [204], errors: ["RECORDING_NOT_FOUND", "KMS_UNAVAILABLE"] },
+  },
+  "/api/recordings/{id}/{file}": {
+    GET: {
+      access: "user",
+      summary: "A finalized file (recording.webm or audio.webm), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
+      ok: [200],
+      errors: ["RECORDING_NOT_FOUND", "RECORDING_NOT_READY", "RANGE_NOT_SATISFIABLE", "NOT_FOUND", "KMS_UNAVAILABLE"],
     },
   },
   "/api/meetings/{id}/participants": {

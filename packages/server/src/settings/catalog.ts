@@ -85,6 +85,14 @@ export const SETTINGS = {
   waitingRoom: bool("Waiting room", true, "Participants wait until a host lets them in."),
   joinBeforeHost: bool("Join before host", false, "Participants may enter before the host arrives."),
   cloudRecording: bool("Cloud recording", false, "Meetings may be recorded on the server.", true),
+  recordingRetention: {
+    type: "enum",
+    values: ["forever", "7d", "30d", "90d", "365d"],
+    default: "forever",
+    label: "Keep cloud recordings",
+    description: "How long cloud recordings are kept before they are deleted (crypto-shredded: their data key is destroyed).",
+    needsServerSideMember: false,
+  } as const satisfies EnumDefinition<"forever" | "7d" | "30d" | "90d" | "365d"> & CommonDefinition,
   liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
   liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
   phoneDialIn: bool(

@@ -208,6 +208,7 @@ export const en = {
   "shell.signOut": "Sign out",
   "shell.sections": "Sections",
   "shell.meetings": "Meetings",
+  "shell.recordings": "Recordings",
   "shell.mySettings": "My settings",
   "shell.admin": "Admin",
   "admin.tabSettings": "Settings",

@@ -190,6 +190,7 @@ export const fr: Record<MessageKey, string> = {
   "shell.signOut": "Se déconnecter",
   "shell.sections": "Sections",
   "shell.meetings": "Réunions",
+  "shell.recordings": "Enregistrements",
   "shell.mySettings": "Mes réglages",
   "shell.admin": "Admin",
   "admin.tabSettings": "Réglages",

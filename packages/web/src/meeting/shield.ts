@@ -19,3 +19,15 @@ export function connectorLabel(connector: string): string {
       return t("connector.other");
   }
 }
+
+/** What a key-holding connector does with the media, in plain words (the shield panel). */
+export function connectorMeaning(connector: string): string {
+  switch (connector) {
+    case "recording":
+      return "Recording: stored encrypted at rest on this server; the meeting's owner and admins can play it.";
+    case "transcription":
+      return "Transcription: speech is turned into captions on this server.";
+    default:
+      return "Holds the meeting's keys on this server.";
+  }
+}

@@ -6,7 +6,9 @@
  */
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
-import { connectorLabel } from "../meeting/shield.js";
+import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
+import { LocalRecording } from "./local-recording.js";
+import { CloudRecordingUi } from "./recording-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import { t, tn } from "../i18n/i18n.js";
@@ -60,6 +62,10 @@ export class MeetingView {
   readonly #leaveButton: HTMLButtonElement;
   readonly #toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
   readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), t("meeting.locked"));
+  /** Cloud recording: indicator, notice, the host's button. */
+  readonly #recording: CloudRecordingUi;
+  /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
+  readonly #localRecording: LocalRecording;
   readonly #waitingCard = h(
     "section",
     { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
@@ -283,6 +289,11 @@ export class MeetingView {
       this.#roomSystemNotice.textContent = `Calling ${name || uri}…`;
     });
     this.#roomSystem = inviteForm;
+    this.#localRecording = new LocalRecording({
+      videos: () => [...root.querySelectorAll<HTMLVideoElement>(".tiles video")],
+      audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
+    });
+    this.#recording = new CloudRecordingUi(opts.meetingId);
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
@@ -290,6 +301,7 @@ export class MeetingView {
       h("label", { class: "check switch-row", for: "lock-meeting" }, this.#lockSwitch, h("span", {}, t("host.lock"))),
       h("p", { class: "help", id: "lock-meeting-help" }, t("host.lockHelp")),
       this.#roomSystem,
+      this.#recording.hostSection,
       this.#endButton,
     );
 
@@ -300,6 +312,8 @@ export class MeetingView {
       { class: "sidebar", id: "participants", "aria-labelledby": "participants-title", "data-testid": "side-panel" },
       h("div", { class: "sidebar-head" }, h("h2", { id: "participants-title" }, t("people.title")), closeSidebar),
       this.#hostControls,
+      // Recording on this device: in the People panel, so the control bar stays thumb-sized on phones.
+      h("section", { class: "local-recording", "aria-label": "Record on this device" }, this.#localRecording.button, this.#localRecording.status),
       this.#handsQueue,
       this.#participantList,
       h("p", { class: "help" }, t("people.help")),
@@ -312,8 +326,9 @@ export class MeetingView {
       h(
         "div",
         { class: "meeting" },
-        brandHeader(title, this.#lockedBadge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
+        this.#recording.notice,
         this.#breakout.banner,
         h(
           "div",
@@ -367,6 +382,7 @@ export class MeetingView {
   }
 
   close(): void {
+    this.#localRecording.stop();
     this.#removeShortcuts();
     this.#stage.close();
     this.#opts.controller.onHostRequest = null;
@@ -385,6 +401,7 @@ export class MeetingView {
     this.#renderStatus(s);
     this.#renderAccess(s);
     this.#renderShield(s);
+    this.#recording.render(s);
     this.#renderCode(s);
     this.#stage.render(s);
     this.#renderParticipants(s);
@@ -641,7 +658,13 @@ export class MeetingView {
     if (keyHoldingConnectors.length > 0) {
       explain.push(
         h("h3", {}, t("shield.keyHolders")),
-        h("ul", { class: "exceptions" }, ...keyHoldingConnectors.map((c) => h("li", {}, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector))))),
+        h(
+          "ul",
+          { class: "exceptions", "data-testid": "shield-key-holders" },
+          ...keyHoldingConnectors.map((c) =>
+            h("li", { "data-testid": "shield-key-holder", "data-connector": c.connector }, h("strong", {}, c.displayName), h("span", { class: "kind" }, connectorLabel(c.connector)), h("span", { class: "muted" }, connectorMeaning(c.connector))),
+          ),
+        ),
       );
     }
     // Which key exchange protects this meeting's keys: the MLS suite of the group this device is in.

@@ -7,7 +7,7 @@ import { brandHeader } from "./common.js";
 import { h, replaceChildren } from "./dom.js";
 import { t, type MessageKey } from "../i18n/i18n.js";
 
-export type Section = "meetings" | "settings" | "admin";
+export type Section = "meetings" | "recordings" | "settings" | "admin";
 
 export interface ShellOptions {
   user: User;
@@ -27,6 +27,7 @@ export function renderShell(root: HTMLElement, opts: ShellOptions): HTMLElement 
     "nav",
     { class: "app-nav", "aria-label": t("shell.sections") },
     link("meetings", "#/meetings", t("shell.meetings")),
+    link("recordings", "#/recordings", t("shell.recordings")),
     link("settings", "#/settings", t("shell.mySettings")),
     isAdmin(opts.user) ? link("admin", "#/admin/settings", t("shell.admin")) : null,
   );

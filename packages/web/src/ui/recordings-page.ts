@@ -1,0 +1,93 @@
+/**
+ * Recordings: the signed-in user's cloud recordings (every recording for admins), each playable
+ * in the page (the server decrypts on the fly and answers range requests, so the player seeks),
+ * downloadable, and deletable (crypto-shredding: the recording's key is destroyed).
+ */
+import { deleteRecording, listRecordings, type Recording } from "../api/recordings.js";
+import { errorBox, formatMeetingId } from "./common.js";
+import { confirmDialog } from "./dialog.js";
+import { h, replaceChildren } from "./dom.js";
+import { showError } from "./forms.js";
+import { pageHead } from "./shell.js";
+import { UiError } from "../errors.js";
+
+const STATUS: Record<Recording["status"], string> = {
+  starting: "Starting",
+  recording: "Recording",
+  finalizing: "Finalizing",
+  ready: "Ready",
+  failed: "Failed",
+};
+
+export async function renderRecordingsPage(main: HTMLElement): Promise<void> {
+  const head = pageHead("Recordings", "Cloud recordings of your meetings. They are stored encrypted on this server and decrypted only while you play or download them. Deleting one destroys its key.");
+  replaceChildren(main, head, h("p", { class: "muted" }, "Loading…"));
+  let list: Recording[];
+  try {
+    list = await listRecordings();
+  } catch (e) {
+    replaceChildren(main, head, errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
+    return;
+  }
+  const box = h("section", { class: "card", "data-testid": "recordings" });
+  const render = (): void => {
+    if (list.length === 0) {
+      replaceChildren(box, h("p", { class: "muted", "data-testid": "recordings-empty" }, "No recordings yet. Hosts of Enhanced meetings can record them from the meeting's People panel."));
+      return;
+    }
+    replaceChildren(box, h("ul", { class: "recordings" }, ...list.map((r) => item(r, () => {
+      list = list.filter((x) => x.id !== r.id);
+      render();
+    }))));
+  };
+  render();
+  replaceChildren(main, head, box);
+}
+
+function item(r: Recording, onDeleted: () => void): HTMLElement {
+  const file = r.files.find((f) => f.name === "recording.webm");
+  const audio = r.files.find((f) => f.name === "audio.webm");
+  const when = new Date(r.startedAt ?? r.createdAt).toLocaleString();
+  const duration = r.durationMs === null ? "" : ` · ${formatDuration(r.durationMs)}`;
+  const del = h("button", { type: "button", class: "button small danger", "data-testid": "recording-delete" }, "Delete");
+  const li = h(
+    "li",
+    { class: "recording", "data-testid": "recording-item", "data-recording-id": r.id, "data-status": r.status },
+    h("h3", {}, `Meeting ${formatMeetingId(r.meetingId)}`),
+    h("p", { class: "muted" }, `${when}${duration} · ${STATUS[r.status]}${r.recovered ? " (recovered after an interruption)" : ""}`),
+    file ? h("video", { controls: true, preload: "metadata", src: file.url, "data-testid": "recording-player", class: "recording-player" }) : null,
+    h(
+      "div",
+      { class: "row" },
+      file ? h("a", { class: "button small", href: `${file.url}?download=1`, download: "", "data-testid": "recording-download" }, "Download") : null,
+      audio ? h("a", { class: "button small", href: `${audio.url}?download=1`, download: "", "data-testid": "recording-download-audio" }, "Download audio") : null,
+      del,
+    ),
+  );
+  del.addEventListener("click", () => {
+    void confirmDialog(
+      {
+        title: "Delete this recording?",
+        message: "Its encryption key is destroyed, so no copy of it (backups included) can ever be read again.",
+        confirmLabel: "Delete recording",
+        danger: true,
+        testid: "confirm-delete-recording",
+      },
+      del,
+    ).then(async (ok) => {
+      if (!ok) return;
+      try {
+        await deleteRecording(r.id);
+        onDeleted();
+      } catch (e) {
+        showError(li, e);
+      }
+    });
+  });
+  return li;
+}
+
+function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
