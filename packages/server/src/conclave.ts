@@ -24,7 +24,6 @@ import { handleSignalingConnection, type SignalingTap } from "./signaling/connec
 import type { MeetingFilesLimits } from "./files/meeting-files.js";
 import { meetingFeatures } from "./settings/meeting-features.js";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { networkInterfaces } from "node:os";
 import { ConnectorTickets } from "./connectors/tickets.js";
 import { SipService, type SipListening } from "./connectors/sip-service.js";

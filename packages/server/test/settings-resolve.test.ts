@@ -103,7 +103,7 @@ test("the settings table has the required keys, types and defaults", () => {
   assert.deepEqual(defaultSettings(), expected);
   assert.deepEqual(
     SETTING_KEYS.filter((k) => SETTINGS[k].needsServerSideMember),
-    ["cloudRecording", "liveStreaming", "liveTranscription", "chatHistory", "phoneDialIn"],
+    ["cloudRecording", "liveStreaming", "liveTranscription", "phoneDialIn", "chatHistory"],
   );
   assert.equal(SETTINGS.requireEncryptedThirdParty.label, "Require encryption for 3rd-party endpoints (SIP/H.323)");
   for (const entry of settingsCatalog()) {
