@@ -342,3 +342,100 @@ test("a phone waits in the waiting room hearing a prompt and nothing of the meet
   const atUnmute = frames();
   await waitFor("the phone's voice again after *6", 30_000, (wake) => hostP.on("frame", wake), () => (frames() >= atUnmute + 50 ? true : undefined));
 });
+
+test("a host's mute request mutes the phone: its voice stops reaching the others, everyone sees it muted, it hears why; a non-host's request is ignored; *6 unmutes; a host muting everyone mutes the phone too", { timeout: 180_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const hostP = new NodeParticipant({
+    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`,
+    displayName: "Hostess",
+    ca: s.ca,
+    headers: { authorization: `Bearer ${s.server.adminToken}` },
+  });
+  const host = { p: hostP, epochs: [] as EpochEvent[] };
+  hostP.on("epoch", (e) => host.epochs.push(e));
+  await hostP.join();
+  const other = await bot(meeting, "Bartholomew");
+  const caller = await phone("15550104444");
+  t.after(async () => {
+    hostP.leave();
+    other.p.leave();
+    await caller.close();
+  });
+  await waitEpoch(host, "host and bot in the group", (e) => e.members.length === 2);
+  const name = "Phone \u2022\u2022\u2022 4444";
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  const joined = callEvent(meeting.id, "joined");
+  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
+  const connectorId = (await joined).memberId as string;
+  await waitEpoch(other, "the phone in the bot's group", (e) => e.members.length === 3);
+  await waitEpoch(host, "the phone in the host's group", (e) => e.members.length === 3);
+
+  // What the bot sees of the phone: its decrypted voice frames and its announced mic state.
+  const frames = () => other.p.stats().bySender[connectorId]?.audio ?? 0;
+  const micOf = new Map<string, boolean>();
+  const stateChanges: (() => void)[] = [];
+  other.p.on("mediaState", ({ memberId, state }) => {
+    micOf.set(memberId, state.mic);
+    for (const wake of stateChanges) wake();
+  });
+  const hostSees = new Map<string, boolean>();
+  hostP.on("mediaState", ({ memberId, state }) => hostSees.set(memberId, state.mic));
+  const phoneMic = (mic: boolean, ms = 30_000) =>
+    waitFor(`the bot to see the phone's mic ${mic ? "on" : "off"}`, ms, (wake) => {
+      stateChanges.push(wake);
+      return () => stateChanges.splice(stateChanges.indexOf(wake), 1);
+    }, () => (micOf.get(connectorId) === mic ? true : undefined));
+  const voiceFlows = async (what: string) => {
+    const from = frames();
+    await waitFor(what, 30_000, (wake) => other.p.on("frame", wake), () => (frames() >= from + 50 ? true : undefined));
+  };
+  await voiceFlows("the phone's voice at the bot");
+
+  // A member who is not a host asks the phone to mute: ignored (the voice keeps flowing).
+  other.p.requestMute(connectorId, "mute");
+  await voiceFlows("the phone's voice after a non-host's mute request");
+  await voiceFlows("the phone's voice still after a non-host's mute request");
+  assert.notEqual(micOf.get(connectorId), false, "a non-host's request did not mute the phone");
+
+  // The host mutes the phone: the caller hears why, the voice stops, everyone sees it muted.
+  hostP.requestMute(connectorId, "mute");
+  await prompt(name, "hostMuted", "start");
+  const atMute = frames();
+  await phoneMic(false);
+  await prompt(name, "hostMuted", "end");
+  assert.ok(frames() - atMute < 10, `host-muted: ${frames() - atMute} frames of the phone reached the bot during the prompt`);
+  await waitFor("the host to see the phone muted", 30_000, (wake) => hostP.on("mediaState", wake), () => (hostSees.get(connectorId) === false ? true : undefined));
+
+  // The host asks it to unmute: a prompt only (the caller decides); still muted.
+  hostP.requestMute(connectorId, "askUnmute");
+  await prompt(name, "askUnmute", "end");
+  assert.ok(frames() - atMute < 20, "asking to unmute does not unmute the phone");
+  assert.equal(micOf.get(connectorId), false);
+
+  // The caller unmutes with *6: the voice flows again and everyone sees it unmuted.
+  caller.sendDtmf("*6");
+  await prompt(name, "unmuted", "start");
+  await phoneMic(true);
+  await voiceFlows("the phone's voice after *6");
+
+  // "Mute everyone": the host sends every other member a mute request; the phone obeys like the bot.
+  for (const m of host.epochs.at(-1)!.members) if (m.identity.memberId !== hostP.memberId) hostP.requestMute(m.identity.memberId, "mute");
+  await prompt(name, "hostMuted", "start", 2);
+  const atMuteAll = frames();
+  await phoneMic(false);
+  await waitFor("the host to see the bot muted", 30_000, (wake) => hostP.on("mediaState", wake), () => (hostSees.get(other.p.memberId) === false ? true : undefined));
+  await prompt(name, "hostMuted", "end", 2);
+  assert.ok(frames() - atMuteAll < 10, `muted with everyone: ${frames() - atMuteAll} frames of the phone reached the bot`);
+
+  // The phone heard the host's mute prompt (cross-correlation with its rendering).
+  caller.hangup();
+  await caller.waitEvent("CALL_CLOSED", 15_000);
+  const heard = caller.receivedAudio();
+  const hostMuted = heardPrompt(heard.samples, heard.rate, await promptPcm("hostMuted"));
+  assert.ok(hostMuted > 0.7, `the phone heard "the host muted you" (correlation ${hostMuted.toFixed(2)})`);
+});

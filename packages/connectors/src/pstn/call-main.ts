@@ -113,14 +113,24 @@ function onDigit(d: DtmfDigit): void {
     return;
   }
   if (!participant) return;
-  // In the meeting: *6 toggles mute.
+  // In the meeting: *6 toggles mute (after a host's mute too: only people unmute, and they may).
   if (lastKey === "*" && d === "6") {
-    media!.muted = !media!.muted;
+    setMuted(!media!.muted);
     media!.play(media!.muted ? "muted" : "unmuted");
     lastKey = undefined;
     return;
   }
   lastKey = d;
+}
+
+/**
+ * Mutes or unmutes the caller: the connector stops (or resumes) forwarding its voice, and every
+ * member learns the new state from the participant's end-to-end encrypted announcement.
+ */
+function setMuted(muted: boolean): void {
+  if (!media) return;
+  media.muted = muted;
+  participant?.setMicOn(!muted);
 }
 
 function onIvr(a: IvrAction): void {
@@ -182,6 +192,19 @@ async function join(meetingId: string, ticket: string): Promise<void> {
       media?.attach(p);
       media?.play("joined");
       channel.send({ type: "inGroup", meetingId, memberId: p.memberId, securityCode: e.securityCode });
+    }
+  });
+  // A host's mute (the participant has checked it comes from a host or co-host, and announced
+  // the mute to everyone): the caller's voice stops here and the caller hears why and how to
+  // unmute. A host's "please unmute" only plays a prompt: the caller decides, with *6.
+  p.on("hostRequest", ({ action }) => {
+    if (!media) return;
+    if (action === "mute") {
+      if (media.muted) return;
+      setMuted(true);
+      media.play("hostMuted");
+    } else if (media.muted) {
+      media.play("askUnmute");
     }
   });
   p.on("error", (e) => {

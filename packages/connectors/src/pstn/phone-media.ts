@@ -60,7 +60,7 @@ export class PhoneMedia {
   #rtcpTimer: ReturnType<typeof setInterval> | undefined;
   #nextTick = 0;
   #closed = false;
-  /** The caller muted itself (*6): nothing of its audio reaches the meeting. */
+  /** The caller is muted (*6, or a host's mute): nothing of its audio reaches the meeting. */
   muted = false;
 
   private constructor(rtp: Socket, rtcp: Socket, onDigit: (d: DtmfDigit) => void) {

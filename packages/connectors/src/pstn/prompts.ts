@@ -23,6 +23,8 @@ export const PROMPTS = {
   joined: "You are in the meeting. Press star six to mute or unmute.",
   muted: "You are muted.",
   unmuted: "You are unmuted.",
+  hostMuted: "The host muted you. Press star six to unmute.",
+  askUnmute: "The host asks you to unmute. Press star six to unmute.",
   ended: "The meeting has ended. Goodbye.",
 } as const;
 
