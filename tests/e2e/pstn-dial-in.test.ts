@@ -39,7 +39,8 @@ before(async () => {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
     // A meeting is "under attack" after PASSCODE_LIMIT failures from anywhere (attempt-guard.ts).
-    limits: { targetFailures: PASSCODE_LIMIT },
+    // A long window: the restart test's failures must all fall in one on a loaded machine.
+    limits: { targetFailures: PASSCODE_LIMIT, windowMs: 600_000 },
   });
   const ivrEvents: PhoneServer["ivrEvents"] = [];
   server.sip!.on("ivr", (e) => ivrEvents.push(e));
@@ -120,7 +121,9 @@ async function phone(user: string, opts: { address?: string } = {}): Promise<Bar
 }
 
 function dialTrunk(p: Baresip): void {
-  p.dial(`sip:+15550100@127.0.0.1:${s.udpPort}`);
+  // The gateway's port now (a restarted gateway listens on a new ephemeral port).
+  const port = s.server.sip!.listening.find((l) => l.transport === "udp")?.port ?? s.udpPort;
+  p.dial(`sip:+15550100@127.0.0.1:${port}`);
 }
 
 /** A rendered prompt (8 kHz, as a G.711 phone hears it). */
@@ -438,4 +441,65 @@ test("a host's mute request mutes the phone: its voice stops reaching the others
   const heard = caller.receivedAudio();
   const hostMuted = heardPrompt(heard.samples, heard.rate, await promptPcm("hostMuted"));
   assert.ok(hostMuted > 0.7, `the phone heard "the host muted you" (correlation ${hostMuted.toFixed(2)})`);
+});
+
+test("a caller's wrong passcodes still count after the SIP gateway restarts: once the meeting is under attack the same number is refused before its passcode, a new number is asked for it", { timeout: 180_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const guesser = await phone("15550106666");
+  const newcomer = await phone("15550108888");
+  t.after(async () => {
+    await guesser.close();
+    await newcomer.close();
+  });
+  const name = "Phone \u2022\u2022\u2022 6666";
+  dialTrunk(guesser);
+  await guesser.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  guesser.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  for (const [i, wrong] of ["11111111", "22222222"].entries()) {
+    guesser.sendDtmf(`${wrong}#`);
+    await prompt(name, "badPasscode", "start", i + 1);
+  }
+  guesser.sendDtmf("33333333#");
+  await prompt(name, "tooManyAttempts", "end");
+  await guesser.waitEvent("CALL_CLOSED", 15_000);
+
+  // The gateway dies and the supervisor starts a new one (a new process, a new listening port).
+  const oldPid = s.server.sip!.gatewayPid!;
+  const oldListening = s.server.sip!.listening;
+  process.kill(oldPid, "SIGKILL");
+  await waitFor("the SIP gateway to restart and listen", 60_000, (wake) => {
+    const poll = setInterval(wake, 100);
+    return () => clearInterval(poll);
+  }, () => (s.server.sip!.gatewayPid !== undefined && s.server.sip!.gatewayPid !== oldPid && s.server.sip!.listening !== oldListening ? true : undefined));
+
+  // Two wrong web passcodes: with the phone's three the meeting is under attack.
+  for (let i = 0; i < PASSCODE_LIMIT - 3; i++) {
+    assert.equal(await refusal({ id: meeting.id, passcode: "wrongwrong" }, `Guesser ${i}`), "WRONG_PASSCODE");
+  }
+
+  // The same number calls again with the right passcode: the new gateway process keys it the same
+  // way, so the server knows it failed and refuses it as soon as it names the meeting.
+  const before = guesser.events.length;
+  dialTrunk(guesser);
+  await guesser.waitEvent("CALL_ESTABLISHED", 30_000, (e) => guesser.events.indexOf(e) >= before);
+  await prompt(name, "welcome", "start", 2);
+  guesser.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "tooManyAttempts", "end", 2);
+  await guesser.waitEvent("CALL_CLOSED", 15_000, (e) => guesser.events.indexOf(e) >= before);
+  assert.equal(s.ivrEvents.filter((e) => e.displayName === name && e.prompt === "passcode" && e.phase === "start").length, 1, "the refused caller was not asked for a passcode again");
+
+  // A number that never failed is still asked for the passcode (the meeting is not locked; only
+  // numbers that failed are refused). It stops there: this test's web guesses came from the
+  // address the phone connector joins from, which the meeting under attack refuses too.
+  const other = "Phone \u2022\u2022\u2022 8888";
+  dialTrunk(newcomer);
+  await newcomer.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(other, "welcome", "start");
+  newcomer.sendDtmf(`${meeting.id}#`);
+  await prompt(other, "passcode", "start");
+  newcomer.hangup();
+  await newcomer.waitEvent("CALL_CLOSED", 15_000);
 });

@@ -77,6 +77,12 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
       .strictObject({
         trunks: z.array(z.strictObject({ address: text(64), username: z.string().min(1).max(64).optional(), password: z.string().min(8).max(256).optional() })).min(1).max(100),
         promptsDir: text(4096),
+        /**
+         * Keys the caller digests the server's guessing limits count by (base64url, 32 bytes):
+         * derived from the dial-in key, so a caller's failures still count after the gateway
+         * restarts (a fresh key per process would give every caller a clean slate).
+         */
+        callerSecret: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
       })
       .optional(),
   }),

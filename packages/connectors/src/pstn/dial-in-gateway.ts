@@ -5,7 +5,7 @@
  * and the meeting membership; this module does the SIP side and relays the IVR's questions to
  * the server (meeting lookup, passcode check against the meeting's limits).
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { randomInt } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ConnectorSupervisor, SupervisedProcess } from "../framework/supervisor.js";
 import { parseIpc, type GatewayToServer, type ServerToGateway, type StreamTransfer } from "../framework/ipc.js";
@@ -41,12 +41,13 @@ interface Trunk {
 export class DialInGateway {
   readonly #deps: DialInDeps;
   readonly #trunks: Trunk[];
-  /** Keys the caller digests the server sees; fresh per gateway process. */
-  readonly #callerSecret = randomBytes(32);
+  /** Keys the caller digests the server sees; the server's, stable across gateway restarts. */
+  readonly #callerSecret: Buffer;
   readonly #pending = new Map<number, (m: ServerToGateway) => void>();
 
   constructor(deps: DialInDeps) {
     this.#deps = deps;
+    this.#callerSecret = Buffer.from(deps.pstn.callerSecret, "base64url");
     this.#trunks = deps.pstn.trunks.map((t) => ({
       address: normalizeAddress(t.address),
       username: t.username,

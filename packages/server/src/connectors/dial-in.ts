@@ -51,6 +51,16 @@ export class DialInPasscodes {
     return n.toString().padStart(PHONE_PASSCODE_DIGITS, "0");
   }
 
+  /**
+   * The key the SIP gateway digests callers' numbers with (base64url, 32 bytes): derived one-way
+   * from the dial-in key, so it is the same after a gateway or server restart (a caller's
+   * failures keep counting against the guessing limits) and the gateway never holds the key that
+   * makes phone passcodes.
+   */
+  callerSecret(): string {
+    return createHmac("sha256", this.#key).update("conclave dial-in caller key").digest("base64url");
+  }
+
   /** Whether `entered` is the meeting's phone passcode (constant time). */
   verify(meetingId: string, entered: string): boolean {
     const expected = this.phonePasscode(meetingId);

@@ -176,7 +176,7 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent]; ivr: [DialI
       ...(o.accounts ? { accounts: o.accounts } : {}),
       ...(o.deviceCa ? { deviceCa: o.deviceCa } : {}),
       ...(o.deviceTlsInsecure ? { deviceTlsInsecure: true } : {}),
-      ...(o.dialIn ? { pstn: { trunks: o.dialIn.trunks.map((t) => ({ ...t })), promptsDir: o.dialIn.promptsDir } } : {}),
+      ...(o.dialIn ? { pstn: { trunks: o.dialIn.trunks.map((t) => ({ ...t })), promptsDir: o.dialIn.promptsDir, callerSecret: o.dialIn.passcodes.callerSecret() } } : {}),
     };
   }
 
