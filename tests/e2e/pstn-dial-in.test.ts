@@ -12,7 +12,7 @@ import { NodeParticipant } from "@conclave/client/node";
 import type { EpochEvent } from "@conclave/client";
 import { computeShield } from "@conclave/protocol";
 import { requireSystemBinary } from "@conclave/test-support";
-import { Baresip, requireBaresip, toneCorrelation } from "./support/baresip.js";
+import { Baresip, requireBaresip, toneCorrelation, type BaresipOptions } from "./support/baresip.js";
 import { waitFor } from "./support/harness.js";
 
 interface PhoneServer {
@@ -34,7 +34,7 @@ before(async () => {
   // The trunk is 127.0.0.1 (where the test's phone calls from); 127.0.0.2 is "anywhere else".
   const configFile = join(dataDir, "conclave.json");
   await writeFile(configFile, JSON.stringify({ sipTrunks: [{ address: "127.0.0.1" }], dialInNumbers: ["+1 555 0100"] }));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, sipUdpListen: "127.0.0.1:0", config: configFile }, env: {} });
+  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, sipUdpListen: "127.0.0.1:0", sipListen: "127.0.0.1:0", config: configFile }, env: {} });
   const server = await startConclave(config, {
     logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
     relay: { listenAddress: "127.0.0.1" },
@@ -116,7 +116,7 @@ function callEvent(meetingId: string, event: string, ms = 45_000): Promise<Recor
   });
 }
 
-async function phone(user: string, opts: { address?: string } = {}): Promise<Baresip> {
+async function phone(user: string, opts: Partial<BaresipOptions> = {}): Promise<Baresip> {
   return Baresip.start({ user, transport: "udp", mediaenc: "none", audioCodecs: "PCMU/8000/1", video: false, channels: 1, rate: 8000, toneHz: 1000, ...opts });
 }
 
@@ -502,4 +502,62 @@ test("a caller's wrong passcodes still count after the SIP gateway restarts: onc
   await prompt(other, "passcode", "start");
   newcomer.hangup();
   await newcomer.waitEvent("CALL_CLOSED", 15_000);
+});
+
+test("a phone trunk over TLS with SDES-SRTP and G.722: the phone joins as 'encrypted only as far as the phone trunk', bots decrypt its voice and it hears their tone in wideband", { timeout: 180_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Adelheid");
+  // G.722 only (16 kHz mono), SRTP mandatory, SIP over TLS: nothing else can be negotiated.
+  const caller = await phone("15550102222", { transport: "tls", mediaenc: "srtp-mand", audioCodecs: "G722/16000/1", rate: 16000 });
+  t.after(async () => {
+    a.p.leave();
+    await caller.close();
+  });
+  await waitEpoch(a, "the bot in the group", (e) => e.members.length === 1);
+  const name = "Phone \u2022\u2022\u2022 2222";
+  const tlsPort = s.server.sip!.listening.find((l) => l.transport === "tls")!.port;
+  caller.dial(`sip:+15550100@127.0.0.1:${tlsPort};transport=tls`);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  const menc = await caller.waitEvent("CALL_MENC", 30_000);
+  assert.match(String(menc.param), /audio,(AES_CM_128_HMAC_SHA1_80|AEAD_AES_128_GCM)$/, "baresip reports its audio secured with SRTP");
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  const joined = callEvent(meeting.id, "joined");
+  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
+  const joinedEvent = await joined;
+  const connectorId = joinedEvent.memberId as string;
+  assert.equal(joinedEvent.detail, "TLS + SRTP to the trunk");
+
+  const two = await waitEpoch(a, "the phone in the group", (e) => e.members.length === 2);
+  const member = two.members.find((m) => m.identity.kind === "connector")!.identity;
+  assert.equal(member.kind === "connector" ? member.farLeg?.signaling : undefined, "tls");
+  assert.equal(member.kind === "connector" ? member.farLeg?.media : undefined, "srtp");
+  const shield = computeShield(two.encryption, two.members.map((m) => m.identity));
+  assert.equal(shield.state, "partial");
+  assert.deepEqual(shield.exceptions.map((e) => [e.displayName, e.protection]), [[name, "TLS + SRTP"]]);
+  assert.match(shield.exceptions[0]!.reason, /only as far as the phone trunk/);
+
+  // The phone's 1000 Hz tone, decoded from G.722 and re-encoded to Opus, reaches the bot.
+  const fromPhone: number[] = [];
+  const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
+  a.p.on("frame", (f) => {
+    if (f.ownerId === connectorId && f.kind === "audio" && fromPhone.length < 48000 * 4) {
+      const pcm = decoder.decode(f.frame);
+      fromPhone.push(...new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1));
+    }
+  });
+  await waitFor("the bot to decrypt the phone's audio", 40_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[connectorId]?.audio ?? 0) >= 150 || undefined);
+  assert.equal(a.p.stats().decryptFailures, 0);
+  const voice = toneCorrelation(Float64Array.from(fromPhone), 48000, 1000);
+  assert.ok(voice > 0.6, `the phone's tone reaches the meeting through G.722 (correlation ${voice.toFixed(2)})`);
+
+  caller.hangup();
+  await caller.waitEvent("CALL_CLOSED", 15_000);
+  // What the phone decoded (G.722, 16 kHz): the bot's 440 Hz tone, over SRTP.
+  const heard = caller.receivedAudio();
+  assert.equal(heard.rate, 16000, "the phone decoded wideband audio (G.722)");
+  const tone = toneCorrelation(heard.samples, heard.rate, 440);
+  assert.ok(tone > 0.6, `the bot's 440 Hz tone is in the phone's recording (correlation ${tone.toFixed(2)})`);
 });

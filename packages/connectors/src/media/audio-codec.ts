@@ -119,7 +119,9 @@ class G722Codec implements DeviceAudioCodec {
   constructor(sinks: CodecSinks) {
     const common = ["-hide_banner", "-loglevel", "error", "-nostdin", "-fflags", "+nobuffer", "-probesize", "32", "-analyzeduration", "0"];
     this.#enc = spawn("ffmpeg", [...common, "-f", "s16le", "-ar", "16000", "-ac", "1", "-i", "pipe:0", "-c:a", "g722", "-f", "g722", "-flush_packets", "1", "pipe:1"], { stdio: "pipe" });
-    this.#dec = spawn("ffmpeg", [...common, "-f", "g722", "-ar", "16000", "-i", "pipe:0", "-f", "s16le", "-ar", "16000", "-ac", "1", "-flush_packets", "1", "pipe:1"], { stdio: "pipe" });
+    // No "-ar" on the g722 input: ffmpeg 5.1's g722 demuxer has no such option (it refuses to
+    // start) and reads 16 kHz anyway.
+    this.#dec = spawn("ffmpeg", [...common, "-f", "g722", "-i", "pipe:0", "-f", "s16le", "-ar", "16000", "-ac", "1", "-flush_packets", "1", "pipe:1"], { stdio: "pipe" });
     for (const p of [this.#enc, this.#dec]) {
       p.on("error", () => undefined);
       p.stdin.on("error", () => undefined);
