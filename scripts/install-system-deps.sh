@@ -38,6 +38,8 @@ baresip                  baresip-core      test
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
 /usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test
 rtpengine                rtpengine-daemon  test
+nginx                    nginx-light       test
+/usr/lib/nginx/modules/ngx_rtmp_module.so libnginx-mod-rtmp test
 EOF
 
 mode=install

@@ -15,3 +15,7 @@ export const SIP_GATEWAY_MODULE = fileURLToPath(new URL("../connectors/sip-room/
 /** The cloud recording connector program (one process per recording). */
 export const RECORDING_CONNECTOR_MODULE = fileURLToPath(new URL("../connectors/recording/recorder-main.js", import.meta.url));
 export { serverToRecorderSchema, recorderToServerSchema, type ServerToRecorder, type RecorderToServer } from "../connectors/recording/messages.js";
+
+/** The live streaming connector program (one process per stream). */
+export const STREAMING_CONNECTOR_MODULE = fileURLToPath(new URL("../connectors/streaming/streamer-main.js", import.meta.url));
+export { serverToStreamerSchema, streamerToServerSchema, type ServerToStreamer, type StreamerToServer } from "../connectors/streaming/messages.js";

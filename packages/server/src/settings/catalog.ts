@@ -93,7 +93,7 @@ export const SETTINGS = {
     description: "How long cloud recordings are kept before they are deleted (crypto-shredded: their data key is destroyed).",
     needsServerSideMember: false,
   } as const satisfies EnumDefinition<"forever" | "7d" | "30d" | "90d" | "365d"> & CommonDefinition,
-  liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
+  liveStreaming: bool("Live streaming", false, "Hosts may stream meetings to an RTMP or RTMPS service (YouTube, Twitch, their own). The stream leaves the meeting's encryption at the connector: everyone sees it in the people list and the shield's exceptions.", true),
   liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
   phoneDialIn: bool(
     "Phone dial-in",
