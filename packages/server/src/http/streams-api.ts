@@ -13,7 +13,7 @@ import { principalName } from "./audit-principal.js";
 import { parseBody } from "./validation.js";
 
 /** Checked by the service (STREAM_URL_INVALID), so no message ever quotes the key back. */
-const startBody = z.strictObject({ url: z.unknown(), streamKey: z.unknown() });
+const startBody = z.strictObject({ url: z.unknown().optional(), streamKey: z.unknown().optional() });
 
 export function streamView(s: StreamInfo): Record<string, unknown> {
   const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
