@@ -323,6 +323,24 @@ const schemas: Json = {
   RecordingEnvelope: { type: "object", required: ["recording"], properties: { recording: { $ref: "#/components/schemas/Recording" } } },
   ActiveRecording: { type: "object", required: ["recording"], properties: { recording: { oneOf: [{ $ref: "#/components/schemas/Recording" }, { type: "null" }] } } },
   RecordingList: { type: "object", required: ["recordings"], properties: { recordings: { type: "array", items: { $ref: "#/components/schemas/Recording" } } } },
+  Stream: {
+    type: "object",
+    description: "A live stream under way. The stream key is never returned.",
+    required: ["id", "meetingId", "destination", "tls", "status", "startedAt", "reconnects"],
+    properties: {
+      id: { type: "string" },
+      meetingId: { type: "string" },
+      destination: { type: "string", description: "rtmp://host[:port]/app or rtmps://…, without the stream key." },
+      tls: { type: "boolean", description: "true for rtmps:// (TLS to the ingest); false: unencrypted beyond the connector." },
+      status: { type: "string", enum: ["connecting", "live", "reconnecting", "stopped", "failed"] },
+      startedAt: { type: "string", format: "date-time" },
+      connectedAt: { type: ["string", "null"], format: "date-time" },
+      reconnects: { type: "integer", description: "Restarts after the ingest dropped." },
+      error: { type: ["string", "null"] },
+    },
+  },
+  StreamEnvelope: { type: "object", required: ["stream"], properties: { stream: { $ref: "#/components/schemas/Stream" } } },
+  ActiveStream: { type: "object", required: ["stream"], properties: { stream: { oneOf: [{ $ref: "#/components/schemas/Stream" }, { type: "null" }] } } },
   ParticipantLog: {
     type: "object",
     required: ["participants"],
@@ -638,6 +656,22 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "RECORDING_NOT_ACTIVE"],
     },
   },
+  "/api/meetings/{id}/stream": {
+    POST: {
+      access: "user",
+      summary: "Start live streaming an Enhanced meeting to an RTMP or RTMPS destination (owner or admin): answers once the destination accepted the stream and the streaming connector joined as a visible member; liveStreaming must be on for the owner. The stream key is sealed under a KMS data key and never returned or logged.",
+      body: "StreamStart",
+      ok: [201, "StreamEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "STREAMING_NOT_ALLOWED", "STREAM_ACTIVE", "STREAM_URL_INVALID", "STREAM_REFUSED", "STREAM_FAILED", "KMS_UNAVAILABLE"],
+    },
+    GET: { access: "user", summary: "The meeting's live stream under way, or null (owner or admin).", ok: [200, "ActiveStream"], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+    DELETE: {
+      access: "user",
+      summary: "Stop the meeting's live stream; answers once the connector left the meeting and the stream ended (owner or admin).",
+      ok: [200, "StreamEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "STREAM_NOT_ACTIVE"],
+    },
+  },
   "/api/recordings": {
     GET: { access: "user", summary: "Cloud recordings: the caller's own, or all for admins.", ok: [200, "RecordingList"] },
   },
@@ -700,6 +734,15 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
 };
 
 const requestSchemas: Json = {
+  StreamStart: {
+    type: "object",
+    additionalProperties: false,
+    required: ["url", "streamKey"],
+    properties: {
+      url: { type: "string", pattern: "^rtmps?://", maxLength: 1024, description: "The ingest application URL without the key: no user, password, query or fragment." },
+      streamKey: { type: "string", minLength: 1, maxLength: 512, pattern: "^[!-~]+$", description: "Printable ASCII without spaces, '/', '?' or '#'." },
+    },
+  },
   SipInvite: {
     type: "object",
     additionalProperties: false,
