@@ -458,7 +458,7 @@ export const en = {
   "setting.cloudRecording.label": "Cloud recording",
   "setting.cloudRecording.description": "Meetings may be recorded on the server.",
   "setting.liveStreaming.label": "Live streaming",
-  "setting.liveStreaming.description": "Meetings may be streamed to an external service.",
+  "setting.liveStreaming.description": "Hosts may stream meetings to an RTMP or RTMPS service (YouTube, Twitch, their own). The stream leaves the meeting's encryption at the connector: everyone sees it in the people list and the shield's exceptions.",
   "setting.liveTranscription.label": "Live transcription",
   "setting.liveTranscription.description": "The server may transcribe speech in meetings as it happens.",
   "setting.breakoutRooms.label": "Breakout rooms",

@@ -440,7 +440,7 @@ export const fr: Record<MessageKey, string> = {
   "setting.cloudRecording.label": "Enregistrement dans le cloud",
   "setting.cloudRecording.description": "Les réunions peuvent être enregistrées sur le serveur.",
   "setting.liveStreaming.label": "Diffusion en direct",
-  "setting.liveStreaming.description": "Les réunions peuvent être diffusées vers un service externe.",
+  "setting.liveStreaming.description": "Les hôtes peuvent diffuser les réunions vers un service RTMP ou RTMPS (YouTube, Twitch, le leur). La diffusion sort du chiffrement de la réunion au connecteur : tout le monde la voit dans la liste des participants et les exceptions du bouclier.",
   "setting.liveTranscription.label": "Transcription en direct",
   "setting.liveTranscription.description": "Le serveur peut transcrire la parole pendant les réunions.",
   "setting.breakoutRooms.label": "Sous-salles",

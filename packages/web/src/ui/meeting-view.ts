@@ -9,6 +9,7 @@ import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
 import { LocalRecording } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
+import { StreamingUi } from "./streaming-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import { t, tn } from "../i18n/i18n.js";
@@ -64,6 +65,7 @@ export class MeetingView {
   readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), t("meeting.locked"));
   /** Cloud recording: indicator, notice, the host's button. */
   readonly #recording: CloudRecordingUi;
+  readonly #streaming: StreamingUi;
   /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
   readonly #localRecording: LocalRecording;
   readonly #waitingCard = h(
@@ -294,6 +296,7 @@ export class MeetingView {
       audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
     });
     this.#recording = new CloudRecordingUi(opts.meetingId);
+    this.#streaming = new StreamingUi(opts.meetingId);
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
@@ -302,6 +305,7 @@ export class MeetingView {
       h("p", { class: "help", id: "lock-meeting-help" }, t("host.lockHelp")),
       this.#roomSystem,
       this.#recording.hostSection,
+      this.#streaming.hostSection,
       this.#endButton,
     );
 
@@ -326,7 +330,7 @@ export class MeetingView {
       h(
         "div",
         { class: "meeting" },
-        brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        brandHeader(title, this.#lockedBadge, this.#recording.badge, this.#streaming.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
         this.#recording.notice,
         this.#breakout.banner,
@@ -402,6 +406,7 @@ export class MeetingView {
     this.#renderAccess(s);
     this.#renderShield(s);
     this.#recording.render(s);
+    this.#streaming.render(s);
     this.#renderCode(s);
     this.#stage.render(s);
     this.#renderParticipants(s);
