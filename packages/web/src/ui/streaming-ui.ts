@@ -41,7 +41,7 @@ export class StreamingUi {
             this.#help.textContent = `Live to ${s.destination}${s.tls ? " (TLS)" : " (unencrypted beyond the connector)"}.`;
           },
           (err: unknown) => {
-            this.#help.textContent = err instanceof UiError ? err.message : "The stream could not be started.";
+            this.#help.textContent = err instanceof UiError ? `${err.message}${err.detail ? ` (${err.detail})` : ""}` : "The stream could not be started.";
           },
         )
         .finally(() => {
