@@ -30,6 +30,8 @@ Options (each also settable by environment variable or config file):
                          (CONCLAVE_SIP_LISTEN; default: off; e.g. 0.0.0.0:5061)
   --sip-udp-listen HOST:PORT  plain SIP over UDP for devices without TLS
                          (CONCLAVE_SIP_UDP_LISTEN; default: off; e.g. 0.0.0.0:5060)
+  --sip-tcp-listen HOST:PORT  plain SIP over TCP for devices without TLS
+                         (CONCLAVE_SIP_TCP_LISTEN; default: off; e.g. 0.0.0.0:5060)
   --web-source-maps      also serve the web app's source maps (CONCLAVE_WEB_SOURCE_MAPS; default: no)
   --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
   --max-connections-per-address N
@@ -80,6 +82,7 @@ export const serveCommand: Command = {
         "media-listen": { type: "string" },
         "sip-listen": { type: "string" },
         "sip-udp-listen": { type: "string" },
+        "sip-tcp-listen": { type: "string" },
         "max-connections": { type: "string" },
         "web-source-maps": { type: "boolean" },
         "max-connections-per-address": { type: "string" },
@@ -125,6 +128,7 @@ export const serveCommand: Command = {
         mediaListen: values["media-listen"],
         sipListen: values["sip-listen"],
         sipUdpListen: values["sip-udp-listen"],
+        sipTcpListen: values["sip-tcp-listen"],
         maxConnections: values["max-connections"],
         ...(values["web-source-maps"] ? { webSourceMaps: true } : {}),
         maxConnectionsPerAddress: values["max-connections-per-address"],
@@ -182,7 +186,7 @@ export const serveCommand: Command = {
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
     for (const l of server.sipListening) {
-      io.out(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}: room systems dial sip:<meeting id>.<passcode>@<this host>${l.transport === "tls" ? ";transport=tls" : ""}`);
+      io.out(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}: room systems dial sip:<meeting id>.<passcode>@<this host>${l.transport === "udp" ? "" : `;transport=${l.transport}`}`);
     }
     if (config.acme) io.out(`TLS certificates from the ACME CA ${config.acme.directoryUrl} (renewed automatically; see the log)`);
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);
