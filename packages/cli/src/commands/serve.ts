@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Writable } from "node:stream";
 import { createLogger, DEFAULT_LOG_LEVEL, loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { KMS_OPTIONS, kmsFlags } from "../kms-options.js";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -95,18 +96,7 @@ export const serveCommand: Command = {
         "acme-http-port": { type: "string" },
         "turn-url": { type: "string", multiple: true },
         "turn-secret": { type: "string" },
-        kms: { type: "string" },
-        "kms-key-file": { type: "string" },
-        "kms-cache-ttl": { type: "string" },
-        "kms-pkcs11-module": { type: "string" },
-        "kms-pkcs11-token": { type: "string" },
-        "kms-pkcs11-slot": { type: "string" },
-        "kms-kmip-host": { type: "string" },
-        "kms-kmip-port": { type: "string" },
-        "kms-kmip-ca": { type: "string" },
-        "kms-kmip-cert": { type: "string" },
-        "kms-kmip-key": { type: "string" },
-        "kms-kmip-key-id": { type: "string" },
+        ...KMS_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });
@@ -141,18 +131,7 @@ export const serveCommand: Command = {
         acmeHttpPort: values["acme-http-port"],
         turnUrl: values["turn-url"],
         turnSecret: values["turn-secret"],
-        kms: values.kms,
-        kmsKeyFile: values["kms-key-file"],
-        kmsCacheTtl: values["kms-cache-ttl"],
-        kmsPkcs11Module: values["kms-pkcs11-module"],
-        kmsPkcs11Token: values["kms-pkcs11-token"],
-        kmsPkcs11Slot: values["kms-pkcs11-slot"],
-        kmsKmipHost: values["kms-kmip-host"],
-        kmsKmipPort: values["kms-kmip-port"],
-        kmsKmipCa: values["kms-kmip-ca"],
-        kmsKmipCert: values["kms-kmip-cert"],
-        kmsKmipKey: values["kms-kmip-key"],
-        kmsKmipKeyId: values["kms-kmip-key-id"],
+        ...kmsFlags(values),
       },
       env: io.env,
       cwd: io.cwd,
