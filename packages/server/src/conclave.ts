@@ -53,6 +53,8 @@ export interface ConclaveOptions {
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
   heartbeatMs?: number;
+  /** Unsent bytes one signaling connection may hold before it is cut (default MAX_SEND_BACKLOG_BYTES). */
+  maxSendBacklogBytes?: number;
   /** Sees every signaling text frame both ways (an audit hook; see SignalingOptions.tap). */
   signalingTap?: SignalingTap;
   /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
@@ -167,6 +169,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        ...(opts.maxSendBacklogBytes !== undefined ? { maxSendBacklogBytes: opts.maxSendBacklogBytes } : {}),
         ...(opts.signalingTap ? { tap: opts.signalingTap } : {}),
         metrics: serverMetrics(metrics),
         onAbuse: (event, address, joined) => {
