@@ -54,6 +54,8 @@ export interface ConclaveOptions {
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
   heartbeatMs?: number;
+  /** Unsent bytes one signaling connection may hold before it is cut (default MAX_SEND_BACKLOG_BYTES). */
+  maxSendBacklogBytes?: number;
   /** Sees every signaling text frame both ways (an audit hook; see SignalingOptions.tap). */
   signalingTap?: SignalingTap;
   /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
@@ -172,6 +174,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        ...(opts.maxSendBacklogBytes !== undefined ? { maxSendBacklogBytes: opts.maxSendBacklogBytes } : {}),
         ...(opts.signalingTap ? { tap: opts.signalingTap } : {}),
         metrics: serverMetrics(metrics),
         onAbuse: (event, address, joined) => {
@@ -281,7 +284,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
   const context = running.context;
   const tlsListen = sipConfig.tlsListen;
   const specific = (h: string | undefined) => (h !== undefined && h !== "0.0.0.0" && h !== "::" ? h : undefined);
-  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host);
+  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host) ?? specific(sipConfig.tcpListen?.host);
   const publicHost = listenHost ?? (config.publicUrl ? new URL(config.publicUrl).hostname : firstAddress());
   const mediaAddress = relay?.announcedAddress ?? specific(relay?.listenAddress) ?? listenHost ?? firstAddress();
   const serverHost = specific(config.host) ?? "127.0.0.1";
@@ -291,6 +294,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
     logger: context.logger,
     ...(tlsListen ? { tls: { host: tlsListen.host, port: tlsListen.port, certFile: running.certFile, keyFile: keyFileOf(config) } } : {}),
     ...(sipConfig.udpListen ? { udp: sipConfig.udpListen } : {}),
+    ...(sipConfig.tcpListen ? { tcp: sipConfig.tcpListen } : {}),
     publicHost,
     mediaAddress,
     ...(relay?.portRange ? { mediaPorts: { min: relay.portRange.min, max: relay.portRange.max } } : {}),
