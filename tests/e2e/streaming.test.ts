@@ -48,6 +48,18 @@ async function rtmpAudio(url: string, seconds: number): Promise<Float64Array> {
   return Float64Array.from(f32);
 }
 
+/** One frame of the stream's video, 64x36 grey levels, taken `at` seconds in. */
+async function rtmpFrame(url: string, at: number): Promise<Uint8Array> {
+  const { stdout } = await execFileAsync("ffmpeg", ["-v", "error", "-rw_timeout", "15000000", "-i", url, "-ss", String(at), "-frames:v", "1", "-an", "-vf", "scale=64:36,format=gray", "-f", "rawvideo", "-"], { encoding: "buffer", maxBuffer: 1 << 20, timeout: 60_000 });
+  return new Uint8Array(stdout);
+}
+
+/** Standard deviation of grey levels: about 0 for the black placeholder, well above for a camera picture. */
+function spread(px: Uint8Array): number {
+  const mean = px.reduce((a, b) => a + b, 0) / px.length;
+  return Math.sqrt(px.reduce((a, b) => a + (b - mean) ** 2, 0) / px.length);
+}
+
 function onEpochs(bots: ToneBot[]) {
   return (wake: () => void) => {
     const offs = bots.map((b) => b.p.on("epoch", wake));
@@ -113,6 +125,11 @@ test("a meeting streamed to nginx-rtmp: everyone sees the streaming member and i
   const tone = toneCorrelation(audio, 48_000, 440);
   assert.ok(tone > 0.6, `the bot's 440 Hz tone is in the stream (correlation ${tone.toFixed(2)})`);
   assert.ok(toneCorrelation(audio, 48_000, 1000) < 0.3, "and no tone that nobody sent");
+  // The picture is the bot's camera, not the black placeholder shown while no camera is on.
+  const frame = await rtmpFrame(play, 1);
+  assert.equal(frame.length, 64 * 36);
+  ctx.diagnostic(`grey-level spread of the streamed picture: ${spread(frame).toFixed(1)}; tone correlation ${tone.toFixed(2)}`);
+  assert.ok(spread(frame) > 10, `the stream shows the bot's camera (grey-level spread ${spread(frame).toFixed(1)})`);
 
   // The ingest drops (nginx killed) and comes back: the connector reconnects with backoff.
   await nginx.stop();
