@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { computeShield } from "@conclave/protocol";
-import { meetingLink, startTestServer, waitFor, type TestServer } from "./support/harness.js";
+import { joinSession, meetingLink, startTestServer, waitFor, type TestServer } from "./support/harness.js";
 import { api, execFileAsync, requireFfmpeg, toneBot, type ToneBot } from "./support/recording.js";
 import { toneCorrelation } from "./support/baresip.js";
 import { startNginxRtmp, type NginxRtmp } from "./support/nginx-rtmp.js";
@@ -202,4 +202,25 @@ test("streaming is refused in an e2ee meeting, when settings turn it off, for a 
     bot.stop();
   }
   for (const l of logged) assert.ok(!l.includes(streamKey), "no log line holds the key of a refused stream");
+});
+
+test("when the host ends the meeting, the stream ends with it: the connector leaves, the ingest has nothing, and the stream's data key is destroyed", { timeout: 120_000 }, async () => {
+  const meeting = await t.createMeeting("enhanced");
+  const host = await joinSession(t, meeting, "Host", { asHost: true });
+  const streamKey = `sk-${randomBytes(12).toString("hex")}`;
+  const started = await call("POST", `/api/meetings/${meeting.id}/stream`, { url: nginx.url, streamKey });
+  assert.equal(started.status, 201, started.body.toString());
+  const id = String(started.json<{ stream: Json }>().stream.id);
+  // Nobody's camera is on: the ingest still gets a picture (the placeholder) and audio.
+  assert.deepEqual((await probeRtmp(`${nginx.url}/${streamKey}`)).map((s) => s.codec_name).sort(), ["aac", "h264"]);
+  const ended = host.once("error");
+  host.endMeeting();
+  assert.equal((await ended).code, "MEETING_ENDED");
+  const deadline = Date.now() + 30_000;
+  while (t.server.streams!.active(meeting.id) !== undefined) {
+    if (Date.now() > deadline) throw new Error("the stream outlived its meeting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await assert.rejects(probeRtmp(`${nginx.url}/${streamKey}`), "nothing is published after the meeting ended");
+  assert.equal(await t.server.context.database.keys.dataKeyIdOf({ kind: "stream", id }), undefined);
 });

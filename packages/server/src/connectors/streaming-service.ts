@@ -147,7 +147,6 @@ export class StreamingService {
       this.#onMessage(info, m, settle);
     });
     process.on("exit", ({ reason, code }) => {
-      if (this.#active.get(meetingId)?.info.id === id) this.#active.delete(meetingId);
       void (async () => {
         // The child's last IPC messages may be handled after its exit event.
         await new Promise((r) => setTimeout(r, EXIT_MESSAGE_GRACE_MS));
@@ -155,6 +154,8 @@ export class StreamingService {
         if (code !== 0 && reason !== "stopped") info.error ??= `the streaming connector exited (${reason})`;
         settle(new ServerError("STREAM_REFUSED", info.error ?? "the streaming connector exited before the destination accepted the stream"));
         await this.#forget(id);
+        // Active until the key is destroyed: the next stream of this meeting starts clean.
+        if (this.#active.get(meetingId)?.info.id === id) this.#active.delete(meetingId);
         ended({ ...info });
       })();
     });

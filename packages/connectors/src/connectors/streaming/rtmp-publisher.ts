@@ -11,6 +11,8 @@ import { ivfFileHeader, ivfFrame } from "../../media/transcoder.js";
 
 export const VIDEO_WIDTH = 640;
 export const VIDEO_HEIGHT = 360;
+/** Output frame rate of the stream. */
+export const FPS = 25;
 
 /** Replaces every form of `secret` in `text` (as is and URL-encoded) with a marker. */
 export function redact(text: string, secret: string): string {
@@ -48,9 +50,11 @@ export class RtmpPublisher {
       "-thread_queue_size", "1024", "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "pipe:0",
       "-thread_queue_size", "1024", "-probesize", "32", "-analyzeduration", "0", "-f", "ivf", "-i", "pipe:3",
       "-map", "1:v", "-map", "0:a",
-      "-vf", `scale=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:force_original_aspect_ratio=decrease,pad=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:(ow-iw)/2:(oh-ih)/2,format=yuv420p`,
+      "-vf", `scale=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:force_original_aspect_ratio=decrease,pad=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:(ow-iw)/2:(oh-ih)/2,fps=${FPS},format=yuv420p`,
+      // Constant frame rate and a key frame every 2 s (what ingest services ask for), whatever
+      // rate the cameras (or the placeholder) arrive at: players joining later start within 2 s.
       "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main",
-      "-b:v", "1000k", "-maxrate", "1000k", "-bufsize", "2000k", "-g", "60", "-keyint_min", "30",
+      "-b:v", "1000k", "-maxrate", "1000k", "-bufsize", "2000k", "-g", String(2 * FPS), "-keyint_min", String(2 * FPS), "-sc_threshold", "0",
       "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2",
       "-f", "flv", "-flvflags", "no_duration_filesize", publishUrl(url, streamKey),
     ];
