@@ -33,6 +33,8 @@ const SAMPLES: AppMessage[] = [
   { v: 1, type: "reaction", emoji: "❤️" },
   { v: 1, type: "hand", raised: true },
   { v: 1, type: "lowerHand", target: "m2" },
+  { v: 1, type: "localRecording", state: "started" },
+  { v: 1, type: "localRecording", state: "stopped" },
   { v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Lunch?", options: ["Pizza", "Salad"], multiple: false, anonymous: true },
   { v: 1, type: "pollVote", pollId: "poll-0001", choices: [1] },
   { v: 1, type: "pollEnd", pollId: "poll-0001" },
@@ -86,6 +88,30 @@ test("malformed payloads are refused by name: not UTF-8, not a JSON object, miss
   ];
   for (const [bytes, expected] of bad) assert.equal(code(() => decodeAppMessage(bytes)), expected, new TextDecoder().decode(bytes));
 });
+
+test("a localRecording announcement is only started or stopped, with no other field, and never oversized", () => {
+  const bad: [unknown, ProtocolErrorCode][] = [
+    [{ v: 1, type: "localRecording" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: "paused" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: true }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: "STARTED" }, "APP_MESSAGE_MALFORMED"],
+    // It speaks only for its sender: naming someone else, or adding a caption, is refused.
+    [{ v: 1, type: "localRecording", state: "started", memberId: "m2" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: "stopped", note: "x" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 2, type: "localRecording", state: "started" }, "APP_MESSAGE_UNSUPPORTED"],
+    [{ v: 1, type: "localRecording", state: "started", pad: "x".repeat(MAX_APP_MESSAGE_PAYLOAD_BYTES) }, "APP_MESSAGE_TOO_LARGE"],
+  ];
+  for (const [json, expected] of bad) assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify(json)))), expected, JSON.stringify(json).slice(0, 80));
+  assert.equal(code(() => encodeAppMessage({ v: 1, type: "localRecording", state: "paused" } as unknown as AppMessage)), "APP_MESSAGE_MALFORMED");
+  // Never sealed: it is for everyone.
+  assert.equal(code(() => decodeSealedPayload(padTo256(utf8.encode(JSON.stringify({ v: 1, type: "localRecording", state: "started" }))))), "APP_MESSAGE_MALFORMED");
+});
+
+function padTo256(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bytes.length / 256) * 256);
+  out.set(bytes);
+  return out;
+}
 
 test("an unknown version or type is APP_MESSAGE_UNSUPPORTED (a newer client's message is ignored, not misread)", () => {
   assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify({ v: 2, type: "mediaState", mic: true, camera: true, screen: false })))), "APP_MESSAGE_UNSUPPORTED");
@@ -195,7 +221,7 @@ test("each kind is governed by the settings that name it: chat by inMeetingChat,
   assert.equal(disabledFeature("reaction", off("reactions")), "reactions");
   for (const t of ["pollLaunch", "pollVote", "pollEnd", "pollResults"] as const) assert.equal(disabledFeature(t, off("polling")), "polling");
   assert.equal(disabledFeature("breakoutPlan", off("breakoutRooms")), "breakoutRooms");
-  for (const t of ["mediaState", "hostRequest", "spotlight", "hand", "lowerHand", "sealed"] as const) {
+  for (const t of ["mediaState", "hostRequest", "spotlight", "hand", "lowerHand", "localRecording", "sealed"] as const) {
     for (const k of Object.keys(DEFAULT_MEETING_FEATURES) as (keyof typeof DEFAULT_MEETING_FEATURES)[]) assert.equal(disabledFeature(t, off(k)), null);
   }
   // chatHistory governs no kind of message: it only tells apps to hand group chat to the server.

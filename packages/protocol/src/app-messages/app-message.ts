@@ -111,6 +111,12 @@ export const appMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ v, type: z.literal("hand"), raised: z.boolean() }),
   /** A host or co-host lowers someone's hand, for everyone (the member's app lowers it). */
   z.strictObject({ v, type: z.literal("lowerHand"), target: memberId }),
+  /**
+   * The sender started or stopped recording the meeting on its own device (local recording: the
+   * file stays there). Sent to everyone, and again to each newcomer while it records, so that
+   * everyone is told. Only the sender's own state: it names nobody else.
+   */
+  z.strictObject({ v, type: z.literal("localRecording"), state: z.enum(["started", "stopped"]) }),
   /** A host or co-host launches a poll (setting polling). Votes go sealed to the launcher only. */
   z.strictObject({
     v,
@@ -226,6 +232,7 @@ export function featuresFor(type: AppMessageType): readonly FeatureKey[] {
     case "spotlight":
     case "hand":
     case "lowerHand":
+    case "localRecording":
     case "sealed":
       return [];
     default: {

@@ -7,7 +7,7 @@
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
-import { LocalRecording } from "./local-recording.js";
+import { LocalRecording, LocalRecordingNotice } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
@@ -66,6 +66,8 @@ export class MeetingView {
   readonly #recording: CloudRecordingUi;
   /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
   readonly #localRecording: LocalRecording;
+  /** Who else records on their device: the notice and the people list's tags. */
+  readonly #localRecordingNotice = new LocalRecordingNotice();
   readonly #waitingCard = h(
     "section",
     { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
@@ -292,7 +294,7 @@ export class MeetingView {
     this.#localRecording = new LocalRecording({
       videos: () => [...root.querySelectorAll<HTMLVideoElement>(".tiles video")],
       audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
-    });
+    }, (recording) => opts.controller.setLocalRecording(recording));
     this.#recording = new CloudRecordingUi(opts.meetingId);
     this.#hostControls = h(
       "section",
@@ -313,7 +315,7 @@ export class MeetingView {
       h("div", { class: "sidebar-head" }, h("h2", { id: "participants-title" }, t("people.title")), closeSidebar),
       this.#hostControls,
       // Recording on this device: in the People panel, so the control bar stays thumb-sized on phones.
-      h("section", { class: "local-recording", "aria-label": "Record on this device" }, this.#localRecording.button, this.#localRecording.status),
+      h("section", { class: "local-recording", "aria-label": t("localRecording.button") }, this.#localRecording.button, this.#localRecording.status),
       this.#handsQueue,
       this.#participantList,
       h("p", { class: "help" }, t("people.help")),
@@ -329,6 +331,7 @@ export class MeetingView {
         brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
         this.#recording.notice,
+        this.#localRecordingNotice.notice,
         this.#breakout.banner,
         h(
           "div",
@@ -405,6 +408,7 @@ export class MeetingView {
     this.#renderCode(s);
     this.#stage.render(s);
     this.#renderParticipants(s);
+    this.#localRecordingNotice.render(s.localRecorders, s.selfId, s.phase === "in-meeting", this.#participantList);
     this.#renderControls();
     this.#renderCollaboration(s);
   }
