@@ -138,7 +138,7 @@ test("local recording in an E2EE meeting: the browser records what it sees and h
   await notice(late).waitFor({ state: "visible", timeout: 30_000 });
   assert.match((await notice(late).textContent()) ?? "", /Ada is recording/);
 
-  await p.page.waitForTimeout(3000); // a few more seconds of meeting recorded
+  await p.page.waitForTimeout(5000); // five more seconds of meeting recorded
   const downloaded = p.page.waitForEvent("download");
   await button.click();
   const download = await downloaded;
