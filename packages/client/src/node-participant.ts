@@ -22,7 +22,7 @@ import type { ClientErrorCode } from "./errors.js";
 import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
-import { Collaboration, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
+import { Collaboration, type Caption, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
 import { nodeFileTransport } from "./node-files.js";
 
 export interface MeetingLink {
@@ -135,6 +135,8 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   /** A chat message (group or private, text or file) sent or received. */
   chat: ChatEntry;
   reaction: { from: string; fromName: string; emoji: Reaction };
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts). */
+  caption: Caption;
   /** The raised hands, in the order they went up. */
   hands: RaisedHand[];
   /** A poll was launched or changed (votes counted, ended, results shared). */
@@ -418,6 +420,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     collab.reactions.on("error", featureError);
     collab.polls.on("error", featureError);
     collab.breakout.on("error", featureError);
+    collab.captions.on("caption", (c) => this.emit("caption", c));
+    collab.captions.on("error", featureError);
     // Another group (a breakout room, or back): another relay room, so new media connections.
     session.on("room", ({ roomId }) => {
       if (conn !== this.#conn) return;
