@@ -1,0 +1,261 @@
+// Live transcription end to end: a real server, a bot reading LibriVox clips from Debian's
+// pocketsphinx-testdata (its own Opus publication), the transcription connector joining as a
+// visible member and running the built-in Debian pocketsphinx engine, and another member
+// receiving the captions as MLS application messages. A tap on the server's signaling sees every
+// message it handled: no caption text is in them. E2EE meetings refuse; a caption from anyone
+// but the transcription connector is refused by members.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { Encoder } from "@evan/opus";
+import { NodeParticipant } from "@conclave/client/node";
+import type { Caption } from "@conclave/client";
+import { computeShield } from "@conclave/protocol";
+import { Resampler } from "@conclave/connectors";
+import { MissingSystemBinaryError, requireSystemBinary, systemRequirements } from "@conclave/test-support";
+import { meetingLink, startTestServer, waitFor, type TestServer } from "./support/harness.js";
+import { api } from "./support/recording.js";
+
+const TESTDATA = "/usr/share/pocketsphinx/test/data/librivox";
+const MODEL_LM = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin";
+const CLIPS = [
+  "sense_and_sensibility_01_austen_64kb-0870",
+  "sense_and_sensibility_01_austen_64kb-0880",
+  "sense_and_sensibility_01_austen_64kb-0890",
+  "sense_and_sensibility_01_austen_64kb-0920",
+  "sense_and_sensibility_01_austen_64kb-0930",
+];
+/**
+ * Share of the reference words found in the captions (multiset overlap). Measured on this
+ * machine: see docs/performance.md "Live transcription accuracy". pocketsphinx's accuracy is
+ * modest; this bound catches a broken pipeline (wrong rate, garbled audio, lost captions), which
+ * scores near zero.
+ */
+const MIN_WORD_OVERLAP = 0.5;
+
+/** A data file of a Debian package from the REQUIREMENTS table: fails (never skips) when absent. */
+function requireSystemFile(path: string): void {
+  if (!existsSync(path)) throw new MissingSystemBinaryError(path, systemRequirements().get(path));
+}
+
+let t: TestServer;
+const tapped: string[] = [];
+const logged: string[] = [];
+
+before(async () => {
+  requireSystemBinary("pocketsphinx_continuous");
+  requireSystemFile(MODEL_LM);
+  requireSystemFile(`${TESTDATA}/transcription`);
+  t = await startTestServer({
+    // Everything the server's signaling received and sent, both ways.
+    signalingTap: (_direction, text) => void tapped.push(text),
+    logger: {
+      info: (m) => void logged.push(String(m)),
+      warn: (m, e) => void logged.push(`${String(m)} ${e instanceof Error ? e.message : ""}`),
+      error: (m, e) => void logged.push(`${String(m)} ${e instanceof Error ? e.message : ""}`),
+    },
+  });
+  t.server.context.database.settings.writeAccount({ liveTranscription: { value: true } });
+});
+
+after(async () => {
+  await t.close();
+});
+
+const call = (method: string, path: string) => api(t.server.port, t.ca, t.server.adminToken, method, path);
+const errorCode = (r: { json<T>(): T }): string => r.json<{ error: { code: string } }>().error.code;
+
+/** The clip's 16 kHz mono s16le samples (the WAV's data chunk). */
+function wavSamples(file: string): Int16Array {
+  const b = readFileSync(file);
+  assert.equal(b.toString("latin1", 0, 4), "RIFF");
+  let off = 12;
+  while (off + 8 <= b.length) {
+    const id = b.toString("latin1", off, off + 4);
+    const size = b.readUInt32LE(off + 4);
+    if (id === "fmt ") {
+      assert.equal(b.readUInt16LE(off + 10), 1, "mono");
+      assert.equal(b.readUInt32LE(off + 12), 16000, "16 kHz");
+    }
+    if (id === "data") return new Int16Array(b.buffer.slice(b.byteOffset + off + 8, b.byteOffset + off + 8 + size));
+    off += 8 + size + (size & 1);
+  }
+  throw new Error(`${file}: no data chunk`);
+}
+
+/** The clips one after another with 1.5 s of silence around each, at 48 kHz. */
+function programme(): Int16Array {
+  const up = new Resampler(16000, 48000);
+  const gap = new Int16Array(16000 * 1.5);
+  const parts: Int16Array[] = [up.process(gap)];
+  for (const c of CLIPS) {
+    parts.push(up.process(wavSamples(`${TESTDATA}/${c}.wav`)), up.process(gap));
+  }
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The reference words of the clips (pocketsphinx-testdata's own transcription). */
+function referenceWords(): string[] {
+  const lines = readFileSync(`${TESTDATA}/transcription`, "utf8").split("\n");
+  const words: string[] = [];
+  for (const c of CLIPS) {
+    const line = lines.find((l) => l.includes(`(${c})`));
+    assert.ok(line, `the reference transcript has ${c}`);
+    words.push(...line.replace(/\(.*\)/, "").replace(/<\/?s>/g, "").trim().split(/\s+/));
+  }
+  return words.map(norm).filter(Boolean);
+}
+
+const norm = (w: string): string => w.toLowerCase().replace(/\(\d+\)$/, "").replace(/[^a-z']/g, "");
+
+/** Multiset overlap: the share of reference words that the hypothesis also has. */
+function wordOverlap(reference: string[], hypothesis: string[]): number {
+  const pool = new Map<string, number>();
+  for (const w of hypothesis) pool.set(w, (pool.get(w) ?? 0) + 1);
+  let hit = 0;
+  for (const w of reference) {
+    const n = pool.get(w) ?? 0;
+    if (n > 0) {
+      hit++;
+      pool.set(w, n - 1);
+    }
+  }
+  return hit / reference.length;
+}
+
+/** Sends `pcm` (48 kHz mono) as 20 ms Opus frames in real time; resolves when it has all gone. */
+function play(p: NodeParticipant, pcm: Int16Array): Promise<void> {
+  const encoder = new Encoder({ channels: 1, sample_rate: 48000, application: "voip" });
+  const frames = Math.ceil(pcm.length / 960);
+  const start = performance.now();
+  let sent = 0;
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      // Catch up on whatever is due (timers are late on a loaded machine): real-time overall.
+      const due = Math.min(frames, Math.floor((performance.now() - start) / 20) + 1);
+      for (; sent < due; sent++) {
+        const frame = new Int16Array(960);
+        frame.set(pcm.subarray(sent * 960, sent * 960 + 960));
+        void p.sendFrame("audio", encoder.encode(frame), (sent + 1) * 960);
+      }
+      if (sent >= frames) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+  });
+}
+
+function hasTranscriber(p: NodeParticipant): boolean {
+  return p.session.groupMembers.some((m) => m.identity.kind === "connector" && m.identity.connector === "transcription");
+}
+
+test("a bot reads LibriVox clips: the other member receives captions naming the speaker that overlap the reference words, and nothing the server handled holds caption text", { timeout: 240_000 }, async (ctx) => {
+  const meeting = await t.createMeeting("enhanced");
+  const link = meetingLink(t, meeting);
+  const speaker = new NodeParticipant({ link, displayName: "Reader Marianne-Dashwood", ca: t.ca, externalMedia: { audio: true, video: false } });
+  const listener = new NodeParticipant({ link, displayName: "Listener Elinor-Ferrars", ca: t.ca, media: false });
+  ctx.after(() => {
+    speaker.leave();
+    listener.leave();
+  });
+  await speaker.join();
+  await listener.join();
+  await waitFor("both bots in the group", 40_000, (wake) => listener.on("epoch", wake), () => listener.session.groupMembers.length === 2 || undefined);
+
+  const captions: Caption[] = [];
+  const refused: string[] = [];
+  listener.on("caption", (c) => void captions.push(c));
+  listener.on("error", (e) => void refused.push(e.code));
+
+  const started = await call("POST", `/api/meetings/${meeting.id}/transcription`);
+  assert.equal(started.status, 202, started.body.toString());
+  assert.equal(errorCode(await call("POST", `/api/meetings/${meeting.id}/transcription`)), "TRANSCRIPTION_ACTIVE");
+  // Everyone sees the transcription connector in the group's own member list, listed in the shield panel.
+  await waitFor("both bots to see the transcription connector", 40_000, (wake) => {
+    const a = speaker.on("epoch", wake);
+    const b = listener.on("epoch", wake);
+    return () => (a(), b());
+  }, () => (hasTranscriber(speaker) && hasTranscriber(listener)) || undefined);
+  const shield = computeShield("enhanced", listener.session.groupMembers.map((m) => m.identity));
+  assert.deepEqual(shield.keyHoldingConnectors.map((c) => c.connector), ["transcription"]);
+
+  await play(speaker, programme());
+  const stopped = await call("DELETE", `/api/meetings/${meeting.id}/transcription`);
+  assert.equal(stopped.status, 200, stopped.body.toString());
+  const view = stopped.json<{ transcription: { status: string; captions: number } }>().transcription;
+  assert.equal(view.status, "stopped");
+  // Its leave commit comes after its last captions on the listener's connection.
+  await waitFor("the transcription connector to leave", 30_000, (wake) => listener.on("epoch", wake), () => !hasTranscriber(listener) || undefined);
+  assert.equal(errorCode(await call("DELETE", `/api/meetings/${meeting.id}/transcription`)), "TRANSCRIPTION_NOT_ACTIVE");
+
+  const finals = captions.filter((c) => c.final);
+  assert.ok(finals.length >= 3, `captions arrived (${finals.length})`);
+  assert.equal(view.captions, finals.length, "the server counted the captions the listener received");
+  for (const c of finals) {
+    assert.equal(c.speaker, speaker.memberId, "every caption names the speaker");
+    assert.equal(c.speakerName, "Reader Marianne-Dashwood");
+    assert.ok(c.end >= c.start);
+  }
+  assert.deepEqual(refused, [], "no caption was refused");
+  const reference = referenceWords();
+  const heard = finals.flatMap((c) => c.text.split(/\s+/)).map(norm).filter(Boolean);
+  const overlap = wordOverlap(reference, heard);
+  ctx.diagnostic(`word overlap ${(overlap * 100).toFixed(1)}% (${heard.length} words heard, ${reference.length} in the reference): ${finals.map((c) => c.text).join(" / ")}`);
+  assert.ok(overlap >= MIN_WORD_OVERLAP, `the captions overlap the reference words: ${(overlap * 100).toFixed(1)}% (at least ${MIN_WORD_OVERLAP * 100}%)`);
+
+  // The server-side tap: the server handled every caption (as ciphertext) yet no caption word
+  // long enough to be found by chance is in anything it received, sent or logged.
+  assert.ok(tapped.some((s) => s.includes('"appMessage"')), "the tap saw the application messages");
+  const server = `${tapped.join("\n")}\n${logged.join("\n")}`.toLowerCase();
+  const words = [...new Set(heard.filter((w) => w.length >= 6))];
+  assert.ok(words.length >= 3, `long caption words to look for (${words.join(", ")})`);
+  for (const w of words) assert.ok(!server.includes(w), `the server never handled "${w}" in clear`);
+  assert.ok(!server.includes(finals[0]!.text.toLowerCase()), "nor a whole caption");
+});
+
+test("an e2ee meeting refuses transcription, the liveTranscription setting off refuses it, and members refuse a caption from anyone but the transcription connector", { timeout: 120_000 }, async (ctx) => {
+  const e2ee = await t.createMeeting("e2ee");
+  const refusedE2ee = await call("POST", `/api/meetings/${e2ee.id}/transcription`);
+  assert.equal(errorCode(refusedE2ee), "CONNECTOR_NOT_ALLOWED");
+  assert.equal(refusedE2ee.status, 403);
+
+  const meeting = await t.createMeeting("enhanced");
+  t.server.context.database.settings.writeAccount({ liveTranscription: { value: false } });
+  try {
+    assert.equal(errorCode(await call("POST", `/api/meetings/${meeting.id}/transcription`)), "TRANSCRIPTION_NOT_ALLOWED");
+  } finally {
+    t.server.context.database.settings.writeAccount({ liveTranscription: { value: true } });
+  }
+
+  // A hostile member forges captions under its own MLS keys: receivers check the sender's credential.
+  const link = meetingLink(t, meeting);
+  const forger = new NodeParticipant({ link, displayName: "Forger Willoughby", ca: t.ca, media: false });
+  const victim = new NodeParticipant({ link, displayName: "Victim Brandon", ca: t.ca, media: false });
+  ctx.after(() => {
+    forger.leave();
+    victim.leave();
+  });
+  await forger.join();
+  await victim.join();
+  await waitFor("both in the group", 40_000, (wake) => forger.on("epoch", wake), () => forger.session.groupMembers.length === 2 || undefined);
+  const captions: Caption[] = [];
+  victim.on("caption", (c) => void captions.push(c));
+  const codes: string[] = [];
+  const gotError = new Promise<void>((res) =>
+    victim.on("error", (e) => {
+      codes.push(e.code);
+      res();
+    }),
+  );
+  await forger.session.sendAppMessage({ v: 1, type: "caption", speaker: victim.memberId, seq: 0, text: "I confess everything", start: 0, end: 1000, final: true });
+  await gotError;
+  assert.deepEqual(codes, ["CAPTION_NOT_FROM_TRANSCRIBER"]);
+  assert.equal(captions.length, 0, "no caption was shown");
+});
