@@ -19,6 +19,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { z } from "zod";
 import { TypedEmitter } from "@conclave/client";
+import { MAX_CAPTION_TEXT } from "@conclave/protocol";
 
 /** PCM the engine reads: 16 kHz mono s16le. */
 export const ENGINE_SAMPLE_RATE = 16_000;
@@ -172,3 +173,16 @@ export class EngineProcess extends TypedEmitter<EngineEvents> {
     t.unref();
   }
 }
+
+/** What an engine said, made safe for a caption: no control characters, one line, bounded. */
+export function captionText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
+  if (clean.length <= MAX_CAPTION_TEXT) return clean;
+  // Never cut a surrogate pair in half.
+  let cut = MAX_CAPTION_TEXT;
+  const c = clean.charCodeAt(cut - 1);
+  if (c >= 0xd800 && c <= 0xdbff) cut--;
+  return clean.slice(0, cut);
+}
+

@@ -13,11 +13,11 @@
  */
 import { Decoder as OpusDecoder } from "@evan/opus";
 import { NodeParticipant } from "@conclave/client/node";
-import { MAX_CAPTION_MS, MAX_CAPTION_TEXT } from "@conclave/protocol";
+import { MAX_CAPTION_MS } from "@conclave/protocol";
 import { childChannel } from "../../framework/ipc.js";
 import { decodeOpus } from "../../media/audio-codec.js";
 import { Resampler } from "../../media/resample.js";
-import { EngineProcess, ENGINE_SAMPLE_RATE, type Utterance } from "./engine.js";
+import { captionText, EngineProcess, ENGINE_SAMPLE_RATE, type Utterance } from "./engine.js";
 import { serverToTranscriberSchema, type ServerToTranscriber, type TranscriberToServer } from "./messages.js";
 
 /** How often silence is written for speakers who send nothing (so engines end their utterances). */
@@ -189,18 +189,6 @@ function fillSilence(): void {
     const late = (LATE_MS * ENGINE_SAMPLE_RATE) / 1000;
     if (s.written < due - late) writePcm(s, new Int16Array(due - s.written - (TICK_MS * ENGINE_SAMPLE_RATE) / 1000));
   }
-}
-
-/** What an engine said, made safe for a caption: no control characters, one line, bounded. */
-export function captionText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim();
-  if (clean.length <= MAX_CAPTION_TEXT) return clean;
-  // Never cut a surrogate pair in half.
-  let cut = MAX_CAPTION_TEXT;
-  const c = clean.charCodeAt(cut - 1);
-  if (c >= 0xd800 && c <= 0xdbff) cut--;
-  return clean.slice(0, cut);
 }
 
 async function sendCaption(s: Speaker, u: Utterance): Promise<void> {
