@@ -6,25 +6,14 @@
 // but the transcription connector is refused by members.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { Encoder } from "@evan/opus";
 import { NodeParticipant } from "@conclave/client/node";
 import type { Caption } from "@conclave/client";
 import { computeShield } from "@conclave/protocol";
-import { Resampler } from "@conclave/connectors";
-import { MissingSystemBinaryError, requireSystemBinary, systemRequirements } from "@conclave/test-support";
+import { requireSystemBinary } from "@conclave/test-support";
 import { meetingLink, startTestServer, waitFor, type TestServer } from "./support/harness.js";
 import { api } from "./support/recording.js";
+import { MODEL_LM, TESTDATA, norm, play, programme, referenceWords, requireSystemFile, wordOverlap } from "./support/transcription.js";
 
-const TESTDATA = "/usr/share/pocketsphinx/test/data/librivox";
-const MODEL_LM = "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin";
-const CLIPS = [
-  "sense_and_sensibility_01_austen_64kb-0870",
-  "sense_and_sensibility_01_austen_64kb-0880",
-  "sense_and_sensibility_01_austen_64kb-0890",
-  "sense_and_sensibility_01_austen_64kb-0920",
-  "sense_and_sensibility_01_austen_64kb-0930",
-];
 /**
  * Share of the reference words found in the captions (multiset overlap). Measured on this
  * machine: see docs/performance.md "Live transcription accuracy". pocketsphinx's accuracy is
@@ -32,11 +21,6 @@ const CLIPS = [
  * scores near zero.
  */
 const MIN_WORD_OVERLAP = 0.5;
-
-/** A data file of a Debian package from the REQUIREMENTS table: fails (never skips) when absent. */
-function requireSystemFile(path: string): void {
-  if (!existsSync(path)) throw new MissingSystemBinaryError(path, systemRequirements().get(path));
-}
 
 let t: TestServer;
 const tapped: string[] = [];
@@ -64,93 +48,6 @@ after(async () => {
 
 const call = (method: string, path: string) => api(t.server.port, t.ca, t.server.adminToken, method, path);
 const errorCode = (r: { json<T>(): T }): string => r.json<{ error: { code: string } }>().error.code;
-
-/** The clip's 16 kHz mono s16le samples (the WAV's data chunk). */
-function wavSamples(file: string): Int16Array {
-  const b = readFileSync(file);
-  assert.equal(b.toString("latin1", 0, 4), "RIFF");
-  let off = 12;
-  while (off + 8 <= b.length) {
-    const id = b.toString("latin1", off, off + 4);
-    const size = b.readUInt32LE(off + 4);
-    if (id === "fmt ") {
-      assert.equal(b.readUInt16LE(off + 10), 1, "mono");
-      assert.equal(b.readUInt32LE(off + 12), 16000, "16 kHz");
-    }
-    if (id === "data") return new Int16Array(b.buffer.slice(b.byteOffset + off + 8, b.byteOffset + off + 8 + size));
-    off += 8 + size + (size & 1);
-  }
-  throw new Error(`${file}: no data chunk`);
-}
-
-/** The clips one after another with 1.5 s of silence around each, at 48 kHz. */
-function programme(): Int16Array {
-  const up = new Resampler(16000, 48000);
-  const gap = new Int16Array(16000 * 1.5);
-  const parts: Int16Array[] = [up.process(gap)];
-  for (const c of CLIPS) {
-    parts.push(up.process(wavSamples(`${TESTDATA}/${c}.wav`)), up.process(gap));
-  }
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** The reference words of the clips (pocketsphinx-testdata's own transcription). */
-function referenceWords(): string[] {
-  const lines = readFileSync(`${TESTDATA}/transcription`, "utf8").split("\n");
-  const words: string[] = [];
-  for (const c of CLIPS) {
-    const line = lines.find((l) => l.includes(`(${c})`));
-    assert.ok(line, `the reference transcript has ${c}`);
-    words.push(...line.replace(/\(.*\)/, "").replace(/<\/?s>/g, "").trim().split(/\s+/));
-  }
-  return words.map(norm).filter(Boolean);
-}
-
-const norm = (w: string): string => w.toLowerCase().replace(/\(\d+\)$/, "").replace(/[^a-z']/g, "");
-
-/** Multiset overlap: the share of reference words that the hypothesis also has. */
-function wordOverlap(reference: string[], hypothesis: string[]): number {
-  const pool = new Map<string, number>();
-  for (const w of hypothesis) pool.set(w, (pool.get(w) ?? 0) + 1);
-  let hit = 0;
-  for (const w of reference) {
-    const n = pool.get(w) ?? 0;
-    if (n > 0) {
-      hit++;
-      pool.set(w, n - 1);
-    }
-  }
-  return hit / reference.length;
-}
-
-/** Sends `pcm` (48 kHz mono) as 20 ms Opus frames in real time; resolves when it has all gone. */
-function play(p: NodeParticipant, pcm: Int16Array): Promise<void> {
-  const encoder = new Encoder({ channels: 1, sample_rate: 48000, application: "voip" });
-  const frames = Math.ceil(pcm.length / 960);
-  const start = performance.now();
-  let sent = 0;
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      // Catch up on whatever is due (timers are late on a loaded machine): real-time overall.
-      const due = Math.min(frames, Math.floor((performance.now() - start) / 20) + 1);
-      for (; sent < due; sent++) {
-        const frame = new Int16Array(960);
-        frame.set(pcm.subarray(sent * 960, sent * 960 + 960));
-        void p.sendFrame("audio", encoder.encode(frame), (sent + 1) * 960);
-      }
-      if (sent >= frames) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 20);
-  });
-}
 
 function hasTranscriber(p: NodeParticipant): boolean {
   return p.session.groupMembers.some((m) => m.identity.kind === "connector" && m.identity.connector === "transcription");
