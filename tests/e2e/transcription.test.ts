@@ -6,6 +6,8 @@
 // but the transcription connector is refused by members.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { NodeParticipant } from "@conclave/client/node";
 import type { Caption } from "@conclave/client";
 import { computeShield } from "@conclave/protocol";
@@ -155,4 +157,53 @@ test("an e2ee meeting refuses transcription, the liveTranscription setting off r
   await gotError;
   assert.deepEqual(codes, ["CAPTION_NOT_FROM_TRANSCRIBER"]);
   assert.equal(captions.length, 0, "no caption was shown");
+});
+
+test("captions received while a cloud recording runs are saved with it: a WebVTT file voiced by the speaker, ciphertext on disk, served decrypted to the owner", { timeout: 240_000 }, async (ctx) => {
+  t.server.context.database.settings.writeAccount({ cloudRecording: { value: true } });
+  const meeting = await t.createMeeting("enhanced");
+  const link = meetingLink(t, meeting);
+  const speaker = new NodeParticipant({ link, displayName: "Reader Edward-Ferrars", ca: t.ca, externalMedia: { audio: true, video: false } });
+  const listener = new NodeParticipant({ link, displayName: "Listener Lucy-Steele", ca: t.ca, media: false });
+  ctx.after(() => {
+    speaker.leave();
+    listener.leave();
+  });
+  await speaker.join();
+  await listener.join();
+  const captions: Caption[] = [];
+  listener.on("caption", (c) => void (c.final && captions.push(c)));
+  assert.equal((await call("POST", `/api/meetings/${meeting.id}/recording`)).status, 202);
+  assert.equal((await call("POST", `/api/meetings/${meeting.id}/transcription`)).status, 202);
+  const both = () => {
+    const kinds = listener.session.groupMembers.map((m) => (m.identity.kind === "connector" ? m.identity.connector : "person"));
+    return (kinds.includes("recording") && kinds.includes("transcription")) || undefined;
+  };
+  await waitFor("the listener to see the recorder and the transcriber", 60_000, (wake) => listener.on("epoch", wake), both);
+  // "had he married a more amiable woman he might have been made still more respectable than he was"
+  await play(speaker, programme(["sense_and_sensibility_01_austen_64kb-0920"]));
+  await waitFor("a caption", 60_000, (wake) => listener.on("caption", wake), () => captions.length > 0 || undefined);
+  assert.equal((await call("DELETE", `/api/meetings/${meeting.id}/transcription`)).status, 200);
+  const stopped = await call("DELETE", `/api/meetings/${meeting.id}/recording`);
+  assert.equal(stopped.status, 200, stopped.body.toString());
+  const recording = stopped.json<{ recording: { id: string; status: string; files: { name: string; bytes: number; url: string }[] } }>().recording;
+  assert.equal(recording.status, "ready");
+  const vttFile = recording.files.find((f) => f.name === "captions.vtt");
+  assert.ok(vttFile, `captions.vtt is among the files (${recording.files.map((f) => f.name).join(", ")})`);
+
+  const served = await call("GET", vttFile.url);
+  assert.equal(served.status, 200);
+  assert.match(String(served.headers["content-type"]), /^text\/vtt/);
+  const vtt = served.body.toString("utf8");
+  assert.match(vtt, /^WEBVTT\n\n1\n\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n<v Reader Edward-Ferrars>/);
+  for (const c of captions) assert.ok(vtt.includes(c.text), `the file holds "${c.text}"`);
+
+  // On disk: ciphertext only (no WebVTT header, no speaker name, no caption words).
+  const onDisk = await readFile(join(t.server.context.config.dataDir, "recordings", recording.id, "captions.vtt.clvc"));
+  const sealed = await readFile(join(t.server.context.config.dataDir, "recordings", recording.id, "captions.sealed"));
+  for (const bytes of [onDisk, sealed]) {
+    const text = bytes.toString("latin1");
+    assert.ok(!text.includes("WEBVTT") && !text.includes("Edward-Ferrars"), "no clear text on disk");
+    for (const w of captions.flatMap((c) => c.text.split(" ")).filter((w) => w.length >= 6)) assert.ok(!text.includes(w), `"${w}" is not on disk`);
+  }
 });

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { requireSystemBinary } from "@conclave/test-support";
 import { EngineProcess, LineSplitter, MAX_LINE, captionText, parseUtterance, type Utterance } from "../src/connectors/transcription/engine.js";
+import { toWebVtt } from "../src/connectors/recording/captions.js";
 import { PocketsphinxOutputParser, type PocketsphinxUtterance } from "../src/connectors/transcription/pocketsphinx-engine.js";
 
 const ENGINE = fileURLToPath(new URL("../src/connectors/transcription/pocketsphinx-engine.js", import.meta.url));
@@ -113,4 +114,12 @@ test("the built-in engine runs Debian pocketsphinx on a LibriVox clip: 16 kHz PC
   // Reference: "he might even have been made amiable himself" (pocketsphinx-testdata).
   for (const w of ["he", "might", "even", "have", "been", "made"]) assert.ok(u.text.split(" ").includes(w), `"${w}" in "${u.text}"`);
   assert.ok(u.start >= 0.5 && u.start < 1.5 && u.end > u.start && u.end <= 0.5 + pcm.length / 16000 + 0.5, `times ${u.start}-${u.end}`);
+});
+
+test("captions saved with a recording become WebVTT in time order, voiced by speaker, with markup in names and text escaped", () => {
+  const vtt = toWebVtt([
+    { start: 3.5, end: 5.25, speaker: "Bob <b>", text: "second & last" },
+    { start: 0.2, end: 1.0, speaker: "Ada", text: "first --> line" },
+  ]);
+  assert.equal(vtt, "WEBVTT\n\n1\n00:00:00.200 --> 00:00:01.000\n<v Ada>first --&gt; line</v>\n\n2\n00:00:03.500 --> 00:00:05.250\n<v Bob &lt;b&gt;>second &amp; last</v>\n");
 });

@@ -316,7 +316,7 @@ const schemas: Json = {
       stoppedAt: { type: ["string", "null"], format: "date-time" },
       durationMs: { type: ["integer", "null"] },
       tracks: { type: ["integer", "null"] },
-      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
+      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm", "captions.vtt"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
       error: { type: ["string", "null"] },
     },
   },
@@ -680,7 +680,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
   "/api/recordings/{id}/{file}": {
     GET: {
       access: "user",
-      summary: "A finalized file (recording.webm or audio.webm), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
+      summary: "A finalized file (recording.webm, audio.webm, or captions.vtt when live transcription ran), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
       ok: [200],
       errors: ["RECORDING_NOT_FOUND", "RECORDING_NOT_READY", "RANGE_NOT_SATISFIABLE", "NOT_FOUND", "KMS_UNAVAILABLE"],
     },
