@@ -10,6 +10,9 @@ import { fileURLToPath } from "node:url";
 import { requireSystemBinary } from "@conclave/test-support";
 import { EngineProcess, LineSplitter, MAX_LINE, captionText, parseUtterance, type Utterance } from "../src/connectors/transcription/engine.js";
 import { toWebVtt } from "../src/connectors/recording/captions.js";
+import { serverToTranscriberSchema, transcriberToServerSchema } from "../src/connectors/transcription/messages.js";
+import { parseIpc } from "../src/framework/ipc.js";
+import { isConnectorError } from "../src/errors.js";
 import { PocketsphinxOutputParser, type PocketsphinxUtterance } from "../src/connectors/transcription/pocketsphinx-engine.js";
 
 const ENGINE = fileURLToPath(new URL("../src/connectors/transcription/pocketsphinx-engine.js", import.meta.url));
@@ -122,4 +125,15 @@ test("captions saved with a recording become WebVTT in time order, voiced by spe
     { start: 0.2, end: 1.0, speaker: "Ada", text: "first --> line" },
   ]);
   assert.equal(vtt, "WEBVTT\n\n1\n00:00:00.200 --> 00:00:01.000\n<v Ada>first --&gt; line</v>\n\n2\n00:00:03.500 --> 00:00:05.250\n<v Bob &lt;b&gt;>second &amp; last</v>\n");
+});
+
+test("transcription IPC is strict both ways: a start needs a ticket and an engine argv, and the process can report counts but never caption text", () => {
+  const start = { type: "transcribe", signalingUrl: "wss://127.0.0.1:1/ws", meetingId: "123456789", ticket: "t".repeat(43), displayName: "Live transcription", engine: ["/usr/bin/node", "/x/engine.js"] };
+  assert.deepEqual(parseIpc(serverToTranscriberSchema, start), start);
+  for (const bad of [{ ...start, engine: [] }, { ...start, ticket: "short" }, { ...start, meetingId: "../x" }, { ...start, extra: 1 }]) {
+    assert.throws(() => parseIpc(serverToTranscriberSchema, bad), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
+  }
+  assert.equal(parseIpc(transcriberToServerSchema, { type: "stopped", captions: 3 }).type, "stopped");
+  assert.throws(() => parseIpc(transcriberToServerSchema, { type: "stopped", captions: 3, text: "what was said" }), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
+  assert.throws(() => parseIpc(transcriberToServerSchema, { type: "caption", text: "what was said" }), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
 });
