@@ -128,9 +128,10 @@ export class TranscriptionService {
     return a.done;
   }
 
-  active(meetingId: string): TranscriptionView | undefined {
+  /** The transcription under way in a meeting, if any, with its connector's process id. */
+  active(meetingId: string): (TranscriptionView & { pid: number | undefined }) | undefined {
     const a = this.#active.get(meetingId);
-    return a ? { ...a.view } : undefined;
+    return a ? { ...a.view, pid: a.process.pid } : undefined;
   }
 
   async close(): Promise<void> {
