@@ -137,3 +137,39 @@ test("transcription IPC is strict both ways: a start needs a ticket and an engin
   assert.throws(() => parseIpc(transcriberToServerSchema, { type: "stopped", captions: 3, text: "what was said" }), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
   assert.throws(() => parseIpc(transcriberToServerSchema, { type: "caption", text: "what was said" }), (e) => isConnectorError(e, "CONNECTOR_BAD_IPC"));
 });
+
+test("fuzz: engine output of random and mutated lines never throws, yields only valid utterances, and never a line over the limit", () => {
+  let seed = 0x5eed;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const valid = '{"text":"he might even","start":5.21,"end":5.91,"final":true}\n';
+  const alphabet = '{}[]":,.-+e0123456789 abcfinalstartendtext\\u\n\r\t\u0000é😀';
+  for (let i = 0; i < 3000; i++) {
+    let chunk = "";
+    if (i % 3 === 0) {
+      for (let j = rand(200); j > 0; j--) chunk += alphabet[rand(alphabet.length)];
+    } else {
+      const chars = [...valid.repeat(1 + rand(3))];
+      for (let k = 0; k <= rand(4); k++) chars[rand(chars.length)] = alphabet[rand(alphabet.length)]!;
+      chunk = chars.join("");
+    }
+    const lines: string[] = [];
+    const split = new LineSplitter((l) => lines.push(l), () => undefined);
+    for (let at = 0; at < chunk.length; ) {
+      const n = 1 + rand(40);
+      split.push(chunk.slice(at, at + n));
+      at += n;
+    }
+    split.end();
+    for (const l of lines) {
+      assert.ok(l.length <= MAX_LINE);
+      const u = parseUtterance(l);
+      if (u) assert.ok(typeof u.text === "string" && u.start >= 0 && u.end >= u.start && typeof u.final === "boolean");
+    }
+    const p = new PocketsphinxOutputParser((u) => assert.ok(u.text.length > 0 && u.end >= u.start));
+    for (const l of chunk.split("\n")) p.line(l);
+    p.flush();
+  }
+});
