@@ -19,6 +19,7 @@ import { MeetingSession, type EpochEvent, type MeetingSessionOptions, type Signa
 import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
+import { PERMANENT_REFUSALS, reconnectDelayMs } from "./reconnect-policy.js";
 import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
@@ -155,24 +156,6 @@ type RemoteSource = "microphone" | "camera" | "screen";
 /** How long a frame for the next epoch waits for our commit to be processed. */
 const FUTURE_EPOCH_HOLD_MS = 1000;
 const MAX_HELD_FRAMES = 200;
-/** Refusals that joining again cannot fix: the participant ends with the error. */
-const PERMANENT = new Set([
-  "MEETING_NOT_FOUND",
-  "MEETING_ENDED",
-  "WRONG_PASSCODE",
-  "RATE_LIMITED",
-  "MEETING_FULL",
-  "CONNECTOR_NOT_ALLOWED",
-  "REMOVED",
-  "REMOVED_BY_HOST",
-  "BANNED",
-  "MEETING_LOCKED",
-  "NOT_ADMITTED",
-  "BAD_KEY_PACKAGE",
-  "TLS_UNTRUSTED",
-]);
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
-const MAX_BACKOFF_MS = 10_000;
 
 /** One signaling connection's worth of state: a new one per (re)join. */
 interface Connection {
@@ -459,7 +442,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       return;
     }
     const fatal = conn.fatal;
-    const reconnect = (this.#opts.reconnect ?? this.#opts.connectorTicket === undefined) && this.#everJoined && (fatal === null || !PERMANENT.has(fatal.code));
+    const reconnect = (this.#opts.reconnect ?? this.#opts.connectorTicket === undefined) && this.#everJoined && (fatal === null || !PERMANENT_REFUSALS.has(fatal.code));
     if (!reconnect) {
       this.#closed = true;
       if (fatal) this.emit("error", { ...fatal, fatal: true });
@@ -471,8 +454,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   #scheduleReconnect(reason: string): void {
-    const base = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? MAX_BACKOFF_MS;
-    const delayMs = Math.round(Math.min(MAX_BACKOFF_MS, base * (0.75 + Math.random() * 0.5)));
+    const delayMs = reconnectDelayMs(this.#attempt);
     this.#attempt += 1;
     this.emit("reconnecting", { attempt: this.#attempt, delayMs, reason });
     this.#clearTimer();

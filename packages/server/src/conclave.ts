@@ -279,7 +279,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
   const context = running.context;
   const tlsListen = sipConfig.tlsListen;
   const specific = (h: string | undefined) => (h !== undefined && h !== "0.0.0.0" && h !== "::" ? h : undefined);
-  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host);
+  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host) ?? specific(sipConfig.tcpListen?.host);
   const publicHost = listenHost ?? (config.publicUrl ? new URL(config.publicUrl).hostname : firstAddress());
   const mediaAddress = relay?.announcedAddress ?? specific(relay?.listenAddress) ?? listenHost ?? firstAddress();
   const serverHost = specific(config.host) ?? "127.0.0.1";
@@ -289,6 +289,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
     logger: context.logger,
     ...(tlsListen ? { tls: { host: tlsListen.host, port: tlsListen.port, certFile: running.certFile, keyFile: keyFileOf(config) } } : {}),
     ...(sipConfig.udpListen ? { udp: sipConfig.udpListen } : {}),
+    ...(sipConfig.tcpListen ? { tcp: sipConfig.tcpListen } : {}),
     publicHost,
     mediaAddress,
     ...(relay?.portRange ? { mediaPorts: { min: relay.portRange.min, max: relay.portRange.max } } : {}),

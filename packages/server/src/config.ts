@@ -86,6 +86,8 @@ export interface SipConfig {
   readonly tlsListen?: ListenAddress;
   /** Plain SIP over UDP (devices without TLS), e.g. 0.0.0.0:5060. */
   readonly udpListen?: ListenAddress;
+  /** Plain SIP over TCP (devices without TLS), e.g. 0.0.0.0:5060. */
+  readonly tcpListen?: ListenAddress;
   /** Accounts of room systems that register and authenticate with digest (config file only). */
   readonly accounts?: readonly { readonly username: string; readonly password: string }[];
   /** PEM file of CA certificates trusted when calling devices over TLS (default: the system's). */
@@ -148,6 +150,7 @@ export interface ConfigFlags extends KmsFlags {
   mediaListen?: string;
   sipListen?: string;
   sipUdpListen?: string;
+  sipTcpListen?: string;
   maxConnections?: string | number;
   maxConnectionsPerAddress?: string | number;
   webSourceMaps?: string | boolean;
@@ -341,6 +344,7 @@ interface PartialConfig extends KmsPartial {
   transcriptionEngine?: string;
   sipListen?: ListenAddress;
   sipUdpListen?: ListenAddress;
+  sipTcpListen?: ListenAddress;
   sipDeviceCa?: string;
   sipAccounts?: { username: string; password: string }[];
   sipTrunks?: { address: string; username?: string | undefined; password?: string | undefined }[];
@@ -372,6 +376,7 @@ const stringSourceSchema = z.object({
   transcriptionEngine: transcriptionEngineSchema.optional(),
   sipListen: listenSchema.optional(),
   sipUdpListen: listenSchema.optional(),
+  sipTcpListen: listenSchema.optional(),
   sipDeviceCa: pathSchema.optional(),
   ...kmsStringShape,
 });
@@ -403,6 +408,7 @@ const fileSchema = z
     transcriptionEngine: transcriptionEngineSchema.optional(),
     sipListen: listenSchema.optional(),
     sipUdpListen: listenSchema.optional(),
+  sipTcpListen: listenSchema.optional(),
     sipDeviceCa: pathSchema.optional(),
     sipAccounts: sipAccountsSchema.optional(),
     sipTrunks: sipTrunksSchema.optional(),
@@ -430,6 +436,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   metricsListen: "--metrics-listen",
   sipListen: "--sip-listen",
   sipUdpListen: "--sip-udp-listen",
+  sipTcpListen: "--sip-tcp-listen",
   sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   sipAccounts: "sipAccounts",
   sipTrunks: "sipTrunks",
@@ -462,6 +469,7 @@ export const ENV_NAMES = {
   metricsListen: "CONCLAVE_METRICS_LISTEN",
   sipListen: "CONCLAVE_SIP_LISTEN",
   sipUdpListen: "CONCLAVE_SIP_UDP_LISTEN",
+  sipTcpListen: "CONCLAVE_SIP_TCP_LISTEN",
   sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   acmeDirectory: "CONCLAVE_ACME_DIRECTORY",
   acmeEmail: "CONCLAVE_ACME_EMAIL",
@@ -511,6 +519,7 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     metricsListen: flags.metricsListen,
     sipListen: flags.sipListen,
     sipUdpListen: flags.sipUdpListen,
+    sipTcpListen: flags.sipTcpListen,
     acmeDirectory: flags.acmeDirectory,
     acmeEmail: flags.acmeEmail,
     acmeCa: flags.acmeCa,
@@ -546,6 +555,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     metricsListen: env[ENV_NAMES.metricsListen],
     sipListen: env[ENV_NAMES.sipListen],
     sipUdpListen: env[ENV_NAMES.sipUdpListen],
+    sipTcpListen: env[ENV_NAMES.sipTcpListen],
     sipDeviceCa: env[ENV_NAMES.sipDeviceCa],
     acmeDirectory: env[ENV_NAMES.acmeDirectory],
     acmeEmail: env[ENV_NAMES.acmeEmail],
@@ -679,7 +689,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (metricsListen !== undefined) config.metricsListen = metricsListen;
   const sipListen = pick("sipListen");
   const sipUdpListen = pick("sipUdpListen");
-  if (sipListen !== undefined || sipUdpListen !== undefined) {
+  const sipTcpListen = pick("sipTcpListen");
+  if (sipListen !== undefined || sipUdpListen !== undefined || sipTcpListen !== undefined) {
     const accounts = pick("sipAccounts");
     const deviceCa = pick("sipDeviceCa");
     const trunks = pick("sipTrunks");
@@ -689,13 +700,14 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
       ...(dialInNumbers !== undefined ? { dialInNumbers } : {}),
       ...(sipListen !== undefined ? { tlsListen: sipListen } : {}),
       ...(sipUdpListen !== undefined ? { udpListen: sipUdpListen } : {}),
+      ...(sipTcpListen !== undefined ? { tcpListen: sipTcpListen } : {}),
       ...(accounts !== undefined ? { accounts } : {}),
       ...(deviceCa !== undefined ? { deviceCaFile: deviceCa } : {}),
     };
   }
 
   if (config.sip === undefined && pick("sipTrunks") !== undefined) {
-    throw new ServerError("CONFIG_INVALID", "sipTrunks needs a SIP listener for the trunks to call: give --sip-listen or --sip-udp-listen");
+    throw new ServerError("CONFIG_INVALID", "sipTrunks needs a SIP listener for the trunks to call: give --sip-listen, --sip-udp-listen or --sip-tcp-listen");
   }
 
   const acmeDirectory = pick("acmeDirectory");

@@ -57,7 +57,7 @@ export const SERVER_ERRORS = {
   MEETING_FULL: { status: 403, message: "This meeting has reached its participant limit." },
   CONNECTOR_NOT_ALLOWED: { status: 403, message: "End-to-end encrypted meetings admit no server-side connectors." },
   BAD_TICKET: { status: 403, message: "The connector's join ticket is unknown, used, expired or for another meeting." },
-  SIP_DISABLED: { status: 409, message: "This server does not run the SIP connector; start it with --sip-listen (or --sip-udp-listen)." },
+  SIP_DISABLED: { status: 409, message: "This server does not run the SIP connector; start it with --sip-listen (or --sip-udp-listen, --sip-tcp-listen)." },
   RECORDING_NOT_ALLOWED: { status: 403, message: "Cloud recording is turned off by the meeting owner's settings (cloudRecording); ask an admin, or record locally." },
   RECORDING_ACTIVE: { status: 409, message: "This meeting is already being recorded." },
   RECORDING_NOT_ACTIVE: { status: 409, message: "This meeting is not being recorded." },

@@ -212,6 +212,8 @@ export const SEALED_ONLY_TYPES: ReadonlySet<AppMessageType> = new Set(["privateC
 export const FEATURE_KEYS = ["inMeetingChat", "privateChat", "reactions", "polling", "breakoutRooms", "fileSharing", "chatHistory"] as const;
 export type FeatureKey = (typeof FEATURE_KEYS)[number];
 export type MeetingFeatures = Record<FeatureKey, boolean>;
+/** Every feature off: what a member assumes until the server says what the meeting allows. */
+export const NO_MEETING_FEATURES: Readonly<MeetingFeatures> = Object.freeze(Object.fromEntries(FEATURE_KEYS.map((k) => [k, false])) as MeetingFeatures);
 /** The built-in defaults of these settings (a meeting whose owner changed nothing). */
 export const DEFAULT_MEETING_FEATURES: Readonly<MeetingFeatures> = Object.freeze({
   inMeetingChat: true,

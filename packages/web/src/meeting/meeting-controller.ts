@@ -9,7 +9,9 @@ import {
   Collaboration,
   MeetingMediaState,
   MeetingSession,
+  PERMANENT_REFUSALS,
   fetchFileTransport,
+  reconnectDelayMs,
   type BreakoutView,
   type ChatEntry,
   type MediaState,
@@ -18,7 +20,7 @@ import {
   type Reaction,
 } from "@conclave/client";
 import type { Caption } from "@conclave/client";
-import { MLS_SUITES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
+import { MLS_SUITES, NO_MEETING_FEATURES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
 import { EMPTY_STATS } from "../e2ee/e2ee-worker-client.js";
@@ -83,39 +85,12 @@ export interface MeetingSnapshot {
 }
 
 const NO_BREAKOUT: BreakoutView = { open: false, rooms: [], endsAt: null, room: null };
-const NO_FEATURES: MeetingFeatures = {
-  inMeetingChat: false,
-  privateChat: false,
-  reactions: false,
-  polling: false,
-  breakoutRooms: false,
-  fileSharing: false,
-  chatHistory: false,
-};
 
 /** A host's request to this participant, for the view to show. */
 export interface HostRequest {
   fromName: string;
   action: "mute" | "askUnmute";
 }
-
-/** Join refusals that trying again cannot fix. */
-const PERMANENT = new Set([
-  "MEETING_NOT_FOUND",
-  "MEETING_ENDED",
-  "WRONG_PASSCODE",
-  "RATE_LIMITED",
-  "MEETING_FULL",
-  "CONNECTOR_NOT_ALLOWED",
-  "REMOVED",
-  "REMOVED_BY_HOST",
-  "BANNED",
-  "MEETING_LOCKED",
-  "NOT_ADMITTED",
-  "BAD_KEY_PACKAGE",
-]);
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
-const MAX_BACKOFF_MS = 10_000;
 
 export interface MeetingControllerOptions {
   meetingId: string;
@@ -194,7 +169,7 @@ export class MeetingController {
       notices: this.#notices,
       remoteMedia: this.#mediaState?.remote ?? new Map(),
       spotlight: this.#mediaState?.spotlight ?? [],
-      features: s?.features ?? NO_FEATURES,
+      features: s?.features ?? NO_MEETING_FEATURES,
       room: s?.room ?? null,
       chat: this.#collab?.chat.entries ?? [],
       hands: this.#collab?.reactions.raisedHands ?? [],
@@ -638,7 +613,7 @@ export class MeetingController {
       this.#scheduleReconnect();
       return;
     }
-    if (fatal && PERMANENT.has(fatal.code)) {
+    if (fatal && PERMANENT_REFUSALS.has(fatal.code)) {
       if (fatal.code === "MEETING_ENDED") this.#end();
       else this.#fail(uiErrorFromCode(fatal.code));
       return;
@@ -662,8 +637,7 @@ export class MeetingController {
 
   #scheduleReconnect(): void {
     if (this.#leaving) return;
-    const base = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? MAX_BACKOFF_MS;
-    const delay = Math.min(MAX_BACKOFF_MS, base * (0.75 + Math.random() * 0.5));
+    const delay = reconnectDelayMs(this.#attempt);
     this.#attempt += 1;
     this.#setPhase("reconnecting");
     this.#clearTimer();
