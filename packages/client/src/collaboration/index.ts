@@ -8,11 +8,13 @@ import { MeetingChat, type FileTransport } from "./chat.js";
 import { MeetingReactions } from "./reactions.js";
 import { MeetingPolls } from "./polls.js";
 import { MeetingBreakout } from "./breakout.js";
+import { MeetingCaptions } from "./captions.js";
 
 export { MeetingChat, type ChatEntry, type ChatFile, type FileTransport, type MeetingChatEvents, type MeetingChatOptions } from "./chat.js";
 export { MeetingReactions, REACTIONS, type Reaction, type RaisedHand, type MeetingReactionsEvents } from "./reactions.js";
 export { MeetingPolls, type PollView, type MeetingPollsEvents } from "./polls.js";
 export { MeetingBreakout, type BreakoutRoomView, type BreakoutView, type MeetingBreakoutEvents, type MeetingBreakoutOptions } from "./breakout.js";
+export { MeetingCaptions, MAX_CAPTION_TEXT, type Caption, type MeetingCaptionsEvents } from "./captions.js";
 export { fetchFileTransport, FILE_TOKEN_HEADER } from "./files-transport.js";
 
 export interface CollaborationOptions {
@@ -26,12 +28,14 @@ export class Collaboration {
   readonly reactions: MeetingReactions;
   readonly polls: MeetingPolls;
   readonly breakout: MeetingBreakout;
+  readonly captions: MeetingCaptions;
 
   constructor(session: MeetingSession, opts: CollaborationOptions = {}) {
     this.chat = new MeetingChat(session, opts.files ? { files: opts.files } : {});
     this.reactions = new MeetingReactions(session);
     this.polls = new MeetingPolls(session);
     this.breakout = new MeetingBreakout(session, opts.autoMove !== undefined ? { autoMove: opts.autoMove } : {});
+    this.captions = new MeetingCaptions(session);
   }
 
   /** Stops listening and erases the keys the features hold (file keys, the breakout plan's). */
@@ -40,5 +44,6 @@ export class Collaboration {
     this.reactions.close();
     this.polls.close();
     this.breakout.close();
+    this.captions.close();
   }
 }

@@ -19,6 +19,7 @@ import {
   type RaisedHand,
   type Reaction,
 } from "@conclave/client";
+import type { Caption } from "@conclave/client";
 import { MLS_SUITES, NO_MEETING_FEATURES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
@@ -136,6 +137,8 @@ export class MeetingController {
   onBroadcast: ((b: { fromName: string; text: string }) => void) | null = null;
   /** A host lowered this participant's hand. */
   onHandLowered: ((byName: string) => void) | null = null;
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts checks the sender). */
+  onCaption: ((c: Caption) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -501,6 +504,8 @@ export class MeetingController {
     collab.polls.on("poll", () => this.#emit());
     collab.breakout.on("state", () => this.#emit());
     collab.breakout.on("broadcast", (b) => this.onBroadcast?.({ fromName: b.fromName, text: b.text }));
+    collab.captions.on("caption", (c) => this.onCaption?.(c));
+    collab.captions.on("error", (e) => this.#noteError(e.code));
     for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout] as const) {
       (emitter as unknown as { on(e: "error", l: (e: { code: string }) => void): void }).on("error", (e) => this.#noteError(e.code));
     }
