@@ -35,6 +35,8 @@ const SAMPLES: AppMessage[] = [
   { v: 1, type: "lowerHand", target: "m2" },
   { v: 1, type: "localRecording", state: "started" },
   { v: 1, type: "localRecording", state: "stopped" },
+  { v: 1, type: "caption", speaker: "m_abc-1", seq: 3, text: "he might even have been made amiable himself", start: 29_160, end: 31_950, final: true },
+  { v: 1, type: "caption", speaker: "m2", seq: 0, text: "good", start: 0, end: 0, final: false },
   { v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Lunch?", options: ["Pizza", "Salad"], multiple: false, anonymous: true },
   { v: 1, type: "pollVote", pollId: "poll-0001", choices: [1] },
   { v: 1, type: "pollEnd", pollId: "poll-0001" },
@@ -251,4 +253,29 @@ test("fuzz: random and mutated sealed payloads decode to a sealed-only kind or f
     assert.ok(allowed.has(c), `${c} for ${Buffer.from(bytes).toString("hex")}`);
     if (c === "ok") assert.ok(SEALED_ONLY_TYPES.has(decodeSealedPayload(bytes).type));
   }
+});
+
+test("a caption is strict: bounded text without control characters, integer ms times within 24 h, end not before start, a member id for the speaker, no extra fields", () => {
+  const ok = { v: 1, type: "caption", speaker: "m2", seq: 0, text: "hello there", start: 100, end: 900, final: true };
+  assert.deepEqual(decodeAppMessage(utf8.encode(JSON.stringify(ok))), ok);
+  const bad: Record<string, unknown>[] = [
+    { ...ok, text: "" },
+    { ...ok, text: "   " },
+    { ...ok, text: "x".repeat(1001) },
+    { ...ok, text: "bell\u0007" },
+    { ...ok, text: "\ud800 lone surrogate" },
+    { ...ok, start: 900, end: 100 },
+    { ...ok, start: -1 },
+    { ...ok, end: 86_400_001 },
+    { ...ok, start: 1.5 },
+    { ...ok, seq: -1 },
+    { ...ok, seq: 2 ** 31 },
+    { ...ok, speaker: "" },
+    { ...ok, speaker: "<script>" },
+    { ...ok, final: "yes" },
+    { ...ok, speakerName: "Forged Name" },
+  ];
+  for (const b of bad) assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify(b)))), "APP_MESSAGE_MALFORMED", JSON.stringify(b).slice(0, 80));
+  assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify({ ...ok, text: "x".repeat(1000) })))), "ok");
+  assert.equal(disabledFeature("caption", { ...DEFAULT_MEETING_FEATURES, inMeetingChat: false, reactions: false }), null);
 });

@@ -10,12 +10,14 @@ import { MeetingReactions } from "./reactions.js";
 import { MeetingPolls } from "./polls.js";
 import { MeetingBreakout } from "./breakout.js";
 import { MeetingLocalRecordings } from "./local-recordings.js";
+import { MeetingCaptions } from "./captions.js";
 
 export { MeetingChat, type ChatEntry, type ChatFile, type FileTransport, type MeetingChatEvents, type MeetingChatOptions } from "./chat.js";
 export { MeetingReactions, REACTIONS, type Reaction, type RaisedHand, type MeetingReactionsEvents } from "./reactions.js";
 export { MeetingPolls, type PollView, type MeetingPollsEvents } from "./polls.js";
 export { MeetingBreakout, type BreakoutRoomView, type BreakoutView, type MeetingBreakoutEvents, type MeetingBreakoutOptions } from "./breakout.js";
 export { MeetingLocalRecordings, type LocalRecorder, type MeetingLocalRecordingsEvents } from "./local-recordings.js";
+export { MeetingCaptions, MAX_CAPTION_TEXT, type Caption, type MeetingCaptionsEvents } from "./captions.js";
 export { fetchFileTransport, FILE_TOKEN_HEADER } from "./files-transport.js";
 
 export interface CollaborationOptions {
@@ -31,6 +33,7 @@ export class Collaboration {
   readonly breakout: MeetingBreakout;
   /** Who records the meeting on their own device (announced to everyone). */
   readonly localRecordings: MeetingLocalRecordings;
+  readonly captions: MeetingCaptions;
 
   constructor(session: MeetingSession, opts: CollaborationOptions = {}) {
     this.chat = new MeetingChat(session, opts.files ? { files: opts.files } : {});
@@ -38,6 +41,7 @@ export class Collaboration {
     this.polls = new MeetingPolls(session);
     this.breakout = new MeetingBreakout(session, opts.autoMove !== undefined ? { autoMove: opts.autoMove } : {});
     this.localRecordings = new MeetingLocalRecordings(session);
+    this.captions = new MeetingCaptions(session);
   }
 
   /** Stops listening and erases the keys the features hold (file keys, the breakout plan's). */
@@ -47,5 +51,6 @@ export class Collaboration {
     this.polls.close();
     this.breakout.close();
     this.localRecordings.close();
+    this.captions.close();
   }
 }

@@ -9,6 +9,7 @@ import { registerGroupsApi } from "./groups-api.js";
 import { registerFilesApi } from "./files-api.js";
 import { registerMeetingsApi } from "./meetings-api.js";
 import { registerRecordingsApi } from "./recordings-api.js";
+import { registerTranscriptionApi } from "./transcription-api.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { AttemptGuard } from "./attempt-guard.js";
@@ -37,6 +38,7 @@ export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
   });
   registerMeetingsApi(api, deps);
   registerRecordingsApi(api, deps);
+  registerTranscriptionApi(api, deps);
   registerAccountsApi(api, deps);
   registerGroupsApi(api, deps);
   registerSettingsApi(api, deps);

@@ -94,7 +94,12 @@ export const SETTINGS = {
     needsServerSideMember: false,
   } as const satisfies EnumDefinition<"forever" | "7d" | "30d" | "90d" | "365d"> & CommonDefinition,
   liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
-  liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
+  liveTranscription: bool(
+    "Live transcription",
+    false,
+    "Hosts may turn on live captions: a transcription connector joins visibly, turns speech into text on this server, and sends the captions to the participants end to end encrypted.",
+    true,
+  ),
   phoneDialIn: bool(
     "Phone dial-in",
     true,

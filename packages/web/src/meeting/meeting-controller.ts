@@ -20,6 +20,7 @@ import {
   type Reaction,
   type LocalRecorder,
 } from "@conclave/client";
+import type { Caption } from "@conclave/client";
 import { MLS_SUITES, NO_MEETING_FEATURES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
@@ -147,6 +148,8 @@ export class MeetingController {
   onBroadcast: ((b: { fromName: string; text: string }) => void) | null = null;
   /** A host lowered this participant's hand. */
   onHandLowered: ((byName: string) => void) | null = null;
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts checks the sender). */
+  onCaption: ((c: Caption) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -525,6 +528,8 @@ export class MeetingController {
     collab.localRecordings.on("recorders", () => this.#emit());
     // Still recording from the last connection: announced by the first epoch of this one.
     if (this.#localRecording) collab.localRecordings.setRecording(true).catch((e: unknown) => this.#noteError(errorCode(e)));
+    collab.captions.on("caption", (c) => this.onCaption?.(c));
+    collab.captions.on("error", (e) => this.#noteError(e.code));
     for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout, collab.localRecordings] as const) {
       (emitter as unknown as { on(e: "error", l: (e: { code: string }) => void): void }).on("error", (e) => this.#noteError(e.code));
     }

@@ -9,6 +9,7 @@ import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
 import { LocalRecording, LocalRecordingNotice } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
+import { CaptionsUi } from "./captions-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import { t, tn } from "../i18n/i18n.js";
@@ -64,6 +65,8 @@ export class MeetingView {
   readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), t("meeting.locked"));
   /** Cloud recording: indicator, notice, the host's button. */
   readonly #recording: CloudRecordingUi;
+  /** Live captions and the host's transcription control. */
+  readonly #captions: CaptionsUi;
   /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
   readonly #localRecording: LocalRecording;
   /** Who else records on their device: the notice and the people list's tags. */
@@ -296,6 +299,7 @@ export class MeetingView {
       audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
     }, (recording) => opts.controller.setLocalRecording(recording));
     this.#recording = new CloudRecordingUi(opts.meetingId);
+    this.#captions = new CaptionsUi(opts.meetingId);
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
@@ -304,6 +308,7 @@ export class MeetingView {
       h("p", { class: "help", id: "lock-meeting-help" }, t("host.lockHelp")),
       this.#roomSystem,
       this.#recording.hostSection,
+      this.#captions.hostSection,
       this.#endButton,
     );
 
@@ -342,6 +347,7 @@ export class MeetingView {
           this.#polls.element,
           this.#breakout.element,
         ),
+        this.#captions.captions,
         h(
           "footer",
           { class: "controls", "aria-label": t("controls.label"), "data-testid": "control-bar" },
@@ -380,6 +386,7 @@ export class MeetingView {
       toast.setAttribute("data-testid", "breakout-broadcast-toast");
     };
     opts.controller.onHandLowered = (byName) => this.#toast(t("hands.loweredBy", { name: byName }), ICONS.hand);
+    opts.controller.onCaption = (c) => this.#captions.add(c);
     this.#removeShortcuts = installShortcuts((action) => this.#run(action));
     this.render(this.#snapshot);
   }
@@ -393,6 +400,7 @@ export class MeetingView {
     this.#opts.controller.onChat = null;
     this.#opts.controller.onBroadcast = null;
     this.#opts.controller.onHandLowered = null;
+    this.#opts.controller.onCaption = null;
     for (const p of [this.#shieldPanel, this.#codePanel, this.#morePanel, this.#shortcutsPanel, this.#reactionsPanel]) p.close();
     for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[data-meeting-dialog]")) d.close();
     document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-end-meeting"]')?.close();
@@ -405,6 +413,7 @@ export class MeetingView {
     this.#renderAccess(s);
     this.#renderShield(s);
     this.#recording.render(s);
+    this.#captions.render(s);
     this.#renderCode(s);
     this.#stage.render(s);
     this.#renderParticipants(s);
