@@ -23,7 +23,7 @@ import { PERMANENT_REFUSALS, reconnectDelayMs } from "./reconnect-policy.js";
 import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
-import { Collaboration, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
+import { Collaboration, type Caption, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
 import { nodeFileTransport } from "./node-files.js";
 
 export interface MeetingLink {
@@ -136,6 +136,8 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   /** A chat message (group or private, text or file) sent or received. */
   chat: ChatEntry;
   reaction: { from: string; fromName: string; emoji: Reaction };
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts). */
+  caption: Caption;
   /** The raised hands, in the order they went up. */
   hands: RaisedHand[];
   /** A poll was launched or changed (votes counted, ended, results shared). */
@@ -401,6 +403,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     collab.reactions.on("error", featureError);
     collab.polls.on("error", featureError);
     collab.breakout.on("error", featureError);
+    collab.captions.on("caption", (c) => this.emit("caption", c));
+    collab.captions.on("error", featureError);
     // Another group (a breakout room, or back): another relay room, so new media connections.
     session.on("room", ({ roomId }) => {
       if (conn !== this.#conn) return;

@@ -30,6 +30,7 @@ import { SipService, type SipListening } from "./connectors/sip-service.js";
 import { DialInPasscodes } from "./connectors/dial-in.js";
 import { RecordingService } from "./connectors/recording-service.js";
 import { StreamingService } from "./connectors/streaming-service.js";
+import { TranscriptionService } from "./connectors/transcription-service.js";
 import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
@@ -74,6 +75,8 @@ export interface ConclaveServer extends RunningServer {
   readonly recordings: RecordingService | null;
   /** Live streaming (null for a signaling-only server). */
   readonly streams: StreamingService | null;
+  /** Live transcription (null for a signaling-only server: there is no audio to transcribe). */
+  readonly transcriptions: TranscriptionService | null;
 }
 
 /**
@@ -116,6 +119,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   let sip: SipService | null = null;
   let recordings: RecordingService | null = null;
   let streams: StreamingService | null = null;
+  let transcriptions: TranscriptionService | null = null;
   const tickets = new ConnectorTickets();
   const metrics = opts.metrics ?? new Metrics();
   // One security-log line per address and kind of abuse per 10 s (a flood would write one per socket).
@@ -129,6 +133,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     connectors: () => sip ?? undefined,
     recordings: () => recordings ?? undefined,
     streams: () => streams ?? undefined,
+    transcriptions: () => transcriptions ?? undefined,
     routes(_router, context) {
       const { settings, users } = context.database;
       // A meeting's features follow its owner's settings as they are now (an admin-token
@@ -195,6 +200,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       // Recordings finalize and room systems hang up first (their connectors leave the
       // meetings), then the meetings close.
       await streams?.close();
+      await transcriptions?.close();
       await recordings?.close();
       await sip?.close();
       registry?.close();
@@ -212,6 +218,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     await recordings.start();
     streams = streamingService(config, running, registry!);
     await streams.start();
+    transcriptions = transcriptionService(config, running, registry!);
   }
   let sipListening: SipListening[] = [];
   if (config.sip !== undefined) {
@@ -224,7 +231,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     }
     for (const l of sipListening) running.context.logger.info(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}`);
   }
-  return { ...running, registry: registry!, relay, sip, sipListening, recordings, streams };
+  return { ...running, registry: registry!, relay, sip, sipListening, recordings, streams, transcriptions };
 }
 
 /** Cloud recording: recorder processes join as `recording` connectors; files under <dataDir>/recordings. */
@@ -275,6 +282,28 @@ function streamingService(config: ServerConfig, running: RunningServer, registry
       const user = owner === null ? undefined : database.users.get(owner);
       return resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user)).liveStreaming.value;
     },
+  });
+}
+
+/** Live transcription: one connector process per transcribed meeting, captions end to end encrypted to members. */
+function transcriptionService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry): TranscriptionService {
+  const context = running.context;
+  const { database } = context;
+  const serverHost = config.host !== undefined && config.host !== "0.0.0.0" && config.host !== "::" ? config.host : "127.0.0.1";
+  return new TranscriptionService({
+    registry,
+    logger: context.logger,
+    signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
+    ca: readFileSync(running.certFile, "utf8"),
+    meeting: (id) => {
+      const m = context.meetings.get(id);
+      return m === undefined ? undefined : { encryption: m.encryption, ownerUserId: context.meetings.meetingPolicy(id)?.ownerUserId ?? null, ended: m.endedAt !== undefined };
+    },
+    transcriptionAllowed: (owner) => {
+      const user = owner === null ? undefined : database.users.get(owner);
+      return resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user)).liveTranscription.value;
+    },
+    ...(config.transcriptionEngine !== undefined ? { engine: config.transcriptionEngine } : {}),
   });
 }
 

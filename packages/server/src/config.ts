@@ -70,6 +70,12 @@ export interface ServerConfig {
   readonly acme?: AcmeConfig;
   /** TURN servers handed to admitted participants with short-lived credentials. */
   readonly turn?: TurnConfig;
+  /**
+   * The live transcription engine: a command line run with /bin/sh -c once per speaker (16 kHz
+   * s16le PCM on stdin, JSON utterances on stdout; docs/operations.md). Absent: the built-in
+   * Debian pocketsphinx adapter.
+   */
+  readonly transcriptionEngine?: string;
   /** Where the master key of data at rest is (kms/config.ts); loadConfig always sets it. */
   readonly kms?: KmsConfig;
 }
@@ -158,6 +164,7 @@ export interface ConfigFlags extends KmsFlags {
   /** One or more TURN URLs (the flag may be repeated; a comma-separated list works too). */
   turnUrl?: string | readonly string[];
   turnSecret?: string;
+  transcriptionEngine?: string;
 }
 
 export interface LoadConfigOptions {
@@ -293,6 +300,11 @@ const turnUrlListSchema = z
   .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((u) => u.split(",")).map((u) => u.trim()).filter((u) => u !== ""))
   .pipe(z.array(turnUrlSchema).min(1, TURN_URL_MESSAGE));
 
+/** A command line for the transcription engine (run with /bin/sh -c): one line, not empty. */
+const transcriptionEngineSchema = z
+  .string()
+  .max(4096)
+  .refine((s) => s.trim().length > 0 && !/[\n\r\0]/.test(s), "must be one non-empty command line");
 const turnSecretSchema = z.string().min(16, "must be at least 16 characters (use a long random string)");
 
 const PORT_RANGE_MESSAGE = "must be a UDP port range MIN-MAX with 1024 <= MIN <= MAX <= 65535, such as 40000-40999";
@@ -329,6 +341,7 @@ interface PartialConfig extends KmsPartial {
   acmeHttpPort?: number;
   turnUrl?: string[];
   turnSecret?: string;
+  transcriptionEngine?: string;
   sipListen?: ListenAddress;
   sipUdpListen?: ListenAddress;
   sipTcpListen?: ListenAddress;
@@ -360,6 +373,7 @@ const stringSourceSchema = z.object({
   acmeHttpPort: portStringSchema.optional(),
   turnUrl: turnUrlListSchema.optional(),
   turnSecret: turnSecretSchema.optional(),
+  transcriptionEngine: transcriptionEngineSchema.optional(),
   sipListen: listenSchema.optional(),
   sipUdpListen: listenSchema.optional(),
   sipTcpListen: listenSchema.optional(),
@@ -391,6 +405,7 @@ const fileSchema = z
     acmeHttpPort: portNumberSchema.optional(),
     turnUrl: turnUrlListSchema.optional(),
     turnSecret: turnSecretSchema.optional(),
+    transcriptionEngine: transcriptionEngineSchema.optional(),
     sipListen: listenSchema.optional(),
     sipUdpListen: listenSchema.optional(),
   sipTcpListen: listenSchema.optional(),
@@ -432,6 +447,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   acmeHttpPort: "--acme-http-port",
   turnUrl: "--turn-url",
   turnSecret: "--turn-secret",
+  transcriptionEngine: "--transcription-engine",
   ...KMS_FLAG_NAMES,
 };
 
@@ -461,6 +477,7 @@ export const ENV_NAMES = {
   acmeHttpPort: "CONCLAVE_ACME_HTTP_PORT",
   turnUrl: "CONCLAVE_TURN_URL",
   turnSecret: "CONCLAVE_TURN_SECRET",
+  transcriptionEngine: "CONCLAVE_TRANSCRIPTION_ENGINE",
   config: "CONCLAVE_CONFIG",
 } as const;
 /** Every environment variable of the server's configuration, KMS included. */
@@ -509,6 +526,7 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     acmeHttpPort: typeof flags.acmeHttpPort === "number" ? String(flags.acmeHttpPort) : flags.acmeHttpPort,
     turnUrl: flags.turnUrl,
     turnSecret: flags.turnSecret,
+    transcriptionEngine: flags.transcriptionEngine,
     ...kmsFlagValues(flags),
   });
   const parsed = stringSourceSchema.safeParse(raw);
@@ -545,6 +563,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     acmeHttpPort: env[ENV_NAMES.acmeHttpPort],
     turnUrl: env[ENV_NAMES.turnUrl],
     turnSecret: env[ENV_NAMES.turnSecret],
+    transcriptionEngine: env[ENV_NAMES.transcriptionEngine],
     ...kmsEnvValues(env),
   });
   const parsed = stringSourceSchema.safeParse(raw);
@@ -719,6 +738,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     throw new ServerError("CONFIG_INVALID", "TURN needs both --turn-url and --turn-secret (the secret coturn's static-auth-secret holds)");
   }
   if (turnUrl !== undefined && turnSecret !== undefined) config.turn = { urls: turnUrl, secret: turnSecret };
+  const transcriptionEngine = pick("transcriptionEngine");
+  if (transcriptionEngine !== undefined) config.transcriptionEngine = transcriptionEngine;
   config.kms = resolveKmsConfig(pick, config.dataDir);
   return config;
 }

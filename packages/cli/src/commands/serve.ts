@@ -47,6 +47,8 @@ Options (each also settable by environment variable or config file):
   --acme-http-port PORT  port of the HTTP-01 challenge listener (CONCLAVE_ACME_HTTP_PORT, default 80)
   --turn-url URL         TURN server for participants, repeatable (CONCLAVE_TURN_URL, comma-separated)
   --turn-secret SECRET   secret shared with the TURN server   (CONCLAVE_TURN_SECRET; prefer the env or file)
+  --transcription-engine CMD  live transcription engine run per speaker (CONCLAVE_TRANSCRIPTION_ENGINE;
+                         16 kHz s16le PCM in, JSON utterances out; default: built-in pocketsphinx)
   --kms BACKEND          master key of data at rest: local, pkcs11 or kmip (CONCLAVE_KMS, default local)
   --kms-key-file FILE    local master key file (CONCLAVE_KMS_KEY_FILE, default <data>/kms/master-keys.json)
   --kms-cache-ttl SEC    seconds an unwrapped data key stays in memory (CONCLAVE_KMS_CACHE_TTL, default 300)
@@ -96,6 +98,7 @@ export const serveCommand: Command = {
         "acme-http-port": { type: "string" },
         "turn-url": { type: "string", multiple: true },
         "turn-secret": { type: "string" },
+        "transcription-engine": { type: "string" },
         ...KMS_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -131,6 +134,7 @@ export const serveCommand: Command = {
         acmeHttpPort: values["acme-http-port"],
         turnUrl: values["turn-url"],
         turnSecret: values["turn-secret"],
+        transcriptionEngine: values["transcription-engine"],
         ...kmsFlags(values),
       },
       env: io.env,

@@ -316,7 +316,7 @@ const schemas: Json = {
       stoppedAt: { type: ["string", "null"], format: "date-time" },
       durationMs: { type: ["integer", "null"] },
       tracks: { type: ["integer", "null"] },
-      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
+      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm", "captions.vtt"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
       error: { type: ["string", "null"] },
     },
   },
@@ -341,6 +341,23 @@ const schemas: Json = {
   },
   StreamEnvelope: { type: "object", required: ["stream"], properties: { stream: { $ref: "#/components/schemas/Stream" } } },
   ActiveStream: { type: "object", required: ["stream"], properties: { stream: { oneOf: [{ $ref: "#/components/schemas/Stream" }, { type: "null" }] } } },
+  Transcription: {
+    type: "object",
+    required: ["meetingId", "status", "startedAt", "captions"],
+    properties: {
+      meetingId: { type: "string" },
+      status: { type: "string", enum: ["starting", "transcribing", "stopped", "failed"] },
+      startedAt: { type: "string", format: "date-time" },
+      stoppedAt: { type: ["string", "null"], format: "date-time" },
+      memberId: { type: ["string", "null"] },
+      captions: { type: "integer" },
+      speakers: { type: "integer" },
+      engineFailures: { type: "integer" },
+      error: { type: ["string", "null"] },
+    },
+  },
+  TranscriptionEnvelope: { type: "object", required: ["transcription"], properties: { transcription: { $ref: "#/components/schemas/Transcription" } } },
+  ActiveTranscription: { type: "object", required: ["transcription"], properties: { transcription: { oneOf: [{ $ref: "#/components/schemas/Transcription" }, { type: "null" }] } } },
   ParticipantLog: {
     type: "object",
     required: ["participants"],
@@ -672,6 +689,21 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "STREAM_NOT_ACTIVE"],
     },
   },
+  "/api/meetings/{id}/transcription": {
+    POST: {
+      access: "user",
+      summary: "Start live transcription of an Enhanced meeting (owner or admin): the transcription connector joins as a visible member and sends captions to the members end to end encrypted; liveTranscription must be on for the owner.",
+      ok: [202, "TranscriptionEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "TRANSCRIPTION_NOT_ALLOWED", "TRANSCRIPTION_ACTIVE"],
+    },
+    GET: { access: "user", summary: "The meeting's live transcription under way, or null (owner or admin).", ok: [200, "ActiveTranscription"], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+    DELETE: {
+      access: "user",
+      summary: "Stop live transcription; answers once the last captions are sent and the connector has left (owner or admin).",
+      ok: [200, "TranscriptionEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "TRANSCRIPTION_NOT_ACTIVE"],
+    },
+  },
   "/api/recordings": {
     GET: { access: "user", summary: "Cloud recordings: the caller's own, or all for admins.", ok: [200, "RecordingList"] },
   },
@@ -682,7 +714,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
   "/api/recordings/{id}/{file}": {
     GET: {
       access: "user",
-      summary: "A finalized file (recording.webm or audio.webm), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
+      summary: "A finalized file (recording.webm, audio.webm, or captions.vtt when live transcription ran), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
       ok: [200],
       errors: ["RECORDING_NOT_FOUND", "RECORDING_NOT_READY", "RANGE_NOT_SATISFIABLE", "NOT_FOUND", "KMS_UNAVAILABLE"],
     },

@@ -18,7 +18,9 @@ import {
   type PollView,
   type RaisedHand,
   type Reaction,
+  type LocalRecorder,
 } from "@conclave/client";
+import type { Caption } from "@conclave/client";
 import { MLS_SUITES, NO_MEETING_FEATURES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
@@ -81,6 +83,14 @@ export interface MeetingSnapshot {
   hands: RaisedHand[];
   polls: PollView[];
   breakout: BreakoutView;
+  /** Who records on their own device (this participant too), as they announced it. */
+  localRecorders: LocalRecorder[];
+}
+
+/** The stable code of anything thrown (ProtocolError, ClientError), for the error list. */
+function errorCode(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "CLIENT_INTERNAL";
 }
 
 const NO_BREAKOUT: BreakoutView = { open: false, rooms: [], endsAt: null, room: null };
@@ -108,6 +118,8 @@ export class MeetingController {
   #mediaState: MeetingMediaState | null = null;
   /** Chat, reactions and hands, polls and breakout rooms of the current connection. */
   #collab: Collaboration | null = null;
+  /** Whether this participant records on its device (outlives connections). */
+  #localRecording = false;
   #channel: BrowserSignalingChannel | null = null;
   #media: MediaConnection | null = null;
   #phase: MeetingPhase = "connecting";
@@ -136,6 +148,8 @@ export class MeetingController {
   onBroadcast: ((b: { fromName: string; text: string }) => void) | null = null;
   /** A host lowered this participant's hand. */
   onHandLowered: ((byName: string) => void) | null = null;
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts checks the sender). */
+  onCaption: ((c: Caption) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -172,6 +186,7 @@ export class MeetingController {
       hands: this.#collab?.reactions.raisedHands ?? [],
       polls: this.#collab?.polls.polls ?? [],
       breakout: this.#collab?.breakout.state ?? NO_BREAKOUT,
+      localRecorders: this.#collab?.localRecordings.recorders ?? [],
     };
   }
 
@@ -259,6 +274,15 @@ export class MeetingController {
 
   returnToMain(): Promise<void> {
     return this.#require().breakout.returnToMain();
+  }
+
+  /**
+   * This participant records on its device (or stopped): everyone is told, and told again after
+   * a reconnection or when people join while it records.
+   */
+  setLocalRecording(recording: boolean): void {
+    this.#localRecording = recording;
+    this.#collab?.localRecordings.setRecording(recording).catch((e: unknown) => this.#noteError(errorCode(e)));
   }
 
   #require(): Collaboration {
@@ -501,7 +525,12 @@ export class MeetingController {
     collab.polls.on("poll", () => this.#emit());
     collab.breakout.on("state", () => this.#emit());
     collab.breakout.on("broadcast", (b) => this.onBroadcast?.({ fromName: b.fromName, text: b.text }));
-    for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout] as const) {
+    collab.localRecordings.on("recorders", () => this.#emit());
+    // Still recording from the last connection: announced by the first epoch of this one.
+    if (this.#localRecording) collab.localRecordings.setRecording(true).catch((e: unknown) => this.#noteError(errorCode(e)));
+    collab.captions.on("caption", (c) => this.onCaption?.(c));
+    collab.captions.on("error", (e) => this.#noteError(e.code));
+    for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout, collab.localRecordings] as const) {
       (emitter as unknown as { on(e: "error", l: (e: { code: string }) => void): void }).on("error", (e) => this.#noteError(e.code));
     }
     // Another group (a breakout room, or back): another relay room, so new media connections,

@@ -18,6 +18,7 @@ import { childChannel } from "../../framework/ipc.js";
 import { serverToRecorderSchema, type RecorderToServer, type ServerToRecorder } from "./messages.js";
 import { LiveTrack, type LiveTrackInfo } from "./live-track.js";
 import { finalizeRecording } from "./finalize.js";
+import { CaptionLog } from "./captions.js";
 
 /** The sealed list of live track files (who and what each one is). */
 export const TRACKS_FILE = "tracks.sealed";
@@ -61,6 +62,11 @@ async function handle(m: ServerToRecorder): Promise<void> {
         }
       });
       p.on("frame", (f) => onFrame(p, f.ownerId, f.kind, f.frame));
+      // Live captions (from the transcription member only) are saved with the recording.
+      const captionLog = new CaptionLog(m.dir, key);
+      p.on("caption", (c) => {
+        if (c.final && t0 !== undefined && !stopping) void captionLog.add((performance.now() - t0) / 1000, c.end - c.start, c.speakerName, c.text).catch(() => undefined);
+      });
       p.on("error", (e) => {
         if (e.fatal) fail(e.code, e.message);
       });
