@@ -10,9 +10,10 @@ import { apiOk, setupOwner } from "./support/accounts.js";
 import { eventually, joinBot, joinFromPage, launchBrowser, openPage, startTestServer } from "./support/harness.js";
 
 requireFfmpeg();
-const nginx = await startNginxRtmp();
 const server = await startTestServer();
 const browser = await launchBrowser(server);
+// Started last, so that nothing that fails to start above leaves an nginx behind.
+const nginx = await startNginxRtmp();
 after(async () => {
   await browser.close();
   await server.close();
