@@ -5,7 +5,7 @@
 // address, over its cap of 256), while two participants talk and a third joins. Prints the
 // server's resident memory before, at the peak and after, how long a join took during the flood,
 // and how long memory took to come back within 20% of its baseline (the bar: within a minute).
-// Results are recorded in docs/security-testing.md.
+// Results are recorded in docs/performance.md ("Connection flood").
 //
 // Usage: npm run build && node bench/flood.mjs [stalled idle]
 import { runFlood } from "../tests/e2e/dist/support/flood.js";

@@ -38,6 +38,11 @@ baresip                  baresip-core      test
 /usr/lib/baresip/modules/ctrl_tcp.so baresip-core test
 /usr/lib/baresip/modules/avcodec.so baresip-ffmpeg test
 rtpengine                rtpengine-daemon  test
+nginx                    nginx-light       test
+/usr/lib/nginx/modules/ngx_rtmp_module.so libnginx-mod-rtmp test
+pocketsphinx_continuous  pocketsphinx      server
+/usr/share/pocketsphinx/model/en-us/en-us.lm.bin pocketsphinx-en-us server
+/usr/share/pocketsphinx/test/data/librivox/transcription pocketsphinx-testdata test
 EOF
 
 mode=install

@@ -33,7 +33,11 @@ if (selected.length === 0) {
 }
 // Concurrency 1 for files that start servers and browsers would be slow; the suites keep
 // their own resources isolated (own ports, own data dirs), so files run in parallel.
-const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...flags, ...selected], {
+// --test-force-exit: a test file whose tests have all finished exits even if a native handle
+// (a WebRTC peer connection's thread, a child's pipe) would keep it alive; without it one
+// leftover handle stalls the whole run until CI's time limit. Tests that are about a process
+// exiting (the CLI, connector processes) check that themselves, in their own child processes.
+const child = spawn(process.execPath, ["--test", "--test-force-exit", "--test-reporter=spec", ...flags, ...selected], {
   stdio: "inherit",
   cwd: root,
 });

@@ -6,7 +6,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
-import { launchBrowser, openPage, startTestServer, type TestServer } from "./support/harness.js";
+import { MeetingLocalRecordings } from "@conclave/client";
+import { joinBot, launchBrowser, openPage, startTestServer, type TestServer } from "./support/harness.js";
 import { screenshotPath } from "./support/screenshots.js";
 
 let server: TestServer;
@@ -61,6 +62,19 @@ test("a browser that prefers French gets the app in French, the join screen and 
   assert.equal(await p.page.getByTestId("mic-button").textContent(), "Couper le micro");
   assert.equal(await p.page.getByTestId("leave-button").textContent(), "Quitter");
   assert.equal(await p.page.getByTestId("encryption-shield").textContent(), "Chiffré de bout en bout");
+  // Local recording is in French too: the button, and the notice when someone else records.
+  assert.equal(await p.page.getByTestId("local-recording-button").textContent(), "Enregistrer sur cet appareil");
+  const bot = await joinBot(server, meeting, "Bruno");
+  const recordings = new MeetingLocalRecordings(bot.session);
+  try {
+    await recordings.setRecording(true);
+    const notice = p.page.getByTestId("local-recording-notice");
+    await notice.waitFor({ state: "visible", timeout: 30_000 });
+    assert.equal(await notice.textContent(), "Bruno enregistre cette réunion sur son appareil. Tous les participants en sont informés.");
+  } finally {
+    recordings.close();
+    bot.leave();
+  }
   await p.page.getByTestId("leave-button").click();
   await p.page.getByText("Vous avez quitté la réunion").waitFor();
   await p.context.close();

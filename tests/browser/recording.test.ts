@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MeetingLocalRecordings } from "@conclave/client";
 import { decodeErrors, execFileAsync, probe, requireFfmpeg } from "@conclave/e2e-tests/dist/support/recording.js";
 import { apiOk, setupOwner } from "./support/accounts.js";
 import { eventually, joinBot, joinFromPage, launchBrowser, openPage, startTestServer } from "./support/harness.js";
@@ -94,17 +95,26 @@ test("a host records an Enhanced meeting from the meeting screen: everyone sees 
   assert.match(download ?? "", /^\/api\/recordings\/[a-f0-9]{32}\/recording\.webm\?download=1$/);
 });
 
-test("local recording in an E2EE meeting: the browser records what it sees and hears into a playable WebM saved on the device, and sends nothing to the server", { timeout: 120_000 }, async (t) => {
+test("local recording in an E2EE meeting: the browser records what it sees and hears into a playable WebM saved on the device, sends nothing to the server, and everyone (a late joiner too) is told while it records", { timeout: 180_000 }, async (t) => {
   const meeting = await server.createMeeting("e2ee");
   const p = await openPage(browser, server.link(meeting));
   const bot = await joinBot(server, meeting, "Bot");
+  const botRecorders = new MeetingLocalRecordings(bot.session);
   const dir = await mkdtemp(join(tmpdir(), "conclave-local-rec-"));
+  const other = await openPage(browser, server.link(meeting));
+  let late: Awaited<ReturnType<typeof openPage>> | null = null;
   t.after(async () => {
+    botRecorders.close();
     bot.leave();
     await p.context.close();
+    await other.context.close();
+    await late?.context.close();
     await rm(dir, { recursive: true, force: true });
   });
   await joinFromPage(p, "Ada");
+  await joinFromPage(other, "Ben");
+  const notice = (page: typeof p) => page.page.getByTestId("local-recording-notice");
+  assert.equal(await notice(other).isVisible(), false, "nobody records yet");
   // The bot's video is playing on the page before recording starts.
   await p.page.waitForFunction(() => [...document.querySelectorAll<HTMLVideoElement>(".tiles video")].some((v) => v.videoWidth > 0 && !v.classList.contains("mirror")), undefined, { timeout: 30_000 });
   const requests: string[] = [];
@@ -112,11 +122,34 @@ test("local recording in an E2EE meeting: the browser records what it sees and h
   const button = p.page.getByTestId("local-recording-button");
   await button.click();
   assert.equal(await button.getAttribute("data-recording"), "true");
-  await p.page.waitForTimeout(5000); // five seconds of meeting recorded
+
+  // Everyone is told, through the MLS group: Ben's screen names Ada, in the notice and the people list.
+  await notice(other).waitFor({ state: "visible", timeout: 30_000 });
+  assert.match((await notice(other).textContent()) ?? "", /Ada is recording this meeting on their device/);
+  const adaRow = other.page.locator('[data-testid="participant-list"] li', { hasText: "Ada" });
+  await adaRow.getByTestId("participant-local-recording").waitFor({ timeout: 10_000 });
+  assert.equal(await other.page.getByTestId("participant-local-recording").count(), 1, "only Ada is marked as recording");
+  await eventually("the bot's SDK to list Ada as recording", 30_000, () => botRecorders.recorders.some((r) => r.displayName === "Ada") || undefined);
+  assert.equal(await notice(p).isVisible(), false, "the recorder's own screen shows its status, not the others' notice");
+
+  // Someone who joins while Ada records is told too (Ada's app announces it to newcomers).
+  late = await openPage(browser, server.link(meeting));
+  await joinFromPage(late, "Cleo");
+  await notice(late).waitFor({ state: "visible", timeout: 30_000 });
+  assert.match((await notice(late).textContent()) ?? "", /Ada is recording/);
+
+  await p.page.waitForTimeout(5000); // five more seconds of meeting recorded
   const downloaded = p.page.waitForEvent("download");
   await button.click();
   const download = await downloaded;
   assert.match(download.suggestedFilename(), /^conclave-local-.*\.webm$/);
+
+  // Stopping is announced too: the notices and the tag go away.
+  await notice(other).waitFor({ state: "hidden", timeout: 30_000 });
+  await notice(late).waitFor({ state: "hidden", timeout: 30_000 });
+  assert.equal(await other.page.getByTestId("participant-local-recording").count(), 0);
+  await eventually("the bot's SDK to drop Ada", 30_000, () => botRecorders.recorders.length === 0 || undefined);
+
   const file = join(dir, "local.webm");
   await download.saveAs(file);
   const probed = await probe(file);
@@ -124,6 +157,7 @@ test("local recording in an E2EE meeting: the browser records what it sees and h
   assert.equal(await decodeErrors(file), "", "the local recording decodes without an error");
   const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file]);
   assert.ok(Number(stdout.trim()) >= 30, `the recording holds video frames (${stdout.trim()})`);
-  // Nothing went to the server: no HTTP request at all while recording and saving (the file is a blob: URL).
+  // Nothing went to the server: no HTTP request at all while recording and saving (the file is a
+  // blob: URL; the announcements are MLS application messages on the open WebSocket).
   assert.deepEqual(requests.filter((r) => !r.includes(" blob:")), [], "no request left the page while it recorded");
 });

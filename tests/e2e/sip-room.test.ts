@@ -20,6 +20,7 @@ interface SipServer {
   ca: string;
   tlsPort: number;
   udpPort: number;
+  tcpPort: number;
   /** The room systems' TLS certificate, which the server trusts for outbound calls (sipDeviceCa). */
   deviceCertificate: string;
   close(): Promise<void>;
@@ -32,7 +33,7 @@ before(async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-sip-"));
   const device = makeDeviceCertificate(dataDir);
   const config = loadConfig({
-    flags: { port: 0, host: "127.0.0.1", data: dataDir, sipListen: "127.0.0.1:0", sipUdpListen: "127.0.0.1:0" },
+    flags: { port: 0, host: "127.0.0.1", data: dataDir, sipListen: "127.0.0.1:0", sipUdpListen: "127.0.0.1:0", sipTcpListen: "127.0.0.1:0" },
     env: { CONCLAVE_SIP_DEVICE_CA: device.certFile },
   });
   const server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, relay: { listenAddress: "127.0.0.1" } });
@@ -42,6 +43,7 @@ before(async () => {
     ca,
     tlsPort: server.sipListening.find((l) => l.transport === "tls")!.port,
     udpPort: server.sipListening.find((l) => l.transport === "udp")!.port,
+    tcpPort: server.sipListening.find((l) => l.transport === "tcp")!.port,
     deviceCertificate: device.pem,
     async close() {
       await server.close();
@@ -290,6 +292,42 @@ test("with 'Require encryption for 3rd-party endpoints' on, a device without TLS
   assert.deepEqual(phone.kind === "connector" ? phone.farLeg : undefined, { protocol: "SIP", signaling: "udp", media: "rtp" });
   plain.hangup();
   await waitEpoch(a, "the softphone gone", (e) => e.members.length === 1);
+});
+
+test("a device dials in over plain SIP/TCP (--sip-tcp-listen): refused with 488 while encryption is required; allowed, it joins with a tcp + RTP far leg, bots decrypt its audio, and its hang-up removes it", { timeout: 90_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const a = await bot(meeting, "Ada");
+  t.after(() => a.p.leave());
+  await waitEpoch(a, "Ada in the group", (e) => e.members.length === 1);
+  const settings = sip.server.context.database.settings;
+  t.after(() => settings.writeAccount({ requireEncryptedThirdParty: { value: null, locked: false } }));
+  const dialString = `sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.tcpPort};transport=tcp`;
+
+  const phone = await Baresip.start({ user: "tcpphone", mediaenc: "none", transport: "tcp", video: false });
+  t.after(() => phone.close());
+  const refused = sipCall(meeting.id, "refused");
+  phone.dial(dialString);
+  assert.match(String((await phone.waitEvent("CALL_CLOSED", 20_000)).param), /488/);
+  assert.match(String((await refused).detail), /Media encryption is required/);
+  assert.equal(sip.server.registry.get(meeting.id)?.size, 1, "nothing joined");
+
+  settings.writeAccount({ requireEncryptedThirdParty: { value: false } });
+  const audioFrames = new Map<string, number>();
+  a.p.on("frame", (f) => {
+    if (f.kind === "audio") audioFrames.set(f.ownerId, (audioFrames.get(f.ownerId) ?? 0) + 1);
+  });
+  const joined = sipCall(meeting.id, "joined");
+  phone.dial(dialString);
+  await phone.waitEvent("CALL_ESTABLISHED", 45_000);
+  const connectorId = (await joined).memberId as string;
+  const withPhone = await waitEpoch(a, "the TCP phone in the group", (e) => e.members.length === 2);
+  const member = withPhone.members.find((m) => m.identity.kind === "connector")!.identity;
+  assert.equal(member.memberId, connectorId);
+  assert.deepEqual(member.kind === "connector" ? member.farLeg : undefined, { protocol: "SIP", signaling: "tcp", media: "rtp" });
+  await waitFor("Ada decrypts the TCP phone's audio", 30_000, (wake) => a.p.on("frame", wake), () => ((audioFrames.get(connectorId) ?? 0) >= 25 ? true : undefined));
+  phone.hangup();
+  await waitEpoch(a, "the TCP phone gone", (e) => e.members.length === 1);
 });
 
 test("the setting follows the meeting owner's levels with locks: an account lock beats the user's own 'off'", { timeout: 90_000 }, async (t) => {

@@ -17,6 +17,7 @@ export const CLIENT_ERRORS = {
   POLL_VOTE_REFUSED: "The vote was refused: the poll is closed or unknown, the choices do not fit it, or this member has already voted.",
   FILE_UPLOAD_FAILED: "The encrypted file could not be uploaded to the meeting's server.",
   FILE_DOWNLOAD_FAILED: "The encrypted file could not be downloaded from the meeting's server (it is deleted when the meeting ends).",
+  CAPTION_NOT_FROM_TRANSCRIBER: "A caption came from a member that is not the meeting's transcription connector; it was ignored.",
   E2EE_UNSUPPORTED: "This browser cannot encrypt media end to end (no encoded transforms), so it cannot join.",
 } as const;
 

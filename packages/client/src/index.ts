@@ -11,3 +11,4 @@ export { MeetingMediaState, type MediaState, type MeetingMediaStateEvents } from
 export { TypedEmitter, type Listener } from "./events.js";
 export { CLIENT_ERRORS, ClientError, isClientError, type ClientErrorCode } from "./errors.js";
 export * from "./collaboration/index.js";
+export { PERMANENT_REFUSALS, reconnectDelayMs } from "./reconnect-policy.js";

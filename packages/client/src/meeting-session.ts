@@ -27,6 +27,7 @@ import {
   fromBase64,
   isProtocolError,
   parseServerMessage,
+  NO_MEETING_FEATURES,
   peekMessage,
   securityCodeFromAuthenticator,
   toBase64,
@@ -135,16 +136,6 @@ export interface BreakoutStateEvent {
   room: string | null;
 }
 
-/** Every feature off: what a member assumes until the server says what the meeting allows. */
-const NO_FEATURES: MeetingFeatures = {
-  inMeetingChat: false,
-  privateChat: false,
-  reactions: false,
-  polling: false,
-  breakoutRooms: false,
-  fileSharing: false,
-  chatHistory: false,
-};
 /** Refusals of a moveRoom: the move is off, this member stays in its group. */
 const MOVE_REFUSALS = new Set(["MOVE_NOT_ALLOWED", "ROOM_NOT_FOUND", "BAD_KEY_PACKAGE", "FEATURE_DISABLED", "NOT_ADMITTED"]);
 
@@ -214,7 +205,7 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   /** Member ids of the previous epoch this member saw (to tell who is new). */
   #lastEpochMembers: Set<string> | null = null;
   #iceServers: readonly IceServerInfo[] = [];
-  #features: MeetingFeatures = { ...NO_FEATURES };
+  #features: MeetingFeatures = { ...NO_MEETING_FEATURES };
   /** The breakout room this member's group belongs to (null: the main meeting). */
   #room: string | null = null;
   #fileToken: string | null = null;

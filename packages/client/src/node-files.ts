@@ -4,28 +4,22 @@
  * system CAs). Only ciphertext travels here.
  */
 import { request } from "node:https";
-import { X509Certificate } from "node:crypto";
-import type { TLSSocket } from "node:tls";
 import type { FileTransport } from "./collaboration/chat.js";
 import { FILE_TOKEN_HEADER } from "./collaboration/files-transport.js";
-import { normaliseFingerprint, type NodeSignalingOptions } from "./node-signaling.js";
+import { pinMismatch, tlsClientOptions, type NodeTlsTrust } from "./node-tls.js";
 
 /** Largest download accepted (the server's own limit is lower). */
 const MAX_DOWNLOAD_BYTES = 4 * 1024 ** 3 + 1024 ** 2;
 
-export function nodeFileTransport(baseUrl: string, tls: Pick<NodeSignalingOptions, "ca" | "fingerprint" | "insecure"> = {}): FileTransport {
-  const pinned = tls.fingerprint ? normaliseFingerprint(tls.fingerprint) : null;
-
+export function nodeFileTransport(baseUrl: string, tls: NodeTlsTrust = {}): FileTransport {
   const call = (method: "GET" | "POST", path: string, token: string, body?: Uint8Array): Promise<{ status: number; bytes: Buffer }> =>
     new Promise((resolve, reject) => {
       const url = new URL(path, baseUrl);
       const req = request(
         url,
         {
+          ...tlsClientOptions(tls),
           method,
-          minVersion: "TLSv1.2",
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(pinned || tls.insecure ? { rejectUnauthorized: false } : {}),
           headers: {
             [FILE_TOKEN_HEADER]: token,
             ...(body ? { "Content-Type": "application/octet-stream", "Content-Length": String(body.length) } : {}),
@@ -33,14 +27,11 @@ export function nodeFileTransport(baseUrl: string, tls: Pick<NodeSignalingOption
           timeout: 60_000,
         },
         (res) => {
-          if (pinned) {
-            const cert = (res.socket as TLSSocket).getPeerCertificate(false);
-            const got = cert?.raw ? normaliseFingerprint(new X509Certificate(cert.raw).fingerprint256) : "";
-            if (got !== pinned) {
-              res.destroy();
-              reject(new Error("the server's certificate does not match the pinned fingerprint"));
-              return;
-            }
+          const pinFailure = pinMismatch(res.socket, tls);
+          if (pinFailure) {
+            res.destroy();
+            reject(pinFailure);
+            return;
           }
           const chunks: Buffer[] = [];
           let size = 0;

@@ -19,10 +19,11 @@ import { MeetingSession, type EpochEvent, type MeetingSessionOptions, type Signa
 import { MeetingMediaState, type MediaState } from "./media-state.js";
 import { TypedEmitter } from "./events.js";
 import type { ClientErrorCode } from "./errors.js";
+import { PERMANENT_REFUSALS, reconnectDelayMs } from "./reconnect-policy.js";
 import { connectNodeSignaling, fetchMeetingInfo, type NodeSignalingOptions } from "./node-signaling.js";
 import { NodeMediaTransport, type LocalTrack } from "./media/index.js";
 import { SyntheticMedia } from "./synthetic/synthetic-media.js";
-import { Collaboration, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
+import { Collaboration, type Caption, type BreakoutView, type ChatEntry, type PollView, type RaisedHand, type Reaction } from "./collaboration/index.js";
 import { nodeFileTransport } from "./node-files.js";
 
 export interface MeetingLink {
@@ -135,6 +136,8 @@ export interface NodeParticipantEvents extends Record<string, unknown> {
   /** A chat message (group or private, text or file) sent or received. */
   chat: ChatEntry;
   reaction: { from: string; fromName: string; emoji: Reaction };
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts). */
+  caption: Caption;
   /** The raised hands, in the order they went up. */
   hands: RaisedHand[];
   /** A poll was launched or changed (votes counted, ended, results shared). */
@@ -153,24 +156,6 @@ type RemoteSource = "microphone" | "camera" | "screen";
 /** How long a frame for the next epoch waits for our commit to be processed. */
 const FUTURE_EPOCH_HOLD_MS = 1000;
 const MAX_HELD_FRAMES = 200;
-/** Refusals that joining again cannot fix: the participant ends with the error. */
-const PERMANENT = new Set([
-  "MEETING_NOT_FOUND",
-  "MEETING_ENDED",
-  "WRONG_PASSCODE",
-  "RATE_LIMITED",
-  "MEETING_FULL",
-  "CONNECTOR_NOT_ALLOWED",
-  "REMOVED",
-  "REMOVED_BY_HOST",
-  "BANNED",
-  "MEETING_LOCKED",
-  "NOT_ADMITTED",
-  "BAD_KEY_PACKAGE",
-  "TLS_UNTRUSTED",
-]);
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
-const MAX_BACKOFF_MS = 10_000;
 
 /** One signaling connection's worth of state: a new one per (re)join. */
 interface Connection {
@@ -418,6 +403,8 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
     collab.reactions.on("error", featureError);
     collab.polls.on("error", featureError);
     collab.breakout.on("error", featureError);
+    collab.captions.on("caption", (c) => this.emit("caption", c));
+    collab.captions.on("error", featureError);
     // Another group (a breakout room, or back): another relay room, so new media connections.
     session.on("room", ({ roomId }) => {
       if (conn !== this.#conn) return;
@@ -455,7 +442,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
       return;
     }
     const fatal = conn.fatal;
-    const reconnect = (this.#opts.reconnect ?? this.#opts.connectorTicket === undefined) && this.#everJoined && (fatal === null || !PERMANENT.has(fatal.code));
+    const reconnect = (this.#opts.reconnect ?? this.#opts.connectorTicket === undefined) && this.#everJoined && (fatal === null || !PERMANENT_REFUSALS.has(fatal.code));
     if (!reconnect) {
       this.#closed = true;
       if (fatal) this.emit("error", { ...fatal, fatal: true });
@@ -467,8 +454,7 @@ export class NodeParticipant extends TypedEmitter<NodeParticipantEvents> {
   }
 
   #scheduleReconnect(reason: string): void {
-    const base = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? MAX_BACKOFF_MS;
-    const delayMs = Math.round(Math.min(MAX_BACKOFF_MS, base * (0.75 + Math.random() * 0.5)));
+    const delayMs = reconnectDelayMs(this.#attempt);
     this.#attempt += 1;
     this.emit("reconnecting", { attempt: this.#attempt, delayMs, reason });
     this.#clearTimer();

@@ -2,51 +2,34 @@
  * Signaling over WSS for Node participants, with the TLS trust choices a self-hosted server needs:
  * the system CAs, a given CA/self-signed certificate (PEM), or a pinned SHA-256 fingerprint.
  */
-import { X509Certificate } from "node:crypto";
 import { request } from "node:https";
-import type { TLSSocket } from "node:tls";
 import { WebSocket } from "ws";
 import type { SignalingChannel } from "./meeting-session.js";
+import { pinMismatch, tlsClientOptions, type NodeTlsTrust } from "./node-tls.js";
 
-export interface NodeSignalingOptions {
-  /** PEM of a CA or self-signed certificate to trust (in addition to nothing else). */
-  ca?: string | Buffer;
-  /** SHA-256 fingerprint ("AB:CD:…" or hex) the server's certificate must have. */
-  fingerprint?: string;
+export { normaliseFingerprint } from "./node-tls.js";
+
+export interface NodeSignalingOptions extends NodeTlsTrust {
   /** Extra HTTP headers for the upgrade request (e.g. Authorization: Bearer <admin token> to host). */
   headers?: Record<string, string>;
-  /** Accept any certificate (testing only). */
-  insecure?: boolean;
   /** Timeout for the TLS + WebSocket handshake. */
   timeoutMs?: number;
 }
 
-export function normaliseFingerprint(fp: string): string {
-  return fp.replace(/[^0-9a-fA-F]/g, "").toUpperCase();
-}
-
 /** Opens a WSS connection to `url` (wss://host:port/ws) and resolves once it is open. */
 export function connectNodeSignaling(url: string, opts: NodeSignalingOptions = {}): Promise<SignalingChannel> {
-  const pinned = opts.fingerprint ? normaliseFingerprint(opts.fingerprint) : null;
   const ws = new WebSocket(url, {
-    minVersion: "TLSv1.2",
+    ...tlsClientOptions(opts),
     handshakeTimeout: opts.timeoutMs ?? 10_000,
     maxPayload: 8 * 1024 * 1024,
-    ...(opts.ca ? { ca: opts.ca } : {}),
     ...(opts.headers ? { headers: opts.headers } : {}),
-    // With a pinned fingerprint the chain is not checked against CAs: the pin is the trust, and it
-    // is checked on the upgrade response, before the connection is handed to the caller.
-    ...(pinned || opts.insecure ? { rejectUnauthorized: false } : {}),
   });
+  // A pinned fingerprint is checked on the upgrade response, before the connection is handed over.
   let pinFailure: Error | null = null;
-  if (pinned) {
+  if (opts.fingerprint) {
     ws.once("upgrade", (res) => {
-      const cert = (res.socket as TLSSocket).getPeerCertificate(false);
-      const got = cert?.raw ? normaliseFingerprint(new X509Certificate(cert.raw).fingerprint256) : "";
-      if (got !== pinned) {
-        pinFailure = new Error("the server's certificate does not match the pinned fingerprint");
-        ws.terminate();
-      }
+      pinFailure = pinMismatch(res.socket, opts);
+      if (pinFailure) ws.terminate();
     });
   }
   return new Promise((resolve, reject) => {
@@ -84,27 +67,21 @@ export interface MeetingPublicInfo {
  */
 export function fetchMeetingInfo(signalingUrl: string, meetingId: string, opts: NodeSignalingOptions = {}): Promise<MeetingPublicInfo> {
   const url = new URL(`/api/meetings/${encodeURIComponent(meetingId)}`, signalingUrl.replace(/^wss:/, "https:"));
-  const pinned = opts.fingerprint ? normaliseFingerprint(opts.fingerprint) : null;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
+        ...tlsClientOptions(opts),
         method: "GET",
-        minVersion: "TLSv1.2",
         timeout: opts.timeoutMs ?? 10_000,
         headers: { accept: "application/json" },
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(pinned || opts.insecure ? { rejectUnauthorized: false } : {}),
       },
       (res) => {
-        if (pinned) {
-          const cert = (res.socket as TLSSocket).getPeerCertificate(false);
-          const got = cert?.raw ? normaliseFingerprint(new X509Certificate(cert.raw).fingerprint256) : "";
-          if (got !== pinned) {
-            res.destroy();
-            reject(new Error("the server's certificate does not match the pinned fingerprint"));
-            return;
-          }
+        const pinFailure = pinMismatch(res.socket, opts);
+        if (pinFailure) {
+          res.destroy();
+          reject(pinFailure);
+          return;
         }
         const chunks: Buffer[] = [];
         let size = 0;

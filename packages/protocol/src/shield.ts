@@ -36,7 +36,7 @@ export interface ShieldException {
   farLeg: FarLeg | undefined;
   /** True when the far leg is encrypted on its hop (TLS signaling and SRTP / DTLS-SRTP media). */
   farLegEncrypted: boolean;
-  /** "TLS + SRTP", "TLS + DTLS-SRTP" or "unencrypted". */
+  /** "TLS + SRTP", "TLS + DTLS-SRTP", "TLS" (a live stream over RTMPS) or "unencrypted". */
   protection: string;
   /** e.g. "SIP/TLS + SRTP AES_CM_128_HMAC_SHA1_80". */
   description: string;
@@ -63,9 +63,26 @@ const WHAT: Record<string, string> = {
   streaming: "Live stream",
 };
 
-function reasonFor(connector: ConnectorKind, farLeg: FarLeg | undefined): string {
+/**
+ * A live stream's far leg: RTMP over TLS (RTMPS) protects it on the way to the ingest; plain RTMP
+ * over TCP does not. The media travels inside that one connection (media "none").
+ */
+function streamLegTls(farLeg: FarLeg | undefined): boolean {
+  return farLeg !== undefined && farLeg.signaling === "tls";
+}
+
+/** "live stream to rtmp://host/app" from the member's name ("Live stream to rtmp://host/app"). */
+function streamName(displayName: string): string {
+  return displayName.startsWith("Live stream") ? `live stream${displayName.slice("Live stream".length)}` : `live stream "${displayName}"`;
+}
+
+function reasonFor(connector: ConnectorKind, farLeg: FarLeg | undefined, displayName: string): string {
   const what = WHAT[connector] ?? "Connector";
-  if (connector === "streaming") return `${what}: the stream goes to a streaming service that can watch it.`;
+  if (connector === "streaming") {
+    return streamLegTls(farLeg)
+      ? `${streamName(displayName)}: encrypted (TLS) only as far as the streaming service, not end to end: the connector, the service and everyone watching the stream can see and hear the meeting.`
+      : `${streamName(displayName)}: unencrypted beyond the connector: anyone on the network path to the streaming service, the service and everyone watching the stream can see and hear the meeting.`;
+  }
   if (connector === "pstn") {
     // The phone leg ends at the trunk (a carrier or PBX); beyond it the phone network has no encryption.
     return farLegEncrypted(farLeg)
@@ -84,15 +101,17 @@ export function computeShield(encryption: MeetingEncryption, members: readonly M
   for (const m of members) {
     if (m.kind !== "connector") continue;
     if (EXCEPTION_CONNECTORS.includes(m.connector)) {
+      const stream = m.connector === "streaming";
+      const tls = stream ? streamLegTls(m.farLeg) : farLegEncrypted(m.farLeg);
       exceptions.push({
         memberId: m.memberId,
         displayName: m.displayName,
         connector: m.connector,
         farLeg: m.farLeg,
-        farLegEncrypted: farLegEncrypted(m.farLeg),
-        protection: farLegProtection(m.farLeg),
-        description: describeFarLeg(m.farLeg),
-        reason: reasonFor(m.connector, m.farLeg),
+        farLegEncrypted: tls,
+        protection: stream ? (tls ? "TLS" : "unencrypted") : farLegProtection(m.farLeg),
+        description: stream ? (tls ? `${m.farLeg!.protocol}/TLS` : `${m.farLeg?.protocol ?? "RTMP"}/TCP (unencrypted)`) : describeFarLeg(m.farLeg),
+        reason: reasonFor(m.connector, m.farLeg, m.displayName),
       });
     } else {
       keyHoldingConnectors.push({ memberId: m.memberId, displayName: m.displayName, connector: m.connector });

@@ -33,6 +33,10 @@ const SAMPLES: AppMessage[] = [
   { v: 1, type: "reaction", emoji: "❤️" },
   { v: 1, type: "hand", raised: true },
   { v: 1, type: "lowerHand", target: "m2" },
+  { v: 1, type: "localRecording", state: "started" },
+  { v: 1, type: "localRecording", state: "stopped" },
+  { v: 1, type: "caption", speaker: "m_abc-1", seq: 3, text: "he might even have been made amiable himself", start: 29_160, end: 31_950, final: true },
+  { v: 1, type: "caption", speaker: "m2", seq: 0, text: "good", start: 0, end: 0, final: false },
   { v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Lunch?", options: ["Pizza", "Salad"], multiple: false, anonymous: true },
   { v: 1, type: "pollVote", pollId: "poll-0001", choices: [1] },
   { v: 1, type: "pollEnd", pollId: "poll-0001" },
@@ -86,6 +90,30 @@ test("malformed payloads are refused by name: not UTF-8, not a JSON object, miss
   ];
   for (const [bytes, expected] of bad) assert.equal(code(() => decodeAppMessage(bytes)), expected, new TextDecoder().decode(bytes));
 });
+
+test("a localRecording announcement is only started or stopped, with no other field, and never oversized", () => {
+  const bad: [unknown, ProtocolErrorCode][] = [
+    [{ v: 1, type: "localRecording" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: "paused" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: true }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: "STARTED" }, "APP_MESSAGE_MALFORMED"],
+    // It speaks only for its sender: naming someone else, or adding a caption, is refused.
+    [{ v: 1, type: "localRecording", state: "started", memberId: "m2" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 1, type: "localRecording", state: "stopped", note: "x" }, "APP_MESSAGE_MALFORMED"],
+    [{ v: 2, type: "localRecording", state: "started" }, "APP_MESSAGE_UNSUPPORTED"],
+    [{ v: 1, type: "localRecording", state: "started", pad: "x".repeat(MAX_APP_MESSAGE_PAYLOAD_BYTES) }, "APP_MESSAGE_TOO_LARGE"],
+  ];
+  for (const [json, expected] of bad) assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify(json)))), expected, JSON.stringify(json).slice(0, 80));
+  assert.equal(code(() => encodeAppMessage({ v: 1, type: "localRecording", state: "paused" } as unknown as AppMessage)), "APP_MESSAGE_MALFORMED");
+  // Never sealed: it is for everyone.
+  assert.equal(code(() => decodeSealedPayload(padTo256(utf8.encode(JSON.stringify({ v: 1, type: "localRecording", state: "started" }))))), "APP_MESSAGE_MALFORMED");
+});
+
+function padTo256(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bytes.length / 256) * 256);
+  out.set(bytes);
+  return out;
+}
 
 test("an unknown version or type is APP_MESSAGE_UNSUPPORTED (a newer client's message is ignored, not misread)", () => {
   assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify({ v: 2, type: "mediaState", mic: true, camera: true, screen: false })))), "APP_MESSAGE_UNSUPPORTED");
@@ -195,7 +223,7 @@ test("each kind is governed by the settings that name it: chat by inMeetingChat,
   assert.equal(disabledFeature("reaction", off("reactions")), "reactions");
   for (const t of ["pollLaunch", "pollVote", "pollEnd", "pollResults"] as const) assert.equal(disabledFeature(t, off("polling")), "polling");
   assert.equal(disabledFeature("breakoutPlan", off("breakoutRooms")), "breakoutRooms");
-  for (const t of ["mediaState", "hostRequest", "spotlight", "hand", "lowerHand", "sealed"] as const) {
+  for (const t of ["mediaState", "hostRequest", "spotlight", "hand", "lowerHand", "localRecording", "sealed"] as const) {
     for (const k of Object.keys(DEFAULT_MEETING_FEATURES) as (keyof typeof DEFAULT_MEETING_FEATURES)[]) assert.equal(disabledFeature(t, off(k)), null);
   }
   // chatHistory governs no kind of message: it only tells apps to hand group chat to the server.
@@ -225,4 +253,29 @@ test("fuzz: random and mutated sealed payloads decode to a sealed-only kind or f
     assert.ok(allowed.has(c), `${c} for ${Buffer.from(bytes).toString("hex")}`);
     if (c === "ok") assert.ok(SEALED_ONLY_TYPES.has(decodeSealedPayload(bytes).type));
   }
+});
+
+test("a caption is strict: bounded text without control characters, integer ms times within 24 h, end not before start, a member id for the speaker, no extra fields", () => {
+  const ok = { v: 1, type: "caption", speaker: "m2", seq: 0, text: "hello there", start: 100, end: 900, final: true };
+  assert.deepEqual(decodeAppMessage(utf8.encode(JSON.stringify(ok))), ok);
+  const bad: Record<string, unknown>[] = [
+    { ...ok, text: "" },
+    { ...ok, text: "   " },
+    { ...ok, text: "x".repeat(1001) },
+    { ...ok, text: "bell\u0007" },
+    { ...ok, text: "\ud800 lone surrogate" },
+    { ...ok, start: 900, end: 100 },
+    { ...ok, start: -1 },
+    { ...ok, end: 86_400_001 },
+    { ...ok, start: 1.5 },
+    { ...ok, seq: -1 },
+    { ...ok, seq: 2 ** 31 },
+    { ...ok, speaker: "" },
+    { ...ok, speaker: "<script>" },
+    { ...ok, final: "yes" },
+    { ...ok, speakerName: "Forged Name" },
+  ];
+  for (const b of bad) assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify(b)))), "APP_MESSAGE_MALFORMED", JSON.stringify(b).slice(0, 80));
+  assert.equal(code(() => decodeAppMessage(utf8.encode(JSON.stringify({ ...ok, text: "x".repeat(1000) })))), "ok");
+  assert.equal(disabledFeature("caption", { ...DEFAULT_MEETING_FEATURES, inMeetingChat: false, reactions: false }), null);
 });

@@ -146,6 +146,8 @@ export const APP_MESSAGE_SEEDS: Record<string, unknown>[] = [
   { v: 1, type: "reaction", emoji: "👏" },
   { v: 1, type: "hand", raised: true },
   { v: 1, type: "lowerHand", target: "m2" },
+  { v: 1, type: "localRecording", state: "started" },
+  { v: 1, type: "caption", speaker: "m2", seq: 4, text: "he might even have been made amiable himself", start: 29_160, end: 31_950, final: true },
   { v: 1, type: "pollLaunch", pollId: "poll-0001", question: "Lunch?", options: ["Pizza", "Salad"], multiple: false, anonymous: true },
   { v: 1, type: "pollResults", pollId: "poll-0001", counts: [3, 1], voters: 4 },
   { v: 1, type: "breakoutPlan", planId: "plan-0001", rooms: [{ roomId: "r1", name: "Room 1" }], broadcastKey: "C".repeat(43) + "=", signingKey: "F".repeat(43) + "=" },
@@ -241,7 +243,7 @@ export function syncTargets(): FuzzTarget[] {
     },
     {
       name: "app.message",
-      reads: "the payload of every application message a member sends the group (chat, files, reactions, hands, polls, breakout plans), after MLS decryption",
+      reads: "the payload of every application message a member sends the group (chat, files, reactions, hands, local recording announcements, polls, breakout plans), after MLS decryption",
       arbitrary: fc.oneof(
         { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }) },
         { weight: 6, arbitrary: jsonTextArbitrary(APP_MESSAGE_SEEDS).map((t) => utf8.encode(t)) },

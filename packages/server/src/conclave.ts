@@ -29,6 +29,8 @@ import { ConnectorTickets } from "./connectors/tickets.js";
 import { SipService, type SipListening } from "./connectors/sip-service.js";
 import { DialInPasscodes } from "./connectors/dial-in.js";
 import { RecordingService } from "./connectors/recording-service.js";
+import { StreamingService } from "./connectors/streaming-service.js";
+import { TranscriptionService } from "./connectors/transcription-service.js";
 import { resolveAll } from "./settings/resolve.js";
 
 export interface ConclaveOptions {
@@ -53,6 +55,8 @@ export interface ConclaveOptions {
   meetingPolicy?: (meeting: Meeting) => MeetingPolicy;
   /** WebSocket heartbeat interval (default HEARTBEAT_MS); a silent peer is cut off after two. */
   heartbeatMs?: number;
+  /** Unsent bytes one signaling connection may hold before it is cut (default MAX_SEND_BACKLOG_BYTES). */
+  maxSendBacklogBytes?: number;
   /** Sees every signaling text frame both ways (an audit hook; see SignalingOptions.tap). */
   signalingTap?: SignalingTap;
   /** Limits on files shared in meetings (defaults: DEFAULT_FILE_LIMITS). */
@@ -69,6 +73,10 @@ export interface ConclaveServer extends RunningServer {
   readonly sipListening: readonly SipListening[];
   /** Cloud recording (null for a signaling-only server: there is no media to record). */
   readonly recordings: RecordingService | null;
+  /** Live streaming (null for a signaling-only server). */
+  readonly streams: StreamingService | null;
+  /** Live transcription (null for a signaling-only server: there is no audio to transcribe). */
+  readonly transcriptions: TranscriptionService | null;
 }
 
 /**
@@ -110,6 +118,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   const relay = relaySettings === undefined ? null : new MediaRelay(relaySettings);
   let sip: SipService | null = null;
   let recordings: RecordingService | null = null;
+  let streams: StreamingService | null = null;
+  let transcriptions: TranscriptionService | null = null;
   const tickets = new ConnectorTickets();
   const metrics = opts.metrics ?? new Metrics();
   // One security-log line per address and kind of abuse per 10 s (a flood would write one per socket).
@@ -122,6 +132,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     metrics,
     connectors: () => sip ?? undefined,
     recordings: () => recordings ?? undefined,
+    streams: () => streams ?? undefined,
+    transcriptions: () => transcriptions ?? undefined,
     routes(_router, context) {
       const { settings, users } = context.database;
       // A meeting's features follow its owner's settings as they are now (an admin-token
@@ -167,6 +179,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
       }
       handleSignalingConnection(ws, req, registry!, {
         ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+        ...(opts.maxSendBacklogBytes !== undefined ? { maxSendBacklogBytes: opts.maxSendBacklogBytes } : {}),
         ...(opts.signalingTap ? { tap: opts.signalingTap } : {}),
         metrics: serverMetrics(metrics),
         onAbuse: (event, address, joined) => {
@@ -186,6 +199,8 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     async onClose() {
       // Recordings finalize and room systems hang up first (their connectors leave the
       // meetings), then the meetings close.
+      await streams?.close();
+      await transcriptions?.close();
       await recordings?.close();
       await sip?.close();
       registry?.close();
@@ -201,6 +216,9 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
   if (relay) {
     recordings = recordingService(config, running, registry!);
     await recordings.start();
+    streams = streamingService(config, running, registry!);
+    await streams.start();
+    transcriptions = transcriptionService(config, running, registry!);
   }
   let sipListening: SipListening[] = [];
   if (config.sip !== undefined) {
@@ -213,7 +231,7 @@ export async function startConclave(config: ServerConfig, opts: ConclaveOptions 
     }
     for (const l of sipListening) running.context.logger.info(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}`);
   }
-  return { ...running, registry: registry!, relay, sip, sipListening, recordings };
+  return { ...running, registry: registry!, relay, sip, sipListening, recordings, streams, transcriptions };
 }
 
 /** Cloud recording: recorder processes join as `recording` connectors; files under <dataDir>/recordings. */
@@ -244,13 +262,58 @@ function recordingService(config: ServerConfig, running: RunningServer, registry
   });
 }
 
+/** Live streaming: streamer processes join as `streaming` connectors; sealed keys under <dataDir>/streams. */
+function streamingService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry): StreamingService {
+  const context = running.context;
+  const { database } = context;
+  const serverHost = config.host !== undefined && config.host !== "0.0.0.0" && config.host !== "::" ? config.host : "127.0.0.1";
+  return new StreamingService({
+    registry,
+    logger: context.logger,
+    dir: join(config.dataDir, "streams"),
+    keys: () => database.keys,
+    signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
+    ca: readFileSync(running.certFile, "utf8"),
+    meeting: (id) => {
+      const m = context.meetings.get(id);
+      return m === undefined ? undefined : { encryption: m.encryption, ownerUserId: context.meetings.meetingPolicy(id)?.ownerUserId ?? null, ended: m.endedAt !== undefined };
+    },
+    streamingAllowed: (owner) => {
+      const user = owner === null ? undefined : database.users.get(owner);
+      return resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user)).liveStreaming.value;
+    },
+  });
+}
+
+/** Live transcription: one connector process per transcribed meeting, captions end to end encrypted to members. */
+function transcriptionService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry): TranscriptionService {
+  const context = running.context;
+  const { database } = context;
+  const serverHost = config.host !== undefined && config.host !== "0.0.0.0" && config.host !== "::" ? config.host : "127.0.0.1";
+  return new TranscriptionService({
+    registry,
+    logger: context.logger,
+    signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
+    ca: readFileSync(running.certFile, "utf8"),
+    meeting: (id) => {
+      const m = context.meetings.get(id);
+      return m === undefined ? undefined : { encryption: m.encryption, ownerUserId: context.meetings.meetingPolicy(id)?.ownerUserId ?? null, ended: m.endedAt !== undefined };
+    },
+    transcriptionAllowed: (owner) => {
+      const user = owner === null ? undefined : database.users.get(owner);
+      return resolveAll(user === undefined ? { account: database.settings.account() } : database.settings.levelsFor(user)).liveTranscription.value;
+    },
+    ...(config.transcriptionEngine !== undefined ? { engine: config.transcriptionEngine } : {}),
+  });
+}
+
 /** The SIP connector of a configuration: the gateway listens with the server's certificate. */
 function sipService(config: ServerConfig, running: RunningServer, registry: MeetingRegistry, relay: RelayOptions | undefined): SipService {
   const sipConfig = config.sip!;
   const context = running.context;
   const tlsListen = sipConfig.tlsListen;
   const specific = (h: string | undefined) => (h !== undefined && h !== "0.0.0.0" && h !== "::" ? h : undefined);
-  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host);
+  const listenHost = specific(tlsListen?.host) ?? specific(sipConfig.udpListen?.host) ?? specific(sipConfig.tcpListen?.host);
   const publicHost = listenHost ?? (config.publicUrl ? new URL(config.publicUrl).hostname : firstAddress());
   const mediaAddress = relay?.announcedAddress ?? specific(relay?.listenAddress) ?? listenHost ?? firstAddress();
   const serverHost = specific(config.host) ?? "127.0.0.1";
@@ -260,6 +323,7 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
     logger: context.logger,
     ...(tlsListen ? { tls: { host: tlsListen.host, port: tlsListen.port, certFile: running.certFile, keyFile: keyFileOf(config) } } : {}),
     ...(sipConfig.udpListen ? { udp: sipConfig.udpListen } : {}),
+    ...(sipConfig.tcpListen ? { tcp: sipConfig.tcpListen } : {}),
     publicHost,
     mediaAddress,
     ...(relay?.portRange ? { mediaPorts: { min: relay.portRange.min, max: relay.portRange.max } } : {}),

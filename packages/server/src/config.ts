@@ -70,6 +70,12 @@ export interface ServerConfig {
   readonly acme?: AcmeConfig;
   /** TURN servers handed to admitted participants with short-lived credentials. */
   readonly turn?: TurnConfig;
+  /**
+   * The live transcription engine: a command line run with /bin/sh -c once per speaker (16 kHz
+   * s16le PCM on stdin, JSON utterances on stdout; docs/operations.md). Absent: the built-in
+   * Debian pocketsphinx adapter.
+   */
+  readonly transcriptionEngine?: string;
   /** Where the master key of data at rest is (kms/config.ts); loadConfig always sets it. */
   readonly kms?: KmsConfig;
 }
@@ -80,6 +86,8 @@ export interface SipConfig {
   readonly tlsListen?: ListenAddress;
   /** Plain SIP over UDP (devices without TLS), e.g. 0.0.0.0:5060. */
   readonly udpListen?: ListenAddress;
+  /** Plain SIP over TCP (devices without TLS), e.g. 0.0.0.0:5060. */
+  readonly tcpListen?: ListenAddress;
   /** Accounts of room systems that register and authenticate with digest (config file only). */
   readonly accounts?: readonly { readonly username: string; readonly password: string }[];
   /** PEM file of CA certificates trusted when calling devices over TLS (default: the system's). */
@@ -142,6 +150,7 @@ export interface ConfigFlags extends KmsFlags {
   mediaListen?: string;
   sipListen?: string;
   sipUdpListen?: string;
+  sipTcpListen?: string;
   maxConnections?: string | number;
   maxConnectionsPerAddress?: string | number;
   webSourceMaps?: string | boolean;
@@ -155,6 +164,7 @@ export interface ConfigFlags extends KmsFlags {
   /** One or more TURN URLs (the flag may be repeated; a comma-separated list works too). */
   turnUrl?: string | readonly string[];
   turnSecret?: string;
+  transcriptionEngine?: string;
 }
 
 export interface LoadConfigOptions {
@@ -290,6 +300,11 @@ const turnUrlListSchema = z
   .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((u) => u.split(",")).map((u) => u.trim()).filter((u) => u !== ""))
   .pipe(z.array(turnUrlSchema).min(1, TURN_URL_MESSAGE));
 
+/** A command line for the transcription engine (run with /bin/sh -c): one line, not empty. */
+const transcriptionEngineSchema = z
+  .string()
+  .max(4096)
+  .refine((s) => s.trim().length > 0 && !/[\n\r\0]/.test(s), "must be one non-empty command line");
 const turnSecretSchema = z.string().min(16, "must be at least 16 characters (use a long random string)");
 
 const PORT_RANGE_MESSAGE = "must be a UDP port range MIN-MAX with 1024 <= MIN <= MAX <= 65535, such as 40000-40999";
@@ -326,8 +341,10 @@ interface PartialConfig extends KmsPartial {
   acmeHttpPort?: number;
   turnUrl?: string[];
   turnSecret?: string;
+  transcriptionEngine?: string;
   sipListen?: ListenAddress;
   sipUdpListen?: ListenAddress;
+  sipTcpListen?: ListenAddress;
   sipDeviceCa?: string;
   sipAccounts?: { username: string; password: string }[];
   sipTrunks?: { address: string; username?: string | undefined; password?: string | undefined }[];
@@ -356,8 +373,10 @@ const stringSourceSchema = z.object({
   acmeHttpPort: portStringSchema.optional(),
   turnUrl: turnUrlListSchema.optional(),
   turnSecret: turnSecretSchema.optional(),
+  transcriptionEngine: transcriptionEngineSchema.optional(),
   sipListen: listenSchema.optional(),
   sipUdpListen: listenSchema.optional(),
+  sipTcpListen: listenSchema.optional(),
   sipDeviceCa: pathSchema.optional(),
   ...kmsStringShape,
 });
@@ -386,8 +405,10 @@ const fileSchema = z
     acmeHttpPort: portNumberSchema.optional(),
     turnUrl: turnUrlListSchema.optional(),
     turnSecret: turnSecretSchema.optional(),
+    transcriptionEngine: transcriptionEngineSchema.optional(),
     sipListen: listenSchema.optional(),
     sipUdpListen: listenSchema.optional(),
+  sipTcpListen: listenSchema.optional(),
     sipDeviceCa: pathSchema.optional(),
     sipAccounts: sipAccountsSchema.optional(),
     sipTrunks: sipTrunksSchema.optional(),
@@ -415,6 +436,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   metricsListen: "--metrics-listen",
   sipListen: "--sip-listen",
   sipUdpListen: "--sip-udp-listen",
+  sipTcpListen: "--sip-tcp-listen",
   sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   sipAccounts: "sipAccounts",
   sipTrunks: "sipTrunks",
@@ -425,6 +447,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   acmeHttpPort: "--acme-http-port",
   turnUrl: "--turn-url",
   turnSecret: "--turn-secret",
+  transcriptionEngine: "--transcription-engine",
   ...KMS_FLAG_NAMES,
 };
 
@@ -446,6 +469,7 @@ export const ENV_NAMES = {
   metricsListen: "CONCLAVE_METRICS_LISTEN",
   sipListen: "CONCLAVE_SIP_LISTEN",
   sipUdpListen: "CONCLAVE_SIP_UDP_LISTEN",
+  sipTcpListen: "CONCLAVE_SIP_TCP_LISTEN",
   sipDeviceCa: "CONCLAVE_SIP_DEVICE_CA",
   acmeDirectory: "CONCLAVE_ACME_DIRECTORY",
   acmeEmail: "CONCLAVE_ACME_EMAIL",
@@ -453,6 +477,7 @@ export const ENV_NAMES = {
   acmeHttpPort: "CONCLAVE_ACME_HTTP_PORT",
   turnUrl: "CONCLAVE_TURN_URL",
   turnSecret: "CONCLAVE_TURN_SECRET",
+  transcriptionEngine: "CONCLAVE_TRANSCRIPTION_ENGINE",
   config: "CONCLAVE_CONFIG",
 } as const;
 /** Every environment variable of the server's configuration, KMS included. */
@@ -494,12 +519,14 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     metricsListen: flags.metricsListen,
     sipListen: flags.sipListen,
     sipUdpListen: flags.sipUdpListen,
+    sipTcpListen: flags.sipTcpListen,
     acmeDirectory: flags.acmeDirectory,
     acmeEmail: flags.acmeEmail,
     acmeCa: flags.acmeCa,
     acmeHttpPort: typeof flags.acmeHttpPort === "number" ? String(flags.acmeHttpPort) : flags.acmeHttpPort,
     turnUrl: flags.turnUrl,
     turnSecret: flags.turnSecret,
+    transcriptionEngine: flags.transcriptionEngine,
     ...kmsFlagValues(flags),
   });
   const parsed = stringSourceSchema.safeParse(raw);
@@ -528,6 +555,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     metricsListen: env[ENV_NAMES.metricsListen],
     sipListen: env[ENV_NAMES.sipListen],
     sipUdpListen: env[ENV_NAMES.sipUdpListen],
+    sipTcpListen: env[ENV_NAMES.sipTcpListen],
     sipDeviceCa: env[ENV_NAMES.sipDeviceCa],
     acmeDirectory: env[ENV_NAMES.acmeDirectory],
     acmeEmail: env[ENV_NAMES.acmeEmail],
@@ -535,6 +563,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     acmeHttpPort: env[ENV_NAMES.acmeHttpPort],
     turnUrl: env[ENV_NAMES.turnUrl],
     turnSecret: env[ENV_NAMES.turnSecret],
+    transcriptionEngine: env[ENV_NAMES.transcriptionEngine],
     ...kmsEnvValues(env),
   });
   const parsed = stringSourceSchema.safeParse(raw);
@@ -660,7 +689,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (metricsListen !== undefined) config.metricsListen = metricsListen;
   const sipListen = pick("sipListen");
   const sipUdpListen = pick("sipUdpListen");
-  if (sipListen !== undefined || sipUdpListen !== undefined) {
+  const sipTcpListen = pick("sipTcpListen");
+  if (sipListen !== undefined || sipUdpListen !== undefined || sipTcpListen !== undefined) {
     const accounts = pick("sipAccounts");
     const deviceCa = pick("sipDeviceCa");
     const trunks = pick("sipTrunks");
@@ -670,13 +700,14 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
       ...(dialInNumbers !== undefined ? { dialInNumbers } : {}),
       ...(sipListen !== undefined ? { tlsListen: sipListen } : {}),
       ...(sipUdpListen !== undefined ? { udpListen: sipUdpListen } : {}),
+      ...(sipTcpListen !== undefined ? { tcpListen: sipTcpListen } : {}),
       ...(accounts !== undefined ? { accounts } : {}),
       ...(deviceCa !== undefined ? { deviceCaFile: deviceCa } : {}),
     };
   }
 
   if (config.sip === undefined && pick("sipTrunks") !== undefined) {
-    throw new ServerError("CONFIG_INVALID", "sipTrunks needs a SIP listener for the trunks to call: give --sip-listen or --sip-udp-listen");
+    throw new ServerError("CONFIG_INVALID", "sipTrunks needs a SIP listener for the trunks to call: give --sip-listen, --sip-udp-listen or --sip-tcp-listen");
   }
 
   const acmeDirectory = pick("acmeDirectory");
@@ -707,6 +738,8 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     throw new ServerError("CONFIG_INVALID", "TURN needs both --turn-url and --turn-secret (the secret coturn's static-auth-secret holds)");
   }
   if (turnUrl !== undefined && turnSecret !== undefined) config.turn = { urls: turnUrl, secret: turnSecret };
+  const transcriptionEngine = pick("transcriptionEngine");
+  if (transcriptionEngine !== undefined) config.transcriptionEngine = transcriptionEngine;
   config.kms = resolveKmsConfig(pick, config.dataDir);
   return config;
 }

@@ -5,6 +5,8 @@
  * releases all of them, once, in order.
  */
 import type { RecordingService } from "./connectors/recording-service.js";
+import type { StreamingService } from "./connectors/streaming-service.js";
+import type { TranscriptionService } from "./connectors/transcription-service.js";
 import { MAX_PRE_JOIN_MESSAGE_BYTES, MAX_SIGNALING_MESSAGE_BYTES } from "@conclave/protocol";
 import { mkdir, stat } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
@@ -110,6 +112,10 @@ export interface ServerHooks {
   connectors?: () => MeetingConnectors | undefined;
   /** Cloud recording for the API; looked up per request. */
   recordings?: () => RecordingService | undefined;
+  /** Live streaming for the API; looked up per request. */
+  streams?: () => StreamingService | undefined;
+  /** Live transcription for the API; looked up per request. */
+  transcriptions?: () => TranscriptionService | undefined;
 }
 
 /** The certificate being served; it changes when an ACME certificate arrives or is renewed. */
@@ -245,7 +251,7 @@ export async function startServer(config: ServerConfig, hooks: ServerHooks = {})
   const router = new Router();
   // 10 failed admin authentications, sign-ins or invitation acceptances per minute, then 429.
   const limiters = defaultLimiters(attempts);
-  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}) });
+  registerApi(router, { database, adminToken, limiters, publicUrl: context.publicUrl, files, security, ...(hooks.connectors ? { connectors: hooks.connectors } : {}), ...(hooks.recordings ? { recordings: hooks.recordings } : {}), ...(hooks.streams ? { streams: hooks.streams } : {}), ...(hooks.transcriptions ? { transcriptions: hooks.transcriptions } : {}) });
   let closing = false;
   registerObservabilityRoutes(router, {
     metrics,

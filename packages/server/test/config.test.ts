@@ -201,6 +201,18 @@ test("SIP listeners: off by default; --sip-listen / --sip-udp-listen beat CONCLA
   assert.deepEqual(loadConfig({ flags: { sipUdpListen: "127.0.0.1:0" }, env: {}, cwd }).sip, { udpListen: { host: "127.0.0.1", port: 0 } });
 });
 
+test("plain SIP over TCP: --sip-tcp-listen beats CONCLAVE_SIP_TCP_LISTEN, which beats sipTcpListen in the config file; alone it turns the gateway on; a bad address names its source", (t) => {
+  const cwd = tempDir(t);
+  const file = join(cwd, "conf.json");
+  writeFileSync(file, JSON.stringify({ sipTcpListen: "0.0.0.0:5060" }));
+  assert.deepEqual(loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }).sip, { tcpListen: { host: "0.0.0.0", port: 5060 } });
+  const env = { CONCLAVE_CONFIG: file, CONCLAVE_SIP_TCP_LISTEN: "127.0.0.1:15060" };
+  assert.deepEqual(loadConfig({ env, cwd }).sip?.tcpListen, { host: "127.0.0.1", port: 15060 });
+  assert.deepEqual(loadConfig({ flags: { sipTcpListen: "192.0.2.7:25060" }, env, cwd }).sip?.tcpListen, { host: "192.0.2.7", port: 25060 });
+  assertConfigInvalid(() => loadConfig({ flags: { sipTcpListen: "0.0.0.0:70000" }, env: {}, cwd }), /--sip-tcp-listen/);
+  assertConfigInvalid(() => loadConfig({ env: { CONCLAVE_SIP_TCP_LISTEN: "5060" }, cwd }), /CONCLAVE_SIP_TCP_LISTEN/);
+});
+
 test("a SIP listen address that is not HOST:PORT, or a weak SIP account password, is CONFIG_INVALID naming its source", (t) => {
   const cwd = tempDir(t);
   assertConfigInvalid(() => loadConfig({ flags: { sipListen: "5061" }, env: {}, cwd }), /--sip-listen/);

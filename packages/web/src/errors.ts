@@ -52,13 +52,18 @@ export const UI_ERRORS = {
   POLL_VOTE_REFUSED: true,
   MOVE_NOT_ALLOWED: true,
   APP_MESSAGE_TOO_LARGE: true,
+  STREAMING_NOT_ALLOWED: true,
+  STREAM_URL_INVALID: true,
+  STREAM_REFUSED: true,
+  STREAM_ACTIVE: true,
+  STREAM_FAILED: true,
   INTERNAL: true,
 } as const satisfies Record<string, true>;
 
 export type UiErrorCode = keyof typeof UI_ERRORS;
 
 /** Codes whose server message adds something a person can act on (the field or setting it names). */
-const DETAIL_CODES: ReadonlySet<UiErrorCode> = new Set(["BAD_REQUEST", "SETTING_LOCKED"]);
+const DETAIL_CODES: ReadonlySet<UiErrorCode> = new Set(["BAD_REQUEST", "SETTING_LOCKED", "STREAM_URL_INVALID", "STREAM_REFUSED"]);
 
 export class UiError extends Error {
   readonly code: UiErrorCode;

@@ -67,3 +67,25 @@ test("an exception names its far leg's protection, from the connector's credenti
 test("a recording connector in an E2EE group cannot show the lock", () => {
   assert.equal(computeShield("e2ee", [person("Ada"), connector("Recorder", "recording")]).state, "encrypted");
 });
+
+test("a live stream's exception names its destination and whether its leg is TLS (rtmps) or unencrypted (rtmp)", () => {
+  const stream = (name: string, tls: boolean): MemberIdentity => ({
+    kind: "connector",
+    connector: "streaming",
+    memberId: `c-${name}`,
+    displayName: name,
+    farLeg: { protocol: tls ? "RTMPS" : "RTMP", signaling: tls ? "tls" : "tcp", media: "none" },
+  });
+  const plain = computeShield("enhanced", [person("Ada"), stream("Live stream to rtmp://ingest.example/app", false)]).exceptions[0]!;
+  assert.equal(plain.protection, "unencrypted");
+  assert.equal(plain.farLegEncrypted, false);
+  assert.equal(plain.description, "RTMP/TCP (unencrypted)");
+  assert.match(plain.reason, /^live stream to rtmp:\/\/ingest\.example\/app: unencrypted beyond the connector/);
+  const tls = computeShield("enhanced", [person("Ada"), stream("Live stream to rtmps://ingest.example/app", true)]);
+  assert.equal(tls.state, "partial", "a TLS leg still ends at a service outside the meeting's encryption");
+  const x = tls.exceptions[0]!;
+  assert.equal(x.protection, "TLS");
+  assert.equal(x.farLegEncrypted, true);
+  assert.equal(x.description, "RTMPS/TLS");
+  assert.match(x.reason, /^live stream to rtmps:\/\/ingest\.example\/app: encrypted \(TLS\) only as far as the streaming service/);
+});

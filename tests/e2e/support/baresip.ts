@@ -27,7 +27,7 @@ export interface BaresipOptions {
   /** mediaenc: srtp-mand (TLS+SRTP), srtp, or none. */
   mediaenc?: "srtp-mand" | "srtp" | "dtls_srtp" | "none";
   /** Default transport of the account (what it dials with unless the URI says otherwise). */
-  transport?: "tls" | "udp";
+  transport?: "tls" | "udp" | "tcp";
   audioCodecs?: string;
   /** e.g. "H264" for an H.264-only device (needs baresip-ffmpeg's avcodec module). */
   videoCodecs?: string;

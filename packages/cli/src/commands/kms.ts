@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { silentLogger, loadConfig, Metrics, openStoredData, sealMigrationDone, kmsServerError, type Database } from "@conclave/server";
+import { KMS_OPTIONS, kmsFlags } from "../kms-options.js";
 import { CliError } from "../errors.js";
 import type { CliIo, Command } from "../io.js";
 
@@ -58,18 +59,7 @@ export const kmsCommand: Command = {
       options: {
         data: { type: "string" },
         config: { type: "string" },
-        kms: { type: "string" },
-        "kms-key-file": { type: "string" },
-        "kms-cache-ttl": { type: "string" },
-        "kms-pkcs11-module": { type: "string" },
-        "kms-pkcs11-token": { type: "string" },
-        "kms-pkcs11-slot": { type: "string" },
-        "kms-kmip-host": { type: "string" },
-        "kms-kmip-port": { type: "string" },
-        "kms-kmip-ca": { type: "string" },
-        "kms-kmip-cert": { type: "string" },
-        "kms-kmip-key": { type: "string" },
-        "kms-kmip-key-id": { type: "string" },
+        ...KMS_OPTIONS,
         sample: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -85,18 +75,7 @@ export const kmsCommand: Command = {
       flags: {
         data: values.data,
         config: values.config,
-        kms: values.kms,
-        kmsKeyFile: values["kms-key-file"],
-        kmsCacheTtl: values["kms-cache-ttl"],
-        kmsPkcs11Module: values["kms-pkcs11-module"],
-        kmsPkcs11Token: values["kms-pkcs11-token"],
-        kmsPkcs11Slot: values["kms-pkcs11-slot"],
-        kmsKmipHost: values["kms-kmip-host"],
-        kmsKmipPort: values["kms-kmip-port"],
-        kmsKmipCa: values["kms-kmip-ca"],
-        kmsKmipCert: values["kms-kmip-cert"],
-        kmsKmipKey: values["kms-kmip-key"],
-        kmsKmipKeyId: values["kms-kmip-key-id"],
+        ...kmsFlags(values),
       },
       env: io.env,
       cwd: io.cwd,

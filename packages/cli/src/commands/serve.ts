@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Writable } from "node:stream";
 import { createLogger, DEFAULT_LOG_LEVEL, loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { KMS_OPTIONS, kmsFlags } from "../kms-options.js";
 import type { CliIo, Command } from "../io.js";
 
 export const SERVE_HELP = `Usage: conclave serve [options]
@@ -30,6 +31,8 @@ Options (each also settable by environment variable or config file):
                          (CONCLAVE_SIP_LISTEN; default: off; e.g. 0.0.0.0:5061)
   --sip-udp-listen HOST:PORT  plain SIP over UDP for devices without TLS
                          (CONCLAVE_SIP_UDP_LISTEN; default: off; e.g. 0.0.0.0:5060)
+  --sip-tcp-listen HOST:PORT  plain SIP over TCP for devices without TLS
+                         (CONCLAVE_SIP_TCP_LISTEN; default: off; e.g. 0.0.0.0:5060)
   --web-source-maps      also serve the web app's source maps (CONCLAVE_WEB_SOURCE_MAPS; default: no)
   --max-connections N    open connections at once, total  (CONCLAVE_MAX_CONNECTIONS, default 8192)
   --max-connections-per-address N
@@ -44,6 +47,8 @@ Options (each also settable by environment variable or config file):
   --acme-http-port PORT  port of the HTTP-01 challenge listener (CONCLAVE_ACME_HTTP_PORT, default 80)
   --turn-url URL         TURN server for participants, repeatable (CONCLAVE_TURN_URL, comma-separated)
   --turn-secret SECRET   secret shared with the TURN server   (CONCLAVE_TURN_SECRET; prefer the env or file)
+  --transcription-engine CMD  live transcription engine run per speaker (CONCLAVE_TRANSCRIPTION_ENGINE;
+                         16 kHz s16le PCM in, JSON utterances out; default: built-in pocketsphinx)
   --kms BACKEND          master key of data at rest: local, pkcs11 or kmip (CONCLAVE_KMS, default local)
   --kms-key-file FILE    local master key file (CONCLAVE_KMS_KEY_FILE, default <data>/kms/master-keys.json)
   --kms-cache-ttl SEC    seconds an unwrapped data key stays in memory (CONCLAVE_KMS_CACHE_TTL, default 300)
@@ -80,6 +85,7 @@ export const serveCommand: Command = {
         "media-listen": { type: "string" },
         "sip-listen": { type: "string" },
         "sip-udp-listen": { type: "string" },
+        "sip-tcp-listen": { type: "string" },
         "max-connections": { type: "string" },
         "web-source-maps": { type: "boolean" },
         "max-connections-per-address": { type: "string" },
@@ -92,18 +98,8 @@ export const serveCommand: Command = {
         "acme-http-port": { type: "string" },
         "turn-url": { type: "string", multiple: true },
         "turn-secret": { type: "string" },
-        kms: { type: "string" },
-        "kms-key-file": { type: "string" },
-        "kms-cache-ttl": { type: "string" },
-        "kms-pkcs11-module": { type: "string" },
-        "kms-pkcs11-token": { type: "string" },
-        "kms-pkcs11-slot": { type: "string" },
-        "kms-kmip-host": { type: "string" },
-        "kms-kmip-port": { type: "string" },
-        "kms-kmip-ca": { type: "string" },
-        "kms-kmip-cert": { type: "string" },
-        "kms-kmip-key": { type: "string" },
-        "kms-kmip-key-id": { type: "string" },
+        "transcription-engine": { type: "string" },
+        ...KMS_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });
@@ -125,6 +121,7 @@ export const serveCommand: Command = {
         mediaListen: values["media-listen"],
         sipListen: values["sip-listen"],
         sipUdpListen: values["sip-udp-listen"],
+        sipTcpListen: values["sip-tcp-listen"],
         maxConnections: values["max-connections"],
         ...(values["web-source-maps"] ? { webSourceMaps: true } : {}),
         maxConnectionsPerAddress: values["max-connections-per-address"],
@@ -137,18 +134,8 @@ export const serveCommand: Command = {
         acmeHttpPort: values["acme-http-port"],
         turnUrl: values["turn-url"],
         turnSecret: values["turn-secret"],
-        kms: values.kms,
-        kmsKeyFile: values["kms-key-file"],
-        kmsCacheTtl: values["kms-cache-ttl"],
-        kmsPkcs11Module: values["kms-pkcs11-module"],
-        kmsPkcs11Token: values["kms-pkcs11-token"],
-        kmsPkcs11Slot: values["kms-pkcs11-slot"],
-        kmsKmipHost: values["kms-kmip-host"],
-        kmsKmipPort: values["kms-kmip-port"],
-        kmsKmipCa: values["kms-kmip-ca"],
-        kmsKmipCert: values["kms-kmip-cert"],
-        kmsKmipKey: values["kms-kmip-key"],
-        kmsKmipKeyId: values["kms-kmip-key-id"],
+        transcriptionEngine: values["transcription-engine"],
+        ...kmsFlags(values),
       },
       env: io.env,
       cwd: io.cwd,
@@ -182,7 +169,7 @@ export const serveCommand: Command = {
     io.out(`Conclave is running at ${server.url}`);
     if (server.publicUrl !== server.url) io.out(`Join links use ${server.publicUrl}`);
     for (const l of server.sipListening) {
-      io.out(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}: room systems dial sip:<meeting id>.<passcode>@<this host>${l.transport === "tls" ? ";transport=tls" : ""}`);
+      io.out(`SIP over ${l.transport.toUpperCase()} on ${l.host}:${l.port}: room systems dial sip:<meeting id>.<passcode>@<this host>${l.transport === "udp" ? "" : `;transport=${l.transport}`}`);
     }
     if (config.acme) io.out(`TLS certificates from the ACME CA ${config.acme.directoryUrl} (renewed automatically; see the log)`);
     io.out(`TLS certificate SHA-256 fingerprint: ${server.fingerprint}`);

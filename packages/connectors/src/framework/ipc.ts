@@ -59,6 +59,7 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
     type: z.literal("configure"),
     tls: listen.extend({ certFile: text(4096), keyFile: text(4096) }).optional(),
     udp: listen.optional(),
+    tcp: listen.optional(),
     /** Host name or address devices reach us at (Via, Contact, SDP). */
     publicHost: text(255),
     /** Address the media sockets bind to and announce. */

@@ -15,3 +15,12 @@ export const SIP_GATEWAY_MODULE = fileURLToPath(new URL("../connectors/sip-room/
 /** The cloud recording connector program (one process per recording). */
 export const RECORDING_CONNECTOR_MODULE = fileURLToPath(new URL("../connectors/recording/recorder-main.js", import.meta.url));
 export { serverToRecorderSchema, recorderToServerSchema, type ServerToRecorder, type RecorderToServer } from "../connectors/recording/messages.js";
+
+/** The live streaming connector program (one process per stream). */
+export const STREAMING_CONNECTOR_MODULE = fileURLToPath(new URL("../connectors/streaming/streamer-main.js", import.meta.url));
+export { serverToStreamerSchema, streamerToServerSchema, type ServerToStreamer, type StreamerToServer } from "../connectors/streaming/messages.js";
+/** The live transcription connector program (one process per transcribed meeting). */
+export const TRANSCRIPTION_CONNECTOR_MODULE = fileURLToPath(new URL("../connectors/transcription/transcriber-main.js", import.meta.url));
+/** The built-in transcription engine (Debian pocketsphinx behind the engine process interface). */
+export const POCKETSPHINX_ENGINE_MODULE = fileURLToPath(new URL("../connectors/transcription/pocketsphinx-engine.js", import.meta.url));
+export { serverToTranscriberSchema, transcriberToServerSchema, type ServerToTranscriber, type TranscriberToServer } from "../connectors/transcription/messages.js";

@@ -39,6 +39,10 @@ export const MAX_POLL_OPTIONS = 10;
 /** The reactions a member can send: a fixed set, so a reaction is never free text. */
 export const REACTIONS = ["👍", "👏", "❤️", "😂", "😮", "🎉", "🤔", "👎"] as const;
 export type Reaction = (typeof REACTIONS)[number];
+/** Longest caption text (one utterance), in UTF-16 code units. */
+export const MAX_CAPTION_TEXT = 1000;
+/** Latest caption time, in ms since the transcription started (24 hours). */
+export const MAX_CAPTION_MS = 86_400_000;
 
 /** A random id the sender picks (chat message, poll, plan): 8-32 URL-safe characters. */
 const localId = z.string().regex(/^[A-Za-z0-9_-]{8,32}$/);
@@ -111,6 +115,12 @@ export const appMessageSchema = z.discriminatedUnion("type", [
   z.strictObject({ v, type: z.literal("hand"), raised: z.boolean() }),
   /** A host or co-host lowers someone's hand, for everyone (the member's app lowers it). */
   z.strictObject({ v, type: z.literal("lowerHand"), target: memberId }),
+  /**
+   * The sender started or stopped recording the meeting on its own device (local recording: the
+   * file stays there). Sent to everyone, and again to each newcomer while it records, so that
+   * everyone is told. Only the sender's own state: it names nobody else.
+   */
+  z.strictObject({ v, type: z.literal("localRecording"), state: z.enum(["started", "stopped"]) }),
   /** A host or co-host launches a poll (setting polling). Votes go sealed to the launcher only. */
   z.strictObject({
     v,
@@ -159,6 +169,24 @@ export const appMessageSchema = z.discriminatedUnion("type", [
     signingKey: b64(32, 256),
   }),
   /**
+   * A live caption: what `speaker` said, from the meeting's transcription connector (the only
+   * sender receivers accept it from: a member whose MLS credential is connector kind
+   * `transcription`). `start`/`end` are ms since the transcription started; `final` is false for
+   * a partial result a later caption with the same `seq` replaces.
+   */
+  z
+    .strictObject({
+      v,
+      type: z.literal("caption"),
+      speaker: memberId,
+      seq: z.number().int().min(0).max(2 ** 31 - 1),
+      text: text(MAX_CAPTION_TEXT),
+      start: z.number().int().min(0).max(MAX_CAPTION_MS),
+      end: z.number().int().min(0).max(MAX_CAPTION_MS),
+      final: z.boolean(),
+    })
+    .refine((c) => c.end >= c.start, "end before start"),
+  /**
    * A payload sealed to ONE member (RFC 9420 §5.1.3 EncryptWithLabel to the HPKE key of its leaf
    * in this epoch's tree): private chat, private files, poll votes. Every member of the epoch can
    * read this envelope, only the recipient can open `ct` (mls/session.ts sealApplicationMessage).
@@ -190,6 +218,8 @@ export const SEALED_ONLY_TYPES: ReadonlySet<AppMessageType> = new Set(["privateC
 export const FEATURE_KEYS = ["inMeetingChat", "privateChat", "reactions", "polling", "breakoutRooms", "fileSharing", "chatHistory"] as const;
 export type FeatureKey = (typeof FEATURE_KEYS)[number];
 export type MeetingFeatures = Record<FeatureKey, boolean>;
+/** Every feature off: what a member assumes until the server says what the meeting allows. */
+export const NO_MEETING_FEATURES: Readonly<MeetingFeatures> = Object.freeze(Object.fromEntries(FEATURE_KEYS.map((k) => [k, false])) as MeetingFeatures);
 /** The built-in defaults of these settings (a meeting whose owner changed nothing). */
 export const DEFAULT_MEETING_FEATURES: Readonly<MeetingFeatures> = Object.freeze({
   inMeetingChat: true,
@@ -226,6 +256,8 @@ export function featuresFor(type: AppMessageType): readonly FeatureKey[] {
     case "spotlight":
     case "hand":
     case "lowerHand":
+    case "localRecording":
+    case "caption":
     case "sealed":
       return [];
     default: {

@@ -34,9 +34,10 @@ import type { Logger } from "../observability/logger.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 
 export type RecordingStatus = "starting" | "recording" | "finalizing" | "ready" | "failed";
-export type RecordingFileName = "recording.webm" | "audio.webm";
-export const RECORDING_FILES: readonly RecordingFileName[] = ["recording.webm", "audio.webm"];
-const FINAL_FIELDS: Record<RecordingFileName, string> = { "recording.webm": "final.recording", "audio.webm": "final.audio" };
+export type RecordingFileName = "recording.webm" | "audio.webm" | "captions.vtt";
+export const RECORDING_FILES: readonly RecordingFileName[] = ["recording.webm", "audio.webm", "captions.vtt"];
+/** captions.vtt: the live captions received while recording (WebVTT), when transcription ran. */
+const FINAL_FIELDS: Record<RecordingFileName, string> = { "recording.webm": "final.recording", "audio.webm": "final.audio", "captions.vtt": "final.captions" };
 
 export interface RecordingMeta {
   id: string;

@@ -24,6 +24,8 @@ export interface SipServiceOptions {
   tls?: { host: string; port: number; certFile: string; keyFile: string };
   /** Plain SIP over UDP listener. */
   udp?: { host: string; port: number };
+  /** Plain SIP over TCP listener. */
+  tcp?: { host: string; port: number };
   publicHost: string;
   mediaAddress: string;
   mediaPorts?: { min: number; max: number };
@@ -168,6 +170,7 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent]; ivr: [DialI
       type: "configure",
       ...(o.tls ? { tls: o.tls } : {}),
       ...(o.udp ? { udp: o.udp } : {}),
+      ...(o.tcp ? { tcp: o.tcp } : {}),
       publicHost: o.publicHost,
       mediaAddress: o.mediaAddress,
       ...(o.mediaPorts ? { mediaPorts: o.mediaPorts } : {}),

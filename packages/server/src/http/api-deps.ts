@@ -5,6 +5,8 @@ import type { RateLimiter } from "./rate-limit.js";
 import type { MeetingFiles } from "../files/meeting-files.js";
 import type { MeetingConnectors } from "../meetings/live-meeting.js";
 import type { RecordingService } from "../connectors/recording-service.js";
+import type { StreamingService } from "../connectors/streaming-service.js";
+import type { TranscriptionService } from "../connectors/transcription-service.js";
 import type { AttemptGuard } from "./attempt-guard.js";
 import type { Logger } from "../observability/logger.js";
 
@@ -32,6 +34,10 @@ export interface ApiDeps {
   readonly connectors?: () => MeetingConnectors | undefined;
   /** Cloud recording (conclave.ts starts it once listening); looked up per request. */
   readonly recordings?: () => RecordingService | undefined;
+  /** Live streaming (conclave.ts starts it once listening); looked up per request. */
+  readonly streams?: () => StreamingService | undefined;
+  /** Live transcription (conclave.ts starts it once listening); looked up per request. */
+  readonly transcriptions?: () => TranscriptionService | undefined;
   /** The security log (failed sign-ins, admin-token guesses); never given a secret. */
   readonly security?: Logger;
 }

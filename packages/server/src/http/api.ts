@@ -9,6 +9,8 @@ import { registerGroupsApi } from "./groups-api.js";
 import { registerFilesApi } from "./files-api.js";
 import { registerMeetingsApi } from "./meetings-api.js";
 import { registerRecordingsApi } from "./recordings-api.js";
+import { registerStreamsApi } from "./streams-api.js";
+import { registerTranscriptionApi } from "./transcription-api.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { AttemptGuard } from "./attempt-guard.js";
@@ -37,6 +39,8 @@ export function registerApi(router: Router, deps: ApiDeps): ApiRoutes {
   });
   registerMeetingsApi(api, deps);
   registerRecordingsApi(api, deps);
+  registerStreamsApi(api, deps);
+  registerTranscriptionApi(api, deps);
   registerAccountsApi(api, deps);
   registerGroupsApi(api, deps);
   registerSettingsApi(api, deps);

@@ -316,13 +316,48 @@ const schemas: Json = {
       stoppedAt: { type: ["string", "null"], format: "date-time" },
       durationMs: { type: ["integer", "null"] },
       tracks: { type: ["integer", "null"] },
-      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
+      files: { type: "array", items: { type: "object", required: ["name", "bytes", "url"], properties: { name: { type: "string", enum: ["recording.webm", "audio.webm", "captions.vtt"] }, bytes: { type: "integer" }, url: { type: "string" } } } },
       error: { type: ["string", "null"] },
     },
   },
   RecordingEnvelope: { type: "object", required: ["recording"], properties: { recording: { $ref: "#/components/schemas/Recording" } } },
   ActiveRecording: { type: "object", required: ["recording"], properties: { recording: { oneOf: [{ $ref: "#/components/schemas/Recording" }, { type: "null" }] } } },
   RecordingList: { type: "object", required: ["recordings"], properties: { recordings: { type: "array", items: { $ref: "#/components/schemas/Recording" } } } },
+  Stream: {
+    type: "object",
+    description: "A live stream under way. The stream key is never returned.",
+    required: ["id", "meetingId", "destination", "tls", "status", "startedAt", "reconnects"],
+    properties: {
+      id: { type: "string" },
+      meetingId: { type: "string" },
+      destination: { type: "string", description: "rtmp://host[:port]/app or rtmps://…, without the stream key." },
+      tls: { type: "boolean", description: "true for rtmps:// (TLS to the ingest); false: unencrypted beyond the connector." },
+      status: { type: "string", enum: ["connecting", "live", "reconnecting", "stopped", "failed"] },
+      startedAt: { type: "string", format: "date-time" },
+      connectedAt: { type: ["string", "null"], format: "date-time" },
+      reconnects: { type: "integer", description: "Restarts after the ingest dropped." },
+      error: { type: ["string", "null"] },
+    },
+  },
+  StreamEnvelope: { type: "object", required: ["stream"], properties: { stream: { $ref: "#/components/schemas/Stream" } } },
+  ActiveStream: { type: "object", required: ["stream"], properties: { stream: { oneOf: [{ $ref: "#/components/schemas/Stream" }, { type: "null" }] } } },
+  Transcription: {
+    type: "object",
+    required: ["meetingId", "status", "startedAt", "captions"],
+    properties: {
+      meetingId: { type: "string" },
+      status: { type: "string", enum: ["starting", "transcribing", "stopped", "failed"] },
+      startedAt: { type: "string", format: "date-time" },
+      stoppedAt: { type: ["string", "null"], format: "date-time" },
+      memberId: { type: ["string", "null"] },
+      captions: { type: "integer" },
+      speakers: { type: "integer" },
+      engineFailures: { type: "integer" },
+      error: { type: ["string", "null"] },
+    },
+  },
+  TranscriptionEnvelope: { type: "object", required: ["transcription"], properties: { transcription: { $ref: "#/components/schemas/Transcription" } } },
+  ActiveTranscription: { type: "object", required: ["transcription"], properties: { transcription: { oneOf: [{ $ref: "#/components/schemas/Transcription" }, { type: "null" }] } } },
   ParticipantLog: {
     type: "object",
     required: ["participants"],
@@ -638,6 +673,37 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "RECORDING_NOT_ACTIVE"],
     },
   },
+  "/api/meetings/{id}/stream": {
+    POST: {
+      access: "user",
+      summary: "Start live streaming an Enhanced meeting to an RTMP or RTMPS destination (owner or admin): answers once the destination accepted the stream and the streaming connector joined as a visible member; liveStreaming must be on for the owner. The stream key is sealed under a KMS data key and never returned or logged.",
+      body: "StreamStart",
+      ok: [201, "StreamEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "STREAMING_NOT_ALLOWED", "STREAM_ACTIVE", "STREAM_URL_INVALID", "STREAM_REFUSED", "STREAM_FAILED", "KMS_UNAVAILABLE"],
+    },
+    GET: { access: "user", summary: "The meeting's live stream under way, or null (owner or admin).", ok: [200, "ActiveStream"], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+    DELETE: {
+      access: "user",
+      summary: "Stop the meeting's live stream; answers once the connector left the meeting and the stream ended (owner or admin).",
+      ok: [200, "StreamEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "STREAM_NOT_ACTIVE"],
+    },
+  },
+  "/api/meetings/{id}/transcription": {
+    POST: {
+      access: "user",
+      summary: "Start live transcription of an Enhanced meeting (owner or admin): the transcription connector joins as a visible member and sends captions to the members end to end encrypted; liveTranscription must be on for the owner.",
+      ok: [202, "TranscriptionEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "TRANSCRIPTION_NOT_ALLOWED", "TRANSCRIPTION_ACTIVE"],
+    },
+    GET: { access: "user", summary: "The meeting's live transcription under way, or null (owner or admin).", ok: [200, "ActiveTranscription"], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
+    DELETE: {
+      access: "user",
+      summary: "Stop live transcription; answers once the last captions are sent and the connector has left (owner or admin).",
+      ok: [200, "TranscriptionEnvelope"],
+      errors: ["MEETING_NOT_FOUND", "FORBIDDEN", "TRANSCRIPTION_NOT_ACTIVE"],
+    },
+  },
   "/api/recordings": {
     GET: { access: "user", summary: "Cloud recordings: the caller's own, or all for admins.", ok: [200, "RecordingList"] },
   },
@@ -648,7 +714,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
   "/api/recordings/{id}/{file}": {
     GET: {
       access: "user",
-      summary: "A finalized file (recording.webm or audio.webm), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
+      summary: "A finalized file (recording.webm, audio.webm, or captions.vtt when live transcription ran), decrypted on the fly; honours Range (206) so players can seek (206 Partial Content); ?download=1 adds Content-Disposition: attachment (owner or admin).",
       ok: [200],
       errors: ["RECORDING_NOT_FOUND", "RECORDING_NOT_READY", "RANGE_NOT_SATISFIABLE", "NOT_FOUND", "KMS_UNAVAILABLE"],
     },
@@ -700,6 +766,15 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
 };
 
 const requestSchemas: Json = {
+  StreamStart: {
+    type: "object",
+    additionalProperties: false,
+    required: ["url", "streamKey"],
+    properties: {
+      url: { type: "string", pattern: "^rtmps?://", maxLength: 1024, description: "The ingest application URL without the key: no user, password, query or fragment." },
+      streamKey: { type: "string", minLength: 1, maxLength: 512, pattern: "^[!-~]+$", description: "Printable ASCII without spaces, '/', '?' or '#'." },
+    },
+  },
   SipInvite: {
     type: "object",
     additionalProperties: false,

@@ -11,7 +11,9 @@ import type { ApiRoutes, Principal } from "./api-routes.js";
 import { RESPONDED } from "./router.js";
 import { principalName } from "./audit-principal.js";
 
-const FILES: Record<string, RecordingFileName> = { "recording.webm": "recording.webm", "audio.webm": "audio.webm" };
+const FILES: Record<string, RecordingFileName> = { "recording.webm": "recording.webm", "audio.webm": "audio.webm", "captions.vtt": "captions.vtt" };
+const CONTENT_TYPES: Record<RecordingFileName, string> = { "recording.webm": "video/webm", "audio.webm": "audio/webm", "captions.vtt": "text/vtt; charset=utf-8" };
+const DOWNLOAD_SUFFIX: Record<RecordingFileName, string> = { "recording.webm": ".webm", "audio.webm": "-audio.webm", "captions.vtt": "-captions.vtt" };
 
 export function recordingView(m: RecordingMeta): Record<string, unknown> {
   const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -118,11 +120,11 @@ export function registerRecordingsApi(api: ApiRoutes, deps: ApiDeps): void {
       } else {
         res.statusCode = 200;
       }
-      res.setHeader("Content-Type", name === "audio.webm" ? "audio/webm" : "video/webm");
+      res.setHeader("Content-Type", CONTENT_TYPES[name]);
       res.setHeader("Accept-Ranges", "bytes");
       res.setHeader("Content-Length", String(end - start));
       res.setHeader("Cache-Control", "private, no-store");
-      if (request.query.get("download") === "1") res.setHeader("Content-Disposition", `attachment; filename="recording-${m.meetingId}-${m.id.slice(0, 8)}${name === "audio.webm" ? "-audio" : ""}.webm"`);
+      if (request.query.get("download") === "1") res.setHeader("Content-Disposition", `attachment; filename="recording-${m.meetingId}-${m.id.slice(0, 8)}${DOWNLOAD_SUFFIX[name]}"`);
       if (request.method === "HEAD") {
         res.end();
         return RESPONDED;

@@ -45,10 +45,8 @@ function bool(label: string, defaultValue: boolean, description: string, needsSe
   return { type: "boolean", default: defaultValue, label, description, needsServerSideMember, ...(e2eeReason !== undefined ? { e2eeReason } : {}) } as const;
 }
 
-/** A setting whose feature is not built yet (see CommonDefinition.notBuilt). */
-function notBuilt<D extends object>(d: D): D & { readonly notBuilt: true } {
-  return { ...d, notBuilt: true };
-}
+// A setting whose feature is not built yet carries `notBuilt: true` (see CommonDefinition.notBuilt);
+// every feature in the catalog is built today.
 
 /** Why saving chat on the server is off in E2EE meetings. */
 export const CHAT_HISTORY_E2EE_REASON =
@@ -93,8 +91,13 @@ export const SETTINGS = {
     description: "How long cloud recordings are kept before they are deleted (crypto-shredded: their data key is destroyed).",
     needsServerSideMember: false,
   } as const satisfies EnumDefinition<"forever" | "7d" | "30d" | "90d" | "365d"> & CommonDefinition,
-  liveStreaming: notBuilt(bool("Live streaming", false, "Meetings may be streamed to an external service.", true)),
-  liveTranscription: notBuilt(bool("Live transcription", false, "The server may transcribe speech in meetings as it happens.", true)),
+  liveStreaming: bool("Live streaming", false, "Hosts may stream meetings to an RTMP or RTMPS service (YouTube, Twitch, their own). The stream leaves the meeting's encryption at the connector: everyone sees it in the people list and the shield's exceptions.", true),
+  liveTranscription: bool(
+    "Live transcription",
+    false,
+    "Hosts may turn on live captions: a transcription connector joins visibly, turns speech into text on this server, and sends the captions to the participants end to end encrypted.",
+    true,
+  ),
   phoneDialIn: bool(
     "Phone dial-in",
     true,

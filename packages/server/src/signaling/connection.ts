@@ -41,6 +41,13 @@ export const CLOSE_CODES = {
   MESSAGE_TIMEOUT: 4408,
   SERVER_SHUTDOWN: 1001,
 } as const;
+/**
+ * What may wait unsent for one connection (the socket's own buffer, past what the kernel took).
+ * A member that stops reading while still answering pings would otherwise make the server hold
+ * everything sent to it; past this it is cut off (it rejoins when it reads again). Far above any
+ * burst a reader that keeps up sees (Welcomes of the largest groups are a few MiB).
+ */
+export const MAX_SEND_BACKLOG_BYTES = 64 * 1024 * 1024;
 const MAX_MALFORMED = 5;
 const RATE_WINDOW_MS = 10_000;
 /** Generous for MLS traffic and ICE candidates, far below a flood. */
@@ -50,6 +57,8 @@ export interface SignalingOptions {
   heartbeatMs?: number;
   /** How often a half-received message is looked for (default 1 s). */
   messageCheckMs?: number;
+  /** Unsent bytes a connection may hold before it is cut (default MAX_SEND_BACKLOG_BYTES). */
+  maxSendBacklogBytes?: number;
   /** Who the upgrade request authenticates (session cookie, admin token); default nobody. */
   authenticate?: (req: IncomingMessage) => { userId: string | null; admin: boolean };
   /** Counts error messages by code and rate-limited connections. */
@@ -66,7 +75,7 @@ export interface SignalingOptions {
 export type SignalingTap = (direction: "in" | "out", text: string) => void;
 
 /** Why a connection was cut. */
-export type SignalingAbuse = "message_timeout" | "message_too_large" | "malformed_messages" | "message_flood";
+export type SignalingAbuse = "message_timeout" | "message_too_large" | "malformed_messages" | "message_flood" | "send_backlog";
 
 export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, registry: MeetingRegistry, opts: SignalingOptions = {}): void {
   const address = req.socket.remoteAddress ?? "unknown";
@@ -78,16 +87,25 @@ export function handleSignalingConnection(ws: WebSocket, req: IncomingMessage, r
   let count = 0;
   let queue: Promise<void> = Promise.resolve();
 
+  const maxBacklog = opts.maxSendBacklogBytes ?? MAX_SEND_BACKLOG_BYTES;
+  const checkBacklog = () => {
+    if (ws.bufferedAmount <= maxBacklog) return;
+    opts.onAbuse?.("send_backlog", address, memberId !== null);
+    ws.terminate(); // 'close' follows: the member leaves and the others rekey
+  };
   const connection: ParticipantConnection = {
     send(msg: ServerMessage) {
       if (ws.readyState !== ws.OPEN) return;
       const text = encodeMessage(msg);
       opts.tap?.("out", text);
       ws.send(text);
+      checkBacklog();
     },
     sendFrame(frame: Uint8Array) {
       // A text frame from bytes already encoded (the same buffer for every member of a fan-out).
-      if (ws.readyState === ws.OPEN) ws.send(frame, { binary: false });
+      if (ws.readyState !== ws.OPEN) return;
+      ws.send(frame, { binary: false });
+      checkBacklog();
     },
     close(code: number, reason: string) {
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);

@@ -10,7 +10,10 @@ const encryption = z.enum(["e2ee", "enhanced"]);
 
 // postQuantum defaults to false for servers from before post-quantum meetings.
 const postQuantum = z.boolean().optional().default(false);
-const createdMeeting = z.object({ id: z.string(), url: z.string(), passcode: z.string().nullable(), encryption, postQuantum });
+/** Phone dial-in for the invitation (meetings that take phones, on servers with SIP trunks). */
+const dialIn = z.object({ numbers: z.array(z.string().max(40)).max(50), phonePasscode: z.string().regex(/^[0-9]{8}$/).nullable() });
+export type DialIn = z.infer<typeof dialIn>;
+const createdMeeting = z.object({ id: z.string(), url: z.string(), passcode: z.string().nullable(), encryption, postQuantum, dialIn: dialIn.optional() });
 export type CreatedMeeting = z.infer<typeof createdMeeting>;
 
 const meetingInfo = z.object({
@@ -46,7 +49,7 @@ const meetingDetails = z.object({
 });
 export type MeetingDetails = z.infer<typeof meetingDetails>;
 
-const newPasscode = z.object({ passcode: z.string(), url: z.string() });
+const newPasscode = z.object({ passcode: z.string(), url: z.string(), dialIn: dialIn.optional() });
 
 /** What a scheduled meeting is made of; absent fields follow the owner's settings. */
 export interface MeetingOptions {
@@ -90,7 +93,7 @@ export function deleteMeeting(id: string): Promise<null> {
 }
 
 /** A new passcode (the old one stops working); shown this once. */
-export function resetPasscode(id: string): Promise<{ passcode: string; url: string }> {
+export function resetPasscode(id: string): Promise<z.infer<typeof newPasscode>> {
   return apiRequest(`/api/meetings/${encodeURIComponent(id)}/passcode`, { method: "POST", schema: newPasscode });
 }
 

@@ -13,7 +13,7 @@ const recording = z.object({
   stoppedAt: z.string().nullable(),
   durationMs: z.number().nullable(),
   tracks: z.number().nullable(),
-  files: z.array(z.object({ name: z.enum(["recording.webm", "audio.webm"]), bytes: z.number(), url: z.string() })),
+  files: z.array(z.object({ name: z.enum(["recording.webm", "audio.webm", "captions.vtt"]), bytes: z.number(), url: z.string() })),
   error: z.string().nullable(),
 });
 export type Recording = z.infer<typeof recording>;

@@ -9,15 +9,19 @@ import {
   Collaboration,
   MeetingMediaState,
   MeetingSession,
+  PERMANENT_REFUSALS,
   fetchFileTransport,
+  reconnectDelayMs,
   type BreakoutView,
   type ChatEntry,
   type MediaState,
   type PollView,
   type RaisedHand,
   type Reaction,
+  type LocalRecorder,
 } from "@conclave/client";
-import { MLS_SUITES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
+import type { Caption } from "@conclave/client";
+import { MLS_SUITES, NO_MEETING_FEATURES, createWebCryptoSFrameCrypto, type MeetingFeatures, type MemberIdentity, type MemberInfo, type MlsSuiteName } from "@conclave/protocol";
 import { getMeeting, type Encryption } from "../api/meetings.js";
 import type { EncodedTransformMode } from "../e2ee/capabilities.js";
 import { EMPTY_STATS } from "../e2ee/e2ee-worker-client.js";
@@ -79,42 +83,23 @@ export interface MeetingSnapshot {
   hands: RaisedHand[];
   polls: PollView[];
   breakout: BreakoutView;
+  /** Who records on their own device (this participant too), as they announced it. */
+  localRecorders: LocalRecorder[];
+}
+
+/** The stable code of anything thrown (ProtocolError, ClientError), for the error list. */
+function errorCode(e: unknown): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "CLIENT_INTERNAL";
 }
 
 const NO_BREAKOUT: BreakoutView = { open: false, rooms: [], endsAt: null, room: null };
-const NO_FEATURES: MeetingFeatures = {
-  inMeetingChat: false,
-  privateChat: false,
-  reactions: false,
-  polling: false,
-  breakoutRooms: false,
-  fileSharing: false,
-  chatHistory: false,
-};
 
 /** A host's request to this participant, for the view to show. */
 export interface HostRequest {
   fromName: string;
   action: "mute" | "askUnmute";
 }
-
-/** Join refusals that trying again cannot fix. */
-const PERMANENT = new Set([
-  "MEETING_NOT_FOUND",
-  "MEETING_ENDED",
-  "WRONG_PASSCODE",
-  "RATE_LIMITED",
-  "MEETING_FULL",
-  "CONNECTOR_NOT_ALLOWED",
-  "REMOVED",
-  "REMOVED_BY_HOST",
-  "BANNED",
-  "MEETING_LOCKED",
-  "NOT_ADMITTED",
-  "BAD_KEY_PACKAGE",
-]);
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
-const MAX_BACKOFF_MS = 10_000;
 
 export interface MeetingControllerOptions {
   meetingId: string;
@@ -133,6 +118,8 @@ export class MeetingController {
   #mediaState: MeetingMediaState | null = null;
   /** Chat, reactions and hands, polls and breakout rooms of the current connection. */
   #collab: Collaboration | null = null;
+  /** Whether this participant records on its device (outlives connections). */
+  #localRecording = false;
   #channel: BrowserSignalingChannel | null = null;
   #media: MediaConnection | null = null;
   #phase: MeetingPhase = "connecting";
@@ -161,6 +148,8 @@ export class MeetingController {
   onBroadcast: ((b: { fromName: string; text: string }) => void) | null = null;
   /** A host lowered this participant's hand. */
   onHandLowered: ((byName: string) => void) | null = null;
+  /** A live caption from the meeting's transcription connector (collaboration/captions.ts checks the sender). */
+  onCaption: ((c: Caption) => void) | null = null;
 
   constructor(opts: MeetingControllerOptions) {
     this.#opts = opts;
@@ -191,12 +180,13 @@ export class MeetingController {
       notices: this.#notices,
       remoteMedia: this.#mediaState?.remote ?? new Map(),
       spotlight: this.#mediaState?.spotlight ?? [],
-      features: s?.features ?? NO_FEATURES,
+      features: s?.features ?? NO_MEETING_FEATURES,
       room: s?.room ?? null,
       chat: this.#collab?.chat.entries ?? [],
       hands: this.#collab?.reactions.raisedHands ?? [],
       polls: this.#collab?.polls.polls ?? [],
       breakout: this.#collab?.breakout.state ?? NO_BREAKOUT,
+      localRecorders: this.#collab?.localRecordings.recorders ?? [],
     };
   }
 
@@ -284,6 +274,15 @@ export class MeetingController {
 
   returnToMain(): Promise<void> {
     return this.#require().breakout.returnToMain();
+  }
+
+  /**
+   * This participant records on its device (or stopped): everyone is told, and told again after
+   * a reconnection or when people join while it records.
+   */
+  setLocalRecording(recording: boolean): void {
+    this.#localRecording = recording;
+    this.#collab?.localRecordings.setRecording(recording).catch((e: unknown) => this.#noteError(errorCode(e)));
   }
 
   #require(): Collaboration {
@@ -526,7 +525,12 @@ export class MeetingController {
     collab.polls.on("poll", () => this.#emit());
     collab.breakout.on("state", () => this.#emit());
     collab.breakout.on("broadcast", (b) => this.onBroadcast?.({ fromName: b.fromName, text: b.text }));
-    for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout] as const) {
+    collab.localRecordings.on("recorders", () => this.#emit());
+    // Still recording from the last connection: announced by the first epoch of this one.
+    if (this.#localRecording) collab.localRecordings.setRecording(true).catch((e: unknown) => this.#noteError(errorCode(e)));
+    collab.captions.on("caption", (c) => this.onCaption?.(c));
+    collab.captions.on("error", (e) => this.#noteError(e.code));
+    for (const emitter of [collab.chat, collab.reactions, collab.polls, collab.breakout, collab.localRecordings] as const) {
       (emitter as unknown as { on(e: "error", l: (e: { code: string }) => void): void }).on("error", (e) => this.#noteError(e.code));
     }
     // Another group (a breakout room, or back): another relay room, so new media connections,
@@ -633,7 +637,7 @@ export class MeetingController {
       this.#scheduleReconnect();
       return;
     }
-    if (fatal && PERMANENT.has(fatal.code)) {
+    if (fatal && PERMANENT_REFUSALS.has(fatal.code)) {
       if (fatal.code === "MEETING_ENDED") this.#end();
       else this.#fail(uiErrorFromCode(fatal.code));
       return;
@@ -657,8 +661,7 @@ export class MeetingController {
 
   #scheduleReconnect(): void {
     if (this.#leaving) return;
-    const base = BACKOFF_MS[Math.min(this.#attempt, BACKOFF_MS.length - 1)] ?? MAX_BACKOFF_MS;
-    const delay = Math.min(MAX_BACKOFF_MS, base * (0.75 + Math.random() * 0.5));
+    const delay = reconnectDelayMs(this.#attempt);
     this.#attempt += 1;
     this.#setPhase("reconnecting");
     this.#clearTimer();

@@ -26,7 +26,7 @@ export function connectorMeaning(connector: string): string {
     case "recording":
       return "Recording: stored encrypted at rest on this server; the meeting's owner and admins can play it.";
     case "transcription":
-      return "Transcription: speech is turned into captions on this server.";
+      return "Transcription: audio processed on this server, which turns speech into captions; the captions reach participants end to end encrypted, and nothing is stored.";
     default:
       return "Holds the meeting's keys on this server.";
   }

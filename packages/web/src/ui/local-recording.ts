@@ -4,8 +4,12 @@
  * and nothing of it reaches the server. The meeting's video tiles are drawn onto a canvas
  * (a grid, 1280x720 at 15 frames/s) and every audio stream the page plays, plus this device's
  * microphone, is mixed with WebAudio; MediaRecorder encodes both (VP8 + Opus in WebM) into
- * memory, and stopping saves the file to the device through a download.
+ * memory, and stopping saves the file to the device through a download. Starting and stopping
+ * are announced to everyone (`localRecording` application messages, through the controller);
+ * LocalRecordingNotice shows the others' announcements.
  */
+import type { LocalRecorder } from "@conclave/client";
+import { t, tParts } from "../i18n/i18n.js";
 import { h } from "./dom.js";
 
 const WIDTH = 1280;
@@ -20,7 +24,7 @@ export interface LocalRecordingSources {
 }
 
 export class LocalRecording {
-  readonly button = h("button", { type: "button", class: "button small", "data-testid": "local-recording-button", "data-recording": "false" }, "Record on this device");
+  readonly button = h("button", { type: "button", class: "button small", "data-testid": "local-recording-button", "data-recording": "false" }, t("localRecording.button"));
   readonly status = h("p", { class: "help", "data-testid": "local-recording-status", role: "status", "aria-live": "polite" });
   readonly #sources: LocalRecordingSources;
   readonly #onChange: (recording: boolean) => void;
@@ -46,7 +50,7 @@ export class LocalRecording {
     const canvas = h("canvas", { width: WIDTH, height: HEIGHT });
     const g = canvas.getContext("2d");
     if (!g) {
-      this.status.textContent = "This browser cannot record the meeting.";
+      this.status.textContent = t("localRecording.cannot");
       return;
     }
     const draw = (): void => {
@@ -85,15 +89,15 @@ export class LocalRecording {
       const name = `conclave-local-${startedAt.toISOString().replace(/[:.]/g, "-")}.webm`;
       const url = URL.createObjectURL(blob);
       const link = h("a", { href: url, download: name, "data-testid": "local-recording-file" }, name);
-      this.status.replaceChildren("Saved to this device: ", link);
+      this.status.replaceChildren(...tParts("localRecording.saved", { file: link }));
       // Saving is the browser's download: the file never leaves the device.
       link.click();
     };
     recorder.start(1000);
     this.#recorder = recorder;
-    this.button.textContent = "Stop recording on this device";
+    this.button.textContent = t("localRecording.stop");
     this.button.setAttribute("data-recording", "true");
-    this.status.textContent = "Recording on this device. Nothing is sent to the server; everyone is told you are recording.";
+    this.status.textContent = t("localRecording.recording");
     this.#onChange(true);
   }
 
@@ -106,8 +110,31 @@ export class LocalRecording {
     r.stop();
     void this.#audio?.close();
     this.#audio = null;
-    this.button.textContent = "Record on this device";
+    this.button.textContent = t("localRecording.button");
     this.button.setAttribute("data-recording", "false");
     this.#onChange(false);
+  }
+}
+
+/**
+ * What everyone sees of the others' local recordings: a notice naming who records, and a tag on
+ * their row in the people list. From their own end-to-end encrypted announcements.
+ */
+export class LocalRecordingNotice {
+  readonly notice = h("p", { class: "recording-notice", "data-testid": "local-recording-notice", role: "status", hidden: true });
+
+  render(recorders: readonly LocalRecorder[], selfId: string | null, inMeeting: boolean, people: HTMLElement): void {
+    const others = inMeeting ? recorders.filter((r) => r.memberId !== selfId) : [];
+    this.notice.hidden = others.length === 0;
+    const names = others.map((r) => r.displayName).join(", ");
+    this.notice.textContent = others.length === 0 ? "" : t(others.length === 1 ? "localRecording.notice.one" : "localRecording.notice.other", { names });
+    if (!inMeeting) return;
+    for (const r of recorders) {
+      const main = people.querySelector(`li[data-member-id="${CSS.escape(r.memberId)}"] .participant-meta`);
+      main?.append(
+        " · ",
+        h("span", { class: "tag tag-recording", "data-testid": "participant-local-recording", title: t("localRecording.tagLabel", { name: r.displayName }), "aria-label": t("localRecording.tagLabel", { name: r.displayName }) }, t("localRecording.tag")),
+      );
+    }
   }
 }

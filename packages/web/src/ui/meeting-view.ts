@@ -7,8 +7,10 @@
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
-import { LocalRecording } from "./local-recording.js";
+import { LocalRecording, LocalRecordingNotice } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
+import { StreamingUi } from "./streaming-ui.js";
+import { CaptionsUi } from "./captions-ui.js";
 import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import { t, tn } from "../i18n/i18n.js";
@@ -64,8 +66,13 @@ export class MeetingView {
   readonly #lockedBadge = h("span", { class: "badge badge-locked", "data-testid": "meeting-locked", hidden: true }, icon(ICONS.lock), t("meeting.locked"));
   /** Cloud recording: indicator, notice, the host's button. */
   readonly #recording: CloudRecordingUi;
+  readonly #streaming: StreamingUi;
+  /** Live captions and the host's transcription control. */
+  readonly #captions: CaptionsUi;
   /** Recording on this device (any meeting, the only kind an E2EE meeting allows). */
   readonly #localRecording: LocalRecording;
+  /** Who else records on their device: the notice and the people list's tags. */
+  readonly #localRecordingNotice = new LocalRecordingNotice();
   readonly #waitingCard = h(
     "section",
     { class: "waiting-card card", "data-testid": "waiting-room", "aria-labelledby": "waiting-title", hidden: true },
@@ -292,8 +299,10 @@ export class MeetingView {
     this.#localRecording = new LocalRecording({
       videos: () => [...root.querySelectorAll<HTMLVideoElement>(".tiles video")],
       audio: () => [opts.media.stream, ...[...root.querySelectorAll<HTMLAudioElement>("audio")].map((a) => a.srcObject).filter((s): s is MediaStream => s instanceof MediaStream)],
-    });
+    }, (recording) => opts.controller.setLocalRecording(recording));
     this.#recording = new CloudRecordingUi(opts.meetingId);
+    this.#streaming = new StreamingUi(opts.meetingId);
+    this.#captions = new CaptionsUi(opts.meetingId);
     this.#hostControls = h(
       "section",
       { class: "host-controls", "aria-labelledby": "host-controls-title", "data-testid": "host-controls", hidden: true },
@@ -302,6 +311,8 @@ export class MeetingView {
       h("p", { class: "help", id: "lock-meeting-help" }, t("host.lockHelp")),
       this.#roomSystem,
       this.#recording.hostSection,
+      this.#streaming.hostSection,
+      this.#captions.hostSection,
       this.#endButton,
     );
 
@@ -313,7 +324,7 @@ export class MeetingView {
       h("div", { class: "sidebar-head" }, h("h2", { id: "participants-title" }, t("people.title")), closeSidebar),
       this.#hostControls,
       // Recording on this device: in the People panel, so the control bar stays thumb-sized on phones.
-      h("section", { class: "local-recording", "aria-label": "Record on this device" }, this.#localRecording.button, this.#localRecording.status),
+      h("section", { class: "local-recording", "aria-label": t("localRecording.button") }, this.#localRecording.button, this.#localRecording.status),
       this.#handsQueue,
       this.#participantList,
       h("p", { class: "help" }, t("people.help")),
@@ -326,9 +337,10 @@ export class MeetingView {
       h(
         "div",
         { class: "meeting" },
-        brandHeader(title, this.#lockedBadge, this.#recording.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
+        brandHeader(title, this.#lockedBadge, this.#recording.badge, this.#streaming.badge, h("div", { class: "spacer" }), this.#shieldButton, this.#codeButton),
         this.#status,
         this.#recording.notice,
+        this.#localRecordingNotice.notice,
         this.#breakout.banner,
         h(
           "div",
@@ -339,6 +351,7 @@ export class MeetingView {
           this.#polls.element,
           this.#breakout.element,
         ),
+        this.#captions.captions,
         h(
           "footer",
           { class: "controls", "aria-label": t("controls.label"), "data-testid": "control-bar" },
@@ -377,6 +390,7 @@ export class MeetingView {
       toast.setAttribute("data-testid", "breakout-broadcast-toast");
     };
     opts.controller.onHandLowered = (byName) => this.#toast(t("hands.loweredBy", { name: byName }), ICONS.hand);
+    opts.controller.onCaption = (c) => this.#captions.add(c);
     this.#removeShortcuts = installShortcuts((action) => this.#run(action));
     this.render(this.#snapshot);
   }
@@ -390,6 +404,7 @@ export class MeetingView {
     this.#opts.controller.onChat = null;
     this.#opts.controller.onBroadcast = null;
     this.#opts.controller.onHandLowered = null;
+    this.#opts.controller.onCaption = null;
     for (const p of [this.#shieldPanel, this.#codePanel, this.#morePanel, this.#shortcutsPanel, this.#reactionsPanel]) p.close();
     for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[data-meeting-dialog]")) d.close();
     document.querySelector<HTMLDialogElement>('dialog[data-testid="confirm-end-meeting"]')?.close();
@@ -402,9 +417,12 @@ export class MeetingView {
     this.#renderAccess(s);
     this.#renderShield(s);
     this.#recording.render(s);
+    this.#streaming.render(s);
+    this.#captions.render(s);
     this.#renderCode(s);
     this.#stage.render(s);
     this.#renderParticipants(s);
+    this.#localRecordingNotice.render(s.localRecorders, s.selfId, s.phase === "in-meeting", this.#participantList);
     this.#renderControls();
     this.#renderCollaboration(s);
   }

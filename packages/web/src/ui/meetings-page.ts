@@ -4,6 +4,7 @@
  * delete. Admins see every meeting on the admin portal's Meetings tab, through the same list.
  */
 import type { User } from "../api/accounts.js";
+import { dialInBox } from "./dial-in.js";
 import { deleteMeeting, listMeetings, resetPasscode, type CreatedMeeting, type MeetingDetails } from "../api/meetings.js";
 import { effectiveSettings } from "../api/settings.js";
 import { encryptionBadge, errorBox, formatMeetingId } from "./common.js";
@@ -80,6 +81,7 @@ function createdMeetingBox(created: CreatedMeeting): HTMLElement {
     created.passcode
       ? h("p", { class: "help" }, ...tParts("meetings.passcodeOnce", { passcode: h("strong", { class: "mono", "data-testid": "created-passcode" }, created.passcode) }))
       : null,
+    dialInBox(created.dialIn),
     h("div", { class: "row" }, h("a", { class: "button primary", href: url.pathname + url.hash, "data-testid": "created-join" }, t("start.joinNow"))),
   );
 }
@@ -146,6 +148,7 @@ function meetingItem(m: MeetingDetails, opts: MeetingListOptions): HTMLElement {
               { class: "created", "data-testid": "new-passcode" },
               copyField(t("meetings.newLink"), fresh.url, "new-passcode-link"),
               h("p", { class: "help" }, ...tParts("meetings.passcodeIs", { passcode: h("strong", { class: "mono" }, fresh.passcode) })),
+              dialInBox(fresh.dialIn),
             ),
           );
           status.querySelector<HTMLElement>("input")?.focus();

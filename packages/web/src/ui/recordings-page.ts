@@ -47,6 +47,7 @@ export async function renderRecordingsPage(main: HTMLElement): Promise<void> {
 function item(r: Recording, onDeleted: () => void): HTMLElement {
   const file = r.files.find((f) => f.name === "recording.webm");
   const audio = r.files.find((f) => f.name === "audio.webm");
+  const captions = r.files.find((f) => f.name === "captions.vtt");
   const when = new Date(r.startedAt ?? r.createdAt).toLocaleString();
   const duration = r.durationMs === null ? "" : ` · ${formatDuration(r.durationMs)}`;
   const del = h("button", { type: "button", class: "button small danger", "data-testid": "recording-delete" }, "Delete");
@@ -55,12 +56,20 @@ function item(r: Recording, onDeleted: () => void): HTMLElement {
     { class: "recording", "data-testid": "recording-item", "data-recording-id": r.id, "data-status": r.status },
     h("h3", {}, `Meeting ${formatMeetingId(r.meetingId)}`),
     h("p", { class: "muted" }, `${when}${duration} · ${STATUS[r.status]}${r.recovered ? " (recovered after an interruption)" : ""}`),
-    file ? h("video", { controls: true, preload: "metadata", src: file.url, "data-testid": "recording-player", class: "recording-player" }) : null,
+    file
+      ? h(
+          "video",
+          { controls: true, preload: "metadata", src: file.url, "data-testid": "recording-player", class: "recording-player" },
+          // Live captions saved with the recording (same origin, same authorisation).
+          captions ? h("track", { kind: "captions", src: captions.url, srclang: "en", label: "Live captions", default: true }) : null,
+        )
+      : null,
     h(
       "div",
       { class: "row" },
       file ? h("a", { class: "button small", href: `${file.url}?download=1`, download: "", "data-testid": "recording-download" }, "Download") : null,
       audio ? h("a", { class: "button small", href: `${audio.url}?download=1`, download: "", "data-testid": "recording-download-audio" }, "Download audio") : null,
+      captions ? h("a", { class: "button small", href: `${captions.url}?download=1`, download: "", "data-testid": "recording-download-captions" }, "Download captions") : null,
       del,
     ),
   );

@@ -7,6 +7,7 @@
  * prefilled from a `#token=` fragment (fragments never reach the server), which is then removed
  * from the address bar so it does not stay in history.
  */
+import { dialInBox } from "./dial-in.js";
 import { createMeetingWithToken, type CreatedMeeting, type Encryption } from "../api/meetings.js";
 import { UiError } from "../errors.js";
 import { h, icon, replaceChildren } from "./dom.js";
@@ -169,6 +170,7 @@ function createdBox(created: CreatedMeeting, navigate: (path: string) => void): 
     h("label", { for: "meeting-link", class: "field-label" }, t("start.linkLabel")),
     h("div", { class: "row" }, link, copy),
     copied,
+    dialInBox(created.dialIn),
     h("div", { class: "row" }, open),
   );
 }

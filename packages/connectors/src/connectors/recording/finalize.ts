@@ -18,9 +18,10 @@ import { rename, rm } from "node:fs/promises";
 import { ALL_FORMATS, BufferTarget, CustomSource, EncodedAudioPacketSource, EncodedPacketSink, EncodedVideoPacketSource, Input, Output, WebMOutputFormat, type EncodedPacket, type InputTrack } from "mediabunny";
 import { EncryptedFileReader, EncryptedFileWriter, type DataKey } from "@conclave/kms";
 import type { LiveTrackInfo } from "./live-track.js";
+import { CAPTIONS_FINAL_FIELD, finalizeCaptions } from "./captions.js";
 
 export interface FinalizedFile {
-  name: "recording.webm" | "audio.webm";
+  name: "recording.webm" | "audio.webm" | "captions.vtt";
   bytes: number;
 }
 
@@ -31,7 +32,7 @@ export interface FinalizeResult {
 }
 
 /** The KMS stream field of each finalized file (binds its ciphertext to its name). */
-export const FINAL_FIELDS: Record<FinalizedFile["name"], string> = { "recording.webm": "final.recording", "audio.webm": "final.audio" };
+export const FINAL_FIELDS: Record<FinalizedFile["name"], string> = { "recording.webm": "final.recording", "audio.webm": "final.audio", "captions.vtt": CAPTIONS_FINAL_FIELD };
 
 interface OpenTrack {
   info: LiveTrackInfo;
@@ -70,6 +71,9 @@ export async function finalizeRecording(dir: string, tracks: readonly LiveTrackI
       await rename(tmp, path);
       files.push({ name, bytes: bytes.length });
     }
+    // Live captions received while recording (captions.ts), as WebVTT beside the media.
+    const captions = await finalizeCaptions(dir, key);
+    if (captions) files.push(captions);
     return { durationMs: Math.round(durationS * 1000), tracks: open.length, files };
   } finally {
     for (const t of open) {

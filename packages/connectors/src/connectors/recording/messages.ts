@@ -37,7 +37,7 @@ export const serverToRecorderSchema = z.discriminatedUnion("type", [
 export type ServerToRecorder = z.infer<typeof serverToRecorderSchema>;
 
 const fileInfo = z.strictObject({
-  name: z.enum(["recording.webm", "audio.webm"]),
+  name: z.enum(["recording.webm", "audio.webm", "captions.vtt"]),
   bytes: z.number().int().nonnegative(),
 });
 
@@ -51,7 +51,7 @@ export const recorderToServerSchema = z.discriminatedUnion("type", [
     type: z.literal("finalized"),
     durationMs: z.number().int().nonnegative(),
     tracks: z.number().int().nonnegative(),
-    files: z.array(fileInfo).max(2),
+    files: z.array(fileInfo).max(3),
     recovered: z.boolean(),
   }),
   z.strictObject({ type: z.literal("failed"), code: z.string().max(64), detail: z.string().max(300) }),

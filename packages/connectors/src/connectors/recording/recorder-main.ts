@@ -18,6 +18,7 @@ import { childChannel } from "../../framework/ipc.js";
 import { serverToRecorderSchema, type RecorderToServer, type ServerToRecorder } from "./messages.js";
 import { LiveTrack, type LiveTrackInfo } from "./live-track.js";
 import { finalizeRecording } from "./finalize.js";
+import { CaptionLog } from "./captions.js";
 
 /** The sealed list of live track files (who and what each one is). */
 export const TRACKS_FILE = "tracks.sealed";
@@ -61,6 +62,11 @@ async function handle(m: ServerToRecorder): Promise<void> {
         }
       });
       p.on("frame", (f) => onFrame(p, f.ownerId, f.kind, f.frame));
+      // Live captions (from the transcription member only) are saved with the recording.
+      const captionLog = new CaptionLog(m.dir, key);
+      p.on("caption", (c) => {
+        if (c.final && t0 !== undefined && !stopping) void captionLog.add((performance.now() - t0) / 1000, c.end - c.start, c.speakerName, c.text).catch(() => undefined);
+      });
       p.on("error", (e) => {
         if (e.fatal) fail(e.code, e.message);
       });
@@ -145,39 +151,41 @@ async function loadTracks(d: string, k: DataKey): Promise<LiveTrackInfo[]> {
   return list.filter((t) => /^live-[0-9]+-(audio|video)\.webm\.clvc$/.test(t.file) && (t.kind === "audio" || t.kind === "video"));
 }
 
+/**
+ * Stops recording, finalizes once and exits. Idempotent: `stopping` is set before any of the work
+ * runs, because leaving emits the participant's `closed` event synchronously, whose handler calls
+ * stop() again (it once ran a second, concurrent finalize over the same files).
+ */
 function stop(): Promise<void> {
-  stopping ??= (async () => {
-    try {
-      participant?.leave();
-    } catch {
-      // already gone
-    }
-    finalizing = true;
-    try {
-      const open = (await Promise.all(tracks.values())).filter((t): t is LiveTrack => t !== null);
-      await Promise.all(open.map((t) => t.close()));
-      if (!key) return exitSoon();
-      const r = await finalizeRecording(dir, infos, key);
-      channel.send({ type: "finalized", durationMs: r.durationMs, tracks: r.tracks, files: r.files, recovered: false });
-      exitSoon();
-    } finally {
-      finalizing = false;
-    }
-  })().catch((e: unknown) => {
-    channel.send({ type: "failed", code: "CONNECTOR_PROCESS_FAILED", detail: (e instanceof Error ? e.message : "finalize failed").slice(0, 300) });
-    exitSoon(1);
-  });
+  stopping ??= Promise.resolve()
+    .then(finalizeAndExit)
+    .catch((e: unknown) => {
+      channel.send({ type: "failed", code: "CONNECTOR_PROCESS_FAILED", detail: (e instanceof Error ? e.message : "finalize failed").slice(0, 300) });
+      exitSoon(1);
+    });
   return stopping;
 }
 
-let finalizing = false;
+async function finalizeAndExit(): Promise<void> {
+  try {
+    participant?.leave();
+  } catch {
+    // already gone
+  }
+  const open = (await Promise.all(tracks.values())).filter((t): t is LiveTrack => t !== null);
+  await Promise.all(open.map((t) => t.close()));
+  if (!key) return exitSoon();
+  const r = await finalizeRecording(dir, infos, key);
+  channel.send({ type: "finalized", durationMs: r.durationMs, tracks: r.tracks, files: r.files, recovered: false });
+  exitSoon();
+}
 
+/** Reports a failure, then finalizes what was written (stop() exits when that is done or failed). */
 function fail(code: string, detail: string): void {
   channel.send({ type: "failed", code: code.slice(0, 64), detail: detail.slice(0, 300) });
-  // A failure while finalizing is the finalize's own (stop() exits when it is done or failed);
-  // otherwise stop and finalize what was written.
-  if (!stopping) void stop();
-  else if (!finalizing) exitSoon(1);
+  // Recovering (or not yet started): there is nothing live to finalize.
+  if (participant) void stop();
+  else exitSoon(1);
 }
 
 function exitSoon(code = 0): void {

@@ -1,6 +1,6 @@
 /**
  * The SIP gateway: a connector service the server supervises. It terminates SIP (TLS, and UDP
- * when enabled) for room systems and softphones, and runs one call connector process per call.
+ * or TCP when enabled) for room systems and softphones, and runs one call connector process per call.
  *
  * Inbound: a device dials `sip:<meetingId>.<passcode>@host` (or `sip:<meetingId>@host` for a
  * meeting without passcode). The gateway negotiates the media (which also tells whether the far
@@ -86,6 +86,7 @@ async function start(c: Config): Promise<void> {
   const transport = await SipTransport.listen({
     ...(c.tls ? { tls: { host: c.tls.host, port: c.tls.port, cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) } } : {}),
     ...(c.udp ? { udp: { host: c.udp.host, port: c.udp.port } } : {}),
+    ...(c.tcp ? { tcp: { host: c.tcp.host, port: c.tcp.port } } : {}),
     ...(c.deviceCa ? { tlsClientCa: c.deviceCa } : {}),
     ...(c.deviceTlsInsecure ? { tlsClientInsecure: true } : {}),
   });

@@ -1,0 +1,147 @@
+/**
+ * One ffmpeg process publishing to an RTMP/RTMPS ingest: the meeting's mixed audio (48 kHz mono
+ * s16le on stdin) and the chosen video (VP8 frames in IVF on fd 3) in, H.264 (libx264
+ * veryfast/zerolatency) + AAC in FLV out (VP8 and Opus cannot go into FLV). Progress lines on
+ * stdout tell that the destination accepted the stream; error lines on stderr are redacted (the
+ * stream key is part of the URL ffmpeg prints) before anyone sees them.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+import { ivfFileHeader, ivfFrame } from "../../media/transcoder.js";
+
+export const VIDEO_WIDTH = 640;
+export const VIDEO_HEIGHT = 360;
+/** Output frame rate of the stream. */
+export const FPS = 25;
+
+/** Replaces every form of `secret` in `text` (as is and URL-encoded) with a marker. */
+export function redact(text: string, secret: string): string {
+  if (secret === "") return text;
+  let out = text;
+  for (const form of new Set([secret, encodeURIComponent(secret), encodeURI(secret)])) out = out.split(form).join("[stream key]");
+  return out;
+}
+
+/** The full publishing URL: the application URL, then the stream key as the stream name. */
+export function publishUrl(url: string, streamKey: string): string {
+  return `${url.replace(/\/+$/, "")}/${streamKey}`;
+}
+
+export interface PublisherEvents {
+  /** The destination accepted the stream: ffmpeg is encoding and sending. */
+  onConnected(): void;
+  /** ffmpeg exited; `lastError` is its last error line, redacted. */
+  onExit(lastError: string): void;
+}
+
+export class RtmpPublisher {
+  readonly #proc: ChildProcess;
+  readonly #audio: Writable;
+  readonly #video: Writable;
+  #connected = false;
+  #lastError = "";
+  #closed = false;
+  readonly #t0 = performance.now();
+  #samples = 0;
+
+  constructor(url: string, streamKey: string, events: PublisherEvents) {
+    const args = [
+      "-hide_banner", "-loglevel", "error", "-nostdin", "-progress", "pipe:1", "-stats_period", "0.5",
+      "-thread_queue_size", "1024", "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "pipe:0",
+      "-thread_queue_size", "1024", "-probesize", "32", "-analyzeduration", "0", "-f", "ivf", "-i", "pipe:3",
+      "-map", "1:v", "-map", "0:a",
+      "-vf", `scale=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:force_original_aspect_ratio=decrease,pad=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:(ow-iw)/2:(oh-ih)/2,fps=${FPS},format=yuv420p`,
+      // Constant frame rate and a key frame every 2 s (what ingest services ask for), whatever
+      // rate the cameras (or the placeholder) arrive at: players joining later start within 2 s.
+      "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main",
+      "-b:v", "1000k", "-maxrate", "1000k", "-bufsize", "2000k", "-g", String(2 * FPS), "-keyint_min", String(2 * FPS), "-sc_threshold", "0",
+      "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2",
+      "-f", "flv", "-flvflags", "no_duration_filesize", publishUrl(url, streamKey),
+    ];
+    this.#proc = spawn("ffmpeg", args, { stdio: ["pipe", "pipe", "pipe", "pipe"] });
+    this.#audio = this.#proc.stdin!;
+    this.#video = this.#proc.stdio[3] as Writable;
+    this.#audio.on("error", () => undefined);
+    this.#video.on("error", () => undefined);
+    this.#proc.on("error", (e) => {
+      this.#lastError = redact(e.message, streamKey).slice(0, 300);
+    });
+    const stdout = this.#proc.stdout as Readable;
+    stdout.setEncoding("utf8");
+    stdout.on("data", (s: string) => {
+      if (!this.#connected && s.includes("progress=")) {
+        this.#connected = true;
+        events.onConnected();
+      }
+    });
+    const stderr = this.#proc.stderr as Readable;
+    stderr.setEncoding("utf8");
+    stderr.on("data", (s: string) => {
+      for (const line of s.split("\n")) {
+        const clean = redact(line.trim(), streamKey).slice(0, 300);
+        if (clean === "") continue;
+        this.#lastError = clean;
+        process.stderr.write(`ffmpeg: ${clean}\n`);
+      }
+    });
+    this.#proc.on("close", () => {
+      this.#closed = true;
+      events.onExit(this.#lastError);
+    });
+    this.#video.write(ivfFileHeader(VIDEO_WIDTH, VIDEO_HEIGHT));
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Seconds since this publisher started: the stream's timeline. */
+  elapsed(): number {
+    return (performance.now() - this.#t0) / 1000;
+  }
+
+  /** Samples (48 kHz) of audio written so far. */
+  get samples(): number {
+    return this.#samples;
+  }
+
+  /** 20 ms of mixed audio, 48 kHz mono. */
+  writeAudio(pcm: Int16Array): void {
+    this.#samples += pcm.length;
+    if (this.#closed || this.#audio.writableLength > 1024 * 1024) return;
+    this.#audio.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+  }
+
+  /** One VP8 frame, stamped with the stream's clock. */
+  writeVideo(vp8: Uint8Array): void {
+    if (this.#closed || this.#video.writableLength > 4 * 1024 * 1024) return;
+    this.#video.write(ivfFrame(vp8, BigInt(Math.round(this.elapsed() * 90_000))));
+  }
+
+  /** Ends the stream: ffmpeg flushes and closes the RTMP connection. */
+  close(): void {
+    if (this.#closed) return;
+    this.#audio.end();
+    this.#video.end();
+    const kill = setTimeout(() => this.#proc.kill("SIGKILL"), 5000);
+    kill.unref();
+    this.#proc.once("close", () => clearTimeout(kill));
+  }
+
+  kill(): void {
+    if (!this.#closed) this.#proc.kill("SIGKILL");
+  }
+}
+
+/** A black VP8 key frame (IVF payload), shown while nobody's camera is on. Made once by ffmpeg. */
+export async function blackKeyframe(): Promise<Uint8Array> {
+  const { IvfReader } = await import("../../media/transcoder.js");
+  return new Promise((resolve, reject) => {
+    const p = spawn("ffmpeg", ["-hide_banner", "-loglevel", "error", "-nostdin", "-f", "lavfi", "-i", `color=c=black:s=${VIDEO_WIDTH}x${VIDEO_HEIGHT}:r=1`, "-frames:v", "1", "-c:v", "libvpx", "-f", "ivf", "pipe:1"], { stdio: ["ignore", "pipe", "pipe"] });
+    const reader = new IvfReader();
+    const frames: Uint8Array[] = [];
+    p.stdout.on("data", (c: Buffer) => frames.push(...reader.push(c)));
+    p.on("error", reject);
+    p.on("close", (code) => (frames[0] ? resolve(frames[0]) : reject(new Error(`ffmpeg could not make a black frame (exit ${code})`))));
+  });
+}
