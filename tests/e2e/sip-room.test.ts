@@ -342,7 +342,7 @@ test("the setting follows the meeting owner's levels with locks: an account lock
   // The owner turns it off for themselves, but the account locks it on: refused.
   settings.writeUser(owner.id, { requireEncryptedThirdParty: { value: false } });
   settings.writeAccount({ requireEncryptedThirdParty: { value: true, locked: true } });
-  const phone = await Baresip.start({ user: "g722phone", mediaenc: "none", transport: "udp", video: false, audioCodecs: "G722" });
+  const phone = await Baresip.start({ user: "g722phone", mediaenc: "none", transport: "udp", video: false, audioCodecs: "G722/16000/1", channels: 1, rate: 16000 });
   t.after(() => phone.close());
   phone.dial(`sip:${meeting.id}.${meeting.passcode}@127.0.0.1:${sip.udpPort}`);
   assert.match(String((await phone.waitEvent("CALL_CLOSED", 20_000)).param), /488/);
@@ -359,6 +359,9 @@ test("the setting follows the meeting owner's levels with locks: an account lock
   // G.722 both ways (through ffmpeg): the bot decrypts the device's audio, re-encoded to Opus.
   await waitFor("Ada to decrypt the G.722 device's audio", 30_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[memberId as string]?.audio ?? 0) >= 50 || undefined);
   phone.hangup();
+  await phone.waitEvent("CALL_CLOSED", 15_000, () => phone.events.length > before);
+  // What the device decoded was wideband: G.722 was negotiated, not a G.711 fallback.
+  assert.equal(phone.receivedAudio().rate, 16000, "the device decoded G.722 (16 kHz)");
   await waitEpoch(a, "the phone gone", (e) => e.members.length === 1 && e.epoch > 1n);
 });
 
