@@ -168,6 +168,26 @@ function heardPrompt(signal: Float64Array, rate: number, reference: Float64Array
   return best;
 }
 
+/** Waits until what `caller` has decoded so far holds a `hz` tone (correlation above 0.6). */
+function phoneHearsTone(caller: Baresip, hz: number, ms: number): Promise<true> {
+  let best = 0;
+  return waitFor(`the phone to hear the ${hz} Hz tone`, ms, (wake) => {
+    const poll = setInterval(wake, 250);
+    return () => clearInterval(poll);
+  }, () => {
+    let heard: { rate: number; samples: Float64Array };
+    try {
+      heard = caller.receivedAudio();
+    } catch {
+      return undefined; // no decoded audio written yet
+    }
+    best = Math.max(best, toneCorrelation(heard.samples, heard.rate, hz));
+    return best > 0.6 || undefined;
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}: best correlation ${best.toFixed(2)}`);
+  });
+}
+
 test("a phone on the trunk dials in: a wrong meeting ID gets the 'not valid' prompt, the right ID and phone passcode get it in as 'Phone ••• 1234' (kind pstn, shield partial); bots decrypt its voice, it hears a bot's tone, and its hang-up rekeys the group", { timeout: 180_000 }, async (t) => {
   const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
@@ -226,6 +246,9 @@ test("a phone on the trunk dials in: a wrong meeting ID gets the 'not valid' pro
   for (const x of [a, b]) assert.equal(x.p.stats().decryptFailures, 0);
   const voice = Float64Array.from(fromPhone.flatMap((f) => [...f]));
   assert.ok(toneCorrelation(voice, 48000, 1000) > 0.6, "the phone's 1000 Hz tone reaches the meeting");
+
+  // The bots' tone reaches the phone (its decoded audio, read while the call goes on).
+  await phoneHearsTone(caller, 440, 30_000);
 
   // Hanging up removes the member; the group rekeys without it.
   caller.hangup();
@@ -552,6 +575,8 @@ test("a phone trunk over TLS with SDES-SRTP and G.722: the phone joins as 'encry
   assert.equal(a.p.stats().decryptFailures, 0);
   const voice = toneCorrelation(Float64Array.from(fromPhone), 48000, 1000);
   assert.ok(voice > 0.6, `the phone's tone reaches the meeting through G.722 (correlation ${voice.toFixed(2)})`);
+  // The bot's tone reaches the phone (its decoded audio, read while the call goes on).
+  await phoneHearsTone(caller, 440, 30_000);
 
   caller.hangup();
   await caller.waitEvent("CALL_CLOSED", 15_000);

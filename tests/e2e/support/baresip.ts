@@ -122,7 +122,10 @@ export function writeToneWav(path: string, hz: number, seconds: number, rate = 4
   writeFileSync(path, Buffer.concat([header, data]));
 }
 
-/** Reads a 16-bit PCM WAV (as baresip's sndfile writes it) into mono samples and its rate. */
+/**
+ * Reads a 16-bit PCM WAV (as baresip's sndfile writes it) into mono samples and its rate. A file
+ * still being written has no final data size yet (0 or 0xFFFFFFFF): then everything written so far.
+ */
 export function readWav(path: string): { rate: number; samples: Float64Array } {
   const b = readFileSync(path);
   if (b.toString("ascii", 0, 4) !== "RIFF" || b.toString("ascii", 8, 12) !== "WAVE") throw new Error(`${path} is not a WAV file`);
@@ -139,7 +142,8 @@ export function readWav(path: string): { rate: number; samples: Float64Array } {
       bits = b.readUInt16LE(off + 22);
     } else if (id === "data") {
       if (bits !== 16) throw new Error("expected 16-bit PCM");
-      const end = Math.min(b.length, off + 8 + size);
+      const unfinished = size === 0 || size === 0xffffffff;
+      const end = unfinished ? b.length : Math.min(b.length, off + 8 + size);
       const n = Math.floor((end - off - 8) / (2 * channels));
       const samples = new Float64Array(n);
       for (let i = 0; i < n; i++) {
@@ -308,11 +312,24 @@ export class Baresip {
     });
   }
 
-  /** What baresip received and decoded (sndfile's dump-*-dec.wav). */
+  /**
+   * What baresip received and decoded (sndfile's dump-*-dec.wav), readable during the call too.
+   * baresip starts a new file whenever it sets up its decoder again, so every file of the call is
+   * read, in the order of their names (which start with the time they were opened).
+   */
   receivedAudio(): { rate: number; samples: Float64Array } {
-    const files = readdirSync(this.dir).filter((f) => f.startsWith("dump-") && f.endsWith("-dec.wav"));
+    const files = readdirSync(this.dir).filter((f) => f.startsWith("dump-") && f.endsWith("-dec.wav")).sort();
     if (files.length === 0) throw new Error("baresip recorded no received audio");
-    return readWav(join(this.dir, files.sort().at(-1)!));
+    const parts = files.map((f) => readWav(join(this.dir, f)));
+    const rate = parts.at(-1)!.rate;
+    const same = parts.filter((p) => p.rate === rate);
+    const samples = new Float64Array(same.reduce((n, p) => n + p.samples.length, 0));
+    let at = 0;
+    for (const p of same) {
+      samples.set(p.samples, at);
+      at += p.samples.length;
+    }
+    return { rate, samples };
   }
 
   async close(): Promise<void> {
