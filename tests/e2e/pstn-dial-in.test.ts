@@ -171,6 +171,7 @@ function heardPrompt(signal: Float64Array, rate: number, reference: Float64Array
 /** Waits until what `caller` has decoded so far holds a `hz` tone (correlation above 0.6). */
 function phoneHearsTone(caller: Baresip, hz: number, ms: number): Promise<true> {
   let best = 0;
+  let unreadable = "";
   return waitFor(`the phone to hear the ${hz} Hz tone`, ms, (wake) => {
     const poll = setInterval(wake, 250);
     return () => clearInterval(poll);
@@ -178,13 +179,15 @@ function phoneHearsTone(caller: Baresip, hz: number, ms: number): Promise<true> 
     let heard: { rate: number; samples: Float64Array };
     try {
       heard = caller.receivedAudio();
-    } catch {
-      return undefined; // no decoded audio written yet
+    } catch (e) {
+      unreadable = (e as Error).message; // nothing decoded yet, or a header still being written
+      return undefined;
     }
+    unreadable = "";
     best = Math.max(best, toneCorrelation(heard.samples, heard.rate, hz));
     return best > 0.6 || undefined;
   }).catch((e: Error) => {
-    throw new Error(`${e.message}: best correlation ${best.toFixed(2)}`);
+    throw new Error(`${e.message}: best correlation ${best.toFixed(2)}${unreadable ? `; last read failed: ${unreadable}` : ""}`);
   });
 }
 
