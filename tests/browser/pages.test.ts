@@ -59,6 +59,9 @@ test("a browser that prefers French gets the app in French, the join screen and 
   await p.page.getByTestId("display-name").fill("Amélie");
   await p.page.getByTestId("join-button").click();
   await p.page.waitForFunction(() => window.conclave?.phase() === "in-meeting", undefined, { timeout: 45_000 });
+  // Join may be pressed before the microphone has opened (slow under load); the control is
+  // disabled until it has, then it offers to mute.
+  await p.page.locator('[data-testid="mic-button"]:not([disabled])').waitFor({ timeout: 30_000 });
   assert.equal(await p.page.getByTestId("mic-button").textContent(), "Couper le micro");
   assert.equal(await p.page.getByTestId("leave-button").textContent(), "Quitter");
   assert.equal(await p.page.getByTestId("encryption-shield").textContent(), "Chiffré de bout en bout");
