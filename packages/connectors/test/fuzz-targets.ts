@@ -53,7 +53,7 @@ const NAME_ADDRS = ['"Room 4" <sip:alice@127.0.0.1>;tag=e2f90b', "Boardroom <sip
 const VIAS = ["SIP/2.0/TLS 127.0.0.1:25060;branch=z9hG4bK0a5944;rport", "SIP/2.0/UDP [::1]:5060;branch=z9hG4bKabc;received=::1;rport=5060", "SIP / 2.0 / TCP host.example.com;branch=z9hG4bKx"];
 const AUTHS = ['Digest username="room", realm="conclave", nonce="abc", uri="sip:127.0.0.1", response="00", qop=auth, nc=00000001, cnonce="x"', 'Digest realm="conclave", nonce="AAAA", algorithm=SHA-256, qop="auth", stale=true'];
 const EXPIRES = ["1800;refresher=uac", "90", "4294967295;refresher=uas;x=y"];
-const CRYPTO = ["1 AES_CM_128_HMAC_SHA1_80 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE", "2 AEAD_AES_128_GCM inline:ep/OYfFcRDBHCWNptQURBO1+G/pK3C+eAfH2|2^31", "3 AES_CM_128_HMAC_SHA1_80 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE|2^20|1:4", "4 AES_CM_128_HMAC_SHA1_32 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE UNENCRYPTED_SRTP"];
+const CRYPTO = ["1 AES_CM_128_HMAC_SHA1_80 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE", "2 AEAD_AES_128_GCM inline:ep/OYfFcRDBHCWNptQURBO1+G/pK3C+eAfH2|2^31", "3 AES_CM_128_HMAC_SHA1_80 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE|2^20|1:4", "4 AES_CM_128_HMAC_SHA1_32 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE UNENCRYPTED_SRTP", "5 AES_CM_128_HMAC_SHA1_32 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE|2^31|1:4", "6 AES_CM_128_HMAC_SHA1_80 inline:IS7TyQUqTFEZVa1cePhgNCiBguxzGMuWCp0AwOvE|258:2"];
 const HEADER_TOKENS = [";", "=", '"', "\\", "<", ">", ",", " ", ":", "[", "]", "sip:", "sips:", "@", ";tag=", ";branch=z9hG4bK", "\u00e9", "%00"];
 
 function srtpPair(suite: SrtpSuite): { send: SrtpProtection; receive: SrtpProtection } {
@@ -168,14 +168,19 @@ export function connectorTargets(): FuzzTarget[] {
     {
       name: "sdes.crypto",
       reads: "a=crypto lines (SDES keys) of an offer",
-      arbitrary: textArbitrary(CRYPTO, ["|", ":", "^", "inline:", "==", " ", "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80"]),
+      arbitrary: textArbitrary(CRYPTO, ["|", ":", "^", "inline:", "==", " ", "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "|2^31|1:4"]),
       check(input) {
-        try {
-          const a = parseCryptoAttribute(input as string);
-          if (a !== null && a.keys.suite !== a.suite) throw new PropertyViolation("key material of another suite");
-        } catch (e) {
-          if (e instanceof PropertyViolation) throw e;
-          expectError(e, ["SRTP_BAD_KEY"], "parseCryptoAttribute");
+        for (const profile of ["standard", "microsoft"] as const) {
+          try {
+            const a = parseCryptoAttribute(input as string, profile);
+            if (a !== null && a.keys.suite !== a.suite) throw new PropertyViolation("key material of another suite");
+            // The standard profile's keys go to werift's SRTP, which has neither the 32-bit tag nor the MKI.
+            if (a !== null && profile === "standard" && (a.suite === "AES_CM_128_HMAC_SHA1_32" || a.keys.mki !== undefined)) throw new PropertyViolation("standard accepted a Microsoft-only line");
+            if (a?.keys.mki !== undefined && (a.keys.mki.length < 1 || a.keys.mki.length > 128)) throw new PropertyViolation("an MKI outside 1..128 bytes");
+          } catch (e) {
+            if (e instanceof PropertyViolation) throw e;
+            expectError(e, ["SRTP_BAD_KEY"], "parseCryptoAttribute");
+          }
         }
       },
     },

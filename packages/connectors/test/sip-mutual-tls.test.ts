@@ -8,7 +8,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireSystemBinary } from "@conclave/test-support";
-import { SipTransport } from "../src/sip/transport.js";
+import { X509Certificate } from "node:crypto";
+import { connect as tlsConnect } from "node:tls";
+import { SipTransport, peerCertifiedBy, type Flow } from "../src/sip/transport.js";
 import { SipUserAgent } from "../src/sip/ua.js";
 import { parseSipMessage } from "../src/sip/message.js";
 
@@ -135,4 +137,36 @@ test("outbound mutual TLS: our client certificate satisfies OpenSSL's server tha
     await without.close();
     strict.stop();
   }
+});
+
+test("mutual TLS for some peers only (trunks with clientCa): peers without a certificate still connect, and peerCertifiedBy says which flows a CA vouches for", { timeout: 60_000 }, async (t) => {
+  requireSystemBinary("openssl");
+  const dir = mkdtempSync(join(tmpdir(), "conclave-mtls-opt-"));
+  const p = pki(dir);
+  const transport = await SipTransport.listen({ tls: { host: "127.0.0.1", port: 0, cert: p.serverCert, key: p.serverKey, optionalClientCa: `${p.ca}\n${p.otherCert}` } });
+  t.after(async () => {
+    await transport.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const port = transport.boundFor("tls")!.port;
+  const trunkCa = new X509Certificate(p.ca);
+  const otherTrunkCa = new X509Certificate(p.otherCert);
+  const send = (cert?: { cert: string; key: string }) =>
+    new Promise<Flow>((resolve, reject) => {
+      transport.once("message", (_m, flow) => {
+        resolve(flow);
+        socket.end();
+      });
+      const socket = tlsConnect({ host: "127.0.0.1", port, ca: p.ca, servername: "127.0.0.1", checkServerIdentity: () => undefined, ...(cert ?? {}) }, () => socket.write(OPTIONS(port)));
+      socket.on("error", reject);
+    });
+  const trunk = await send({ cert: p.clientCert, key: p.clientKey });
+  assert.equal(peerCertifiedBy(trunk, [trunkCa]), true, "the trunk's CA vouches for its certificate");
+  assert.equal(peerCertifiedBy(trunk, [otherTrunkCa]), false, "another trunk's CA does not");
+  const roomSystem = await send();
+  assert.equal(peerCertifiedBy(roomSystem, [trunkCa]), false, "no certificate: connected, but not certified");
+  // A self-signed certificate that is itself listed as a CA is trusted only as that CA.
+  const selfSigned = await send({ cert: p.otherCert, key: p.otherKey });
+  assert.equal(peerCertifiedBy(selfSigned, [trunkCa]), false);
+  assert.equal(peerCertifiedBy({ transport: "udp", address: "127.0.0.1", port: 5060 }, [trunkCa]), false, "UDP is never certified");
 });

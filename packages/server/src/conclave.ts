@@ -335,7 +335,13 @@ function sipService(config: ServerConfig, running: RunningServer, registry: Meet
     ...(sipConfig.trunks && sipConfig.trunks.length > 0
       ? {
           dialIn: {
-            trunks: sipConfig.trunks.map((t) => ({ address: t.address, ...(t.username !== undefined ? { username: t.username } : {}), ...(t.password !== undefined ? { password: t.password } : {}) })),
+            trunks: sipConfig.trunks.map((t) => ({
+              address: t.address,
+              ...(t.username !== undefined ? { username: t.username } : {}),
+              ...(t.password !== undefined ? { password: t.password } : {}),
+              ...(t.profile !== undefined ? { profile: t.profile } : {}),
+              ...(t.clientCa !== undefined ? { clientCa: readFileSync(t.clientCa, "utf8") } : {}),
+            })),
             promptsDir: join(config.dataDir, "prompts"),
             numbers: [...(sipConfig.dialInNumbers ?? [])],
             passcodes: DialInPasscodes.open(config.dataDir, (id) => context.meetings.passcodeHash(id)),

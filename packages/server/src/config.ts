@@ -6,6 +6,7 @@
  * ("port from CONCLAVE_PORT: ..."). Relative paths resolve against the working directory for
  * flags and environment variables, and against the file's own directory for the config file.
  */
+import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -93,7 +94,15 @@ export interface SipConfig {
   /** PEM file of CA certificates trusted when calling devices over TLS (default: the system's). */
   readonly deviceCaFile?: string;
   /** Phone dial-in: the SIP trunks calls are accepted from (config file `sipTrunks`); none: no dial-in. */
-  readonly trunks?: readonly { readonly address: string; readonly username?: string; readonly password?: string }[];
+  readonly trunks?: readonly {
+    readonly address: string;
+    readonly username?: string;
+    readonly password?: string;
+    /** SDES dialect of the trunk: "microsoft" for Teams Direct Routing / Skype for Business SBCs (docs/operations.md §5c). */
+    readonly profile?: "standard" | "microsoft";
+    /** PEM file of the CA that must sign the trunk's TLS client certificate (mutual TLS; calls must come over TLS). */
+    readonly clientCa?: string;
+  }[];
   /** The dial-in numbers shown in invitations (config file `dialInNumbers`). */
   readonly dialInNumbers?: readonly string[];
 }
@@ -276,6 +285,8 @@ const sipTrunksSchema = z
         address: ipAddressSchema,
         username: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'").optional(),
         password: z.string().min(12, "must be at least 12 characters").max(256).optional(),
+        profile: z.enum(["standard", "microsoft"], { message: 'must be "standard" or "microsoft"' }).optional(),
+        clientCa: pathSchema.optional(),
       })
       .refine((t) => (t.username === undefined) === (t.password === undefined), "username and password go together"),
   )
@@ -347,7 +358,7 @@ interface PartialConfig extends KmsPartial {
   sipTcpListen?: ListenAddress;
   sipDeviceCa?: string;
   sipAccounts?: { username: string; password: string }[];
-  sipTrunks?: { address: string; username?: string | undefined; password?: string | undefined }[];
+  sipTrunks?: { address: string; username?: string | undefined; password?: string | undefined; profile?: "standard" | "microsoft" | undefined; clientCa?: string | undefined }[];
   dialInNumbers?: string[];
 }
 
@@ -612,6 +623,7 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
     webRoot: abs(c.webRoot),
     acmeCa: abs(c.acmeCa),
     sipDeviceCa: abs(c.sipDeviceCa),
+    ...(c.sipTrunks ? { sipTrunks: c.sipTrunks.map((t) => (t.clientCa === undefined ? t : { ...t, clientCa: abs(t.clientCa) })) } : {}),
     ...Object.fromEntries(KMS_PATH_KEYS.map((k) => [k, abs(c[k])])),
   };
 }
@@ -709,6 +721,13 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (config.sip === undefined && pick("sipTrunks") !== undefined) {
     throw new ServerError("CONFIG_INVALID", "sipTrunks needs a SIP listener for the trunks to call: give --sip-listen, --sip-udp-listen or --sip-tcp-listen");
   }
+  for (const [i, t] of (config.sip?.trunks ?? []).entries()) {
+    if (t.clientCa === undefined) continue;
+    if (config.sip?.tlsListen === undefined) {
+      throw new ServerError("CONFIG_INVALID", `sipTrunks[${i}].clientCa needs SIP over TLS (mutual TLS): give --sip-listen`);
+    }
+    checkCaFile(t.clientCa, `sipTrunks[${i}].clientCa`);
+  }
 
   const acmeDirectory = pick("acmeDirectory");
   if (acmeDirectory !== undefined) {
@@ -742,4 +761,20 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (transcriptionEngine !== undefined) config.transcriptionEngine = transcriptionEngine;
   config.kms = resolveKmsConfig(pick, config.dataDir);
   return config;
+}
+
+/** A PEM file holding at least one CA certificate, or CONFIG_INVALID naming the option. */
+function checkCaFile(path: string, option: string): void {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch {
+    throw new ServerError("CONFIG_INVALID", `${option}: cannot read the CA file ${path}: give the PEM file of the CA that signs the trunk's client certificate`);
+  }
+  try {
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no certificate");
+    new X509Certificate(pem);
+  } catch {
+    throw new ServerError("CONFIG_INVALID", `${option}: ${path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  }
 }

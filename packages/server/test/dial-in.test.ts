@@ -61,3 +61,38 @@ test("sipTrunks and dialInNumbers come from the config file; a trunk without a v
   writeFileSync(file, JSON.stringify({ sipTrunks: trunks }));
   assert.throws(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), (e: unknown) => isServerError(e, "CONFIG_INVALID") && /sipTrunks needs a SIP listener/.test(e.message));
 });
+
+test("a trunk's profile and mutual-TLS clientCa come from the config file (the CA path relative to it); a bad profile, an unreadable or non-PEM CA file, or clientCa without a TLS listener are CONFIG_INVALID", (t) => {
+  const cwd = tempDir(t);
+  const file = join(cwd, "conf.json");
+  // Any PEM certificate will do for the config check (it is not a TLS handshake).
+  writeFileSync(join(cwd, "sbc-ca.pem"), TEST_CA_PEM);
+  writeFileSync(join(cwd, "not-a-cert.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+  const trunk = { address: "192.0.2.10", profile: "microsoft", clientCa: "sbc-ca.pem" };
+  writeFileSync(file, JSON.stringify({ sipListen: "0.0.0.0:5061", sipTrunks: [trunk, { address: "192.0.2.11", profile: "standard" }] }));
+  const sip = loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }).sip;
+  assert.deepEqual(sip?.trunks, [{ ...trunk, clientCa: join(cwd, "sbc-ca.pem") }, { address: "192.0.2.11", profile: "standard" }]);
+  const cases: [unknown, RegExp][] = [
+    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", profile: "teams" }] }, /sipTrunks.*"standard" or "microsoft"/],
+    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "missing.pem" }] }, /sipTrunks\[0\]\.clientCa: cannot read the CA file .*missing\.pem/],
+    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "not-a-cert.pem" }] }, /sipTrunks\[0\]\.clientCa: .*holds no PEM certificate/],
+    [{ sipUdpListen: "0.0.0.0:5060", sipTrunks: [{ address: "192.0.2.10", clientCa: "sbc-ca.pem" }] }, /sipTrunks\[0\]\.clientCa needs SIP over TLS/],
+  ];
+  for (const [conf, message] of cases) {
+    writeFileSync(file, JSON.stringify(conf));
+    assert.throws(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), (e: unknown) => isServerError(e, "CONFIG_INVALID") && message.test(e.message));
+  }
+});
+
+const TEST_CA_PEM = `-----BEGIN CERTIFICATE-----
+MIIBgzCCASmgAwIBAgIUZuk4hGFs+0EbDkBbL+kE2XQ4BYUwCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLVGVzdCBTQkMgQ0EwIBcNMjYxMjA0MTI0OTAwWhgPMjEyNjEx
+MTAxMjQ5MDBaMBYxFDASBgNVBAMMC1Rlc3QgU0JDIENBMFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEg1r+G11/8G++iPao243CMN6uwgAoVsBS4enI76m3zDBHtKc0
+vZU3JBaz2qL+QUS8s8Y3/CzGFSyumBtrkp/gzKNTMFEwHQYDVR0OBBYEFBpXhr66
+x48Ovwy5WBgqkXWDwMz9MB8GA1UdIwQYMBaAFBpXhr66x48Ovwy5WBgqkXWDwMz9
+MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgU24qIerXeUrUiSyQ
+A7TF+b+pWIPAGXfxcbRiBhP4ui8CIQCyDsn4Q23TkqPG7M7RBuwPPadreMpDuBLh
+Y0bLyg0UVw==
+-----END CERTIFICATE-----
+`;

@@ -17,7 +17,12 @@ export const farLegSchema = z.strictObject({
   media: z.enum(["none", "rtp", "srtp", "dtls-srtp"]),
   suite: z.string().max(64).optional(),
 });
-const srtpTransfer = z.strictObject({ suite: z.enum(["AES_CM_128_HMAC_SHA1_80", "AEAD_AES_128_GCM"]), keySalt: z.string().max(64) });
+/** One direction's SDES key; `mki` (base64, 1..128 bytes) only under the Microsoft profile. */
+const srtpTransfer = z.strictObject({
+  suite: z.enum(["AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"]),
+  keySalt: z.string().max(64),
+  mki: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/).max(172).optional(),
+});
 export const streamSchema = z.strictObject({
   codec: z.enum(["opus", "g722", "pcmu", "pcma", "vp8", "h264"]),
   payloadType: z.number().int().min(0).max(127),
@@ -29,7 +34,7 @@ export const streamSchema = z.strictObject({
   rtcpMux: z.boolean(),
   dtmfPayloadType: z.number().int().min(0).max(127).optional(),
   h264Mode: z.union([z.literal(0), z.literal(1)]).optional(),
-  srtp: z.strictObject({ local: srtpTransfer, remote: srtpTransfer, tag: z.number().int().nonnegative() }).optional(),
+  srtp: z.strictObject({ local: srtpTransfer, remote: srtpTransfer, tag: z.number().int().nonnegative(), profile: z.literal("microsoft").optional() }).optional(),
   dtls: z.strictObject({ remoteFingerprint: z.strictObject({ algorithm: z.string().max(16), value: z.string().max(200) }), role: z.enum(["server", "client"]) }).optional(),
   index: z.number().int().nonnegative(),
   direction: z.enum(["sendrecv", "sendonly", "recvonly", "inactive"]),
@@ -76,7 +81,20 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
     /** Phone dial-in (pstn/): the trunks calls are accepted from, and where the prompts are cached. */
     pstn: z
       .strictObject({
-        trunks: z.array(z.strictObject({ address: text(64), username: z.string().min(1).max(64).optional(), password: z.string().min(8).max(256).optional() })).min(1).max(100),
+        trunks: z
+          .array(
+            z.strictObject({
+              address: text(64),
+              username: z.string().min(1).max(64).optional(),
+              password: z.string().min(8).max(256).optional(),
+              /** SDES dialect: "microsoft" answers AES_CM_128_HMAC_SHA1_32 and MKI lines (docs/operations.md §5c). */
+              profile: z.enum(["standard", "microsoft"]).optional(),
+              /** PEM of the CA the trunk's TLS client certificate must chain to: mutual TLS, calls over TLS only. */
+              clientCa: text(100_000).optional(),
+            }),
+          )
+          .min(1)
+          .max(100),
         promptsDir: text(4096),
         /**
          * Keys the caller digests the server's guessing limits count by (base64url, 32 bytes):

@@ -58,6 +58,8 @@ export class SrtpProtection implements MediaProtection {
 
   constructor(local: SrtpKeyMaterial, remote: SrtpKeyMaterial) {
     if (local.suite !== remote.suite) throw new ConnectorError("SRTP_BAD_KEY", "both directions must use the same suite");
+    // werift has neither the 32-bit tag nor the MKI: those keys belong to microsoft/srtp-aes-cm.ts.
+    if (local.suite === "AES_CM_128_HMAC_SHA1_32" || local.mki || remote.mki) throw new ConnectorError("SRTP_BAD_KEY", "the 32-bit tag and the MKI need the Microsoft profile's SRTP");
     const profile = SRTP_SUITES[local.suite].profile;
     const keys = { localMasterKey: local.key, localMasterSalt: local.salt, remoteMasterKey: remote.key, remoteMasterSalt: remote.salt };
     this.#srtp = new SrtpSession({ keys, profile });

@@ -51,7 +51,7 @@ function toStream(s: StreamTransfer): NegotiatedStream<AudioCodecName> {
   return {
     ...s,
     codec: s.codec as AudioCodecName,
-    srtp: s.srtp ? { local: SrtpKeyMaterial.fromTransfer(s.srtp.local), remote: SrtpKeyMaterial.fromTransfer(s.srtp.remote), tag: s.srtp.tag } : undefined,
+    srtp: s.srtp ? { local: SrtpKeyMaterial.fromTransfer(s.srtp.local), remote: SrtpKeyMaterial.fromTransfer(s.srtp.remote), tag: s.srtp.tag, ...(s.srtp.profile ? { profile: s.srtp.profile } : {}) } : undefined,
   } as NegotiatedStream<AudioCodecName>;
 }
 

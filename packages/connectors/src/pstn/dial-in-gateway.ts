@@ -5,7 +5,7 @@
  * and the meeting membership; this module does the SIP side and relays the IVR's questions to
  * the server (meeting lookup, passcode check against the meeting's limits).
  */
-import { randomInt } from "node:crypto";
+import { randomInt, X509Certificate } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { ConnectorSupervisor, SupervisedProcess } from "../framework/supervisor.js";
 import { parseIpc, type GatewayToServer, type ServerToGateway, type StreamTransfer } from "../framework/ipc.js";
@@ -13,6 +13,8 @@ import { DigestServer } from "../sip/digest.js";
 import { h } from "../sip/build.js";
 import { header } from "../sip/message.js";
 import type { IncomingCall, SipDialog } from "../sip/ua.js";
+import { peerCertifiedBy } from "../sip/transport.js";
+import type { SrtpProfile } from "../media/sdes.js";
 import { buildAnswer, negotiateOffer, type Negotiation, type NegotiatedStream } from "../connectors/sip-room/negotiate.js";
 import { phoneToGatewaySchema, type GatewayToPhone, type PhoneToGateway } from "./ipc.js";
 import { callerDigits, callerKey, phoneDisplayName } from "./caller.js";
@@ -36,6 +38,9 @@ interface Trunk {
   address: string;
   digest: DigestServer | undefined;
   username: string | undefined;
+  srtpProfile: SrtpProfile;
+  /** Mutual TLS: the CA certificates the trunk's client certificate must chain to. */
+  clientCas: X509Certificate[] | undefined;
 }
 
 export class DialInGateway {
@@ -52,6 +57,8 @@ export class DialInGateway {
       address: normalizeAddress(t.address),
       username: t.username,
       digest: t.username && t.password ? new DigestServer(deps.config.publicHost, [{ username: t.username, password: t.password }]) : undefined,
+      srtpProfile: t.profile ?? "standard",
+      clientCas: t.clientCa !== undefined ? pemCertificates(t.clientCa) : undefined,
     }));
   }
 
@@ -82,6 +89,11 @@ export class DialInGateway {
       return;
     }
     const trunk = this.#trunks.find((t) => t.address === normalizeAddress(call.flow.address))!;
+    // Mutual TLS (the Microsoft profile's SBCs): the address alone does not make a call the trunk's.
+    if (trunk.clientCas && !peerCertifiedBy(call.flow, trunk.clientCas)) {
+      call.reject(403, "Forbidden", "This trunk must call over SIP/TLS with a client certificate from its configured CA");
+      return;
+    }
     if (trunk.digest) {
       const who = trunk.digest.verify(header(call.request, "Authorization"), "INVITE");
       if (who === null || who === "stale" || who !== trunk.username) {
@@ -90,7 +102,7 @@ export class DialInGateway {
       }
     }
     // Phones have audio only; DTLS-SRTP is for browsers and room systems, not trunks.
-    const result = negotiateOffer(call.offer, { signaling: call.flow.transport, requireEncryption: false, allowDtls: false, allowH264: false });
+    const result = negotiateOffer(call.offer, { signaling: call.flow.transport, requireEncryption: false, allowDtls: false, allowH264: false, srtpProfile: trunk.srtpProfile });
     if (!result.ok) {
       call.reject(result.status, result.reason, result.explanation);
       return;
@@ -108,7 +120,7 @@ export class DialInGateway {
       const answer = buildAnswer(n, { address: c.mediaAddress, audioPort: ports.audio, videoPort: undefined }, randomInt(1, 2 ** 31), 1);
       const dialog = await call.accept(answer);
       send(proc, { type: "start", audio: transfer(n.audio), promptsDir: this.#deps.pstn.promptsDir, displayName: name, farLeg: n.farLeg, signalingUrl: c.signalingUrl, ...(c.ca ? { ca: c.ca } : {}) });
-      this.#bridge(dialog, proc, n, name, caller);
+      this.#bridge(dialog, proc, n, name, caller, trunk.srtpProfile);
     } catch (e) {
       if (!call.answered) call.reject(500, "Server Internal Error", "The phone connector could not start");
       void proc.stop();
@@ -116,7 +128,7 @@ export class DialInGateway {
     }
   }
 
-  #bridge(dialog: SipDialog, proc: SupervisedProcess, n: Negotiation, name: string, caller: string): void {
+  #bridge(dialog: SipDialog, proc: SupervisedProcess, n: Negotiation, name: string, caller: string, srtpProfile: SrtpProfile): void {
     let current = n;
     let meetingId: string | undefined;
     let joined = false;
@@ -125,7 +137,7 @@ export class DialInGateway {
       if (digit) send(proc, { type: "dtmf", digit });
     });
     dialog.on("offer", ({ sdp, respond }) => {
-      const r = negotiateOffer(sdp, { signaling: dialog.flow.transport, requireEncryption: current.farLeg.media !== "rtp", allowDtls: false, allowH264: false });
+      const r = negotiateOffer(sdp, { signaling: dialog.flow.transport, requireEncryption: current.farLeg.media !== "rtp", allowDtls: false, allowH264: false, srtpProfile });
       if (!r.ok) return respond(null, r.explanation);
       if (r.negotiation.farLeg.media !== current.farLeg.media) return respond(null, "The media encryption cannot change during the call");
       current = { ...r.negotiation, video: undefined };
@@ -248,6 +260,12 @@ export function normalizeAddress(a: string): string {
   return s;
 }
 
+/** Every certificate of a PEM bundle (the gateway's config was validated by the server). */
+function pemCertificates(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
+}
+
 function protectionOf(n: Negotiation): string {
   return n.farLeg.signaling === "tls" && n.farLeg.media === "srtp" ? "TLS + SRTP to the trunk" : "unencrypted to the trunk";
 }
@@ -263,7 +281,7 @@ function transfer(s: NegotiatedStream<string>): StreamTransfer {
     remoteRtcpPort: s.remoteRtcpPort,
     rtcpMux: s.rtcpMux,
     ...(s.dtmfPayloadType !== undefined ? { dtmfPayloadType: s.dtmfPayloadType } : {}),
-    ...(s.srtp ? { srtp: { local: s.srtp.local.toTransfer(), remote: s.srtp.remote.toTransfer(), tag: s.srtp.tag } } : {}),
+    ...(s.srtp ? { srtp: { local: s.srtp.local.toTransfer(), remote: s.srtp.remote.toTransfer(), tag: s.srtp.tag, ...(s.srtp.profile === "microsoft" ? { profile: "microsoft" as const } : {}) } } : {}),
     index: s.index,
     direction: s.direction,
   };

@@ -18,6 +18,8 @@ import { createDeviceAudioCodec, decodeOpus, FRAME_SAMPLES_48K, type DeviceAudio
 import { AudioMixer } from "../media/mixer.js";
 import { decodeRtp, encodeEmptyRr, encodeRtp, isRtcp } from "../media/rtp.js";
 import { PLAIN_RTP, SrtpProtection, type MediaProtection } from "../media/srtp.js";
+import { AesCmSrtp } from "../microsoft/srtp-aes-cm.js";
+import { ConnectorError } from "../errors.js";
 import { encodeG711 } from "../media/g711.js";
 import { Resampler } from "../media/resample.js";
 import type { AudioCodecName, NegotiatedStream } from "../connectors/sip-room/negotiate.js";
@@ -101,7 +103,7 @@ export class PhoneMedia {
     const codecChanged = this.#stream?.codec !== stream.codec;
     this.#stream = stream;
     this.#remote = { address: stream.remoteAddress, port: stream.remotePort, rtcpPort: stream.remoteRtcpPort, rtcpMux: stream.rtcpMux };
-    this.#protection = stream.srtp ? new SrtpProtection(stream.srtp.local, stream.srtp.remote) : PLAIN_RTP;
+    this.#protection = stream.srtp ? sdesProtection(stream.srtp) : PLAIN_RTP;
     if (codecChanged) {
       this.#codec?.close();
       const codec = createDeviceAudioCodec(stream.codec, {
@@ -318,4 +320,15 @@ function fit(pcm: Int16Array): Int16Array {
   const out = new Int16Array(FRAME_SAMPLES_48K);
   out.set(pcm.subarray(0, FRAME_SAMPLES_48K));
   return out;
+}
+
+/**
+ * The SRTP of an SDES-keyed phone leg: under the Microsoft profile our RFC 3711 code (werift's
+ * SRTP has neither the 32-bit tag nor the MKI), else werift's (which also does GCM).
+ */
+function sdesProtection(srtp: NonNullable<NegotiatedStream<AudioCodecName>["srtp"]>): MediaProtection {
+  const { local, remote } = srtp;
+  if (srtp.profile !== "microsoft") return new SrtpProtection(local, remote);
+  if (local.suite !== remote.suite || local.suite === "AEAD_AES_128_GCM") throw new ConnectorError("SRTP_BAD_KEY", "the Microsoft profile uses one AES_CM suite both ways");
+  return new AesCmSrtp(local.suite, { key: local.key, salt: local.salt, ...(local.mki ? { mki: local.mki } : {}) }, { key: remote.key, salt: remote.salt, ...(remote.mki ? { mki: remote.mki } : {}) });
 }

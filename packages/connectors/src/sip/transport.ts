@@ -11,7 +11,8 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import { createServer as createTcpServer, connect as tcpConnect, isIP, type Server as TcpServer, type Socket } from "node:net";
-import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { connect as tlsConnect, createServer as createTlsServer, TLSSocket, type Server as TlsServer } from "node:tls";
 import { ConnectorError } from "../errors.js";
 import { parseSipMessage, serializeSipMessage, SipStreamParser, type SipMessage } from "./message.js";
 
@@ -37,6 +38,12 @@ export interface SipListenOptions {
      * present a certificate from these CAs, or the handshake fails.
      */
     clientCa?: string | Buffer;
+    /**
+     * Mutual TLS for some peers only (phone trunks with `clientCa`): a client certificate is asked
+     * for and verified against these CAs, but peers without one still connect; whoever needs it
+     * checks `peerCertifiedBy` (room systems keep calling without a certificate).
+     */
+    optionalClientCa?: string | Buffer;
   };
   /** host:port for SIP over UDP. */
   udp?: { host: string; port: number };
@@ -131,7 +138,12 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       this.#bound.push({ transport: "udp", host: o.udp.host, port: sock.address().port });
     }
     if (o.tls) {
-      const mutual = o.tls.clientCa !== undefined ? { requestCert: true, rejectUnauthorized: true, ca: o.tls.clientCa } : {};
+      const mutual =
+        o.tls.clientCa !== undefined
+          ? { requestCert: true, rejectUnauthorized: true, ca: o.tls.clientCa }
+          : o.tls.optionalClientCa !== undefined
+            ? { requestCert: true, rejectUnauthorized: false, ca: o.tls.optionalClientCa }
+            : {};
       const server = createTlsServer({ cert: o.tls.cert, key: o.tls.key, minVersion: "TLSv1.2", handshakeTimeout: CONNECT_TIMEOUT_MS, ...mutual });
       this.#tlsServer = server;
       server.on("secureConnection", (socket) => this.#adopt(socket, "tls"));
@@ -266,4 +278,23 @@ function normaliseAddress(a: string): string {
 
 function asConnectorError(e: unknown): ConnectorError {
   return e instanceof ConnectorError ? e : new ConnectorError("SIP_BAD_MESSAGE", e instanceof Error ? e.name : "unknown");
+}
+
+/**
+ * Whether the flow is SIP over TLS whose peer presented a certificate that the TLS handshake
+ * verified (against the listener's CAs) AND whose chain runs through one of `cas`: with several
+ * trunks, each trunk's CA vouches only for its own trunk.
+ */
+export function peerCertifiedBy(flow: Flow, cas: readonly X509Certificate[]): boolean {
+  const socket = flow.connection;
+  if (flow.transport !== "tls" || !(socket instanceof TLSSocket) || !socket.authorized) return false;
+  let cert = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (cert !== undefined && cert.raw !== undefined && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    const x = new X509Certificate(cert.raw);
+    if (cas.some((ca) => x.fingerprint256 === ca.fingerprint256 || (x.checkIssued(ca) && x.verify(ca.publicKey)))) return true;
+    cert = cert.issuerCertificate;
+  }
+  return false;
 }

@@ -40,7 +40,8 @@ export interface SipServiceOptions {
   metrics?: Metrics;
   /** Phone dial-in through SIP trunks (absent: no trunk configured, no dial-in). */
   dialIn?: {
-    trunks: { address: string; username?: string; password?: string }[];
+    /** `clientCa`: PEM of the CA the trunk's TLS client certificate must chain to (mutual TLS). */
+    trunks: { address: string; username?: string; password?: string; profile?: "standard" | "microsoft"; clientCa?: string }[];
     /** Where the IVR's rendered prompts are cached (in the data directory). */
     promptsDir: string;
     passcodes: DialInPasscodes;

@@ -81,10 +81,16 @@ async function onServer(m: ServerToGateway): Promise<void> {
   }
 }
 
+/** Trunks with mutual TLS: their CAs, asked of every TLS peer but required only of those trunks. */
+function trunkClientCas(c: Config): { optionalClientCa?: string } {
+  const cas = (c.pstn?.trunks ?? []).flatMap((t) => (t.clientCa !== undefined ? [t.clientCa] : []));
+  return cas.length > 0 ? { optionalClientCa: cas.join("\n") } : {};
+}
+
 async function start(c: Config): Promise<void> {
   dtlsIdentity = await createDtlsIdentity();
   const transport = await SipTransport.listen({
-    ...(c.tls ? { tls: { host: c.tls.host, port: c.tls.port, cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile) } } : {}),
+    ...(c.tls ? { tls: { host: c.tls.host, port: c.tls.port, cert: readFileSync(c.tls.certFile), key: readFileSync(c.tls.keyFile), ...trunkClientCas(c) } } : {}),
     ...(c.udp ? { udp: { host: c.udp.host, port: c.udp.port } } : {}),
     ...(c.tcp ? { tcp: { host: c.tcp.host, port: c.tcp.port } } : {}),
     ...(c.deviceCa ? { tlsClientCa: c.deviceCa } : {}),

@@ -16,7 +16,7 @@
 import { parseSdp, writeSdp, payloadTypes, type MediaDescription, type SessionDescription } from "@conclave/protocol/sdp";
 import type { FarLeg } from "@conclave/protocol";
 import { ConnectorError } from "../../errors.js";
-import { SRTP_SUITE_PREFERENCE, SrtpKeyMaterial, parseCryptoAttribute, type SrtpSuite } from "../../media/sdes.js";
+import { SrtpKeyMaterial, cryptoKeyParams, parseCryptoAttribute, srtpSuitePreference, type SrtpProfile } from "../../media/sdes.js";
 import { DTLS_SRTP_PROFILE_NAME } from "../../media/dtls.js";
 
 export type AudioCodecName = "opus" | "g722" | "pcmu" | "pcma";
@@ -36,8 +36,11 @@ export interface NegotiatedStream<C extends string> {
   dtmfPayloadType?: number;
   /** H.264 only: RFC 6184 packetization mode (0: single NAL units, 1: also FU-A and STAP-A). */
   h264Mode?: 0 | 1;
-  /** SRTP keys (ours, theirs) from SDES; absent for plain RTP and DTLS-SRTP. */
-  srtp?: { local: SrtpKeyMaterial; remote: SrtpKeyMaterial; tag: number };
+  /**
+   * SRTP keys (ours, theirs) from SDES; absent for plain RTP and DTLS-SRTP. `profile` "microsoft":
+   * the media leg protects with microsoft/srtp-aes-cm.ts (32-bit tag, MKI) instead of werift's.
+   */
+  srtp?: { local: SrtpKeyMaterial; remote: SrtpKeyMaterial; tag: number; profile?: SrtpProfile };
   /** DTLS-SRTP (RFC 5763): the device's certificate fingerprint and our DTLS role. */
   dtls?: { remoteFingerprint: { algorithm: string; value: string }; role: "server" | "client" };
   /** Index of the m-section in the offer. */
@@ -65,6 +68,11 @@ export interface NegotiateOptions {
   allowH264?: boolean;
   /** Whether DTLS-SRTP offers (without SDES) are accepted (default true). */
   allowDtls?: boolean;
+  /**
+   * The SDES dialect (default "standard"): "microsoft" (a phone trunk's SBC) answers
+   * AES_CM_128_HMAC_SHA1_80 or _32, with or without an MKI, and never GCM.
+   */
+  srtpProfile?: SrtpProfile;
 }
 
 export const ENCRYPTION_REQUIRED_TEXT =
@@ -104,7 +112,7 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
     const cryptoLines = (m.crypto ?? []).map((c) => `${c.id} ${c.suite} ${c.config}${c.sessionConfig ? ` ${c.sessionConfig}` : ""}`);
     let srtp: NegotiatedStream<string>["srtp"];
     try {
-      srtp = chooseCrypto(cryptoLines);
+      srtp = chooseCrypto(cryptoLines, opts.srtpProfile ?? "standard");
     } catch {
       return { ok: false, status: 488, reason: "Not Acceptable Here", explanation: "The device's SRTP key parameters are malformed" };
     }
@@ -161,11 +169,12 @@ export function negotiateOffer(offerText: string, opts: NegotiateOptions): Negot
   return { ok: true, negotiation: { audio, video, farLeg, offer } };
 }
 
-function chooseCrypto(lines: string[]): NegotiatedStream<string>["srtp"] {
-  const usable = lines.map((l) => parseCryptoAttribute(l)).filter((c) => c !== null);
-  for (const suite of SRTP_SUITE_PREFERENCE) {
+function chooseCrypto(lines: string[], profile: SrtpProfile): NegotiatedStream<string>["srtp"] {
+  const usable = lines.map((l) => parseCryptoAttribute(l, profile)).filter((c) => c !== null);
+  for (const suite of srtpSuitePreference(profile)) {
     const c = usable.find((u) => u.suite === suite);
-    if (c) return { local: SrtpKeyMaterial.generate(suite as SrtpSuite), remote: c.keys, tag: c.tag };
+    // An offer with an MKI gets one of the same length back: SBCs that send one expect one.
+    if (c) return { local: SrtpKeyMaterial.generate(suite, c.keys.mki?.length), remote: c.keys, tag: c.tag, ...(profile === "microsoft" ? { profile } : {}) };
   }
   return undefined;
 }
@@ -264,7 +273,7 @@ export function buildAnswer(n: Negotiation, ports: LocalMediaPorts, sessionId: n
       fmtp,
       direction: answerDirection,
       ...(stream.rtcpMux ? { rtcpMux: "rtcp-mux" } : {}),
-      ...(stream.srtp ? { crypto: [{ id: stream.srtp.tag, suite: stream.srtp.local.suite, config: `inline:${stream.srtp.local.inline()}` }] } : {}),
+      ...(stream.srtp ? { crypto: [{ id: stream.srtp.tag, suite: stream.srtp.local.suite, config: cryptoKeyParams(stream.srtp.local) }] } : {}),
       ...(m.type === "video" ? { rtcpFb: [{ payload: stream.payloadType, type: "nack", subtype: "pli" }, { payload: stream.payloadType, type: "ccm", subtype: "fir" }] } : { ptime: 20 }),
     };
     return out;
