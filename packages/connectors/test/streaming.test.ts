@@ -1,7 +1,8 @@
-// The streaming connector's ffmpeg side: the key goes into the publishing URL and nowhere else.
+// The streaming connector's ffmpeg side: the key goes into the publishing URL and nowhere else;
+// an rtmps:// ingest's certificate is verified, and a refusal says why without the key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { publishUrl, redact } from "../src/connectors/streaming/rtmp-publisher.js";
+import { certificateFailure, publisherArgs, publishUrl, redact, SYSTEM_CA_FILE } from "../src/connectors/streaming/rtmp-publisher.js";
 import { serverToStreamerSchema } from "../src/connectors/streaming/messages.js";
 
 test("the publishing URL is the application URL with the key as the stream name", () => {
@@ -33,4 +34,58 @@ test("the server's start message is checked: only rtmp(s) URLs and a stream data
   assert.ok(!serverToStreamerSchema.safeParse({ ...base, url: "file:///etc/passwd" }).success);
   assert.ok(!serverToStreamerSchema.safeParse({ ...base, key: { ...base.key, kind: "recording" } }).success);
   assert.ok(!serverToStreamerSchema.safeParse({ ...base, streamKey: "clear" }).success, "no clear key field");
+  assert.ok(serverToStreamerSchema.safeParse({ ...base, ingestCaFile: "/etc/conclave/ingest-ca.pem" }).success);
+  assert.ok(!serverToStreamerSchema.safeParse({ ...base, ingestCaFile: "ingest-ca.pem" }).success, "the CA bundle path is absolute");
+});
+
+/** The value following `option` in ffmpeg's arguments, which must come before the output URL. */
+function optionBeforeOutput(args: string[], option: string): string | undefined {
+  const i = args.indexOf(option);
+  if (i < 0) return undefined;
+  assert.ok(i < args.length - 2, `${option} precedes the output URL`);
+  return args[i + 1];
+}
+
+test("ffmpeg verifies an rtmps:// ingest's certificate against the system's CAs, or the configured bundle; rtmp:// gets no TLS options", () => {
+  const tls = publisherArgs("rtmps://live.example.com:443/app", "k1");
+  assert.equal(tls.at(-1), "rtmps://live.example.com:443/app/k1", "the output URL comes last");
+  assert.equal(optionBeforeOutput(tls, "-tls_verify"), "1");
+  assert.equal(optionBeforeOutput(tls, "-ca_file"), SYSTEM_CA_FILE);
+  assert.equal(SYSTEM_CA_FILE, "/etc/ssl/certs/ca-certificates.crt");
+  // The host name is checked against the URL's host: nothing may override it.
+  assert.ok(!tls.includes("-verifyhost"));
+  assert.deepEqual(tls.filter((a) => a.includes("k1")), ["rtmps://live.example.com:443/app/k1"], "the key is only in the URL");
+
+  const custom = publisherArgs("rtmps://ingest.internal/live", "k1", "/etc/conclave/ingest-ca.pem");
+  assert.equal(optionBeforeOutput(custom, "-tls_verify"), "1");
+  assert.equal(optionBeforeOutput(custom, "-ca_file"), "/etc/conclave/ingest-ca.pem");
+
+  const plain = publisherArgs("rtmp://h:1935/live", "k1", "/etc/conclave/ingest-ca.pem");
+  assert.equal(plain.at(-1), "rtmp://h:1935/live/k1");
+  assert.ok(!plain.includes("-tls_verify") && !plain.includes("-ca_file"));
+  // Everything else is the same command line: the four TLS options are all that differ.
+  assert.deepEqual(tls.slice(0, -9), plain.slice(0, -5));
+  assert.deepEqual(tls.slice(-5, -1), plain.slice(-5, -1));
+});
+
+test("ffmpeg's certificate errors become a clear reason naming the host or the trust store, never the bundle's path; other lines are not certificate failures", () => {
+  // The lines of ffmpeg 5.1's libavformat/tls_gnutls.c, as Debian 12's ffmpeg prints them.
+  assert.equal(
+    certificateFailure("[tls @ 0x5652120706c0] Peer certificate failed verification"),
+    "the ingest's TLS certificate is not trusted: it does not chain to the system's CA certificates, or it has expired",
+  );
+  assert.equal(
+    certificateFailure("[tls @ 0x5652120706c0] Peer certificate failed verification", "/etc/conclave/ingest-ca.pem"),
+    "the ingest's TLS certificate is not trusted: it does not chain to the server's streaming CA bundle (streamingCa), or it has expired",
+  );
+  assert.equal(
+    certificateFailure("[tls @ 0x55a161157400] The certificate's owner does not match hostname 127.0.0.1"),
+    "the ingest's TLS certificate is not for the host 127.0.0.1; check the host name in the URL",
+  );
+  assert.match(certificateFailure("[tls @ 0x1] Unable to verify peer certificate: Error in the certificate.") ?? "", /not trusted/);
+  assert.equal(certificateFailure("[tls @ 0x1] Error while reading file.", "/etc/conclave/ingest-ca.pem"), "the server's streaming CA bundle (streamingCa) cannot be read");
+  for (const line of ["[rtmps @ 0x1] Cannot open connection tls://127.0.0.1:1", "rtmps://h/live/[stream key]: Input/output error", "Peer certificate failed verification"]) {
+    assert.equal(certificateFailure(line), undefined, line);
+  }
+  assert.ok(!(certificateFailure("[tls @ 0x1] Peer certificate failed verification", "/secret/path/ca.pem") ?? "").includes("/secret/path"));
 });

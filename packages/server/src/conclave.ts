@@ -274,6 +274,7 @@ function streamingService(config: ServerConfig, running: RunningServer, registry
     keys: () => database.keys,
     signalingUrl: () => `wss://${serverHost.includes(":") ? `[${serverHost}]` : serverHost}:${running.port}/ws`,
     ca: readFileSync(running.certFile, "utf8"),
+    ...(config.streamingCa !== undefined ? { ingestCaFile: config.streamingCa } : {}),
     meeting: (id) => {
       const m = context.meetings.get(id);
       return m === undefined ? undefined : { encryption: m.encryption, ownerUserId: context.meetings.meetingPolicy(id)?.ownerUserId ?? null, ended: m.endedAt !== undefined };

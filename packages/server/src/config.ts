@@ -77,6 +77,11 @@ export interface ServerConfig {
    * Debian pocketsphinx adapter.
    */
   readonly transcriptionEngine?: string;
+  /**
+   * PEM file of the CA certificates an rtmps:// streaming ingest's certificate must chain to (a
+   * self-hosted ingest with a private CA); absent: the system's trust store.
+   */
+  readonly streamingCa?: string;
   /** Where the master key of data at rest is (kms/config.ts); loadConfig always sets it. */
   readonly kms?: KmsConfig;
 }
@@ -174,6 +179,7 @@ export interface ConfigFlags extends KmsFlags {
   turnUrl?: string | readonly string[];
   turnSecret?: string;
   transcriptionEngine?: string;
+  streamingCa?: string;
 }
 
 export interface LoadConfigOptions {
@@ -353,6 +359,7 @@ interface PartialConfig extends KmsPartial {
   turnUrl?: string[];
   turnSecret?: string;
   transcriptionEngine?: string;
+  streamingCa?: string;
   sipListen?: ListenAddress;
   sipUdpListen?: ListenAddress;
   sipTcpListen?: ListenAddress;
@@ -385,6 +392,7 @@ const stringSourceSchema = z.object({
   turnUrl: turnUrlListSchema.optional(),
   turnSecret: turnSecretSchema.optional(),
   transcriptionEngine: transcriptionEngineSchema.optional(),
+  streamingCa: pathSchema.optional(),
   sipListen: listenSchema.optional(),
   sipUdpListen: listenSchema.optional(),
   sipTcpListen: listenSchema.optional(),
@@ -417,6 +425,7 @@ const fileSchema = z
     turnUrl: turnUrlListSchema.optional(),
     turnSecret: turnSecretSchema.optional(),
     transcriptionEngine: transcriptionEngineSchema.optional(),
+    streamingCa: pathSchema.optional(),
     sipListen: listenSchema.optional(),
     sipUdpListen: listenSchema.optional(),
   sipTcpListen: listenSchema.optional(),
@@ -459,6 +468,7 @@ const FLAG_NAMES: Record<keyof PartialConfig, string> = {
   turnUrl: "--turn-url",
   turnSecret: "--turn-secret",
   transcriptionEngine: "--transcription-engine",
+  streamingCa: "--streaming-ca",
   ...KMS_FLAG_NAMES,
 };
 
@@ -489,6 +499,7 @@ export const ENV_NAMES = {
   turnUrl: "CONCLAVE_TURN_URL",
   turnSecret: "CONCLAVE_TURN_SECRET",
   transcriptionEngine: "CONCLAVE_TRANSCRIPTION_ENGINE",
+  streamingCa: "CONCLAVE_STREAMING_CA",
   config: "CONCLAVE_CONFIG",
 } as const;
 /** Every environment variable of the server's configuration, KMS included. */
@@ -538,6 +549,7 @@ function fromFlags(flags: ConfigFlags, cwd: string): PartialConfig {
     turnUrl: flags.turnUrl,
     turnSecret: flags.turnSecret,
     transcriptionEngine: flags.transcriptionEngine,
+    streamingCa: flags.streamingCa,
     ...kmsFlagValues(flags),
   });
   const parsed = stringSourceSchema.safeParse(raw);
@@ -575,6 +587,7 @@ function fromEnv(env: Readonly<Record<string, string | undefined>>, cwd: string)
     turnUrl: env[ENV_NAMES.turnUrl],
     turnSecret: env[ENV_NAMES.turnSecret],
     transcriptionEngine: env[ENV_NAMES.transcriptionEngine],
+    streamingCa: env[ENV_NAMES.streamingCa],
     ...kmsEnvValues(env),
   });
   const parsed = stringSourceSchema.safeParse(raw);
@@ -624,8 +637,34 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
     acmeCa: abs(c.acmeCa),
     sipDeviceCa: abs(c.sipDeviceCa),
     ...(c.sipTrunks ? { sipTrunks: c.sipTrunks.map((t) => (t.clientCa === undefined ? t : { ...t, clientCa: abs(t.clientCa) })) } : {}),
+    streamingCa: abs(c.streamingCa),
     ...Object.fromEntries(KMS_PATH_KEYS.map((k) => [k, abs(c[k])])),
   };
+}
+
+/**
+ * A CA bundle must be there when the server starts, not fail the first stream that needs it: it
+ * is read now and every PEM certificate in it must parse (at least one). Returns the path.
+ */
+function checkCaBundle(file: string, option: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : "cannot be read";
+    throw new ServerError("CONFIG_INVALID", `${option}: ${file} ${why}`, { cause: e });
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ServerError("CONFIG_INVALID", `${option}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  blocks.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (e) {
+      throw new ServerError("CONFIG_INVALID", `${option}: certificate ${i + 1} in ${file} cannot be parsed`, { cause: e });
+    }
+  });
+  return file;
 }
 
 /**
@@ -726,7 +765,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
     if (config.sip?.tlsListen === undefined) {
       throw new ServerError("CONFIG_INVALID", `sipTrunks[${i}].clientCa needs SIP over TLS (mutual TLS): give --sip-listen`);
     }
-    checkCaFile(t.clientCa, `sipTrunks[${i}].clientCa`);
+    checkCaBundle(t.clientCa, `sipTrunks[${i}].clientCa`);
   }
 
   const acmeDirectory = pick("acmeDirectory");
@@ -759,22 +798,11 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
   if (turnUrl !== undefined && turnSecret !== undefined) config.turn = { urls: turnUrl, secret: turnSecret };
   const transcriptionEngine = pick("transcriptionEngine");
   if (transcriptionEngine !== undefined) config.transcriptionEngine = transcriptionEngine;
+  const streamingCa = pick("streamingCa");
+  if (streamingCa !== undefined) {
+    const source = flagValues.streamingCa !== undefined ? FLAG_NAMES.streamingCa : envValues.streamingCa !== undefined ? ENV_NAMES.streamingCa : `"streamingCa" in ${configFile ?? "the config file"}`;
+    config.streamingCa = checkCaBundle(streamingCa, source);
+  }
   config.kms = resolveKmsConfig(pick, config.dataDir);
   return config;
-}
-
-/** A PEM file holding at least one CA certificate, or CONFIG_INVALID naming the option. */
-function checkCaFile(path: string, option: string): void {
-  let pem: string;
-  try {
-    pem = readFileSync(path, "utf8");
-  } catch {
-    throw new ServerError("CONFIG_INVALID", `${option}: cannot read the CA file ${path}: give the PEM file of the CA that signs the trunk's client certificate`);
-  }
-  try {
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no certificate");
-    new X509Certificate(pem);
-  } catch {
-    throw new ServerError("CONFIG_INVALID", `${option}: ${path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
-  }
 }

@@ -70,7 +70,7 @@ export const SERVER_ERRORS = {
   STREAM_ACTIVE: { status: 409, message: "This meeting is already being streamed." },
   STREAM_NOT_ACTIVE: { status: 409, message: "This meeting is not being streamed." },
   STREAM_URL_INVALID: { status: 400, message: "The stream destination is invalid: give an rtmp:// or rtmps:// url and a streamKey." },
-  STREAM_REFUSED: { status: 502, message: "The streaming destination refused the stream (check the URL and the stream key)." },
+  STREAM_REFUSED: { status: 502, message: "The streaming destination refused the stream, or its TLS certificate was not trusted (check the URL, the stream key and, for rtmps://, the ingest's certificate)." },
   STREAM_FAILED: { status: 502, message: "The live streaming connector failed." },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested byte range is outside the file." },
   GROUP_REJECTED: { status: 409, message: "The delivery service did not expect this group message." },

@@ -1,12 +1,14 @@
-// Configuration of the operations features: log level, metrics listener, ACME and TURN, from
+// Configuration of the operations features: log level, metrics listener, ACME, TURN and the
+// streaming CA bundle, from
 // flags, environment and the config file, with errors that name the option.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig, type ConfigFlags } from "../src/config.js";
+import { dataPaths, loadConfig, type ConfigFlags } from "../src/config.js";
 import { isServerError } from "../src/errors.js";
+import { ensureSelfSignedCertificate } from "../src/tls/certificate.js";
 
 const SECRET = "0123456789abcdef0123";
 const base: ConfigFlags = { data: "/tmp/conclave-config-test" };
@@ -68,4 +70,33 @@ test("bad or incomplete settings are refused naming the option", () => {
   refused({ turnUrl: "turn:user:pass@t.example", turnSecret: SECRET }, /--turn-url must be turn: or turns: URLs/);
   refused({ turnUrl: "turn:t.example", turnSecret: "short" }, /--turn-secret must be at least 16 characters/);
   refused({}, /CONCLAVE_LOG_LEVEL must be one of/, { CONCLAVE_LOG_LEVEL: "verbose" });
+});
+
+test("the streaming CA bundle comes from --streaming-ca, CONCLAVE_STREAMING_CA or streamingCa (relative to the file), is absent by default, and must be a readable file of PEM certificates", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "conclave-streaming-ca-"));
+  try {
+    // A real certificate: the self-signed one a data directory gets.
+    mkdirSync(join(dir, "data"));
+    await ensureSelfSignedCertificate(join(dir, "data"));
+    const ca = join(dir, "ingest-ca.pem");
+    copyFileSync(dataPaths(join(dir, "data")).certFile, ca);
+    assert.equal(loadConfig({ flags: base, env: {} }).streamingCa, undefined, "the system's CAs unless one is given");
+    assert.equal(loadConfig({ flags: { ...base, streamingCa: ca }, env: {} }).streamingCa, ca);
+    assert.equal(loadConfig({ flags: base, env: { CONCLAVE_STREAMING_CA: "ingest-ca.pem" }, cwd: dir }).streamingCa, ca, "relative to the working directory");
+    const file = join(dir, "conclave.json");
+    writeFileSync(file, JSON.stringify({ streamingCa: "ingest-ca.pem" }));
+    assert.equal(loadConfig({ flags: { ...base, config: file }, env: {} }).streamingCa, ca, "relative to the file");
+
+    refused({ streamingCa: join(dir, "missing.pem") }, /--streaming-ca: .*missing\.pem does not exist/);
+    refused({ streamingCa: dir }, /--streaming-ca: .* is a directory/);
+    writeFileSync(join(dir, "empty.pem"), "not a certificate\n");
+    refused({ streamingCa: join(dir, "empty.pem") }, /empty\.pem holds no PEM certificate/);
+    writeFileSync(join(dir, "bad.pem"), `${readFileSync(ca, "utf8")}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`);
+    refused({ streamingCa: join(dir, "bad.pem") }, /certificate 2 in .*bad\.pem cannot be parsed/);
+    refused({}, /CONCLAVE_STREAMING_CA: .*missing\.pem does not exist/, { CONCLAVE_STREAMING_CA: join(dir, "missing.pem") });
+    writeFileSync(file, JSON.stringify({ streamingCa: "missing.pem" }));
+    refused({ config: file }, /"streamingCa" in .*conclave\.json: .*missing\.pem does not exist/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -74,7 +74,7 @@ test("a trunk's profile and mutual-TLS clientCa come from the config file (the C
   assert.deepEqual(sip?.trunks, [{ ...trunk, clientCa: join(cwd, "sbc-ca.pem") }, { address: "192.0.2.11", profile: "standard" }]);
   const cases: [unknown, RegExp][] = [
     [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", profile: "teams" }] }, /sipTrunks.*"standard" or "microsoft"/],
-    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "missing.pem" }] }, /sipTrunks\[0\]\.clientCa: cannot read the CA file .*missing\.pem/],
+    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "missing.pem" }] }, /sipTrunks\[0\]\.clientCa: .*missing\.pem does not exist/],
     [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "not-a-cert.pem" }] }, /sipTrunks\[0\]\.clientCa: .*holds no PEM certificate/],
     [{ sipUdpListen: "0.0.0.0:5060", sipTrunks: [{ address: "192.0.2.10", clientCa: "sbc-ca.pem" }] }, /sipTrunks\[0\]\.clientCa needs SIP over TLS/],
   ];

@@ -49,6 +49,8 @@ Options (each also settable by environment variable or config file):
   --turn-secret SECRET   secret shared with the TURN server   (CONCLAVE_TURN_SECRET; prefer the env or file)
   --transcription-engine CMD  live transcription engine run per speaker (CONCLAVE_TRANSCRIPTION_ENGINE;
                          16 kHz s16le PCM in, JSON utterances out; default: built-in pocketsphinx)
+  --streaming-ca FILE    CA certificates an rtmps:// streaming ingest must chain to (CONCLAVE_STREAMING_CA;
+                         default: the system's)
   --kms BACKEND          master key of data at rest: local, pkcs11 or kmip (CONCLAVE_KMS, default local)
   --kms-key-file FILE    local master key file (CONCLAVE_KMS_KEY_FILE, default <data>/kms/master-keys.json)
   --kms-cache-ttl SEC    seconds an unwrapped data key stays in memory (CONCLAVE_KMS_CACHE_TTL, default 300)
@@ -99,6 +101,7 @@ export const serveCommand: Command = {
         "turn-url": { type: "string", multiple: true },
         "turn-secret": { type: "string" },
         "transcription-engine": { type: "string" },
+        "streaming-ca": { type: "string" },
         ...KMS_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -135,6 +138,7 @@ export const serveCommand: Command = {
         turnUrl: values["turn-url"],
         turnSecret: values["turn-secret"],
         transcriptionEngine: values["transcription-engine"],
+        streamingCa: values["streaming-ca"],
         ...kmsFlags(values),
       },
       env: io.env,

@@ -54,7 +54,10 @@ export interface StreamingServiceOptions {
   dir: string;
   keys: () => KeyManager;
   signalingUrl: () => string;
+  /** PEM of the server's certificate, which the connector trusts when it joins. */
   ca: string;
+  /** CA bundle file an rtmps:// ingest's certificate must chain to (streamingCa); absent: the system's. */
+  ingestCaFile?: string;
   meeting: (meetingId: string) => { encryption: "e2ee" | "enhanced"; ownerUserId: string | null; ended: boolean } | undefined;
   /** The owner's effective liveStreaming setting. */
   streamingAllowed: (ownerUserId: string | null) => boolean;
@@ -167,6 +170,7 @@ export class StreamingService {
       meetingId,
       ticket,
       ca: this.#opts.ca,
+      ...(this.#opts.ingestCaFile !== undefined ? { ingestCaFile: this.#opts.ingestCaFile } : {}),
       displayName: displayNameFor(dest.destination),
       url: dest.url,
       sealedStreamKey: sealed,
@@ -232,7 +236,7 @@ export class StreamingService {
         info.status = "failed";
         info.error = `${m.code}: ${m.detail}`;
         this.#opts.logger.warn(`stream ${info.id}: ${info.error}`);
-        settle(new ServerError(m.code === "STREAM_REFUSED" ? "STREAM_REFUSED" : "STREAM_FAILED", m.code === "STREAM_REFUSED" ? `${info.destination} refused the stream: ${m.detail}` : info.error));
+        settle(new ServerError(m.code === "STREAM_REFUSED" ? "STREAM_REFUSED" : "STREAM_FAILED", m.code === "STREAM_REFUSED" ? `could not stream to ${info.destination}: ${m.detail}` : info.error));
         break;
       default: {
         const never: never = m;

@@ -18,7 +18,10 @@ export const serverToStreamerSchema = z.discriminatedUnion("type", [
     signalingUrl: z.string().max(512),
     meetingId,
     ticket: z.string().regex(/^[A-Za-z0-9_-]{32,128}$/),
+    /** PEM of the meeting server's CA, for the connector's own connection to the server. */
     ca: z.string().max(20_000).optional(),
+    /** Absolute path of the CA bundle an rtmps:// ingest's certificate must chain to; absent: the system's. */
+    ingestCaFile: z.string().regex(/^\//, "an absolute path").max(4096).optional(),
     displayName: z.string().min(1).max(64),
     /** rtmp:// or rtmps:// URL of the ingest application, without the stream key. */
     url: z.string().regex(/^rtmps?:\/\//).max(1024),

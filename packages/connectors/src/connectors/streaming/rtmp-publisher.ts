@@ -4,6 +4,11 @@
  * veryfast/zerolatency) + AAC in FLV out (VP8 and Opus cannot go into FLV). Progress lines on
  * stdout tell that the destination accepted the stream; error lines on stderr are redacted (the
  * stream key is part of the URL ffmpeg prints) before anyone sees them.
+ *
+ * For rtmps:// ffmpeg verifies the ingest's certificate (it does not by default): the chain
+ * against a CA bundle (the system's unless the server names one) and the host name against the
+ * URL's host. With Debian's ffmpeg (GnuTLS) both checks fail the TLS handshake, and the lines it
+ * prints for them become a clear error.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
@@ -22,15 +27,66 @@ export function redact(text: string, secret: string): string {
   return out;
 }
 
+/** The system's trust store (Debian's ca-certificates), used unless the server names a CA bundle. */
+export const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
+
 /** The full publishing URL: the application URL, then the stream key as the stream name. */
 export function publishUrl(url: string, streamKey: string): string {
   return `${url.replace(/\/+$/, "")}/${streamKey}`;
 }
 
+/**
+ * ffmpeg's command line: raw audio on stdin and IVF video on fd 3 in, FLV to the ingest out.
+ * `caFile` is the CA bundle an rtmps:// ingest's certificate must chain to (default: the system's).
+ */
+export function publisherArgs(url: string, streamKey: string, caFile?: string): string[] {
+  return [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-progress", "pipe:1", "-stats_period", "0.5",
+    "-thread_queue_size", "1024", "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "pipe:0",
+    "-thread_queue_size", "1024", "-probesize", "32", "-analyzeduration", "0", "-f", "ivf", "-i", "pipe:3",
+    "-map", "1:v", "-map", "0:a",
+    "-vf", `scale=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:force_original_aspect_ratio=decrease,pad=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:(ow-iw)/2:(oh-ih)/2,fps=${FPS},format=yuv420p`,
+    // Constant frame rate and a key frame every 2 s (what ingest services ask for), whatever
+    // rate the cameras (or the placeholder) arrive at: players joining later start within 2 s.
+    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main",
+    "-b:v", "1000k", "-maxrate", "1000k", "-bufsize", "2000k", "-g", String(2 * FPS), "-keyint_min", String(2 * FPS), "-sc_threshold", "0",
+    "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2",
+    ...tlsArgs(url, caFile),
+    "-f", "flv", "-flvflags", "no_duration_filesize", publishUrl(url, streamKey),
+  ];
+}
+
+/**
+ * TLS options of ffmpeg's tls protocol (rtmps:// opens tls:// with the output's options):
+ * `tls_verify 1` checks the chain against `ca_file` and, with GnuTLS, the certificate against the
+ * URL's host (ffmpeg's `verifyhost` defaults to it). Nothing for rtmp://, which has no TLS.
+ */
+function tlsArgs(url: string, caFile: string | undefined): string[] {
+  if (!url.startsWith("rtmps://")) return [];
+  return ["-tls_verify", "1", "-ca_file", caFile ?? SYSTEM_CA_FILE];
+}
+
+/**
+ * What an ffmpeg error line says about the ingest's certificate, in words for the host; undefined
+ * for any other line. The texts are those of libavformat/tls_gnutls.c (ffmpeg 5.1).
+ */
+export function certificateFailure(line: string, caFile?: string): string | undefined {
+  if (!line.includes("[tls @")) return undefined;
+  // The server's file path is not for hosts to read: the bundle is named by its setting.
+  const bundle = caFile === undefined ? "the system's CA certificates" : "the server's streaming CA bundle (streamingCa)";
+  const host = /The certificate's owner does not match hostname (\S+)/.exec(line);
+  if (host) return `the ingest's TLS certificate is not for the host ${host[1]!}; check the host name in the URL`;
+  if (/Peer certificate failed verification|Unable to verify peer certificate/.test(line)) {
+    return `the ingest's TLS certificate is not trusted: it does not chain to ${bundle}, or it has expired`;
+  }
+  if (/Error while reading file/.test(line)) return `${bundle} cannot be read`;
+  return undefined;
+}
+
 export interface PublisherEvents {
   /** The destination accepted the stream: ffmpeg is encoding and sending. */
   onConnected(): void;
-  /** ffmpeg exited; `lastError` is its last error line, redacted. */
+  /** ffmpeg exited; `lastError` says why the ingest's certificate was refused, else it is ffmpeg's last error line, redacted. */
   onExit(lastError: string): void;
 }
 
@@ -40,24 +96,14 @@ export class RtmpPublisher {
   readonly #video: Writable;
   #connected = false;
   #lastError = "";
+  /** The first complaint about the ingest's certificate: it says more than ffmpeg's last line. */
+  #certificateError: string | undefined;
   #closed = false;
   readonly #t0 = performance.now();
   #samples = 0;
 
-  constructor(url: string, streamKey: string, events: PublisherEvents) {
-    const args = [
-      "-hide_banner", "-loglevel", "error", "-nostdin", "-progress", "pipe:1", "-stats_period", "0.5",
-      "-thread_queue_size", "1024", "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "pipe:0",
-      "-thread_queue_size", "1024", "-probesize", "32", "-analyzeduration", "0", "-f", "ivf", "-i", "pipe:3",
-      "-map", "1:v", "-map", "0:a",
-      "-vf", `scale=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:force_original_aspect_ratio=decrease,pad=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:(ow-iw)/2:(oh-ih)/2,fps=${FPS},format=yuv420p`,
-      // Constant frame rate and a key frame every 2 s (what ingest services ask for), whatever
-      // rate the cameras (or the placeholder) arrive at: players joining later start within 2 s.
-      "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main",
-      "-b:v", "1000k", "-maxrate", "1000k", "-bufsize", "2000k", "-g", String(2 * FPS), "-keyint_min", String(2 * FPS), "-sc_threshold", "0",
-      "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2",
-      "-f", "flv", "-flvflags", "no_duration_filesize", publishUrl(url, streamKey),
-    ];
+  constructor(url: string, streamKey: string, events: PublisherEvents, caFile?: string) {
+    const args = publisherArgs(url, streamKey, caFile);
     this.#proc = spawn("ffmpeg", args, { stdio: ["pipe", "pipe", "pipe", "pipe"] });
     this.#audio = this.#proc.stdin!;
     this.#video = this.#proc.stdio[3] as Writable;
@@ -81,12 +127,13 @@ export class RtmpPublisher {
         const clean = redact(line.trim(), streamKey).slice(0, 300);
         if (clean === "") continue;
         this.#lastError = clean;
+        this.#certificateError ??= certificateFailure(clean, caFile);
         process.stderr.write(`ffmpeg: ${clean}\n`);
       }
     });
     this.#proc.on("close", () => {
       this.#closed = true;
-      events.onExit(this.#lastError);
+      events.onExit(this.#certificateError ?? this.#lastError);
     });
     this.#video.write(ivfFileHeader(VIDEO_WIDTH, VIDEO_HEIGHT));
   }

@@ -35,6 +35,8 @@ let everConnected = false;
 let attempt = 0;
 let url = "";
 let streamKey = "";
+/** The CA bundle for an rtmps:// ingest; undefined: the system's. */
+let ingestCaFile: string | undefined;
 let black: Uint8Array | undefined;
 const mixer = new AudioMixer();
 const speaker = new ActiveSpeaker();
@@ -65,6 +67,7 @@ async function handle(m: ServerToStreamer): Promise<void> {
       streamKey = openString(key, "streamKey", Buffer.from(m.sealedStreamKey, "base64"));
       key.destroy();
       url = m.url;
+      ingestCaFile = m.ingestCaFile;
       black = await blackKeyframe();
       startPublisher(() => void join(m));
       ticker = setInterval(tick, 20);
@@ -116,7 +119,7 @@ function startPublisher(onFirstConnect?: () => void): void {
         if (!stopping) startPublisher();
       }, delayMs).unref();
     },
-  });
+  }, ingestCaFile);
 }
 
 async function join(m: Extract<ServerToStreamer, { type: "stream" }>): Promise<void> {
