@@ -2,7 +2,8 @@
 // an rtmps:// ingest's certificate is verified, and a refusal says why without the key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { certificateFailure, publisherArgs, publishUrl, redact, SYSTEM_CA_FILE } from "../src/connectors/streaming/rtmp-publisher.js";
+import { certificateFailure, GRID_TILES, publisherArgs, publishUrl, redact, SYSTEM_CA_FILE } from "../src/connectors/streaming/rtmp-publisher.js";
+import { GridLayout } from "../src/media/mixer.js";
 import { serverToStreamerSchema } from "../src/connectors/streaming/messages.js";
 
 test("the publishing URL is the application URL with the key as the stream name", () => {
@@ -18,7 +19,7 @@ test("ffmpeg's error lines are redacted: the key, as is or URL-encoded, never su
   assert.match(out, /\[stream key\]: Connection refused/);
 });
 
-test("the server's start message is checked: only rtmp(s) URLs and a stream data key", () => {
+test("the server's start message is checked: only rtmp(s) URLs, a stream data key and a known layout", () => {
   const base = {
     type: "stream",
     streamId: "a".repeat(32),
@@ -27,6 +28,7 @@ test("the server's start message is checked: only rtmp(s) URLs and a stream data
     ticket: "t".repeat(43),
     displayName: "Live stream to rtmp://h/app",
     url: "rtmp://h/app",
+    layout: "speaker",
     sealedStreamKey: "AAAA",
     key: { id: "b".repeat(32), kind: "stream", objectId: "a".repeat(32), key: `${"A".repeat(43)}=` },
   };
@@ -36,6 +38,9 @@ test("the server's start message is checked: only rtmp(s) URLs and a stream data
   assert.ok(!serverToStreamerSchema.safeParse({ ...base, streamKey: "clear" }).success, "no clear key field");
   assert.ok(serverToStreamerSchema.safeParse({ ...base, ingestCaFile: "/etc/conclave/ingest-ca.pem" }).success);
   assert.ok(!serverToStreamerSchema.safeParse({ ...base, ingestCaFile: "ingest-ca.pem" }).success, "the CA bundle path is absolute");
+  assert.ok(serverToStreamerSchema.safeParse({ ...base, layout: "grid" }).success);
+  assert.ok(!serverToStreamerSchema.safeParse({ ...base, layout: "mosaic" }).success, "only the two layouts");
+  assert.ok(!serverToStreamerSchema.safeParse({ ...base, layout: undefined }).success, "the layout is always given");
 });
 
 /** The value following `option` in ffmpeg's arguments, which must come before the output URL. */
@@ -88,4 +93,39 @@ test("ffmpeg's certificate errors become a clear reason naming the host or the t
     assert.equal(certificateFailure(line), undefined, line);
   }
   assert.ok(!(certificateFailure("[tls @ 0x1] Peer certificate failed verification", "/secret/path/ca.pem") ?? "").includes("/secret/path"));
+});
+
+test("grid layout: ffmpeg gets one IVF input per tile (fd 3-6), scaled into 320×180 quarters and stacked 2×2 by xstack; the speaker layout keeps one input", () => {
+  const grid = publisherArgs("rtmp://h/live", "k1", undefined, "grid");
+  const inputs = grid.filter((_, i) => grid[i - 1] === "-i");
+  assert.deepEqual(inputs, ["pipe:0", "pipe:3", "pipe:4", "pipe:5", "pipe:6"]);
+  const graph = grid[grid.indexOf("-filter_complex") + 1]!;
+  for (let i = 0; i < GRID_TILES; i++) assert.match(graph, new RegExp(`\\[${i + 1}:v\\]scale=320:180:`));
+  assert.match(graph, /xstack=inputs=4:layout=0_0\|320_0\|0_180\|320_180\[v\]/);
+  assert.deepEqual(grid.slice(grid.indexOf("-map"), grid.indexOf("-map") + 4), ["-map", "[v]", "-map", "0:a"]);
+  assert.ok(!grid.includes("-vf"));
+  const speaker = publisherArgs("rtmp://h/live", "k1");
+  assert.deepEqual(speaker.filter((_, i) => speaker[i - 1] === "-i"), ["pipe:0", "pipe:3"]);
+  assert.ok(!speaker.includes("-filter_complex"));
+  assert.deepEqual(publisherArgs("rtmp://h/live", "k1", undefined, "speaker"), speaker);
+});
+
+test("grid layout choice: cameras fill free tiles in order and keep them; a leaver frees its tile for the next one; with more cameras than tiles a speaker takes the quietest tile only after speaking a while", () => {
+  const g = new GridLayout(2);
+  const quiet = (...ids: string[]) => new Map(ids.map((id) => [id, 0]));
+  assert.deepEqual(g.update(quiet("a"), new Set(["a"]), 0), ["a", undefined]);
+  assert.deepEqual(g.update(quiet("a", "b"), new Set(["a", "b"]), 10), ["a", "b"]);
+  // c has no tile while a and b keep theirs; it speaks, but not yet for long enough.
+  assert.deepEqual(g.update(new Map([["a", 0], ["b", 0], ["c", 5000]]), new Set(["a", "b", "c"]), 20), ["a", "b"]);
+  assert.deepEqual(g.update(new Map([["a", 0], ["b", 0], ["c", 5000]]), new Set(["a", "b", "c"]), 1000), ["a", "b"], "held");
+  // b spoke recently, a never: after 1.5 s of speaking c replaces a, the quietest.
+  const g2 = new GridLayout(2);
+  g2.update(quiet("a", "b"), new Set(["a", "b"]), 0);
+  g2.update(new Map([["a", 0], ["b", 4000]]), new Set(["a", "b"]), 100);
+  g2.update(new Map([["a", 0], ["b", 0], ["c", 4000]]), new Set(["a", "b", "c"]), 200);
+  assert.deepEqual(g2.update(new Map([["a", 0], ["b", 0], ["c", 4000]]), new Set(["a", "b", "c"]), 1800), ["c", "b"]);
+  // b's camera stops: its tile is free, and the waiting a takes it; nobody else moves.
+  assert.deepEqual(g2.update(quiet("a", "c"), new Set(["a", "c"]), 1900), ["c", "a"]);
+  // Everyone leaves: every tile is free.
+  assert.deepEqual(g2.update(new Map(), new Set(), 2000), [undefined, undefined]);
 });

@@ -105,3 +105,62 @@ export class ActiveSpeaker {
     return this.#current;
   }
 }
+
+/**
+ * Chooses the cameras of a grid of `size` tiles (the live stream's grid layout): every member with
+ * a live camera while they fit. A member keeps its tile while its camera is live (tiles never
+ * reshuffle), and a freed tile goes to the most recent speaker without one. With more cameras
+ * than tiles, someone who has been speaking for SWITCH_HOLD_MS takes the tile of whoever spoke
+ * least recently, if that one has been quiet at least as long.
+ */
+export class GridLayout {
+  readonly #tiles: (string | undefined)[];
+  readonly #lastSpoke = new Map<string, number>();
+  readonly #speakingSince = new Map<string, number>();
+
+  constructor(size: number) {
+    this.#tiles = Array<string | undefined>(size).fill(undefined);
+  }
+
+  get tiles(): readonly (string | undefined)[] {
+    return this.#tiles;
+  }
+
+  update(levels: Map<string, number>, candidates: ReadonlySet<string>, now = Date.now()): readonly (string | undefined)[] {
+    for (const [id, level] of levels) {
+      if (level > SPEAKING_LEVEL) {
+        this.#lastSpoke.set(id, now);
+        if (!this.#speakingSince.has(id)) this.#speakingSince.set(id, now);
+      } else {
+        this.#speakingSince.delete(id);
+      }
+    }
+    for (const id of [...this.#lastSpoke.keys()]) {
+      if (!levels.has(id) && !candidates.has(id)) {
+        this.#lastSpoke.delete(id);
+        this.#speakingSince.delete(id);
+      }
+    }
+    for (let i = 0; i < this.#tiles.length; i++) {
+      const id = this.#tiles[i];
+      if (id !== undefined && !candidates.has(id)) this.#tiles[i] = undefined;
+    }
+    const shown = new Set(this.#tiles);
+    const spoke = (id: string | undefined): number => (id === undefined ? -Infinity : (this.#lastSpoke.get(id) ?? -Infinity));
+    // Waiting cameras, most recent speaker first (a stable sort keeps the others in join order).
+    const waiting = [...candidates].filter((id) => !shown.has(id)).sort((a, b) => spoke(b) - spoke(a));
+    for (const id of waiting) {
+      const free = this.#tiles.indexOf(undefined);
+      if (free >= 0) {
+        this.#tiles[free] = id;
+        continue;
+      }
+      const since = this.#speakingSince.get(id);
+      if (since === undefined || now - since < SWITCH_HOLD_MS) continue;
+      let quietest = 0;
+      for (let i = 1; i < this.#tiles.length; i++) if (spoke(this.#tiles[i]) < spoke(this.#tiles[quietest])) quietest = i;
+      if (now - spoke(this.#tiles[quietest]) >= SWITCH_HOLD_MS) this.#tiles[quietest] = id;
+    }
+    return this.#tiles;
+  }
+}

@@ -28,6 +28,8 @@ import { kmsCall } from "../kms/runtime.js";
 import type { Logger } from "../observability/logger.js";
 import type { MeetingRegistry } from "../meetings/meeting-registry.js";
 
+export type StreamLayout = "speaker" | "grid";
+
 export type StreamStatus = "connecting" | "live" | "reconnecting" | "stopped" | "failed";
 
 export interface StreamInfo {
@@ -37,6 +39,8 @@ export interface StreamInfo {
   destination: string;
   /** True for rtmps:// (TLS to the ingest), false for rtmp:// (unencrypted beyond the connector). */
   tls: boolean;
+  /** The picture: the active speaker's camera, or a 2×2 grid of cameras. */
+  layout: StreamLayout;
   status: StreamStatus;
   startedAt: number;
   /** When the destination last accepted the stream. */
@@ -89,6 +93,13 @@ export function parseStreamUrl(raw: unknown): { url: string; destination: string
   return { url, destination: url, tls: u.protocol === "rtmps:" };
 }
 
+/** The stream's layout: "speaker" (the default) or "grid". */
+export function checkStreamLayout(raw: unknown): StreamLayout {
+  if (raw === undefined) return "speaker";
+  if (raw !== "speaker" && raw !== "grid") throw new ServerError("STREAM_URL_INVALID", 'layout: "speaker" or "grid"');
+  return raw;
+}
+
 export function checkStreamKey(raw: unknown): string {
   if (typeof raw !== "string" || raw.length === 0 || raw.length > MAX_KEY || !/^[\x21-\x7e]+$/.test(raw) || /[/?#]/.test(raw)) {
     throw new ServerError("STREAM_URL_INVALID", `streamKey: 1-${MAX_KEY} printable ASCII characters without spaces, "/", "?" or "#"`);
@@ -114,7 +125,7 @@ export class StreamingService {
   }
 
   /** A host starts streaming `meetingId`; resolves once the destination accepted the stream. */
-  async startStream(meetingId: string, principal: string, body: { url?: unknown; streamKey?: unknown }): Promise<StreamInfo> {
+  async startStream(meetingId: string, principal: string, body: { url?: unknown; streamKey?: unknown; layout?: unknown }): Promise<StreamInfo> {
     if (this.#closed) throw new ServerError("SERVER_CLOSED");
     const meeting = this.#opts.meeting(meetingId);
     if (!meeting) throw new ServerError("MEETING_NOT_FOUND");
@@ -124,10 +135,11 @@ export class StreamingService {
     if (this.#active.has(meetingId)) throw new ServerError("STREAM_ACTIVE");
     const dest = parseStreamUrl(body.url);
     const streamKey = checkStreamKey(body.streamKey);
+    const layout = checkStreamLayout(body.layout);
     const id = randomBytes(16).toString("hex");
     const key = await kmsCall(() => this.#opts.keys().keyFor({ kind: "stream", id }, principal));
     const sealed = Buffer.from(seal(key, "streamKey", streamKey)).toString("base64");
-    const info: StreamInfo = { id, meetingId, destination: dest.destination, tls: dest.tls, status: "connecting", startedAt: Date.now(), connectedAt: null, reconnects: 0, memberId: null, error: null };
+    const info: StreamInfo = { id, meetingId, destination: dest.destination, tls: dest.tls, layout, status: "connecting", startedAt: Date.now(), connectedAt: null, reconnects: 0, memberId: null, error: null };
     const file = join(this.#opts.dir, `${id}.json`);
     await writeFile(`${file}.tmp`, JSON.stringify({ id, meetingId, destination: dest.destination, sealedStreamKey: sealed }), { mode: 0o600 });
     await rename(`${file}.tmp`, file);
@@ -173,6 +185,7 @@ export class StreamingService {
       ...(this.#opts.ingestCaFile !== undefined ? { ingestCaFile: this.#opts.ingestCaFile } : {}),
       displayName: displayNameFor(dest.destination),
       url: dest.url,
+      layout,
       sealedStreamKey: sealed,
       key: exportDataKey(key) as Extract<ServerToStreamer, { type: "stream" }>["key"],
     } satisfies ServerToStreamer);

@@ -326,12 +326,13 @@ const schemas: Json = {
   Stream: {
     type: "object",
     description: "A live stream under way. The stream key is never returned.",
-    required: ["id", "meetingId", "destination", "tls", "status", "startedAt", "reconnects"],
+    required: ["id", "meetingId", "destination", "tls", "layout", "status", "startedAt", "reconnects"],
     properties: {
       id: { type: "string" },
       meetingId: { type: "string" },
       destination: { type: "string", description: "rtmp://host[:port]/app or rtmps://…, without the stream key." },
       tls: { type: "boolean", description: "true for rtmps:// (TLS to the ingest); false: unencrypted beyond the connector." },
+      layout: { type: "string", enum: ["speaker", "grid"], description: "speaker: the active speaker's camera; grid: up to four cameras in a 2×2 grid." },
       status: { type: "string", enum: ["connecting", "live", "reconnecting", "stopped", "failed"] },
       startedAt: { type: "string", format: "date-time" },
       connectedAt: { type: ["string", "null"], format: "date-time" },
@@ -773,6 +774,7 @@ const requestSchemas: Json = {
     properties: {
       url: { type: "string", pattern: "^rtmps?://", maxLength: 1024, description: "The ingest application URL without the key: no user, password, query or fragment." },
       streamKey: { type: "string", minLength: 1, maxLength: 512, pattern: "^[!-~]+$", description: "Printable ASCII without spaces, '/', '?' or '#'." },
+      layout: { type: "string", enum: ["speaker", "grid"], default: "speaker", description: "speaker: the active speaker's camera full frame; grid: up to four cameras in a 2×2 grid (tiles stay put; with more cameras, the most recent speakers)." },
     },
   },
   SipInvite: {

@@ -1,6 +1,7 @@
 /**
  * Live streaming over HTTP. A meeting's owner (or an admin) starts, reads and stops its stream:
  * `POST /api/meetings/:id/stream` with `{ "url": "rtmp(s)://host[:port]/app", "streamKey": "…" }`
+ * (and optionally `"layout": "speaker" | "grid"`)
  * answers once the destination accepted the stream (or with STREAM_REFUSED). The stream key is
  * never echoed back, logged or stored in clear.
  */
@@ -13,7 +14,7 @@ import { principalName } from "./audit-principal.js";
 import { parseBody } from "./validation.js";
 
 /** Checked by the service (STREAM_URL_INVALID), so no message ever quotes the key back. */
-const startBody = z.strictObject({ url: z.unknown().optional(), streamKey: z.unknown().optional() });
+const startBody = z.strictObject({ url: z.unknown().optional(), streamKey: z.unknown().optional(), layout: z.unknown().optional() });
 
 export function streamView(s: StreamInfo): Record<string, unknown> {
   const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -22,6 +23,7 @@ export function streamView(s: StreamInfo): Record<string, unknown> {
     meetingId: s.meetingId,
     destination: s.destination,
     tls: s.tls,
+    layout: s.layout,
     status: s.status,
     startedAt: iso(s.startedAt),
     connectedAt: iso(s.connectedAt),

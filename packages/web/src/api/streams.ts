@@ -7,6 +7,7 @@ const stream = z.object({
   meetingId: z.string(),
   destination: z.string(),
   tls: z.boolean(),
+  layout: z.enum(["speaker", "grid"]),
   status: z.enum(["connecting", "live", "reconnecting", "stopped", "failed"]),
   startedAt: z.string(),
   connectedAt: z.string().nullable(),
@@ -17,8 +18,8 @@ export type Stream = z.infer<typeof stream>;
 
 const envelope = z.object({ stream });
 
-export async function startStream(meetingId: string, url: string, streamKey: string): Promise<Stream> {
-  return (await apiRequest(`/api/meetings/${encodeURIComponent(meetingId)}/stream`, { method: "POST", body: { url, streamKey }, schema: envelope })).stream;
+export async function startStream(meetingId: string, url: string, streamKey: string, layout: Stream["layout"] = "speaker"): Promise<Stream> {
+  return (await apiRequest(`/api/meetings/${encodeURIComponent(meetingId)}/stream`, { method: "POST", body: { url, streamKey, layout }, schema: envelope })).stream;
 }
 
 export async function stopStream(meetingId: string): Promise<Stream> {

@@ -1,8 +1,8 @@
 /**
  * Live streaming on the meeting screen: the LIVE indicator everyone sees while a streaming
  * connector is in the MLS group (from the group's own credentials, with the destination and
- * whether its leg is TLS or unencrypted), and the host's small form to start (URL + stream key)
- * and stop the stream. The key field is a password field and is cleared once sent.
+ * whether its leg is TLS or unencrypted), and the host's small form to start (URL + stream key +
+ * layout: active speaker or grid) and stop the stream. The key field is a password field and is cleared once sent.
  */
 import { startStream, stopStream } from "../api/streams.js";
 import { UiError } from "../errors.js";
@@ -13,6 +13,12 @@ export class StreamingUi {
   readonly badge = h("span", { class: "badge badge-live", "data-testid": "stream-indicator", role: "status", hidden: true }, "LIVE");
   readonly #url = h("input", { type: "url", id: "stream-url", placeholder: "rtmps://live.example.com/app", autocomplete: "off", "data-testid": "stream-url" }) as HTMLInputElement;
   readonly #key = h("input", { type: "password", id: "stream-key", autocomplete: "off", "data-testid": "stream-key" }) as HTMLInputElement;
+  readonly #layout = h(
+    "select",
+    { id: "stream-layout", "data-testid": "stream-layout" },
+    h("option", { value: "speaker", selected: true }, "Active speaker"),
+    h("option", { value: "grid" }, "Grid (up to 4 cameras)"),
+  ) as HTMLSelectElement;
   readonly #start = h("button", { type: "submit", class: "button small", "data-testid": "stream-start" }, "Start live stream");
   readonly #stop = h("button", { type: "button", class: "button small", "data-testid": "stream-stop", hidden: true }, "Stop live stream");
   readonly #help = h("p", { class: "help", "data-testid": "stream-status", role: "status", "aria-live": "polite" });
@@ -23,6 +29,8 @@ export class StreamingUi {
     this.#url,
     h("label", { for: "stream-key" }, "Stream key"),
     this.#key,
+    h("label", { for: "stream-layout" }, "Layout"),
+    this.#layout,
     this.#start,
   );
   /** For the host controls: start or stop the meeting's live stream. */
@@ -34,7 +42,7 @@ export class StreamingUi {
       const key = this.#key.value;
       this.#start.disabled = true;
       this.#help.textContent = "Connecting to the streaming service…";
-      void startStream(meetingId, this.#url.value.trim(), key)
+      void startStream(meetingId, this.#url.value.trim(), key, this.#layout.value === "grid" ? "grid" : "speaker")
         .then(
           (s) => {
             this.#key.value = "";

@@ -23,6 +23,8 @@ export const serverToStreamerSchema = z.discriminatedUnion("type", [
     /** Absolute path of the CA bundle an rtmps:// ingest's certificate must chain to; absent: the system's. */
     ingestCaFile: z.string().regex(/^\//, "an absolute path").max(4096).optional(),
     displayName: z.string().min(1).max(64),
+    /** The picture: the active speaker's camera, or a 2×2 grid of cameras. */
+    layout: z.enum(["speaker", "grid"]),
     /** rtmp:// or rtmps:// URL of the ingest application, without the stream key. */
     url: z.string().regex(/^rtmps?:\/\//).max(1024),
     /** The stream key, sealed (base64) under `key` with the field `streamKey`. */

@@ -1,6 +1,7 @@
 /**
  * One ffmpeg process publishing to an RTMP/RTMPS ingest: the meeting's mixed audio (48 kHz mono
- * s16le on stdin) and the chosen video (VP8 frames in IVF on fd 3) in, H.264 (libx264
+ * s16le on stdin) and the chosen video (VP8 frames in IVF on fd 3; for the grid layout one
+ * input per tile on fd 3…6, stacked by ffmpeg's xstack) in, H.264 (libx264
  * veryfast/zerolatency) + AAC in FLV out (VP8 and Opus cannot go into FLV). Progress lines on
  * stdout tell that the destination accepted the stream; error lines on stderr are redacted (the
  * stream key is part of the URL ffmpeg prints) before anyone sees them.
@@ -36,16 +37,49 @@ export function publishUrl(url: string, streamKey: string): string {
 }
 
 /**
- * ffmpeg's command line: raw audio on stdin and IVF video on fd 3 in, FLV to the ingest out.
- * `caFile` is the CA bundle an rtmps:// ingest's certificate must chain to (default: the system's).
+ * The stream's picture: the active speaker's camera full frame, or a grid of up to GRID_TILES
+ * cameras (2×2), each tile its own VP8 input that ffmpeg scales into place.
  */
-export function publisherArgs(url: string, streamKey: string, caFile?: string): string[] {
+export type StreamLayout = "speaker" | "grid";
+export const STREAM_LAYOUTS: readonly StreamLayout[] = ["speaker", "grid"];
+/** Tiles of the grid layout (2 columns × 2 rows). */
+export const GRID_TILES = 4;
+const GRID_COLUMNS = 2;
+
+/** How many VP8 inputs a layout has (fd 3, 4, …). */
+export function videoInputs(layout: StreamLayout): number {
+  return layout === "grid" ? GRID_TILES : 1;
+}
+
+/** Scale into a w×h box, keeping the aspect ratio (black bars), at the stream's frame rate. */
+function fit(w: number, h: number): string {
+  return `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,fps=${FPS},format=yuv420p`;
+}
+
+/** The video filter arguments: one input fitted to the frame, or the tiles stacked into a grid. */
+function videoFilter(layout: StreamLayout): string[] {
+  if (layout === "speaker") return ["-map", "1:v", "-map", "0:a", "-vf", fit(VIDEO_WIDTH, VIDEO_HEIGHT)];
+  const rows = Math.ceil(GRID_TILES / GRID_COLUMNS);
+  const w = VIDEO_WIDTH / GRID_COLUMNS;
+  const h = VIDEO_HEIGHT / rows;
+  const tiles = Array.from({ length: GRID_TILES }, (_, i) => `[${i + 1}:v]${fit(w, h)}[t${i}]`);
+  const positions = Array.from({ length: GRID_TILES }, (_, i) => `${(i % GRID_COLUMNS) * w}_${Math.floor(i / GRID_COLUMNS) * h}`);
+  const stack = `${Array.from({ length: GRID_TILES }, (_, i) => `[t${i}]`).join("")}xstack=inputs=${GRID_TILES}:layout=${positions.join("|")}[v]`;
+  return ["-filter_complex", [...tiles, stack].join(";"), "-map", "[v]", "-map", "0:a"];
+}
+
+/**
+ * ffmpeg's command line: raw audio on stdin and IVF video on fd 3 (and, for the grid, one more fd
+ * per tile) in, FLV to the ingest out. `caFile` is the CA bundle an rtmps:// ingest's certificate
+ * must chain to (default: the system's).
+ */
+export function publisherArgs(url: string, streamKey: string, caFile?: string, layout: StreamLayout = "speaker"): string[] {
+  const video = Array.from({ length: videoInputs(layout) }, (_, i) => ["-thread_queue_size", "1024", "-probesize", "32", "-analyzeduration", "0", "-f", "ivf", "-i", `pipe:${3 + i}`]).flat();
   return [
     "-hide_banner", "-loglevel", "error", "-nostdin", "-progress", "pipe:1", "-stats_period", "0.5",
     "-thread_queue_size", "1024", "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "pipe:0",
-    "-thread_queue_size", "1024", "-probesize", "32", "-analyzeduration", "0", "-f", "ivf", "-i", "pipe:3",
-    "-map", "1:v", "-map", "0:a",
-    "-vf", `scale=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:force_original_aspect_ratio=decrease,pad=${VIDEO_WIDTH}:${VIDEO_HEIGHT}:(ow-iw)/2:(oh-ih)/2,fps=${FPS},format=yuv420p`,
+    ...video,
+    ...videoFilter(layout),
     // Constant frame rate and a key frame every 2 s (what ingest services ask for), whatever
     // rate the cameras (or the placeholder) arrive at: players joining later start within 2 s.
     "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main",
@@ -93,7 +127,8 @@ export interface PublisherEvents {
 export class RtmpPublisher {
   readonly #proc: ChildProcess;
   readonly #audio: Writable;
-  readonly #video: Writable;
+  /** One IVF pipe per video input (the grid's tiles, in order). */
+  readonly #video: Writable[];
   #connected = false;
   #lastError = "";
   /** The first complaint about the ingest's certificate: it says more than ffmpeg's last line. */
@@ -102,13 +137,15 @@ export class RtmpPublisher {
   readonly #t0 = performance.now();
   #samples = 0;
 
-  constructor(url: string, streamKey: string, events: PublisherEvents, caFile?: string) {
-    const args = publisherArgs(url, streamKey, caFile);
-    this.#proc = spawn("ffmpeg", args, { stdio: ["pipe", "pipe", "pipe", "pipe"] });
+  constructor(url: string, streamKey: string, events: PublisherEvents, options: { caFile?: string | undefined; layout?: StreamLayout } = {}) {
+    const { caFile, layout = "speaker" } = options;
+    const args = publisherArgs(url, streamKey, caFile, layout);
+    const inputs = videoInputs(layout);
+    this.#proc = spawn("ffmpeg", args, { stdio: ["pipe", "pipe", "pipe", ...Array<"pipe">(inputs).fill("pipe")] });
     this.#audio = this.#proc.stdin!;
-    this.#video = this.#proc.stdio[3] as Writable;
+    this.#video = Array.from({ length: inputs }, (_, i) => this.#proc.stdio[3 + i] as Writable);
     this.#audio.on("error", () => undefined);
-    this.#video.on("error", () => undefined);
+    for (const v of this.#video) v.on("error", () => undefined);
     this.#proc.on("error", (e) => {
       this.#lastError = redact(e.message, streamKey).slice(0, 300);
     });
@@ -135,7 +172,12 @@ export class RtmpPublisher {
       this.#closed = true;
       events.onExit(this.#certificateError ?? this.#lastError);
     });
-    this.#video.write(ivfFileHeader(VIDEO_WIDTH, VIDEO_HEIGHT));
+    for (const v of this.#video) v.write(ivfFileHeader(VIDEO_WIDTH, VIDEO_HEIGHT));
+  }
+
+  /** How many video inputs (tiles) this stream has. */
+  get videoInputs(): number {
+    return this.#video.length;
   }
 
   get connected(): boolean {
@@ -159,17 +201,18 @@ export class RtmpPublisher {
     this.#audio.write(Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
   }
 
-  /** One VP8 frame, stamped with the stream's clock. */
-  writeVideo(vp8: Uint8Array): void {
-    if (this.#closed || this.#video.writableLength > 4 * 1024 * 1024) return;
-    this.#video.write(ivfFrame(vp8, BigInt(Math.round(this.elapsed() * 90_000))));
+  /** One VP8 frame for video input `input` (0: the speaker layout's only one), stamped with the stream's clock. */
+  writeVideo(vp8: Uint8Array, input = 0): void {
+    const v = this.#video[input];
+    if (this.#closed || !v || v.writableLength > 4 * 1024 * 1024) return;
+    v.write(ivfFrame(vp8, BigInt(Math.round(this.elapsed() * 90_000))));
   }
 
   /** Ends the stream: ffmpeg flushes and closes the RTMP connection. */
   close(): void {
     if (this.#closed) return;
     this.#audio.end();
-    this.#video.end();
+    for (const v of this.#video) v.end();
     const kill = setTimeout(() => this.#proc.kill("SIGKILL"), 5000);
     kill.unref();
     this.#proc.once("close", () => clearTimeout(kill));

@@ -7,17 +7,17 @@
  * connector kind `streaming` whose credential declares the far leg (RTMP over TCP, or RTMPS over
  * TLS), so everyone's people list, indicator and shield exceptions show it. It decrypts every
  * member's media like any participant, mixes the audio, picks the active speaker's camera (or the
- * only one), and pipes both to ffmpeg, which transcodes to H.264/AAC in FLV. When the ingest drops
+ * only one), or for the grid layout up to four cameras, and pipes both to ffmpeg, which transcodes to H.264/AAC in FLV. When the ingest drops
  * it restarts ffmpeg with backoff; when the host stops it, or the meeting ends, it leaves and exits.
  */
 import { Decoder as OpusDecoder } from "@evan/opus";
 import { NodeParticipant } from "@conclave/client/node";
 import { importDataKey, openString } from "@conclave/kms";
 import { childChannel } from "../../framework/ipc.js";
-import { AudioMixer, ActiveSpeaker } from "../../media/mixer.js";
+import { AudioMixer, ActiveSpeaker, GridLayout } from "../../media/mixer.js";
 import { decodeOpus, FRAME_SAMPLES_48K } from "../../media/audio-codec.js";
 import { serverToStreamerSchema, type ServerToStreamer, type StreamerToServer } from "./messages.js";
-import { blackKeyframe, RtmpPublisher } from "./rtmp-publisher.js";
+import { blackKeyframe, GRID_TILES, RtmpPublisher, type StreamLayout } from "./rtmp-publisher.js";
 
 /** Without progress from ffmpeg by then, the destination is taken as unreachable. */
 const CONNECT_TIMEOUT_MS = 20_000;
@@ -40,14 +40,23 @@ let ingestCaFile: string | undefined;
 let black: Uint8Array | undefined;
 const mixer = new AudioMixer();
 const speaker = new ActiveSpeaker();
+let layout: StreamLayout = "speaker";
+let grid: GridLayout | undefined;
 const decoders = new Map<string, InstanceType<typeof OpusDecoder>>();
 /** memberId -> when its camera last sent a frame. */
 const cameras = new Map<string, number>();
-/** The member whose camera is on the stream, and whether its decoder has a key frame yet. */
-let shown: string | undefined;
-let shownStarted = false;
-let lastRealVideo = 0;
-let lastPlaceholder = 0;
+/**
+ * The stream's video inputs (one for the speaker layout, one per tile for the grid): whose camera
+ * each shows, whether ffmpeg's decoder of that input has had a key frame of it yet, and when it
+ * last got a real frame or the placeholder.
+ */
+interface Slot {
+  member: string | undefined;
+  started: boolean;
+  lastReal: number;
+  lastPlaceholder: number;
+}
+let slots: Slot[] = [];
 const keyframeAsked = new Map<string, number>();
 let ticker: ReturnType<typeof setInterval> | undefined;
 let connectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -67,6 +76,9 @@ async function handle(m: ServerToStreamer): Promise<void> {
       streamKey = openString(key, "streamKey", Buffer.from(m.sealedStreamKey, "base64"));
       key.destroy();
       url = m.url;
+      layout = m.layout;
+      grid = layout === "grid" ? new GridLayout(GRID_TILES) : undefined;
+      slots = Array.from({ length: grid ? GRID_TILES : 1 }, () => ({ member: undefined, started: false, lastReal: 0, lastPlaceholder: 0 }));
       ingestCaFile = m.ingestCaFile;
       black = await blackKeyframe();
       startPublisher(() => void join(m));
@@ -95,8 +107,8 @@ function startPublisher(onFirstConnect?: () => void): void {
       clearTimeout(connectTimer);
       attempt = 0;
       channel.send({ type: "connected", attempt: n });
-      // The decoder of the new ffmpeg needs a key frame.
-      shownStarted = false;
+      // The decoders of the new ffmpeg need key frames.
+      for (const slot of slots) slot.started = false;
       if (!everConnected) {
         everConnected = true;
         onFirstConnect?.();
@@ -119,7 +131,7 @@ function startPublisher(onFirstConnect?: () => void): void {
         if (!stopping) startPublisher();
       }, delayMs).unref();
     },
-  }, ingestCaFile);
+  }, { caFile: ingestCaFile, layout });
 }
 
 async function join(m: Extract<ServerToStreamer, { type: "stream" }>): Promise<void> {
@@ -159,18 +171,21 @@ async function join(m: Extract<ServerToStreamer, { type: "stream" }>): Promise<v
       return;
     }
     if (f.source !== "camera") return;
+    const fresh = !cameras.has(f.ownerId);
     cameras.set(f.ownerId, Date.now());
-    if (shown === undefined) choose();
-    if (f.ownerId !== shown || !publisher?.connected) return;
-    if (!shownStarted) {
+    if (fresh) choose();
+    const input = slots.findIndex((x) => x.member === f.ownerId);
+    const slot = slots[input];
+    if (!slot || !publisher?.connected) return;
+    if (!slot.started) {
       if (!f.keyframe) {
         askKeyframe(f.ownerId);
         return;
       }
-      shownStarted = true;
+      slot.started = true;
     }
-    lastRealVideo = Date.now();
-    publisher.writeVideo(f.frame);
+    slot.lastReal = Date.now();
+    publisher.writeVideo(f.frame, input);
   });
   p.on("error", (e) => {
     if (e.fatal) fail(e.code, e.message);
@@ -183,7 +198,7 @@ function forget(id: string): void {
   decoders.delete(id);
   cameras.delete(id);
   mixer.remove(id);
-  if (shown === id) shown = undefined;
+  for (const slot of slots) if (slot.member === id) slot.member = undefined;
 }
 
 function askKeyframe(id: string): void {
@@ -193,19 +208,25 @@ function askKeyframe(id: string): void {
   participant?.requestKeyframe(id);
 }
 
-/** Picks the camera on the stream: the active speaker among members whose camera is on. */
+/**
+ * Picks the cameras on the stream among members whose camera is on: the active speaker, or the
+ * grid's tiles. A slot that changes hands waits for a key frame of its new camera.
+ */
 function choose(): void {
   const now = Date.now();
   const candidates = new Set([...cameras].filter(([, t]) => now - t < VIDEO_STALE_MS).map(([id]) => id));
-  const next = speaker.update(mixer.levels(), candidates, now);
-  if (next !== shown) {
-    shown = next;
-    shownStarted = false;
+  const levels = mixer.levels();
+  const chosen = grid ? grid.update(levels, candidates, now) : [speaker.update(levels, candidates, now)];
+  chosen.forEach((next, i) => {
+    const slot = slots[i]!;
+    if (next === slot.member) return;
+    slot.member = next;
+    slot.started = false;
     if (next !== undefined) askKeyframe(next);
-  }
+  });
 }
 
-/** Every 20 ms: the audio mix up to now, the speaker choice, the placeholder picture. */
+/** Every 20 ms: the audio mix up to now, the camera choice, the placeholder picture of idle inputs. */
 function tick(): void {
   const pub = publisher;
   if (!pub || stopping) return;
@@ -214,12 +235,13 @@ function tick(): void {
   while (pub.samples < pub.elapsed() * 48_000 && budget-- > 0) pub.writeAudio(participant ? mixer.mix() : new Int16Array(FRAME_SAMPLES_48K));
   if (participant) choose();
   const now = Date.now();
-  if (now - lastRealVideo > 1000 && now - lastPlaceholder >= PLACEHOLDER_INTERVAL_MS && black) {
-    lastPlaceholder = now;
+  slots.forEach((slot, i) => {
+    if (now - slot.lastReal <= 1000 || now - slot.lastPlaceholder < PLACEHOLDER_INTERVAL_MS || !black) return;
+    slot.lastPlaceholder = now;
     // The next real frame must again be a key frame (the decoder saw the placeholder in between).
-    shownStarted = false;
-    pub.writeVideo(black);
-  }
+    slot.started = false;
+    pub.writeVideo(black, i);
+  });
 }
 
 function stop(): void {
