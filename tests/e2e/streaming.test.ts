@@ -1,20 +1,28 @@
 // Live streaming end to end: a real server, a bot sending a known tone and the synthetic camera,
 // the streaming connector as a visible member, Debian's nginx-rtmp as the ingest on loopback,
-// ffprobe/ffmpeg reading the stream back, the ingest dropped and restarted, and the refusals.
+// ffprobe/ffmpeg reading the stream back, the ingest dropped and restarted, and the refusals;
+// RTMPS through a TLS proxy in front of nginx-rtmp, with certificates of throwaway CAs: one the
+// server trusts through streamingCa, one it does not.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { computeShield } from "@conclave/protocol";
 import { joinSession, meetingLink, startTestServer, waitFor, type TestServer } from "./support/harness.js";
 import { api, execFileAsync, requireFfmpeg, toneBot, type ToneBot } from "./support/recording.js";
 import { toneCorrelation } from "./support/baresip.js";
-import { startNginxRtmp, type NginxRtmp } from "./support/nginx-rtmp.js";
+import { startNginxRtmp, startRtmpsFront, type NginxRtmp, type RtmpsFront } from "./support/nginx-rtmp.js";
 import { freePort } from "./support/pebble.js";
+import { makeTestCa, type TestCa } from "./support/test-ca.js";
 
 let t: TestServer;
 let nginx: NginxRtmp;
+/** The CA of the RTMPS ingest's certificates, and a second server that trusts it (streamingCa); `t` trusts only the system's CAs. */
+let ingestCa: TestCa;
+let tCa: TestServer;
+/** A CA nobody trusts. */
+let otherCa: TestCa;
 /** Everything the server logged, at every level. */
 const logged: string[] = [];
 
@@ -24,15 +32,23 @@ before(async () => {
   const line = (m: string, e?: unknown) => logged.push(`${m} ${e instanceof Error ? `${e.message} ${e.stack ?? ""}` : e === undefined ? "" : JSON.stringify(e)}`);
   t = await startTestServer({ logger: { debug: line, info: line, warn: line, error: line } as never });
   t.server.context.database.settings.writeAccount({ liveStreaming: { value: true } });
+  ingestCa = await makeTestCa("Conclave test ingest CA");
+  otherCa = await makeTestCa("Untrusted test CA");
+  tCa = await startTestServer({ logger: { debug: line, info: line, warn: line, error: line } as never }, { streamingCa: ingestCa.caFile });
+  tCa.server.context.database.settings.writeAccount({ liveStreaming: { value: true } });
 });
 
 after(async () => {
   await t?.close();
+  await tCa?.close();
   await nginx?.close();
+  await ingestCa?.close();
+  await otherCa?.close();
 });
 
 type Json = Record<string, unknown>;
-const call = (method: string, path: string, body?: unknown) => api(t.server.port, t.ca, t.server.adminToken, method, path, body === undefined ? {} : { body });
+const callOn = (on: TestServer, method: string, path: string, body?: unknown) => api(on.server.port, on.ca, on.server.adminToken, method, path, body === undefined ? {} : { body });
+const call = (method: string, path: string, body?: unknown) => callOn(t, method, path, body);
 const errorOf = (r: { json<T>(): T }) => r.json<{ error: { code: string; message: string } }>().error;
 
 /** ffprobe's streams of a live RTMP stream (rejects when nothing is published there). */
@@ -223,4 +239,87 @@ test("when the host ends the meeting, the stream ends with it: the connector lea
   }
   await assert.rejects(probeRtmp(`${nginx.url}/${streamKey}`), "nothing is published after the meeting ended");
   assert.equal(await t.server.context.database.keys.dataKeyIdOf({ kind: "stream", id }), undefined);
+});
+
+/** An RTMPS front of nginx with a certificate of `ca` for `subjectAltName`, closed after the test. */
+async function rtmpsFront(ctx: { after(fn: () => Promise<void>): void }, ca: TestCa, name: string, subjectAltName: string): Promise<RtmpsFront> {
+  const front = await startRtmpsFront(nginx.port, await ca.issue(name, subjectAltName));
+  ctx.after(() => front.close());
+  return front;
+}
+
+/**
+ * Starts a stream to `front` on `on` and checks it is refused for its certificate: 502
+ * STREAM_REFUSED naming the destination and `reason`, never the key or the CA file's path; no
+ * stream left; ffmpeg reached the proxy but sent no application byte through TLS (so neither the
+ * RTMP handshake nor the key), and nginx has nothing published.
+ */
+async function assertCertificateRefused(on: TestServer, front: RtmpsFront, reason: RegExp): Promise<string> {
+  const meeting = await on.createMeeting("enhanced");
+  const streamKey = `sk-${randomBytes(12).toString("hex")}`;
+  const before = front.connections;
+  const r = await callOn(on, "POST", `/api/meetings/${meeting.id}/stream`, { url: front.url, streamKey });
+  assert.equal(r.status, 502, r.body.toString());
+  const e = errorOf(r);
+  assert.equal(e.code, "STREAM_REFUSED");
+  assert.ok(e.message.includes(`could not stream to ${front.url}: `), `the error names the destination: ${e.message}`);
+  assert.match(e.message, reason);
+  assert.ok(!r.body.toString().includes(streamKey), "the error does not quote the key");
+  for (const ca of [ingestCa, otherCa]) assert.ok(!r.body.toString().includes(dirname(ca.caFile)), "the error does not name the server's files");
+  assert.ok(front.connections > before, `ffmpeg reached the TLS proxy (${front.connections} connection(s))`);
+  assert.equal(front.bytesIn, 0, "no RTMP byte (handshake, commands, key) came through TLS");
+  assert.equal((await callOn(on, "GET", `/api/meetings/${meeting.id}/stream`)).json<{ stream: unknown }>().stream, null);
+  await assert.rejects(probeRtmp(`${nginx.url}/${streamKey}`), "nothing reached nginx");
+  for (const l of logged) assert.ok(!l.includes(streamKey), "no log line holds the key of a refused stream");
+  return e.message;
+}
+
+test("RTMPS to an ingest whose certificate chains to a CA the server does not trust is refused (502 STREAM_REFUSED: not trusted) before any RTMP byte or the key goes through TLS", { timeout: 120_000 }, async (ctx) => {
+  // A certificate of a CA nobody trusts, valid for the URL's host: refused by the server that
+  // trusts only the test ingest CA (streamingCa), and by the one that trusts the system's CAs.
+  const untrusted = await rtmpsFront(ctx, otherCa, "untrusted-ingest", "IP:127.0.0.1");
+  const m1 = await assertCertificateRefused(tCa, untrusted, /: the ingest's TLS certificate is not trusted: it does not chain to the server's streaming CA bundle \(streamingCa\)/);
+  const m2 = await assertCertificateRefused(t, untrusted, /: the ingest's TLS certificate is not trusted: it does not chain to the system's CA certificates/);
+  // The certificate the streamingCa server accepts (see the next tests) is not trusted without it.
+  const good = await rtmpsFront(ctx, ingestCa, "ingest-ip", "IP:127.0.0.1");
+  await assertCertificateRefused(t, good, /: the ingest's TLS certificate is not trusted: it does not chain to the system's CA certificates/);
+  ctx.diagnostic(`${m1} | ${m2} | TLS connections ${untrusted.connections}, completed handshakes ${untrusted.handshakes}, application bytes ${untrusted.bytesIn}`);
+});
+
+test("RTMPS to 127.0.0.1 whose certificate (of the trusted CA) is for DNS:ingest.example is refused (502 STREAM_REFUSED: not for the host)", { timeout: 120_000 }, async (ctx) => {
+  const front = await rtmpsFront(ctx, ingestCa, "ingest-dns", "DNS:ingest.example");
+  const message = await assertCertificateRefused(tCa, front, /: the ingest's TLS certificate is not for the host 127\.0\.0\.1; check the host name in the URL/);
+  assert.doesNotMatch(message, /TLS certificate is not trusted/, "the chain was fine: only the host name is wrong");
+});
+
+test("RTMPS to an ingest whose certificate for IP:127.0.0.1 chains to the streamingCa bundle: accepted (201, tls true), the shield says TLS as far as the service, and nginx-rtmp behind the TLS proxy gets H.264 and AAC", { timeout: 180_000 }, async (ctx) => {
+  const front = await rtmpsFront(ctx, ingestCa, "ingest-ip", "IP:127.0.0.1");
+  const meeting = await tCa.createMeeting("enhanced");
+  const bot = await toneBot(meetingLink(tCa, meeting), tCa.ca, "Cy Stream-550", 550);
+  ctx.after(() => bot.stop());
+  const streamKey = `sk-${randomBytes(12).toString("hex")}`;
+
+  const started = await callOn(tCa, "POST", `/api/meetings/${meeting.id}/stream`, { url: front.url, streamKey });
+  assert.equal(started.status, 201, started.body.toString());
+  assert.ok(!started.body.toString().includes(streamKey), "the response never echoes the key");
+  const stream = started.json<{ stream: Json }>().stream;
+  assert.equal(stream.status, "live");
+  assert.equal(stream.destination, front.url);
+  assert.equal(stream.tls, true);
+  // tls:true is what the URL says; that the stream really went through TLS is the proxy's count.
+  assert.ok(front.handshakes >= 1 && front.bytesIn > 0, `RTMP came through the TLS proxy (${front.bytesIn} bytes)`);
+
+  await waitFor("the bot to see the streaming member", 30_000, onEpochs([bot]), () => bot.p.session.groupMembers.some((m) => m.identity.kind === "connector" && m.identity.connector === "streaming") || undefined);
+  const ex = computeShield("enhanced", bot.p.session.groupMembers.map((m) => m.identity)).exceptions;
+  assert.equal(ex.length, 1);
+  assert.match(ex[0]!.reason, new RegExp(`^live stream to ${front.url.replace(/[./]/g, "\\$&")}: encrypted \\(TLS\\) only as far as the streaming service`));
+
+  // nginx behind the proxy has it (read in plain RTMP from nginx itself).
+  const streams = await probeRtmp(`${nginx.url}/${streamKey}`);
+  assert.deepEqual(streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ["audio:aac", "video:h264"]);
+  const received = front.bytesIn;
+  const stopped = await callOn(tCa, "DELETE", `/api/meetings/${meeting.id}/stream`);
+  assert.equal(stopped.status, 200, stopped.body.toString());
+  assert.ok(received > 10_000, `media went through TLS (${received} bytes)`);
+  for (const l of logged) assert.ok(!l.includes(streamKey), "no log line holds the stream key");
 });

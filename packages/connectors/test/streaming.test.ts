@@ -2,7 +2,7 @@
 // an rtmps:// ingest's certificate is verified, and a refusal says why without the key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { certificateFailure, GRID_TILES, publisherArgs, publishUrl, redact, SYSTEM_CA_FILE } from "../src/connectors/streaming/rtmp-publisher.js";
+import { certificateFailure, GRID_TILES, LineBuffer, publisherArgs, publishUrl, redact, SYSTEM_CA_FILE } from "../src/connectors/streaming/rtmp-publisher.js";
 import { GridLayout } from "../src/media/mixer.js";
 import { serverToStreamerSchema } from "../src/connectors/streaming/messages.js";
 
@@ -128,4 +128,24 @@ test("grid layout choice: cameras fill free tiles in order and keep them; a leav
   assert.deepEqual(g2.update(quiet("a", "c"), new Set(["a", "c"]), 1900), ["c", "a"]);
   // Everyone leaves: every tile is free.
   assert.deepEqual(g2.update(new Map(), new Set(), 2000), [undefined, undefined]);
+});
+
+test("ffmpeg's stderr is read as whole lines: a line written in parts (prefix, then message) is one line, so certificate errors are recognised and the key is redacted", () => {
+  const key = "sk-0123456789abcdef";
+  const b = new LineBuffer();
+  // How ffmpeg 5.1 wrote it in the e2e test: "[tls @ 0x…] " and the message in separate reads.
+  assert.deepEqual(b.push("[tls @ 0x5562f3f78ac0] "), []);
+  const lines = b.push("The certificate's owner does not match hostname 127.0.0.1\n[rtmps @ 0x1] ");
+  assert.deepEqual(lines, ["[tls @ 0x5562f3f78ac0] The certificate's owner does not match hostname 127.0.0.1"]);
+  assert.match(certificateFailure(lines[0]!) ?? "", /not for the host 127\.0\.0\.1/);
+  assert.deepEqual(b.push("Cannot open connection tls://127.0.0.1:1\r\nrtmps://h/live/sk-0123"), ["[rtmps @ 0x1] Cannot open connection tls://127.0.0.1:1"]);
+  const last = b.push("456789abcdef: Input/output error\n");
+  assert.deepEqual(last.map((l) => redact(l, key)), ["rtmps://h/live/[stream key]: Input/output error"], "a key split across reads is still redacted");
+  assert.deepEqual(b.end(), []);
+  assert.deepEqual(b.push("no newline"), []);
+  assert.deepEqual(b.end(), ["no newline"]);
+  const long = new LineBuffer(4);
+  assert.deepEqual(long.push("abcdefghij"), [], "an endless line is not buffered without bound");
+  assert.deepEqual(long.push("klm"), []);
+  assert.deepEqual(long.end(), ["abcd"], "its beginning is kept");
 });

@@ -2,12 +2,14 @@
  * Debian's nginx (nginx-light) with libnginx-mod-rtmp as a real RTMP ingest on loopback for one
  * test file: a temp prefix directory, a free port, one process (daemon off, master_process off),
  * no root needed. Players of a stream without a publisher are dropped (idle_streams off), so
- * "nothing is being published" reads as an ffprobe failure instead of a hang.
+ * "nothing is being published" reads as an ffprobe failure instead of a hang. `startRtmpsFront`
+ * puts TLS in front of it, as RTMPS ingests do.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireSystemBinary } from "@conclave/test-support";
@@ -96,4 +98,62 @@ function accepts(port: number): Promise<boolean> {
     });
     s.once("error", () => resolve(false));
   });
+}
+
+export interface RtmpsFront {
+  /** rtmps://127.0.0.1:PORT/live: the ingest behind TLS. */
+  readonly url: string;
+  /** TCP connections accepted so far (a publisher reached the proxy). */
+  readonly connections: number;
+  /** TLS handshakes that completed, as the proxy saw them (the publisher may still refuse the certificate afterwards). */
+  readonly handshakes: number;
+  /** Application bytes that came through TLS from publishers so far (RTMP handshake, commands, the key, media). */
+  readonly bytesIn: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TLS-terminating TCP proxy on loopback in front of nginx-rtmp (which speaks only plain RTMP),
+ * with the given certificate: an RTMPS ingest as a streaming service runs one.
+ */
+export async function startRtmpsFront(ingestPort: number, certificate: { cert: string; key: string }): Promise<RtmpsFront> {
+  const sockets = new Set<Socket>();
+  let bytesIn = 0;
+  let connections = 0;
+  let handshakes = 0;
+  const server = createTlsServer(certificate, (client) => {
+    handshakes++;
+    const upstream = connect(ingestPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+    }
+    client.on("data", (c: Buffer) => (bytesIn += c.length));
+    client.pipe(upstream).pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  // A publisher that refuses the certificate drops the connection: nothing to do here.
+  server.on("tlsClientError", () => undefined);
+  server.on("connection", () => connections++);
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `rtmps://127.0.0.1:${port}/live`,
+    get connections() {
+      return connections;
+    },
+    get handshakes() {
+      return handshakes;
+    },
+    get bytesIn() {
+      return bytesIn;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

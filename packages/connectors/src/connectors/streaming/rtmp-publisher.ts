@@ -117,6 +117,33 @@ export function certificateFailure(line: string, caFile?: string): string | unde
   return undefined;
 }
 
+/**
+ * Splits a stream of text into whole lines: `push` returns the lines a chunk completes and keeps
+ * the rest, `end` returns what is left. An unfinished line is kept to its first `maxLine`
+ * characters, so a writer that never ends its line cannot make the buffer grow without bound.
+ */
+export class LineBuffer {
+  #tail = "";
+  readonly #maxLine: number;
+
+  constructor(maxLine = 8192) {
+    this.#maxLine = maxLine;
+  }
+
+  push(chunk: string): string[] {
+    const parts = (this.#tail + chunk).split(/\r?\n/);
+    // Only a line's beginning is ever shown (300 characters): the rest of an endless line is dropped.
+    this.#tail = (parts.pop() ?? "").slice(0, this.#maxLine);
+    return parts;
+  }
+
+  end(): string[] {
+    const rest = this.#tail;
+    this.#tail = "";
+    return rest === "" ? [] : [rest];
+  }
+}
+
 export interface PublisherEvents {
   /** The destination accepted the stream: ffmpeg is encoding and sending. */
   onConnected(): void;
@@ -159,15 +186,18 @@ export class RtmpPublisher {
     });
     const stderr = this.#proc.stderr as Readable;
     stderr.setEncoding("utf8");
-    stderr.on("data", (s: string) => {
-      for (const line of s.split("\n")) {
-        const clean = redact(line.trim(), streamKey).slice(0, 300);
-        if (clean === "") continue;
-        this.#lastError = clean;
-        this.#certificateError ??= certificateFailure(clean, caFile);
-        process.stderr.write(`ffmpeg: ${clean}\n`);
-      }
-    });
+    // ffmpeg writes a line in parts ("[tls @ 0x…] " then the message): whole lines only, so
+    // that the key is redacted and certificate errors are recognised whatever the pipe delivers.
+    const lines = new LineBuffer();
+    const onLine = (line: string): void => {
+      const clean = redact(line.trim(), streamKey).slice(0, 300);
+      if (clean === "") return;
+      this.#lastError = clean;
+      this.#certificateError ??= certificateFailure(clean, caFile);
+      process.stderr.write(`ffmpeg: ${clean}\n`);
+    };
+    stderr.on("data", (s: string) => lines.push(s).forEach(onLine));
+    stderr.on("end", () => lines.end().forEach(onLine));
     this.#proc.on("close", () => {
       this.#closed = true;
       events.onExit(this.#certificateError ?? this.#lastError);
