@@ -10,8 +10,9 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { computeShield } from "@conclave/protocol";
 import { joinSession, meetingLink, startTestServer, waitFor, type TestServer } from "./support/harness.js";
-import { api, execFileAsync, requireFfmpeg, toneBot, type ToneBot } from "./support/recording.js";
+import { api, requireFfmpeg, toneBot, type ToneBot } from "./support/recording.js";
 import { toneCorrelation } from "./support/baresip.js";
+import { probeRtmp, rtmpAudio, rtmpFrame, spread } from "./support/rtmp-probe.js";
 import { startNginxRtmp, startRtmpsFront, type NginxRtmp, type RtmpsFront } from "./support/nginx-rtmp.js";
 import { freePort } from "./support/pebble.js";
 import { makeTestCa, type TestCa } from "./support/test-ca.js";
@@ -50,31 +51,6 @@ type Json = Record<string, unknown>;
 const callOn = (on: TestServer, method: string, path: string, body?: unknown) => api(on.server.port, on.ca, on.server.adminToken, method, path, body === undefined ? {} : { body });
 const call = (method: string, path: string, body?: unknown) => callOn(t, method, path, body);
 const errorOf = (r: { json<T>(): T }) => r.json<{ error: { code: string; message: string } }>().error;
-
-/** ffprobe's streams of a live RTMP stream (rejects when nothing is published there). */
-async function probeRtmp(url: string): Promise<{ codec_type: string; codec_name: string }[]> {
-  const { stdout } = await execFileAsync("ffprobe", ["-v", "error", "-rw_timeout", "15000000", "-print_format", "json", "-show_streams", url], { timeout: 30_000 });
-  return (JSON.parse(stdout) as { streams: { codec_type: string; codec_name: string }[] }).streams;
-}
-
-/** `seconds` of the stream's audio, decoded to 48 kHz mono. */
-async function rtmpAudio(url: string, seconds: number): Promise<Float64Array> {
-  const { stdout } = await execFileAsync("ffmpeg", ["-v", "error", "-rw_timeout", "15000000", "-i", url, "-t", String(seconds), "-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"], { encoding: "buffer", maxBuffer: 1 << 26, timeout: 60_000 });
-  const f32 = new Float32Array(stdout.buffer, stdout.byteOffset, stdout.byteLength >> 2);
-  return Float64Array.from(f32);
-}
-
-/** One frame of the stream's video, 64x36 grey levels, taken `at` seconds in. */
-async function rtmpFrame(url: string, at: number): Promise<Uint8Array> {
-  const { stdout } = await execFileAsync("ffmpeg", ["-v", "error", "-rw_timeout", "15000000", "-i", url, "-ss", String(at), "-frames:v", "1", "-an", "-vf", "scale=64:36,format=gray", "-f", "rawvideo", "-"], { encoding: "buffer", maxBuffer: 1 << 20, timeout: 60_000 });
-  return new Uint8Array(stdout);
-}
-
-/** Standard deviation of grey levels: about 0 for the black placeholder, well above for a camera picture. */
-function spread(px: Uint8Array): number {
-  const mean = px.reduce((a, b) => a + b, 0) / px.length;
-  return Math.sqrt(px.reduce((a, b) => a + (b - mean) ** 2, 0) / px.length);
-}
 
 function onEpochs(bots: ToneBot[]) {
   return (wake: () => void) => {
