@@ -3,117 +3,46 @@
 // runs the IVR (espeak-ng prompts), then joins as a visible MLS member of kind `pstn`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Decoder } from "@evan/opus";
-import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 import type { EpochEvent } from "@conclave/client";
 import { computeShield } from "@conclave/protocol";
 import { requireSystemBinary } from "@conclave/test-support";
 import { Baresip, requireBaresip, toneCorrelation, type BaresipOptions } from "./support/baresip.js";
 import { waitFor } from "./support/harness.js";
+import { phoneHearsTone, PhoneTrunkServer, waitEpoch } from "./support/phone-trunk.js";
 
-interface PhoneServer {
-  server: ConclaveServer;
-  dataDir: string;
-  ca: string;
-  udpPort: number;
-  ivrEvents: { displayName: string; prompt: string; phase: string }[];
-  close(): Promise<void>;
-}
-
-let s: PhoneServer;
+let s: PhoneTrunkServer;
 const PASSCODE_LIMIT = 5;
 
 before(async () => {
   requireBaresip();
   requireSystemBinary("espeak-ng");
-  const dataDir = await mkdtemp(join(tmpdir(), "conclave-pstn-"));
   // The trunk is 127.0.0.1 (where the test's phone calls from); 127.0.0.2 is "anywhere else".
-  const configFile = join(dataDir, "conclave.json");
-  await writeFile(configFile, JSON.stringify({ sipTrunks: [{ address: "127.0.0.1" }], dialInNumbers: ["+1 555 0100"] }));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir, sipUdpListen: "127.0.0.1:0", sipListen: "127.0.0.1:0", config: configFile }, env: {} });
-  const server = await startConclave(config, {
-    logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) },
-    relay: { listenAddress: "127.0.0.1" },
+  s = await PhoneTrunkServer.start({
+    trunks: [{ address: "127.0.0.1" }],
     // A meeting is "under attack" after PASSCODE_LIMIT failures from anywhere (attempt-guard.ts).
     // A long window: the restart test's failures must all fall in one on a loaded machine.
     limits: { targetFailures: PASSCODE_LIMIT, windowMs: 600_000 },
   });
-  const ivrEvents: PhoneServer["ivrEvents"] = [];
-  server.sip!.on("ivr", (e) => ivrEvents.push(e));
-  s = {
-    server,
-    dataDir,
-    ca: await readFile(server.certFile, "utf8"),
-    udpPort: server.sipListening.find((l) => l.transport === "udp")!.port,
-    ivrEvents,
-    async close() {
-      await server.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 });
 
 after(() => s.close());
 
-async function bot(meeting: { id: string; passcode: string | null }, name: string): Promise<{ p: NodeParticipant; epochs: EpochEvent[] }> {
-  const p = new NodeParticipant({
-    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}${meeting.passcode ? `#pwd=${meeting.passcode}` : ""}`,
-    displayName: name,
-    ca: s.ca,
-  });
-  const epochs: EpochEvent[] = [];
-  p.on("epoch", (e) => epochs.push(e));
-  await p.join();
-  return { p, epochs };
-}
-
-function waitEpoch(b: { p: NodeParticipant; epochs: EpochEvent[] }, what: string, pred: (e: EpochEvent) => boolean, ms = 30_000): Promise<EpochEvent> {
-  return waitFor(what, ms, (wake) => b.p.on("epoch", wake), () => {
-    const e = b.epochs.at(-1);
-    return e && pred(e) ? e : undefined;
-  });
-}
+const bot = (meeting: { id: string; passcode: string | null }, name: string) => s.bot(meeting, name);
+const prompt = (...a: Parameters<PhoneTrunkServer["prompt"]>) => s.prompt(...a);
+const callEvent = (...a: Parameters<PhoneTrunkServer["callEvent"]>) => s.callEvent(...a);
 
 /** The error a web join gets (it must be refused). */
 async function refusal(meeting: { id: string; passcode: string | null }, name: string): Promise<string> {
-  const p = new NodeParticipant({
-    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}${meeting.passcode ? `#pwd=${meeting.passcode}` : ""}`,
-    displayName: name,
-    ca: s.ca,
-  });
+  const p = new NodeParticipant({ link: s.link(meeting), displayName: name, ca: s.ca });
   const error = new Promise<{ code: string }>((resolve) => p.on("error", resolve));
   void p.join().catch(() => undefined);
   const code = (await error).code;
   p.leave();
   return code;
-}
-
-/** Waits for the `n`-th time (1-based) the phone's IVR reached `phase` of `prompt`. */
-function prompt(displayName: string, id: string, phase: "start" | "end", n = 1, ms = 30_000): Promise<unknown> {
-  return waitFor(`the IVR to ${phase} prompt ${id} (#${n}) for ${displayName}`, ms, (wake) => {
-    s.server.sip!.on("ivr", wake);
-    return () => s.server.sip!.off("ivr", wake);
-  }, () => (s.ivrEvents.filter((e) => e.displayName === displayName && e.prompt === id && e.phase === phase).length >= n ? true : undefined)).catch((e: Error) => {
-    throw new Error(`${e.message}; the IVR so far: ${s.ivrEvents.filter((x) => x.displayName === displayName).map((x) => `${x.prompt} ${x.phase}`).join(", ")}`);
-  });
-}
-
-function callEvent(meetingId: string, event: string, ms = 45_000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} call event for ${meetingId}`)), ms);
-    const on = (e: { meetingId: string; event: string }) => {
-      if (e.meetingId === meetingId && e.event === event) {
-        clearTimeout(timer);
-        s.server.sip!.off("call", on);
-        resolve(e as unknown as Record<string, unknown>);
-      }
-    };
-    s.server.sip!.on("call", on);
-  });
 }
 
 async function phone(user: string, opts: Partial<BaresipOptions> = {}): Promise<Baresip> {
@@ -122,8 +51,7 @@ async function phone(user: string, opts: Partial<BaresipOptions> = {}): Promise<
 
 function dialTrunk(p: Baresip): void {
   // The gateway's port now (a restarted gateway listens on a new ephemeral port).
-  const port = s.server.sip!.listening.find((l) => l.transport === "udp")?.port ?? s.udpPort;
-  p.dial(`sip:+15550100@127.0.0.1:${port}`);
+  p.dial(`sip:+15550100@127.0.0.1:${s.sipPort("udp")}`);
 }
 
 /** A rendered prompt (8 kHz, as a G.711 phone hears it). */
@@ -166,29 +94,6 @@ function heardPrompt(signal: Float64Array, rate: number, reference: Float64Array
     if (ncc > best) best = ncc;
   }
   return best;
-}
-
-/** Waits until what `caller` has decoded so far holds a `hz` tone (correlation above 0.6). */
-function phoneHearsTone(caller: Baresip, hz: number, ms: number): Promise<true> {
-  let best = 0;
-  let unreadable = "";
-  return waitFor(`the phone to hear the ${hz} Hz tone`, ms, (wake) => {
-    const poll = setInterval(wake, 250);
-    return () => clearInterval(poll);
-  }, () => {
-    let heard: { rate: number; samples: Float64Array };
-    try {
-      heard = caller.receivedAudio();
-    } catch (e) {
-      unreadable = (e as Error).message; // nothing decoded yet, or a header still being written
-      return undefined;
-    }
-    unreadable = "";
-    best = Math.max(best, toneCorrelation(heard.samples, heard.rate, hz));
-    return best > 0.6 || undefined;
-  }).catch((e: Error) => {
-    throw new Error(`${e.message}: best correlation ${best.toFixed(2)}${unreadable ? `; last read failed: ${unreadable}` : ""}`);
-  });
 }
 
 test("a phone on the trunk dials in: a wrong meeting ID gets the 'not valid' prompt, the right ID and phone passcode get it in as 'Phone ••• 1234' (kind pstn, shield partial); bots decrypt its voice, it hears a bot's tone, and its hang-up rekeys the group", { timeout: 180_000 }, async (t) => {

@@ -11,6 +11,8 @@ import { execFileAsync } from "./recording.js";
 export interface TestCa {
   /** The CA's certificate (PEM file), to trust. */
   readonly caFile: string;
+  /** The CA's temporary directory (removed by close), where its files are. */
+  readonly dir: string;
   /** A certificate and key for `subjectAltName` (openssl syntax, e.g. "IP:127.0.0.1,DNS:localhost"), valid for a day. */
   issue(name: string, subjectAltName: string): Promise<{ cert: string; key: string }>;
   close(): Promise<void>;
@@ -25,6 +27,7 @@ export async function makeTestCa(label: string): Promise<TestCa> {
   await execFileAsync(openssl, ["req", "-x509", ...ec, "-days", "1", "-subj", `/CN=${label}`, "-keyout", caKey, "-out", caFile]);
   return {
     caFile,
+    dir,
     async issue(name, subjectAltName) {
       const base = join(dir, name);
       await execFileAsync(openssl, ["req", ...ec, "-subj", `/CN=${name}`, "-keyout", `${base}-key.pem`, "-out", `${base}.csr`]);
