@@ -21,36 +21,11 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { procCpuSeconds } from "./support/proc.mjs";
 
-const SELF = fileURLToPath(import.meta.url);
-const CLK_TCK = 100;
+const BOTS = fileURLToPath(new URL("./support/synthetic-bots.mjs", import.meta.url));
 
-if (process.argv[2] === "--bots") {
-  // The bots' child: join, send synthetic media, report frames decrypted, leave when told.
-  const { NodeParticipant } = await import("../packages/client/dist/src/node.js");
-  const [link, ca, n] = JSON.parse(process.argv[3]);
-  const bots = [];
-  for (let i = 0; i < n; i++) {
-    const p = new NodeParticipant({ link, displayName: `Bot ${i + 1}`, ca });
-    await p.join();
-    bots.push(p);
-  }
-  process.send({ t: "joined" });
-  process.on("message", (m) => {
-    if (m.t === "leave") {
-      for (const b of bots) b.leave();
-      setTimeout(() => process.exit(0), 300);
-    }
-  });
-} else {
-  await main();
-}
-
-async function procCpuSeconds(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
+await main();
 
 async function main() {
   const n = Number(process.argv[2] ?? 3);
@@ -63,7 +38,7 @@ async function main() {
   const created = await server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const link = `https://127.0.0.1:${server.port}/m/${created.meeting.id}#pwd=${created.passcode}`;
   const ca = await readFile(server.certFile, "utf8");
-  const child = fork(SELF, ["--bots", JSON.stringify([link, ca, n])], { stdio: "inherit" });
+  const child = fork(BOTS, [JSON.stringify([link, ca, n])], { stdio: "inherit" });
   await once(child, "message");
   const meetingId = created.meeting.id;
   await server.recordings.startRecording(meetingId, "bench");

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const benches = ["sframe.mjs", "mls.mjs", "relay.mjs", "meeting.mjs", "kms.mjs", "collaboration.mjs", "connector.mjs", "pstn.mjs", "recording.mjs"];
+const benches = ["sframe.mjs", "mls.mjs", "relay.mjs", "meeting.mjs", "kms.mjs", "collaboration.mjs", "connector.mjs", "pstn.mjs", "recording.mjs", "streaming.mjs"];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n=== bench/${b} ===`);

@@ -19,13 +19,13 @@
 // Usage: npm run build && node bench/transcription.mjs [speakers=2] [seconds=20]
 import { fork } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { descendants, procCpuSeconds } from "./support/proc.mjs";
 
 const SELF = fileURLToPath(import.meta.url);
-const CLK_TCK = 100;
 
 if (process.argv[2] === "--bots") {
   // The speakers' child: join, read the clips in a loop (Opus, real time), leave when told.
@@ -61,27 +61,6 @@ if (process.argv[2] === "--bots") {
   });
 } else {
   await main();
-}
-
-async function procCpuSeconds(pid) {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return 0; // exited meanwhile
-  }
-}
-
-/** Every descendant of `pid` (children of each of its threads, recursively). */
-async function descendants(pid) {
-  const out = [];
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
-  for (const t of tasks) {
-    const kids = (await readFile(`/proc/${pid}/task/${t}/children`, "utf8").catch(() => "")).trim().split(/\s+/).filter(Boolean).map(Number);
-    for (const k of kids) out.push(k, ...(await descendants(k)));
-  }
-  return out;
 }
 
 async function treeCpu(pids) {
