@@ -58,7 +58,8 @@ test("grid layout: cameras fill the 2×2 tiles in order, a newcomer takes the ne
 
   const bad = await call("POST", `/api/meetings/${meeting.id}/stream`, { url: nginx.url, streamKey, layout: "mosaic" });
   assert.equal(bad.status, 400);
-  assert.equal(bad.json<{ error: { code: string } }>().error.code, "STREAM_URL_INVALID");
+  assert.equal(bad.json<{ error: { code: string } }>().error.code, "BAD_REQUEST");
+  assert.equal(t.server.streams!.active(meeting.id), undefined, "nothing started");
 
   const started = await call("POST", `/api/meetings/${meeting.id}/stream`, { url: nginx.url, streamKey, layout: "grid" });
   assert.equal(started.status, 201, started.body.toString());

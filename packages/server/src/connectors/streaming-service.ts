@@ -96,7 +96,7 @@ export function parseStreamUrl(raw: unknown): { url: string; destination: string
 /** The stream's layout: "speaker" (the default) or "grid". */
 export function checkStreamLayout(raw: unknown): StreamLayout {
   if (raw === undefined) return "speaker";
-  if (raw !== "speaker" && raw !== "grid") throw new ServerError("STREAM_URL_INVALID", 'layout: "speaker" or "grid"');
+  if (raw !== "speaker" && raw !== "grid") throw new ServerError("BAD_REQUEST", 'layout: "speaker" (the active speaker) or "grid" (up to four cameras)');
   return raw;
 }
 

@@ -680,7 +680,7 @@ const OPERATIONS: Readonly<Record<string, Partial<Record<HttpMethod, Operation>>
       summary: "Start live streaming an Enhanced meeting to an RTMP or RTMPS destination (owner or admin): answers once the destination accepted the stream and the streaming connector joined as a visible member; liveStreaming must be on for the owner. The stream key is sealed under a KMS data key and never returned or logged.",
       body: "StreamStart",
       ok: [201, "StreamEnvelope"],
-      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "STREAMING_NOT_ALLOWED", "STREAM_ACTIVE", "STREAM_URL_INVALID", "STREAM_REFUSED", "STREAM_FAILED", "KMS_UNAVAILABLE"],
+      errors: ["MEETING_NOT_FOUND", "MEETING_ENDED", "FORBIDDEN", "CONNECTOR_NOT_ALLOWED", "STREAMING_NOT_ALLOWED", "STREAM_ACTIVE", "STREAM_URL_INVALID", "BAD_REQUEST", "STREAM_REFUSED", "STREAM_FAILED", "KMS_UNAVAILABLE"],
     },
     GET: { access: "user", summary: "The meeting's live stream under way, or null (owner or admin).", ok: [200, "ActiveStream"], errors: ["MEETING_NOT_FOUND", "FORBIDDEN"] },
     DELETE: {

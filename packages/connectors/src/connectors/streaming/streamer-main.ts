@@ -7,8 +7,9 @@
  * connector kind `streaming` whose credential declares the far leg (RTMP over TCP, or RTMPS over
  * TLS), so everyone's people list, indicator and shield exceptions show it. It decrypts every
  * member's media like any participant, mixes the audio, picks the active speaker's camera (or the
- * only one), or for the grid layout up to four cameras, and pipes both to ffmpeg, which transcodes to H.264/AAC in FLV. When the ingest drops
- * it restarts ffmpeg with backoff; when the host stops it, or the meeting ends, it leaves and exits.
+ * only one), or for the grid layout up to four cameras, and pipes both to ffmpeg, which transcodes
+ * to H.264/AAC in FLV. When the ingest drops it restarts ffmpeg with backoff; when the host stops
+ * it, or the meeting ends, it leaves and exits.
  */
 import { Decoder as OpusDecoder } from "@evan/opus";
 import { NodeParticipant } from "@conclave/client/node";
