@@ -64,22 +64,28 @@ async function main() {
   const { startNginxRtmp } = await import("../tests/e2e/dist/support/nginx-rtmp.js");
   const nginx = await startNginxRtmp();
   const dataDir = await mkdtemp(join(tmpdir(), "conclave-bench-stream-"));
-  const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir }, env: {} });
-  const server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, relay: { listenAddress: "127.0.0.1" } });
-  server.context.database.settings.writeAccount({ liveStreaming: { value: true } });
-  const created = await server.context.meetings.create({ encryption: "enhanced", passcode: true });
-  const link = `https://127.0.0.1:${server.port}/m/${created.meeting.id}#pwd=${created.passcode}`;
-  const ca = await readFile(server.certFile, "utf8");
-  const child = fork(BOTS, [JSON.stringify([link, ca, n])], { stdio: "inherit" });
-  await once(child, "message");
-  const meetingId = created.meeting.id;
+  let server;
+  let child;
   const results = {};
-  for (const layout of ["speaker", "grid"]) results[layout] = await measure(server, meetingId, nginx, layout, child.pid, seconds);
-  child.send({ t: "leave" });
-  await once(child, "exit");
-  await server.close();
-  await nginx.close();
-  await rm(dataDir, { recursive: true, force: true });
+  try {
+    const config = loadConfig({ flags: { port: 0, host: "127.0.0.1", data: dataDir }, env: {} });
+    server = await startConclave(config, { logger: { info() {}, warn() {}, error: (m, e) => console.error(m, e) }, relay: { listenAddress: "127.0.0.1" } });
+    server.context.database.settings.writeAccount({ liveStreaming: { value: true } });
+    const created = await server.context.meetings.create({ encryption: "enhanced", passcode: true });
+    const link = `https://127.0.0.1:${server.port}/m/${created.meeting.id}#pwd=${created.passcode}`;
+    const ca = await readFile(server.certFile, "utf8");
+    child = fork(BOTS, [JSON.stringify([link, ca, n])], { stdio: "inherit" });
+    await once(child, "message");
+    for (const layout of ["speaker", "grid"]) results[layout] = await measure(server, created.meeting.id, nginx, layout, child.pid, seconds);
+    child.send({ t: "leave" });
+    await once(child, "exit");
+  } finally {
+    // nginx runs detached from this process's fate: stop it whatever happened above.
+    if (child && child.exitCode === null) child.kill();
+    await server?.close();
+    await nginx.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 
   const published = 2 * n; // each bot: camera + microphone
   const forwarded = published * n; // to the n-1 other bots and the streamer
