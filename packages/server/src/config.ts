@@ -7,7 +7,7 @@
  * flags and environment variables, and against the file's own directory for the config file.
  */
 import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
@@ -297,7 +297,16 @@ const sipTrunksSchema = z
       .refine((t) => (t.username === undefined) === (t.password === undefined), "username and password go together"),
   )
   .min(1)
-  .max(100);
+  .max(100)
+  // A call is matched to the first trunk with its address: a second entry's clientCa, profile or
+  // credentials would silently never apply.
+  .refine((trunks) => new Set(trunks.map((t) => trunkAddressKey(t.address))).size === trunks.length, "two trunks have the same address: give each address once");
+
+/** A trunk address as the gateway compares them: case folded, IPv4-mapped IPv6 as IPv4. */
+function trunkAddressKey(address: string): string {
+  const a = address.toLowerCase();
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)?.[1] ?? a;
+}
 
 const dialInNumbersSchema = z.array(z.string().regex(/^\+?[0-9][0-9 ()-]{2,30}$/, "must be a phone number such as +1 555 0100")).max(50);
 
@@ -642,19 +651,25 @@ function resolvePaths(c: PartialConfig, base: string): PartialConfig {
   };
 }
 
+/** A CA bundle travels to connector processes over IPC, which takes up to this (the system's is about 0.2 MB). */
+const MAX_CA_BUNDLE_BYTES = 1_000_000;
+
 /**
  * A CA bundle must be there when the server starts, not fail the first stream that needs it: it
  * is read now and every PEM certificate in it must parse (at least one). Returns the path.
  */
 function checkCaBundle(file: string, option: string): string {
   let text: string;
+  let tooLarge = false;
   try {
-    text = readFileSync(file, "utf8");
+    tooLarge = statSync(file).size > MAX_CA_BUNDLE_BYTES;
+    text = tooLarge ? "" : readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : "cannot be read";
     throw new ServerError("CONFIG_INVALID", `${option}: ${file} ${why}`, { cause: e });
   }
+  if (tooLarge) throw new ServerError("CONFIG_INVALID", `${option}: ${file} is larger than ${MAX_CA_BUNDLE_BYTES / 1_000_000} MB: give only the CA certificates that are needed`);
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new ServerError("CONFIG_INVALID", `${option}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   blocks.forEach((pem, i) => {

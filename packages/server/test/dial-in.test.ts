@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseIpc, serverToGatewaySchema } from "@conclave/connectors/supervisor";
 import { DialInPasscodes, PHONE_PASSCODE_DIGITS } from "../src/connectors/dial-in.js";
 import { loadConfig } from "../src/config.js";
 import { isServerError } from "../src/errors.js";
@@ -62,7 +63,7 @@ test("sipTrunks and dialInNumbers come from the config file; a trunk without a v
   assert.throws(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), (e: unknown) => isServerError(e, "CONFIG_INVALID") && /sipTrunks needs a SIP listener/.test(e.message));
 });
 
-test("a trunk's profile and mutual-TLS clientCa come from the config file (the CA path relative to it); a bad profile, an unreadable or non-PEM CA file, or clientCa without a TLS listener are CONFIG_INVALID", (t) => {
+test("a trunk's profile and mutual-TLS clientCa come from the config file (the CA path relative to it); a bad profile, an unreadable, non-PEM or oversized CA file, clientCa without a TLS listener, or two trunks with one address are CONFIG_INVALID", (t) => {
   const cwd = tempDir(t);
   const file = join(cwd, "conf.json");
   // Any PEM certificate will do for the config check (it is not a TLS handshake).
@@ -77,7 +78,12 @@ test("a trunk's profile and mutual-TLS clientCa come from the config file (the C
     [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "missing.pem" }] }, /sipTrunks\[0\]\.clientCa: .*missing\.pem does not exist/],
     [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "not-a-cert.pem" }] }, /sipTrunks\[0\]\.clientCa: .*holds no PEM certificate/],
     [{ sipUdpListen: "0.0.0.0:5060", sipTrunks: [{ address: "192.0.2.10", clientCa: "sbc-ca.pem" }] }, /sipTrunks\[0\]\.clientCa needs SIP over TLS/],
+    // The gateway matches a call to the first trunk with its address: a second entry (here the
+    // same address IPv4-mapped) would never have its clientCa applied.
+    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10" }, { address: "::ffff:192.0.2.10", clientCa: "sbc-ca.pem" }] }, /sipTrunks.*two trunks have the same address/],
+    [{ sipListen: "0.0.0.0:5061", sipTrunks: [{ address: "192.0.2.10", clientCa: "huge.pem" }] }, /sipTrunks\[0\]\.clientCa: .*huge\.pem is larger than 1 MB/],
   ];
+  writeFileSync(join(cwd, "huge.pem"), TEST_CA_PEM.repeat(Math.ceil(1_000_001 / TEST_CA_PEM.length)));
   for (const [conf, message] of cases) {
     writeFileSync(file, JSON.stringify(conf));
     assert.throws(() => loadConfig({ env: { CONCLAVE_CONFIG: file }, cwd }), (e: unknown) => isServerError(e, "CONFIG_INVALID") && message.test(e.message));
@@ -96,3 +102,16 @@ A7TF+b+pWIPAGXfxcbRiBhP4ui8CIQCyDsn4Q23TkqPG7M7RBuwPPadreMpDuBLh
 Y0bLyg0UVw==
 -----END CERTIFICATE-----
 `;
+
+test("the gateway's configure message takes a trunk CA bundle as large as the system's (about 0.2 MB) and refuses one over 1 MB", () => {
+  const bundle = (bytes: number) => TEST_CA_PEM.repeat(Math.ceil(bytes / TEST_CA_PEM.length));
+  const configure = (clientCa: string) => ({
+    type: "configure",
+    publicHost: "conclave.example",
+    mediaAddress: "127.0.0.1",
+    signalingUrl: "wss://127.0.0.1:1/ws",
+    pstn: { trunks: [{ address: "192.0.2.10", profile: "microsoft", clientCa }], promptsDir: "/tmp/prompts", callerSecret: "A".repeat(43) },
+  });
+  assert.doesNotThrow(() => parseIpc(serverToGatewaySchema, configure(bundle(300_000))));
+  assert.throws(() => parseIpc(serverToGatewaySchema, configure(bundle(1_000_001))), (e: unknown) => (e as { code?: string }).code === "CONNECTOR_BAD_IPC");
+});

@@ -52,6 +52,8 @@ export type MediaConfigTransfer = z.infer<typeof mediaConfig>;
 
 // ---- server <-> SIP gateway ------------------------------------------------------------------
 
+/** PEM CA bundles (the server refuses larger ones at start; the system's is about 0.2 MB). */
+const CA_BUNDLE_MAX = 1_000_000;
 const listen = z.strictObject({ host: text(255), port: z.number().int().min(0).max(65535) });
 
 export const serverToGatewaySchema = z.discriminatedUnion("type", [
@@ -76,7 +78,7 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
     /** Devices that register / must authenticate (digest). */
     accounts: z.array(z.strictObject({ username: z.string().min(1).max(64), password: z.string().min(8).max(256) })).max(1000).optional(),
     /** CA for outbound TLS to devices, and whether to skip verification (testing only). */
-    deviceCa: text(100_000).optional(),
+    deviceCa: text(CA_BUNDLE_MAX).optional(),
     deviceTlsInsecure: z.boolean().optional(),
     /** Phone dial-in (pstn/): the trunks calls are accepted from, and where the prompts are cached. */
     pstn: z
@@ -90,7 +92,7 @@ export const serverToGatewaySchema = z.discriminatedUnion("type", [
               /** SDES dialect: "microsoft" answers AES_CM_128_HMAC_SHA1_32 and MKI lines (docs/operations.md §5c). */
               profile: z.enum(["standard", "microsoft"]).optional(),
               /** PEM of the CA the trunk's TLS client certificate must chain to: mutual TLS, calls over TLS only. */
-              clientCa: text(100_000).optional(),
+              clientCa: text(CA_BUNDLE_MAX).optional(),
             }),
           )
           .min(1)

@@ -154,9 +154,14 @@ export function parseCryptoAttribute(config: string, profile: SrtpProfile = "sta
   // RFC 4568 §9.2: key-info = key-salt ["|" lifetime] ["|" mki], in that order, each at most once.
   const [inline, ...rest] = kp.slice(7).split("|");
   if (rest.length > 2) throw new ConnectorError("SRTP_BAD_KEY", "too many key parameters");
+  // An MKI under the standard profile: a line we cannot answer, skipped (not refused) whatever
+  // its spelling, so the offer's other lines still count.
+  if (profile !== "microsoft" && rest.some((r) => r.includes(":"))) return null;
   let mki: Buffer | undefined;
   for (const [i, r] of rest.entries()) {
-    const mk = /^([1-9]\d{0,38}|0):([1-9]\d{0,2})$/.exec(r);
+    // RFC 4568 §9.2: mki-value = 1*DIGIT, mki-length = 1*3DIGIT (leading zeros allowed); the
+    // value's and length's ranges are checked by mkiBytes.
+    const mk = /^(\d{1,39}):(\d{1,3})$/.exec(r);
     if (mk) {
       if (i !== rest.length - 1) throw new ConnectorError("SRTP_BAD_KEY", "the MKI must come last");
       mki = mkiBytes(BigInt(mk[1]!), Number(mk[2]));

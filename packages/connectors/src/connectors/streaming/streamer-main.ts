@@ -199,7 +199,11 @@ function forget(id: string): void {
   decoders.delete(id);
   cameras.delete(id);
   mixer.remove(id);
-  for (const slot of slots) if (slot.member === id) slot.member = undefined;
+  for (const slot of slots) {
+    if (slot.member !== id) continue;
+    slot.member = undefined;
+    if (grid) slot.lastReal = 0; // the placeholder at once (see choose)
+  }
 }
 
 function askKeyframe(id: string): void {
@@ -223,6 +227,9 @@ function choose(): void {
     if (next === slot.member) return;
     slot.member = next;
     slot.started = false;
+    // ffmpeg's xstack waits for every tile: a tile that changed hands shows the placeholder at
+    // once until its new camera's key frame, instead of stalling the whole grid for a second.
+    if (grid) slot.lastReal = 0;
     if (next !== undefined) askKeyframe(next);
   });
 }
