@@ -12,7 +12,7 @@ import { computeShield } from "@conclave/protocol";
 import { requireSystemBinary } from "@conclave/test-support";
 import { Baresip, requireBaresip, toneCorrelation, type BaresipOptions } from "./support/baresip.js";
 import { waitFor } from "./support/harness.js";
-import { phoneHearsTone, PhoneTrunkServer, waitEpoch } from "./support/phone-trunk.js";
+import { phoneHearsTone, PhoneTrunkServer, voiceAtBot, waitEpoch } from "./support/phone-trunk.js";
 
 let s: PhoneTrunkServer;
 const PASSCODE_LIMIT = 5;
@@ -471,17 +471,9 @@ test("a phone trunk over TLS with SDES-SRTP and G.722: the phone joins as 'encry
   assert.match(shield.exceptions[0]!.reason, /only as far as the phone trunk/);
 
   // The phone's 1000 Hz tone, decoded from G.722 and re-encoded to Opus, reaches the bot.
-  const fromPhone: number[] = [];
-  const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
-  a.p.on("frame", (f) => {
-    if (f.ownerId === connectorId && f.kind === "audio" && fromPhone.length < 48000 * 4) {
-      const pcm = decoder.decode(f.frame);
-      fromPhone.push(...new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1));
-    }
-  });
-  await waitFor("the bot to decrypt the phone's audio", 40_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[connectorId]?.audio ?? 0) >= 150 || undefined);
+  const fromPhone = await voiceAtBot(a, connectorId);
   assert.equal(a.p.stats().decryptFailures, 0);
-  const voice = toneCorrelation(Float64Array.from(fromPhone), 48000, 1000);
+  const voice = toneCorrelation(fromPhone, 48000, 1000);
   assert.ok(voice > 0.6, `the phone's tone reaches the meeting through G.722 (correlation ${voice.toFixed(2)})`);
   // The bot's tone reaches the phone (its decoded audio, read while the call goes on).
   await phoneHearsTone(caller, 440, 30_000);

@@ -9,11 +9,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Decoder } from "@evan/opus";
 import { requireSystemBinary } from "@conclave/test-support";
 import { Baresip, requireBaresip, toneCorrelation, type BaresipOptions } from "./support/baresip.js";
-import { waitFor } from "./support/harness.js";
-import { phoneHearsTone, PhoneTrunkServer, waitEpoch } from "./support/phone-trunk.js";
+import { phoneHearsTone, PhoneTrunkServer, voiceAtBot, waitEpoch } from "./support/phone-trunk.js";
 import { makeTestCa, type TestCa } from "./support/test-ca.js";
 
 let s: PhoneTrunkServer;
@@ -80,16 +78,8 @@ test("an SBC trunk with the Microsoft profile and mutual TLS: with a client cert
   assert.deepEqual(member.kind === "connector" ? [member.farLeg?.signaling, member.farLeg?.media, member.farLeg?.suite] : [], ["tls", "srtp", "AES_CM_128_HMAC_SHA1_80"]);
 
   // The SBC's 1000 Hz tone (SRTP from libre, unprotected by AesCmSrtp) reaches the bot.
-  const fromPhone: number[] = [];
-  const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
-  a.p.on("frame", (f) => {
-    if (f.ownerId === connectorId && f.kind === "audio" && fromPhone.length < 48000 * 4) {
-      const pcm = decoder.decode(f.frame);
-      fromPhone.push(...new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1));
-    }
-  });
-  await waitFor("the bot to decrypt the phone's audio", 40_000, (wake) => a.p.on("frame", wake), () => (a.p.stats().bySender[connectorId]?.audio ?? 0) >= 150 || undefined);
-  const voice = toneCorrelation(Float64Array.from(fromPhone), 48000, 1000);
+  const fromPhone = await voiceAtBot(a, connectorId);
+  const voice = toneCorrelation(fromPhone, 48000, 1000);
   assert.ok(voice > 0.6, `the SBC's tone reaches the meeting (correlation ${voice.toFixed(2)})`);
   // The bot's 440 Hz tone (protected by AesCmSrtp, unprotected by libre) reaches the SBC.
   await phoneHearsTone(caller, 440, 30_000);

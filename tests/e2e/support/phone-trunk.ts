@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
+import { Decoder } from "@evan/opus";
 import { NodeParticipant } from "@conclave/client/node";
 import type { EpochEvent } from "@conclave/client";
 import { toneCorrelation, type Baresip } from "./baresip.js";
@@ -133,4 +134,25 @@ export function phoneHearsTone(caller: Baresip, hz: number, ms: number): Promise
   }).catch((e: Error) => {
     throw new Error(`${e.message}: best correlation ${best.toFixed(2)}${unreadable ? `; last read failed: ${unreadable}` : ""}`);
   });
+}
+
+/**
+ * The first 4 s of `memberId`'s voice as bot `b` decrypts and decodes it (48 kHz), once `b` has
+ * decrypted at least 150 of its audio frames (3 s).
+ */
+export async function voiceAtBot(b: Bot, memberId: string): Promise<Float64Array> {
+  const samples: number[] = [];
+  const decoder = new Decoder({ channels: 1, sample_rate: 48000 });
+  const off = b.p.on("frame", (f) => {
+    if (f.ownerId === memberId && f.kind === "audio" && samples.length < 48000 * 4) {
+      const pcm = decoder.decode(f.frame);
+      samples.push(...new Int16Array(pcm.buffer, pcm.byteOffset, pcm.byteLength >> 1));
+    }
+  });
+  try {
+    await waitFor("the bot to decrypt the phone's audio", 40_000, (wake) => b.p.on("frame", wake), () => (b.p.stats().bySender[memberId]?.audio ?? 0) >= 150 || undefined);
+  } finally {
+    off();
+  }
+  return Float64Array.from(samples);
 }

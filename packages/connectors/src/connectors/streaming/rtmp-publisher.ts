@@ -41,7 +41,6 @@ export function publishUrl(url: string, streamKey: string): string {
  * cameras (2×2), each tile its own VP8 input that ffmpeg scales into place.
  */
 export type StreamLayout = "speaker" | "grid";
-export const STREAM_LAYOUTS: readonly StreamLayout[] = ["speaker", "grid"];
 /** Tiles of the grid layout (2 columns × 2 rows). */
 export const GRID_TILES = 4;
 const GRID_COLUMNS = 2;
@@ -205,10 +204,6 @@ export class RtmpPublisher {
     for (const v of this.#video) v.write(ivfFileHeader(VIDEO_WIDTH, VIDEO_HEIGHT));
   }
 
-  /** How many video inputs (tiles) this stream has. */
-  get videoInputs(): number {
-    return this.#video.length;
-  }
 
   get connected(): boolean {
     return this.#connected;
