@@ -27,6 +27,8 @@ export interface FloodOptions {
 }
 
 export interface FloodResult {
+  /** Resident memory before the warm-up flood (a process that has not seen a flood yet). */
+  coldRssMb: number;
   baselineRssMb: number;
   peakRssMb: number;
   /** Resident memory when it was first back within 20% of the baseline (or at the deadline). */
@@ -119,6 +121,26 @@ function createMeeting(s: Served): Promise<{ id: string; passcode: string }> {
   });
 }
 
+/** The server's V8 heap as its /metrics report it: the young generation's size, the old space in use, memory outside the heap. */
+function memoryMetrics(s: Served): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: s.port, path: "/metrics", ca: s.ca, servername: "localhost", headers: { authorization: `Bearer ${s.token}` } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        const mb = (re: RegExp) => (Number(re.exec(text)?.[1] ?? NaN) / 1e6).toFixed(1);
+        resolve(
+          `V8 young generation ${mb(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\S+)/m)} MB, ` +
+            `old space used ${mb(/^nodejs_heap_space_size_used_bytes\{space="old"\} (\S+)/m)} MB, ` +
+            `external ${mb(/^nodejs_external_memory_bytes (\S+)/m)} MB`,
+        );
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 function agreed(bots: NodeParticipant[], count: number): boolean {
   const epochs = bots.map((b) => b.session.epoch);
   const codes = bots.map((b) => b.session.securityCode);
@@ -133,27 +155,70 @@ async function until(what: string, ms: number, check: () => boolean | Promise<bo
   }
 }
 
-/** Median of a few samples of the server's resident memory. */
-async function sampleRss(pid: number, n = 5, gapMs = 200): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    xs.push(await rssMb(pid));
-    await new Promise((r) => setTimeout(r, gapMs));
+interface FloodConnection {
+  socket: Socket | RawWs["socket"];
+  closed: boolean;
+}
+
+/**
+ * Opens a flood: `stalled` WebSocket connections that start a frame and stall (from 127.0.<octet>.x),
+ * idle TCP connections from 127.0.<octet + 1>.x, 100 per address, and `idleFromOneAddress` more
+ * from 127.0.<octet + 2>.1 (those over its cap are refused at once and not returned).
+ */
+async function openFlood(s: Served, o: { stalled: number; idle: number; idleFromOneAddress: number; octet: number }): Promise<FloodConnection[]> {
+  const out: FloodConnection[] = [];
+  const track = (socket: Socket | RawWs["socket"], closed: Promise<void>) => {
+    const entry = { socket, closed: false };
+    void closed.then(() => (entry.closed = true));
+    out.push(entry);
+  };
+  for (let i = 0; i < o.stalled; i++) {
+    const ws = await openRawWs(s.port, s.ca, `127.0.${o.octet}.${1 + (i % 100)}`);
+    if (i % 2 === 0) {
+      ws.frameHeader(4 * 1024 * 1024);
+      ws.payload(Buffer.alloc(256 * 1024, 0x61));
+    } else {
+      ws.frameHeader(16 * 1024 - 1);
+      ws.payload(Buffer.alloc(16_000, 0x61));
+    }
+    track(ws.socket, ws.closed);
   }
-  xs.sort((a, b) => a - b);
-  return xs[n >> 1]!;
+  const spread = o.idle - o.idleFromOneAddress;
+  for (let i = 0; i < spread; i++) {
+    const sock = await openIdleTcp(s.port, `127.0.${o.octet + 1}.${1 + Math.floor(i / 100)}`);
+    track(sock, new Promise((r) => sock.once("close", () => r())));
+  }
+  for (let i = 0; i < o.idleFromOneAddress; i++) {
+    const sock = await openIdleTcp(s.port, `127.0.${o.octet + 2}.1`).catch(() => null);
+    if (sock) track(sock, new Promise((r) => sock.once("close", () => r())));
+  }
+  return out;
+}
+
+/**
+ * The server's resident memory once it has settled: samples every 500 ms until the last six
+ * (3 s) are within 2% of each other (at most `maxMs`), then their median.
+ */
+async function steadyRss(pid: number, label: string, log: (line: string) => void, maxMs = 30_000): Promise<number> {
+  const xs: number[] = [];
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    xs.push(await rssMb(pid));
+    const last = xs.slice(-6);
+    if (last.length === 6 && (Math.max(...last) - Math.min(...last) <= 0.02 * Math.min(...last) || Date.now() > deadline)) {
+      log(`resident memory ${label}: ${xs.map((x) => x.toFixed(0)).join(" ")} MB`);
+      return [...last].sort((a, b) => a - b)[3]!;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
   const log = opts.log ?? (() => {});
   const s = await serve();
   const bots: NodeParticipant[] = [];
-  const flood: { socket: Socket | RawWs["socket"]; closed: boolean }[] = [];
-  const track = (socket: Socket | RawWs["socket"], closed: Promise<void>) => {
-    const entry = { socket, closed: false };
-    void closed.then(() => (entry.closed = true));
-    flood.push(entry);
-  };
+  const flood: FloodConnection[] = [];
+  const warm: FloodConnection[] = [];
   try {
     const pid = s.pid;
     const meeting = await createMeeting(s);
@@ -164,7 +229,24 @@ export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
       bots.push(b);
     }
     await until("Ada and Bob to agree", 30_000, () => agreed(bots, 2));
-    const baselineRssMb = await sampleRss(pid);
+    await until("media to flow between Ada and Bob", 30_000, () => bots.every((b) => b.stats().framesDecrypted >= 250));
+    log(`resident memory once media flows: ${(await rssMb(pid)).toFixed(1)} MB`);
+
+    // The baseline is the memory of a server that has been at work, not of a cold process: media
+    // has flowed, and a first flood of the same shape and size (from other addresses) has come and
+    // been cut by the server. What grows once in a process's life is then in the baseline: V8's
+    // young generation reaching its working size (2 × 32 MB on Node 24), the JIT's code for the TLS
+    // and WebSocket paths, and the allocator's high-water mark for that many connections at once
+    // (about 35 kB each, bounded by the connection caps and reused by every later flood). What the
+    // test measures is what a flood leaves behind: the original fault, memory pinned by every
+    // flood, would show here. The first flood's growth is reported (coldRssMb) and not asserted:
+    // a cold baseline read on a loaded machine has been 141 MB against the 172 MB at which the
+    // same idle meeting settles, so it measures warm-up, not retention.
+    const coldRssMb = await steadyRss(pid, "before the warm-up flood", log);
+    warm.push(...(await openFlood(s, { ...opts, octet: 7 })));
+    await until("the server to close the warm-up flood", 60_000, () => warm.every((f) => f.closed), 250);
+    const baselineRssMb = await steadyRss(pid, "before the flood", log);
+    log(`before the flood: ${await memoryMetrics(s)}`);
     log(`baseline RSS ${baselineRssMb.toFixed(1)} MB`);
     const logFrom = s.stderr.length;
 
@@ -172,26 +254,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
     // 127.0.6.1, opens `idleFromOneAddress` (over its cap of 256, the rest are refused).
     let peak = baselineRssMb;
     const sampler = setInterval(() => void rssMb(pid).then((m) => (peak = Math.max(peak, m))).catch(() => {}), 100);
-    for (let i = 0; i < opts.stalled; i++) {
-      const ws = await openRawWs(s.port, s.ca, `127.0.4.${1 + (i % 100)}`);
-      if (i % 2 === 0) {
-        ws.frameHeader(4 * 1024 * 1024);
-        ws.payload(Buffer.alloc(256 * 1024, 0x61));
-      } else {
-        ws.frameHeader(16 * 1024 - 1);
-        ws.payload(Buffer.alloc(16_000, 0x61));
-      }
-      track(ws.socket, ws.closed);
-    }
-    const spread = opts.idle - opts.idleFromOneAddress;
-    for (let i = 0; i < spread; i++) {
-      const sock = await openIdleTcp(s.port, `127.0.5.${1 + Math.floor(i / 100)}`);
-      track(sock, new Promise((r) => sock.once("close", () => r())));
-    }
-    for (let i = 0; i < opts.idleFromOneAddress; i++) {
-      const sock = await openIdleTcp(s.port, "127.0.6.1").catch(() => null);
-      if (sock) track(sock, new Promise((r) => sock.once("close", () => r())));
-    }
+    flood.push(...(await openFlood(s, { ...opts, octet: 4 })));
     log(`flood open: ${flood.length} connections, RSS ${(await rssMb(pid)).toFixed(1)} MB`);
 
     // A participant joins in the middle of it.
@@ -221,8 +284,10 @@ export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
+    log(`after the flood: ${await memoryMetrics(s)}`);
     log(`RSS after: ${afterRssMb.toFixed(1)} MB (${recoveredAfterMs === null ? "not back" : `back after ${recoveredAfterMs} ms`})`);
     return {
+      coldRssMb,
       baselineRssMb,
       peakRssMb: peak,
       afterRssMb,
@@ -234,7 +299,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
       securityEvents: countSecurityEvents(s.stderr.slice(logFrom)),
     };
   } finally {
-    for (const f of flood) f.socket.destroy();
+    for (const f of [...warm, ...flood]) f.socket.destroy();
     for (const b of bots) b.leave();
     await s.stop();
   }
