@@ -1,7 +1,7 @@
 // A phone (Debian's baresip on the configured trunk address, SIP over UDP, PCMU, RFC 4733 DTMF)
 // dials into a meeting a real browser is in: the browser's shield turns partial and its
 // exceptions name "Phone ••• 1234" with its unencrypted leg; when the phone hangs up the shield
-// clears and the group rekeys.
+// clears and the group rekeys. A host renames a phone from the People list and removes it.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Baresip, requireBaresip } from "@conclave/e2e-tests/dist/support/baresip.js";
 import { requireSystemBinary } from "@conclave/test-support";
+import { apiOk, setupOwner } from "./support/accounts.js";
 import { joinFromPage, launchBrowser, openPage, securityCode, startTestServer } from "./support/harness.js";
 
 requireBaresip();
@@ -87,4 +88,55 @@ test("with a phone dialed in, the browser's shield is partial and its exceptions
   await p.page.waitForFunction(() => document.querySelector('[data-testid="encryption-shield"]')?.getAttribute("data-state") === "encrypted", undefined, { timeout: 30_000 });
   const afterCode = await securityCode(p.page);
   assert.notEqual(afterCode, before, "the group rekeyed without the phone");
+});
+
+test("the host renames the phone from the People list (everyone's list and shield show the new name) and removes it: the call is hung up and the shield clears", { timeout: 150_000 }, async (t) => {
+  const host = await openPage(browser, `${server.origin}/`);
+  t.after(() => host.context.close());
+  await setupOwner(host.page);
+  const created = await apiOk<{ id: string; passcode: string }>(host.page, "POST", "/api/meetings", { topic: "Front desk sync", encryption: "enhanced", waitingRoom: false });
+  const meeting = { id: created.id, passcode: created.passcode };
+  await host.page.goto(server.link(meeting));
+  await joinFromPage(host, "Olive");
+  await host.page.getByTestId("host-controls").waitFor();
+  const phone = await Baresip.start({ user: "15550107777", transport: "udp", mediaenc: "none", audioCodecs: "PCMU/8000/1", video: false, channels: 1, rate: 8000 });
+  t.after(() => phone.close());
+  const name = "Phone \u2022\u2022\u2022 7777";
+  const udpPort = server.server.sipListening.find((l) => l.transport === "udp")!.port;
+  const joined = new Promise<{ memberId?: string }>((resolve) => server.server.sip!.on("call", (e) => e.event === "joined" && e.meetingId === meeting.id && resolve(e)));
+  phone.dial(`sip:+15550100@127.0.0.1:${udpPort}`);
+  await phone.waitEvent("CALL_ESTABLISHED", 60_000);
+  await promptStarted(name, "welcome");
+  phone.sendDtmf(`${meeting.id}#`);
+  await promptStarted(name, "passcode");
+  phone.sendDtmf(`${server.server.sip!.phonePasscode(meeting.id)!}#`);
+  const call = await joined;
+  const row = host.page.locator(`[data-testid="participant-list"] li[data-member-id="${call.memberId}"]`);
+  await row.waitFor({ timeout: 30_000 });
+  await host.page.waitForFunction(() => document.querySelector('[data-testid="encryption-shield"]')?.getAttribute("data-state") === "partial", undefined, { timeout: 30_000 });
+
+  // Rename: the dialog offers it for a phone; the new name shows in the list and the shield.
+  await row.getByTestId("manage-participant").click();
+  const dialog = host.page.getByTestId("manage-participant-dialog");
+  await dialog.waitFor();
+  assert.equal(await dialog.getByTestId("rename-input").inputValue(), name);
+  await dialog.getByTestId("rename-input").fill("Front desk");
+  await dialog.getByTestId("rename-button").click();
+  await dialog.waitFor({ state: "detached" });
+  await host.page.waitForFunction((id) => document.querySelector(`[data-testid="participant-list"] li[data-member-id="${id}"] .participant-name`)?.textContent === "Front desk", call.memberId, { timeout: 20_000 });
+  await host.page.getByTestId("encryption-shield").click();
+  const item = host.page.locator(`[data-testid="shield-exception"][data-member-id="${call.memberId}"]`);
+  await item.waitFor({ timeout: 10_000 });
+  assert.match((await item.textContent()) ?? "", /Front desk/);
+  await host.page.keyboard.press("Escape");
+
+  // Remove: the phone's call ends and the shield clears.
+  const before = await securityCode(host.page);
+  await row.getByTestId("manage-participant").click();
+  await dialog.waitFor();
+  await dialog.getByTestId("remove-participant").click();
+  await phone.waitEvent("CALL_CLOSED", 30_000);
+  await host.page.waitForFunction(() => document.querySelector('[data-testid="encryption-shield"]')?.getAttribute("data-state") === "encrypted", undefined, { timeout: 30_000 });
+  await row.waitFor({ state: "detached", timeout: 10_000 });
+  assert.notEqual(await securityCode(host.page), before, "the group rekeyed without the phone");
 });

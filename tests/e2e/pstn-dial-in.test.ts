@@ -374,6 +374,85 @@ test("a host's mute request mutes the phone: its voice stops reaching the others
   assert.ok(hostMuted > 0.7, `the phone heard "the host muted you" (correlation ${hostMuted.toFixed(2)})`);
 });
 
+test("a host renames the phone for everyone (a non-host cannot, and a person cannot be renamed) and removes it: the caller hears why, the call is hung up and the group rekeys without it", { timeout: 150_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const hostP = new NodeParticipant({
+    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`,
+    displayName: "Hostess",
+    ca: s.ca,
+    headers: { authorization: `Bearer ${s.server.adminToken}` },
+  });
+  const host = { p: hostP, epochs: [] as EpochEvent[] };
+  hostP.on("epoch", (e) => host.epochs.push(e));
+  await hostP.join();
+  const other = await bot(meeting, "Bartholomew");
+  const caller = await phone("15550105555");
+  t.after(async () => {
+    hostP.leave();
+    other.p.leave();
+    await caller.close();
+  });
+  await waitEpoch(host, "host and bot in the group", (e) => e.members.length === 2);
+  const name = "Phone \u2022\u2022\u2022 5555";
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  const joined = callEvent(meeting.id, "joined");
+  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
+  const connectorId = (await joined).memberId as string;
+  const three = await waitEpoch(other, "the phone in the bot's group", (e) => e.members.length === 3);
+  await waitEpoch(host, "the phone in the host's group", (e) => e.epoch === three.epoch);
+
+  const errors = (p: NodeParticipant) => {
+    const seen: string[] = [];
+    p.on("error", (e) => seen.push(e.code));
+    return seen;
+  };
+  const hostErrors = errors(hostP);
+  const otherErrors = errors(other.p);
+  const nameOf = (p: NodeParticipant, id: string) => p.session.presence.find((m) => m.memberId === id)?.displayName;
+  const presenceName = (p: NodeParticipant, id: string, want: string) =>
+    waitFor(`${want} in presence`, 30_000, (wake) => p.session.on("presence", wake), () => (nameOf(p, id) === want ? true : undefined));
+  assert.equal(nameOf(other.p, connectorId), name);
+
+  // Someone who is not a host cannot rename the phone; a host cannot rename a person.
+  other.p.session.renameMember(connectorId, "Not yours to name");
+  await waitFor("NOT_HOST for the bot", 30_000, (wake) => other.p.on("error", wake), () => (otherErrors.includes("NOT_HOST") ? true : undefined));
+  hostP.session.renameMember(other.p.memberId, "Someone else");
+  await waitFor("RENAME_NOT_ALLOWED for the host", 30_000, (wake) => hostP.on("error", wake), () => (hostErrors.includes("RENAME_NOT_ALLOWED") ? true : undefined));
+  assert.equal(nameOf(other.p, connectorId), name, "the phone keeps its name after a non-host's attempt");
+  assert.equal(nameOf(hostP, other.p.memberId), "Bartholomew", "a person keeps the name they chose");
+
+  // The host renames the phone: everyone sees the new name, newcomers too; its credential is unchanged.
+  hostP.session.renameMember(connectorId, "Front desk");
+  await presenceName(other.p, connectorId, "Front desk");
+  await presenceName(hostP, connectorId, "Front desk");
+  const late = await bot(meeting, "Cornelius");
+  t.after(() => late.p.leave());
+  await presenceName(late.p, connectorId, "Front desk");
+  const four = await waitEpoch(late, "the newcomer in the group", (e) => e.members.length === 4);
+  const credential = four.members.find((m) => m.identity.memberId === connectorId)!.identity;
+  assert.equal(credential.displayName, name, "the MLS credential still names the caller's last digits");
+
+  // The host removes the phone: the caller hears why, the call is hung up, the group rekeys without it.
+  const ended = callEvent(meeting.id, "ended");
+  hostP.session.remove(connectorId, false);
+  await prompt(name, "removed", "end");
+  await caller.waitEvent("CALL_CLOSED", 30_000);
+  await ended;
+  const heard = caller.receivedAudio();
+  const removed = heardPrompt(heard.samples, heard.rate, await promptPcm("removed"));
+  assert.ok(removed > 0.7, `the phone heard "the host removed you" (correlation ${removed.toFixed(2)})`);
+  const after = await waitEpoch(other, "the group without the phone", (e) => e.members.length === 3 && e.epoch > four.epoch && !e.members.some((m) => m.identity.memberId === connectorId));
+  const lateAfter = await waitEpoch(late, "the newcomer on the same epoch", (e) => e.epoch === after.epoch);
+  assert.equal(lateAfter.securityCode, after.securityCode);
+  assert.notEqual(after.securityCode, four.securityCode);
+  assert.equal(nameOf(other.p, connectorId), undefined, "the phone is gone from presence");
+});
+
 test("a caller's wrong passcodes still count after the SIP gateway restarts: once the meeting is under attack the same number is refused before its passcode, a new number is asked for it", { timeout: 180_000 }, async (t) => {
   const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };

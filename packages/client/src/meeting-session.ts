@@ -521,6 +521,11 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
     this.#send({ type: "setRole", memberId, role });
   }
 
+  /** Host or co-host: name a phone or room system member for everyone (people keep their own names). */
+  renameMember(memberId: string, displayName: string): void {
+    this.#send({ type: "renameMember", memberId, displayName });
+  }
+
   /** Host or co-host of an Enhanced meeting: call a room system in by SIP URI. */
   inviteRoomSystem(uri: string, displayName?: string): void {
     this.#send({ type: "inviteRoomSystem", uri, ...(displayName ? { displayName } : {}) });

@@ -65,3 +65,11 @@ test("random garbage never throws anything but ProtocolError", () => {
     }
   }
 });
+
+test("renameMember carries a clean name: 1..64 characters, no surrounding spaces, no control or bidi override characters", () => {
+  const ok: ClientMessage = { type: "renameMember", memberId: "c_1", displayName: "Front desk phone" };
+  assert.deepEqual(parseClientMessage(encodeMessage(ok)), ok);
+  for (const displayName of ["", " Front desk", "Front desk ", "a\u0000b", "line\nbreak", "evil\u202etxt", "x".repeat(65)]) {
+    assert.throws(() => parseClientMessage(JSON.stringify({ ...ok, displayName })), (e) => isProtocolError(e, "MESSAGE_MALFORMED"), JSON.stringify(displayName));
+  }
+});

@@ -78,6 +78,7 @@ export const SERVER_ERRORS = {
   NOT_ADMITTED: { status: 403, message: "You are not in the meeting yet: a host has to let you in." },
   NOT_HOST: { status: 403, message: "Only the meeting's host or a co-host can do this." },
   MEMBER_NOT_FOUND: { status: 404, message: "No such participant in this meeting." },
+  RENAME_NOT_ALLOWED: { status: 403, message: "Only a phone or room system can be renamed; people keep the names they chose." },
   REMOVED_BY_HOST: { status: 403, message: "The host removed you from the meeting." },
   MEETING_LOCKED: { status: 403, message: "The host has locked this meeting; no one else can join." },
   BANNED: { status: 403, message: "The host removed you from this meeting and did not allow you back." },

@@ -207,12 +207,20 @@ async function join(meetingId: string, ticket: string): Promise<void> {
       media.play("askUnmute");
     }
   });
+  // The last words before the call ends (once: the connection's close follows a host's removal).
+  let goodbye = false;
   p.on("error", (e) => {
-    if (e.fatal) end(e.code, e.message);
+    if (!e.fatal || goodbye) return;
+    if (e.code !== "REMOVED_BY_HOST" || ended || !media) return end(e.code, e.message);
+    // Removed by a host: the caller hears so, then the call ends.
+    goodbye = true;
+    media.play("removed", () => end(e.code, e.message));
   });
   p.on("closed", ({ reason }) => {
-    // Removed by a host or the meeting ended: say so, then hang up.
+    if (goodbye) return;
+    // The meeting ended or the connection is gone for good: say so, then hang up.
     if (ended || !media) return end("DISCONNECTED", reason || "the meeting connection closed");
+    goodbye = true;
     media.play("ended", () => end("DISCONNECTED", reason || "the meeting connection closed"));
   });
   await p.join();

@@ -26,6 +26,7 @@ export const PROMPTS = {
   hostMuted: "The host muted you. Press star six to unmute.",
   askUnmute: "The host asks you to unmute. Press star six to unmute.",
   ended: "The meeting has ended. Goodbye.",
+  removed: "The host removed you from the meeting. Goodbye.",
 } as const;
 
 export type PromptId = keyof typeof PROMPTS;

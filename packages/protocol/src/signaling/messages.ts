@@ -23,6 +23,15 @@ export const MAX_PRE_JOIN_MESSAGE_BYTES = 16 * 1024;
 
 const b64 = z.string().max(MAX_SIGNALING_MESSAGE_BYTES).regex(/^[A-Za-z0-9+/]*={0,2}$/, "base64");
 const memberId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+// A name a host gives a member: 1..64 characters, no surrounding spaces, no control or bidi
+// override characters (the rules of a credential's display name, mls/identity.ts).
+// eslint-disable-next-line no-control-regex
+const LABEL_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+const memberLabel = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((s) => s.trim() === s && !LABEL_FORBIDDEN.test(s), "a name without surrounding spaces or control characters");
 const meetingId = z.string().min(1).max(32).regex(/^[0-9]+$/);
 const epoch = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, "decimal epoch");
 const sdp = z.string().min(1).max(64 * 1024);
@@ -168,6 +177,11 @@ export const clientMessageSchema = z.discriminatedUnion("type", [
   /** End the meeting for everyone (host only). */
   z.strictObject({ type: z.literal("endMeeting") }),
   z.strictObject({ type: z.literal("setRole"), memberId, role: z.enum(["cohost", "participant"]) }),
+  /**
+   * Host or co-host: give a phone (`pstn`) or room system (`sip`) member a name for everyone (its
+   * own name is the caller's last digits or what the device announced). People keep their names.
+   */
+  z.strictObject({ type: z.literal("renameMember"), memberId, displayName: memberLabel }),
   /**
    * Host or co-host of an Enhanced meeting: call a room system (SIP URI) into the meeting. It
    * joins as a visible sip connector member; progress comes back as `notice` messages.

@@ -181,6 +181,7 @@ export class BreakoutMeeting {
       case "lockMeeting":
       case "endMeeting":
       case "setRole":
+      case "renameMember":
       case "inviteRoomSystem":
         this.#hostControl(me, msg);
         return;
@@ -446,14 +447,19 @@ export class BreakoutMeeting {
   #hostControl(issuer: ParticipantInfo, msg: HostControlMessage): void {
     const targetRoomId = "memberId" in msg ? this.#where.get(msg.memberId) : undefined;
     const targetRoom = targetRoomId === undefined ? undefined : this.#rooms.get(targetRoomId);
-    if (!targetRoom || (msg.type !== "remove" && msg.type !== "setRole")) {
+    if (!targetRoom || (msg.type !== "remove" && msg.type !== "setRole" && msg.type !== "renameMember")) {
       this.main.control(issuer, msg);
       return;
     }
-    const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND") => issuer.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
+    const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND" | "RENAME_NOT_ALLOWED") => issuer.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
     if (issuer.role === "participant") return refuse("NOT_HOST");
     const target = targetRoom.participant(msg.memberId);
     if (!target) return refuse("MEMBER_NOT_FOUND");
+    if (msg.type === "renameMember") {
+      const refused = targetRoom.rename(msg.memberId, msg.displayName);
+      if (refused) refuse(refused);
+      return;
+    }
     if (msg.type === "setRole") {
       if (!targetRoom.updateRole(msg.memberId, msg.role)) refuse("NOT_HOST");
       return;

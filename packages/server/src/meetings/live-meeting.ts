@@ -89,6 +89,8 @@ interface Participant {
   sinceEpoch: bigint | undefined;
   /** false: signaling and MLS only (`conclave bot --no-media`); no relay peer is attached. */
   wantsMedia: boolean;
+  /** The name a host gave this phone or room system (`renameMember`); its credential's name otherwise. */
+  label?: string;
 }
 
 interface Waiting {
@@ -137,7 +139,7 @@ export interface ParticipantInfo {
   wantsMedia: boolean;
 }
 
-export type HostControlMessage = Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" | "inviteRoomSystem" }>;
+export type HostControlMessage = Extract<ClientMessage, { type: "admit" | "deny" | "remove" | "lockMeeting" | "endMeeting" | "setRole" | "renameMember" | "inviteRoomSystem" }>;
 
 export type JoinResult = { ok: true; state: "joined" | "waiting" } | { ok: false; code: "MEETING_LOCKED" | "BANNED" | "MEMBER_ID_TAKEN" };
 
@@ -308,6 +310,19 @@ export class LiveMeeting {
     return true;
   }
 
+  /**
+   * A host renames a phone or room system here (for everyone, as presence): people keep the names
+   * of their credentials, which the members check themselves.
+   */
+  rename(memberId: string, displayName: string): "MEMBER_NOT_FOUND" | "RENAME_NOT_ALLOWED" | null {
+    const target = this.#participants.get(memberId);
+    if (!target) return "MEMBER_NOT_FOUND";
+    if (target.identity.kind !== "connector" || (target.identity.connector !== "pstn" && target.identity.connector !== "sip")) return "RENAME_NOT_ALLOWED";
+    target.label = displayName;
+    this.#broadcast({ type: "memberUpdated", member: info(target) });
+    return null;
+  }
+
   /** Refuses this ban key from now on (a host in another room removed someone without rejoin). */
   ban(banKey: string): void {
     this.#banned.add(banKey);
@@ -440,6 +455,7 @@ export class LiveMeeting {
       case "lockMeeting":
       case "endMeeting":
       case "setRole":
+      case "renameMember":
       case "inviteRoomSystem":
         this.#hostControl(p, msg);
         return;
@@ -590,7 +606,7 @@ export class LiveMeeting {
   }
 
   #hostControl(p: Pick<ParticipantInfo, "role" | "connection" | "identity">, msg: HostControlMessage): void {
-    const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND") => p.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
+    const refuse = (code: "NOT_HOST" | "MEMBER_NOT_FOUND" | "RENAME_NOT_ALLOWED") => p.connection.send({ type: "error", code, message: errorMessage(code), fatal: false });
     if (p.role === "participant" || (msg.type === "endMeeting" && p.role !== "host")) return refuse("NOT_HOST");
     switch (msg.type) {
       case "admit": {
@@ -652,6 +668,11 @@ export class LiveMeeting {
         target.role = msg.role;
         this.#broadcast({ type: "memberUpdated", member: info(target) });
         if (target.role === "cohost") this.#sendWaitingList();
+        return;
+      }
+      case "renameMember": {
+        const refused = this.rename(msg.memberId, msg.displayName);
+        if (refused) refuse(refused);
         return;
       }
       case "inviteRoomSystem": {
@@ -853,7 +874,7 @@ function addsConnector(commitB64: string): boolean {
 
 function info(p: Participant): MemberInfo {
   const kind = p.identity.kind === "connector" ? { kind: "connector" as const, connector: p.identity.connector } : { kind: "person" as const };
-  return { memberId: p.identity.memberId, displayName: p.identity.displayName, kind, inGroup: p.inGroup, role: p.role };
+  return { memberId: p.identity.memberId, displayName: p.label ?? p.identity.displayName, kind, inGroup: p.inGroup, role: p.role };
 }
 
 /** One security-log line per delivery-service decision (docs/operations.md, "Security log"). */

@@ -30,6 +30,7 @@ import { UiError, uiErrorFromCode } from "../errors.js";
 import type { LocalMedia } from "../media/local-media.js";
 import { MediaConnection, type RemoteTrack } from "../media/media-connection.js";
 import { deviceToken } from "../media/device-token.js";
+import { withHostNames } from "./host-names.js";
 import { computeShield, type Shield } from "./shield.js";
 import { BrowserSignalingChannel } from "./signaling-channel.js";
 
@@ -157,7 +158,7 @@ export class MeetingController {
 
   get snapshot(): MeetingSnapshot {
     const s = this.#session;
-    const members = s ? s.groupMembers.map((m) => m.identity) : [];
+    const members = s ? withHostNames(s.groupMembers.map((m) => m.identity), s.presence) : [];
     return {
       phase: this.#phase,
       error: this.#error,
@@ -334,6 +335,11 @@ export class MeetingController {
 
   setRole(memberId: string, role: "cohost" | "participant"): void {
     this.#hostAction((s) => s.setRole(memberId, role));
+  }
+
+  /** Hosts and co-hosts: name a phone or room system for everyone. */
+  renameMember(memberId: string, displayName: string): void {
+    this.#hostAction((s) => s.renameMember(memberId, displayName));
   }
 
   lockMeeting(locked: boolean): void {

@@ -1,11 +1,12 @@
 /**
  * What a host or co-host can do to one participant, in a modal panel opened from the People
- * list: make or unmake a co-host, and remove them from the meeting (the group rekeys at once),
- * choosing whether they may join again. The panel itself is the confirmation for removal.
+ * list: make or unmake a co-host, rename a phone or room system (people keep their own names),
+ * and remove them from the meeting (the group rekeys at once), choosing whether they may join
+ * again. The panel itself is the confirmation for removal.
  */
 import { createPanel } from "./dialog.js";
 import { append, h } from "./dom.js";
-import { checkbox } from "./forms.js";
+import { checkbox, field, input } from "./forms.js";
 import { t } from "../i18n/i18n.js";
 
 export interface ManageParticipantOptions {
@@ -15,6 +16,8 @@ export interface ManageParticipantOptions {
   opener: HTMLElement;
   onRole: (role: "cohost" | "participant") => void;
   onRemove: (allowRejoin: boolean) => void;
+  /** Only for a phone or room system: give it a name everyone sees. */
+  onRename?: (displayName: string) => void;
 }
 
 export function manageParticipantDialog(opts: ManageParticipantOptions): void {
@@ -32,9 +35,23 @@ export function manageParticipantDialog(opts: ManageParticipantOptions): void {
     opts.onRemove(allow.input.checked);
     panel.close();
   });
+  let renameForm: HTMLFormElement | null = null;
+  if (opts.onRename) {
+    const onRename = opts.onRename;
+    const nameInput = input({ value: opts.name, maxlength: 64, required: true, autocomplete: "off", spellcheck: "false", "data-testid": "rename-input" });
+    renameForm = h("form", { class: "rename-form", "data-testid": "rename-form" }, field(t("manage.renameLabel"), nameInput, t("manage.renameHelp")), h("div", { class: "row end" }, h("button", { type: "submit", class: "button", "data-testid": "rename-button" }, t("manage.rename"))));
+    renameForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const name = nameInput.value.trim();
+      if (name.length === 0) return;
+      onRename(name);
+      panel.close();
+    });
+  }
   append(panel.body, [
     h("p", { class: "muted" }, isCohost ? t("manage.roleCohost") : t("manage.roleParticipant")),
     opts.canChangeRole ? h("div", { class: "row" }, roleButton) : null,
+    renameForm,
     h("h3", {}, t("manage.removeTitle")),
     h("p", {}, t("manage.removeText", { name: opts.name })),
     allow.row,

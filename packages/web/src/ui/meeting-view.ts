@@ -6,6 +6,7 @@
  */
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
+import { renamable } from "../meeting/host-names.js";
 import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
 import { LocalRecording, LocalRecordingNotice } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
@@ -733,7 +734,7 @@ export class MeetingView {
     for (const m of ordered) {
       const role = roles.get(m.memberId);
       // Hosts and co-hosts manage everyone but themselves and the host.
-      const manage = hosting && m.memberId !== self && role !== undefined && role !== "host" ? this.#manageButton(m.memberId, m.displayName, role) : null;
+      const manage = hosting && m.memberId !== self && role !== undefined && role !== "host" ? this.#manageButton(m, role) : null;
       const muted = m.memberId === self ? !this.#opts.media.micOn : s.remoteMedia.get(m.memberId)?.mic === false;
       rows.push(participantRow(m.displayName, m, m.memberId === self, "in", muted, role, manage));
     }
@@ -772,7 +773,8 @@ export class MeetingView {
     );
   }
 
-  #manageButton(memberId: string, name: string, role: "host" | "cohost" | "participant"): HTMLButtonElement {
+  #manageButton(m: MemberIdentity, role: "host" | "cohost" | "participant"): HTMLButtonElement {
+    const { memberId, displayName: name } = m;
     const b = h("button", { type: "button", class: "button small", "aria-label": t("people.manageLabel", { name }), "aria-haspopup": "dialog", "data-testid": "manage-participant", "data-focus-key": `manage:${memberId}` }, t("people.manage"));
     b.addEventListener("click", () => {
       manageParticipantDialog({
@@ -781,6 +783,7 @@ export class MeetingView {
         canChangeRole: true,
         opener: b,
         onRole: (next) => this.#opts.controller.setRole(memberId, next),
+        ...(renamable(m) ? { onRename: (next: string) => this.#opts.controller.renameMember(memberId, next) } : {}),
         onRemove: (allowRejoin) => {
           this.#opts.controller.remove(memberId, allowRejoin);
           this.#toast(allowRejoin ? t("host.removedMayReturn", { name }) : t("host.removedBanned", { name }), ICONS.users);
