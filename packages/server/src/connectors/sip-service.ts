@@ -94,7 +94,7 @@ export class SipService extends EventEmitter<{ call: [SipCallEvent]; ivr: [DialI
     if (opts.metrics) {
       const calls = opts.metrics.counter<"event">({
         name: "conclave_sip_call_events_total",
-        help: "Room-system (SIP) calls by what happened: ringing, joined, refused, failed, ended.",
+        help: "Room-system and phone (SIP) calls by what happened: ringing, joined, refused, failed, ended.",
         labelNames: ["event"],
       });
       this.#callEvents = (event) => calls.inc({ event });
