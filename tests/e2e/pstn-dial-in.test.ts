@@ -227,6 +227,28 @@ test("an end-to-end encrypted meeting refuses the phone with a spoken explanatio
   assert.equal(s.ivrEvents.some((e) => e.displayName === name && e.prompt === "passcode"), false, "it was never asked for a passcode");
 });
 
+test("with the phoneDialIn setting off, the phone hears that dial-in is off for this meeting and the call ends, without being asked for a passcode", { timeout: 90_000 }, async (t) => {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const settings = s.server.context.database.settings;
+  settings.writeAccount({ phoneDialIn: { value: false } });
+  const caller = await phone("15550101357");
+  t.after(async () => {
+    settings.writeAccount({ phoneDialIn: { value: null, locked: false } });
+    await caller.close();
+  });
+  const name = "Phone \u2022\u2022\u2022 1357";
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${created.meeting.id}#`);
+  await prompt(name, "dialInOff", "end");
+  await caller.waitEvent("CALL_CLOSED", 15_000);
+  const heard = caller.receivedAudio();
+  const off = heardPrompt(heard.samples, heard.rate, await promptPcm("dialInOff"));
+  assert.ok(off > 0.7, `the phone heard "phone dial in is turned off for this meeting" (correlation ${off.toFixed(2)})`);
+  assert.equal(s.ivrEvents.some((e) => e.displayName === name && e.prompt === "passcode"), false, "it was never asked for a passcode");
+});
+
 test("a phone waits in the waiting room hearing a prompt and nothing of the meeting until a host admits it; *6 mutes and unmutes its voice", { timeout: 150_000 }, async (t) => {
   const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true, waitingRoom: true });
   const meeting = { id: created.meeting.id, passcode: created.passcode };
@@ -387,14 +409,14 @@ test("a host renames the phone for everyone (a non-host cannot, and a person can
   hostP.on("epoch", (e) => host.epochs.push(e));
   await hostP.join();
   const other = await bot(meeting, "Bartholomew");
-  const caller = await phone("15550105555");
+  const caller = await phone("15550104321");
   t.after(async () => {
     hostP.leave();
     other.p.leave();
     await caller.close();
   });
   await waitEpoch(host, "host and bot in the group", (e) => e.members.length === 2);
-  const name = "Phone \u2022\u2022\u2022 5555";
+  const name = "Phone \u2022\u2022\u2022 4321";
   dialTrunk(caller);
   await caller.waitEvent("CALL_ESTABLISHED", 30_000);
   await prompt(name, "welcome", "start");
