@@ -207,17 +207,23 @@ async function join(meetingId: string, ticket: string): Promise<void> {
       media.play("askUnmute");
     }
   });
-  // The last words before the call ends (once: the connection's close follows a host's removal).
+  // The last words before the call ends, said once. A host's removal arrives as an error and as
+  // the close reason (the server closes with "REMOVED_BY_HOST"), in either order.
   let goodbye = false;
+  const removed = (): void => {
+    if (goodbye || ended) return;
+    if (!media) return end("REMOVED_BY_HOST", "removed by a host");
+    goodbye = true;
+    media.play("removed", () => end("REMOVED_BY_HOST", "removed by a host"));
+  };
   p.on("error", (e) => {
     if (!e.fatal || goodbye) return;
-    if (e.code !== "REMOVED_BY_HOST" || ended || !media) return end(e.code, e.message);
-    // Removed by a host: the caller hears so, then the call ends.
-    goodbye = true;
-    media.play("removed", () => end(e.code, e.message));
+    if (e.code === "REMOVED_BY_HOST") return removed();
+    end(e.code, e.message);
   });
   p.on("closed", ({ reason }) => {
     if (goodbye) return;
+    if (reason === "REMOVED_BY_HOST") return removed();
     // The meeting ended or the connection is gone for good: say so, then hang up.
     if (ended || !media) return end("DISCONNECTED", reason || "the meeting connection closed");
     goodbye = true;
