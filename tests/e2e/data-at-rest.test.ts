@@ -12,14 +12,15 @@ import { join } from "node:path";
 import { createSoftHsm, startPyKmip } from "@conclave/kms/testing";
 import { requireSystemBinary } from "@conclave/test-support";
 import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
-import { joinSession, startTestServer, waitForAgreement, type TestServer } from "./support/harness.js";
+import { Collaboration } from "@conclave/client";
+import { joinSession, startTestServer, waitFor, waitForAgreement, type TestServer } from "./support/harness.js";
 
 function requireStrings(): void {
   requireSystemBinary("strings");
 }
 
-/** Every printable string (6+ characters) in every file under `dir`, as `strings -a` sees it. */
-function stringsOf(dir: string): string {
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
   const files: string[] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d)) {
@@ -29,7 +30,12 @@ function stringsOf(dir: string): string {
     }
   };
   walk(dir);
-  return files.map((f) => execFileSync("strings", ["-a", "-n", "6", f], { maxBuffer: 64 * 1024 * 1024 }).toString()).join("\n");
+  return files;
+}
+
+/** Every printable string (6+ characters) in every file under `dir`, as `strings -a` sees it. */
+function stringsOf(dir: string): string {
+  return filesUnder(dir).map((f) => execFileSync("strings", ["-a", "-n", "6", f], { maxBuffer: 64 * 1024 * 1024 }).toString()).join("\n");
 }
 
 async function api(server: ConclaveServer, ca: string, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Record<string, unknown>; body: Record<string, unknown> }> {
@@ -56,32 +62,55 @@ async function api(server: ConclaveServer, ca: string, method: string, path: str
   });
 }
 
-async function runMeeting(server: TestServer, meeting: { id: string; passcode: string | null }, names: string[]): Promise<void> {
+/**
+ * Two or more people meet; with `chat`, the first says it in the group chat (the app's own path:
+ * an MLS application message to the group, and in a meeting that saves chat a copy handed to the
+ * server), and everyone else reads it before they all leave.
+ */
+async function runMeeting(server: TestServer, meeting: { id: string; passcode: string | null }, names: string[], chat?: string): Promise<void> {
   const sessions = [];
   for (const name of names) sessions.push(await joinSession(server, meeting, name));
   await waitForAgreement(sessions, names.length);
+  if (chat !== undefined) {
+    const [speaker, ...listeners] = sessions.map((s) => new Collaboration(s));
+    await speaker!.chat.send(chat);
+    for (const l of listeners) {
+      await waitFor("the chat message to arrive", 10_000, (wake) => l.chat.on("message", wake), () => l.chat.entries.some((e) => e.text === chat));
+    }
+  }
   for (const s of sessions) s.leave();
 }
 
-test("after a meeting, `strings` over the data directory (database, WAL, key files, audit log) finds no topic, invitation email, participant name or passcode", async (t) => {
+test("after a meeting, `strings` over the data directory (database, WAL, key files, audit log) finds no topic, invitation email, participant name, saved chat text or passcode", async (t) => {
   requireStrings();
   const server = await startTestServer();
   t.after(() => server.close());
   const dataDir = server.server.context.config.dataDir;
+  const db = server.server.context.database;
   const tag = randomBytes(4).toString("hex");
   const topic = `Merger talks ${tag} with Globex`;
   const email = `invitee-${tag}@example.org`;
   const names = [`Alice-${tag}`, `Bob-${tag}`];
+  const chat = `Offer ${tag}: 41 dollars a share, tell nobody`;
+  // An Enhanced meeting whose settings save chat: the server keeps the group chat after it.
+  db.settings.writeAccount({ chatHistory: { value: true } });
 
   const created = await api(server.server, server.ca, "POST", "/api/meetings", { topic, encryption: "enhanced" });
   assert.equal(created.status, 201);
   const meeting = { id: created.body.id as string, passcode: created.body.passcode as string };
   assert.equal((await api(server.server, server.ca, "POST", "/api/invitations", { email, role: "member" })).status, 201);
-  await runMeeting(server, meeting, names);
+  await runMeeting(server, meeting, names, chat);
   // What was written reads back for those allowed to read it.
-  const db = server.server.context.database;
   const details = await api(server.server, server.ca, "GET", `/api/meetings/${meeting.id}`);
   assert.equal(details.body.topic, topic);
+  // The copy of the chat message reaches the server just after the message itself: wait until it is stored.
+  await waitFor("the saved chat message in the database", 10_000, (wake) => {
+    const timer = setInterval(wake, 50);
+    return () => clearInterval(timer);
+  }, () => db.connection.prepare<{ n: number }>("SELECT count(*) AS n FROM chat_history WHERE meeting_id = ?").get(meeting.id)!.n === 1);
+  const saved = await api(server.server, server.ca, "GET", `/api/meetings/${meeting.id}/chat`);
+  assert.equal(saved.status, 200);
+  assert.deepEqual((saved.body.messages as { displayName: string; text: string }[]).map((m) => [m.displayName, m.text]), [[names[0], chat]]);
   // The leave messages may still be on their way: read the log until both departures are in it.
   let entries: { event: string; displayName: string; kind: string }[] = [];
   for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
@@ -94,7 +123,10 @@ test("after a meeting, `strings` over the data directory (database, WAL, key fil
   assert.equal(entries.filter((e) => e.event === "left").length, 2);
   assert.ok(entries.every((e) => e.kind === "person"));
 
-  const secrets = [topic, tag, email, meeting.passcode, ...names];
+  const secrets = [topic, tag, email, meeting.passcode, ...names, chat];
+  // SQLite's write-ahead log and its index are scanned too (while the server runs they exist).
+  const files = filesUnder(dataDir).map((f) => f.slice(dataDir.length + 1));
+  assert.ok(files.includes("conclave.db-wal") && files.includes("conclave.db-shm"), `WAL and SHM among ${files.join(", ")}`);
   const whileRunning = stringsOf(dataDir);
   for (const s of secrets) assert.ok(!whileRunning.includes(s), `"${s}" found on disk while the server runs`);
   await server.server.close();

@@ -210,3 +210,49 @@ test("a hostile reporter that claims every commit failed cannot get an honest co
   for (const b of bots) assert.equal(b.session.state, "inGroup");
   await keepDecrypting(bots, 10);
 });
+
+test("a member's commit that smuggles a connector into an end-to-end encrypted meeting is refused by the server and reaches nobody; the honest members end on one epoch and code without it", async (t) => {
+  const meeting = await server.createMeeting("e2ee");
+  const mallory = await Mallory.connect(server);
+  await mallory.join(meeting);
+  await mallory.next((m) => m.type === "createGroup");
+  // Ada and Bob record every message the server sends them, to show the commit never reached them.
+  const seen = { ada: [] as string[], bob: [] as string[] };
+  const ada = await joinSession(server, meeting, "Ada", { record: seen.ada });
+  const bob = await joinSession(server, meeting, "Bob", { record: seen.bob });
+  t.after(() => [ada, bob, mallory].forEach((x) => x.leave()));
+  await waitForAgreement([ada, bob], 3, 20_000);
+
+  // Asked to add Dee, Mallory builds a real, validly signed MLS commit that also adds a
+  // `connector` member (a key package she made), and tells the server it adds only Dee.
+  const smuggled = await mallory.connectorKeyPackage("recording", "Hidden recorder");
+  mallory.plan = () => ({ kind: "addAlso", keyPackages: [smuggled] });
+  const sent: string[] = [];
+  const send = mallory.send.bind(mallory);
+  mallory.send = (msg) => {
+    if (msg.type === "commit") sent.push(msg.commit as string);
+    send(msg);
+  };
+  const from = mallory.received.length;
+  const dee = await joinSession(server, meeting, "Dee");
+  t.after(() => dee.leave());
+  const rejected = await mallory.next((m) => m.type === "commitRejected", 20_000, from);
+  const rejectedAt = Date.now();
+  assert.equal(sent.length, 1, "Mallory sent her commit");
+  assert.match(String(rejected.reason), /an end-to-end encrypted meeting admits no connector/);
+
+  // Someone honest commits Dee's add instead: everyone agrees, and no group holds a connector.
+  const all = [ada, bob, dee];
+  const agreed = await waitForAgreement(all, 4, 20_000);
+  for (const s of all) {
+    assert.deepEqual(s.groupMembers.filter((m) => m.identity.kind === "connector"), [], "no connector in any member's group");
+    assert.ok(s.groupMembers.some((m) => m.identity.memberId === mallory.memberId), "Mallory was refused, not removed");
+  }
+  assert.ok(agreed.epoch > 0n);
+  console.log(`# smuggled connector: honest members agreed on Dee's add ${Date.now() - rejectedAt} ms after the refusal`);
+  // The server delivered her commit to nobody.
+  for (const text of [...seen.ada, ...seen.bob]) {
+    const m = JSON.parse(text) as { type: string; commit?: string };
+    assert.ok(!(m.type === "commit" && m.commit === sent[0]), "the refused commit was delivered");
+  }
+});

@@ -8,12 +8,14 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request } from "node:https";
 import { Decoder } from "@evan/opus";
 import { loadConfig, startConclave, type ConclaveServer } from "@conclave/server";
 import { NodeParticipant } from "@conclave/client/node";
 import type { EpochEvent } from "@conclave/client";
 import { Baresip, makeDeviceCertificate, requireBaresip, toneCorrelation } from "./support/baresip.js";
-import { waitFor } from "./support/harness.js";
+import { startTestServer, waitFor } from "./support/harness.js";
+import { api } from "./support/recording.js";
 
 interface SipServer {
   server: ConclaveServer;
@@ -540,4 +542,196 @@ test("a room system dialing a meeting with a waiting room rings until a host adm
   await device.waitEvent("CALL_ESTABLISHED", 45_000);
   const two = await waitEpoch(host, "the room system admitted", (e) => e.members.length === 2);
   assert.equal(two.members.find((m) => m.identity.kind === "connector")?.identity.displayName, "lobbyroom");
+});
+
+/** A JSON call to the SIP test server's HTTP API; `body` a string is sent as it is. */
+function http(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  const payload = opts.body === undefined ? undefined : Buffer.from(typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port: sip.server.port,
+        method,
+        path,
+        ca: sip.ca,
+        headers: { ...(payload ? { "content-type": "application/json", "content-length": String(payload.length) } : {}), ...opts.headers },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+const adminAuth = (): Record<string, string> => ({ authorization: `Bearer ${sip.server.adminToken}` });
+
+/** The headers of a browser signed in as this user (session cookie and its CSRF token). */
+function signedIn(userId: string, opts: { csrf?: boolean } = {}): Record<string, string> {
+  const s = sip.server.context.database.sessions.create(userId);
+  return { cookie: `conclave_session=${s.sessionId}; conclave_csrf=${s.csrfToken}`, ...(opts.csrf === false ? {} : { "x-csrf-token": s.csrfToken }) };
+}
+
+function errorCode(r: { json: Record<string, unknown> }): string | undefined {
+  return (r.json.error as { code?: string } | undefined)?.code;
+}
+
+function notices(b: { p: NodeParticipant }): { code: string; message: string }[] {
+  const seen: { code: string; message: string }[] = [];
+  b.p.session.on("notice", (n) => seen.push(n));
+  return seen;
+}
+
+test("POST /api/meetings/:id/sip-invites refuses, each with its documented status and code, callers who may not manage the meeting, an E2EE meeting, an ended or unknown meeting and malformed bodies, and calls nobody; the admin token's invite calls the device in as a visible sip member", { timeout: 90_000 }, async (t) => {
+  const { users } = sip.server.context.database;
+  const owner = users.create({ email: "owen@example.com", name: "Owen", role: "member", passwordHash: "x" });
+  const other = users.create({ email: "mona@example.com", name: "Mona", role: "member", passwordHash: "x" });
+  const meetings = sip.server.context.meetings;
+  const created = await meetings.create({ encryption: "enhanced", passcode: true, ownerUserId: owner.id });
+  const e2ee = await meetings.create({ encryption: "e2ee", passcode: true, ownerUserId: owner.id });
+  const ended = await meetings.create({ encryption: "enhanced", passcode: true, ownerUserId: owner.id });
+  meetings.markEnded(ended.meeting.id);
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const host = await bot(meeting, "Host", { host: true });
+  const hostNotices = notices(host);
+  const device = await Baresip.start({ user: "apiroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true, certificate: sip.deviceCertificate, video: false });
+  t.after(async () => {
+    host.p.leave();
+    await device.close();
+    users.delete(owner.id);
+    users.delete(other.id);
+  });
+  await waitEpoch(host, "the host in the group", (e) => e.members.length === 1);
+  const uri = `sip:apiroom@127.0.0.1:${device.tlsPort};transport=tls`;
+  const invite = (id: string, body: unknown, headers: Record<string, string>) => http("POST", `/api/meetings/${id}/sip-invites`, { body, headers });
+  const expect = async (what: string, r: Promise<{ status: number; json: Record<string, unknown> }>, status: number, code: string) => {
+    const res = await r;
+    assert.deepEqual([res.status, errorCode(res)], [status, code], `${what}: ${JSON.stringify(res.json)}`);
+  };
+
+  // Who may ask: the owner, admins and the admin token (docs/api.md); everyone else is refused.
+  await expect("no credentials", invite(meeting.id, { uri }, {}), 401, "UNAUTHENTICATED");
+  await expect("a signed-in member who does not own the meeting", invite(meeting.id, { uri }, signedIn(other.id)), 403, "FORBIDDEN");
+  await expect("the owner's cookie without its CSRF token", invite(meeting.id, { uri }, signedIn(owner.id, { csrf: false })), 403, "CSRF_FAILED");
+  // An end-to-end encrypted meeting admits no connector, even when its owner asks.
+  await expect("an E2EE meeting", invite(e2ee.meeting.id, { uri }, signedIn(owner.id)), 403, "CONNECTOR_NOT_ALLOWED");
+  await expect("an E2EE meeting, admin token", invite(e2ee.meeting.id, { uri }, adminAuth()), 403, "CONNECTOR_NOT_ALLOWED");
+  await expect("an ended meeting", invite(ended.meeting.id, { uri }, adminAuth()), 410, "MEETING_ENDED");
+  await expect("an unknown meeting", invite("1234567890", { uri }, adminAuth()), 404, "MEETING_NOT_FOUND");
+  // Malformed bodies: 400, with BAD_REQUEST naming the field (MALFORMED_JSON for a body that is no JSON at all).
+  const malformed: [string, unknown, string][] = [
+    ["no body", undefined, "BAD_REQUEST"],
+    ["not JSON", "uri=sip:apiroom@127.0.0.1", "MALFORMED_JSON"],
+    ["an array", [uri], "BAD_REQUEST"],
+    ["no uri", { displayName: "Boardroom" }, "BAD_REQUEST"],
+    ["an https: URI", { uri: "https://127.0.0.1/room" }, "BAD_REQUEST"],
+    ["a URI with a space", { uri: "sip:apiroom @127.0.0.1" }, "BAD_REQUEST"],
+    ["a URI with a line break", { uri: "sip:apiroom@127.0.0.1\r\nX-Injected: yes" }, "BAD_REQUEST"],
+    ["an unknown field", { uri, displayname: "Boardroom" }, "BAD_REQUEST"],
+    ["an empty display name", { uri, displayName: "" }, "BAD_REQUEST"],
+    ["a display name of 65 characters", { uri, displayName: "x".repeat(65) }, "BAD_REQUEST"],
+    ["a display name with a line break", { uri, displayName: "Boardroom\r\nX-Injected: yes" }, "BAD_REQUEST"],
+    ["a display name with a bidi override", { uri, displayName: "Board\u202eroom" }, "BAD_REQUEST"],
+  ];
+  for (const [what, body, code] of malformed) await expect(what, invite(meeting.id, body, adminAuth()), 400, code);
+  assert.deepEqual(device.events.filter((e) => e.type.startsWith("CALL_")), [], "no refused invite called the device");
+  assert.equal(lastEpoch(host)!.members.length, 1);
+
+  // The admin token's invite: 202 with an id; the gateway calls the device, which joins as a
+  // visible sip member with the display name asked for and its far leg, and the host is told.
+  const joined = sipCall(meeting.id, "joined", 45_000);
+  const accepted = await invite(meeting.id, { uri, displayName: "API Room" }, adminAuth());
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.json));
+  const inviteId = accepted.json.inviteId;
+  assert.match(String(inviteId), /^[A-Za-z0-9_-]{16}$/);
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const joinedEvent = await joined;
+  assert.equal(joinedEvent.inviteId, inviteId, "the call that joined is the one the API started");
+  const two = await waitEpoch(host, "the invited room system in the host's group", (e) => e.members.length === 2);
+  const room = two.members.find((m) => m.identity.memberId === joinedEvent.memberId)?.identity;
+  assert.ok(room);
+  assert.deepEqual(room.kind === "connector" ? [room.displayName, room.connector, room.farLeg] : room, ["API Room", "sip", { protocol: "SIP", signaling: "tls", media: "srtp", suite: "AES_CM_128_HMAC_SHA1_80" }]);
+  assert.equal(joinedEvent.securityCode, two.securityCode);
+  await waitFor("the host's ROOM_SYSTEM_JOINED notice", 10_000, (wake) => host.p.session.on("notice", wake), () => hostNotices.find((n) => n.code === "ROOM_SYSTEM_JOINED"));
+  assert.match(hostNotices.find((n) => n.code === "ROOM_SYSTEM_JOINED")!.message, /API Room joined by SIP \(TLS \+ SRTP\)/);
+  // (An auto-answering baresip reports an incoming call as the offer it received.)
+  const offers = device.events.filter((e) => e.type === "CALL_REMOTE_SDP" && e.param === "offer");
+  assert.equal(offers.length, 1, "the device was called once: by the accepted invite");
+  assert.equal(offers[0]!.peerdisplayname, "API Room", "the INVITE's From header carries the display name asked for");
+});
+
+test("POST /api/meetings/:id/sip-invites without a SIP listener: 409 SIP_DISABLED", async (t) => {
+  const plain = await startTestServer();
+  t.after(() => plain.close());
+  const meeting = await plain.createMeeting("enhanced");
+  const r = await api(plain.server.port, plain.ca, plain.server.adminToken, "POST", `/api/meetings/${meeting.id}/sip-invites`, { body: { uri: "sip:room@127.0.0.1;transport=tls" } });
+  assert.equal(r.status, 409);
+  assert.equal(r.json<{ error: { code: string } }>().error.code, "SIP_DISABLED");
+});
+
+test("the meeting's owner, a signed-in member, invites a room system through the API: it joins as a visible sip member, the host is told, and its hang-up removes it and rekeys", { timeout: 90_000 }, async (t) => {
+  const { users } = sip.server.context.database;
+  const owner = users.create({ email: "oda@example.com", name: "Oda", role: "member", passwordHash: "x" });
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true, ownerUserId: owner.id });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const host = await bot(meeting, "Host", { host: true });
+  const guest = await bot(meeting, "Guest");
+  const hostNotices = notices(host);
+  const device = await Baresip.start({ user: "ownerroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true, certificate: sip.deviceCertificate, video: false });
+  t.after(async () => {
+    host.p.leave();
+    guest.p.leave();
+    await device.close();
+    users.delete(owner.id);
+  });
+  await waitEpoch(host, "host and guest in the group", (e) => e.members.length === 2);
+  const joined = sipCall(meeting.id, "joined", 45_000);
+  const accepted = await http("POST", `/api/meetings/${meeting.id}/sip-invites`, { body: { uri: `sips:ownerroom@127.0.0.1:${device.tlsPort}`, displayName: "Owner's room" }, headers: signedIn(owner.id) });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.json));
+  await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  const { memberId, inviteId } = await joined;
+  assert.equal(inviteId, accepted.json.inviteId);
+  // Both members see it in their own MLS member list, as a sip connector, on one epoch and code.
+  const three = await waitEpoch(host, "the room system in the host's group", (e) => e.members.length === 3);
+  const guestThree = await waitEpoch(guest, "the room system in the guest's group", (e) => e.epoch === three.epoch);
+  assert.equal(guestThree.securityCode, three.securityCode);
+  for (const e of [three, guestThree]) {
+    const room = e.members.find((m) => m.identity.memberId === memberId)?.identity;
+    assert.deepEqual(room && room.kind === "connector" ? [room.displayName, room.connector, room.farLeg?.signaling, room.farLeg?.media] : room, ["Owner's room", "sip", "tls", "srtp"]);
+  }
+  await waitFor("the host's ROOM_SYSTEM_JOINED notice", 10_000, (wake) => host.p.session.on("notice", wake), () => hostNotices.find((n) => n.code === "ROOM_SYSTEM_JOINED"));
+  // The device hangs up: the member leaves everyone's group, the group rekeys, the host is told.
+  device.hangup();
+  await device.waitEvent("CALL_CLOSED", 15_000);
+  const after = await waitEpoch(host, "the group without the room system", (e) => e.members.length === 2 && e.epoch > three.epoch);
+  assert.deepEqual(membersOf(after), ["Guest", "Host"]);
+  assert.notEqual(after.securityCode, three.securityCode);
+  await waitFor("the host's ROOM_SYSTEM_ENDED notice", 10_000, (wake) => host.p.session.on("notice", wake), () => hostNotices.find((n) => n.code === "ROOM_SYSTEM_ENDED"));
+});
+
+test("a host's invite over signaling whose display name carries a line break: the device is called under the name without it (nothing reaches the SIP headers) and joins with it", { timeout: 90_000 }, async (t) => {
+  const created = await sip.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const host = await bot(meeting, "Host", { host: true });
+  const device = await Baresip.start({ user: "crlfroom", mediaenc: "srtp-mand", transport: "tls", autoAnswer: true, certificate: sip.deviceCertificate, video: false });
+  t.after(async () => {
+    host.p.leave();
+    await device.close();
+  });
+  await waitEpoch(host, "the host in the group", (e) => e.members.length === 1);
+  const joined = sipCall(meeting.id, "joined", 45_000);
+  // (The signaling message allows any 1-64 characters; the HTTP API refuses such a name, above.)
+  host.p.session.inviteRoomSystem(`sip:crlfroom@127.0.0.1:${device.tlsPort};transport=tls`, "Board\r\nX-Injected: yes");
+  const established = await device.waitEvent("CALL_ESTABLISHED", 45_000);
+  // The From header of the INVITE the device got: the name without the line break.
+  assert.equal(established.peerdisplayname, "BoardX-Injected: yes");
+  const { memberId, displayName } = await joined;
+  assert.equal(displayName, "BoardX-Injected: yes");
+  const two = await waitEpoch(host, "the room system in the group", (e) => e.members.length === 2);
+  assert.equal(two.members.find((m) => m.identity.memberId === memberId)?.identity.displayName, "BoardX-Injected: yes");
 });

@@ -22,6 +22,7 @@ import type { ClientState } from "ts-mls/clientState.js";
 import type { CiphersuiteImpl } from "ts-mls/crypto/ciphersuite.js";
 import type { Proposal } from "ts-mls/proposal.js";
 import { DEFAULT_MLS_SUITE, MEETING_POLICY_EXTENSION_TYPE, decodeMemberIdentity, encodeMeetingPolicy, encodeMemberIdentity, fromBase64, toBase64 } from "@conclave/protocol";
+import type { ConnectorKind, MemberIdentity } from "@conclave/protocol";
 import type { TestServer } from "./harness.js";
 
 export interface CommitRequestMsg {
@@ -39,7 +40,9 @@ export type CommitPlan =
   /** Flip the commit's last byte (its membership tag): framing and signature stay valid. */
   | { kind: "flipLastByte" }
   /** Corrupt an encrypted path secret, then sign again with her real key: only members can tell. */
-  | { kind: "corruptPathResigned" };
+  | { kind: "corruptPathResigned" }
+  /** Also add these key packages (base64 MLSMessages) in the MLS commit, but report `added` as asked. */
+  | { kind: "addAlso"; keyPackages: string[] };
 
 type Json = Record<string, unknown> & { type: string };
 
@@ -147,8 +150,17 @@ export class Mallory {
     this.ws.close();
   }
 
-  async #newKeyPackage() {
-    const identity = { kind: "person" as const, memberId: this.memberId, displayName: this.displayName };
+  /**
+   * A valid key package (base64 MLSMessage) with a `connector` credential that she made herself,
+   * for a member nobody asked for: what she would smuggle into a group.
+   */
+  async connectorKeyPackage(connector: ConnectorKind, displayName: string): Promise<string> {
+    const identity: MemberIdentity = { kind: "connector", memberId: `smuggled${Math.random().toString(36).slice(2, 10)}`, displayName, connector };
+    const kp = await this.#newKeyPackage(identity);
+    return toBase64(encodeMlsMessage({ version: "mls10", wireformat: "mls_key_package", keyPackage: kp.publicPackage }));
+  }
+
+  async #newKeyPackage(identity: MemberIdentity = { kind: "person", memberId: this.memberId, displayName: this.displayName }) {
     const now = BigInt(Math.floor(Date.now() / 1000));
     // Capabilities as Conclave's own key packages list them: the meeting policy extension too.
     const capabilities = defaultCapabilities();
@@ -236,8 +248,8 @@ export class Mallory {
     const proposals: Proposal[] = [];
     const removeIds = [...req.remove, ...(plan.kind === "removeAlso" ? plan.memberIds : [])];
     for (const id of removeIds) proposals.push({ proposalType: "remove", remove: { removed: leafOf(id) } });
-    for (const a of req.add) {
-      const kp = decode(a.keyPackage);
+    for (const b64 of [...req.add.map((a) => a.keyPackage), ...(plan.kind === "addAlso" ? plan.keyPackages : [])]) {
+      const kp = decode(b64);
       if (kp.wireformat !== "mls_key_package") throw new Error("not a key package");
       proposals.push({ proposalType: "add", add: { keyPackage: kp.keyPackage } });
     }

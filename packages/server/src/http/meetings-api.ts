@@ -67,10 +67,21 @@ const createMeetingBody = z.strictObject({
   joinBeforeHost: z.boolean().optional(),
 });
 
+// The invited connector's member name: what an MLS member identity takes (no C0/C1 control or
+// bidi-override characters; a line break would also end the SIP header the name is sent in).
+// eslint-disable-next-line no-control-regex
+const CONNECTOR_NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
 /** POST /api/meetings/:id/sip-invites. */
 const sipInviteBody = z.strictObject({
   uri: z.string().regex(/^sips?:[^\s<>"]{1,500}$/, "must be a sip: or sips: URI"),
-  displayName: z.string().min(1).max(64).optional(),
+  displayName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .refine((s) => !CONNECTOR_NAME_FORBIDDEN.test(s), { message: "must not contain control or bidi-override characters" })
+    .optional(),
 });
 
 /** PATCH /api/meetings/:id: null clears topic, start time and duration. */

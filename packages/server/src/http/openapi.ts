@@ -781,7 +781,10 @@ const requestSchemas: Json = {
     type: "object",
     additionalProperties: false,
     required: ["uri"],
-    properties: { uri: { type: "string", pattern: "^sips?:", maxLength: 504 }, displayName: { type: "string", minLength: 1, maxLength: 64 } },
+    properties: {
+      uri: { type: "string", pattern: "^sips?:", maxLength: 504 },
+      displayName: { type: "string", minLength: 1, maxLength: 64, description: "The member's name in the meeting: no control or bidi-override characters." },
+    },
   },
   SetupRequest: {
     type: "object",

@@ -134,10 +134,18 @@ function authorize(req: Omit<Extract<GatewayToServer, { type: "authorize" }>, "t
 }
 
 function displayNameOf(call: IncomingCall): string {
-  const raw = call.from.displayName ?? call.from.uri.user ?? "Room system";
-  // The member identity allows no control characters; names are at most 64 characters.
+  return memberName(call.from.displayName ?? call.from.uri.user);
+}
+
+/**
+ * A name the member identity takes: no control or bidi-override characters (a line break would
+ * also end the SIP header the name is sent in), NFC, at most 64 UTF-16 units (the join message's
+ * limit) without a split surrogate pair.
+ */
+function memberName(raw: string | undefined): string {
   // eslint-disable-next-line no-control-regex
-  const clean = raw.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, "").normalize("NFC").trim().slice(0, 64);
+  let clean = (raw ?? "").replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/gu, "").normalize("NFC").trim().slice(0, 64);
+  if (/[\ud800-\udbff]$/.test(clean)) clean = clean.slice(0, -1);
   return clean.length > 0 ? clean : "Room system";
 }
 
@@ -318,7 +326,9 @@ function transfer(n: Negotiation): MediaConfigTransfer {
 /** Outbound: call a room system for a host. */
 async function dial(m: Extract<ServerToGateway, { type: "dial" }>): Promise<void> {
   const c = config!;
-  const name = m.displayName ?? "Room system";
+  // From a host (signaling or HTTP API): cleaned like a device's own name before it goes into
+  // the INVITE's From header and the connector's credential.
+  const name = memberName(m.displayName);
   let target: SipUri;
   try {
     target = parseSipUri(m.uri);
