@@ -10,12 +10,15 @@ import type { MeetingSession, SignalingChannel } from "@conclave/client";
 import { MeetingSession as Session } from "@conclave/client";
 import { connectNodeSignaling } from "@conclave/client/node";
 import { createNodeSFrameCrypto } from "@conclave/protocol/node";
+import { memoryLogger, type MemoryLogger } from "@conclave/server";
 import { joinBot, joinSession, startTestServer, waitFor, waitForAgreement, type TestServer } from "./support/harness.js";
 import { Mallory } from "./support/mallory.js";
 
 let server: TestServer;
+let log: MemoryLogger;
 before(async () => {
-  server = await startTestServer();
+  log = memoryLogger("info");
+  server = await startTestServer({ logger: log });
 });
 after(() => server.close());
 
@@ -240,6 +243,10 @@ test("a member's commit that smuggles a connector into an end-to-end encrypted m
   const rejectedAt = Date.now();
   assert.equal(sent.length, 1, "Mallory sent her commit");
   assert.match(String(rejected.reason), /an end-to-end encrypted meeting admits no connector/);
+  // Refused like any bad commit: in the security log, against Mallory, in this meeting.
+  const refusal = log.lines().find((l) => l.log === "security" && l.event === "commit_refused" && l.memberId === mallory.memberId && l.meetingId === meeting.id);
+  assert.ok(refusal, "the refusal is in the security log");
+  assert.match(String(refusal.reason), /admits no connector/);
 
   // Someone honest commits Dee's add instead: everyone agrees, and no group holds a connector.
   const all = [ada, bob, dee];

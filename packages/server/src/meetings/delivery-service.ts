@@ -266,7 +266,7 @@ export class DeliveryService {
    * only exactly what it was asked (see the module comment); anything else is rejected, and a
    * refusal of the designated committer's commit counts against it.
    */
-  async commit(memberId: string, msg: { epoch: bigint; commit: Uint8Array; welcome?: Uint8Array; added: string[]; removed: string[] }): Promise<void> {
+  async commit(memberId: string, msg: { epoch: bigint; commit: Uint8Array; welcome?: Uint8Array; added: string[]; removed: string[]; refusal?: string }): Promise<void> {
     this.#assertOpen();
     const req = this.#request;
     const author = this.#members.get(memberId);
@@ -286,6 +286,8 @@ export class DeliveryService {
       }
       this.#schedule();
     };
+    // The meeting's own policy refused it already (e.g. a connector added to an E2EE meeting).
+    if (msg.refusal !== undefined) return refuse(msg.refusal);
     if (msg.epoch !== req.epoch || msg.epoch !== group.epoch) return refuse(`stale epoch: the group is at epoch ${group.epoch}`);
     if (!sameSet(msg.added, [...req.adds.keys()]) || !sameSet(msg.removed, [...req.removes.keys()])) {
       return refuse("its added and removed lists are not what was asked");

@@ -378,12 +378,11 @@ export class LiveMeeting {
       }
       case "commit":
         // The server refuses too: no commit may add a connector to an end-to-end encrypted
-        // meeting (members refuse it anyway: the group's policy extension).
-        if (this.meeting.encryption === "e2ee" && addsConnector(msg.commit)) {
-          p.connection.send({ type: "commitRejected", epoch: msg.epoch, reason: "an end-to-end encrypted meeting admits no connector" });
-          return;
-        }
+        // meeting (members refuse it anyway: the group's policy extension). The delivery service
+        // refuses it like any bad commit: a strike against its author, a security-log line, and
+        // the next member asked at once.
         await this.#ds.commit(memberId, {
+          ...(this.meeting.encryption === "e2ee" && addsConnector(msg.commit) ? { refusal: "an end-to-end encrypted meeting admits no connector" } : {}),
           epoch: BigInt(msg.epoch),
           commit: fromBase64(msg.commit),
           ...(msg.welcome ? { welcome: fromBase64(msg.welcome) } : {}),
