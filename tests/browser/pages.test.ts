@@ -7,7 +7,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
 import { MeetingLocalRecordings } from "@conclave/client";
-import { joinBot, launchBrowser, openPage, startTestServer, type TestServer } from "./support/harness.js";
+import { apiOk, setupOwner } from "./support/accounts.js";
+import { joinBot, joinFromPage, launchBrowser, openPage, startTestServer, type TestServer } from "./support/harness.js";
 import { screenshotPath } from "./support/screenshots.js";
 
 let server: TestServer;
@@ -104,5 +105,39 @@ test("at 360 and 414 px wide, the start page, the join screen and the not-found 
     await p.page.getByTestId("not-found").waitFor();
     await fits(`not-found page at ${width} px`);
   }
+  await p.context.close();
+});
+
+// Last: it claims the server (the tests above need it unclaimed).
+test("in French, a host's controls (room system, cloud recording, live stream, live captions) and the Recordings page are French too", { timeout: 120_000 }, async () => {
+  const p = await openPage(browser, `${server.origin}/`, undefined, { locale: "fr-FR" });
+  await setupOwner(p.page);
+  const created = await apiOk<{ id: string; passcode: string | null }>(p.page, "POST", "/api/meetings", { encryption: "enhanced", waitingRoom: false });
+  await p.page.goto(server.link({ id: created.id, passcode: created.passcode }));
+  await joinFromPage(p, "Amélie");
+  const invite = p.page.getByTestId("invite-room-system-button");
+  await invite.waitFor({ state: "visible", timeout: 30_000 });
+  assert.equal(await invite.textContent(), "Appeler le système de salle");
+  assert.equal(await p.page.getByTestId("invite-room-system-name").getAttribute("placeholder"), "Salle du conseil");
+  assert.match((await p.page.getByTestId("invite-room-system").textContent()) ?? "", /^Inviter un système de salle \(SIP\)Adresse SIP/);
+  assert.equal(await p.page.getByTestId("recording-button").textContent(), "Démarrer l'enregistrement dans le cloud");
+  assert.equal(await p.page.getByTestId("stream-start").textContent(), "Démarrer la diffusion en direct");
+  assert.equal(await p.page.getByTestId("transcription-start").textContent(), "Activer les sous-titres en direct");
+  // A word that is not a SIP address is refused here, in French; a real one is refused by this
+  // server (it runs no SIP connector), and the server's refusal is said in French too.
+  const notice = p.page.getByTestId("room-system-notice");
+  await p.page.getByTestId("invite-room-system-uri").fill("salle");
+  await invite.click();
+  await p.page.waitForFunction(() => /^Saisissez une adresse SIP/.test(document.querySelector('[data-testid="room-system-notice"]')?.textContent ?? ""), undefined, { timeout: 5000 });
+  await p.page.getByTestId("invite-room-system-uri").fill("sip:salle@192.0.2.10;transport=tls");
+  await invite.click();
+  await p.page.waitForFunction(() => document.querySelector('[data-testid="room-system-notice"]')?.getAttribute("data-code") === "SIP_DISABLED", undefined, { timeout: 15_000 });
+  assert.match((await notice.textContent()) ?? "", /ne fait pas fonctionner le connecteur SIP/);
+
+  await p.page.goto(`${server.origin}/#/recordings`);
+  const empty = p.page.getByTestId("recordings-empty");
+  await empty.waitFor({ timeout: 15_000 });
+  assert.match((await empty.textContent()) ?? "", /^Aucun enregistrement pour l'instant/);
+  assert.equal(await p.page.title(), "Enregistrements · Conclave");
   await p.context.close();
 });

@@ -206,7 +206,7 @@ async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite"
   const main = renderShell(root, { user: u, section: SECTION[r.kind], onSignOut: (button) => void doSignOut(button) });
   if (SECTION[r.kind] === "admin" && !isAdmin(u)) {
     document.title = title(t("shell.admin"));
-    replaceChildren(main, pageHead("Admin"), errorBox(new UiError("FORBIDDEN")));
+    replaceChildren(main, pageHead(t("shell.admin")), errorBox(new UiError("FORBIDDEN")));
     return;
   }
   switch (r.kind) {
@@ -214,7 +214,7 @@ async function showPage(r: Exclude<Route, { kind: "meeting" | "start" | "invite"
       document.title = title(t("shell.meetings"));
       return renderMeetingsPage(main, u);
     case "recordings":
-      document.title = "Recordings · Conclave";
+      document.title = title(t("shell.recordings"));
       return renderRecordingsPage(main);
     case "settings":
       document.title = title(t("shell.mySettings"));

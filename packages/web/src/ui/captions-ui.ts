@@ -12,17 +12,18 @@ import { startTranscription, stopTranscription } from "../api/transcription.js";
 import { UiError } from "../errors.js";
 import type { MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { h, replaceChildren } from "./dom.js";
+import { t } from "../i18n/i18n.js";
 
 /** Caption lines kept on screen. */
 const LINES = 3;
 
 export class CaptionsUi {
-  readonly captions = h("div", { class: "captions", "data-testid": "captions", role: "log", "aria-live": "polite", "aria-label": "Live captions", hidden: true });
-  readonly #start = h("button", { type: "button", class: "button small", "data-testid": "transcription-start", hidden: true }, "Start live captions");
-  readonly #stop = h("button", { type: "button", class: "button small", "data-testid": "transcription-stop", hidden: true }, "Stop live captions");
+  readonly captions = h("div", { class: "captions", "data-testid": "captions", role: "log", "aria-live": "polite", "aria-label": t("captions.title"), hidden: true });
+  readonly #start = h("button", { type: "button", class: "button small", "data-testid": "transcription-start", hidden: true }, t("captions.start"));
+  readonly #stop = h("button", { type: "button", class: "button small", "data-testid": "transcription-stop", hidden: true }, t("captions.stop"));
   readonly #help = h("p", { class: "help", "data-testid": "transcription-control-status", role: "status", "aria-live": "polite" });
   /** For the host controls. */
-  readonly hostSection = h("div", { class: "live-transcription" }, h("h4", {}, "Live captions"), this.#start, this.#stop, this.#help);
+  readonly hostSection = h("div", { class: "live-transcription" }, h("h4", {}, t("captions.title")), this.#start, this.#stop, this.#help);
   /** Final captions, oldest first, plus the partial one of each speaker. */
   #lines: Caption[] = [];
 
@@ -30,15 +31,15 @@ export class CaptionsUi {
     const run = (starting: boolean) => {
       this.#start.disabled = true;
       this.#stop.disabled = true;
-      this.#help.textContent = starting ? "Starting live transcription…" : "Stopping live transcription…";
+      this.#help.textContent = starting ? t("captions.starting") : t("captions.stopping");
       const op = starting ? startTranscription(meetingId) : stopTranscription(meetingId);
       void op
         .then(
           () => {
-            this.#help.textContent = starting ? "The transcription connector is joining; everyone will see it and the captions." : "Live transcription stopped.";
+            this.#help.textContent = starting ? t("captions.joining") : t("captions.stopped");
           },
           (e: unknown) => {
-            this.#help.textContent = e instanceof UiError ? e.message : "Live transcription could not be changed.";
+            this.#help.textContent = e instanceof UiError ? e.message : t("captions.failed");
           },
         )
         .finally(() => {
@@ -59,7 +60,7 @@ export class CaptionsUi {
     replaceChildren(
       this.captions,
       ...this.#lines.map((l) =>
-        h("p", { class: l.final ? "caption" : "caption partial", "data-speaker": l.speaker }, h("span", { class: "caption-speaker" }, `${l.speakerName}: `), h("span", { class: "caption-text" }, l.text)),
+        h("p", { class: l.final ? "caption" : "caption partial", "data-speaker": l.speaker }, h("span", { class: "caption-speaker" }, t("captions.speaker", { name: l.speakerName })), h("span", { class: "caption-text" }, l.text)),
       ),
     );
     this.captions.hidden = false;

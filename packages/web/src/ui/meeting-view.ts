@@ -7,12 +7,12 @@
 import { MLS_SUITES, type MemberIdentity, type MemberInfo } from "@conclave/protocol";
 import type { HostRequest, MeetingController, MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { renamable } from "../meeting/host-names.js";
-import { connectorLabel, connectorMeaning } from "../meeting/shield.js";
+import { connectorLabel, connectorMeaning, exceptionDescription, exceptionReason, farLegProtectionLabel, protectionLabel } from "../meeting/shield.js";
+import { noticeText } from "../meeting/notices.js";
 import { LocalRecording, LocalRecordingNotice } from "./local-recording.js";
 import { CloudRecordingUi } from "./recording-ui.js";
 import { StreamingUi } from "./streaming-ui.js";
 import { CaptionsUi } from "./captions-ui.js";
-import { farLegProtection } from "@conclave/protocol";
 import type { LocalMedia } from "../media/local-media.js";
 import { t, tn } from "../i18n/i18n.js";
 import { brandHeader, errorBox, formatMeetingId } from "./common.js";
@@ -26,6 +26,9 @@ import { REACTIONS, type ChatEntry } from "@conclave/client";
 import { ChatPanel } from "./chat-panel.js";
 import { PollsPanel } from "./polls-panel.js";
 import { BreakoutPanel } from "./breakout-panel.js";
+
+/** An example SIP address (the invite form's placeholder and its hint). */
+const SIP_EXAMPLE = "sip:room@192.0.2.10;transport=tls";
 
 /** The side panels; one is open at a time. */
 type Side = "people" | "chat" | "polls" | "breakout";
@@ -270,31 +273,31 @@ export class MeetingView {
       });
     });
     // Hosts of an Enhanced meeting call a room system (SIP) in; it joins as a visible member.
-    const uriInput = h("input", { type: "text", id: "invite-room-system-uri", placeholder: "sip:room@192.0.2.10;transport=tls", autocomplete: "off", spellcheck: "false", "data-testid": "invite-room-system-uri", required: true });
-    const nameInput = h("input", { type: "text", id: "invite-room-system-name", placeholder: "Boardroom", maxlength: 64, autocomplete: "off", "data-testid": "invite-room-system-name" });
-    const inviteButton = h("button", { type: "submit", class: "button small", "data-testid": "invite-room-system-button" }, "Call room system");
+    const uriInput = h("input", { type: "text", id: "invite-room-system-uri", placeholder: SIP_EXAMPLE, autocomplete: "off", spellcheck: "false", "data-testid": "invite-room-system-uri", required: true });
+    const nameInput = h("input", { type: "text", id: "invite-room-system-name", placeholder: t("roomSystem.namePlaceholder"), maxlength: 64, autocomplete: "off", "data-testid": "invite-room-system-name" });
+    const inviteButton = h("button", { type: "submit", class: "button small", "data-testid": "invite-room-system-button" }, t("roomSystem.call"));
     const inviteForm = h(
       "form",
       { class: "invite-room-system", "data-testid": "invite-room-system", "aria-labelledby": "invite-room-system-title" },
-      h("h4", { id: "invite-room-system-title" }, "Invite a room system (SIP)"),
-      h("label", { for: "invite-room-system-uri" }, "SIP address"),
+      h("h4", { id: "invite-room-system-title" }, t("roomSystem.title")),
+      h("label", { for: "invite-room-system-uri" }, t("roomSystem.address")),
       uriInput,
-      h("label", { for: "invite-room-system-name" }, "Name shown to everyone (optional)"),
+      h("label", { for: "invite-room-system-name" }, t("roomSystem.name")),
       nameInput,
       inviteButton,
-      h("p", { class: "help" }, "It joins as a visible connector; its connection to the device is listed under the encryption shield's exceptions."),
+      h("p", { class: "help" }, t("roomSystem.help")),
       this.#roomSystemNotice,
     );
     inviteForm.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const uri = uriInput.value.trim();
       if (!/^sips?:\S+$/.test(uri)) {
-        this.#roomSystemNotice.textContent = "Enter a SIP address such as sip:room@192.0.2.10;transport=tls.";
+        this.#roomSystemNotice.textContent = t("roomSystem.invalid", { example: SIP_EXAMPLE });
         return;
       }
       const name = nameInput.value.trim();
       opts.controller.inviteRoomSystem(uri, name === "" ? undefined : name);
-      this.#roomSystemNotice.textContent = `Calling ${name || uri}…`;
+      this.#roomSystemNotice.textContent = t("roomSystem.calling", { name: name || uri });
     });
     this.#roomSystem = inviteForm;
     this.#localRecording = new LocalRecording({
@@ -619,9 +622,10 @@ export class MeetingView {
     const notice = s.notices.at(-1);
     if (hosting && notice && notice.at > this.#lastNoticeAt) {
       this.#lastNoticeAt = notice.at;
-      this.#roomSystemNotice.textContent = notice.message;
+      const text = noticeText(notice.code, notice.message);
+      this.#roomSystemNotice.textContent = text;
       this.#roomSystemNotice.setAttribute("data-code", notice.code);
-      this.#toast(notice.message, ICONS.plug);
+      this.#toast(text, ICONS.plug);
     }
     // Tell hosts when someone new starts waiting (the People panel may be closed).
     const ids = new Set(s.waitingList.map((w) => w.memberId));
@@ -667,9 +671,9 @@ export class MeetingView {
                 { "data-testid": "shield-exception", "data-member-id": x.memberId, "data-protection": x.protection },
                 h("strong", {}, x.displayName),
                 h("span", { class: "kind" }, connectorLabel(x.connector)),
-                h("span", { class: x.farLegEncrypted ? "protection" : "protection warn", "data-testid": "shield-exception-protection" }, x.protection),
-                h("span", { class: "muted", "data-testid": "shield-exception-far-leg" }, x.description),
-                h("span", { class: "muted" }, x.reason),
+                h("span", { class: x.farLegEncrypted ? "protection" : "protection warn", "data-testid": "shield-exception-protection" }, protectionLabel(x.protection)),
+                h("span", { class: "muted", "data-testid": "shield-exception-far-leg" }, exceptionDescription(x)),
+                h("span", { class: "muted" }, exceptionReason(x)),
               ),
             ),
           ),
@@ -872,7 +876,7 @@ function participantRow(name: string, m: MemberIdentity, self: boolean, state: "
   // it is still joining (known from the server's presence only, no credential in the group yet)
   // its protection is not known, so none is claimed.
   const showsProtection = m.kind === "connector" && (m.farLeg !== undefined || (state === "in" && (m.connector === "sip" || m.connector === "pstn")));
-  const kind = m.kind === "connector" ? t("people.connectorKind", { kind: `${connectorLabel(m.connector)}${showsProtection ? ` · ${farLegProtection(m.farLeg)}` : ""}` }) : t("people.person");
+  const kind = m.kind === "connector" ? t("people.connectorKind", { kind: `${connectorLabel(m.connector)}${showsProtection ? ` · ${farLegProtectionLabel(m.farLeg)}` : ""}` }) : t("people.person");
   return h(
     "li",
     { class: `participant ${state}`, "data-member-id": m.memberId, "data-kind": m.kind },

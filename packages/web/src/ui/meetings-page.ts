@@ -25,7 +25,7 @@ export async function renderMeetingsPage(main: HTMLElement, user: User): Promise
   try {
     [effective, meetings] = await Promise.all([effectiveSettings(), listMeetings()]);
   } catch (e) {
-    replaceChildren(main, pageHead("Meetings"), errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
+    replaceChildren(main, pageHead(t("shell.meetings")), errorBox(e instanceof UiError ? e : new UiError("INTERNAL")));
     return;
   }
   const listBox = h("section", { class: "card", "aria-labelledby": "my-meetings-title" });

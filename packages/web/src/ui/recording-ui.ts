@@ -7,28 +7,29 @@ import { startRecording, stopRecording } from "../api/recordings.js";
 import { UiError } from "../errors.js";
 import type { MeetingSnapshot } from "../meeting/meeting-controller.js";
 import { h } from "./dom.js";
+import { t } from "../i18n/i18n.js";
 
 export class CloudRecordingUi {
-  readonly badge = h("span", { class: "badge badge-recording", "data-testid": "recording-indicator", role: "status", hidden: true }, h("span", { class: "rec-dot", "aria-hidden": "true" }), "REC");
+  readonly badge = h("span", { class: "badge badge-recording", "data-testid": "recording-indicator", role: "status", hidden: true }, h("span", { class: "rec-dot", "aria-hidden": "true" }), t("cloudRecording.badge"));
   readonly notice = h("p", { class: "recording-notice", "data-testid": "recording-notice", role: "status", hidden: true });
-  readonly #button = h("button", { type: "button", class: "button small", "data-testid": "recording-button", hidden: true }, "Start cloud recording");
+  readonly #button = h("button", { type: "button", class: "button small", "data-testid": "recording-button", hidden: true }, t("cloudRecording.start"));
   readonly #help = h("p", { class: "help", "data-testid": "recording-control-status", role: "status", "aria-live": "polite" });
   /** For the host controls: start or stop the meeting's cloud recording. */
-  readonly hostSection = h("div", { class: "cloud-recording" }, h("h4", {}, "Cloud recording"), this.#button, this.#help);
+  readonly hostSection = h("div", { class: "cloud-recording" }, h("h4", {}, t("cloudRecording.title")), this.#button, this.#help);
 
   constructor(meetingId: string) {
     this.#button.addEventListener("click", () => {
       const recording = this.#button.getAttribute("data-recording") === "true";
       this.#button.disabled = true;
-      this.#help.textContent = recording ? "Stopping and finalizing the recording…" : "Starting the recorder…";
+      this.#help.textContent = recording ? t("cloudRecording.stopping") : t("cloudRecording.starting");
       const op = recording ? stopRecording(meetingId) : startRecording(meetingId);
       void op
         .then(
           (r) => {
-            this.#help.textContent = r.status === "ready" ? "Recording saved. Find it on your Recordings page." : "The recorder is joining; everyone will see it.";
+            this.#help.textContent = r.status === "ready" ? t("cloudRecording.saved") : t("cloudRecording.joining");
           },
           (e: unknown) => {
-            this.#help.textContent = e instanceof UiError ? e.message : "The recording could not be started.";
+            this.#help.textContent = e instanceof UiError ? e.message : recording ? t("cloudRecording.stopFailed") : t("cloudRecording.startFailed");
           },
         )
         .finally(() => {
@@ -41,13 +42,11 @@ export class CloudRecordingUi {
     const on = s.phase === "in-meeting" && s.shield.keyHoldingConnectors.some((c) => c.connector === "recording");
     this.badge.hidden = !on;
     this.notice.hidden = !on;
-    this.notice.textContent = on
-      ? "This meeting is being recorded by the server (cloud recording). Everyone's audio and video is stored, encrypted at rest on this server, for the meeting's owner."
-      : "";
+    this.notice.textContent = on ? t("cloudRecording.notice") : "";
     const hosting = s.role !== "participant" && s.phase === "in-meeting" && s.encryption === "enhanced";
     this.hostSection.hidden = !hosting;
     this.#button.hidden = !hosting;
     this.#button.setAttribute("data-recording", String(on));
-    this.#button.textContent = on ? "Stop recording" : "Start cloud recording";
+    this.#button.textContent = on ? t("cloudRecording.stop") : t("cloudRecording.start");
   }
 }

@@ -10,18 +10,19 @@ import { h, replaceChildren } from "./dom.js";
 import { showError } from "./forms.js";
 import { pageHead } from "./shell.js";
 import { UiError } from "../errors.js";
+import { t, type MessageKey } from "../i18n/i18n.js";
 
-const STATUS: Record<Recording["status"], string> = {
-  starting: "Starting",
-  recording: "Recording",
-  finalizing: "Finalizing",
-  ready: "Ready",
-  failed: "Failed",
+const STATUS: Record<Recording["status"], MessageKey> = {
+  starting: "recordings.status.starting",
+  recording: "recordings.status.recording",
+  finalizing: "recordings.status.finalizing",
+  ready: "recordings.status.ready",
+  failed: "recordings.status.failed",
 };
 
 export async function renderRecordingsPage(main: HTMLElement): Promise<void> {
-  const head = pageHead("Recordings", "Cloud recordings of your meetings. They are stored encrypted on this server and decrypted only while you play or download them. Deleting one destroys its key.");
-  replaceChildren(main, head, h("p", { class: "muted" }, "Loading…"));
+  const head = pageHead(t("shell.recordings"), t("recordings.lead"));
+  replaceChildren(main, head, h("p", { class: "muted" }, t("common.loading")));
   let list: Recording[];
   try {
     list = await listRecordings();
@@ -32,7 +33,7 @@ export async function renderRecordingsPage(main: HTMLElement): Promise<void> {
   const box = h("section", { class: "card", "data-testid": "recordings" });
   const render = (): void => {
     if (list.length === 0) {
-      replaceChildren(box, h("p", { class: "muted", "data-testid": "recordings-empty" }, "No recordings yet. Hosts of Enhanced meetings can record them from the meeting's People panel."));
+      replaceChildren(box, h("p", { class: "muted", "data-testid": "recordings-empty" }, t("recordings.empty")));
       return;
     }
     replaceChildren(box, h("ul", { class: "recordings" }, ...list.map((r) => item(r, () => {
@@ -50,35 +51,35 @@ function item(r: Recording, onDeleted: () => void): HTMLElement {
   const captions = r.files.find((f) => f.name === "captions.vtt");
   const when = new Date(r.startedAt ?? r.createdAt).toLocaleString();
   const duration = r.durationMs === null ? "" : ` · ${formatDuration(r.durationMs)}`;
-  const del = h("button", { type: "button", class: "button small danger", "data-testid": "recording-delete" }, "Delete");
+  const del = h("button", { type: "button", class: "button small danger", "data-testid": "recording-delete" }, t("common.delete"));
   const li = h(
     "li",
     { class: "recording", "data-testid": "recording-item", "data-recording-id": r.id, "data-status": r.status },
-    h("h3", {}, `Meeting ${formatMeetingId(r.meetingId)}`),
-    h("p", { class: "muted" }, `${when}${duration} · ${STATUS[r.status]}${r.recovered ? " (recovered after an interruption)" : ""}`),
+    h("h3", {}, t("recordings.meeting", { id: formatMeetingId(r.meetingId) })),
+    h("p", { class: "muted" }, `${when}${duration} · ${r.recovered ? t("recordings.recovered", { status: t(STATUS[r.status]) }) : t(STATUS[r.status])}`),
     file
       ? h(
           "video",
           { controls: true, preload: "metadata", src: file.url, "data-testid": "recording-player", class: "recording-player" },
           // Live captions saved with the recording (same origin, same authorisation).
-          captions ? h("track", { kind: "captions", src: captions.url, srclang: "en", label: "Live captions", default: true }) : null,
+          captions ? h("track", { kind: "captions", src: captions.url, srclang: "en", label: t("captions.title"), default: true }) : null,
         )
       : null,
     h(
       "div",
       { class: "row" },
-      file ? h("a", { class: "button small", href: `${file.url}?download=1`, download: "", "data-testid": "recording-download" }, "Download") : null,
-      audio ? h("a", { class: "button small", href: `${audio.url}?download=1`, download: "", "data-testid": "recording-download-audio" }, "Download audio") : null,
-      captions ? h("a", { class: "button small", href: `${captions.url}?download=1`, download: "", "data-testid": "recording-download-captions" }, "Download captions") : null,
+      file ? h("a", { class: "button small", href: `${file.url}?download=1`, download: "", "data-testid": "recording-download" }, t("recordings.download")) : null,
+      audio ? h("a", { class: "button small", href: `${audio.url}?download=1`, download: "", "data-testid": "recording-download-audio" }, t("recordings.downloadAudio")) : null,
+      captions ? h("a", { class: "button small", href: `${captions.url}?download=1`, download: "", "data-testid": "recording-download-captions" }, t("recordings.downloadCaptions")) : null,
       del,
     ),
   );
   del.addEventListener("click", () => {
     void confirmDialog(
       {
-        title: "Delete this recording?",
-        message: "Its encryption key is destroyed, so no copy of it (backups included) can ever be read again.",
-        confirmLabel: "Delete recording",
+        title: t("recordings.deleteTitle"),
+        message: t("recordings.deleteMessage"),
+        confirmLabel: t("recordings.deleteConfirm"),
         danger: true,
         testid: "confirm-delete-recording",
       },

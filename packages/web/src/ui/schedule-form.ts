@@ -93,7 +93,7 @@ export function scheduleForm(opts: ScheduleFormOptions): HTMLFormElement {
     waitingRoom.row,
     joinBeforeHost.row,
     postQuantum?.row ?? null,
-    m ? h("p", { class: "help", "data-testid": "meeting-post-quantum-fixed" }, m.postQuantum ? "Post-quantum key exchange (fixed when the meeting was created)." : "Classical key exchange (X25519), fixed when the meeting was created.") : null,
+    m ? h("p", { class: "help", "data-testid": "meeting-post-quantum-fixed" }, m.postQuantum ? t("schedule.postQuantumFixed") : t("schedule.classicalFixed")) : null,
     h("div", { class: "row" }, submit),
     status,
   );

@@ -83,7 +83,7 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
   try {
     [{ group, members }, users] = await Promise.all([getGroup(groupId), listUsers()]);
   } catch (e) {
-    replaceChildren(main, head, adminTabs("groups"), errorBox(e instanceof UiError ? e : new UiError("INTERNAL")), h("a", { href: "#/admin/groups", class: "link" }, "All groups"));
+    replaceChildren(main, head, adminTabs("groups"), errorBox(e instanceof UiError ? e : new UiError("INTERNAL")), h("a", { href: "#/admin/groups", class: "link" }, t("groups.all")));
     return;
   }
   const reload = (): void => void renderAdminGroupPage(main, groupId);
@@ -100,7 +100,7 @@ export async function renderAdminGroupPage(main: HTMLElement, groupId: string): 
       .then((g) => {
         group = g;
         showSuccess(renameStatus, t("groups.renamed"));
-        title.textContent = `Group: ${g.name}`;
+        title.textContent = t("groups.title", { name: g.name });
       })
       .catch((e: unknown) => showError(renameStatus, e));
   });
