@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { MeetingSession, type SignalingChannel } from "@conclave/client";
+import { connectNodeSignaling } from "@conclave/client/node";
+import { createNodeSFrameCrypto } from "@conclave/protocol/node";
 import { startTestServer, joinSession, waitForAgreement, waitFor } from "./support/harness.js";
 
 const WAITING_ROOM = { waitingRoom: true, joinBeforeHost: true };
@@ -114,4 +117,40 @@ test("a ban hits the removed guest's device, not its network address: another gu
   const fay = await joinSession(server, meeting, "Fay", { deviceToken: "fay-device-token-9876543210" });
   t.after(() => fay.leave());
   await waitForAgreement([host, fay], 2);
+});
+
+test("a removed participant learns why even when the connection's close overtakes the server's last message: REMOVED_BY_HOST comes before `closed`", async (t) => {
+  const server = await startTestServer();
+  t.after(() => server.close());
+  const meeting = await server.createMeeting("e2ee");
+  const host = await joinSession(server, meeting, "Host", { asHost: true });
+  t.after(() => host.leave());
+  // Bob's channel reports the close as soon as the removal arrives, while the message that says
+  // why still waits in his session's queue (what a fast close does on a busy participant).
+  const inner = await connectNodeSignaling(server.wsUrl, { ca: server.ca });
+  let onClose: ((code: number, reason: string) => void) | null = null;
+  const channel: SignalingChannel = {
+    send: (text) => inner.send(text),
+    close: (code, reason) => inner.close(code, reason),
+    onMessage: (h) =>
+      inner.onMessage((text) => {
+        h(text);
+        if (text.includes('"REMOVED_BY_HOST"')) onClose?.(4403, "REMOVED_BY_HOST");
+      }),
+    onClose: (h) => {
+      onClose = h;
+      inner.onClose(h);
+    },
+  };
+  const bob = new MeetingSession({ meetingId: meeting.id, passcode: meeting.passcode!, displayName: "Bob", sframeCrypto: createNodeSFrameCrypto() });
+  t.after(() => bob.leave());
+  const order: string[] = [];
+  bob.on("error", (e) => order.push(`error ${e.code}${e.fatal ? " (fatal)" : ""}`));
+  const closed = new Promise<void>((resolve) => bob.on("closed", () => (order.push("closed"), resolve())));
+  await bob.join(channel);
+  await waitForAgreement([host, bob], 2);
+
+  host.remove(bob.memberId);
+  await closed;
+  assert.deepEqual(order, ["error REMOVED_BY_HOST (fatal)", "closed"]);
 });

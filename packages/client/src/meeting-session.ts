@@ -176,6 +176,9 @@ export interface MeetingSessionEvents extends Record<string, unknown> {
 
 type SessionState = "idle" | "joining" | "waiting" | "waitingForGroup" | "inGroup" | "closed";
 
+/** How long a close waits for the messages that arrived before it to be handled. */
+const CLOSE_DRAIN_MS = 1000;
+
 export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   readonly memberId: string;
   readonly identity: MemberIdentity;
@@ -988,7 +991,19 @@ export class MeetingSession extends TypedEmitter<MeetingSessionEvents> {
   }
 
   #onClosed(code: number, reason: string): void {
-    this.#close(code, reason);
+    // What arrived before the close is handled first: the server's last words (a host's
+    // REMOVED_BY_HOST, say) can wait in the queue behind a commit being processed, and the close
+    // must not overtake them. At most a second: a close is never held up for long.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = this.#queue.then(
+      () => undefined,
+      () => undefined,
+    );
+    const capped = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)));
+    void Promise.race([drained, capped]).then(() => {
+      clearTimeout(timer);
+      this.#close(code, reason);
+    });
   }
 
   #close(code: number, reason: string): void {
