@@ -1,7 +1,7 @@
 // Phone dial-in through a SIP trunk, with a real phone: Debian's baresip (UDP, PCMU, DTMF as RTP
 // telephone events) calling the trunk address of the server's SIP gateway. The phone connector
 // runs the IVR (espeak-ng prompts), then joins as a visible MLS member of kind `pstn`.
-import { test, before, after } from "node:test";
+import { test, before, after, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -52,6 +52,42 @@ async function phone(user: string, opts: Partial<BaresipOptions> = {}): Promise<
 function dialTrunk(p: Baresip): void {
   // The gateway's port now (a restarted gateway listens on a new ephemeral port).
   p.dial(`sip:+15550100@127.0.0.1:${s.sipPort("udp")}`);
+}
+
+/**
+ * An Enhanced meeting with a host (admin token) and a bot, and a phone ending in `last4` dialed in
+ * through the IVR: returns once the gateway reports the phone joined.
+ */
+async function hostBotAndPhone(t: TestContext, last4: string) {
+  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
+  const meeting = { id: created.meeting.id, passcode: created.passcode };
+  const hostP = new NodeParticipant({
+    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`,
+    displayName: "Hostess",
+    ca: s.ca,
+    headers: { authorization: `Bearer ${s.server.adminToken}` },
+  });
+  const host = { p: hostP, epochs: [] as EpochEvent[] };
+  hostP.on("epoch", (e) => host.epochs.push(e));
+  await hostP.join();
+  const other = await bot(meeting, "Bartholomew");
+  const caller = await phone(`1555010${last4}`);
+  t.after(async () => {
+    hostP.leave();
+    other.p.leave();
+    await caller.close();
+  });
+  await waitEpoch(host, "host and bot in the group", (e) => e.members.length === 2);
+  const name = `Phone \u2022\u2022\u2022 ${last4}`;
+  dialTrunk(caller);
+  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
+  await prompt(name, "welcome", "start");
+  caller.sendDtmf(`${meeting.id}#`);
+  await prompt(name, "passcode", "start");
+  const joined = callEvent(meeting.id, "joined");
+  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
+  const connectorId = (await joined).memberId as string;
+  return { meeting, hostP, host, other, caller, name, connectorId };
 }
 
 /** A rendered prompt (8 kHz, as a G.711 phone hears it). */
@@ -300,34 +336,7 @@ test("a phone waits in the waiting room hearing a prompt and nothing of the meet
 });
 
 test("a host's mute request mutes the phone: its voice stops reaching the others, everyone sees it muted, it hears why; a non-host's request is ignored; *6 unmutes; a host muting everyone mutes the phone too", { timeout: 180_000 }, async (t) => {
-  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
-  const meeting = { id: created.meeting.id, passcode: created.passcode };
-  const hostP = new NodeParticipant({
-    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`,
-    displayName: "Hostess",
-    ca: s.ca,
-    headers: { authorization: `Bearer ${s.server.adminToken}` },
-  });
-  const host = { p: hostP, epochs: [] as EpochEvent[] };
-  hostP.on("epoch", (e) => host.epochs.push(e));
-  await hostP.join();
-  const other = await bot(meeting, "Bartholomew");
-  const caller = await phone("15550104444");
-  t.after(async () => {
-    hostP.leave();
-    other.p.leave();
-    await caller.close();
-  });
-  await waitEpoch(host, "host and bot in the group", (e) => e.members.length === 2);
-  const name = "Phone \u2022\u2022\u2022 4444";
-  dialTrunk(caller);
-  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
-  await prompt(name, "welcome", "start");
-  caller.sendDtmf(`${meeting.id}#`);
-  await prompt(name, "passcode", "start");
-  const joined = callEvent(meeting.id, "joined");
-  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
-  const connectorId = (await joined).memberId as string;
+  const { hostP, host, other, caller, name, connectorId } = await hostBotAndPhone(t, "4444");
   await waitEpoch(other, "the phone in the bot's group", (e) => e.members.length === 3);
   await waitEpoch(host, "the phone in the host's group", (e) => e.members.length === 3);
 
@@ -397,34 +406,7 @@ test("a host's mute request mutes the phone: its voice stops reaching the others
 });
 
 test("a host renames the phone for everyone (a non-host cannot, and a person cannot be renamed) and removes it: the caller hears why, the call is hung up and the group rekeys without it", { timeout: 150_000 }, async (t) => {
-  const created = await s.server.context.meetings.create({ encryption: "enhanced", passcode: true });
-  const meeting = { id: created.meeting.id, passcode: created.passcode };
-  const hostP = new NodeParticipant({
-    link: `https://127.0.0.1:${s.server.port}/m/${meeting.id}#pwd=${meeting.passcode}`,
-    displayName: "Hostess",
-    ca: s.ca,
-    headers: { authorization: `Bearer ${s.server.adminToken}` },
-  });
-  const host = { p: hostP, epochs: [] as EpochEvent[] };
-  hostP.on("epoch", (e) => host.epochs.push(e));
-  await hostP.join();
-  const other = await bot(meeting, "Bartholomew");
-  const caller = await phone("15550104321");
-  t.after(async () => {
-    hostP.leave();
-    other.p.leave();
-    await caller.close();
-  });
-  await waitEpoch(host, "host and bot in the group", (e) => e.members.length === 2);
-  const name = "Phone \u2022\u2022\u2022 4321";
-  dialTrunk(caller);
-  await caller.waitEvent("CALL_ESTABLISHED", 30_000);
-  await prompt(name, "welcome", "start");
-  caller.sendDtmf(`${meeting.id}#`);
-  await prompt(name, "passcode", "start");
-  const joined = callEvent(meeting.id, "joined");
-  caller.sendDtmf(`${s.server.sip!.phonePasscode(meeting.id)!}#`);
-  const connectorId = (await joined).memberId as string;
+  const { meeting, hostP, host, other, caller, name, connectorId } = await hostBotAndPhone(t, "4321");
   const three = await waitEpoch(other, "the phone in the bot's group", (e) => e.members.length === 3);
   await waitEpoch(host, "the phone in the host's group", (e) => e.epoch === three.epoch);
 
